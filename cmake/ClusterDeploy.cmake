@@ -1,0 +1,734 @@
+include_guard(GLOBAL)
+
+#[=======================================================================[.rst:
+ClusterDeploy
+-------------
+
+Deploy the executables of a project as systemd services to Linux nodes over SSH,
+and run CTest tests against the deployed cluster.
+
+.. code-block:: cmake
+
+  find_package(ClusterDeploy REQUIRED)     # or add_subdirectory / FetchContent
+
+  cluster_deploy_inventory(inventory/local SANDBOX)
+  cluster_deploy_service(kv TARGET kv-server GROUP servers
+    ARGS --config @etc@/kv.conf
+    CONFIG deploy/kv.conf.in
+    HEALTH tcp 7000)
+  cluster_deploy_service(client TARGET kv-client GROUP workers AFTER kv)
+  cluster_deploy_add_test(kv.roundtrip COMMAND kv-roundtrip-test)
+
+Then ``cmake --build build --target deploy`` builds the services and deploys them,
+and ``ctest --test-dir build -L cluster`` deploys, runs the cluster tests and
+cleans up.
+
+The module describes the cluster in a plan file,
+``${CMAKE_BINARY_DIR}/cluster-deploy/plan.xml`` (``cluster-deploy/<config>/plan.xml``
+with multi-config generators). The plan is written with :command:`file(GENERATE)`
+at the end of the configure step. All work is done by the ``cluster-deploy``
+helper, the imported or in-tree executable ``ClusterDeploy::cluster-deploy``.
+
+Commands
+^^^^^^^^
+
+.. command:: cluster_deploy_inventory
+
+  Declare the nodes the project deploys to (once per project)::
+
+    cluster_deploy_inventory(<dir>
+                             [CLUSTER <name>]
+                             [SSH_CONFIG <file>]
+                             [KNOWN_HOSTS <file>]
+                             [HOST_KEY_POLICY strict|accept-new]
+                             [PARALLEL <n>]
+                             [SANDBOX])
+
+  ``<dir>``
+    A directory holding one ``<group>.txt`` file per group of nodes (at least
+    one). A relative path is relative to :variable:`CMAKE_CURRENT_SOURCE_DIR`.
+    The helper reads the files at build and test time.
+
+  ``CLUSTER <name>``
+    Cluster name, ``^[a-z][a-z0-9-]*$``. Defaults to the lower-cased
+    :variable:`PROJECT_NAME`.
+
+  ``SSH_CONFIG <file>``
+    The ssh_config file the helper reads. Empty (the default) means libssh's
+    defaults (``~/.ssh/config``). The cache variable ``CLUSTER_DEPLOY_SSH_CONFIG``
+    overrides it for one build tree.
+
+  ``KNOWN_HOSTS <file>``
+    A known_hosts file to use instead of the user's.
+
+  ``HOST_KEY_POLICY strict|accept-new``
+    ``strict`` (the default) refuses unknown host keys; ``accept-new`` records
+    them. The cache variable ``CLUSTER_DEPLOY_HOST_KEY_POLICY`` overrides it.
+
+  ``PARALLEL <n>``
+    How many nodes the helper works on at once (default 64).
+
+  ``SANDBOX``
+    This inventory is the local cluster of ``cluster-sandbox``. ``SSH_CONFIG``
+    then defaults to ``${CMAKE_BINARY_DIR}/sandbox/ssh_config``, the ``deploy``
+    and ``cluster-up`` targets and the ``cluster.setup`` test bring the local
+    cluster up first, and ``cluster.cleanup`` takes it down. The tool is
+    ``CLUSTER_DEPLOY_SANDBOX_TOOL`` (found with :command:`find_program` when
+    unset).
+
+.. command:: cluster_deploy_service
+
+  Declare a service, run as a systemd unit on every node of a group::
+
+    cluster_deploy_service(<name>
+                           {TARGET <target> | PROGRAM_TARGET <imported-target> | PROGRAM <path>}
+                           GROUP <group>
+                           [ARGS <arg>...]
+                           [CONFIG <template>...]
+                           [ENV <NAME=value>...]
+                           [HEALTH tcp <port> | HEALTH http <port> <path> | HEALTH exec <command>]
+                           [AFTER <service>...]
+                           [BOOTSTRAP])
+
+  ``<name>``
+    Unique service name, ``^[a-z][a-z0-9-]*$``.
+
+  ``TARGET <target>``
+    An executable target of this project. ``deploy`` builds it first.
+
+  ``PROGRAM_TARGET <imported-target>``
+    An imported executable target (for example from :command:`find_package`).
+
+  ``PROGRAM <path>``
+    A program file on this machine (relative to :variable:`CMAKE_CURRENT_SOURCE_DIR`).
+
+  ``GROUP <group>``
+    The inventory group (``<group>.txt``) whose nodes run the service.
+
+  ``ARGS <arg>...``
+    Command-line arguments. The helper substitutes ``@etc@``, ``@node@`` and the
+    other placeholders documented in the README. Generator expressions are
+    not evaluated in arguments.
+
+  ``CONFIG <template>...``
+    Configuration templates (relative to :variable:`CMAKE_CURRENT_SOURCE_DIR`),
+    rendered per node and installed as the file name without a trailing ``.in``.
+
+  ``ENV <NAME=value>...``
+    Environment of the service.
+
+  ``HEALTH tcp <port>``, ``HEALTH http <port> <path>``, ``HEALTH exec <command>``
+    How the helper knows a node's instance is up: a TCP connect, an HTTP GET
+    answered with 2xx, or a command run on the node that exits 0.
+
+  ``AFTER <service>...``
+    Start this service only after the named services are healthy.
+
+  ``BOOTSTRAP``
+    The service bootstraps the cluster (started on all nodes at once, as etcd needs).
+
+.. command:: cluster_deploy_add_test
+
+  Add a test that runs against the deployed cluster::
+
+    cluster_deploy_add_test(<name> COMMAND <command> [<arg>...]
+                            [TIMEOUT <seconds>]
+                            [WORKING_DIRECTORY <dir>])
+
+  The test requires the fixture ``ClusterDeployed`` (so ``ctest`` deploys
+  first and cleans up afterwards), has the label ``cluster``, the
+  ``RESOURCE_LOCK`` ``cluster`` and a ``TIMEOUT`` (default 300). Its environment
+  holds ``CLUSTER_DEPLOY`` (the helper), ``CLUSTER_DEPLOY_PLAN``,
+  ``CLUSTER_DEPLOY_SSH_CONFIG``, ``CLUSTER_DEPLOY_NODES`` (lines
+  ``name address group``, written by the helper) and ``CLUSTER_DEPLOY_NAME``.
+  Call it after :command:`cluster_deploy_inventory`.
+
+Targets and tests
+^^^^^^^^^^^^^^^^^
+
+When an inventory is declared, the end of the top-level configure step creates
+these targets (none is part of ``ALL``): ``deploy``, ``cluster-plan`` (a dry
+run), ``cluster-up``, ``cluster-down``, ``cluster-status``, ``cluster-logs``,
+``cluster-clean`` and, for a ``SANDBOX`` inventory, ``cluster-sandbox-up`` and
+``cluster-sandbox-down``. If :variable:`BUILD_TESTING` is true and a service is
+declared, it also adds the fixture tests ``cluster.setup`` and ``cluster.cleanup``.
+Tests cannot build: build the project before running ``ctest``.
+
+Cache variables
+^^^^^^^^^^^^^^^
+
+``CLUSTER_DEPLOY_EXECUTABLE``
+  When set, the helper program to use instead of ``ClusterDeploy::cluster-deploy``
+  (also where the :command:`find_program` fallback stores what it finds).
+``CLUSTER_DEPLOY_SSH_CONFIG``, ``CLUSTER_DEPLOY_HOST_KEY_POLICY``
+  When not empty, override the inventory's ``SSH_CONFIG`` / ``HOST_KEY_POLICY``.
+``CLUSTER_DEPLOY_SANDBOX_TOOL``
+  The ``cluster-sandbox`` script used by ``SANDBOX`` inventories.
+#]=======================================================================]
+
+set(CLUSTER_DEPLOY_EXECUTABLE "" CACHE FILEPATH
+  "cluster-deploy helper to use instead of the ClusterDeploy::cluster-deploy target (empty: the target)")
+set(CLUSTER_DEPLOY_SSH_CONFIG "" CACHE FILEPATH
+  "ssh_config for cluster-deploy; overrides cluster_deploy_inventory(SSH_CONFIG) when not empty")
+set(CLUSTER_DEPLOY_HOST_KEY_POLICY "" CACHE STRING
+  "strict or accept-new; overrides cluster_deploy_inventory(HOST_KEY_POLICY) when not empty")
+set_property(CACHE CLUSTER_DEPLOY_HOST_KEY_POLICY PROPERTY STRINGS ";strict;accept-new")
+
+# ---------------------------------------------------------------------------
+# Internal helpers
+# ---------------------------------------------------------------------------
+
+function(_cluster_deploy_xml_escape out value)
+  string(REPLACE "&" "&amp;" value "${value}")
+  string(REPLACE "<" "&lt;" value "${value}")
+  string(REPLACE ">" "&gt;" value "${value}")
+  string(REPLACE "\"" "&quot;" value "${value}")
+  set(${out} "${value}" PARENT_SCOPE)
+endfunction()
+
+function(_cluster_deploy_check_name function kind name)
+  if(NOT name MATCHES "^[a-z][a-z0-9-]*$")
+    message(FATAL_ERROR
+      "${function}: invalid ${kind} name '${name}': it must match ^[a-z][a-z0-9-]*$")
+  endif()
+endfunction()
+
+function(_cluster_deploy_check_args function)
+  if(DEFINED arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "${function}: unsupported arguments: ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(DEFINED arg_KEYWORDS_MISSING_VALUES)
+    message(FATAL_ERROR "${function}: keywords given without a value: ${arg_KEYWORDS_MISSING_VALUES}")
+  endif()
+endfunction()
+
+# Schedule _cluster_deploy_finalize once, at the end of the top-level directory.
+function(_cluster_deploy_schedule_finalize)
+  get_property(scheduled GLOBAL PROPERTY _CLUSTER_DEPLOY_FINALIZE_SCHEDULED)
+  if(NOT scheduled)
+    set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_FINALIZE_SCHEDULED TRUE)
+    cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _cluster_deploy_finalize)
+  endif()
+endfunction()
+
+function(_cluster_deploy_plan_file out)
+  get_property(multi GLOBAL PROPERTY GENERATOR_IS_MULTI_CONFIG)
+  if(multi)
+    set(${out} "${CMAKE_BINARY_DIR}/cluster-deploy/$<CONFIG>/plan.xml" PARENT_SCOPE)
+  else()
+    set(${out} "${CMAKE_BINARY_DIR}/cluster-deploy/plan.xml" PARENT_SCOPE)
+  endif()
+endfunction()
+
+# The helper as a COMMAND (<out_command>) and as a path genex/string (<out_file>).
+function(_cluster_deploy_helper out_command out_file)
+  if(NOT CLUSTER_DEPLOY_EXECUTABLE AND NOT TARGET ClusterDeploy::cluster-deploy)
+    get_property(bindir GLOBAL PROPERTY _CLUSTER_DEPLOY_INSTALL_BINDIR)
+    find_program(CLUSTER_DEPLOY_EXECUTABLE cluster-deploy
+      HINTS ${bindir} "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../../../bin")
+    if(NOT CLUSTER_DEPLOY_EXECUTABLE)
+      message(FATAL_ERROR
+        "ClusterDeploy: the cluster-deploy helper was not found: there is no "
+        "ClusterDeploy::cluster-deploy target (find_package(ClusterDeploy) or "
+        "add_subdirectory() of ClusterDeploy provides it) and no cluster-deploy "
+        "program on the PATH. Set CLUSTER_DEPLOY_EXECUTABLE to its path.")
+    endif()
+  endif()
+  if(CLUSTER_DEPLOY_EXECUTABLE)
+    set(${out_command} "${CLUSTER_DEPLOY_EXECUTABLE}" PARENT_SCOPE)
+    set(${out_file} "${CLUSTER_DEPLOY_EXECUTABLE}" PARENT_SCOPE)
+  else()
+    set(${out_command} ClusterDeploy::cluster-deploy PARENT_SCOPE)
+    set(${out_file} "$<TARGET_FILE:ClusterDeploy::cluster-deploy>" PARENT_SCOPE)
+  endif()
+endfunction()
+
+function(_cluster_deploy_sandbox_tool out)
+  if(NOT CLUSTER_DEPLOY_SANDBOX_TOOL)
+    get_property(bindir GLOBAL PROPERTY _CLUSTER_DEPLOY_INSTALL_BINDIR)
+    find_program(CLUSTER_DEPLOY_SANDBOX_TOOL cluster-sandbox
+      HINTS ${bindir} "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../../../bin")
+  endif()
+  if(NOT CLUSTER_DEPLOY_SANDBOX_TOOL)
+    message(FATAL_ERROR
+      "cluster_deploy_inventory(SANDBOX): the cluster-sandbox tool was not found; "
+      "set CLUSTER_DEPLOY_SANDBOX_TOOL to its path")
+  endif()
+  set(${out} "${CLUSTER_DEPLOY_SANDBOX_TOOL}" PARENT_SCOPE)
+endfunction()
+
+function(_cluster_deploy_effective_ssh_config out)
+  if(CLUSTER_DEPLOY_SSH_CONFIG)
+    set(${out} "${CLUSTER_DEPLOY_SSH_CONFIG}" PARENT_SCOPE)
+  else()
+    get_property(value GLOBAL PROPERTY _CLUSTER_DEPLOY_SSH_CONFIG)
+    set(${out} "${value}" PARENT_SCOPE)
+  endif()
+endfunction()
+
+function(_cluster_deploy_effective_host_key_policy out)
+  if(CLUSTER_DEPLOY_HOST_KEY_POLICY)
+    if(NOT CLUSTER_DEPLOY_HOST_KEY_POLICY MATCHES "^(strict|accept-new)$")
+      message(FATAL_ERROR "CLUSTER_DEPLOY_HOST_KEY_POLICY must be strict or accept-new, "
+        "not '${CLUSTER_DEPLOY_HOST_KEY_POLICY}'")
+    endif()
+    set(${out} "${CLUSTER_DEPLOY_HOST_KEY_POLICY}" PARENT_SCOPE)
+  else()
+    get_property(value GLOBAL PROPERTY _CLUSTER_DEPLOY_HOST_KEY_POLICY)
+    set(${out} "${value}" PARENT_SCOPE)
+  endif()
+endfunction()
+
+function(_cluster_deploy_check_port function port)
+  if(NOT port MATCHES "^[0-9]+$" OR port LESS 1 OR port GREATER 65535)
+    message(FATAL_ERROR "${function}: HEALTH port '${port}' is not a number from 1 to 65535")
+  endif()
+endfunction()
+
+function(_cluster_deploy_check_health function service)
+  set(health ${ARGN})
+  list(LENGTH health count)
+  list(GET health 0 kind)
+  set(usage "expected HEALTH tcp <port>, HEALTH http <port> <path> or HEALTH exec <command>")
+  if(kind STREQUAL "tcp" AND count EQUAL 2)
+    list(GET health 1 port)
+    _cluster_deploy_check_port(${function} "${port}")
+  elseif(kind STREQUAL "http" AND count EQUAL 3)
+    list(GET health 1 port)
+    list(GET health 2 path)
+    _cluster_deploy_check_port(${function} "${port}")
+    if(NOT path MATCHES "^/")
+      message(FATAL_ERROR "${function}(${service}): HEALTH http path '${path}' must start with /")
+    endif()
+  elseif(kind STREQUAL "exec" AND count EQUAL 2)
+    list(GET health 1 command)
+    if(command STREQUAL "")
+      message(FATAL_ERROR "${function}(${service}): HEALTH exec needs a non-empty command")
+    endif()
+  else()
+    list(JOIN health " " given)
+    message(FATAL_ERROR "${function}(${service}): bad HEALTH '${given}': ${usage}")
+  endif()
+endfunction()
+
+# Check a TARGET / PROGRAM_TARGET value; <require_imported> for PROGRAM_TARGET.
+function(_cluster_deploy_check_program_target function service keyword target)
+  if(NOT TARGET "${target}")
+    message(FATAL_ERROR "${function}(${service}): ${keyword} '${target}' is not a target")
+  endif()
+  get_target_property(type "${target}" TYPE)
+  if(NOT type STREQUAL "EXECUTABLE")
+    message(FATAL_ERROR
+      "${function}(${service}): ${keyword} '${target}' is a ${type}, not an executable target")
+  endif()
+  get_target_property(imported "${target}" IMPORTED)
+  if(keyword STREQUAL "PROGRAM_TARGET" AND NOT imported)
+    message(FATAL_ERROR "${function}(${service}): PROGRAM_TARGET '${target}' is not an imported "
+      "target; use TARGET for executables built by this project")
+  endif()
+endfunction()
+
+# ---------------------------------------------------------------------------
+# Public commands
+# ---------------------------------------------------------------------------
+
+function(cluster_deploy_inventory dir)
+  set(fn cluster_deploy_inventory)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "SANDBOX"
+    "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL" "")
+  _cluster_deploy_check_args(${fn})
+
+  get_property(previous GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
+  if(previous)
+    message(FATAL_ERROR "${fn}: called twice; the project already deploys to the inventory "
+      "'${previous}' (one inventory per project)")
+  endif()
+
+  get_filename_component(dir "${dir}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  if(NOT IS_DIRECTORY "${dir}")
+    message(FATAL_ERROR "${fn}: inventory directory '${dir}' does not exist")
+  endif()
+  file(GLOB group_files CONFIGURE_DEPENDS "${dir}/*.txt")
+  if(NOT group_files)
+    message(FATAL_ERROR "${fn}: inventory directory '${dir}' holds no <group>.txt file")
+  endif()
+  set(groups "")
+  foreach(file IN LISTS group_files)
+    get_filename_component(group "${file}" NAME_WLE)
+    list(APPEND groups "${group}")
+  endforeach()
+  list(SORT groups)
+
+  if(NOT DEFINED arg_CLUSTER)
+    string(TOLOWER "${PROJECT_NAME}" arg_CLUSTER)
+  endif()
+  _cluster_deploy_check_name(${fn} cluster "${arg_CLUSTER}")
+
+  if(NOT DEFINED arg_HOST_KEY_POLICY)
+    set(arg_HOST_KEY_POLICY strict)
+  elseif(NOT arg_HOST_KEY_POLICY MATCHES "^(strict|accept-new)$")
+    message(FATAL_ERROR "${fn}: HOST_KEY_POLICY must be strict or accept-new, not '${arg_HOST_KEY_POLICY}'")
+  endif()
+
+  if(NOT DEFINED arg_PARALLEL)
+    set(arg_PARALLEL 64)
+  elseif(NOT arg_PARALLEL MATCHES "^[1-9][0-9]*$")
+    message(FATAL_ERROR "${fn}: PARALLEL must be a positive integer, not '${arg_PARALLEL}'")
+  endif()
+
+  if(DEFINED arg_SSH_CONFIG)
+    get_filename_component(arg_SSH_CONFIG "${arg_SSH_CONFIG}" ABSOLUTE
+      BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  elseif(arg_SANDBOX)
+    set(arg_SSH_CONFIG "${CMAKE_BINARY_DIR}/sandbox/ssh_config")
+  else()
+    set(arg_SSH_CONFIG "")
+  endif()
+  if(DEFINED arg_KNOWN_HOSTS)
+    get_filename_component(arg_KNOWN_HOSTS "${arg_KNOWN_HOSTS}" ABSOLUTE
+      BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  else()
+    set(arg_KNOWN_HOSTS "")
+  endif()
+
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY "${dir}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_GROUPS "${groups}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER "${arg_CLUSTER}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_SSH_CONFIG "${arg_SSH_CONFIG}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_KNOWN_HOSTS "${arg_KNOWN_HOSTS}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_HOST_KEY_POLICY "${arg_HOST_KEY_POLICY}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_PARALLEL "${arg_PARALLEL}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_SANDBOX "${arg_SANDBOX}")
+  _cluster_deploy_schedule_finalize()
+endfunction()
+
+function(cluster_deploy_service name)
+  set(fn cluster_deploy_service)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
+    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP" "ARGS;CONFIG;ENV;HEALTH;AFTER")
+  _cluster_deploy_check_args(${fn})
+  _cluster_deploy_check_name(${fn} service "${name}")
+
+  get_property(services GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
+  if(name IN_LIST services)
+    message(FATAL_ERROR "${fn}: service '${name}' is already declared")
+  endif()
+
+  set(kinds "")
+  foreach(keyword IN ITEMS TARGET PROGRAM_TARGET PROGRAM)
+    if(DEFINED arg_${keyword})
+      list(APPEND kinds ${keyword})
+    endif()
+  endforeach()
+  list(LENGTH kinds kind_count)
+  if(NOT kind_count EQUAL 1)
+    message(FATAL_ERROR "${fn}(${name}): give exactly one of TARGET, PROGRAM_TARGET or PROGRAM "
+      "(got ${kind_count}: ${kinds})")
+  endif()
+  if(NOT DEFINED arg_GROUP)
+    message(FATAL_ERROR "${fn}(${name}): GROUP <group> is required")
+  endif()
+  if(DEFINED arg_TARGET AND TARGET "${arg_TARGET}")
+    _cluster_deploy_check_program_target(${fn} ${name} TARGET "${arg_TARGET}")
+  elseif(DEFINED arg_PROGRAM_TARGET)
+    _cluster_deploy_check_program_target(${fn} ${name} PROGRAM_TARGET "${arg_PROGRAM_TARGET}")
+  elseif(DEFINED arg_PROGRAM)
+    get_filename_component(arg_PROGRAM "${arg_PROGRAM}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  endif()
+
+  set(configs "")
+  set(config_names "")
+  foreach(template IN LISTS arg_CONFIG)
+    get_filename_component(template "${template}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+    if(NOT EXISTS "${template}" OR IS_DIRECTORY "${template}")
+      message(FATAL_ERROR "${fn}(${name}): CONFIG template '${template}' does not exist")
+    endif()
+    get_filename_component(file_name "${template}" NAME)
+    string(REGEX REPLACE "\\.in$" "" file_name "${file_name}")
+    if(file_name IN_LIST config_names)
+      message(FATAL_ERROR "${fn}(${name}): two CONFIG templates install the same file '${file_name}'")
+    endif()
+    list(APPEND config_names "${file_name}")
+    list(APPEND configs "${template}")
+  endforeach()
+
+  foreach(entry IN LISTS arg_ENV)
+    if(NOT entry MATCHES "^[A-Za-z_][A-Za-z0-9_]*=")
+      message(FATAL_ERROR "${fn}(${name}): ENV entry '${entry}' is not NAME=value")
+    endif()
+  endforeach()
+
+  if(DEFINED arg_HEALTH)
+    _cluster_deploy_check_health(${fn} ${name} ${arg_HEALTH})
+  endif()
+
+  foreach(after IN LISTS arg_AFTER)
+    if(after STREQUAL name)
+      message(FATAL_ERROR "${fn}(${name}): a service cannot start AFTER itself")
+    endif()
+  endforeach()
+
+  set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
+  foreach(keyword IN ITEMS TARGET PROGRAM_TARGET PROGRAM)
+    if(DEFINED arg_${keyword})
+      set_property(GLOBAL PROPERTY ${prefix}_KIND ${keyword})
+      set_property(GLOBAL PROPERTY ${prefix}_PROGRAM "${arg_${keyword}}")
+    endif()
+  endforeach()
+  set_property(GLOBAL PROPERTY ${prefix}_GROUP "${arg_GROUP}")
+  set_property(GLOBAL PROPERTY ${prefix}_ARGS "${arg_ARGS}")
+  set_property(GLOBAL PROPERTY ${prefix}_CONFIG "${configs}")
+  set_property(GLOBAL PROPERTY ${prefix}_ENV "${arg_ENV}")
+  set_property(GLOBAL PROPERTY ${prefix}_HEALTH "${arg_HEALTH}")
+  set_property(GLOBAL PROPERTY ${prefix}_AFTER "${arg_AFTER}")
+  set_property(GLOBAL PROPERTY ${prefix}_BOOTSTRAP "${arg_BOOTSTRAP}")
+  set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_SERVICES "${name}")
+  _cluster_deploy_schedule_finalize()
+endfunction()
+
+function(cluster_deploy_add_test name)
+  set(fn cluster_deploy_add_test)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "TIMEOUT;WORKING_DIRECTORY" "COMMAND")
+  _cluster_deploy_check_args(${fn})
+  if(NOT DEFINED arg_COMMAND)
+    message(FATAL_ERROR "${fn}(${name}): COMMAND <command> is required")
+  endif()
+  if(NOT DEFINED arg_TIMEOUT)
+    set(arg_TIMEOUT 300)
+  elseif(NOT arg_TIMEOUT MATCHES "^[1-9][0-9]*$")
+    message(FATAL_ERROR "${fn}(${name}): TIMEOUT must be a positive number of seconds, not '${arg_TIMEOUT}'")
+  endif()
+  get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
+  if(NOT inventory)
+    message(FATAL_ERROR "${fn}(${name}): call cluster_deploy_inventory() first")
+  endif()
+
+  set(working_directory "")
+  if(DEFINED arg_WORKING_DIRECTORY)
+    set(working_directory WORKING_DIRECTORY "${arg_WORKING_DIRECTORY}")
+  endif()
+  add_test(NAME "${name}" COMMAND ${arg_COMMAND} ${working_directory})
+
+  _cluster_deploy_helper(helper_command helper_file)
+  _cluster_deploy_plan_file(plan)
+  _cluster_deploy_effective_ssh_config(ssh_config)
+  get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
+  set_tests_properties("${name}" PROPERTIES
+    FIXTURES_REQUIRED ClusterDeployed
+    LABELS cluster
+    RESOURCE_LOCK cluster
+    TIMEOUT ${arg_TIMEOUT}
+    ENVIRONMENT "CLUSTER_DEPLOY=${helper_file};CLUSTER_DEPLOY_PLAN=${plan};CLUSTER_DEPLOY_SSH_CONFIG=${ssh_config};CLUSTER_DEPLOY_NODES=${CMAKE_BINARY_DIR}/cluster-deploy/nodes.txt;CLUSTER_DEPLOY_NAME=${cluster}")
+  _cluster_deploy_schedule_finalize()
+endfunction()
+
+# ---------------------------------------------------------------------------
+# Finalize: validate, write the plan, create targets and fixture tests
+# ---------------------------------------------------------------------------
+
+# Append one service's <service> element to the variable <out>.
+function(_cluster_deploy_service_xml out name)
+  set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
+  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP)
+    get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
+  endforeach()
+  if(BOOTSTRAP)
+    set(bootstrap true)
+  else()
+    set(bootstrap false)
+  endif()
+  _cluster_deploy_xml_escape(group "${GROUP}")
+  string(APPEND xml "  <service name=\"${name}\" group=\"${group}\" bootstrap=\"${bootstrap}\">\n")
+  if(KIND STREQUAL "PROGRAM")
+    _cluster_deploy_xml_escape(program "${PROGRAM}")
+  else()
+    set(program "$<TARGET_FILE:${PROGRAM}>")
+  endif()
+  string(APPEND xml "    <program>${program}</program>\n")
+  foreach(value IN LISTS ARGS)
+    _cluster_deploy_xml_escape(value "${value}")
+    string(APPEND xml "    <arg>${value}</arg>\n")
+  endforeach()
+  foreach(template IN LISTS CONFIG)
+    get_filename_component(file_name "${template}" NAME)
+    string(REGEX REPLACE "\\.in$" "" file_name "${file_name}")
+    _cluster_deploy_xml_escape(template "${template}")
+    _cluster_deploy_xml_escape(file_name "${file_name}")
+    string(APPEND xml "    <config template=\"${template}\" name=\"${file_name}\"/>\n")
+  endforeach()
+  foreach(entry IN LISTS ENV)
+    string(FIND "${entry}" "=" eq)
+    string(SUBSTRING "${entry}" 0 ${eq} env_name)
+    math(EXPR eq "${eq} + 1")
+    string(SUBSTRING "${entry}" ${eq} -1 env_value)
+    _cluster_deploy_xml_escape(env_value "${env_value}")
+    string(APPEND xml "    <env name=\"${env_name}\" value=\"${env_value}\"/>\n")
+  endforeach()
+  if(HEALTH)
+    list(GET HEALTH 0 kind)
+    list(GET HEALTH 1 value)
+    _cluster_deploy_xml_escape(value "${value}")
+    if(kind STREQUAL "exec")
+      string(APPEND xml "    <health kind=\"exec\" command=\"${value}\"/>\n")
+    elseif(kind STREQUAL "tcp")
+      string(APPEND xml "    <health kind=\"tcp\" port=\"${value}\"/>\n")
+    else()
+      list(GET HEALTH 2 path)
+      _cluster_deploy_xml_escape(path "${path}")
+      string(APPEND xml "    <health kind=\"http\" port=\"${value}\" path=\"${path}\"/>\n")
+    endif()
+  endif()
+  foreach(after IN LISTS AFTER)
+    string(APPEND xml "    <after>${after}</after>\n")
+  endforeach()
+  string(APPEND xml "  </service>\n")
+  set(${out} "${${out}}${xml}" PARENT_SCOPE)
+endfunction()
+
+function(_cluster_deploy_validate_services)
+  get_property(services GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
+  get_property(groups GLOBAL PROPERTY _CLUSTER_DEPLOY_GROUPS)
+  get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
+  foreach(name IN LISTS services)
+    set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
+    get_property(kind GLOBAL PROPERTY ${prefix}_KIND)
+    get_property(program GLOBAL PROPERTY ${prefix}_PROGRAM)
+    get_property(group GLOBAL PROPERTY ${prefix}_GROUP)
+    get_property(after GLOBAL PROPERTY ${prefix}_AFTER)
+    if(NOT group IN_LIST groups)
+      string(REPLACE ";" ", " known "${groups}")
+      message(FATAL_ERROR "cluster_deploy_service(${name}): GROUP '${group}' is not in the "
+        "inventory '${inventory}' (no ${group}.txt; groups: ${known})")
+    endif()
+    if(kind STREQUAL "TARGET")
+      _cluster_deploy_check_program_target(cluster_deploy_service ${name} TARGET "${program}")
+    endif()
+    foreach(other IN LISTS after)
+      if(NOT other IN_LIST services)
+        message(FATAL_ERROR "cluster_deploy_service(${name}): AFTER names the unknown service "
+          "'${other}' (service '${name}' would start after '${other}', which is not declared)")
+      endif()
+    endforeach()
+  endforeach()
+endfunction()
+
+function(_cluster_deploy_write_plan plan)
+  get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
+  get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
+  get_property(known_hosts GLOBAL PROPERTY _CLUSTER_DEPLOY_KNOWN_HOSTS)
+  get_property(parallel GLOBAL PROPERTY _CLUSTER_DEPLOY_PARALLEL)
+  get_property(services GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
+  _cluster_deploy_effective_ssh_config(ssh_config)
+  _cluster_deploy_effective_host_key_policy(policy)
+  foreach(var IN ITEMS inventory ssh_config known_hosts)
+    _cluster_deploy_xml_escape(${var} "${${var}}")
+  endforeach()
+  _cluster_deploy_xml_escape(output "${CMAKE_BINARY_DIR}/cluster-deploy")
+
+  set(xml "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+  string(APPEND xml "<plan version=\"1\" cluster=\"${cluster}\" inventory=\"${inventory}\" output=\"${output}\">\n")
+  string(APPEND xml "  <ssh config=\"${ssh_config}\" known-hosts=\"${known_hosts}\" host-key-policy=\"${policy}\" parallel=\"${parallel}\"/>\n")
+  foreach(name IN LISTS services)
+    _cluster_deploy_service_xml(xml ${name})
+  endforeach()
+  string(APPEND xml "</plan>\n")
+  file(GENERATE OUTPUT "${plan}" CONTENT "${xml}")
+endfunction()
+
+function(_cluster_deploy_add_targets plan)
+  _cluster_deploy_helper(helper helper_file)
+  get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
+  get_property(sandbox GLOBAL PROPERTY _CLUSTER_DEPLOY_SANDBOX)
+  get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
+
+  # name | helper sub-command | extra arguments (comma-separated) | comment
+  set(table
+    "deploy|deploy||Deploying cluster ${cluster}"
+    "cluster-plan|deploy|--dry-run|Planning the deployment of cluster ${cluster} (dry run)"
+    "cluster-up|up||Starting the services of cluster ${cluster}"
+    "cluster-down|down||Stopping the services of cluster ${cluster}"
+    "cluster-status|status||Status of cluster ${cluster}"
+    "cluster-logs|logs|--lines,100|Logs of cluster ${cluster}"
+    "cluster-clean|clean||Removing everything deployed to cluster ${cluster}")
+  foreach(row IN LISTS table)
+    string(REPLACE "|" ";" row "${row}")
+    list(GET row 0 target)
+    list(GET row 1 command)
+    list(GET row 2 extra)
+    list(GET row 3 comment)
+    string(REPLACE "," ";" extra "${extra}")
+    add_custom_target(${target}
+      COMMAND ${helper} ${command} --plan "${plan}" ${extra}
+      COMMENT "${comment}"
+      USES_TERMINAL
+      VERBATIM)
+  endforeach()
+
+  get_property(services GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
+  foreach(name IN LISTS services)
+    get_property(kind GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICE_${name}_KIND)
+    get_property(program GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICE_${name}_PROGRAM)
+    if(kind STREQUAL "TARGET")
+      add_dependencies(deploy "${program}")
+      add_dependencies(cluster-plan "${program}")
+    endif()
+  endforeach()
+
+  if(sandbox)
+    _cluster_deploy_sandbox_tool(tool)
+    foreach(command IN ITEMS up down)
+      add_custom_target(cluster-sandbox-${command}
+        COMMAND "${tool}" ${command} --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/sandbox"
+        COMMENT "Local cluster (cluster-sandbox ${command})"
+        USES_TERMINAL
+        VERBATIM)
+    endforeach()
+    add_dependencies(deploy cluster-sandbox-up)
+    add_dependencies(cluster-up cluster-sandbox-up)
+  endif()
+endfunction()
+
+function(_cluster_deploy_add_fixture_tests plan)
+  _cluster_deploy_helper(helper_command helper)
+  get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
+  get_property(sandbox GLOBAL PROPERTY _CLUSTER_DEPLOY_SANDBOX)
+  set(run_steps "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/ClusterDeploy/RunSteps.cmake")
+  set(setup "")
+  set(cleanup ::step:: "${helper}" clean --plan "${plan}")
+  if(sandbox)
+    _cluster_deploy_sandbox_tool(tool)
+    set(sandbox_args --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/sandbox")
+    set(setup ::step:: "${tool}" up ${sandbox_args})
+    # With the local cluster down there is nothing to clean: don't fail on that.
+    set(cleanup ::optional-step:: "${helper}" clean --plan "${plan}"
+                ::step:: "${tool}" down ${sandbox_args})
+  endif()
+  list(APPEND setup ::step:: "${helper}" deploy --plan "${plan}")
+
+  add_test(NAME cluster.setup COMMAND "${CMAKE_COMMAND}" -P "${run_steps}" -- ${setup})
+  add_test(NAME cluster.cleanup COMMAND "${CMAKE_COMMAND}" -P "${run_steps}" -- ${cleanup})
+  set_tests_properties(cluster.setup PROPERTIES
+    FIXTURES_SETUP ClusterDeployed LABELS cluster RESOURCE_LOCK cluster TIMEOUT 900)
+  set_tests_properties(cluster.cleanup PROPERTIES
+    FIXTURES_CLEANUP ClusterDeployed LABELS cluster RESOURCE_LOCK cluster TIMEOUT 300)
+endfunction()
+
+function(_cluster_deploy_finalize)
+  get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
+  get_property(services GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
+  if(NOT inventory)
+    if(services)
+      list(GET services 0 first)
+      message(FATAL_ERROR "cluster_deploy_service(${first}): no inventory; "
+        "call cluster_deploy_inventory(<dir>) to say where services are deployed")
+    endif()
+    return()
+  endif()
+  _cluster_deploy_validate_services()
+  _cluster_deploy_plan_file(plan)
+  _cluster_deploy_write_plan("${plan}")
+  _cluster_deploy_add_targets("${plan}")
+  if(BUILD_TESTING AND services)
+    _cluster_deploy_add_fixture_tests("${plan}")
+  endif()
+endfunction()
