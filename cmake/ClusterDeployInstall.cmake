@@ -1,0 +1,48 @@
+# Install rules and package files for ClusterDeploy (included from the top-level CMakeLists.txt).
+#
+# Installed layout:
+#   bin/cluster-deploy, bin/cluster-sandbox
+#   lib/cmake/ClusterDeploy/{ClusterDeployConfig,ClusterDeployConfigVersion,ClusterDeployTargets}.cmake
+#   lib/cmake/ClusterDeploy/ClusterDeploy.cmake and ClusterDeploy/ (its -P scripts)
+# Consumers: find_package(ClusterDeploy) after installing, or add_subdirectory/FetchContent.
+include_guard(GLOBAL)
+
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+option(CLUSTER_DEPLOY_INSTALL "Generate install rules for ClusterDeploy" ${PROJECT_IS_TOP_LEVEL})
+
+set(_cluster_deploy_cmake_dir "lib/cmake/ClusterDeploy")
+set(_cluster_deploy_pkg_dir "${PROJECT_BINARY_DIR}/ClusterDeployPackage")
+
+configure_package_config_file(
+  "${PROJECT_SOURCE_DIR}/cmake/ClusterDeployConfig.cmake.in"
+  "${_cluster_deploy_pkg_dir}/ClusterDeployConfig.cmake"
+  INSTALL_DESTINATION "${_cluster_deploy_cmake_dir}"
+  PATH_VARS CMAKE_INSTALL_BINDIR)
+write_basic_package_version_file(
+  "${_cluster_deploy_pkg_dir}/ClusterDeployConfigVersion.cmake"
+  VERSION "${PROJECT_VERSION}"
+  COMPATIBILITY SameMajorVersion)
+
+if(CLUSTER_DEPLOY_INSTALL)
+  install(TARGETS cluster-deploy EXPORT ClusterDeployTargets
+    RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  install(EXPORT ClusterDeployTargets
+    NAMESPACE ClusterDeploy::
+    DESTINATION "${_cluster_deploy_cmake_dir}")
+  install(FILES
+      "${_cluster_deploy_pkg_dir}/ClusterDeployConfig.cmake"
+      "${_cluster_deploy_pkg_dir}/ClusterDeployConfigVersion.cmake"
+      "${PROJECT_SOURCE_DIR}/cmake/ClusterDeploy.cmake"
+    DESTINATION "${_cluster_deploy_cmake_dir}")
+  install(DIRECTORY "${PROJECT_SOURCE_DIR}/cmake/ClusterDeploy"
+    DESTINATION "${_cluster_deploy_cmake_dir}")
+  if(EXISTS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox")
+    install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox"
+      DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  endif()
+endif()
+
+unset(_cluster_deploy_cmake_dir)
+unset(_cluster_deploy_pkg_dir)
