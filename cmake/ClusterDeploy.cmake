@@ -319,7 +319,7 @@ function(_cluster_deploy_check_program_target function service keyword target)
   get_target_property(type "${target}" TYPE)
   if(NOT type STREQUAL "EXECUTABLE")
     message(FATAL_ERROR
-      "${function}(${service}): ${keyword} '${target}' is a ${type}, not an executable target")
+      "${function}(${service}): ${keyword} '${target}' is not an executable target (TYPE ${type})")
   endif()
   get_target_property(imported "${target}" IMPORTED)
   if(keyword STREQUAL "PROGRAM_TARGET" AND NOT imported)

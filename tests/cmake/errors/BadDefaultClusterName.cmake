@@ -1,0 +1,2 @@
+project(Bad_Name LANGUAGES NONE)
+cluster_deploy_inventory(inventory)

@@ -1,0 +1,1 @@
+cluster_deploy_inventory(no-such-dir CLUSTER c)

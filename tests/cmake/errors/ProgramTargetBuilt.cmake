@@ -1,0 +1,5 @@
+enable_language(C)
+file(WRITE "${CMAKE_CURRENT_BINARY_DIR}/main.c" "int main(void) { return 0; }\n")
+add_executable(tool "${CMAKE_CURRENT_BINARY_DIR}/main.c")
+cluster_deploy_inventory(inventory CLUSTER c)
+cluster_deploy_service(api PROGRAM_TARGET tool GROUP servers)

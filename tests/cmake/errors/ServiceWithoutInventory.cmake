@@ -1,0 +1,1 @@
+cluster_deploy_service(api PROGRAM /bin/true GROUP servers)

@@ -1,0 +1,1 @@
+cluster_deploy_add_test(t COMMAND /bin/true)
