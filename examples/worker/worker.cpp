@@ -1,0 +1,178 @@
+#include "worker.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "config.hpp"
+#include "etcd_client.hpp"
+#include "stop.hpp"
+#include "work.hpp"
+
+namespace worker {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds k_block_pace{1000};
+constexpr milliseconds k_max_backoff{5000};
+
+/// One line on stdout (journald keeps it), flushed at once.
+void log_line(const std::string& line) {
+  std::cout << "example-worker: " << line << std::endl;
+}
+
+/// The config path from `--config <file>` or `--config=<file>`; empty on a usage error.
+std::string config_path_from_args(int argc, char** argv) {
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      path = argv[++i];
+    } else if (arg.rfind("--config=", 0) == 0) {
+      path = arg.substr(9);
+    } else {
+      return "";
+    }
+  }
+  return path;
+}
+
+bool load_config(const std::string& path, Config* config, std::vector<Endpoint>* endpoints, std::string* err) {
+  std::string text;
+  if (!read_file(path, &text, err) || !parse_config(text, config, err)) {
+    return false;
+  }
+  for (const auto& url : config->endpoints) {
+    auto endpoint = parse_endpoint(url);
+    if (!endpoint) {
+      *err = "endpoints: not an http://host:port URL: '" + url + "'";
+      return false;
+    }
+    endpoints->push_back(*endpoint);
+  }
+  return true;
+}
+
+std::string own_executable() {
+  std::error_code ec;
+  const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "" : path.string();
+}
+
+std::filesystem::path data_dir(const Config& config) {
+  if (!config.data_dir.empty()) {
+    return config.data_dir;
+  }
+  const char* env = std::getenv("CLUSTER_DEPLOY_DATA_DIR");
+  return env != nullptr && *env != '\0' ? env : ".";
+}
+
+/// Writes the marker atomically (temp file + rename), so a health check never sees half a file.
+bool write_marker(const std::filesystem::path& marker, const std::string& content) {
+  const auto temp = marker.string() + ".tmp";
+  {
+    std::ofstream file(temp, std::ios::trunc);
+    file << content << '\n';
+    if (!file.flush()) {
+      return false;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, marker, ec);
+  return !ec;
+}
+
+/// Puts the registration, retrying with bounded exponential backoff until it succeeds or a stop comes.
+bool register_worker(EtcdClient& client, const Config& config, const std::string& registration) {
+  milliseconds backoff{500};
+  const std::string key = registration_key(config.cluster, config.node);
+  while (!stop_requested()) {
+    std::string err;
+    if (client.put(key, registration, &err)) {
+      log_line("registered " + key + " = " + registration);
+      return true;
+    }
+    log_line("registration failed (retry in " + std::to_string(backoff.count()) + " ms): " + err);
+    sleep_unless_stopped(backoff);
+    backoff = std::min(backoff * 2, k_max_backoff);
+  }
+  return false;
+}
+
+/// The progress this node published before it was restarted, or a fresh start.
+Progress resume_progress(EtcdClient& client, const Config& config) {
+  std::optional<std::string> previous;
+  std::string err;
+  if (!client.get(result_key(config.cluster, config.node), &previous, &err)) {
+    log_line("could not read previous result, starting from scratch: " + err);
+    return {};
+  }
+  const auto progress = previous ? parse_result(*previous, config.node, config.shard) : std::nullopt;
+  if (progress) {
+    log_line("resuming after " + std::to_string(progress->blocks_done) + " blocks");
+  }
+  return progress.value_or(Progress{});
+}
+
+/// Counts primes block after block, publishing after each, about one block per second.
+void work_loop(EtcdClient& client, const Config& config, Progress progress) {
+  const std::string key = result_key(config.cluster, config.node);
+  while (!stop_requested()) {
+    const auto started = std::chrono::steady_clock::now();
+    const std::uint64_t block = next_block(progress, config.shard, config.shards);
+    record_block(&progress, block, count_primes_in_block(block));
+    std::string err;
+    if (!client.put(key, result_json(config.node, config.shard, progress), &err)) {
+      log_line("publish of block " + std::to_string(block) + " failed: " + err);
+    }
+    const auto spent = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+    sleep_unless_stopped(std::max(k_block_pace - spent, milliseconds(0)));
+  }
+}
+
+int serve(const Config& config, const std::vector<Endpoint>& endpoints) {
+  const auto marker = data_dir(config) / "registered";
+  std::error_code ec;
+  std::filesystem::remove(marker, ec);  // a marker from an earlier run must not pass this run's health check
+  const std::string release = release_from_path(own_executable(), config.cluster);
+  log_line("node " + config.node + ", release " + release + ", shard " + std::to_string(config.shard) + "/" +
+           std::to_string(config.shards));
+  EtcdClient client(endpoints);
+  const std::string registration = registration_json(config.node, release, static_cast<long>(::getpid()), config.shard);
+  if (register_worker(client, config, registration)) {
+    if (!write_marker(marker, registration)) {
+      log_line("error: cannot write " + marker.string());
+      return 1;
+    }
+    work_loop(client, config, resume_progress(client, config));
+  }
+  log_line("stopping");
+  return 0;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  const std::string path = config_path_from_args(argc, argv);
+  if (path.empty()) {
+    std::cerr << "usage: example-worker --config <file>\n";
+    return 2;
+  }
+  Config config;
+  std::vector<Endpoint> endpoints;
+  std::string err;
+  if (!load_config(path, &config, &endpoints, &err)) {
+    std::cerr << "example-worker: error: " << path << ": " << err << "\n";
+    return 2;
+  }
+  install_stop_handlers();
+  return serve(config, endpoints);
+}
+
+}  // namespace worker
