@@ -1,0 +1,180 @@
+# module.plan: configure tests/cmake/plan (the "good" project) with a fake helper and
+# a fake cluster-sandbox (fake/fake-tool.sh, which logs its argv), then check
+#   - plan.xml, byte for byte (plan/plan-plain.xml),
+#   - what every cluster target runs, and that `deploy` builds the TARGET service,
+#   - the fixture: ctest -L cluster runs setup, the test, cleanup, with the right
+#     environment, stops on a failed setup step, and a SANDBOX cleanup tolerates a
+#     failing `clean` but not a failing sandbox `down`,
+#   - the cache overrides CLUSTER_DEPLOY_SSH_CONFIG / CLUSTER_DEPLOY_HOST_KEY_POLICY.
+#
+#   cmake -DCLUSTER_DEPLOY_MODULE_DIR=<repo>/cmake -DWORK=<scratch dir> [-DGENERATOR=<gen>]
+#         -P RunPlan.cmake
+cmake_minimum_required(VERSION 3.25)
+
+foreach(var IN ITEMS CLUSTER_DEPLOY_MODULE_DIR WORK)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "RunPlan.cmake: -D${var}=... is required")
+  endif()
+endforeach()
+if(NOT GENERATOR)
+  set(GENERATOR Ninja)
+endif()
+set(source "${CMAKE_CURRENT_LIST_DIR}/plan")
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}/bin")
+
+foreach(name IN ITEMS cluster-deploy cluster-sandbox)
+  file(COPY_FILE "${CMAKE_CURRENT_LIST_DIR}/fake/fake-tool.sh" "${WORK}/bin/${name}")
+  file(CHMOD "${WORK}/bin/${name}" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE)
+endforeach()
+set(log "${WORK}/fake.log")
+set(ENV{CLUSTER_DEPLOY_FAKE_LOG} "${log}")
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
+
+set(failures "")
+macro(fail what)
+  list(APPEND failures "${what}")
+  message(STATUS "FAIL ${what}")
+endmacro()
+
+# run(<expect: 0|nonzero> <what> <command>...): run a command with a fresh fake log.
+function(run expect what)
+  file(REMOVE "${log}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if((expect STREQUAL "0" AND NOT result EQUAL 0) OR (expect STREQUAL "nonzero" AND result EQUAL 0))
+    set(failures ${failures} "${what}: exit ${result}, expected ${expect}" PARENT_SCOPE)
+    message(STATUS "FAIL ${what}: exit ${result}, expected ${expect}\n${out}\n${err}")
+  else()
+    message(STATUS "ok   ${what}")
+  endif()
+endfunction()
+
+# expect_log(<what> <line>...): the fake log holds exactly these lines.
+function(expect_log what)
+  set(actual "")
+  if(EXISTS "${log}")
+    file(STRINGS "${log}" actual)
+  endif()
+  if(NOT "${actual}" STREQUAL "${ARGN}")
+    string(REPLACE ";" "\n    " a "${actual}")
+    string(REPLACE ";" "\n    " e "${ARGN}")
+    set(failures ${failures} "${what}: wrong helper calls" PARENT_SCOPE)
+    message(STATUS "FAIL ${what}: helper calls\n  expected:\n    ${e}\n  actual:\n    ${a}")
+  else()
+    message(STATUS "ok   ${what}: helper calls")
+  endif()
+endfunction()
+
+function(configure binary)
+  execute_process(
+    COMMAND "${CMAKE_COMMAND}" -S "${source}" -B "${binary}" -G "${GENERATOR}"
+            "-DCLUSTER_DEPLOY_MODULE_DIR=${CLUSTER_DEPLOY_MODULE_DIR}"
+            "-DCLUSTER_DEPLOY_EXECUTABLE=${WORK}/bin/cluster-deploy"
+            "-DCLUSTER_DEPLOY_SANDBOX_TOOL=${WORK}/bin/cluster-sandbox"
+            ${ARGN}
+    RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "configuring ${source} failed:\n${out}\n${err}")
+  endif()
+endfunction()
+
+# --- plain inventory ----------------------------------------------------------
+set(b "${WORK}/plain")
+set(plan "${b}/cluster-deploy/plan.xml")
+configure("${b}")
+
+file(READ "${source}/plan-plain.xml" expected)
+string(REPLACE "%SOURCE_DIR%" "${source}" expected "${expected}")
+string(REPLACE "%BINARY_DIR%" "${b}" expected "${expected}")
+file(READ "${plan}" actual)
+if(NOT actual STREQUAL expected)
+  fail("plan.xml differs from plan/plan-plain.xml")
+  message(STATUS "expected:\n${expected}\nactual:\n${actual}")
+else()
+  message(STATUS "ok   plan.xml")
+endif()
+
+run(0 "build deploy" "${CMAKE_COMMAND}" --build "${b}" --target deploy)
+expect_log("deploy" "cluster-deploy deploy --plan ${plan}")
+if(NOT EXISTS "${b}/app")
+  fail("building deploy did not build the TARGET service 'app'")
+endif()
+
+set(targets cluster-plan cluster-up cluster-down cluster-status cluster-logs cluster-clean)
+set(calls "deploy --plan ${plan} --dry-run" "up --plan ${plan}" "down --plan ${plan}"
+          "status --plan ${plan}" "logs --plan ${plan} --lines 100" "clean --plan ${plan}")
+foreach(target call IN ZIP_LISTS targets calls)
+  run(0 "build ${target}" "${CMAKE_COMMAND}" --build "${b}" --target ${target})
+  expect_log("${target}" "cluster-deploy ${call}")
+endforeach()
+
+run(0 "build all does not deploy" "${CMAKE_COMMAND}" --build "${b}")
+expect_log("build all does not deploy")
+
+run(0 "ctest -L cluster" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
+expect_log("ctest -L cluster"
+  "cluster-deploy deploy --plan ${plan}"
+  "test plan.env ssh_config="
+  "cluster-deploy clean --plan ${plan}")
+
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:deploy")
+run(nonzero "ctest -L cluster, deploy fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
+expect_log("ctest -L cluster, deploy fails"
+  "cluster-deploy deploy --plan ${plan}"
+  "cluster-deploy clean --plan ${plan}")
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:clean")
+run(nonzero "ctest -L cluster, clean fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
+
+# --- SANDBOX inventory, with the cache overrides ------------------------------
+set(b "${WORK}/sandbox")
+set(plan "${b}/cluster-deploy/plan.xml")
+set(sandbox_args "--inventory ${source}/inventory --out ${b}/sandbox")
+configure("${b}" -DPLAN_SANDBOX=ON -DCLUSTER_DEPLOY_HOST_KEY_POLICY=strict)
+file(READ "${plan}" actual)
+if(NOT actual MATCHES "<ssh config=\"${b}/sandbox/ssh_config\" known-hosts=\"\" host-key-policy=\"strict\" parallel=\"8\"/>")
+  fail("sandbox plan.xml: <ssh> element")
+  message(STATUS "actual:\n${actual}")
+endif()
+
+run(0 "sandbox: build deploy" "${CMAKE_COMMAND}" --build "${b}" --target deploy)
+expect_log("sandbox: deploy"
+  "cluster-sandbox up ${sandbox_args}"
+  "cluster-deploy deploy --plan ${plan}")
+run(0 "sandbox: build cluster-up" "${CMAKE_COMMAND}" --build "${b}" --target cluster-up)
+expect_log("sandbox: cluster-up"
+  "cluster-sandbox up ${sandbox_args}"
+  "cluster-deploy up --plan ${plan}")
+run(0 "sandbox: build cluster-sandbox-down" "${CMAKE_COMMAND}" --build "${b}" --target cluster-sandbox-down)
+expect_log("sandbox: cluster-sandbox-down" "cluster-sandbox down ${sandbox_args}")
+
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:clean")
+run(0 "sandbox: ctest -L cluster, clean fails (sandbox down)" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
+expect_log("sandbox: ctest -L cluster"
+  "cluster-sandbox up ${sandbox_args}"
+  "cluster-deploy deploy --plan ${plan}"
+  "test plan.env ssh_config=${b}/sandbox/ssh_config"
+  "cluster-deploy clean --plan ${plan}"
+  "cluster-sandbox down ${sandbox_args}")
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-sandbox:up")
+run(nonzero "sandbox: ctest -L cluster, sandbox up fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
+expect_log("sandbox: sandbox up fails"
+  "cluster-sandbox up ${sandbox_args}"
+  "cluster-deploy clean --plan ${plan}"
+  "cluster-sandbox down ${sandbox_args}")
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-sandbox:down")
+run(nonzero "sandbox: ctest -L cluster, sandbox down fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
+
+configure("${b}" -DCLUSTER_DEPLOY_SSH_CONFIG=/etc/cluster/ssh_config -DCLUSTER_DEPLOY_HOST_KEY_POLICY=)
+file(READ "${plan}" actual)
+if(NOT actual MATCHES "<ssh config=\"/etc/cluster/ssh_config\" known-hosts=\"\" host-key-policy=\"accept-new\"")
+  fail("CLUSTER_DEPLOY_SSH_CONFIG override")
+  message(STATUS "actual:\n${actual}")
+endif()
+
+if(failures)
+  list(JOIN failures "\n  " text)
+  message(FATAL_ERROR "module.plan failed:\n  ${text}")
+endif()
+message(STATUS "module.plan: all checks passed")
