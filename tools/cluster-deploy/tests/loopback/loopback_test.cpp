@@ -1,0 +1,272 @@
+// The libssh transport against a real sshd on 127.0.0.1, started by run-loopback.sh.
+#include "transport.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace {
+
+using namespace deploy;
+using std::chrono::steady_clock;
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    FAIL(std::string("missing environment variable ") + name + " (run through run-loopback.sh)");
+  }
+  return value;
+}
+
+std::filesystem::path temp_dir() { return env("CD_LOOPBACK_TMP"); }
+
+ConnectOptions loopback_options() {
+  ConnectOptions options;
+  options.host = env("CD_LOOPBACK_HOST");
+  options.port = std::stoi(env("CD_LOOPBACK_PORT"));
+  options.user = env("CD_LOOPBACK_USER");
+  options.identity = env("CD_LOOPBACK_KEY");
+  options.known_hosts = env("CD_LOOPBACK_KNOWN_HOSTS");
+  options.ssh_config = env("CD_LOOPBACK_SSH_CONFIG");
+  options.connect_timeout = Seconds(10);
+  return options;
+}
+
+std::unique_ptr<Transport> connect_loopback() {
+  auto transport = connect_ssh(loopback_options());
+  INFO((transport.ok() ? std::string() : transport.error()));
+  REQUIRE(transport.ok());
+  return std::move(transport).value();
+}
+
+/// POSIX single-quote quoting, as the orchestration code quotes arguments.
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  std::ostringstream text;
+  text << stream.rdbuf();
+  return text.str();
+}
+
+std::string random_bytes(std::size_t size) {
+  std::mt19937 engine(42);
+  std::string data(size, '\0');
+  for (auto& c : data) {
+    c = static_cast<char>(engine() & 0xff);
+  }
+  return data;
+}
+
+std::string first_word(const std::string& text) { return text.substr(0, text.find_first_of(" \n")); }
+
+std::string local_sha256(const std::filesystem::path& path) {
+  const std::string command = "sha256sum " + quoted(path.string()) + " > " + quoted(path.string() + ".sum");
+  REQUIRE(std::system(command.c_str()) == 0);
+  return first_word(read_file(path.string() + ".sum"));
+}
+
+std::filesystem::path copy_known_hosts(const char* source_env, const char* name) {
+  const auto target = temp_dir() / name;
+  std::filesystem::remove(target);
+  if (source_env != nullptr) {
+    std::filesystem::copy_file(env(source_env), target);
+  } else {
+    std::ofstream(target).flush();
+  }
+  return target;
+}
+
+} // namespace
+
+TEST_CASE("exec returns stdout, stderr and the exit status", "[loopback]") {
+  auto transport = connect_loopback();
+  auto result = transport->exec("echo out; echo err >&2; exit 3", "", Seconds(20));
+  REQUIRE(result.ok());
+  CHECK(result->out == "out\n");
+  CHECK(result->err == "err\n");
+  CHECK(result->exit_status == 3);
+  CHECK(result->exit_signal.empty());
+  CHECK_FALSE(result->succeeded());
+
+  auto again = transport->exec("true", "", Seconds(20));
+  REQUIRE(again.ok());
+  CHECK(again->succeeded());
+}
+
+TEST_CASE("exec passes stdin through", "[loopback]") {
+  auto transport = connect_loopback();
+  const std::string data = random_bytes(1024 * 1024);
+  auto result = transport->exec("cat", data, Seconds(30));
+  REQUIRE(result.ok());
+  CHECK(result->exit_status == 0);
+  CHECK(result->out.size() == data.size());
+  CHECK(result->out == data);
+}
+
+TEST_CASE("a command that does not read its stdin still finishes", "[loopback]") {
+  auto transport = connect_loopback();
+  auto result = transport->exec("exit 0", random_bytes(8 * 1024 * 1024), Seconds(30));
+  REQUIRE(result.ok());
+  CHECK(result->exit_status == 0);
+}
+
+TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]") {
+  auto transport = connect_loopback();
+  const auto local = temp_dir() / "upload.bin";
+  {
+    std::ofstream(local, std::ios::binary) << random_bytes(20 * 1024 * 1024 + 123);
+  }
+  const auto remote = temp_dir() / "uploaded.bin";
+  const auto start = steady_clock::now();
+  auto result = transport->exec_with_file("cat > " + quoted(remote.string()) + " && sha256sum " +
+                                            quoted(remote.string()),
+                                          local, Seconds(60));
+  const std::chrono::duration<double> elapsed = steady_clock::now() - start;
+  REQUIRE(result.ok());
+  CHECK(result->exit_status == 0);
+  CHECK(first_word(result->out) == local_sha256(local));
+  const double mb = static_cast<double>(std::filesystem::file_size(local)) / 1e6;
+  WARN("uploaded " << mb << " MB in " << elapsed.count() << " s: " << mb / elapsed.count() << " MB/s");
+}
+
+TEST_CASE("exec_with_file fails for a local file that cannot be opened", "[loopback]") {
+  auto transport = connect_loopback();
+  auto result = transport->exec_with_file("cat > /dev/null", temp_dir() / "no-such-file", Seconds(10));
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::Contains("no-such-file"));
+}
+
+TEST_CASE("a command killed by a signal reports the signal", "[loopback]") {
+  auto transport = connect_loopback();
+  auto result = transport->exec("kill -KILL $$", "", Seconds(20));
+  REQUIRE(result.ok());
+  CHECK(result->exit_status == -1);
+  CHECK(result->exit_signal == "KILL");
+}
+
+TEST_CASE("a command timeout is a failure and returns in bounded time", "[loopback]") {
+  auto transport = connect_loopback();
+  const auto start = steady_clock::now();
+  auto result = transport->exec("sleep 8", "", Seconds(1));
+  CHECK(steady_clock::now() - start < std::chrono::seconds(5));
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::Contains("timed out after 1s") && Catch::Contains("sleep 8"));
+
+  auto after = transport->exec("echo still here", "", Seconds(20));
+  REQUIRE(after.ok());
+  CHECK(after->out == "still here\n");
+}
+
+TEST_CASE("exec_streaming delivers chunks and stops when the sink says so", "[loopback]") {
+  auto transport = connect_loopback();
+  std::string seen;
+  auto status = transport->exec_streaming(
+    "echo first; sleep 0.2; echo second; exit 4",
+    [&](std::string_view chunk) {
+      seen += chunk;
+      return true;
+    },
+    Seconds(20));
+  REQUIRE(status.ok());
+  CHECK(*status == 4);
+  CHECK(seen == "first\nsecond\n");
+
+  const auto start = steady_clock::now();
+  auto stopped = transport->exec_streaming(
+    "for i in $(seq 100); do echo tick; sleep 0.1; done", [](std::string_view) { return false; }, Seconds(0));
+  CHECK(steady_clock::now() - start < std::chrono::seconds(5));
+  REQUIRE(stopped.ok());
+  CHECK(*stopped == -1);
+}
+
+TEST_CASE("tcp_request reaches the node's own ports", "[loopback]") {
+  auto transport = connect_loopback();
+  const int sshd_port = std::stoi(env("CD_LOOPBACK_PORT"));
+
+  SECTION("a port nobody listens on fails clearly") {
+    auto result = transport->tcp_request(1, "hello", Seconds(5));
+    REQUIRE_FALSE(result.ok());
+    CHECK_THAT(result.error(), Catch::Contains("nothing accepts connections on port 1"));
+  }
+  SECTION("an empty request only checks the port") {
+    auto result = transport->tcp_request(sshd_port, "", Seconds(5));
+    REQUIRE(result.ok());
+    CHECK(result->empty());
+  }
+  SECTION("sshd's own port answers with its banner") {
+    auto result = transport->tcp_request(sshd_port, "SSH-2.0-loopback-test\r\n", Seconds(3));
+    REQUIRE(result.ok());
+    CHECK_THAT(*result, Catch::StartsWith("SSH-2.0-"));
+  }
+  auto after = transport->exec("echo ok", "", Seconds(20));
+  REQUIRE(after.ok());
+  CHECK(after->out == "ok\n");
+}
+
+TEST_CASE("an unknown host key is refused when strict and recorded with accept_new", "[loopback]") {
+  auto options = loopback_options();
+  options.known_hosts = copy_known_hosts(nullptr, "empty_known_hosts");
+
+  auto strict = connect_ssh(options);
+  REQUIRE_FALSE(strict.ok());
+  CHECK_THAT(strict.error(), Catch::Contains("is not known") && Catch::Contains("SHA256:") &&
+                               Catch::Contains("127.0.0.1"));
+
+  options.host_key_policy = HostKeyPolicy::accept_new;
+  auto accepted = connect_ssh(options);
+  INFO((accepted.ok() ? std::string() : accepted.error()));
+  REQUIRE(accepted.ok());
+  const std::string host_key = read_file(temp_dir() / "host_key.pub");
+  const std::string key_blob = host_key.substr(0, host_key.rfind(' '));
+  CHECK_THAT(read_file(options.known_hosts), Catch::Contains(key_blob));
+
+  options.host_key_policy = HostKeyPolicy::strict;
+  auto known_now = connect_ssh(options);
+  CHECK(known_now.ok());
+}
+
+TEST_CASE("a changed host key is refused even with accept_new", "[loopback]") {
+  auto options = loopback_options();
+  options.known_hosts = copy_known_hosts("CD_LOOPBACK_CHANGED_KNOWN_HOSTS", "changed_copy");
+  options.host_key_policy = HostKeyPolicy::accept_new;
+  const std::string before = read_file(options.known_hosts);
+
+  auto result = connect_ssh(options);
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::Contains("has CHANGED") && Catch::Contains("SHA256:") &&
+                               Catch::Contains(options.known_hosts.string()));
+  CHECK(read_file(options.known_hosts) == before);
+}
+
+TEST_CASE("authentication with a key the server does not accept fails clearly", "[loopback]") {
+  auto options = loopback_options();
+  options.identity = temp_dir() / "other_key";
+  auto result = connect_ssh(options);
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::Contains("authentication failed for " + options.user + "@127.0.0.1") &&
+                               Catch::Contains("publickey"));
+}
+
+TEST_CASE("a quoted argument with shell syntax stays one argument", "[loopback]") {
+  auto transport = connect_loopback();
+  const auto marker = temp_dir() / "injected-marker";
+  std::filesystem::remove(marker);
+  const std::string payload = "';touch " + marker.string() + "'\";touch " + marker.string() + ";$(touch " +
+                              marker.string() + ")";
+  auto result = transport->exec("printf %s " + quoted(payload), "", Seconds(20));
+  REQUIRE(result.ok());
+  CHECK(result->exit_status == 0);
+  CHECK(result->out == payload);
+  CHECK_FALSE(std::filesystem::exists(marker));
+}
