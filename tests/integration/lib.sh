@@ -1,0 +1,109 @@
+# Shared helpers of the example cluster's integration tests (sourced, not run).
+#
+# The tests run from CTest via cluster_deploy_add_test(), which sets:
+#   CLUSTER_DEPLOY             the cluster-deploy helper
+#   CLUSTER_DEPLOY_PLAN        the plan file (--plan)
+#   CLUSTER_DEPLOY_SSH_CONFIG  an ssh_config for `ssh -F` (empty: the user's own)
+#   CLUSTER_DEPLOY_NODES       lines "name address group"
+#   CLUSTER_DEPLOY_NAME        the cluster name (key prefix /<name>/, units <name>-<service>)
+# etcd is always queried on the nodes themselves (curl to 127.0.0.1:2379 over ssh), so the tests
+# also work where the client port is firewalled.
+
+set -euo pipefail
+
+TEST_NAME=$(basename "$0" .sh)
+
+fail() {
+  echo "$TEST_NAME: FAIL: $*" >&2
+  exit 1
+}
+
+say() {
+  echo "$TEST_NAME: $*"
+}
+
+require_env() {
+  local name
+  for name in CLUSTER_DEPLOY CLUSTER_DEPLOY_PLAN CLUSTER_DEPLOY_NODES CLUSTER_DEPLOY_NAME; do
+    [[ -n "${!name:-}" ]] || fail "$name is not set (run this test through ctest)"
+  done
+  [[ -r "$CLUSTER_DEPLOY_NODES" ]] || fail "node list $CLUSTER_DEPLOY_NODES is not readable"
+}
+
+# Names of the nodes of group $1, one per line, in file order.
+nodes_in_group() {
+  awk -v group="$1" '$1 !~ /^#/ && NF >= 3 && $3 == group { print $1 }' "$CLUSTER_DEPLOY_NODES"
+}
+
+# All node names with their group: "name group" per line.
+all_nodes() {
+  awk '$1 !~ /^#/ && NF >= 3 { print $1, $3 }' "$CLUSTER_DEPLOY_NODES"
+}
+
+# Quote $1 for a POSIX shell (ssh runs the remote command through the node's shell).
+shell_quote() {
+  printf "'%s'" "${1//\'/\'\\\'\'}"
+}
+
+# on_node <node> <command string>: run a shell command on the node, bounded in time.
+on_node() {
+  local node=$1
+  shift
+  local -a ssh_args=(-o BatchMode=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3)
+  if [[ -n "${CLUSTER_DEPLOY_SSH_CONFIG:-}" ]]; then
+    ssh_args=(-F "$CLUSTER_DEPLOY_SSH_CONFIG" "${ssh_args[@]}")
+  fi
+  timeout 60 ssh "${ssh_args[@]}" "$node" "$*" </dev/null
+}
+
+# etcd_post <node> <path> <json body>: POST to etcd's JSON gateway on the node; prints the response body.
+etcd_post() {
+  on_node "$1" "curl -sS --fail-with-body -m 5 -X POST -H 'Content-Type: application/json' \
+    --data-binary $(shell_quote "$3") http://127.0.0.1:2379$2"
+}
+
+b64() {
+  printf '%s' "$1" | base64 -w0
+}
+
+# json <python expression over `d`> : evaluates it on the JSON document read from stdin and prints
+# the result (strings bare, other values as JSON).
+json() {
+  python3 -c '
+import base64, json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1], {"b64d": lambda s: base64.b64decode(s).decode(), "json": json}, {"d": d})
+print(v if isinstance(v, str) else json.dumps(v))
+' "$1"
+}
+
+etcd_put() {
+  etcd_post "$1" /v3/kv/put "{\"key\":\"$(b64 "$2")\",\"value\":\"$(b64 "$3")\"}" >/dev/null
+}
+
+# etcd_get <node> <key>: prints the value, or nothing when the key does not exist.
+etcd_get() {
+  etcd_post "$1" /v3/kv/range "{\"key\":\"$(b64 "$2")\"}" |
+    json 'b64d(d["kvs"][0].get("value", "")) if d.get("kvs") else ""'
+}
+
+etcd_delete() {
+  etcd_post "$1" /v3/kv/deleterange "{\"key\":\"$(b64 "$2")\"}" >/dev/null
+}
+
+# wait_until <seconds> <what> <command...>: retries the command every second until it succeeds;
+# fails the test with <what> after <seconds>.
+wait_until() {
+  local seconds=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "$what (waited ${seconds}s)"
+    sleep 1
+  done
+}
+
+# A key that no other run uses, under the cluster's own prefix.
+unique_test_key() {
+  echo "/$CLUSTER_DEPLOY_NAME/tests/$1-$(date +%s%N)-$$"
+}
