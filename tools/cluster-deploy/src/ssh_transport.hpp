@@ -1,0 +1,363 @@
+// Internals of the libssh transport (only ssh_transport.cpp includes this):
+// RAII for libssh handles, a channel with exit-state callbacks, and Pump, the
+// one event loop for channel I/O. Pump writes stdin only as far as the remote
+// window allows, drains stdout/stderr without blocking, and otherwise waits in
+// ssh_event_dopoll() until a packet arrives or the deadline passes. That keeps big
+// uploads pipelined, never deadlocks on a full window, and honours timeouts
+// (libssh's own blocking writes and ssh_channel_get_exit_status() can wait forever).
+#pragma once
+
+#include "transport.hpp"
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+
+#include <algorithm>
+#include <functional>
+#include <array>
+#include <fstream>
+#include <optional>
+#include <vector>
+
+namespace deploy::ssh_detail {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t k_chunk_size = 64 * 1024;
+constexpr int k_max_wait_ms = 1000;
+
+// --- RAII for libssh handles -------------------------------------------------
+
+struct SessionDeleter {
+  void operator()(ssh_session session) const {
+    ssh_disconnect(session);
+    ssh_free(session);
+  }
+};
+struct ChannelDeleter {
+  void operator()(ssh_channel channel) const {
+    if (ssh_channel_is_open(channel) != 0) {
+      ssh_channel_close(channel);
+    }
+    ssh_channel_free(channel);
+  }
+};
+struct KeyDeleter {
+  void operator()(ssh_key key) const { ssh_key_free(key); }
+};
+struct HashDeleter {
+  void operator()(unsigned char* hash) const { ssh_clean_pubkey_hash(&hash); }
+};
+struct CharDeleter {
+  void operator()(char* text) const { ssh_string_free_char(text); }
+};
+struct EventDeleter {
+  void operator()(ssh_event event) const { ssh_event_free(event); }
+};
+
+using SessionPtr = std::unique_ptr<ssh_session_struct, SessionDeleter>;
+using ChannelPtr = std::unique_ptr<ssh_channel_struct, ChannelDeleter>;
+using KeyPtr = std::unique_ptr<ssh_key_struct, KeyDeleter>;
+using HashPtr = std::unique_ptr<unsigned char, HashDeleter>;
+using CharPtr = std::unique_ptr<char, CharDeleter>;
+using EventPtr = std::unique_ptr<ssh_event_struct, EventDeleter>;
+
+/// Adds the session to an event for the lifetime of this object; removing it
+/// gives the session back its default poll context for later blocking calls.
+class EventScope {
+public:
+  explicit EventScope(ssh_session session) : m_event(ssh_event_new()), m_session(session) {
+    if (m_event && ssh_event_add_session(m_event.get(), m_session) != SSH_OK) {
+      m_event.reset();
+    }
+  }
+  ~EventScope() {
+    if (m_event) {
+      ssh_event_remove_session(m_event.get(), m_session);
+    }
+  }
+  EventScope(const EventScope&) = delete;
+  EventScope& operator=(const EventScope&) = delete;
+  ssh_event get() const { return m_event.get(); }
+
+private:
+  EventPtr m_event;
+  ssh_session m_session;
+};
+
+inline std::string libssh_error(ssh_session session) {
+  const char* text = ssh_get_error(session);
+  return (text != nullptr && *text != '\0') ? std::string(text) : std::string("unknown libssh error");
+}
+
+
+// --- exit state ----------------------------------------------------------------
+
+struct ExitState {
+  bool status_known = false;
+  int status = -1;
+  std::string signal;
+  bool known() const { return status_known || !signal.empty(); }
+};
+
+inline void on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
+  auto* state = static_cast<ExitState*>(userdata);
+  state->status_known = true;
+  state->status = status;
+}
+
+inline void on_exit_signal(ssh_session, ssh_channel, const char* signal, int, const char*,
+                    const char*, void* userdata) {
+  static_cast<ExitState*>(userdata)->signal = (signal != nullptr && *signal != '\0') ? signal : "UNKNOWN";
+}
+
+/// One channel with its exit-state callbacks (their address must stay fixed).
+class Channel {
+public:
+  explicit Channel(ssh_session session) : m_session(session), m_channel(ssh_channel_new(session)) {
+    ssh_callbacks_init(&m_callbacks);
+    m_callbacks.userdata = &m_exit;
+    m_callbacks.channel_exit_status_function = on_exit_status;
+    m_callbacks.channel_exit_signal_function = on_exit_signal;
+    if (m_channel) {
+      ssh_set_channel_callbacks(m_channel.get(), &m_callbacks);
+    }
+  }
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  ssh_channel get() const { return m_channel.get(); }
+  ssh_session session() const { return m_session; }
+  bool valid() const { return m_channel != nullptr; }
+  const ExitState& callback_exit_state() const { return m_exit; }
+
+private:
+  ssh_session m_session;
+  ChannelPtr m_channel;
+  ssh_channel_callbacks_struct m_callbacks{};
+  ExitState m_exit;
+};
+
+/// The one place that reads a finished command's exit state.
+/// libssh 0.11: replace with ssh_channel_get_exit_state(channel, &status, &signal, &core).
+inline ExitState read_exit_state(const Channel& channel) {
+  ExitState state = channel.callback_exit_state();
+  if (!state.known() && ssh_channel_is_closed(channel.get()) != 0) {
+    // Closed: returns at once instead of waiting for a status that may never come.
+    const int status = ssh_channel_get_exit_status(channel.get());
+    state.status_known = status != -1;
+    state.status = status;
+  }
+  if (!state.signal.empty()) {
+    state.status = -1;
+  }
+  return state;
+}
+
+// --- stdin sources ---------------------------------------------------------------
+
+class Input {
+public:
+  virtual ~Input() = default;
+  /// The next bytes to send; empty at end of input.
+  virtual Result<std::string_view> peek() = 0;
+  virtual void consume(std::size_t n) = 0;
+};
+
+class MemoryInput : public Input {
+public:
+  explicit MemoryInput(std::string_view data) : m_data(data) {}
+  Result<std::string_view> peek() override { return m_data.substr(0, k_chunk_size); }
+  void consume(std::size_t n) override { m_data.remove_prefix(n); }
+
+private:
+  std::string_view m_data;
+};
+
+class FileInput : public Input {
+public:
+  FileInput(std::ifstream& stream, std::string path) : m_stream(stream), m_path(std::move(path)) {}
+  Result<std::string_view> peek() override {
+    if (m_pos == m_len && !m_eof) {
+      m_stream.read(m_buffer.data(), static_cast<std::streamsize>(m_buffer.size()));
+      m_len = static_cast<std::size_t>(m_stream.gcount());
+      m_pos = 0;
+      if (m_stream.bad()) {
+        return fail("cannot read local file " + m_path);
+      }
+      m_eof = m_len == 0;
+    }
+    return std::string_view(m_buffer.data() + m_pos, m_len - m_pos);
+  }
+  void consume(std::size_t n) override { m_pos += n; }
+
+private:
+  std::ifstream& m_stream;
+  std::string m_path;
+  std::vector<char> m_buffer = std::vector<char>(k_chunk_size);
+  std::size_t m_pos = 0;
+  std::size_t m_len = 0;
+  bool m_eof = false;
+};
+
+// --- the channel event loop -----------------------------------------------------
+
+/// Receives output; `is_stderr` tells the stream. Return false to stop early.
+using OutputFn = std::function<bool(std::string_view chunk, bool is_stderr)>;
+
+enum class PumpEnd { finished, timed_out, stopped };
+
+struct PumpSpec {
+  Input* input = nullptr;  ///< nullptr: nothing to send
+  bool send_eof = true;    ///< send EOF after the input (not for TCP requests)
+  bool wait_exit = true;   ///< wait for exit-status/exit-signal (commands only)
+  std::optional<Clock::time_point> deadline;
+};
+
+class Pump {
+public:
+  Pump(Channel& channel, const std::string& host, const PumpSpec& spec, const OutputFn& output)
+    : m_channel(channel), m_host(host), m_spec(spec), m_output(output),
+      m_input_done(spec.input == nullptr) {}
+
+  Result<PumpEnd> run() {
+    EventScope event(m_channel.session());
+    if (event.get() == nullptr) {
+      return fail(m_host + ": cannot create a libssh event: " + libssh_error(m_channel.session()));
+    }
+    if (m_input_done && m_spec.send_eof) {
+      ssh_channel_send_eof(m_channel.get());
+    }
+    while (true) {
+      auto wrote = write_some();
+      if (!wrote) {
+        return fail(wrote.error());
+      }
+      auto read = read_available();
+      if (!read) {
+        return fail(read.error());
+      }
+      if (m_stopped) {
+        return PumpEnd::stopped;
+      }
+      if (finished()) {
+        return PumpEnd::finished;
+      }
+      if (*wrote || *read) {
+        continue;
+      }
+      auto waited = wait(event.get());
+      if (!waited) {
+        return fail(waited.error());
+      }
+      if (!*waited) {
+        return PumpEnd::timed_out;
+      }
+    }
+  }
+
+private:
+  bool channel_gone() const { return ssh_channel_is_open(m_channel.get()) == 0; }
+
+  bool finished() const {
+    const bool drained = ssh_channel_is_eof(m_channel.get()) != 0 || channel_gone();
+    if (!drained) {
+      return false;
+    }
+    return !m_spec.wait_exit || m_channel.callback_exit_state().known() || channel_gone();
+  }
+
+  /// Sends what the remote window takes now; true if anything happened.
+  Result<bool> write_some() {
+    if (m_input_done) {
+      return false;
+    }
+    if (channel_gone() || ssh_channel_is_eof(m_channel.get()) != 0) {
+      m_input_done = true;  // the command ended without reading all of its stdin
+      return false;
+    }
+    const uint32_t window = ssh_channel_window_size(m_channel.get());
+    if (window == 0) {
+      return false;
+    }
+    auto chunk = m_spec.input->peek();
+    if (!chunk) {
+      return fail(chunk.error());
+    }
+    if (chunk->empty()) {
+      return finish_input();
+    }
+    const auto n = static_cast<uint32_t>(std::min<std::size_t>(chunk->size(), window));
+    const int rc = ssh_channel_write(m_channel.get(), chunk->data(), n);
+    if (rc < 0 && channel_gone()) {
+      m_input_done = true;  // closed by the server while we were writing
+      return false;
+    }
+    if (rc < 0) {
+      return fail(m_host + ": cannot write to the remote command: " + libssh_error(m_channel.session()));
+    }
+    m_spec.input->consume(static_cast<std::size_t>(rc));
+    return true;
+  }
+
+  Result<bool> finish_input() {
+    m_input_done = true;
+    if (m_spec.send_eof && ssh_channel_send_eof(m_channel.get()) != SSH_OK) {
+      return fail(m_host + ": cannot send end of input: " + libssh_error(m_channel.session()));
+    }
+    return true;
+  }
+
+  /// Drains stdout and stderr without blocking; true if any data came.
+  Result<bool> read_available() {
+    bool any = false;
+    for (const bool is_stderr : {false, true}) {
+      while (!m_stopped) {
+        const int n = ssh_channel_read_nonblocking(m_channel.get(), m_buffer.data(),
+                                                   static_cast<uint32_t>(m_buffer.size()), is_stderr);
+        if (n == SSH_ERROR) {
+          return fail(m_host + ": cannot read from the remote command: " + libssh_error(m_channel.session()));
+        }
+        if (n <= 0) {
+          break;
+        }
+        any = true;
+        m_stopped = !m_output(std::string_view(m_buffer.data(), static_cast<std::size_t>(n)), is_stderr);
+      }
+    }
+    return any;
+  }
+
+  /// Waits for the next packet; false once the deadline has passed.
+  Result<bool> wait(ssh_event event) {
+    int wait_ms = k_max_wait_ms;
+    if (m_spec.deadline) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*m_spec.deadline - Clock::now());
+      if (left.count() <= 0) {
+        return false;
+      }
+      wait_ms = static_cast<int>(std::min<long long>(left.count(), k_max_wait_ms));
+    }
+    if (ssh_event_dopoll(event, wait_ms) == SSH_ERROR) {
+      return fail(m_host + ": connection lost: " + libssh_error(m_channel.session()));
+    }
+    return true;
+  }
+
+  Channel& m_channel;
+  const std::string& m_host;
+  PumpSpec m_spec;
+  const OutputFn& m_output;
+  bool m_input_done;
+  bool m_stopped = false;
+  std::array<char, k_chunk_size> m_buffer{};
+};
+
+inline std::optional<Clock::time_point> deadline_after(Seconds timeout) {
+  if (timeout.count() <= 0) {
+    return std::nullopt;
+  }
+  return Clock::now() + timeout;
+}
+
+} // namespace deploy::ssh_detail
