@@ -1,0 +1,121 @@
+# module.consumer.find_package / module.consumer.add_subdirectory: use ClusterDeploy
+# from the downstream project consumer/.
+#   MODE=find_package:    configure, build and install the real project (no tests, no
+#                         examples) to a temporary prefix, then configure the consumer
+#                         with CMAKE_PREFIX_PATH=<prefix>: the helper must be the
+#                         IMPORTED ClusterDeploy::cluster-deploy, the installed module
+#                         must find the installed cluster-sandbox and its -P script,
+#                         and a find_package for major version 1 must fail.
+#   MODE=add_subdirectory: configure the consumer with the repository added through
+#                         add_subdirectory() (helper = the in-tree ALIAS).
+# Both build the consumer's service `hello` and check its plan.xml. Nothing is deployed.
+#
+#   cmake -DMODE=<mode> -DREPO=<repo> -DWORK=<scratch dir> [-DGENERATOR=<gen>] -P RunConsumer.cmake
+cmake_minimum_required(VERSION 3.25)
+
+foreach(var IN ITEMS MODE REPO WORK)
+  if(NOT DEFINED ${var})
+    message(FATAL_ERROR "RunConsumer.cmake: -D${var}=... is required")
+  endif()
+endforeach()
+if(NOT GENERATOR)
+  set(GENERATOR Ninja)
+endif()
+set(consumer_source "${CMAKE_CURRENT_LIST_DIR}/consumer")
+set(consumer "${WORK}/consumer")
+set(prefix "${WORK}/prefix")
+file(REMOVE_RECURSE "${WORK}")
+
+function(step what)
+  message(STATUS "${what}")
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "${what} failed (${result}):\n${out}\n${err}")
+  endif()
+  set(step_output "${out}" PARENT_SCOPE)
+endfunction()
+
+function(expect_match what text regex)
+  if(NOT text MATCHES "${regex}")
+    message(FATAL_ERROR "${what}: no match for\n  ${regex}\nin:\n${text}")
+  endif()
+  message(STATUS "ok   ${what}")
+endfunction()
+
+if(MODE STREQUAL "find_package")
+  step("configure ClusterDeploy"
+    "${CMAKE_COMMAND}" -S "${REPO}" -B "${WORK}/project" -G "${GENERATOR}"
+    -DBUILD_TESTING=OFF -DCLUSTER_DEPLOY_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Release
+    "-DCMAKE_INSTALL_PREFIX=${prefix}")
+  step("build ClusterDeploy" "${CMAKE_COMMAND}" --build "${WORK}/project")
+  step("install ClusterDeploy" "${CMAKE_COMMAND}" --install "${WORK}/project")
+  set(installed
+    bin/cluster-deploy
+    lib/cmake/ClusterDeploy/ClusterDeployConfig.cmake
+    lib/cmake/ClusterDeploy/ClusterDeployConfigVersion.cmake
+    lib/cmake/ClusterDeploy/ClusterDeployTargets.cmake
+    lib/cmake/ClusterDeploy/ClusterDeploy.cmake
+    lib/cmake/ClusterDeploy/ClusterDeploy/RunSteps.cmake)
+  if(EXISTS "${REPO}/tools/sandbox/cluster-sandbox")
+    list(APPEND installed bin/cluster-sandbox)
+  endif()
+  foreach(file IN LISTS installed)
+    if(NOT EXISTS "${prefix}/${file}")
+      message(FATAL_ERROR "not installed: ${prefix}/${file}")
+    endif()
+  endforeach()
+  message(STATUS "ok   installed files")
+
+  step("configure the consumer (find_package)"
+    "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}"
+    "-DCMAKE_PREFIX_PATH=${prefix}")
+  expect_match("helper is imported" "${step_output}"
+    "consumer: ClusterDeploy::cluster-deploy IMPORTED=TRUE")
+
+  execute_process(
+    COMMAND "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${WORK}/consumer-v1" -G "${GENERATOR}"
+            "-DCMAKE_PREFIX_PATH=${prefix}" -DCONSUMER_CLUSTER_DEPLOY_VERSION=1.0
+    RESULT_VARIABLE result OUTPUT_QUIET ERROR_VARIABLE err)
+  if(result EQUAL 0)
+    message(FATAL_ERROR "find_package(ClusterDeploy 1.0) accepted a 0.x install (SameMajorVersion)")
+  endif()
+  expect_match("find_package(ClusterDeploy 1.0) is refused" "${err}"
+    "compatible with requested version \"1.0\"")
+
+  step("list the consumer's tests"
+    "${CMAKE_CTEST_COMMAND}" --test-dir "${consumer}" --show-only=json-v1)
+  set(tests_json "${step_output}")
+  expect_match("cluster.setup uses the installed cluster-sandbox" "${tests_json}"
+    "\"${prefix}/bin/cluster-sandbox\",[ \n]*\"up\"")
+  expect_match("cluster.setup uses the installed helper" "${tests_json}"
+    "\"${prefix}/bin/cluster-deploy\",[ \n]*\"deploy\"")
+  expect_match("cluster.setup uses the installed RunSteps.cmake" "${tests_json}"
+    "\"${prefix}/lib/cmake/ClusterDeploy/ClusterDeploy/RunSteps.cmake\"")
+  expect_match("hello.greets gets CLUSTER_DEPLOY" "${tests_json}"
+    "\"CLUSTER_DEPLOY=${prefix}/bin/cluster-deploy\"")
+elseif(MODE STREQUAL "add_subdirectory")
+  step("configure the consumer (add_subdirectory)"
+    "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}"
+    "-DCLUSTER_DEPLOY_SOURCE_DIR=${REPO}" -DBUILD_TESTING=OFF)
+  expect_match("helper is the in-tree target" "${step_output}"
+    "consumer: ClusterDeploy::cluster-deploy IMPORTED=FALSE")
+  file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_SANDBOX_TOOL:")
+  expect_match("sandbox tool is the in-tree script" "${tool}"
+    "=${REPO}/tools/sandbox/cluster-sandbox$")
+else()
+  message(FATAL_ERROR "RunConsumer.cmake: MODE must be find_package or add_subdirectory, not '${MODE}'")
+endif()
+
+step("build hello" "${CMAKE_COMMAND}" --build "${consumer}" --target hello)
+# Ninja's help lists targets others depend on only as CMakeFiles/<target>.
+step("list the consumer's targets" "${CMAKE_COMMAND}" --build "${consumer}" --target help)
+foreach(target IN ITEMS deploy cluster-plan cluster-up cluster-down cluster-clean cluster-sandbox-up)
+  expect_match("target ${target} exists" "${step_output}" "(^|\n|/CMakeFiles/)(\\.\\.\\. )?${target}(:|\n|$)")
+endforeach()
+
+file(READ "${consumer}/cluster-deploy/plan.xml" plan)
+expect_match("plan.xml: cluster" "${plan}" "<plan version=\"1\" cluster=\"hello\" inventory=\"${consumer_source}/inventory\"")
+expect_match("plan.xml: ssh" "${plan}" "<ssh config=\"${consumer}/sandbox/ssh_config\"")
+expect_match("plan.xml: service" "${plan}"
+  "<service name=\"hello\" group=\"hellos\" bootstrap=\"false\">\n    <program>${consumer}/hello</program>\n    <arg>--greeting</arg>\n    <arg>hi</arg>\n    <health kind=\"tcp\" port=\"7000\"/>\n  </service>")
+message(STATUS "module.consumer.${MODE}: all checks passed")
