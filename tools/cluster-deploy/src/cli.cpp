@@ -1,0 +1,155 @@
+#include "cli.hpp"
+
+#include "commands.hpp"
+#include "deploy.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <functional>
+
+namespace deploy {
+namespace {
+
+struct Options {
+  std::string plan;
+  Selection selection;
+  int parallel = 0;
+  std::string color = "auto";
+  int verbose = 0;
+  bool dry_run = false;
+  int health_timeout = 120;
+  LogOptions logs;
+  bool purge_data = false;
+};
+
+/// A subcommand: its name, help, and what it runs once the plan is loaded.
+struct Command {
+  const char* name;
+  const char* help;
+  std::function<bool(Cluster&, const std::vector<const Service*>&, const Options&)> run;
+  bool writes = false;  ///< renders and deploys: render before connecting
+};
+
+Color parse_color(const std::string& text)
+{
+  return text == "always" ? Color::always : text == "never" ? Color::never : Color::automatic;
+}
+
+void setup_logging(const Options& options)
+{
+  auto logger = spdlog::stderr_color_mt("cluster-deploy", options.color == "never" ? spdlog::color_mode::never
+                                                             : options.color == "always" ? spdlog::color_mode::always
+                                                                                          : spdlog::color_mode::automatic);
+  logger->set_pattern("%^cluster-deploy: %l:%$ %v");
+  logger->set_level(options.verbose >= 2 ? spdlog::level::trace
+                    : options.verbose == 1 ? spdlog::level::debug
+                                           : spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+const std::vector<Command>& commands()
+{
+  static const std::vector<Command> table = {
+    {"deploy", "push binaries, configs and units; restart what changed; verify health",
+     [](Cluster& c, const auto& s, const Options& o) {
+       DeployOptions options{o.dry_run, HealthOptions{Seconds{o.health_timeout}, Seconds{2}}};
+       auto nodes = std::vector<const Node*>{};
+       for (auto& slot : c.slots()) {
+         nodes.push_back(slot.node);
+       }
+       return run_deploy(c, s, render_releases(c.plan(), nodes), options);
+     },
+     true},
+    {"up", "start the deployed services in order and verify health",
+     [](Cluster& c, const auto& s, const Options& o) { return run_up(c, s, HealthOptions{Seconds{o.health_timeout}, Seconds{2}}); }},
+    {"down", "stop the deployed services in reverse order", [](Cluster& c, const auto& s, const Options&) { return run_down(c, s); }},
+    {"status", "show state, pid, uptime, restarts, release and drift of every service",
+     [](Cluster& c, const auto& s, const Options&) { return run_status(c, s); }},
+    {"logs", "show the services' journal from every node, merged",
+     [](Cluster& c, const auto& s, const Options& o) { return run_logs(c, s, o.logs); }},
+    {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
+     [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
+  };
+  return table;
+}
+
+void add_selection_options(CLI::App& app, Options& options)
+{
+  app.add_option("--plan", options.plan, "plan file written by CMake (<build>/cluster-deploy/plan.xml)")->required();
+  app.add_option("--group", options.selection.groups, "act on these groups only")->delimiter(',');
+  app.add_option("--node", options.selection.nodes, "act on these nodes only")->delimiter(',');
+  app.add_option("--service", options.selection.services, "act on these services only")->delimiter(',');
+  app.add_option("--parallel", options.parallel, "nodes handled at once (default: the plan's, 64)")
+    ->check(CLI::Range(1, 1024));
+  app.add_option("--color", options.color, "auto, always or never (NO_COLOR is honoured)")
+    ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_flag("-v,--verbose", options.verbose, "more detail on stderr (twice: libssh protocol)");
+}
+
+void add_command_options(const std::string& name, CLI::App& sub, Options& options)
+{
+  if (name == "deploy") {
+    sub.add_flag("--dry-run", options.dry_run, "print what would change on each node; change nothing");
+  }
+  if (name == "deploy" || name == "up") {
+    sub.add_option("--health-timeout", options.health_timeout, "seconds to wait for health per service")
+      ->check(CLI::Range(1, 3600));
+  }
+  if (name == "logs") {
+    sub.add_flag("-f,--follow", options.logs.follow, "keep streaming new lines");
+    sub.add_option("-n,--lines", options.logs.lines, "lines per node")->check(CLI::Range(0, 1000000));
+    sub.add_option("--since", options.logs.since, "as journalctl --since (e.g. '10 min ago')");
+  }
+  if (name == "clean") {
+    sub.add_flag("--purge-data", options.purge_data, "also delete /var/lib/<cluster> (the services' data)");
+  }
+}
+
+int execute(const Command& command, const Options& options)
+{
+  Plan plan = load_plan(options.plan).value_or_throw();
+  auto nodes = select_nodes(plan, options.selection).value_or_throw();
+  auto services = select_services(plan, options.selection).value_or_throw();
+  write_nodes_file(plan).value_or_throw();
+  if (command.writes) {
+    render_releases(plan, nodes);  // template errors stop us before any node is touched
+  }
+  Output output(parse_color(options.color));
+  Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
+  cluster.connect(ssh_connector());
+  return command.run(cluster, services, options) ? k_exit_ok : k_exit_node_failure;
+}
+
+} // namespace
+
+int run(int argc, char** argv)
+{
+  CLI::App app{"cluster-deploy: deploy, start, stop and inspect a cluster over SSH"};
+  app.require_subcommand(1);
+  Options options;
+  const Command* chosen = nullptr;
+  for (const auto& command : commands()) {
+    CLI::App* sub = app.add_subcommand(command.name, command.help);
+    add_selection_options(*sub, options);
+    add_command_options(command.name, *sub, options);
+    sub->callback([&chosen, &command] { chosen = &command; });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? k_exit_ok : k_exit_usage;
+  }
+  setup_logging(options);
+  try {
+    return execute(*chosen, options);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "cluster-deploy: error: %s\n", e.what());
+    return e.exit_code();
+  }
+}
+
+} // namespace deploy

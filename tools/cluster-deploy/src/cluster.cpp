@@ -1,0 +1,148 @@
+#include "cluster.hpp"
+
+#include "parallel.hpp"
+
+#include <algorithm>
+
+namespace deploy {
+namespace {
+
+template <typename T>
+bool contains(const std::vector<T>& list, const T& value)
+{
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+std::string join(const std::vector<std::string>& words)
+{
+  std::string text;
+  for (const auto& word : words) {
+    text += (text.empty() ? "" : ", ") + word;
+  }
+  return text;
+}
+
+} // namespace
+
+Connector ssh_connector()
+{
+  return [](const Plan& plan, const Node& node) {
+    ConnectOptions options;
+    options.host = node.address;
+    options.port = node.port;
+    options.user = node.user;
+    options.ssh_config = plan.ssh.config;
+    options.known_hosts = plan.ssh.known_hosts;
+    options.host_key_policy = plan.ssh.host_key_policy;
+    return connect_ssh(options);
+  };
+}
+
+Result<std::vector<const Node*>> select_nodes(const Plan& plan, const Selection& selection)
+{
+  for (const auto& group : selection.groups) {
+    if (!contains(plan.inventory.groups, group)) {
+      return fail("unknown group '" + group + "' (known: " + join(plan.inventory.groups) + ")");
+    }
+  }
+  for (const auto& name : selection.nodes) {
+    if (!plan.inventory.find(name)) {
+      return fail("unknown node '" + name + "' (not in " + plan.inventory_dir.string() + ")");
+    }
+  }
+  std::vector<const Node*> nodes;
+  for (const auto& node : plan.inventory.nodes) {
+    bool group_ok = selection.groups.empty() || contains(selection.groups, node.group);
+    bool node_ok = selection.nodes.empty() || contains(selection.nodes, node.name);
+    if (group_ok && node_ok && !plan.services_on(node).empty()) {
+      nodes.push_back(&node);
+    }
+  }
+  if (nodes.empty()) {
+    return fail("the selection matches no node that runs a service");
+  }
+  return nodes;
+}
+
+Result<std::vector<const Service*>> select_services(const Plan& plan, const Selection& selection)
+{
+  std::vector<std::string> known;
+  for (const auto& service : plan.services) {
+    known.push_back(service.name);
+  }
+  for (const auto& name : selection.services) {
+    if (!contains(known, name)) {
+      return fail("unknown service '" + name + "' (known: " + join(known) + ")");
+    }
+  }
+  std::vector<const Service*> services;
+  for (const auto& service : plan.services) {
+    if (selection.services.empty() || contains(selection.services, service.name)) {
+      services.push_back(&service);
+    }
+  }
+  return services;
+}
+
+Cluster::Cluster(const Plan& plan, std::vector<const Node*> nodes, Output& output, int parallel)
+  : m_plan(plan), m_output(output), m_parallel(parallel)
+{
+  for (const Node* node : nodes) {
+    m_slots.push_back(NodeSlot{node, nullptr, std::nullopt, ""});
+  }
+}
+
+void Cluster::connect(const Connector& connector)
+{
+  run_parallel(m_slots.size(), m_parallel, [&](size_t i) {
+    NodeSlot& slot = m_slots[i];
+    auto start = std::chrono::steady_clock::now();
+    auto transport = connector(m_plan, *slot.node);
+    if (!transport) {
+      mark_failed(slot, "-", "connect", transport.error(), seconds_since(start));
+      return;
+    }
+    slot.transport = std::move(*transport);
+    slot.ops.emplace(*slot.transport, slot.node->name, NodeLayout{m_plan.cluster});
+  });
+}
+
+void Cluster::for_each_alive(const std::function<void(NodeSlot&)>& task)
+{
+  std::vector<NodeSlot*> alive;
+  for (auto& slot : m_slots) {
+    if (slot.alive()) {
+      alive.push_back(&slot);
+    }
+  }
+  run_parallel(alive.size(), m_parallel, [&](size_t i) { task(*alive[i]); });
+}
+
+void Cluster::for_each_in_group(const std::string& group, const std::function<void(NodeSlot&)>& task)
+{
+  for_each_alive([&](NodeSlot& slot) {
+    if (slot.node->group == group) {
+      task(slot);
+    }
+  });
+}
+
+NodeSlot* Cluster::find(const std::string& node)
+{
+  for (auto& slot : m_slots) {
+    if (slot.node->name == node) {
+      return &slot;
+    }
+  }
+  return nullptr;
+}
+
+void Cluster::mark_failed(NodeSlot& slot, const std::string& service, const std::string& step, const std::string& why,
+                          double seconds)
+{
+  slot.failure = why;
+  m_output.progress(slot.node->name, "error: " + why);
+  m_output.add(SummaryRow{slot.node->name, service, step, false, why, seconds});
+}
+
+} // namespace deploy

@@ -1,0 +1,72 @@
+// The selected nodes of a plan and one connection to each, handled in parallel.
+#pragma once
+
+#include "error.hpp"
+#include "node_ops.hpp"
+#include "output.hpp"
+#include "plan.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace deploy {
+
+/// Which part of the cluster a command acts on; empty lists mean "all".
+struct Selection {
+  std::vector<std::string> groups;
+  std::vector<std::string> nodes;
+  std::vector<std::string> services;
+};
+
+/// Opens a Transport to a node; tests inject fakes here.
+using Connector = std::function<Result<std::unique_ptr<Transport>>(const Plan&, const Node&)>;
+
+/// The real connector: libssh with the plan's ssh settings and the node's port/user.
+Connector ssh_connector();
+
+/// The nodes picked by `selection` (checked: unknown names are errors).
+Result<std::vector<const Node*>> select_nodes(const Plan& plan, const Selection& selection);
+/// The services picked by `selection`, in start order.
+Result<std::vector<const Service*>> select_services(const Plan& plan, const Selection& selection);
+
+/// One node and its connection (or why there is none).
+struct NodeSlot {
+  const Node* node = nullptr;
+  std::unique_ptr<Transport> transport;
+  std::optional<NodeOps> ops;
+  std::string failure;  ///< set once anything failed on this node
+
+  bool alive() const { return ops.has_value() && failure.empty(); }
+};
+
+class Cluster {
+public:
+  Cluster(const Plan& plan, std::vector<const Node*> nodes, Output& output, int parallel);
+
+  /// Connects to every node in parallel; an unreachable node is marked failed and
+  /// reported, the others go on.
+  void connect(const Connector& connector);
+  /// Runs `task` on every alive slot, in parallel (bounded).
+  void for_each_alive(const std::function<void(NodeSlot&)>& task);
+  /// Runs `task` on the alive slots of `group`, in parallel (bounded).
+  void for_each_in_group(const std::string& group, const std::function<void(NodeSlot&)>& task);
+  NodeSlot* find(const std::string& node);
+  std::vector<NodeSlot>& slots() { return m_slots; }
+  const Plan& plan() const { return m_plan; }
+  Output& output() { return m_output; }
+
+  /// Marks the slot failed, prints the reason and adds a summary row.
+  void mark_failed(NodeSlot& slot, const std::string& service, const std::string& step, const std::string& why,
+                   double seconds);
+
+private:
+  const Plan& m_plan;
+  std::vector<NodeSlot> m_slots;
+  Output& m_output;
+  int m_parallel;
+};
+
+} // namespace deploy

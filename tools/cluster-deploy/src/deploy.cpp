@@ -1,0 +1,286 @@
+#include "deploy.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace deploy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Per-node deploy state shared between the phases.
+struct NodeDeploy {
+  NodeRelease release;
+  ChangeSet changes;
+};
+
+std::string human_bytes(std::uint64_t bytes)
+{
+  if (bytes >= 10 * 1024 * 1024) {
+    return std::to_string(bytes / (1024 * 1024)) + " MiB";
+  }
+  if (bytes >= 10 * 1024) {
+    return std::to_string(bytes / 1024) + " KiB";
+  }
+  return std::to_string(bytes) + " B";
+}
+
+std::string describe(const ChangeSet& changes, const NodeRelease& release)
+{
+  if (changes.nothing_to_do()) {
+    return "unchanged (release " + release.id + ")";
+  }
+  std::string text = "release " + release.id + ": ";
+  if (changes.release_on_node) {
+    text += "already on the node";
+  } else if (changes.release_changed) {
+    text += "send " + std::to_string(changes.send.size()) + " files (" + human_bytes(changes.bytes_to_send) +
+            "), reuse " + std::to_string(changes.reuse.size());
+  } else {
+    text += "current";
+  }
+  std::string restarts;
+  for (const auto& service : changes.restart) {
+    restarts += (restarts.empty() ? "" : ",") + service;
+  }
+  return text + "; units to install " + std::to_string(changes.units_to_install.size()) +
+         (restarts.empty() ? "" : "; restart " + restarts);
+}
+
+Result<void> stage(NodeOps& ops, const NodeDeploy& work, Output& output)
+{
+  const auto& changes = work.changes;
+  if (!changes.release_changed || changes.release_on_node) {
+    return {};
+  }
+  if (auto prepared = ops.prepare_staging(work.release, changes); !prepared) {
+    return prepared;
+  }
+  for (const ReleaseFile* file : changes.send) {
+    if (auto sent = ops.upload(work.release, *file); !sent) {
+      return sent;
+    }
+  }
+  output.progress(ops.node(), "staged release " + work.release.id);
+  return ops.seal(work.release);
+}
+
+void stage_node(Cluster& cluster, NodeSlot& slot, NodeDeploy& work, bool dry_run)
+{
+  auto start = Clock::now();
+  auto state = slot.ops->read_state();
+  if (!state) {
+    cluster.mark_failed(slot, "-", "read state", state.error(), seconds_since(start));
+    return;
+  }
+  work.changes = compute_changes(work.release, *state);
+  cluster.output().progress(slot.node->name, (dry_run ? "would deploy: " : "") + describe(work.changes, work.release));
+  if (dry_run) {
+    return;
+  }
+  if (auto staged = stage(*slot.ops, work, cluster.output()); !staged) {
+    cluster.mark_failed(slot, "-", "stage", staged.error(), seconds_since(start));
+    return;
+  }
+  if (!work.changes.nothing_to_do()) {
+    if (auto activated = slot.ops->activate(work.release, work.changes.units_to_install); !activated) {
+      cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
+    }
+  }
+}
+
+/// Waits (bounded) until a just-started unit has left "inactive": the bootstrap
+/// node must be up before its peers start.
+void wait_started(NodeOps& ops, const std::string& service)
+{
+  auto deadline = Clock::now() + Seconds{30};
+  while (Clock::now() < deadline) {
+    auto state = ops.unit_state(service);
+    if (!state || state->active == "active" || state->active == "failed") {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+/// What `deploy`/`up` do to one service on one node; returns the action name.
+Result<std::string> start_action(NodeOps& ops, const Service& service, bool restart)
+{
+  if (restart) {
+    auto done = ops.systemctl("restart", service.name);
+    return done ? Result<std::string>{std::string("restarted")} : fail(done.error());
+  }
+  auto state = ops.unit_state(service.name);
+  if (!state) {
+    return fail(state.error());
+  }
+  if (state->active == "active" || state->active == "activating") {
+    return std::string("unchanged");
+  }
+  auto done = ops.systemctl("start", service.name);
+  return done ? Result<std::string>{std::string("started")} : fail(done.error());
+}
+
+struct ServiceStep {
+  Cluster& cluster;
+  const Service& service;
+  const HealthOptions& health;
+  std::function<bool(const NodeSlot&)> restart;  ///< restart (not just start) on this node?
+};
+
+void start_on(ServiceStep& step, NodeSlot& slot, std::map<std::string, std::string>& actions, std::mutex& mutex)
+{
+  auto start = Clock::now();
+  auto action = start_action(*slot.ops, step.service, step.restart(slot));
+  if (!action) {
+    step.cluster.mark_failed(slot, step.service.name, "start", action.error(), seconds_since(start));
+    return;
+  }
+  step.cluster.output().progress(slot.node->name, step.service.name + ": " + *action);
+  std::lock_guard lock(mutex);
+  actions[slot.node->name] = *action;
+}
+
+void check_health_on(ServiceStep& step, NodeSlot& slot, const std::string& action)
+{
+  auto start = Clock::now();
+  auto healthy = wait_healthy(*slot.ops, step.cluster.plan(), *slot.node, step.service, step.health);
+  if (!healthy) {
+    auto journal = slot.ops->journal_tail(step.service.name, 20);
+    step.cluster.output().block(slot.node->name, journal ? *journal : journal.error());
+    step.cluster.mark_failed(slot, step.service.name, action, healthy.error(), seconds_since(start));
+    return;
+  }
+  step.cluster.output().add(SummaryRow{slot.node->name, step.service.name, action, true, "", seconds_since(start)});
+}
+
+/// Starts one service across its group: the bootstrap node first, then the rest in
+/// parallel, then waits for every node's health.
+void run_service_step(ServiceStep& step)
+{
+  std::map<std::string, std::string> actions;
+  std::mutex mutex;
+  auto members = step.cluster.plan().inventory.group(step.service.group);
+  NodeSlot* first = members.empty() ? nullptr : step.cluster.find(members.front()->name);
+  if (step.service.bootstrap && first && first->alive()) {
+    start_on(step, *first, actions, mutex);
+    if (first->alive()) {
+      wait_started(*first->ops, step.service.name);
+    }
+  }
+  step.cluster.for_each_in_group(step.service.group, [&](NodeSlot& slot) {
+    if (!(step.service.bootstrap && &slot == first)) {
+      start_on(step, slot, actions, mutex);
+    }
+  });
+  step.cluster.for_each_in_group(step.service.group, [&](NodeSlot& slot) {
+    if (actions.count(slot.node->name)) {
+      check_health_on(step, slot, actions[slot.node->name]);
+    }
+  });
+}
+
+bool finish(Cluster& cluster, const std::string& title)
+{
+  return cluster.output().print_summary(title);
+}
+
+} // namespace
+
+Result<void> write_nodes_file(const Plan& plan)
+{
+  std::error_code ec;
+  std::filesystem::create_directories(plan.output_dir, ec);
+  std::ofstream out(plan.output_dir / "nodes.txt", std::ios::trunc);
+  for (const auto& node : plan.inventory.nodes) {
+    out << node.name << ' ' << node.address << ' ' << node.group << '\n';
+  }
+  if (!out) {
+    return fail("cannot write " + (plan.output_dir / "nodes.txt").string());
+  }
+  return {};
+}
+
+std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes)
+{
+  std::map<std::string, NodeRelease> releases;
+  for (const Node* node : nodes) {
+    releases[node->name] = render_node(plan, *node).value_or_throw();
+  }
+  return releases;
+}
+
+bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
+                std::map<std::string, NodeRelease> releases, const DeployOptions& options)
+{
+  std::map<std::string, NodeDeploy> work;
+  for (auto& [name, release] : releases) {
+    work[name].release = std::move(release);
+  }
+  cluster.for_each_alive([&](NodeSlot& slot) { stage_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
+  if (options.dry_run) {
+    return std::all_of(cluster.slots().begin(), cluster.slots().end(), [](const NodeSlot& s) { return s.failure.empty(); });
+  }
+  for (const Service* service : services) {
+    ServiceStep step{cluster, *service, options.health, [&](const NodeSlot& slot) {
+                       return work.at(slot.node->name).changes.restart.count(service->name) != 0;
+                     }};
+    run_service_step(step);
+  }
+  bool changed = std::any_of(work.begin(), work.end(), [](const auto& w) { return !w.second.changes.nothing_to_do(); });
+  bool ok = finish(cluster, "deploy summary:");
+  if (ok && !changed) {
+    std::printf("nothing changed on any node\n");
+  }
+  return ok;
+}
+
+bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health)
+{
+  for (const Service* service : services) {
+    ServiceStep step{cluster, *service, health, [](const NodeSlot&) { return false; }};
+    run_service_step(step);
+  }
+  return finish(cluster, "up summary:");
+}
+
+bool run_down(Cluster& cluster, const std::vector<const Service*>& services)
+{
+  for (auto it = services.rbegin(); it != services.rend(); ++it) {
+    const Service& service = **it;
+    cluster.for_each_in_group(service.group, [&](NodeSlot& slot) {
+      auto start = Clock::now();
+      auto stopped = slot.ops->systemctl("stop", service.name);
+      if (!stopped) {
+        cluster.mark_failed(slot, service.name, "stop", stopped.error(), seconds_since(start));
+        return;
+      }
+      cluster.output().add(SummaryRow{slot.node->name, service.name, "stopped", true, "", seconds_since(start)});
+    });
+  }
+  return finish(cluster, "down summary:");
+}
+
+bool run_clean(Cluster& cluster, bool purge_data)
+{
+  std::vector<std::string> names;
+  for (auto it = cluster.plan().services.rbegin(); it != cluster.plan().services.rend(); ++it) {
+    names.push_back(it->name);
+  }
+  cluster.for_each_alive([&](NodeSlot& slot) {
+    auto start = Clock::now();
+    auto cleaned = slot.ops->clean(names, purge_data);
+    if (!cleaned) {
+      cluster.mark_failed(slot, "-", "clean", cleaned.error(), seconds_since(start));
+      return;
+    }
+    cluster.output().add(SummaryRow{slot.node->name, "-", purge_data ? "cleaned, data purged" : "cleaned, data kept",
+                                    true, "", seconds_since(start)});
+  });
+  return finish(cluster, "clean summary:");
+}
+
+} // namespace deploy

@@ -1,0 +1,39 @@
+// The commands that change nodes: deploy, up, down, clean.
+#pragma once
+
+#include "cluster.hpp"
+#include "health.hpp"
+
+#include <map>
+#include <string>
+
+namespace deploy {
+
+struct DeployOptions {
+  bool dry_run = false;
+  HealthOptions health;
+};
+
+/// Renders every selected node, stages new releases in parallel, activates them
+/// and (re)starts changed services in AFTER order (BOOTSTRAP node first), then
+/// waits for health. Returns true when everything succeeded.
+bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
+                std::map<std::string, NodeRelease> releases, const DeployOptions& options);
+
+/// Renders every node of `nodes` (no network): a template or plan error here
+/// stops the command before any node is touched (throws Error, exit code 2).
+std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes);
+
+/// Starts services in order and waits for health.
+bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health);
+
+/// Stops services in reverse order.
+bool run_down(Cluster& cluster, const std::vector<const Service*>& services);
+
+/// Stops and removes units and releases; data only with `purge_data`.
+bool run_clean(Cluster& cluster, bool purge_data);
+
+/// Writes <output>/nodes.txt ("name address group" lines) for tests and scripts.
+Result<void> write_nodes_file(const Plan& plan);
+
+} // namespace deploy

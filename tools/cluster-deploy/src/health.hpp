@@ -1,0 +1,29 @@
+// Health: systemd says active (running), no restart during a settle window, and
+// the declared probe passes. Every wait is bounded.
+#pragma once
+
+#include "error.hpp"
+#include "node_ops.hpp"
+#include "plan.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace deploy {
+
+struct HealthOptions {
+  Seconds timeout{120};
+  Seconds settle{2};
+};
+
+/// Runs the service's probe once; fails saying why.
+Result<void> probe_once(NodeOps& ops, const Plan& plan, const Node& node, const Service& service);
+
+/// Waits until `service` on `node` is healthy, or fails with the last reason.
+Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, const Service& service,
+                          const HealthOptions& options);
+
+/// True if `response` starts with an HTTP status line whose code is 2xx.
+bool http_status_ok(std::string_view response);
+
+} // namespace deploy

@@ -1,0 +1,232 @@
+#include "inventory.hpp"
+
+#include "quote.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace deploy {
+namespace {
+
+std::vector<std::string> split_words(std::string_view line)
+{
+  std::vector<std::string> words;
+  std::istringstream in{std::string(line)};
+  std::string word;
+  while (in >> word) {
+    words.push_back(word);
+  }
+  return words;
+}
+
+bool is_ipv4(std::string_view s)
+{
+  int parts = 0;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t dot = s.find('.', pos);
+    auto part = s.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos);
+    if (part.empty() || part.size() > 3 ||
+        !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoi(std::string(part)) > 255) {
+      return false;
+    }
+    ++parts;
+    if (dot == std::string_view::npos) {
+      break;
+    }
+    pos = dot + 1;
+  }
+  return parts == 4;
+}
+
+bool looks_numeric(std::string_view s)
+{
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+}
+
+bool is_hostname(std::string_view s)
+{
+  if (s.empty() || s.size() > 253 || s.front() == '-' || s.front() == '.') {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+  });
+}
+
+bool is_var_name(std::string_view s)
+{
+  if (s.empty() || (s.front() >= '0' && s.front() <= '9')) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+std::string strip_comment(std::string_view line)
+{
+  auto hash = line.find('#');
+  return std::string(line.substr(0, hash));
+}
+
+Result<void> apply_field(Node& node, const std::string& field)
+{
+  auto eq = field.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return fail("expected key=value, got '" + field + "'");
+  }
+  std::string key = field.substr(0, eq);
+  std::string value = field.substr(eq + 1);
+  if (!is_var_name(key)) {
+    return fail("bad variable name '" + key + "' (use letters, digits and _)");
+  }
+  if (key == "port") {
+    bool digits = !value.empty() && value.size() <= 5 &&
+                  std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoi(value) < 1 || std::stoi(value) > 65535) {
+      return fail("bad port '" + value + "' (1-65535)");
+    }
+    node.port = std::stoi(value);
+  } else if (key == "user") {
+    if (!is_safe_name(value)) {
+      return fail("bad user '" + value + "'");
+    }
+    node.user = value;
+  } else if (node.vars.count(key) != 0) {
+    return fail("variable '" + key + "' given twice");
+  } else {
+    node.vars[key] = value;
+  }
+  return {};
+}
+
+Result<Node> parse_line(const std::vector<std::string>& words, const std::string& group)
+{
+  const std::string& head = words.front();
+  auto colon = head.find(':');
+  if (colon == std::string::npos) {
+    return fail("expected name:address, got '" + head + "'");
+  }
+  Node node;
+  node.name = head.substr(0, colon);
+  node.address = head.substr(colon + 1);
+  node.group = group;
+  if (!is_safe_name(node.name)) {
+    return fail("bad node name '" + node.name + "' (use A-Z a-z 0-9 . _ -)");
+  }
+  if (!is_valid_address(node.address)) {
+    return fail("bad address '" + node.address + "' for node " + node.name);
+  }
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (auto applied = apply_field(node, words[i]); !applied) {
+      return fail(applied.error());
+    }
+  }
+  return node;
+}
+
+} // namespace
+
+bool is_valid_address(std::string_view address)
+{
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+    auto inner = address.substr(1, address.size() - 2);
+    return std::all_of(inner.begin(), inner.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+    });
+  }
+  if (looks_numeric(address)) {
+    return is_ipv4(address);
+  }
+  return is_hostname(address);
+}
+
+const Node* Inventory::find(std::string_view name) const
+{
+  for (const auto& node : nodes) {
+    if (node.name == name) {
+      return &node;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<const Node*> Inventory::group(std::string_view group) const
+{
+  std::vector<const Node*> members;
+  for (const auto& node : nodes) {
+    if (node.group == group) {
+      members.push_back(&node);
+    }
+  }
+  return members;
+}
+
+Result<std::vector<Node>> parse_group(std::string_view text, const std::string& group,
+                                      const std::string& file)
+{
+  std::vector<Node> nodes;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    auto words = split_words(strip_comment(line));
+    if (words.empty()) {
+      continue;
+    }
+    std::string origin = file + ":" + std::to_string(number);
+    auto node = parse_line(words, group);
+    if (!node) {
+      return fail(origin + ": " + node.error());
+    }
+    node->origin = origin;
+    node->index = static_cast<int>(nodes.size());
+    nodes.push_back(std::move(*node));
+  }
+  return nodes;
+}
+
+Result<Inventory> read_inventory(const std::filesystem::path& dir)
+{
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return fail("inventory " + dir.string() + " is not a folder");
+  }
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".txt") {
+      files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) {
+    return fail("inventory " + dir.string() + " has no <group>.txt file");
+  }
+  Inventory inventory;
+  for (const auto& file : files) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string group = file.stem().string();
+    if (!is_safe_name(group)) {
+      return fail(file.string() + ": bad group name '" + group + "'");
+    }
+    auto nodes = parse_group(text.str(), group, file.string());
+    if (!nodes) {
+      return fail(nodes.error());
+    }
+    for (auto& node : *nodes) {
+      if (const Node* other = inventory.find(node.name)) {
+        return fail(node.origin + ": node " + node.name + " is already defined at " + other->origin);
+      }
+      inventory.nodes.push_back(std::move(node));
+    }
+    inventory.groups.push_back(group);
+  }
+  return inventory;
+}
+
+} // namespace deploy

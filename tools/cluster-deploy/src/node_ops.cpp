@@ -1,0 +1,245 @@
+#include "node_ops.hpp"
+
+#include "quote.hpp"
+
+#include <sstream>
+
+namespace deploy {
+namespace {
+
+// Runs "$@" as root: directly when we are root, else through non-interactive sudo.
+const char* k_as_root =
+  R"SH(if [ "$(id -u)" -eq 0 ]; then exec "$@"; else exec sudo -n -- "$@"; fi)SH";
+
+const char* k_state_script = R"SH(root=/opt/$1; c=$1
+cur=$(readlink "$root/current" 2>/dev/null || true)
+echo "current ${cur##*/}"
+for d in "$root"/releases/*/; do [ -d "$d" ] || continue; d=${d%/}; echo "release ${d##*/}"; done
+[ -f "$root/current/MANIFEST" ] && sed 's/^/file /' "$root/current/MANIFEST"
+for u in /etc/systemd/system/"$c"-*.service; do
+  [ -f "$u" ] || continue; set -- $(sha256sum "$u"); echo "unit $1 ${u##*/}"
+done
+exit 0)SH";
+
+const char* k_prepare_script = R"SH(set -e; root=/opt/$1; st=$root/releases/.staging-$2; shift 2
+mkdir -p "$root/releases"; rm -rf "$root"/releases/.staging-*; mkdir -p "$st"
+while [ $# -ge 2 ]; do
+  mkdir -p "$(dirname "$st/$2")"; ln "$root/current/$1" "$st/$2" 2>/dev/null || cp -p "$root/current/$1" "$st/$2"
+  shift 2
+done)SH";
+
+const char* k_upload_script = R"SH(set -e; umask 022; f=/opt/$1/releases/.staging-$2/$3
+mkdir -p "$(dirname "$f")"; cat > "$f.part"; mv -f "$f.part" "$f")SH";
+
+const char* k_seal_script = R"SH(set -e; root=/opt/$1; st=$root/releases/.staging-$2
+cat > "$st/MANIFEST"; cd "$st"
+if ! out=$(sha256sum --quiet --strict -c MANIFEST 2>&1); then echo "$out" | head -n 3 >&2; exit 3; fi
+[ -d bin ] && chmod 0755 bin/*
+chmod -R go-w,a+rX "$st"; cd /; mv -T "$st" "$root/releases/$2")SH";
+
+const char* k_activate_script = R"SH(set -e; c=$1; id=$2; root=/opt/$1; shift 2
+getent passwd "$c" >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$c"
+for u in "$@"; do
+  install -m 0644 "$root/releases/$id/units/$u" "/etc/systemd/system/.$u.tmp"; mv -f "/etc/systemd/system/.$u.tmp" "/etc/systemd/system/$u"
+done
+ln -sfn "releases/$id" "$root/.current.tmp"; mv -Tf "$root/.current.tmp" "$root/current"
+if [ $# -gt 0 ]; then systemctl daemon-reload; systemctl enable -q "$@"; fi
+cd "$root/releases"; ls -1t | grep -vx "$id" | tail -n +4 | while read -r old; do rm -rf -- "$old"; done)SH";
+
+const char* k_clean_script = R"SH(c=$1; purge=$2; shift 2
+for s in "$@"; do systemctl disable --now -q "$c-$s.service" 2>/dev/null || true; done
+for u in /etc/systemd/system/"$c"-*.service; do
+  [ -f "$u" ] || continue; systemctl disable --now -q "${u##*/}" 2>/dev/null || true; rm -f "$u"
+done
+systemctl daemon-reload; systemctl reset-failed 2>/dev/null || true
+rm -rf "/opt/$c"
+if [ "$purge" = purge ]; then rm -rf "/var/lib/$c" "/var/lib/private/$c"; fi
+exit 0)SH";
+
+const char* k_drift_script = R"SH(c=$1; root=/opt/$1
+[ -f "$root/current/MANIFEST" ] || exit 0
+cd "$root/current" && sha256sum --quiet -c MANIFEST 2>/dev/null | sed 's/: .*//'
+for f in units/*.service; do
+  [ -f "$f" ] || continue; cmp -s "$f" "/etc/systemd/system/${f#units/}" || echo "/etc/systemd/system/${f#units/}"
+done
+exit 0)SH";
+
+std::string first_line(const std::string& text)
+{
+  auto end = text.find('\n');
+  return text.substr(0, end);
+}
+
+} // namespace
+
+std::string root_command(const std::string& script, const std::vector<std::string>& args)
+{
+  std::vector<std::string> words = {"sh", "-c", k_as_root, "as-root", "sh", "-c", script, "cluster-deploy"};
+  words.insert(words.end(), args.begin(), args.end());
+  return shell_join(words);
+}
+
+UnitState parse_unit_state(std::string_view text)
+{
+  UnitState state;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq == std::string::npos) {
+      continue;
+    }
+    auto key = line.substr(0, eq);
+    auto value = line.substr(eq + 1);
+    if (key == "ActiveState") {
+      state.active = value;
+    } else if (key == "SubState") {
+      state.sub = value;
+    } else if (key == "MainPID") {
+      state.main_pid = std::stol(value.empty() ? "0" : value);
+    } else if (key == "NRestarts") {
+      state.restarts = std::stol(value.empty() ? "0" : value);
+    } else if (key == "LoadState") {
+      state.loaded = value == "loaded";
+    } else if (key == "Uptime") {
+      state.uptime_seconds = std::stol(value.empty() ? "-1" : value);
+    }
+  }
+  return state;
+}
+
+Result<ExecResult> NodeOps::run_script(const std::string& what, const std::string& script,
+                                       const std::vector<std::string>& args, std::string_view input,
+                                       Seconds timeout)
+{
+  auto result = m_transport.exec(root_command(script, args), input, timeout);
+  if (!result) {
+    return fail(m_node + ": " + what + ": " + result.error());
+  }
+  if (!result->succeeded()) {
+    std::string why = first_line(result->err.empty() ? result->out : result->err);
+    if (!result->exit_signal.empty()) {
+      why = "killed by SIG" + result->exit_signal;
+    }
+    return fail(m_node + ": " + what + " failed (exit " + std::to_string(result->exit_status) + "): " + why);
+  }
+  return result;
+}
+
+Result<ExecResult> NodeOps::run_as_root(const std::string& shell_command, Seconds timeout)
+{
+  auto result = m_transport.exec(root_command(shell_command, {}), {}, timeout);
+  if (!result) {
+    return fail(m_node + ": " + result.error());
+  }
+  return result;
+}
+
+Result<RemoteState> NodeOps::read_state()
+{
+  auto result = run_script("reading deployed state", k_state_script, {m_layout.cluster}, {}, Seconds{60});
+  if (!result) {
+    return fail(result.error());
+  }
+  return parse_remote_state(result->out);
+}
+
+Result<void> NodeOps::prepare_staging(const NodeRelease& release, const ChangeSet& changes)
+{
+  std::vector<std::string> args = {m_layout.cluster, release.id};
+  for (const auto& [from, to] : changes.reuse) {
+    args.push_back(from);
+    args.push_back(to);
+  }
+  auto result = run_script("preparing release " + release.id, k_prepare_script, args);
+  return result ? Result<void>{} : fail(result.error());
+}
+
+Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
+{
+  auto command = root_command(k_upload_script, {m_layout.cluster, release.id, file.path});
+  auto result = m_transport.exec_with_file(command, file.local, Seconds{600});
+  if (!result) {
+    return fail(m_node + ": uploading " + file.path + ": " + result.error());
+  }
+  if (!result->succeeded()) {
+    return fail(m_node + ": uploading " + file.path + " failed: " + first_line(result->err));
+  }
+  return {};
+}
+
+Result<void> NodeOps::seal(const NodeRelease& release)
+{
+  auto result = run_script("checking release " + release.id, k_seal_script, {m_layout.cluster, release.id},
+                           release.manifest);
+  return result ? Result<void>{} : fail(result.error());
+}
+
+Result<void> NodeOps::activate(const NodeRelease& release, const std::vector<std::string>& units)
+{
+  std::vector<std::string> args = {m_layout.cluster, release.id};
+  args.insert(args.end(), units.begin(), units.end());
+  auto result = run_script("activating release " + release.id, k_activate_script, args);
+  return result ? Result<void>{} : fail(result.error());
+}
+
+Result<void> NodeOps::systemctl(const std::string& verb, const std::string& service)
+{
+  std::vector<std::string> words = {"systemctl", verb};
+  if (verb == "start" || verb == "restart") {
+    words = {"sh", "-c", "systemctl reset-failed \"$2\" 2>/dev/null; exec systemctl \"$1\" --no-block \"$2\"", "sc", verb};
+  }
+  words.push_back(m_layout.unit_name(service));
+  auto result = run_script("systemctl " + verb + " " + service, "exec \"$@\"", words);
+  return result ? Result<void>{} : fail(result.error());
+}
+
+Result<UnitState> NodeOps::unit_state(const std::string& service)
+{
+  const char* script = R"SH(systemctl show -p LoadState -p ActiveState -p SubState -p MainPID -p NRestarts "$1"
+t=$(systemctl show -p ActiveEnterTimestampMonotonic --value "$1"); now=$(cut -d' ' -f1 /proc/uptime)
+if [ "$(systemctl show -p ActiveState --value "$1")" = active ] && [ -n "$t" ] && [ "$t" != 0 ]; then
+  echo "Uptime=$(( ${now%.*} - t / 1000000 ))"; fi)SH";
+  auto result = run_script("reading state of " + service, script, {m_layout.unit_name(service)}, {}, Seconds{30});
+  if (!result) {
+    return fail(result.error());
+  }
+  return parse_unit_state(result->out);
+}
+
+Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
+{
+  auto result = run_script("reading journal", "journalctl -u \"$1\" -n \"$2\" --no-pager -o short-iso",
+                           {m_layout.unit_name(service), std::to_string(lines)}, {}, Seconds{30});
+  if (!result) {
+    return fail(result.error());
+  }
+  return result->out;
+}
+
+Result<void> NodeOps::clean(const std::vector<std::string>& services, bool purge_data)
+{
+  std::vector<std::string> args = {m_layout.cluster, purge_data ? "purge" : "keep"};
+  args.insert(args.end(), services.begin(), services.end());
+  auto result = run_script("cleaning", k_clean_script, args, {}, Seconds{300});
+  return result ? Result<void>{} : fail(result.error());
+}
+
+Result<std::vector<std::string>> NodeOps::drift()
+{
+  auto result = run_script("checking drift", k_drift_script, {m_layout.cluster}, {}, Seconds{60});
+  if (!result) {
+    return fail(result.error());
+  }
+  std::vector<std::string> changed;
+  std::istringstream in(result->out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) {
+      changed.push_back(line);
+    }
+  }
+  return changed;
+}
+
+} // namespace deploy

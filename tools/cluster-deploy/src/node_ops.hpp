@@ -1,0 +1,72 @@
+// Everything done on a node, as small POSIX sh scripts run as root (directly when
+// the login user is root, else through `sudo -n`). Every argument is quoted.
+#pragma once
+
+#include "error.hpp"
+#include "manifest.hpp"
+#include "render.hpp"
+#include "transport.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace deploy {
+
+/// The command line that runs `script` as root with `args` as $1, $2, ...
+std::string root_command(const std::string& script, const std::vector<std::string>& args);
+
+/// One unit's state as systemd reports it.
+struct UnitState {
+  std::string active;  ///< ActiveState: active, inactive, failed, activating, ...
+  std::string sub;     ///< SubState: running, dead, auto-restart, ...
+  long main_pid = 0;
+  long restarts = 0;   ///< NRestarts
+  long uptime_seconds = -1;
+  bool loaded = false;
+
+  bool running() const { return active == "active" && sub == "running"; }
+};
+
+/// Operations on one node, over its Transport.
+class NodeOps {
+public:
+  NodeOps(Transport& transport, std::string node, NodeLayout layout)
+    : m_transport(transport), m_node(std::move(node)), m_layout(std::move(layout)) {}
+
+  Result<RemoteState> read_state();
+  /// Creates the staging folder of `release` and links in the reused files.
+  Result<void> prepare_staging(const NodeRelease& release, const ChangeSet& changes);
+  Result<void> upload(const NodeRelease& release, const ReleaseFile& file);
+  /// Writes the manifest, checks every file's hash, and moves the release into place.
+  Result<void> seal(const NodeRelease& release);
+  /// Installs changed units, switches `current` atomically, prunes old releases.
+  Result<void> activate(const NodeRelease& release, const std::vector<std::string>& units);
+
+  Result<void> systemctl(const std::string& verb, const std::string& service);
+  Result<UnitState> unit_state(const std::string& service);
+  Result<std::string> journal_tail(const std::string& service, int lines);
+  Result<ExecResult> run_as_root(const std::string& shell_command, Seconds timeout);
+
+  /// Stops and removes units and releases; data only with `purge_data`.
+  Result<void> clean(const std::vector<std::string>& services, bool purge_data);
+  /// Files of the current release (and installed units) that differ from its manifest.
+  Result<std::vector<std::string>> drift();
+
+  const std::string& node() const { return m_node; }
+  Transport& transport() { return m_transport; }
+
+private:
+  Result<ExecResult> run_script(const std::string& what, const std::string& script,
+                                const std::vector<std::string>& args, std::string_view input = {},
+                                Seconds timeout = Seconds{120});
+
+  Transport& m_transport;
+  std::string m_node;
+  NodeLayout m_layout;
+};
+
+/// Parses `systemctl show` key=value output.
+UnitState parse_unit_state(std::string_view text);
+
+} // namespace deploy

@@ -1,0 +1,52 @@
+// What the user sees: per-node progress lines on stderr that never interleave,
+// and the summary table on stdout.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace deploy {
+
+enum class Color { automatic, always, never };
+
+/// One row of the summary: what happened to one service (or the node) on one node.
+struct SummaryRow {
+  std::string node;
+  std::string service;  ///< "-" for node-level steps
+  std::string action;   ///< unchanged, restarted, started, stopped, ...
+  bool ok = true;
+  std::string detail;   ///< failure reason
+  double seconds = 0;
+};
+
+/// Thread-safe progress printer and summary collector.
+class Output {
+public:
+  explicit Output(Color color = Color::automatic);
+
+  /// Prints "node: message" as one line (on a terminal, overwrites a live status line).
+  void progress(const std::string& node, const std::string& message);
+  /// Prints a block of text under a node heading, atomically (e.g. journal lines).
+  void block(const std::string& node, const std::string& text);
+  void add(SummaryRow row);
+  std::vector<SummaryRow> rows() const;
+  /// Prints the summary table to stdout; returns true when every row is ok.
+  bool print_summary(const std::string& title) const;
+  bool colored() const { return m_color; }
+
+private:
+  mutable std::mutex m_mutex;
+  std::vector<SummaryRow> m_rows;
+  bool m_color = false;
+  bool m_terminal = false;
+};
+
+/// Formats rows as an aligned text table (header + one line per row).
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
+
+/// Seconds elapsed since `start`.
+double seconds_since(std::chrono::steady_clock::time_point start);
+
+} // namespace deploy

@@ -1,0 +1,253 @@
+#include "plan.hpp"
+
+#include "quote.hpp"
+
+#include <tinyxml2.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace deploy {
+namespace {
+
+using tinyxml2::XMLElement;
+
+std::string attribute(const XMLElement* element, const char* name)
+{
+  const char* value = element->Attribute(name);
+  return value ? value : "";
+}
+
+std::string text_of(const XMLElement* element)
+{
+  const char* text = element->GetText();
+  return text ? text : "";
+}
+
+Result<Health> parse_health(const XMLElement* element, const std::string& where)
+{
+  Health health;
+  if (!element) {
+    return health;
+  }
+  std::string kind = attribute(element, "kind");
+  health.port = element->IntAttribute("port", 0);
+  health.path = attribute(element, "path");
+  health.command = attribute(element, "command");
+  if (kind == "tcp" || kind == "http") {
+    health.kind = kind == "tcp" ? Health::Kind::tcp : Health::Kind::http;
+    if (health.port < 1 || health.port > 65535) {
+      return fail(where + ": health port must be 1-65535");
+    }
+    if (health.kind == Health::Kind::http && (health.path.empty() || health.path.front() != '/')) {
+      return fail(where + ": http health path must start with /");
+    }
+  } else if (kind == "exec") {
+    health.kind = Health::Kind::exec;
+    if (health.command.empty()) {
+      return fail(where + ": exec health needs a command");
+    }
+  } else {
+    return fail(where + ": unknown health kind '" + kind + "' (tcp, http or exec)");
+  }
+  return health;
+}
+
+Result<Service> parse_service(const XMLElement* element, const std::string& file)
+{
+  Service service;
+  service.name = attribute(element, "name");
+  std::string where = file + ": service '" + service.name + "'";
+  if (!is_safe_name(service.name)) {
+    return fail(where + ": bad service name");
+  }
+  service.group = attribute(element, "group");
+  service.bootstrap = attribute(element, "bootstrap") == "true";
+  if (const XMLElement* program = element->FirstChildElement("program")) {
+    service.program = text_of(program);
+  }
+  if (service.program.empty()) {
+    return fail(where + ": no program");
+  }
+  for (auto* e = element->FirstChildElement("arg"); e; e = e->NextSiblingElement("arg")) {
+    service.args.push_back(text_of(e));
+  }
+  for (auto* e = element->FirstChildElement("config"); e; e = e->NextSiblingElement("config")) {
+    ConfigTemplate config{attribute(e, "template"), attribute(e, "name")};
+    if (!is_safe_name(config.name)) {
+      return fail(where + ": bad config file name '" + config.name + "'");
+    }
+    service.configs.push_back(config);
+  }
+  for (auto* e = element->FirstChildElement("env"); e; e = e->NextSiblingElement("env")) {
+    service.env.emplace_back(attribute(e, "name"), attribute(e, "value"));
+  }
+  for (auto* e = element->FirstChildElement("after"); e; e = e->NextSiblingElement("after")) {
+    service.after.push_back(text_of(e));
+  }
+  auto health = parse_health(element->FirstChildElement("health"), where);
+  if (!health) {
+    return fail(health.error());
+  }
+  service.health = *health;
+  return service;
+}
+
+Result<void> check_against_inventory(const Plan& plan)
+{
+  for (const auto& service : plan.services) {
+    if (plan.inventory.group(service.group).empty()) {
+      return fail("service " + service.name + ": group '" + service.group + "' has no nodes in " +
+                  plan.inventory_dir.string());
+    }
+  }
+  return {};
+}
+
+Result<void> check_files(const Plan& plan)
+{
+  std::error_code ec;
+  std::map<std::string, std::string> binary_owner;
+  for (const auto& service : plan.services) {
+    if (!std::filesystem::is_regular_file(service.program, ec)) {
+      return fail("service " + service.name + ": program " + service.program.string() +
+                  " does not exist (build it first)");
+    }
+    auto name = service.program.filename().string();
+    auto [it, inserted] = binary_owner.emplace(name, service.program.string());
+    if (!inserted && it->second != service.program.string()) {
+      return fail("service " + service.name + ": program name " + name + " is used by two different files");
+    }
+    for (const auto& config : service.configs) {
+      if (!std::filesystem::is_regular_file(config.source, ec)) {
+        return fail("service " + service.name + ": config template " + config.source.string() + " does not exist");
+      }
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+const Service* Plan::find_service(std::string_view name) const
+{
+  for (const auto& service : services) {
+    if (service.name == name) {
+      return &service;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<const Service*> Plan::services_on(const Node& node) const
+{
+  std::vector<const Service*> result;
+  for (const auto& service : services) {
+    if (service.group == node.group) {
+      result.push_back(&service);
+    }
+  }
+  return result;
+}
+
+Result<std::vector<Service>> order_services(std::vector<Service> services)
+{
+  std::set<std::string> known;
+  for (const auto& service : services) {
+    if (!known.insert(service.name).second) {
+      return fail("service " + service.name + " is declared twice");
+    }
+  }
+  for (const auto& service : services) {
+    for (const auto& dependency : service.after) {
+      if (known.count(dependency) == 0) {
+        return fail("service " + service.name + ": AFTER names unknown service '" + dependency + "'");
+      }
+    }
+  }
+  std::vector<Service> ordered;
+  std::set<std::string> placed;
+  while (!services.empty()) {
+    auto ready = std::find_if(services.begin(), services.end(), [&](const Service& s) {
+      return std::all_of(s.after.begin(), s.after.end(), [&](const std::string& d) { return placed.count(d) != 0; });
+    });
+    if (ready == services.end()) {
+      return fail("services " + services.front().name + " and others wait for each other (AFTER cycle)");
+    }
+    placed.insert(ready->name);
+    ordered.push_back(std::move(*ready));
+    services.erase(ready);
+  }
+  return ordered;
+}
+
+Result<Plan> parse_plan(std::string_view xml, const std::string& file)
+{
+  tinyxml2::XMLDocument document;
+  if (document.Parse(xml.data(), xml.size()) != tinyxml2::XML_SUCCESS) {
+    return fail(file + ":" + std::to_string(document.ErrorLineNum()) + ": malformed plan: " + document.ErrorStr());
+  }
+  const XMLElement* root = document.FirstChildElement("plan");
+  if (!root || root->IntAttribute("version", 0) != 1) {
+    return fail(file + ": not a version 1 ClusterDeploy plan");
+  }
+  Plan plan;
+  plan.cluster = attribute(root, "cluster");
+  if (!is_safe_name(plan.cluster)) {
+    return fail(file + ": bad cluster name '" + plan.cluster + "'");
+  }
+  plan.inventory_dir = attribute(root, "inventory");
+  plan.output_dir = attribute(root, "output");
+  if (const XMLElement* ssh = root->FirstChildElement("ssh")) {
+    plan.ssh.config = attribute(ssh, "config");
+    plan.ssh.known_hosts = attribute(ssh, "known-hosts");
+    plan.ssh.host_key_policy =
+      attribute(ssh, "host-key-policy") == "accept-new" ? HostKeyPolicy::accept_new : HostKeyPolicy::strict;
+    plan.ssh.parallel = std::clamp(ssh->IntAttribute("parallel", 64), 1, 1024);
+  }
+  std::vector<Service> services;
+  for (auto* e = root->FirstChildElement("service"); e; e = e->NextSiblingElement("service")) {
+    auto service = parse_service(e, file);
+    if (!service) {
+      return fail(service.error());
+    }
+    services.push_back(std::move(*service));
+  }
+  auto ordered = order_services(std::move(services));
+  if (!ordered) {
+    return fail(file + ": " + ordered.error());
+  }
+  plan.services = std::move(*ordered);
+  return plan;
+}
+
+Result<Plan> load_plan(const std::filesystem::path& file)
+{
+  std::ifstream in(file);
+  if (!in) {
+    return fail("cannot read plan " + file.string() + " (configure the project first)");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto plan = parse_plan(text.str(), file.string());
+  if (!plan) {
+    return plan;
+  }
+  auto inventory = read_inventory(plan->inventory_dir);
+  if (!inventory) {
+    return fail(inventory.error());
+  }
+  plan->inventory = std::move(*inventory);
+  if (auto checked = check_against_inventory(*plan); !checked) {
+    return fail(checked.error());
+  }
+  if (auto checked = check_files(*plan); !checked) {
+    return fail(checked.error());
+  }
+  return plan;
+}
+
+} // namespace deploy

@@ -1,0 +1,25 @@
+// Quoting for the two places our strings are parsed again: the remote shell and
+// systemd unit files.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace deploy {
+
+/// Quotes `word` for a POSIX shell: the result is always exactly one argument.
+std::string shell_quote(std::string_view word);
+
+/// Joins `words` into a shell command line, quoting each.
+std::string shell_join(const std::vector<std::string>& words);
+
+/// Quotes one ExecStart= argument for systemd: no word splitting, no
+/// environment ($) or specifier (%) expansion.
+std::string systemd_quote(std::string_view word);
+
+/// True for names we use unquoted in paths and unit names: [A-Za-z0-9._-]+,
+/// not starting with '.' or '-'.
+bool is_safe_name(std::string_view name);
+
+} // namespace deploy

@@ -1,0 +1,134 @@
+#include "deploy.hpp"
+#include "fake_transport.hpp"
+#include "test_support.hpp"
+
+#include <map>
+
+using namespace deploy;
+using deploy::testing::FakeNode;
+using deploy::testing::FakeTransport;
+
+namespace {
+
+/// A cluster of fake nodes; `unreachable` nodes fail to connect.
+struct FakeCluster {
+  std::map<std::string, FakeNode> nodes;
+  std::set<std::string> unreachable;
+
+  Connector connector()
+  {
+    return [this](const Plan&, const Node& node) -> Result<std::unique_ptr<Transport>> {
+      if (unreachable.count(node.name)) {
+        return fail(node.address + ": connection refused");
+      }
+      return std::unique_ptr<Transport>(new FakeTransport(nodes[node.name]));
+    };
+  }
+};
+
+bool deploy_once(const Plan& plan, FakeCluster& fakes, Output& output)
+{
+  std::vector<const Node*> nodes;
+  for (const auto& node : plan.inventory.nodes) {
+    nodes.push_back(&node);
+  }
+  std::vector<const Service*> services;
+  for (const auto& service : plan.services) {
+    services.push_back(&service);
+  }
+  Cluster cluster(plan, nodes, output, 4);
+  cluster.connect(fakes.connector());
+  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}};
+  return run_deploy(cluster, services, render_releases(plan, nodes), options);
+}
+
+} // namespace
+
+TEST_CASE("first deploy sends every file and starts servers before workers")
+{
+  Plan plan = testing::example_plan("deploy-first");
+  FakeCluster fakes;
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  CHECK(fakes.nodes["server1"].uploaded == std::vector<std::string>{"bin/db", "etc/db/db.conf", "units/demo-db.service"});
+  CHECK(fakes.nodes["server1"].active.count("demo-db.service"));
+  CHECK(fakes.nodes["worker1"].active.count("demo-worker.service"));
+  CHECK(fakes.nodes["server1"].current.size() == 16);
+}
+
+TEST_CASE("a second deploy with nothing changed sends nothing and restarts nothing")
+{
+  Plan plan = testing::example_plan("deploy-twice");
+  FakeCluster fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  for (auto& [name, node] : fakes.nodes) {
+    node.uploaded.clear();
+    node.systemctl.clear();
+  }
+  Output second(Color::never);
+  REQUIRE(deploy_once(plan, fakes, second));
+  for (auto& [name, node] : fakes.nodes) {
+    CHECK(node.uploaded.empty());
+    CHECK(node.systemctl.empty());
+    CHECK(node.restarts.empty());
+  }
+  for (const auto& row : second.rows()) {
+    CHECK(row.action == "unchanged");
+  }
+}
+
+TEST_CASE("a changed config restarts only the services that use it")
+{
+  Plan plan = testing::example_plan("deploy-config");
+  FakeCluster fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  for (auto& [name, node] : fakes.nodes) {
+    node.uploaded.clear();
+  }
+  plan.inventory.nodes[2].vars["shard"] = "7";  // worker1's template value
+  Output second(Color::never);
+  REQUIRE(deploy_once(plan, fakes, second));
+  CHECK(fakes.nodes["worker1"].uploaded == std::vector<std::string>{"etc/worker/worker.conf"});
+  CHECK(fakes.nodes["worker1"].restarts["demo-worker.service"] == 1);
+  CHECK(fakes.nodes["server1"].uploaded.empty());
+  CHECK(fakes.nodes["server1"].restarts.empty());
+}
+
+TEST_CASE("an unreachable node fails only itself")
+{
+  Plan plan = testing::example_plan("deploy-unreachable");
+  FakeCluster fakes;
+  fakes.unreachable.insert("server2");
+  Output output(Color::never);
+  CHECK_FALSE(deploy_once(plan, fakes, output));
+  CHECK(fakes.nodes["server1"].active.count("demo-db.service"));
+  CHECK(fakes.nodes["worker1"].active.count("demo-worker.service"));
+  bool reported = false;
+  for (const auto& row : output.rows()) {
+    if (row.node == "server2") {
+      reported = !row.ok && row.detail == "10.0.0.2: connection refused";
+    }
+  }
+  CHECK(reported);
+}
+
+TEST_CASE("down stops services in reverse order")
+{
+  Plan plan = testing::example_plan("deploy-down");
+  FakeCluster fakes;
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  std::vector<const Node*> nodes = {plan.inventory.find("server1"), plan.inventory.find("worker1")};
+  std::vector<const Service*> services = {&plan.services[0], &plan.services[1]};
+  Output down_output(Color::never);
+  Cluster cluster(plan, nodes, down_output, 1);
+  cluster.connect(fakes.connector());
+  REQUIRE(run_down(cluster, services));
+  auto rows = down_output.rows();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].service == "worker");
+  CHECK(rows[1].service == "db");
+  CHECK(fakes.nodes["server1"].active.empty());
+}

@@ -1,0 +1,145 @@
+#include "fake_transport.hpp"
+
+#include "hash.hpp"
+
+#include <fstream>
+#include <sstream>
+
+namespace deploy::testing {
+namespace {
+
+/// The script and its arguments from a root_command() line.
+std::pair<std::string, std::vector<std::string>> script_and_args(const std::string& command)
+{
+  auto words = split_quoted(command);
+  for (size_t i = 0; i + 1 < words.size(); ++i) {
+    if (words[i + 1] == "cluster-deploy" && i >= 1 && words[i - 1] == "-c") {
+      return {words[i], std::vector<std::string>(words.begin() + static_cast<long>(i) + 2, words.end())};
+    }
+  }
+  return {command, {}};
+}
+
+std::string manifest_files_text(const std::string& manifest)
+{
+  std::istringstream in(manifest);
+  std::string line, text;
+  while (std::getline(in, line)) {
+    text += "file " + line + "\n";
+  }
+  return text;
+}
+
+} // namespace
+
+std::vector<std::string> split_quoted(const std::string& line)
+{
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false, quoted = false, escaped = false;
+  for (char c : line) {
+    if (escaped) {
+      word += c;
+      escaped = false;
+    } else if (quoted) {
+      if (c == '\'') {
+        quoted = false;
+      } else {
+        word += c;
+      }
+    } else if (c == '\'') {
+      quoted = in_word = true;
+    } else if (c == '\\') {
+      escaped = in_word = true;
+    } else if (c == ' ') {
+      if (in_word) {
+        words.push_back(word);
+      }
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (in_word) {
+    words.push_back(word);
+  }
+  return words;
+}
+
+ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std::string& script, std::string_view input)
+{
+  ExecResult ok{0, "", "", ""};
+  if (script.find("echo \"current") != std::string::npos) {
+    ok.out = "current " + m_node.current + "\n";
+    for (const auto& [id, manifest] : m_node.manifests) {
+      ok.out += "release " + id + "\n";
+    }
+    if (m_node.manifests.count(m_node.current)) {
+      ok.out += manifest_files_text(m_node.manifests[m_node.current]);
+    }
+    for (const auto& [unit, sha] : m_node.units) {
+      ok.out += "unit " + sha + " " + unit + "\n";
+    }
+  } else if (script.find("sha256sum --quiet --strict") != std::string::npos) {
+    m_node.manifests[args.at(1)] = std::string(input);
+  } else if (script.find("ln -sfn") != std::string::npos) {
+    m_node.current = args.at(1);
+    std::istringstream in(m_node.manifests[m_node.current]);
+    std::string sha, path;
+    while (in >> sha >> path) {
+      if (path.starts_with("units/")) {
+        for (size_t i = 2; i < args.size(); ++i) {
+          if ("units/" + args[i] == path) {
+            m_node.units[args[i]] = sha;
+          }
+        }
+      }
+    }
+  } else if (script == "exec \"$@\"" && args.size() >= 2 && args[0] == "sh") {
+    std::string verb = args.at(args.size() - 2), unit = args.back();
+    m_node.systemctl.push_back(verb + " " + unit);
+    if (verb == "restart" && m_node.active.count(unit)) {
+      m_node.restarts[unit]++;
+    }
+    m_node.active.insert(unit);
+  } else if (script == "exec \"$@\"" && args.size() == 3 && args[1] == "stop") {
+    m_node.systemctl.push_back("stop " + args[2]);
+    m_node.active.erase(args[2]);
+  } else if (script.find("systemctl show") != std::string::npos) {
+    bool up = m_node.active.count(args.at(0)) != 0;
+    ok.out = std::string("LoadState=loaded\nActiveState=") + (up ? "active\nSubState=running\nMainPID=42\n" : "inactive\nSubState=dead\nMainPID=0\n") +
+             "NRestarts=" + std::to_string(m_node.restarts.count(args.at(0)) ? m_node.restarts.at(args.at(0)) : 0) + "\n";
+  }
+  return ok;
+}
+
+Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_view stdin_data, Seconds)
+{
+  auto [script, args] = script_and_args(command);
+  m_node.commands.push_back(script);
+  return handle(args, script, stdin_data);
+}
+
+Result<ExecResult> FakeTransport::exec_with_file(const std::string& command, const std::filesystem::path& local_file,
+                                                 Seconds)
+{
+  auto [script, args] = script_and_args(command);
+  m_node.uploaded.push_back(args.at(2));
+  std::error_code ec;
+  m_node.uploaded_bytes += std::filesystem::file_size(local_file, ec);
+  return ExecResult{0, "", "", ""};
+}
+
+Result<int> FakeTransport::exec_streaming(const std::string&, const ChunkSink&, Seconds)
+{
+  return 0;
+}
+
+Result<std::string> FakeTransport::tcp_request(int, std::string_view, Seconds)
+{
+  return std::string("HTTP/1.0 200 OK\r\n\r\n{\"health\":\"true\"}");
+}
+
+} // namespace deploy::testing

@@ -1,0 +1,45 @@
+// A Transport that runs nothing: it emulates one node's deployed state well enough
+// for the orchestration to be tested, and records every call.
+#pragma once
+
+#include "transport.hpp"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace deploy::testing {
+
+/// Splits a command line made by shell_join() back into its words.
+std::vector<std::string> split_quoted(const std::string& line);
+
+/// What a node has, as the fake keeps it.
+struct FakeNode {
+  std::string current;                                   ///< release id
+  std::map<std::string, std::string> manifests;          ///< release id -> manifest text
+  std::map<std::string, std::string> units;              ///< unit name -> sha256
+  std::set<std::string> active;                          ///< running unit names
+  std::map<std::string, int> restarts;                   ///< unit -> systemd restart count
+  std::vector<std::string> uploaded;                     ///< release paths sent
+  std::uint64_t uploaded_bytes = 0;
+  std::vector<std::string> commands;                     ///< every command's script arguments
+  std::vector<std::string> systemctl;                    ///< "restart example-etcd.service", ...
+};
+
+class FakeTransport : public Transport {
+public:
+  explicit FakeTransport(FakeNode& node) : m_node(node) {}
+
+  Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) override;
+  Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
+                                    Seconds timeout) override;
+  Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override;
+  Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) override;
+
+private:
+  ExecResult handle(const std::vector<std::string>& args, const std::string& script, std::string_view input);
+  FakeNode& m_node;
+};
+
+} // namespace deploy::testing

@@ -1,0 +1,72 @@
+#include "inventory.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+using namespace deploy;
+
+TEST_CASE("a group file lists nodes with fields and comments")
+{
+  auto nodes = parse_group("# servers\n\nnode1:192.168.1.10 port=2222 user=ops zone=a # rack 1\n"
+                           "node2:db2.example.org\n",
+                           "servers", "servers.txt");
+  REQUIRE(nodes);
+  REQUIRE(nodes->size() == 2);
+  const Node& first = nodes->at(0);
+  CHECK(first.name == "node1");
+  CHECK(first.address == "192.168.1.10");
+  CHECK(first.port == 2222);
+  CHECK(first.user == "ops");
+  CHECK(first.vars.at("zone") == "a");
+  CHECK(first.group == "servers");
+  CHECK(first.origin == "servers.txt:3");
+  CHECK(nodes->at(1).index == 1);
+}
+
+TEST_CASE("inventory errors name file and line")
+{
+  auto error_of = [](const char* text) {
+    auto nodes = parse_group(text, "servers", "inv/servers.txt");
+    REQUIRE_FALSE(nodes);
+    return nodes.error();
+  };
+  CHECK(error_of("ok:10.0.0.1\nmissing-colon\n") == "inv/servers.txt:2: expected name:address, got 'missing-colon'");
+  CHECK(error_of("bad;name:10.0.0.1") == "inv/servers.txt:1: bad node name 'bad;name' (use A-Z a-z 0-9 . _ -)");
+  CHECK(error_of("n:300.1.1.1") == "inv/servers.txt:1: bad address '300.1.1.1' for node n");
+  CHECK(error_of("n:10.0.0.1 port=70000") == "inv/servers.txt:1: bad port '70000' (1-65535)");
+  CHECK(error_of("n:10.0.0.1 oops") == "inv/servers.txt:1: expected key=value, got 'oops'");
+  CHECK(error_of("n:10.0.0.1 user=$(x)") == "inv/servers.txt:1: bad user '$(x)'");
+  CHECK(error_of("n:10.0.0.1 a=1 a=2") == "inv/servers.txt:1: variable 'a' given twice");
+  CHECK(error_of("n:a;b") == "inv/servers.txt:1: bad address 'a;b' for node n");
+}
+
+TEST_CASE("addresses are IPv4 or bracketed IPv6 or host names")
+{
+  CHECK(is_valid_address("10.213.77.11"));
+  CHECK(is_valid_address("[fd00::1]"));
+  CHECK(is_valid_address("db-1.example.org"));
+  CHECK_FALSE(is_valid_address("10.0.0"));
+  CHECK_FALSE(is_valid_address("10.0.0.256"));
+  CHECK_FALSE(is_valid_address("host name"));
+  CHECK_FALSE(is_valid_address("-oProxyCommand=x"));
+}
+
+TEST_CASE("read_inventory reads every group and refuses duplicate names")
+{
+  auto inventory = read_inventory(CD_TEST_DATA "/inv");
+  REQUIRE(inventory);
+  CHECK(inventory->groups == std::vector<std::string>{"servers", "workers"});
+  CHECK(inventory->group("servers").size() == 2);
+  CHECK(inventory->find("worker1")->vars.at("shard") == "0");
+
+  auto dir = std::filesystem::temp_directory_path() / "cd-inventory-dup";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "a.txt") << "n1:10.0.0.1\n";
+  std::ofstream(dir / "b.txt") << "# x\nn1:10.0.0.2\n";
+  auto duplicate = read_inventory(dir);
+  REQUIRE_FALSE(duplicate);
+  CHECK(duplicate.error() == (dir / "b.txt").string() + ":2: node n1 is already defined at " + (dir / "a.txt").string() + ":1");
+  std::filesystem::remove_all(dir);
+  CHECK_FALSE(read_inventory(dir));
+}

@@ -1,0 +1,61 @@
+#include "plan.hpp"
+#include "test_support.hpp"
+
+using namespace deploy;
+
+TEST_CASE("the plan is read with services in AFTER order")
+{
+  Plan plan = testing::example_plan("plan");
+  CHECK(plan.cluster == "demo");
+  CHECK(plan.ssh.parallel == 4);
+  REQUIRE(plan.services.size() == 2);
+  CHECK(plan.services[0].name == "db");  // declared second, but worker runs AFTER db
+  CHECK(plan.services[0].bootstrap);
+  CHECK(plan.services[0].health.kind == Health::Kind::http);
+  CHECK(plan.services[0].health.port == 2379);
+  CHECK(plan.services[1].after == std::vector<std::string>{"db"});
+  CHECK(plan.services_on(*plan.inventory.find("worker1")).front()->name == "worker");
+}
+
+TEST_CASE("order_services refuses unknown names and cycles")
+{
+  std::vector<Service> services(2);
+  services[0].name = "a";
+  services[0].after = {"b"};
+  services[1].name = "b";
+  REQUIRE(order_services(services));
+  CHECK(order_services(services)->front().name == "b");
+  services[1].after = {"a"};
+  CHECK(order_services(services).error() == "services a and others wait for each other (AFTER cycle)");
+  services[1].after = {"nope"};
+  CHECK(order_services(services).error() == "service b: AFTER names unknown service 'nope'");
+}
+
+TEST_CASE("malformed plans are refused with a clear message")
+{
+  CHECK(parse_plan("<plan", "p.xml").error().starts_with("p.xml:1: malformed plan"));
+  CHECK(parse_plan("<plan version='2'/>", "p.xml").error() == "p.xml: not a version 1 ClusterDeploy plan");
+  CHECK(parse_plan("<plan version='1' cluster='a;b'/>", "p.xml").error() == "p.xml: bad cluster name 'a;b'");
+  CHECK(parse_plan("<plan version='1' cluster='c'><service name='s' group='g'/></plan>", "p.xml").error() ==
+        "p.xml: service 's': no program");
+  CHECK(parse_plan("<plan version='1' cluster='c'><service name='s' group='g'><program>/x</program>"
+                   "<health kind='udp' port='1'/></service></plan>",
+                   "p.xml")
+          .error() == "p.xml: service 's': unknown health kind 'udp' (tcp, http or exec)");
+}
+
+TEST_CASE("load_plan checks programs and groups against the machine and inventory")
+{
+  auto dir = testing::scratch_dir("load-plan");
+  std::string xml = "<plan version='1' cluster='c' inventory='" CD_TEST_DATA "/inv' output='" + dir.string() +
+                    "'><service name='s' group='servers'><program>" + (dir / "missing").string() + "</program></service></plan>";
+  std::ofstream(dir / "plan.xml") << xml;
+  CHECK(load_plan(dir / "plan.xml").error() ==
+        "service s: program " + (dir / "missing").string() + " does not exist (build it first)");
+  std::ofstream(dir / "missing") << "x";
+  CHECK(load_plan(dir / "plan.xml"));
+  std::ofstream(dir / "plan.xml") << "<plan version='1' cluster='c' inventory='" CD_TEST_DATA "/inv' output='x'>"
+                                     "<service name='s' group='nobody'><program>/bin/sh</program></service></plan>";
+  CHECK(load_plan(dir / "plan.xml").error() == "service s: group 'nobody' has no nodes in " CD_TEST_DATA "/inv");
+  CHECK(load_plan(dir / "absent.xml").error() == "cannot read plan " + (dir / "absent.xml").string() + " (configure the project first)");
+}

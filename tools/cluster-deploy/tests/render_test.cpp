@@ -1,0 +1,77 @@
+#include "render.hpp"
+#include "test_support.hpp"
+
+#include <sstream>
+
+using namespace deploy;
+
+namespace {
+
+std::string read(const std::filesystem::path& path)
+{
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+} // namespace
+
+TEST_CASE("templates get per-node values and peers and inventory variables")
+{
+  Plan plan = testing::example_plan("render-template");
+  const Node& server2 = *plan.inventory.find("server2");
+  const Service& db = *plan.find_service("db");
+  auto text = expand_template("@node@ @address@ @index@ @group@ @bootstrap@ @count:servers@ a@@b "
+                              "@peers:servers:{name}=http://{address}:2380@",
+                              plan, server2, db, "t");
+  REQUIRE(text);
+  CHECK(*text == "server2 10.0.0.2 1 servers false 2 a@b server1=http://10.0.0.1:2380,server2=http://10.0.0.2:2380");
+  CHECK(*expand_template("@bootstrap@ @data_dir@ @etc@", plan, *plan.inventory.find("server1"), db, "t") ==
+        "true /var/lib/demo/db /opt/demo/current/etc/db");
+  CHECK(*expand_template("@shard@", plan, *plan.inventory.find("worker1"), db, "t") == "0");
+}
+
+TEST_CASE("template errors name the file and line")
+{
+  Plan plan = testing::example_plan("render-errors");
+  const Node& node = *plan.inventory.find("server1");
+  const Service& db = *plan.find_service("db");
+  CHECK(expand_template("a\n@nope@", plan, node, db, "x.conf.in").error() ==
+        "x.conf.in:2: unknown template variable @nope@ (node server1)");
+  CHECK(expand_template("mail me@home\n", plan, node, db, "x.conf.in").error() ==
+        "x.conf.in:1: unmatched '@' (write @@ for a literal @)");
+  CHECK(expand_template("@peers:ghosts:{name}@", plan, node, db, "x").error() == "x:1: peers: group 'ghosts' has no nodes");
+}
+
+TEST_CASE("units run through current as a non-root user with hardening")
+{
+  Plan plan = testing::example_plan("render-unit");
+  auto unit = render_unit(plan, *plan.inventory.find("server1"), *plan.find_service("db"));
+  REQUIRE(unit);
+  CHECK_THAT(*unit, Catch::Contains("ExecStart=\"/opt/demo/current/bin/db\" \"--name=server1\"\n"));
+  CHECK_THAT(*unit, Catch::Contains("User=demo\n"));
+  CHECK_THAT(*unit, Catch::Contains("Restart=always\n"));
+  CHECK_THAT(*unit, Catch::Contains("NoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\n"));
+  CHECK_THAT(*unit, Catch::Contains("StateDirectory=demo/db\n"));
+  CHECK_THAT(*unit, Catch::Contains("ReadWritePaths=/var/lib/demo/db\n"));
+  CHECK_THAT(*unit, Catch::Contains("Environment=\"GOMAXPROCS=2\"\n"));
+}
+
+TEST_CASE("render_node writes each node's files and derives a content release id")
+{
+  Plan plan = testing::example_plan("render-node");
+  auto release = render_node(plan, *plan.inventory.find("server1"));
+  REQUIRE(release);
+  std::vector<std::string> paths;
+  for (const auto& file : release->files) {
+    paths.push_back(file.path);
+  }
+  CHECK(paths == std::vector<std::string>{"bin/db", "etc/db/db.conf", "units/demo-db.service"});
+  CHECK(read(plan.output_dir / "server1/etc/db/db.conf") ==
+        "name=server1\ncluster=server1=http://10.0.0.1:2380,server2=http://10.0.0.2:2380\nboot=true\n");
+  CHECK(release->manifest.find("  etc/db/db.conf\n") != std::string::npos);
+  auto again = render_node(plan, *plan.inventory.find("server1"));
+  CHECK(again->id == release->id);
+  CHECK(render_node(plan, *plan.inventory.find("server2"))->id != release->id);
+}

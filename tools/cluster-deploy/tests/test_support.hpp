@@ -1,0 +1,46 @@
+// Shared test inputs: a two-service plan over tests/data/inv, rendered into a temp folder.
+#pragma once
+
+#include "plan.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <string>
+
+namespace deploy::testing {
+
+inline std::filesystem::path scratch_dir(const std::string& name)
+{
+  auto dir = std::filesystem::temp_directory_path() / ("cd-test-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+/// A plan with `db` (servers, bootstrap, http health) and `worker` (workers, AFTER db).
+inline Plan example_plan(const std::string& name)
+{
+  auto dir = scratch_dir(name);
+  std::ofstream(dir / "db") << "db binary v1";
+  std::ofstream(dir / "worker") << "worker binary v1";
+  std::filesystem::copy(CD_TEST_DATA "/tpl", dir / "tpl");
+  std::string xml = "<plan version='1' cluster='demo' inventory='" CD_TEST_DATA "/inv' output='" + (dir / "out").string() +
+                    "'><ssh config='' known-hosts='' host-key-policy='strict' parallel='4'/>"
+                    "<service name='worker' group='workers'><program>" + (dir / "worker").string() +
+                    "</program><arg>--config</arg><arg>@etc@/worker.conf</arg>"
+                    "<config template='" + (dir / "tpl/worker.conf.in").string() + "' name='worker.conf'/>"
+                    "<health kind='exec' command='test -s @data_dir@/registered'/><after>db</after></service>"
+                    "<service name='db' group='servers' bootstrap='true'><program>" + (dir / "db").string() +
+                    "</program><arg>--name=@node@</arg><config template='" + (dir / "tpl/db.conf.in").string() +
+                    "' name='db.conf'/><env name='GOMAXPROCS' value='2'/>"
+                    "<health kind='http' port='2379' path='/health'/></service></plan>";
+  auto plan = parse_plan(xml, "plan.xml");
+  REQUIRE(plan);
+  auto inventory = read_inventory(CD_TEST_DATA "/inv");
+  REQUIRE(inventory);
+  plan->inventory = *inventory;
+  return *plan;
+}
+
+} // namespace deploy::testing
