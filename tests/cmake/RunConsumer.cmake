@@ -21,10 +21,21 @@ endforeach()
 if(NOT GENERATOR)
   set(GENERATOR Ninja)
 endif()
+# regex_escape(<out> <text>): <text> as a regex matching itself (paths may hold + or .).
+function(regex_escape out text)
+  string(REGEX REPLACE "([][+.*?()^$|\\])" "\\\\\\1" text "${text}")
+  set(${out} "${text}" PARENT_SCOPE)
+endfunction()
+
 set(consumer_source "${CMAKE_CURRENT_LIST_DIR}/consumer")
 set(consumer "${WORK}/consumer")
 set(prefix "${WORK}/prefix")
 file(REMOVE_RECURSE "${WORK}")
+regex_escape(prefix_re "${prefix}")
+regex_escape(consumer_re "${consumer}")
+regex_escape(consumer_source_re "${consumer_source}")
+regex_escape(repo_re "${REPO}")
+
 
 function(step what)
   message(STATUS "${what}")
@@ -45,7 +56,7 @@ endfunction()
 if(MODE STREQUAL "find_package")
   step("configure ClusterDeploy"
     "${CMAKE_COMMAND}" -S "${REPO}" -B "${WORK}/project" -G "${GENERATOR}"
-    -DBUILD_TESTING=OFF -DCLUSTER_DEPLOY_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Release
+    -DBUILD_TESTING=OFF -DCLUSTER_DEPLOY_BUILD_EXAMPLES=OFF
     "-DCMAKE_INSTALL_PREFIX=${prefix}")
   step("build ClusterDeploy" "${CMAKE_COMMAND}" --build "${WORK}/project")
   step("install ClusterDeploy" "${CMAKE_COMMAND}" --install "${WORK}/project")
@@ -86,13 +97,13 @@ if(MODE STREQUAL "find_package")
     "${CMAKE_CTEST_COMMAND}" --test-dir "${consumer}" --show-only=json-v1)
   set(tests_json "${step_output}")
   expect_match("cluster.setup uses the installed cluster-sandbox" "${tests_json}"
-    "\"${prefix}/bin/cluster-sandbox\",[ \n]*\"up\"")
+    "\"${prefix_re}/bin/cluster-sandbox\",[ \n]*\"up\"")
   expect_match("cluster.setup uses the installed helper" "${tests_json}"
-    "\"${prefix}/bin/cluster-deploy\",[ \n]*\"deploy\"")
+    "\"${prefix_re}/bin/cluster-deploy\",[ \n]*\"deploy\"")
   expect_match("cluster.setup uses the installed RunSteps.cmake" "${tests_json}"
-    "\"${prefix}/lib/cmake/ClusterDeploy/ClusterDeploy/RunSteps.cmake\"")
+    "\"${prefix_re}/lib/cmake/ClusterDeploy/ClusterDeploy/RunSteps\\.cmake\"")
   expect_match("hello.greets gets CLUSTER_DEPLOY" "${tests_json}"
-    "\"CLUSTER_DEPLOY=${prefix}/bin/cluster-deploy\"")
+    "\"CLUSTER_DEPLOY=${prefix_re}/bin/cluster-deploy\"")
 elseif(MODE STREQUAL "add_subdirectory")
   step("configure the consumer (add_subdirectory)"
     "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}"
@@ -101,7 +112,7 @@ elseif(MODE STREQUAL "add_subdirectory")
     "consumer: ClusterDeploy::cluster-deploy IMPORTED=FALSE")
   file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_SANDBOX_TOOL:")
   expect_match("sandbox tool is the in-tree script" "${tool}"
-    "=${REPO}/tools/sandbox/cluster-sandbox$")
+    "=${repo_re}/tools/sandbox/cluster-sandbox$")
 else()
   message(FATAL_ERROR "RunConsumer.cmake: MODE must be find_package or add_subdirectory, not '${MODE}'")
 endif()
@@ -114,8 +125,8 @@ foreach(target IN ITEMS deploy cluster-plan cluster-up cluster-down cluster-clea
 endforeach()
 
 file(READ "${consumer}/cluster-deploy/plan.xml" plan)
-expect_match("plan.xml: cluster" "${plan}" "<plan version=\"1\" cluster=\"hello\" inventory=\"${consumer_source}/inventory\"")
-expect_match("plan.xml: ssh" "${plan}" "<ssh config=\"${consumer}/sandbox/ssh_config\"")
+expect_match("plan.xml: cluster" "${plan}" "<plan version=\"1\" cluster=\"hello\" inventory=\"${consumer_source_re}/inventory\"")
+expect_match("plan.xml: ssh" "${plan}" "<ssh config=\"${consumer_re}/sandbox/ssh_config\"")
 expect_match("plan.xml: service" "${plan}"
-  "<service name=\"hello\" group=\"hellos\" bootstrap=\"false\">\n    <program>${consumer}/hello</program>\n    <arg>--greeting</arg>\n    <arg>hi</arg>\n    <health kind=\"tcp\" port=\"7000\"/>\n  </service>")
+  "<service name=\"hello\" group=\"hellos\" bootstrap=\"false\">\n    <program>${consumer_re}/hello</program>\n    <arg>--greeting</arg>\n    <arg>hi</arg>\n    <health kind=\"tcp\" port=\"7000\"/>\n  </service>")
 message(STATUS "module.consumer.${MODE}: all checks passed")
