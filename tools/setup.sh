@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# ClusterDeploy quick start on Debian 12 (as root):
+#   tools/setup.sh              install packages, build, boot the local cluster, deploy the
+#                               example cluster, verify health and print its status
+#   tools/setup.sh --deps-only  only install the Debian packages (what CI does first)
+set -euo pipefail
+
+readonly packages=(
+  build-essential cmake ninja-build pkg-config git python3
+  libssh-dev libspdlog-dev libfmt-dev libtinyxml2-dev catch2 libcli11-dev
+  nlohmann-json3-dev libssl-dev
+  openssh-client openssh-server iproute2 systemd-container debootstrap
+)
+
+die() { echo "setup: error: $*" >&2; exit 2; }
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all packages present"
+    return
+  fi
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  # policy-rc.d keeps package scripts from starting services (openssh-server) on this machine.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' RETURN
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+main() {
+  [ "$(id -u)" -eq 0 ] || die "run as root (the local cluster needs namespaces, mounts and containers): sudo $0 $*"
+  cd "$(dirname "$0")/.."
+  install_packages
+  [ "${1:-}" = "--deps-only" ] && return 0
+  cmake --workflow --preset local-deploy
+}
+
+main "$@"
