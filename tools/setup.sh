@@ -21,6 +21,8 @@ install_packages() {
   done
   if [ ${#missing[@]} -eq 0 ]; then
     echo "setup: all packages present"
+    # The example cluster takes etcd out of Debian's etcd-server package: apt must know it.
+    apt-cache show etcd-server >/dev/null 2>&1 || apt-get update -qq
     return
   fi
   echo "setup: installing ${missing[*]}"
