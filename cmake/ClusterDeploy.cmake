@@ -19,6 +19,17 @@ and run CTest tests against the deployed cluster.
   cluster_deploy_service(client TARGET kv-client GROUP workers AFTER kv)
   cluster_deploy_add_test(kv.roundtrip COMMAND kv-roundtrip-test)
 
+A project can get the module in three ways: ``find_package(ClusterDeploy)``
+from an installed ClusterDeploy, ``add_subdirectory(<ClusterDeploy source>)``, or
+:module:`FetchContent`:
+
+.. code-block:: cmake
+
+  include(FetchContent)
+  FetchContent_Declare(ClusterDeploy GIT_REPOSITORY <url> GIT_TAG <tag>
+                       FIND_PACKAGE_ARGS 0.1)   # try find_package first
+  FetchContent_MakeAvailable(ClusterDeploy)
+
 Then ``cmake --build build --target deploy`` builds the services and deploys them,
 and ``ctest --test-dir build -L cluster`` deploys, runs the cluster tests and
 cleans up.
@@ -224,8 +235,7 @@ endfunction()
 function(_cluster_deploy_helper out_command out_file)
   if(NOT CLUSTER_DEPLOY_EXECUTABLE AND NOT TARGET ClusterDeploy::cluster-deploy)
     get_property(bindir GLOBAL PROPERTY _CLUSTER_DEPLOY_INSTALL_BINDIR)
-    find_program(CLUSTER_DEPLOY_EXECUTABLE cluster-deploy
-      HINTS ${bindir} "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../../../bin")
+    find_program(CLUSTER_DEPLOY_EXECUTABLE cluster-deploy HINTS ${bindir})
     if(NOT CLUSTER_DEPLOY_EXECUTABLE)
       message(FATAL_ERROR
         "ClusterDeploy: the cluster-deploy helper was not found: there is no "
@@ -246,8 +256,7 @@ endfunction()
 function(_cluster_deploy_sandbox_tool out)
   if(NOT CLUSTER_DEPLOY_SANDBOX_TOOL)
     get_property(bindir GLOBAL PROPERTY _CLUSTER_DEPLOY_INSTALL_BINDIR)
-    find_program(CLUSTER_DEPLOY_SANDBOX_TOOL cluster-sandbox
-      HINTS ${bindir} "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../../../bin")
+    find_program(CLUSTER_DEPLOY_SANDBOX_TOOL cluster-sandbox HINTS ${bindir})
   endif()
   if(NOT CLUSTER_DEPLOY_SANDBOX_TOOL)
     message(FATAL_ERROR
@@ -617,6 +626,31 @@ function(_cluster_deploy_validate_services)
   endforeach()
 endfunction()
 
+# FATAL_ERROR if the AFTER relations form a cycle (repeatedly drop the services whose
+# AFTER services are all dropped; whatever is left is on or behind a cycle).
+function(_cluster_deploy_check_after_cycles)
+  get_property(left GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
+  set(done "")
+  set(progress TRUE)
+  while(left AND progress)
+    set(progress FALSE)
+    foreach(name IN LISTS left)
+      get_property(after GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICE_${name}_AFTER)
+      list(REMOVE_ITEM after ${done})
+      if(NOT after)
+        list(APPEND done ${name})
+        list(REMOVE_ITEM left ${name})
+        set(progress TRUE)
+      endif()
+    endforeach()
+  endwhile()
+  if(left)
+    list(JOIN left ", " names)
+    message(FATAL_ERROR "cluster_deploy_service: the AFTER relations of these services form a "
+      "cycle (or wait for one): ${names}")
+  endif()
+endfunction()
+
 function(_cluster_deploy_write_plan plan)
   get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
   get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
@@ -730,6 +764,7 @@ function(_cluster_deploy_finalize)
     return()
   endif()
   _cluster_deploy_validate_services()
+  _cluster_deploy_check_after_cycles()
   _cluster_deploy_plan_file(plan)
   _cluster_deploy_write_plan("${plan}")
   _cluster_deploy_add_targets("${plan}")

@@ -1,0 +1,5 @@
+cluster_deploy_inventory(inventory CLUSTER c)
+cluster_deploy_service(a PROGRAM /bin/true GROUP servers AFTER b)
+cluster_deploy_service(b PROGRAM /bin/true GROUP servers AFTER c)
+cluster_deploy_service(c PROGRAM /bin/true GROUP servers AFTER a)
+cluster_deploy_service(d PROGRAM /bin/true GROUP servers)
