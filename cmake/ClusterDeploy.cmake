@@ -177,8 +177,6 @@ Cache variables
   The ``cluster-sandbox`` script used by ``SANDBOX`` inventories.
 #]=======================================================================]
 
-set(CLUSTER_DEPLOY_EXECUTABLE "" CACHE FILEPATH
-  "cluster-deploy helper to use instead of the ClusterDeploy::cluster-deploy target (empty: the target)")
 set(CLUSTER_DEPLOY_SSH_CONFIG "" CACHE FILEPATH
   "ssh_config for cluster-deploy; overrides cluster_deploy_inventory(SSH_CONFIG) when not empty")
 set(CLUSTER_DEPLOY_HOST_KEY_POLICY "" CACHE STRING
@@ -235,7 +233,9 @@ endfunction()
 function(_cluster_deploy_helper out_command out_file)
   if(NOT CLUSTER_DEPLOY_EXECUTABLE AND NOT TARGET ClusterDeploy::cluster-deploy)
     get_property(bindir GLOBAL PROPERTY _CLUSTER_DEPLOY_INSTALL_BINDIR)
-    find_program(CLUSTER_DEPLOY_EXECUTABLE cluster-deploy HINTS ${bindir})
+    unset(CLUSTER_DEPLOY_EXECUTABLE CACHE)  # an empty entry would stop find_program
+    find_program(CLUSTER_DEPLOY_EXECUTABLE cluster-deploy HINTS ${bindir}
+      DOC "cluster-deploy helper to use instead of the ClusterDeploy::cluster-deploy target")
     if(NOT CLUSTER_DEPLOY_EXECUTABLE)
       message(FATAL_ERROR
         "ClusterDeploy: the cluster-deploy helper was not found: there is no "
@@ -256,7 +256,9 @@ endfunction()
 function(_cluster_deploy_sandbox_tool out)
   if(NOT CLUSTER_DEPLOY_SANDBOX_TOOL)
     get_property(bindir GLOBAL PROPERTY _CLUSTER_DEPLOY_INSTALL_BINDIR)
-    find_program(CLUSTER_DEPLOY_SANDBOX_TOOL cluster-sandbox HINTS ${bindir})
+    unset(CLUSTER_DEPLOY_SANDBOX_TOOL CACHE)  # an empty entry would stop find_program
+    find_program(CLUSTER_DEPLOY_SANDBOX_TOOL cluster-sandbox HINTS ${bindir}
+      DOC "cluster-sandbox script for SANDBOX inventories (the local cluster)")
   endif()
   if(NOT CLUSTER_DEPLOY_SANDBOX_TOOL)
     message(FATAL_ERROR
