@@ -79,6 +79,9 @@ std::string known_hosts_path(ssh_session session) {
 Result<void> accept_new_host_key(ssh_session session, const std::string& host,
                                  const std::string& fingerprint) {
   std::lock_guard<std::mutex> lock(g_known_hosts_mutex);
+  if (ssh_session_is_known_server(session) == SSH_KNOWN_HOSTS_OK) {
+    return {};  // another thread recorded the same host while we waited
+  }
   if (ssh_session_update_known_hosts(session) != SSH_OK) {
     return fail(host + ": cannot record the host key (" + fingerprint + ") in " +
                 known_hosts_path(session) + ": " + libssh_error(session));

@@ -123,6 +123,13 @@ public:
       ssh_set_channel_callbacks(m_channel.get(), &m_callbacks);
     }
   }
+  ~Channel() {
+    // libssh frees a closed channel only when the server's CLOSE arrives, maybe
+    // after we are gone: it must not call back into this object then.
+    if (m_channel) {
+      ssh_remove_channel_callbacks(m_channel.get(), &m_callbacks);
+    }
+  }
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
@@ -229,6 +236,9 @@ public:
       ssh_channel_send_eof(m_channel.get());
     }
     while (true) {
+      if (m_spec.deadline && Clock::now() >= *m_spec.deadline) {
+        return PumpEnd::timed_out;  // also when output never pauses (`yes`)
+      }
       auto wrote = write_some();
       if (!wrote) {
         return fail(wrote.error());

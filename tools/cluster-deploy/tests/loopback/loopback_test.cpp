@@ -8,6 +8,8 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -166,6 +168,41 @@ TEST_CASE("a command timeout is a failure and returns in bounded time", "[loopba
   auto after = transport->exec("echo still here", "", Seconds(20));
   REQUIRE(after.ok());
   CHECK(after->out == "still here\n");
+}
+
+TEST_CASE("a command whose output never pauses still times out", "[loopback]") {
+  auto transport = connect_loopback();
+  const auto start = steady_clock::now();
+  auto result = transport->exec("yes | head -c 50000000; sleep 8", "", Seconds(1));
+  CHECK(steady_clock::now() - start < std::chrono::seconds(5));
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::Contains("timed out after 1s"));
+}
+
+TEST_CASE("sessions on several threads work side by side", "[loopback]") {
+  auto options = loopback_options();
+  options.known_hosts = copy_known_hosts(nullptr, "threads_known_hosts");
+  options.host_key_policy = HostKeyPolicy::accept_new;
+  constexpr int k_threads = 6;
+  std::vector<std::string> outputs(k_threads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < k_threads; ++i) {
+    threads.emplace_back([&, i] {
+      auto transport = connect_ssh(options);
+      if (!transport.ok()) {
+        outputs[i] = transport.error();
+        return;
+      }
+      auto result = (*transport)->exec("echo " + std::to_string(i), "", Seconds(20));
+      outputs[i] = result.ok() ? result->out : result.error();
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (int i = 0; i < k_threads; ++i) {
+    CHECK(outputs[i] == std::to_string(i) + "\n");
+  }
 }
 
 TEST_CASE("exec_streaming delivers chunks and stops when the sink says so", "[loopback]") {
