@@ -268,7 +268,11 @@ public:
       abandon(**channel);
       return -1;
     }
-    return read_exit_state(**channel).status;
+    auto state = final_state(**channel, command);
+    if (!state) {
+      return fail(state.error());
+    }
+    return state->status;
   }
 
   Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) override {
@@ -324,14 +328,30 @@ private:
       return fail(m_host + ": command timed out after " + std::to_string(timeout.count()) +
                   "s: " + first_chars(command, 80));
     }
-    const ExitState state = read_exit_state(**channel);
-    result.exit_status = state.status;
-    result.exit_signal = state.signal;
+    auto state = final_state(**channel, command);
+    if (!state) {
+      return fail(state.error());
+    }
+    result.exit_status = state->status;
+    result.exit_signal = state->signal;
     return result;
   }
 
-  /// After a timeout: ask sshd to kill the command (best effort; OpenSSH >= 7.9
-  /// signals only the shell it started), then the channel's deleter closes it.
+  /// The exit state of a finished command; none means the connection broke.
+  Result<ExitState> final_state(const Channel& channel, const std::string& command) {
+    ExitState state = read_exit_state(channel);
+    if (!state.known()) {
+      return fail(m_host + ": connection lost while running '" + first_chars(command, 80) +
+                  "' (no exit status): " + libssh_error(m_session.get()));
+    }
+    return state;
+  }
+
+  /// After a timeout or an early stop: ask sshd to kill the command, then the
+  /// channel's deleter closes it. Best effort: OpenSSH (>= 7.9) kills the process
+  /// group, but refused it for a root login in our loopback test ("session
+  /// signalling requires privilege separation"); the command then runs on until
+  /// it next writes to its closed stdout/stderr.
   void abandon(Channel& channel) {
     ssh_channel_request_send_signal(channel.get(), "KILL");
   }

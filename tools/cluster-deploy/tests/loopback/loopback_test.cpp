@@ -157,6 +157,18 @@ TEST_CASE("a command killed by a signal reports the signal", "[loopback]") {
   CHECK(result->exit_signal == "KILL");
 }
 
+TEST_CASE("a connection that breaks during a command is a failure", "[loopback]") {
+  auto transport = connect_loopback();
+  // The shell's parent is the sshd process serving this connection.
+  auto result = transport->exec("kill -KILL $PPID; sleep 5", "", Seconds(20));
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::StartsWith("127.0.0.1: "));
+
+  auto next = transport->exec("true", "", Seconds(5));
+  REQUIRE_FALSE(next.ok());
+  CHECK_THAT(next.error(), Catch::StartsWith("127.0.0.1: "));
+}
+
 TEST_CASE("a command timeout is a failure and returns in bounded time", "[loopback]") {
   auto transport = connect_loopback();
   const auto start = steady_clock::now();
