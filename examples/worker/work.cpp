@@ -1,5 +1,7 @@
 #include "work.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -18,6 +20,32 @@ std::vector<std::string> split_path(const std::string& path) {
     start = end + 1;
   }
   return parts;
+}
+
+std::uint64_t isqrt(std::uint64_t n) {
+  auto root = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(n)));
+  while (root * root > n) {
+    --root;
+  }
+  while ((root + 1) * (root + 1) <= n) {
+    ++root;
+  }
+  return root;
+}
+
+/// The primes <= limit (sieve of Eratosthenes).
+std::vector<std::uint64_t> primes_up_to(std::uint64_t limit) {
+  std::vector<bool> composite(limit + 1, false);
+  std::vector<std::uint64_t> primes;
+  for (std::uint64_t n = 2; n <= limit; ++n) {
+    if (!composite[n]) {
+      primes.push_back(n);
+      for (std::uint64_t m = n * n; m <= limit; m += n) {
+        composite[m] = true;
+      }
+    }
+  }
+  return primes;
 }
 
 bool is_count(const json& doc, const char* key) {
@@ -59,9 +87,20 @@ bool is_prime(std::uint64_t n) {
 }
 
 std::uint64_t count_primes(std::uint64_t first, std::uint64_t end) {
+  // Segmented sieve: cost ~ (end - first) + sqrt(end), so blocks stay cheap as the numbers grow
+  // (trial division would get slower with every block a long-running worker does).
+  if (end <= first) {
+    return 0;
+  }
+  std::vector<bool> composite(end - first, false);
+  for (const std::uint64_t p : primes_up_to(isqrt(end - 1))) {
+    for (std::uint64_t m = std::max(p * p, (first + p - 1) / p * p); m < end; m += p) {
+      composite[m - first] = true;
+    }
+  }
   std::uint64_t count = 0;
-  for (std::uint64_t n = first; n < end; ++n) {
-    count += is_prime(n) ? 1 : 0;
+  for (std::uint64_t n = std::max<std::uint64_t>(first, 2); n < end; ++n) {
+    count += composite[n - first] ? 0 : 1;
   }
   return count;
 }

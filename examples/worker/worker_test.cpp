@@ -160,6 +160,15 @@ TEST_CASE("prime counting") {
   CHECK(count_primes(0, 10000) == 1229);
   CHECK(count_primes_in_block(0) == 9592);  // pi(100000)
   CHECK(count_primes_in_block(0) + count_primes_in_block(1) == 17984);  // pi(200000)
+  CHECK(count_primes(10, 10) == 0);
+  CHECK(count_primes(2, 3) == 1);
+  CHECK(count_primes(1000000000, 1000000100) == 7);  // the 7 primes just above 10^9
+  // The sieve agrees with trial division far from 0 (block 250000 is [25e9, 25e9 + 1e5)).
+  std::uint64_t by_trial_division = 0;
+  for (std::uint64_t n = 250000 * k_block_size; n < 250001 * k_block_size; ++n) {
+    by_trial_division += is_prime(n) ? 1 : 0;
+  }
+  CHECK(count_primes_in_block(250000) == by_trial_division);
 }
 
 TEST_CASE("registration and result documents") {

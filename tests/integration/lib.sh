@@ -67,12 +67,16 @@ b64() {
 }
 
 # json <python expression over `d`> : evaluates it on the JSON document read from stdin and prints
-# the result (strings bare, other values as JSON).
+# the result (strings bare, other values as JSON); one line on stderr and status 1 if it cannot.
 json() {
   python3 -c '
 import base64, json, sys
-d = json.load(sys.stdin)
-v = eval(sys.argv[1], {"b64d": lambda s: base64.b64decode(s).decode(), "json": json}, {"d": d})
+text = sys.stdin.read()
+try:
+    d = json.loads(text)
+    v = eval(sys.argv[1], {"b64d": lambda s: base64.b64decode(s).decode(), "json": json}, {"d": d})
+except Exception as e:
+    sys.exit("json: %s: %s in %r" % (sys.argv[1].split()[0], type(e).__name__, text[:120]))
 print(v if isinstance(v, str) else json.dumps(v))
 ' "$1"
 }

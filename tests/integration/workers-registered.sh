@@ -14,11 +14,12 @@ registration_of() {
   etcd_get "$server" "/$CLUSTER_DEPLOY_NAME/workers/$1"
 }
 
-blocks_done_of() {
+# Sets `blocks` to the blocks_done that worker $1 last published; fails while there is none.
+read_blocks_done() {
   local result
   result=$(etcd_get "$server" "/$CLUSTER_DEPLOY_NAME/results/$1") || return 1
   [[ -n "$result" ]] || return 1
-  json 'd["blocks_done"]' <<<"$result"
+  blocks=$(json 'd["blocks_done"]' <<<"$result")
 }
 
 check_registered() {
@@ -32,23 +33,24 @@ check_registered() {
   [[ "$release" == "$expected_release" ]] || { say "$worker: release '$release', want '$expected_release'"; return 1; }
 }
 
+blocks=0
 first_blocks=()
 deadline=$((SECONDS + 60))
 for worker in "${workers[@]}"; do
   target=$(on_node "$worker" "readlink /opt/$CLUSTER_DEPLOY_NAME/current") || fail "$worker: no /opt/$CLUSTER_DEPLOY_NAME/current link"
   release=$(basename "$target")
   wait_until $((deadline - SECONDS)) "$worker did not register with release $release" check_registered "$worker" "$release"
-  wait_until $((deadline - SECONDS)) "$worker published no result" blocks_done_of "$worker" >/dev/null
-  first_blocks+=("$(blocks_done_of "$worker")")
+  wait_until $((deadline - SECONDS)) "$worker published no result" read_blocks_done "$worker"
+  first_blocks+=("$blocks")
   say "$worker: registered (release $release), blocks_done ${first_blocks[-1]}"
 done
 
 # Workers do about one block per second: every count must have grown within a few seconds.
 grown() {
-  local i now
+  local i
   for i in "${!workers[@]}"; do
-    now=$(blocks_done_of "${workers[$i]}") || return 1
-    ((now > first_blocks[i])) || return 1
+    read_blocks_done "${workers[$i]}" || return 1
+    ((blocks > first_blocks[i])) || return 1
   done
 }
 wait_until 20 "blocks_done did not grow on every worker" grown
