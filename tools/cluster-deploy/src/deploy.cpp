@@ -109,15 +109,16 @@ void wait_started(NodeOps& ops, const std::string& service)
 /// What `deploy`/`up` do to one service on one node; returns the action name.
 Result<std::string> start_action(NodeOps& ops, const Service& service, bool restart)
 {
-  if (restart) {
-    auto done = ops.systemctl("restart", service.name);
-    return done ? Result<std::string>{std::string("restarted")} : fail(done.error());
-  }
   auto state = ops.unit_state(service.name);
   if (!state) {
     return fail(state.error());
   }
-  if (state->active == "active" || state->active == "activating") {
+  bool running = state->active == "active" || state->active == "activating";
+  if (restart && running) {
+    auto done = ops.systemctl("restart", service.name);
+    return done ? Result<std::string>{std::string("restarted")} : fail(done.error());
+  }
+  if (running) {
     return std::string("unchanged");
   }
   auto done = ops.systemctl("start", service.name);
