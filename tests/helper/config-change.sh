@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# A changed worker config is sent alone and restarts only the workers; etcd keeps running.
+# Going back to the old config reuses the release still on the nodes (nothing sent).
+source "$(dirname "$0")/lib.sh"
+require_env
+
+template=$(plan_attr 'r.find("service[@name=\"worker\"]/config").get("template")')
+cp "$template" "$WORK/worker.conf.in"
+echo "# changed by the config-change test $(date +%s%N)" >>"$WORK/worker.conf.in"
+changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in")
+original=$(plan_variant original)
+
+before=$(fingerprints)
+run_helper 0 "$WORK/changed.log" deploy --plan "$changed"
+after=$(fingerprints)
+while read -r node service pid restarts; do
+  old_pid=$(awk -v n="$node" '$1 == n { print $3 }' <<<"$before")
+  action=$(summary_action "$WORK/changed.log" "$node" "$service")
+  case $service in
+    etcd)
+      [[ "$action" == unchanged ]] || fail "$node: etcd was '$action', expected unchanged"
+      [[ "$pid" == "$old_pid" ]] || fail "$node: etcd's MainPID changed ($old_pid -> $pid)"
+      ;;
+    worker)
+      [[ "$action" == restarted ]] || fail "$node: worker was '$action', expected restarted"
+      [[ "$pid" != "$old_pid" ]] || fail "$node: worker's MainPID did not change"
+      ;;
+  esac
+done <<<"$after"
+grep -qE 'worker[0-9]*: release [0-9a-f]+: send 1 files' "$WORK/changed.log" || fail "workers were not sent exactly one file"
+
+run_helper 0 "$WORK/back.log" deploy --plan "$original"
+grep -q 'already on the node' "$WORK/back.log" || fail "going back did not reuse the old release"
+say "config change restarted only the workers; going back reused the old release"

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Writes a variant of a ClusterDeploy plan for tests: same services, with some
+inputs swapped (inventory, output folder, ssh_config, a template, a program).
+
+  plan_variant.py PLAN OUT_DIR [--inventory DIR] [--ssh-config FILE]
+                  [--template SERVICE=FILE] [--program SERVICE=FILE]
+
+Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
+"""
+import argparse
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+
+def pairs(values):
+    return dict(v.split("=", 1) for v in values or [])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("plan")
+    parser.add_argument("out_dir")
+    parser.add_argument("--inventory")
+    parser.add_argument("--ssh-config")
+    parser.add_argument("--template", action="append")
+    parser.add_argument("--program", action="append")
+    args = parser.parse_args()
+
+    tree = ET.parse(args.plan)
+    root = tree.getroot()
+    root.set("output", os.path.join(args.out_dir, "render"))
+    if args.inventory:
+        root.set("inventory", args.inventory)
+    if args.ssh_config:
+        root.find("ssh").set("config", args.ssh_config)
+    templates, programs = pairs(args.template), pairs(args.program)
+    for service in root.findall("service"):
+        name = service.get("name")
+        if name in templates:
+            service.find("config").set("template", templates[name])
+        if name in programs:
+            service.find("program").text = programs[name]
+    os.makedirs(args.out_dir, exist_ok=True)
+    path = os.path.join(args.out_dir, "plan.xml")
+    tree.write(path, encoding="UTF-8", xml_declaration=True)
+    print(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

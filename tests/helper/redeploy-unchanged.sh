@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# A second deploy with nothing changed sends no file and restarts nothing: as the
+# helper reports it, and as systemd's own MainPID and NRestarts show it.
+source "$(dirname "$0")/lib.sh"
+require_env
+
+before=$(fingerprints)
+run_helper 0 "$WORK/deploy.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"
+grep -q '^nothing changed on any node$' "$WORK/deploy.log" || fail "the helper did not say nothing changed"
+if grep -E 'send [0-9]+ files' "$WORK/deploy.log"; then fail "files were sent"; fi
+if grep -E '(restarted|started)' "$WORK/deploy.log"; then fail "something was (re)started"; fi
+after=$(fingerprints)
+[[ "$before" == "$after" ]] || fail "systemd shows restarts: before [$before] after [$after]"
+say "nothing sent, nothing restarted on $(echo "$after" | wc -l) services"
