@@ -136,7 +136,10 @@ Commands
     Start this service only after the named services are healthy.
 
   ``BOOTSTRAP``
-    The service bootstraps the cluster (started on all nodes at once, as etcd needs).
+    The first node of the group bootstraps the service's cluster: ``deploy`` and
+    ``cluster-up`` start it there first and wait (at most 30 s) until systemd has
+    started it, then start the other nodes, then check health on all of them.
+    Templates see ``@bootstrap@`` as ``true`` on that node only.
 
 .. command:: cluster_deploy_add_test
 

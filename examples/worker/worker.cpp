@@ -21,6 +21,7 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds k_block_pace{1000};
 constexpr milliseconds k_max_backoff{5000};
+constexpr std::uint64_t k_progress_every = 3;  // blocks between progress lines in the journal
 
 /// One line on stdout (journald keeps it), flushed at once.
 void log_line(const std::string& line) {
@@ -130,6 +131,9 @@ void work_loop(EtcdClient& client, const Config& config, Progress progress) {
     std::string err;
     if (!client.put(key, result_json(config.node, config.shard, progress), &err)) {
       log_line("publish of block " + std::to_string(block) + " failed: " + err);
+    } else if (progress.blocks_done % k_progress_every == 0) {
+      log_line("published " + std::to_string(progress.blocks_done) + " blocks, " +
+               std::to_string(progress.primes_found) + " primes");
     }
     const auto spent = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
     sleep_unless_stopped(std::max(k_block_pace - spent, milliseconds(0)));

@@ -11,6 +11,11 @@ changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in")
 original=$(plan_variant original)
 
 before=$(fingerprints)
+run_helper 0 "$WORK/dry-run.log" deploy --plan "$changed" --dry-run
+grep -qE '^worker[0-9]*: would deploy: release [0-9a-f]+: send 1 files .*restart worker$' "$WORK/dry-run.log" ||
+  fail "the dry run does not say it would send the worker config"
+grep -qE '^server[0-9]*: would deploy: unchanged' "$WORK/dry-run.log" || fail "the dry run does not say servers are unchanged"
+[[ "$(fingerprints)" == "$before" ]] || fail "the dry run changed something"
 run_helper 0 "$WORK/changed.log" deploy --plan "$changed"
 after=$(fingerprints)
 while read -r node service pid restarts; do

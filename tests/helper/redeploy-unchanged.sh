@@ -5,10 +5,13 @@ source "$(dirname "$0")/lib.sh"
 require_env
 
 before=$(fingerprints)
-run_helper 0 "$WORK/deploy.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"
+run_helper 0 "$WORK/deploy.log" deploy --plan "$CLUSTER_DEPLOY_PLAN" --junit "$WORK/deploy.xml"
 grep -q '^nothing changed on any node$' "$WORK/deploy.log" || fail "the helper did not say nothing changed"
 if grep -E 'send [0-9]+ files' "$WORK/deploy.log"; then fail "files were sent"; fi
 if grep -E '(restarted|started)' "$WORK/deploy.log"; then fail "something was (re)started"; fi
 after=$(fingerprints)
 [[ "$before" == "$after" ]] || fail "systemd shows restarts: before [$before] after [$after]"
+services=$(echo "$after" | wc -l)
+report=$(python3 -c 'import sys, xml.etree.ElementTree as ET; s = ET.parse(sys.argv[1]).getroot(); print(s.get("tests"), s.get("failures"))' "$WORK/deploy.xml")
+[[ "$report" == "$services 0" ]] || fail "JUnit report says '$report' (tests failures), expected '$services 0'"
 say "nothing sent, nothing restarted on $(echo "$after" | wc -l) services"

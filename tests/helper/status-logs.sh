@@ -11,6 +11,16 @@ while read -r node group; do
     fail "$node: status row does not show a running service on release ${release##*/}"
 done < <(all_nodes)
 
+run_helper 0 "$WORK/servers.log" status --plan "$CLUSTER_DEPLOY_PLAN" --group servers
+if grep -E "^($(nodes_in_group workers | paste -sd'|')) " "$WORK/servers.log"; then fail "--group servers shows workers"; fi
+[[ $(grep -c ' active (running) ' "$WORK/servers.log") -eq $(nodes_in_group servers | wc -l) ]] || fail "--group servers misses servers"
+
+while read -r node group; do
+  service=$([[ $group == servers ]] && echo etcd || echo worker)
+  user=$(on_node "$node" "ps -o user= -p \$(systemctl show -p MainPID --value $CLUSTER_DEPLOY_NAME-$service.service)")
+  [[ "$user" == "$CLUSTER_DEPLOY_NAME" ]] || fail "$node: $service runs as '$user', expected the non-root user $CLUSTER_DEPLOY_NAME"
+done < <(all_nodes)
+
 worker=$(nodes_in_group workers | head -n 1)
 conf=/opt/$CLUSTER_DEPLOY_NAME/current/etc/worker/worker.conf
 on_node "$worker" "sudo cp $conf /tmp/worker.conf.saved && echo '# edited by hand' | sudo tee -a $conf >/dev/null"
@@ -23,4 +33,10 @@ while read -r node group; do
   grep -q "^$node | " "$WORK/logs.log" || fail "no log line from $node"
 done < <(all_nodes)
 if grep -vE '^[A-Za-z0-9._-]+ \| ' "$WORK/logs.log"; then fail "a log line without its node"; fi
+code=0
+timeout 10 "$CLUSTER_DEPLOY" logs --plan "$CLUSTER_DEPLOY_PLAN" --group workers --follow --lines 1 >"$WORK/follow.log" 2>&1 || code=$?
+[[ $code -eq 124 ]] || fail "logs --follow ended by itself (exit $code)"
+while read -r node; do
+  [[ $(grep -c "^$node | " "$WORK/follow.log") -ge 2 ]] || fail "logs --follow did not stream new lines from $node"
+done < <(nodes_in_group workers)
 say "status and logs cover every node; drift detected"

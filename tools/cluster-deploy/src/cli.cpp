@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "deploy.hpp"
+#include "report.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -23,6 +24,7 @@ struct Options {
   int health_timeout = 120;
   LogOptions logs;
   bool purge_data = false;
+  std::string junit;
 };
 
 /// A subcommand: its name, help, and what it runs once the plan is loaded.
@@ -98,6 +100,9 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
     sub.add_option("--health-timeout", options.health_timeout, "seconds to wait for health per service")
       ->check(CLI::Range(1, 3600));
   }
+  if (name == "deploy" || name == "up" || name == "down" || name == "clean") {
+    sub.add_option("--junit", options.junit, "also write the summary as a JUnit XML report to this file");
+  }
   if (name == "logs") {
     sub.add_flag("-f,--follow", options.logs.follow, "keep streaming new lines");
     sub.add_option("-n,--lines", options.logs.lines, "lines per node")->check(CLI::Range(0, 1000000));
@@ -120,7 +125,12 @@ int execute(const Command& command, const Options& options)
   Output output(parse_color(options.color));
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
   cluster.connect(ssh_connector());
-  return command.run(cluster, services, options) ? k_exit_ok : k_exit_node_failure;
+  bool ok = command.run(cluster, services, options);
+  if (!options.junit.empty()) {
+    write_junit(options.junit, std::string("cluster-deploy ") + command.name + " " + plan.cluster, output.rows())
+      .value_or_throw();
+  }
+  return ok ? k_exit_ok : k_exit_node_failure;
 }
 
 } // namespace

@@ -46,7 +46,8 @@ std::string describe(const ChangeSet& changes, const NodeRelease& release)
   for (const auto& service : changes.restart) {
     restarts += (restarts.empty() ? "" : ",") + service;
   }
-  return text + "; units to install " + std::to_string(changes.units_to_install.size()) +
+  std::string removed = changes.units_to_remove.empty() ? "" : "; remove " + std::to_string(changes.units_to_remove.size()) + " units";
+  return text + "; units to install " + std::to_string(changes.units_to_install.size()) + removed +
          (restarts.empty() ? "" : "; restart " + restarts);
 }
 
@@ -86,7 +87,7 @@ void stage_node(Cluster& cluster, NodeSlot& slot, NodeDeploy& work, bool dry_run
     return;
   }
   if (!work.changes.nothing_to_do()) {
-    if (auto activated = slot.ops->activate(work.release, work.changes.units_to_install); !activated) {
+    if (auto activated = slot.ops->activate(work.release, work.changes); !activated) {
       cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
     }
   }

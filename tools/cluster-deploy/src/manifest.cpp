@@ -74,6 +74,13 @@ ChangeSet compute_changes(const NodeRelease& wanted, const RemoteState& remote)
       add_file_change(changes, file, remote);
     }
   }
+  for (const auto& [name, sha] : remote.units) {
+    auto wanted_unit = std::find_if(wanted.files.begin(), wanted.files.end(),
+                                    [&](const ReleaseFile& file) { return file.path == "units/" + name; });
+    if (wanted_unit == wanted.files.end()) {
+      changes.units_to_remove.push_back(name);
+    }
+  }
   for (const auto& file : wanted.files) {
     if (file.path.starts_with("units/") &&
         std::find(changes.units_to_install.begin(), changes.units_to_install.end(), unit_file_name(file.path)) !=

@@ -32,10 +32,11 @@ struct ChangeSet {
   std::vector<const ReleaseFile*> send;                     ///< not on the node: upload
   std::vector<std::pair<std::string, std::string>> reuse;   ///< (path in current, path in new): same content
   std::vector<std::string> units_to_install;                ///< unit file names
+  std::vector<std::string> units_to_remove;                 ///< installed, but no longer in the plan
   std::set<std::string> restart;  ///< services whose program, config or unit changed
   std::uint64_t bytes_to_send = 0;
 
-  bool nothing_to_do() const { return !release_changed && units_to_install.empty(); }
+  bool nothing_to_do() const { return !release_changed && units_to_install.empty() && units_to_remove.empty(); }
 };
 
 /// Compares `wanted` with `remote`. A file whose content the node already has is

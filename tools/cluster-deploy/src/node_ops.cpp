@@ -39,11 +39,19 @@ chmod -R go-w,a+rX "$st"; cd /; mv -T "$st" "$root/releases/$2")SH";
 
 const char* k_activate_script = R"SH(set -e; c=$1; id=$2; root=/opt/$1; shift 2
 getent passwd "$c" >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$c"
+installed=""; reload=0; removing=0
 for u in "$@"; do
+  if [ "$u" = --remove ]; then removing=1; continue; fi
+  reload=1
+  if [ $removing = 1 ]; then
+    systemctl disable --now -q "$u" 2>/dev/null || true; rm -f "/etc/systemd/system/$u"; continue
+  fi
   install -m 0644 "$root/releases/$id/units/$u" "/etc/systemd/system/.$u.tmp"; mv -f "/etc/systemd/system/.$u.tmp" "/etc/systemd/system/$u"
+  installed="$installed $u"
 done
 ln -sfn "releases/$id" "$root/.current.tmp"; mv -Tf "$root/.current.tmp" "$root/current"
-if [ $# -gt 0 ]; then systemctl daemon-reload; systemctl enable -q "$@"; fi
+if [ $reload = 1 ]; then systemctl daemon-reload; fi
+if [ -n "$installed" ]; then systemctl enable -q $installed; fi
 cd "$root/releases"; ls -1t | grep -vx "$id" | tail -n +4 | while read -r old; do rm -rf -- "$old"; done)SH";
 
 const char* k_clean_script = R"SH(c=$1; purge=$2; shift 2
@@ -175,10 +183,12 @@ Result<void> NodeOps::seal(const NodeRelease& release)
   return result ? Result<void>{} : fail(result.error());
 }
 
-Result<void> NodeOps::activate(const NodeRelease& release, const std::vector<std::string>& units)
+Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& changes)
 {
   std::vector<std::string> args = {m_layout.cluster, release.id};
-  args.insert(args.end(), units.begin(), units.end());
+  args.insert(args.end(), changes.units_to_install.begin(), changes.units_to_install.end());
+  args.push_back("--remove");
+  args.insert(args.end(), changes.units_to_remove.begin(), changes.units_to_remove.end());
   auto result = run_script("activating release " + release.id, k_activate_script, args);
   return result ? Result<void>{} : fail(result.error());
 }

@@ -40,8 +40,9 @@ public:
   Result<void> upload(const NodeRelease& release, const ReleaseFile& file);
   /// Writes the manifest, checks every file's hash, and moves the release into place.
   Result<void> seal(const NodeRelease& release);
-  /// Installs changed units, switches `current` atomically, prunes old releases.
-  Result<void> activate(const NodeRelease& release, const std::vector<std::string>& units);
+  /// Stops and removes units no longer in the plan, installs changed units,
+  /// switches `current` atomically, prunes old releases.
+  Result<void> activate(const NodeRelease& release, const ChangeSet& changes);
 
   Result<void> systemctl(const std::string& verb, const std::string& service);
   Result<UnitState> unit_state(const std::string& service);

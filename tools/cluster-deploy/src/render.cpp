@@ -86,7 +86,7 @@ std::string unit_text(const Plan& plan, const Node& node, const Service& service
        << "[Service]\nType=simple\nUser=" << layout.user() << "\nGroup=" << layout.user() << "\n"
        << "ExecStart=" << exec_start << "\n"
        << "WorkingDirectory=" << layout.data_dir(service.name) << "\n"
-       << "StateDirectory=" << plan.cluster << "/" << service.name << "\n";
+       << "StateDirectory=" << plan.cluster << "/" << service.name << "\nStateDirectoryMode=0700\n";
   for (const auto& assignment : environment) {
     unit << "Environment=" << systemd_quote(assignment) << "\n";
   }

@@ -104,3 +104,14 @@ TEST_CASE("the state script's output is parsed")
   CHECK(state.units.at("c-db.service") == "222");
   CHECK(parse_remote_state("current \n").current_id.empty());
 }
+
+TEST_CASE("a service no longer in the plan has its unit removed")
+{
+  auto release = release_of(k_files);
+  auto state = deployed(release);
+  state.units["c-old.service"] = "fff";
+  auto changes = compute_changes(release, state);
+  CHECK(changes.units_to_remove == std::vector<std::string>{"c-old.service"});
+  CHECK_FALSE(changes.nothing_to_do());
+  CHECK(changes.restart.empty());
+}
