@@ -8,7 +8,8 @@
 namespace worker {
 namespace {
 
-std::string trim(const std::string& text) {
+std::string trim(const std::string& text)
+{
   const char* space = " \t\r";
   const auto first = text.find_first_not_of(space);
   if (first == std::string::npos) {
@@ -18,13 +19,15 @@ std::string trim(const std::string& text) {
   return text.substr(first, last - first + 1);
 }
 
-bool parse_uint(const std::string& text, std::uint64_t* out) {
+bool parse_uint(const std::string& text, std::uint64_t* out)
+{
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, *out);
   return !text.empty() && ec == std::errc() && ptr == end;
 }
 
-bool apply_key(const std::string& key, const std::string& value, Config* out, std::string* err) {
+bool apply_key(const std::string& key, const std::string& value, Config* out, std::string* err)
+{
   if (key == "node") {
     out->node = value;
   } else if (key == "cluster") {
@@ -45,7 +48,8 @@ bool apply_key(const std::string& key, const std::string& value, Config* out, st
   return true;
 }
 
-bool check_complete(const Config& config, const std::vector<std::string>& seen, std::string* err) {
+bool check_complete(const Config& config, const std::vector<std::string>& seen, std::string* err)
+{
   for (const char* key : {"node", "endpoints", "shard", "shards"}) {
     if (std::find(seen.begin(), seen.end(), key) == seen.end()) {
       *err = std::string("missing key '") + key + "'";
@@ -63,9 +67,10 @@ bool check_complete(const Config& config, const std::vector<std::string>& seen, 
   return true;
 }
 
-}  // namespace
+} // namespace
 
-std::vector<std::string> split_list(const std::string& text) {
+std::vector<std::string> split_list(const std::string& text)
+{
   std::vector<std::string> items;
   std::stringstream stream(text);
   std::string item;
@@ -78,7 +83,8 @@ std::vector<std::string> split_list(const std::string& text) {
   return items;
 }
 
-bool parse_config(const std::string& text, Config* out, std::string* err) {
+bool parse_config(const std::string& text, Config* out, std::string* err)
+{
   std::stringstream stream(text);
   std::string line;
   std::vector<std::string> seen;
@@ -102,7 +108,8 @@ bool parse_config(const std::string& text, Config* out, std::string* err) {
   return check_complete(*out, seen, err);
 }
 
-bool read_file(const std::string& path, std::string* out, std::string* err) {
+bool read_file(const std::string& path, std::string* out, std::string* err)
+{
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     *err = "cannot open '" + path + "'";
@@ -114,4 +121,4 @@ bool read_file(const std::string& path, std::string* out, std::string* err) {
   return true;
 }
 
-}  // namespace worker
+} // namespace worker

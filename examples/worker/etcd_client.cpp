@@ -18,9 +18,10 @@ constexpr std::size_t k_max_response = 1 << 20;
 
 /// Closes the socket when it goes out of scope.
 class Socket {
- public:
+public:
   explicit Socket(int fd) : m_fd(fd) {}
-  ~Socket() {
+  ~Socket()
+  {
     if (m_fd >= 0) {
       ::close(m_fd);
     }
@@ -29,15 +30,17 @@ class Socket {
   Socket& operator=(const Socket&) = delete;
   int fd() const { return m_fd; }
 
- private:
+private:
   int m_fd;
 };
 
-std::string errno_text(const char* what) {
+std::string errno_text(const char* what)
+{
   return std::string(what) + ": " + (stop_requested() ? "stopped" : std::strerror(errno));
 }
 
-void set_timeouts(int fd, std::chrono::milliseconds timeout) {
+void set_timeouts(int fd, std::chrono::milliseconds timeout)
+{
   timeval tv{};
   tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
   tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
@@ -46,7 +49,8 @@ void set_timeouts(int fd, std::chrono::milliseconds timeout) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-int connect_to(const Endpoint& endpoint, std::chrono::milliseconds timeout, std::string* err) {
+int connect_to(const Endpoint& endpoint, std::chrono::milliseconds timeout, std::string* err)
+{
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -74,7 +78,8 @@ int connect_to(const Endpoint& endpoint, std::chrono::milliseconds timeout, std:
   return -1;
 }
 
-bool send_all(int fd, const std::string& data, std::string* err) {
+bool send_all(int fd, const std::string& data, std::string* err)
+{
   std::size_t sent = 0;
   while (sent < data.size()) {
     const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
@@ -87,7 +92,8 @@ bool send_all(int fd, const std::string& data, std::string* err) {
   return true;
 }
 
-bool receive_all(int fd, std::chrono::milliseconds timeout, std::string* out, std::string* err) {
+bool receive_all(int fd, std::chrono::milliseconds timeout, std::string* out, std::string* err)
+{
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   char buffer[8192];
   while (true) {
@@ -107,10 +113,11 @@ bool receive_all(int fd, std::chrono::milliseconds timeout, std::string* out, st
   }
 }
 
-}  // namespace
+} // namespace
 
 bool http_post(const Endpoint& endpoint, const std::string& path, const std::string& body,
-               std::chrono::milliseconds timeout, HttpResponse* out, std::string* err) {
+               std::chrono::milliseconds timeout, HttpResponse* out, std::string* err)
+{
   const Socket socket(connect_to(endpoint, timeout, err));
   if (socket.fd() < 0) {
     return false;
@@ -130,7 +137,8 @@ bool http_post(const Endpoint& endpoint, const std::string& path, const std::str
 
 EtcdClient::EtcdClient(std::vector<Endpoint> endpoints) : m_endpoints(std::move(endpoints)) {}
 
-bool EtcdClient::post(const std::string& path, const std::string& request, std::string* body, std::string* err) {
+bool EtcdClient::post(const std::string& path, const std::string& request, std::string* body, std::string* err)
+{
   std::string errors;
   for (std::size_t i = 0; i < m_endpoints.size() && !stop_requested(); ++i) {
     const std::size_t index = (m_current + i) % m_endpoints.size();
@@ -151,12 +159,14 @@ bool EtcdClient::post(const std::string& path, const std::string& request, std::
   return false;
 }
 
-bool EtcdClient::put(const std::string& key, const std::string& value, std::string* err) {
+bool EtcdClient::put(const std::string& key, const std::string& value, std::string* err)
+{
   std::string body;
   return post("/v3/kv/put", build_put_body(key, value), &body, err);
 }
 
-bool EtcdClient::get(const std::string& key, std::optional<std::string>* value, std::string* err) {
+bool EtcdClient::get(const std::string& key, std::optional<std::string>* value, std::string* err)
+{
   std::string body;
   if (!post("/v3/kv/range", build_range_body(key), &body, err)) {
     return false;
@@ -170,4 +180,4 @@ bool EtcdClient::get(const std::string& key, std::optional<std::string>* value, 
   return true;
 }
 
-}  // namespace worker
+} // namespace worker

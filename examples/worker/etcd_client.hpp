@@ -18,14 +18,14 @@ bool http_post(const Endpoint& endpoint, const std::string& path, const std::str
 
 /// A put/get client that tries each endpoint in turn, starting with the one that answered last.
 class EtcdClient {
- public:
+public:
   explicit EtcdClient(std::vector<Endpoint> endpoints);
 
   bool put(const std::string& key, const std::string& value, std::string* err);
   /// True when some endpoint answered; *value is empty when the key does not exist.
   bool get(const std::string& key, std::optional<std::string>* value, std::string* err);
 
- private:
+private:
   /// POSTs to each endpoint in turn until one answers 200; its body goes to *body.
   bool post(const std::string& path, const std::string& request, std::string* body, std::string* err);
 
@@ -34,4 +34,4 @@ class EtcdClient {
   std::chrono::milliseconds m_timeout{1000};
 };
 
-}  // namespace worker
+} // namespace worker

@@ -11,13 +11,15 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string to_lower(std::string text) {
+std::string to_lower(std::string text)
+{
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
 }
 
 /// Value of header `name` (lower-case) in the header block, or "" when absent.
-std::string header_value(const std::string& headers, const std::string& name) {
+std::string header_value(const std::string& headers, const std::string& name)
+{
   std::size_t start = 0;
   while (start < headers.size()) {
     std::size_t end = headers.find("\r\n", start);
@@ -33,7 +35,8 @@ std::string header_value(const std::string& headers, const std::string& name) {
   return "";
 }
 
-bool decode_chunked(const std::string& data, std::string* body, std::string* err) {
+bool decode_chunked(const std::string& data, std::string* body, std::string* err)
+{
   std::size_t pos = 0;
   while (true) {
     const auto line_end = data.find("\r\n", pos);
@@ -61,7 +64,8 @@ bool decode_chunked(const std::string& data, std::string* body, std::string* err
   }
 }
 
-bool parse_status_line(const std::string& line, int* status) {
+bool parse_status_line(const std::string& line, int* status)
+{
   if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12 || line[8] != ' ') {
     return false;
   }
@@ -73,7 +77,8 @@ bool parse_status_line(const std::string& line, int* status) {
   return true;
 }
 
-bool frame_body(const std::string& headers, const std::string& rest, std::string* body, std::string* err) {
+bool frame_body(const std::string& headers, const std::string& rest, std::string* body, std::string* err)
+{
   if (to_lower(header_value(headers, "transfer-encoding")).find("chunked") != std::string::npos) {
     return decode_chunked(rest, body, err);
   }
@@ -91,9 +96,10 @@ bool frame_body(const std::string& headers, const std::string& rest, std::string
   return true;
 }
 
-}  // namespace
+} // namespace
 
-std::optional<Endpoint> parse_endpoint(const std::string& url) {
+std::optional<Endpoint> parse_endpoint(const std::string& url)
+{
   const std::string scheme = "http://";
   if (url.rfind(scheme, 0) != 0) {
     return std::nullopt;
@@ -117,7 +123,8 @@ std::optional<Endpoint> parse_endpoint(const std::string& url) {
   return Endpoint{authority.substr(0, colon), port};
 }
 
-std::string base64_encode(const std::string& bytes) {
+std::string base64_encode(const std::string& bytes)
+{
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
@@ -125,7 +132,8 @@ std::string base64_encode(const std::string& bytes) {
   return out;
 }
 
-std::optional<std::string> base64_decode(const std::string& text) {
+std::optional<std::string> base64_decode(const std::string& text)
+{
   if (text.size() % 4 != 0) {
     return std::nullopt;
   }
@@ -144,15 +152,18 @@ std::optional<std::string> base64_decode(const std::string& text) {
   return out;
 }
 
-std::string build_put_body(const std::string& key, const std::string& value) {
+std::string build_put_body(const std::string& key, const std::string& value)
+{
   return json{{"key", base64_encode(key)}, {"value", base64_encode(value)}}.dump();
 }
 
-std::string build_range_body(const std::string& key) {
+std::string build_range_body(const std::string& key)
+{
   return json{{"key", base64_encode(key)}}.dump();
 }
 
-std::optional<std::string> parse_range_value(const std::string& body, std::string* err) {
+std::optional<std::string> parse_range_value(const std::string& body, std::string* err)
+{
   const json doc = json::parse(body, nullptr, false);
   if (!doc.is_object() || !doc.contains("header")) {
     *err = "not a range response";
@@ -172,13 +183,15 @@ std::optional<std::string> parse_range_value(const std::string& body, std::strin
   return value;
 }
 
-std::string build_http_post(const Endpoint& endpoint, const std::string& path, const std::string& body) {
+std::string build_http_post(const Endpoint& endpoint, const std::string& path, const std::string& body)
+{
   return "POST " + path + " HTTP/1.1\r\n" + "Host: " + endpoint.host + ":" + endpoint.port + "\r\n" +
          "Content-Type: application/json\r\n" + "Content-Length: " + std::to_string(body.size()) + "\r\n" +
          "Connection: close\r\n\r\n" + body;
 }
 
-std::optional<HttpResponse> parse_http_response(const std::string& raw, std::string* err) {
+std::optional<HttpResponse> parse_http_response(const std::string& raw, std::string* err)
+{
   const auto head_end = raw.find("\r\n\r\n");
   if (head_end == std::string::npos) {
     *err = raw.empty() ? "empty response" : "truncated response headers";
@@ -197,7 +210,8 @@ std::optional<HttpResponse> parse_http_response(const std::string& raw, std::str
   return response;
 }
 
-std::string gateway_error_message(const std::string& body) {
+std::string gateway_error_message(const std::string& body)
+{
   const json doc = json::parse(body, nullptr, false);
   std::string message = body;
   if (doc.is_object() && doc.contains("message") && doc["message"].is_string()) {
@@ -209,4 +223,4 @@ std::string gateway_error_message(const std::string& body) {
   return message.size() > 200 ? message.substr(0, 200) + "..." : message;
 }
 
-}  // namespace worker
+} // namespace worker

@@ -46,4 +46,4 @@ std::optional<HttpResponse> parse_http_response(const std::string& raw, std::str
 /// The "message" (or "error") of an etcd gateway error body, else the body itself, cut to one line.
 std::string gateway_error_message(const std::string& body);
 
-}  // namespace worker
+} // namespace worker

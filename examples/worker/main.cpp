@@ -1,5 +1,6 @@
 #include "worker.hpp"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
   return worker::run(argc, argv);
 }

@@ -13,4 +13,4 @@ bool stop_requested();
 /// Sleeps for `duration` in short slices; false if a stop was requested meanwhile.
 bool sleep_unless_stopped(std::chrono::milliseconds duration);
 
-}  // namespace worker
+} // namespace worker

@@ -10,7 +10,8 @@ namespace {
 
 using json = nlohmann::json;
 
-std::vector<std::string> split_path(const std::string& path) {
+std::vector<std::string> split_path(const std::string& path)
+{
   std::vector<std::string> parts;
   std::size_t start = 0;
   while (start <= path.size()) {
@@ -22,7 +23,8 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
-std::uint64_t isqrt(std::uint64_t n) {
+std::uint64_t isqrt(std::uint64_t n)
+{
   auto root = static_cast<std::uint64_t>(std::sqrt(static_cast<double>(n)));
   while (root * root > n) {
     --root;
@@ -34,7 +36,8 @@ std::uint64_t isqrt(std::uint64_t n) {
 }
 
 /// The primes <= limit (sieve of Eratosthenes).
-std::vector<std::uint64_t> primes_up_to(std::uint64_t limit) {
+std::vector<std::uint64_t> primes_up_to(std::uint64_t limit)
+{
   std::vector<bool> composite(limit + 1, false);
   std::vector<std::uint64_t> primes;
   for (std::uint64_t n = 2; n <= limit; ++n) {
@@ -48,13 +51,15 @@ std::vector<std::uint64_t> primes_up_to(std::uint64_t limit) {
   return primes;
 }
 
-bool is_count(const json& doc, const char* key) {
+bool is_count(const json& doc, const char* key)
+{
   return doc.contains(key) && doc[key].is_number_unsigned();
 }
 
-}  // namespace
+} // namespace
 
-std::string release_from_path(const std::string& exe_path, const std::string& cluster) {
+std::string release_from_path(const std::string& exe_path, const std::string& cluster)
+{
   // "/opt/<cluster>/releases/<id>/bin/<program>" splits into "", opt, cluster, releases, id, bin, program.
   const auto parts = split_path(exe_path);
   const bool matches = parts.size() == 7 && parts[0].empty() && parts[1] == "opt" && parts[2] == cluster &&
@@ -63,15 +68,18 @@ std::string release_from_path(const std::string& exe_path, const std::string& cl
   return matches ? parts[4] : "unknown";
 }
 
-bool owns_block(std::uint64_t block, std::uint64_t shard, std::uint64_t shards) {
+bool owns_block(std::uint64_t block, std::uint64_t shard, std::uint64_t shards)
+{
   return block % shards == shard;
 }
 
-std::uint64_t nth_block(std::uint64_t n, std::uint64_t shard, std::uint64_t shards) {
+std::uint64_t nth_block(std::uint64_t n, std::uint64_t shard, std::uint64_t shards)
+{
   return n * shards + shard;
 }
 
-bool is_prime(std::uint64_t n) {
+bool is_prime(std::uint64_t n)
+{
   if (n < 4) {
     return n >= 2;
   }
@@ -86,7 +94,8 @@ bool is_prime(std::uint64_t n) {
   return true;
 }
 
-std::uint64_t count_primes(std::uint64_t first, std::uint64_t end) {
+std::uint64_t count_primes(std::uint64_t first, std::uint64_t end)
+{
   // Segmented sieve: cost ~ (end - first) + sqrt(end), so blocks stay cheap as the numbers grow
   // (trial division would get slower with every block a long-running worker does).
   if (end <= first) {
@@ -105,23 +114,28 @@ std::uint64_t count_primes(std::uint64_t first, std::uint64_t end) {
   return count;
 }
 
-std::uint64_t count_primes_in_block(std::uint64_t block) {
+std::uint64_t count_primes_in_block(std::uint64_t block)
+{
   return count_primes(block * k_block_size, (block + 1) * k_block_size);
 }
 
-std::string registration_key(const std::string& cluster, const std::string& node) {
+std::string registration_key(const std::string& cluster, const std::string& node)
+{
   return "/" + cluster + "/workers/" + node;
 }
 
-std::string registration_json(const std::string& node, const std::string& release, long pid, std::uint64_t shard) {
+std::string registration_json(const std::string& node, const std::string& release, long pid, std::uint64_t shard)
+{
   return json{{"node", node}, {"release", release}, {"pid", pid}, {"shard", shard}}.dump();
 }
 
-std::string result_key(const std::string& cluster, const std::string& node) {
+std::string result_key(const std::string& cluster, const std::string& node)
+{
   return "/" + cluster + "/results/" + node;
 }
 
-std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress) {
+std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress)
+{
   json doc{{"node", node},
            {"shard", shard},
            {"blocks_done", progress.blocks_done},
@@ -133,7 +147,8 @@ std::string result_json(const std::string& node, std::uint64_t shard, const Prog
   return doc.dump();
 }
 
-std::optional<Progress> parse_result(const std::string& text, const std::string& node, std::uint64_t shard) {
+std::optional<Progress> parse_result(const std::string& text, const std::string& node, std::uint64_t shard)
+{
   const json doc = json::parse(text, nullptr, false);
   if (!doc.is_object() || doc.value("node", std::string()) != node || !is_count(doc, "shard") ||
       doc["shard"].get<std::uint64_t>() != shard || !is_count(doc, "blocks_done") || !is_count(doc, "primes_found")) {
@@ -148,13 +163,15 @@ std::optional<Progress> parse_result(const std::string& text, const std::string&
   return progress;
 }
 
-void record_block(Progress* progress, std::uint64_t block, std::uint64_t primes) {
+void record_block(Progress* progress, std::uint64_t block, std::uint64_t primes)
+{
   progress->blocks_done += 1;
   progress->primes_found += primes;
   progress->last_block = block;
 }
 
-std::uint64_t next_block(const Progress& progress, std::uint64_t shard, std::uint64_t shards) {
+std::uint64_t next_block(const Progress& progress, std::uint64_t shard, std::uint64_t shards)
+{
   if (!progress.last_block) {
     return nth_block(0, shard, shards);
   }
@@ -163,4 +180,4 @@ std::uint64_t next_block(const Progress& progress, std::uint64_t shard, std::uin
   return after + (shard + shards - after % shards) % shards;
 }
 
-}  // namespace worker
+} // namespace worker

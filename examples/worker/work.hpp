@@ -29,7 +29,7 @@ std::uint64_t count_primes_in_block(std::uint64_t block);
 struct Progress {
   std::uint64_t blocks_done = 0;
   std::uint64_t primes_found = 0;
-  std::optional<std::uint64_t> last_block;  ///< empty before the first block
+  std::optional<std::uint64_t> last_block; ///< empty before the first block
 };
 
 /// Key "/<cluster>/workers/<node>" and its value {"node","release","pid","shard"}.
@@ -51,4 +51,4 @@ void record_block(Progress* progress, std::uint64_t block, std::uint64_t primes)
 /// The block to do next: the first block of the shard, or the shard's next block after last_block.
 std::uint64_t next_block(const Progress& progress, std::uint64_t shard, std::uint64_t shards);
 
-}  // namespace worker
+} // namespace worker

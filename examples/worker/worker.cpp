@@ -21,15 +21,17 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds k_block_pace{1000};
 constexpr milliseconds k_max_backoff{5000};
-constexpr std::uint64_t k_progress_every = 3;  // blocks between progress lines in the journal
+constexpr std::uint64_t k_progress_every = 3; // blocks between progress lines in the journal
 
 /// One line on stdout (journald keeps it), flushed at once.
-void log_line(const std::string& line) {
+void log_line(const std::string& line)
+{
   std::cout << "example-worker: " << line << std::endl;
 }
 
 /// The config path from `--config <file>` or `--config=<file>`; empty on a usage error.
-std::string config_path_from_args(int argc, char** argv) {
+std::string config_path_from_args(int argc, char** argv)
+{
   std::string path;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -44,7 +46,8 @@ std::string config_path_from_args(int argc, char** argv) {
   return path;
 }
 
-bool load_config(const std::string& path, Config* config, std::vector<Endpoint>* endpoints, std::string* err) {
+bool load_config(const std::string& path, Config* config, std::vector<Endpoint>* endpoints, std::string* err)
+{
   std::string text;
   if (!read_file(path, &text, err) || !parse_config(text, config, err)) {
     return false;
@@ -60,13 +63,15 @@ bool load_config(const std::string& path, Config* config, std::vector<Endpoint>*
   return true;
 }
 
-std::string own_executable() {
+std::string own_executable()
+{
   std::error_code ec;
   const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? "" : path.string();
 }
 
-std::filesystem::path data_dir(const Config& config) {
+std::filesystem::path data_dir(const Config& config)
+{
   if (!config.data_dir.empty()) {
     return config.data_dir;
   }
@@ -75,7 +80,8 @@ std::filesystem::path data_dir(const Config& config) {
 }
 
 /// Writes the marker atomically (temp file + rename), so a health check never sees half a file.
-bool write_marker(const std::filesystem::path& marker, const std::string& content) {
+bool write_marker(const std::filesystem::path& marker, const std::string& content)
+{
   const auto temp = marker.string() + ".tmp";
   {
     std::ofstream file(temp, std::ios::trunc);
@@ -90,7 +96,8 @@ bool write_marker(const std::filesystem::path& marker, const std::string& conten
 }
 
 /// Puts the registration, retrying with bounded exponential backoff until it succeeds or a stop comes.
-bool register_worker(EtcdClient& client, const Config& config, const std::string& registration) {
+bool register_worker(EtcdClient& client, const Config& config, const std::string& registration)
+{
   milliseconds backoff{500};
   const std::string key = registration_key(config.cluster, config.node);
   while (!stop_requested()) {
@@ -107,7 +114,8 @@ bool register_worker(EtcdClient& client, const Config& config, const std::string
 }
 
 /// The progress this node published before it was restarted, or a fresh start.
-Progress resume_progress(EtcdClient& client, const Config& config) {
+Progress resume_progress(EtcdClient& client, const Config& config)
+{
   std::optional<std::string> previous;
   std::string err;
   if (!client.get(result_key(config.cluster, config.node), &previous, &err)) {
@@ -122,7 +130,8 @@ Progress resume_progress(EtcdClient& client, const Config& config) {
 }
 
 /// Counts primes block after block, publishing after each, about one block per second.
-void work_loop(EtcdClient& client, const Config& config, Progress progress) {
+void work_loop(EtcdClient& client, const Config& config, Progress progress)
+{
   const std::string key = result_key(config.cluster, config.node);
   while (!stop_requested()) {
     const auto started = std::chrono::steady_clock::now();
@@ -140,10 +149,11 @@ void work_loop(EtcdClient& client, const Config& config, Progress progress) {
   }
 }
 
-int serve(const Config& config, const std::vector<Endpoint>& endpoints) {
+int serve(const Config& config, const std::vector<Endpoint>& endpoints)
+{
   const auto marker = data_dir(config) / "registered";
   std::error_code ec;
-  std::filesystem::remove(marker, ec);  // a marker from an earlier run must not pass this run's health check
+  std::filesystem::remove(marker, ec); // a marker from an earlier run must not pass this run's health check
   const std::string release = release_from_path(own_executable(), config.cluster);
   log_line("node " + config.node + ", release " + release + ", shard " + std::to_string(config.shard) + "/" +
            std::to_string(config.shards));
@@ -160,9 +170,10 @@ int serve(const Config& config, const std::vector<Endpoint>& endpoints) {
   return 0;
 }
 
-}  // namespace
+} // namespace
 
-int run(int argc, char** argv) {
+int run(int argc, char** argv)
+{
   const std::string path = config_path_from_args(argc, argv);
   if (path.empty()) {
     std::cerr << "usage: example-worker --config <file>\n";
@@ -179,4 +190,4 @@ int run(int argc, char** argv) {
   return serve(config, endpoints);
 }
 
-}  // namespace worker
+} // namespace worker

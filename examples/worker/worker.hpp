@@ -6,4 +6,4 @@ namespace worker {
 /// 2 for usage or config errors, 1 if the data dir marker cannot be written.
 int run(int argc, char** argv);
 
-}  // namespace worker
+} // namespace worker

@@ -18,7 +18,8 @@
 using namespace worker;
 using json = nlohmann::json;
 
-TEST_CASE("config: a rendered worker.conf parses") {
+TEST_CASE("config: a rendered worker.conf parses")
+{
   Config config;
   std::string err;
   const std::string text =
@@ -32,22 +33,27 @@ TEST_CASE("config: a rendered worker.conf parses") {
   CHECK(config.data_dir == "/var/lib/example/worker");
 }
 
-TEST_CASE("config: errors name the problem") {
+TEST_CASE("config: errors name the problem")
+{
   Config config;
   std::string err;
-  SECTION("missing key") {
+  SECTION("missing key")
+  {
     CHECK_FALSE(parse_config("node=a\nendpoints=http://x:1\nshards=2\n", &config, &err));
     CHECK(err == "missing key 'shard'");
   }
-  SECTION("shard out of range") {
+  SECTION("shard out of range")
+  {
     CHECK_FALSE(parse_config("node=a\nendpoints=http://x:1\nshard=3\nshards=3\n", &config, &err));
     CHECK(err.find("shard must be in [0, shards)") != std::string::npos);
   }
-  SECTION("not a number") {
+  SECTION("not a number")
+  {
     CHECK_FALSE(parse_config("node=a\nshard=-1\n", &config, &err));
     CHECK(err == "line 2: shard: not a non-negative integer: '-1'");
   }
-  SECTION("unknown key and missing '='") {
+  SECTION("unknown key and missing '='")
+  {
     CHECK_FALSE(parse_config("nodes=a\n", &config, &err));
     CHECK(err == "line 1: unknown key 'nodes'");
     CHECK_FALSE(parse_config("node=a\njunk\n", &config, &err));
@@ -55,7 +61,8 @@ TEST_CASE("config: errors name the problem") {
   }
 }
 
-TEST_CASE("endpoint URLs") {
+TEST_CASE("endpoint URLs")
+{
   const auto endpoint = parse_endpoint("http://10.213.77.11:2379");
   REQUIRE(endpoint);
   CHECK(endpoint->host == "10.213.77.11");
@@ -66,7 +73,8 @@ TEST_CASE("endpoint URLs") {
   CHECK_FALSE(parse_endpoint("http://10.0.0.1:2379/v3"));
 }
 
-TEST_CASE("base64 matches RFC 4648 and round-trips binary") {
+TEST_CASE("base64 matches RFC 4648 and round-trips binary")
+{
   CHECK(base64_encode("") == "");
   CHECK(base64_encode("f") == "Zg==");
   CHECK(base64_encode("foob") == "Zm9vYg==");
@@ -78,40 +86,47 @@ TEST_CASE("base64 matches RFC 4648 and round-trips binary") {
   CHECK_FALSE(base64_decode("Zm9v!A=="));
 }
 
-TEST_CASE("etcd gateway bodies") {
+TEST_CASE("etcd gateway bodies")
+{
   CHECK(json::parse(build_put_body("/k", "v1")) == json{{"key", "L2s="}, {"value", "djE="}});
   CHECK(json::parse(build_range_body("/k")) == json{{"key", "L2s="}});
   std::string err;
-  const std::string found = R"({"header":{"revision":"5"},"kvs":[{"key":"L2s=","value":"djE=","version":"2"}],"count":"1"})";
+  const std::string found =
+      R"({"header":{"revision":"5"},"kvs":[{"key":"L2s=","value":"djE=","version":"2"}],"count":"1"})";
   CHECK(parse_range_value(found, &err) == std::optional<std::string>("v1"));
   CHECK_FALSE(parse_range_value(R"({"header":{"revision":"5"}})", &err));
   CHECK(err == "key not found");
   CHECK_FALSE(parse_range_value("404 page not found", &err));
   CHECK(err == "not a range response");
-  CHECK(gateway_error_message(R"({"error":"etcdserver: key is not provided","message":"etcdserver: key is not provided","code":3})") ==
+  CHECK(gateway_error_message(
+            R"({"error":"etcdserver: key is not provided","message":"etcdserver: key is not provided","code":3})") ==
         "etcdserver: key is not provided");
 }
 
-TEST_CASE("HTTP request and response") {
+TEST_CASE("HTTP request and response")
+{
   const std::string request = build_http_post({"10.0.0.1", "2379"}, "/v3/kv/put", "{}");
-  CHECK(request ==
-        "POST /v3/kv/put HTTP/1.1\r\nHost: 10.0.0.1:2379\r\nContent-Type: application/json\r\n"
-        "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
+  CHECK(request == "POST /v3/kv/put HTTP/1.1\r\nHost: 10.0.0.1:2379\r\nContent-Type: application/json\r\n"
+                   "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
   std::string err;
-  SECTION("content-length") {
+  SECTION("content-length")
+  {
     const auto response = parse_http_response("HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nabcdEXTRA", &err);
     REQUIRE(response);
     CHECK(response->status == 200);
     CHECK(response->body == "abcd");
   }
-  SECTION("chunked") {
-    const auto response =
-        parse_http_response("HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\na\r\n0123456789\r\n0\r\n\r\n", &err);
+  SECTION("chunked")
+  {
+    const auto response = parse_http_response("HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: "
+                                              "chunked\r\n\r\n3\r\nabc\r\na\r\n0123456789\r\n0\r\n\r\n",
+                                              &err);
     REQUIRE(response);
     CHECK(response->status == 503);
     CHECK(response->body == "abc0123456789");
   }
-  SECTION("malformed or truncated") {
+  SECTION("malformed or truncated")
+  {
     CHECK_FALSE(parse_http_response("", &err));
     CHECK_FALSE(parse_http_response("SSH-2.0-OpenSSH\r\n\r\n", &err));
     CHECK(err == "bad status line");
@@ -121,8 +136,10 @@ TEST_CASE("HTTP request and response") {
   }
 }
 
-TEST_CASE("release id from the resolved executable path") {
-  CHECK(release_from_path("/opt/example/releases/20261126-1952-ab12/bin/example-worker", "example") == "20261126-1952-ab12");
+TEST_CASE("release id from the resolved executable path")
+{
+  CHECK(release_from_path("/opt/example/releases/20261126-1952-ab12/bin/example-worker", "example") ==
+        "20261126-1952-ab12");
   CHECK(release_from_path("/opt/other/releases/r1/bin/example-worker", "example") == "unknown");
   CHECK(release_from_path("/opt/example/current/bin/example-worker", "example") == "unknown");
   CHECK(release_from_path("/opt/example/releases/r1/lib/bin/example-worker", "example") == "unknown");
@@ -130,7 +147,8 @@ TEST_CASE("release id from the resolved executable path") {
   CHECK(release_from_path("", "example") == "unknown");
 }
 
-TEST_CASE("blocks are dealt round-robin to shards") {
+TEST_CASE("blocks are dealt round-robin to shards")
+{
   CHECK(nth_block(0, 1, 3) == 1);
   CHECK(nth_block(2, 1, 3) == 7);
   for (std::uint64_t block = 0; block < 30; ++block) {
@@ -146,10 +164,11 @@ TEST_CASE("blocks are dealt round-robin to shards") {
   record_block(&progress, 2, 10);
   CHECK(next_block(progress, 2, 3) == 5);
   progress.last_block = 5;
-  CHECK(next_block(progress, 1, 4) == 9);  // after a reshard: the next block >= 6 that shard 1 of 4 owns
+  CHECK(next_block(progress, 1, 4) == 9); // after a reshard: the next block >= 6 that shard 1 of 4 owns
 }
 
-TEST_CASE("prime counting") {
+TEST_CASE("prime counting")
+{
   CHECK_FALSE(is_prime(0));
   CHECK_FALSE(is_prime(1));
   CHECK(is_prime(2));
@@ -158,11 +177,11 @@ TEST_CASE("prime counting") {
   CHECK(is_prime(1000000007));
   CHECK(count_primes(0, 100) == 25);
   CHECK(count_primes(0, 10000) == 1229);
-  CHECK(count_primes_in_block(0) == 9592);  // pi(100000)
-  CHECK(count_primes_in_block(0) + count_primes_in_block(1) == 17984);  // pi(200000)
+  CHECK(count_primes_in_block(0) == 9592);                             // pi(100000)
+  CHECK(count_primes_in_block(0) + count_primes_in_block(1) == 17984); // pi(200000)
   CHECK(count_primes(10, 10) == 0);
   CHECK(count_primes(2, 3) == 1);
-  CHECK(count_primes(1000000000, 1000000100) == 7);  // the 7 primes just above 10^9
+  CHECK(count_primes(1000000000, 1000000100) == 7); // the 7 primes just above 10^9
   // The sieve agrees with trial division far from 0 (block 250000 is [25e9, 25e9 + 1e5)).
   std::uint64_t by_trial_division = 0;
   for (std::uint64_t n = 250000 * k_block_size; n < 250001 * k_block_size; ++n) {
@@ -171,7 +190,8 @@ TEST_CASE("prime counting") {
   CHECK(count_primes_in_block(250000) == by_trial_division);
 }
 
-TEST_CASE("registration and result documents") {
+TEST_CASE("registration and result documents")
+{
   CHECK(registration_key("example", "worker1") == "/example/workers/worker1");
   CHECK(json::parse(registration_json("worker1", "r7", 42, 0)) ==
         json{{"node", "worker1"}, {"release", "r7"}, {"pid", 42}, {"shard", 0}});
@@ -196,8 +216,9 @@ namespace {
 
 /// A one-shot HTTP server on 127.0.0.1: answers the first connection with `response`.
 class OneShotServer {
- public:
-  explicit OneShotServer(std::string response) {
+public:
+  explicit OneShotServer(std::string response)
+  {
     m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -209,15 +230,17 @@ class OneShotServer {
     m_port = std::to_string(ntohs(addr.sin_port));
     m_thread = std::thread([this, response] { serve(response); });
   }
-  ~OneShotServer() {
+  ~OneShotServer()
+  {
     m_thread.join();
     ::close(m_fd);
   }
   std::string port() const { return m_port; }
   std::string request() const { return m_request; }
 
- private:
-  void serve(const std::string& response) {
+private:
+  void serve(const std::string& response)
+  {
     const int client = ::accept(m_fd, nullptr, nullptr);
     char buffer[4096];
     while (m_request.find("\r\n\r\n") == std::string::npos || m_request.back() != '}') {
@@ -238,7 +261,8 @@ class OneShotServer {
 };
 
 /// A loopback port with nothing listening on it.
-std::string closed_port() {
+std::string closed_port()
+{
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -250,18 +274,21 @@ std::string closed_port() {
   return std::to_string(ntohs(addr.sin_port));
 }
 
-}  // namespace
+} // namespace
 
-TEST_CASE("http_post talks HTTP/1.1 to a server on loopback") {
+TEST_CASE("http_post talks HTTP/1.1 to a server on loopback")
+{
   OneShotServer server("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
   HttpResponse response;
   std::string err;
-  REQUIRE(http_post({"127.0.0.1", server.port()}, "/v3/kv/range", "{}", std::chrono::milliseconds(2000), &response, &err));
+  REQUIRE(
+      http_post({"127.0.0.1", server.port()}, "/v3/kv/range", "{}", std::chrono::milliseconds(2000), &response, &err));
   CHECK(response.status == 200);
   CHECK(response.body == "{}");
 }
 
-TEST_CASE("EtcdClient skips an endpoint that refuses and reads from the next") {
+TEST_CASE("EtcdClient skips an endpoint that refuses and reads from the next")
+{
   const std::string body = R"({"header":{"revision":"3"},"kvs":[{"key":"L2s=","value":"djE="}]})";
   OneShotServer server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
                        std::to_string(body.size()) + "\r\n\r\n" + body);
@@ -273,7 +300,8 @@ TEST_CASE("EtcdClient skips an endpoint that refuses and reads from the next") {
   CHECK(server.request().find("POST /v3/kv/range HTTP/1.1\r\n") == 0);
 }
 
-TEST_CASE("EtcdClient reports every endpoint when all fail") {
+TEST_CASE("EtcdClient reports every endpoint when all fail")
+{
   const std::string port = closed_port();
   EtcdClient client({{"127.0.0.1", port}});
   std::string err;

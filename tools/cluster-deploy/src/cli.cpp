@@ -25,6 +25,7 @@ struct Options {
   LogOptions logs;
   bool purge_data = false;
   std::string junit;
+  std::map<std::string, NodeRelease> releases; ///< rendered before connecting (deploy)
 };
 
 /// A subcommand: its name, help, and what it runs once the plan is loaded.
@@ -32,7 +33,7 @@ struct Command {
   const char* name;
   const char* help;
   std::function<bool(Cluster&, const std::vector<const Service*>&, const Options&)> run;
-  bool writes = false;  ///< renders and deploys: render before connecting
+  bool writes = false; ///< renders and deploys: render before connecting
 };
 
 Color parse_color(const std::string& text)
@@ -42,11 +43,11 @@ Color parse_color(const std::string& text)
 
 void setup_logging(const Options& options)
 {
-  auto logger = spdlog::stderr_color_mt("cluster-deploy", options.color == "never" ? spdlog::color_mode::never
-                                                             : options.color == "always" ? spdlog::color_mode::always
-                                                                                          : spdlog::color_mode::automatic);
+  auto logger = spdlog::stderr_color_mt("cluster-deploy", options.color == "never"    ? spdlog::color_mode::never
+                                                          : options.color == "always" ? spdlog::color_mode::always
+                                                                                      : spdlog::color_mode::automatic);
   logger->set_pattern("%^cluster-deploy: %l:%$ %v");
-  logger->set_level(options.verbose >= 2 ? spdlog::level::trace
+  logger->set_level(options.verbose >= 2   ? spdlog::level::trace
                     : options.verbose == 1 ? spdlog::level::debug
                                            : spdlog::level::warn);
   spdlog::set_default_logger(logger);
@@ -55,25 +56,24 @@ void setup_logging(const Options& options)
 const std::vector<Command>& commands()
 {
   static const std::vector<Command> table = {
-    {"deploy", "push binaries, configs and units; restart what changed; verify health",
-     [](Cluster& c, const auto& s, const Options& o) {
-       DeployOptions options{o.dry_run, HealthOptions{Seconds{o.health_timeout}, Seconds{2}}};
-       auto nodes = std::vector<const Node*>{};
-       for (auto& slot : c.slots()) {
-         nodes.push_back(slot.node);
-       }
-       return run_deploy(c, s, render_releases(c.plan(), nodes), options);
-     },
-     true},
-    {"up", "start the deployed services in order and verify health",
-     [](Cluster& c, const auto& s, const Options& o) { return run_up(c, s, HealthOptions{Seconds{o.health_timeout}, Seconds{2}}); }},
-    {"down", "stop the deployed services in reverse order", [](Cluster& c, const auto& s, const Options&) { return run_down(c, s); }},
-    {"status", "show state, pid, uptime, restarts, release and drift of every service",
-     [](Cluster& c, const auto& s, const Options&) { return run_status(c, s); }},
-    {"logs", "show the services' journal from every node, merged",
-     [](Cluster& c, const auto& s, const Options& o) { return run_logs(c, s, o.logs); }},
-    {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
-     [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
+      {"deploy", "push binaries, configs and units; restart what changed; verify health",
+       [](Cluster& c, const auto& s, const Options& o) {
+         DeployOptions options{o.dry_run, HealthOptions{Seconds{o.health_timeout}, Seconds{2}}};
+         return run_deploy(c, s, o.releases, options);
+       },
+       true},
+      {"up", "start the deployed services in order and verify health",
+       [](Cluster& c, const auto& s, const Options& o) {
+         return run_up(c, s, HealthOptions{Seconds{o.health_timeout}, Seconds{2}});
+       }},
+      {"down", "stop the deployed services in reverse order",
+       [](Cluster& c, const auto& s, const Options&) { return run_down(c, s); }},
+      {"status", "show state, pid, uptime, restarts, release and drift of every service",
+       [](Cluster& c, const auto& s, const Options&) { return run_status(c, s); }},
+      {"logs", "show the services' journal from every node, merged",
+       [](Cluster& c, const auto& s, const Options& o) { return run_logs(c, s, o.logs); }},
+      {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
+       [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
   };
   return table;
 }
@@ -85,9 +85,9 @@ void add_selection_options(CLI::App& app, Options& options)
   app.add_option("--node", options.selection.nodes, "act on these nodes only")->delimiter(',');
   app.add_option("--service", options.selection.services, "act on these services only")->delimiter(',');
   app.add_option("--parallel", options.parallel, "nodes handled at once (default: the plan's, 64)")
-    ->check(CLI::Range(1, 1024));
+      ->check(CLI::Range(1, 1024));
   app.add_option("--color", options.color, "auto, always or never (NO_COLOR is honoured)")
-    ->check(CLI::IsMember({"auto", "always", "never"}));
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_flag("-v,--verbose", options.verbose, "more detail on stderr (twice: libssh protocol)");
 }
 
@@ -98,7 +98,7 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
   }
   if (name == "deploy" || name == "up") {
     sub.add_option("--health-timeout", options.health_timeout, "seconds to wait for health per service")
-      ->check(CLI::Range(1, 3600));
+        ->check(CLI::Range(1, 3600));
   }
   if (name == "deploy" || name == "up" || name == "down" || name == "clean") {
     sub.add_option("--junit", options.junit, "also write the summary as a JUnit XML report to this file");
@@ -113,14 +113,14 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
   }
 }
 
-int execute(const Command& command, const Options& options)
+int execute(const Command& command, Options& options)
 {
   Plan plan = load_plan(options.plan).value_or_throw();
   auto nodes = select_nodes(plan, options.selection).value_or_throw();
   auto services = select_services(plan, options.selection).value_or_throw();
   write_nodes_file(plan).value_or_throw();
   if (command.writes) {
-    render_releases(plan, nodes);  // template errors stop us before any node is touched
+    options.releases = render_releases(plan, nodes); // errors stop us before any node is touched
   }
   Output output(parse_color(options.color));
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
@@ -128,7 +128,7 @@ int execute(const Command& command, const Options& options)
   bool ok = command.run(cluster, services, options);
   if (!options.junit.empty()) {
     write_junit(options.junit, std::string("cluster-deploy ") + command.name + " " + plan.cluster, output.rows())
-      .value_or_throw();
+        .value_or_throw();
   }
   return ok ? k_exit_ok : k_exit_node_failure;
 }

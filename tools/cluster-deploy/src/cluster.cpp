@@ -85,7 +85,7 @@ Result<std::vector<const Service*>> select_services(const Plan& plan, const Sele
 }
 
 Cluster::Cluster(const Plan& plan, std::vector<const Node*> nodes, Output& output, int parallel)
-  : m_plan(plan), m_output(output), m_parallel(parallel)
+    : m_plan(plan), m_output(output), m_parallel(parallel)
 {
   for (const Node* node : nodes) {
     m_slots.push_back(NodeSlot{node, nullptr, std::nullopt, ""});

@@ -37,7 +37,7 @@ struct NodeSlot {
   const Node* node = nullptr;
   std::unique_ptr<Transport> transport;
   std::optional<NodeOps> ops;
-  std::string failure;  ///< set once anything failed on this node
+  std::string failure; ///< set once anything failed on this node
 
   bool alive() const { return ops.has_value() && failure.empty(); }
 };

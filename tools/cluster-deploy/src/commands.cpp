@@ -1,6 +1,5 @@
 #include "commands.hpp"
 
-
 #include <algorithm>
 #include <cstdio>
 #include <mutex>

@@ -13,7 +13,7 @@ bool run_status(Cluster& cluster, const std::vector<const Service*>& services);
 
 struct LogOptions {
   int lines = 50;
-  std::string since;   ///< passed to journalctl --since
+  std::string since; ///< passed to journalctl --since
   bool follow = false;
 };
 

@@ -46,7 +46,8 @@ std::string describe(const ChangeSet& changes, const NodeRelease& release)
   for (const auto& service : changes.restart) {
     restarts += (restarts.empty() ? "" : ",") + service;
   }
-  std::string removed = changes.units_to_remove.empty() ? "" : "; remove " + std::to_string(changes.units_to_remove.size()) + " units";
+  std::string removed =
+      changes.units_to_remove.empty() ? "" : "; remove " + std::to_string(changes.units_to_remove.size()) + " units";
   return text + "; units to install " + std::to_string(changes.units_to_install.size()) + removed +
          (restarts.empty() ? "" : "; restart " + restarts);
 }
@@ -130,7 +131,7 @@ struct ServiceStep {
   Cluster& cluster;
   const Service& service;
   const HealthOptions& health;
-  std::function<bool(const NodeSlot&)> restart;  ///< restart (not just start) on this node?
+  std::function<bool(const NodeSlot&)> restart; ///< restart (not just start) on this node?
 };
 
 void start_on(ServiceStep& step, NodeSlot& slot, std::map<std::string, std::string>& actions, std::mutex& mutex)
@@ -209,8 +210,9 @@ Result<void> write_nodes_file(const Plan& plan)
 std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes)
 {
   std::map<std::string, NodeRelease> releases;
+  ProgramHashes hashes;
   for (const Node* node : nodes) {
-    releases[node->name] = render_node(plan, *node).value_or_throw();
+    releases[node->name] = render_node(plan, *node, hashes).value_or_throw();
   }
   return releases;
 }
@@ -224,7 +226,8 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   }
   cluster.for_each_alive([&](NodeSlot& slot) { stage_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
   if (options.dry_run) {
-    return std::all_of(cluster.slots().begin(), cluster.slots().end(), [](const NodeSlot& s) { return s.failure.empty(); });
+    return std::all_of(cluster.slots().begin(), cluster.slots().end(),
+                       [](const NodeSlot& s) { return s.failure.empty(); });
   }
   for (const Service* service : services) {
     ServiceStep step{cluster, *service, options.health, [&](const NodeSlot& slot) {

@@ -17,8 +17,7 @@ struct Failure {
 /// `exit_code` is 2 for usage/configuration errors and 1 for failures on nodes.
 class Error : public std::runtime_error {
 public:
-  explicit Error(const std::string& what, int exit_code = 2)
-    : std::runtime_error(what), m_exit_code(exit_code) {}
+  explicit Error(const std::string& what, int exit_code = 2) : std::runtime_error(what), m_exit_code(exit_code) {}
   int exit_code() const { return m_exit_code; }
 
 private:
@@ -43,7 +42,8 @@ public:
   const T* operator->() const { return &value(); }
   const std::string& error() const { return std::get<1>(m_state).message; }
   /// The value, or throws Error with the failure's message.
-  T value_or_throw(int exit_code = 2) && {
+  T value_or_throw(int exit_code = 2) &&
+  {
     if (!ok()) {
       throw Error(error(), exit_code);
     }
@@ -63,7 +63,8 @@ public:
   bool ok() const { return m_ok; }
   explicit operator bool() const { return m_ok; }
   const std::string& error() const { return m_failure; }
-  void value_or_throw(int exit_code = 2) const {
+  void value_or_throw(int exit_code = 2) const
+  {
     if (!m_ok) {
       throw Error(m_failure, exit_code);
     }
@@ -74,6 +75,9 @@ private:
   bool m_ok = true;
 };
 
-inline Failure fail(std::string message) { return Failure{std::move(message)}; }
+inline Failure fail(std::string message)
+{
+  return Failure{std::move(message)};
+}
 
 } // namespace deploy

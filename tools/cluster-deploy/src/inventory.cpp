@@ -53,7 +53,8 @@ bool is_hostname(std::string_view s)
     return false;
   }
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+           c == '_';
   });
 }
 
@@ -166,8 +167,7 @@ std::vector<const Node*> Inventory::group(std::string_view group) const
   return members;
 }
 
-Result<std::vector<Node>> parse_group(std::string_view text, const std::string& group,
-                                      const std::string& file)
+Result<std::vector<Node>> parse_group(std::string_view text, const std::string& group, const std::string& file)
 {
   std::vector<Node> nodes;
   std::istringstream in{std::string(text)};

@@ -16,24 +16,23 @@ struct Node {
   std::string name;
   std::string address;
   std::string group;
-  int index = 0;   ///< position in its group, from 0
-  int port = 0;    ///< 0: from ssh_config or 22
+  int index = 0; ///< position in its group, from 0
+  int port = 0;  ///< 0: from ssh_config or 22
   std::string user;
-  std::map<std::string, std::string> vars;  ///< free key=value fields for templates
-  std::string origin;                        ///< "file:line", for messages
+  std::map<std::string, std::string> vars; ///< free key=value fields for templates
+  std::string origin;                      ///< "file:line", for messages
 };
 
 struct Inventory {
-  std::vector<Node> nodes;          ///< in group order, then file order
-  std::vector<std::string> groups;  ///< sorted group names
+  std::vector<Node> nodes;         ///< in group order, then file order
+  std::vector<std::string> groups; ///< sorted group names
 
   const Node* find(std::string_view name) const;
   std::vector<const Node*> group(std::string_view group) const;
 };
 
 /// Parses one group file's text. `file` names it in error messages.
-Result<std::vector<Node>> parse_group(std::string_view text, const std::string& group,
-                                      const std::string& file);
+Result<std::vector<Node>> parse_group(std::string_view text, const std::string& group, const std::string& file);
 
 /// Reads every `<group>.txt` in `dir`; errors name file:line.
 Result<Inventory> read_inventory(const std::filesystem::path& dir);

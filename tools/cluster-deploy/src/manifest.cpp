@@ -82,9 +82,8 @@ ChangeSet compute_changes(const NodeRelease& wanted, const RemoteState& remote)
     }
   }
   for (const auto& file : wanted.files) {
-    if (file.path.starts_with("units/") &&
-        std::find(changes.units_to_install.begin(), changes.units_to_install.end(), unit_file_name(file.path)) !=
-          changes.units_to_install.end()) {
+    if (file.path.starts_with("units/") && std::find(changes.units_to_install.begin(), changes.units_to_install.end(),
+                                                     unit_file_name(file.path)) != changes.units_to_install.end()) {
       changes.restart.insert(file.services.begin(), file.services.end());
     }
   }

@@ -16,10 +16,10 @@ namespace deploy {
 
 /// What the node reported about itself (see node_ops: the state script).
 struct RemoteState {
-  std::string current_id;                      ///< empty: never deployed
-  std::set<std::string> releases;              ///< release ids kept on the node
-  std::map<std::string, std::string> files;    ///< current release: path -> sha256
-  std::map<std::string, std::string> units;    ///< installed unit name -> sha256
+  std::string current_id;                   ///< empty: never deployed
+  std::set<std::string> releases;           ///< release ids kept on the node
+  std::map<std::string, std::string> files; ///< current release: path -> sha256
+  std::map<std::string, std::string> units; ///< installed unit name -> sha256
 };
 
 /// Parses the state script's output: lines "current ID", "release ID",
@@ -27,13 +27,13 @@ struct RemoteState {
 RemoteState parse_remote_state(std::string_view text);
 
 struct ChangeSet {
-  bool release_changed = false;   ///< the node must switch to a new release
-  bool release_on_node = false;   ///< that release is already on the node (no staging)
-  std::vector<const ReleaseFile*> send;                     ///< not on the node: upload
-  std::vector<std::pair<std::string, std::string>> reuse;   ///< (path in current, path in new): same content
-  std::vector<std::string> units_to_install;                ///< unit file names
-  std::vector<std::string> units_to_remove;                 ///< installed, but no longer in the plan
-  std::set<std::string> restart;  ///< services whose program, config or unit changed
+  bool release_changed = false;                           ///< the node must switch to a new release
+  bool release_on_node = false;                           ///< that release is already on the node (no staging)
+  std::vector<const ReleaseFile*> send;                   ///< not on the node: upload
+  std::vector<std::pair<std::string, std::string>> reuse; ///< (path in current, path in new): same content
+  std::vector<std::string> units_to_install;              ///< unit file names
+  std::vector<std::string> units_to_remove;               ///< installed, but no longer in the plan
+  std::set<std::string> restart;                          ///< services whose program, config or unit changed
   std::uint64_t bytes_to_send = 0;
 
   bool nothing_to_do() const { return !release_changed && units_to_install.empty() && units_to_remove.empty(); }

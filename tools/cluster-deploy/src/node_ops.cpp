@@ -8,8 +8,7 @@ namespace deploy {
 namespace {
 
 // Runs "$@" as root: directly when we are root, else through non-interactive sudo.
-const char* k_as_root =
-  R"SH(if [ "$(id -u)" -eq 0 ]; then exec "$@"; else exec sudo -n -- "$@"; fi)SH";
+const char* k_as_root = R"SH(if [ "$(id -u)" -eq 0 ]; then exec "$@"; else exec sudo -n -- "$@"; fi)SH";
 
 const char* k_state_script = R"SH(root=/opt/$1; c=$1
 cur=$(readlink "$root/current" 2>/dev/null || true)
@@ -117,8 +116,7 @@ UnitState parse_unit_state(std::string_view text)
 }
 
 Result<ExecResult> NodeOps::run_script(const std::string& what, const std::string& script,
-                                       const std::vector<std::string>& args, std::string_view input,
-                                       Seconds timeout)
+                                       const std::vector<std::string>& args, std::string_view input, Seconds timeout)
 {
   auto result = m_transport.exec(root_command(script, args), input, timeout);
   if (!result) {
@@ -178,8 +176,8 @@ Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file
 
 Result<void> NodeOps::seal(const NodeRelease& release)
 {
-  auto result = run_script("checking release " + release.id, k_seal_script, {m_layout.cluster, release.id},
-                           release.manifest);
+  auto result =
+      run_script("checking release " + release.id, k_seal_script, {m_layout.cluster, release.id}, release.manifest);
   return result ? Result<void>{} : fail(result.error());
 }
 
@@ -197,7 +195,8 @@ Result<void> NodeOps::systemctl(const std::string& verb, const std::string& serv
 {
   std::vector<std::string> words = {"systemctl", verb};
   if (verb == "start" || verb == "restart") {
-    words = {"sh", "-c", "systemctl reset-failed \"$2\" 2>/dev/null; exec systemctl \"$1\" --no-block \"$2\"", "sc", verb};
+    words = {"sh", "-c", "systemctl reset-failed \"$2\" 2>/dev/null; exec systemctl \"$1\" --no-block \"$2\"", "sc",
+             verb};
   }
   words.push_back(m_layout.unit_name(service));
   auto result = run_script("systemctl " + verb + " " + service, "exec \"$@\"", words);

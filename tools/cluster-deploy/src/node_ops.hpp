@@ -18,10 +18,10 @@ std::string root_command(const std::string& script, const std::vector<std::strin
 
 /// One unit's state as systemd reports it.
 struct UnitState {
-  std::string active;  ///< ActiveState: active, inactive, failed, activating, ...
-  std::string sub;     ///< SubState: running, dead, auto-restart, ...
+  std::string active; ///< ActiveState: active, inactive, failed, activating, ...
+  std::string sub;    ///< SubState: running, dead, auto-restart, ...
   long main_pid = 0;
-  long restarts = 0;   ///< NRestarts
+  long restarts = 0; ///< NRestarts
   long uptime_seconds = -1;
   bool loaded = false;
 
@@ -32,7 +32,9 @@ struct UnitState {
 class NodeOps {
 public:
   NodeOps(Transport& transport, std::string node, NodeLayout layout)
-    : m_transport(transport), m_node(std::move(node)), m_layout(std::move(layout)) {}
+      : m_transport(transport), m_node(std::move(node)), m_layout(std::move(layout))
+  {
+  }
 
   Result<RemoteState> read_state();
   /// Creates the staging folder of `release` and links in the reused files.

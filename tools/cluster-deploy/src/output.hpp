@@ -14,10 +14,10 @@ enum class Color { automatic, always, never };
 /// One row of the summary: what happened to one service (or the node) on one node.
 struct SummaryRow {
   std::string node;
-  std::string service;  ///< "-" for node-level steps
-  std::string action;   ///< unchanged, restarted, started, stopped, ...
+  std::string service; ///< "-" for node-level steps
+  std::string action;  ///< unchanged, restarted, started, stopped, ...
   bool ok = true;
-  std::string detail;   ///< failure reason
+  std::string detail; ///< failure reason
   double seconds = 0;
 };
 

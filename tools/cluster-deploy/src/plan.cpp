@@ -205,7 +205,7 @@ Result<Plan> parse_plan(std::string_view xml, const std::string& file)
     plan.ssh.config = attribute(ssh, "config");
     plan.ssh.known_hosts = attribute(ssh, "known-hosts");
     plan.ssh.host_key_policy =
-      attribute(ssh, "host-key-policy") == "accept-new" ? HostKeyPolicy::accept_new : HostKeyPolicy::strict;
+        attribute(ssh, "host-key-policy") == "accept-new" ? HostKeyPolicy::accept_new : HostKeyPolicy::strict;
     plan.ssh.parallel = std::clamp(ssh->IntAttribute("parallel", 64), 1, 1024);
   }
   std::vector<Service> services;

@@ -17,22 +17,22 @@ struct Health {
   enum class Kind { none, tcp, http, exec };
   Kind kind = Kind::none;
   int port = 0;
-  std::string path;     ///< http
-  std::string command;  ///< exec (a template)
+  std::string path;    ///< http
+  std::string command; ///< exec (a template)
 };
 
 struct ConfigTemplate {
   std::filesystem::path source;
-  std::string name;  ///< file name on the node, in the service's etc folder
+  std::string name; ///< file name on the node, in the service's etc folder
 };
 
 struct Service {
   std::string name;
   std::string group;
   std::filesystem::path program;
-  std::vector<std::string> args;  ///< templates
+  std::vector<std::string> args; ///< templates
   std::vector<ConfigTemplate> configs;
-  std::vector<std::pair<std::string, std::string>> env;  ///< values are templates
+  std::vector<std::pair<std::string, std::string>> env; ///< values are templates
   Health health;
   std::vector<std::string> after;
   bool bootstrap = false;
@@ -48,9 +48,9 @@ struct SshSettings {
 struct Plan {
   std::string cluster;
   std::filesystem::path inventory_dir;
-  std::filesystem::path output_dir;  ///< rendered files go to <output>/<node>/
+  std::filesystem::path output_dir; ///< rendered files go to <output>/<node>/
   SshSettings ssh;
-  std::vector<Service> services;     ///< in start order (AFTER respected)
+  std::vector<Service> services; ///< in start order (AFTER respected)
   Inventory inventory;
 
   const Service* find_service(std::string_view name) const;

@@ -33,13 +33,26 @@ std::string systemd_quote(std::string_view word)
   std::string quoted = "\"";
   for (char c : word) {
     switch (c) {
-    case '"': quoted += "\\\""; break;
-    case '\\': quoted += "\\\\"; break;
-    case '%': quoted += "%%"; break;
-    case '$': quoted += "$$"; break;
-    case '\n': quoted += "\\n"; break;
-    case '\t': quoted += "\\t"; break;
-    default: quoted += c;
+    case '"':
+      quoted += "\\\"";
+      break;
+    case '\\':
+      quoted += "\\\\";
+      break;
+    case '%':
+      quoted += "%%";
+      break;
+    case '$':
+      quoted += "$$";
+      break;
+    case '\n':
+      quoted += "\\n";
+      break;
+    case '\t':
+      quoted += "\\t";
+      break;
+    default:
+      quoted += c;
     }
   }
   quoted += '"';
@@ -52,8 +65,8 @@ bool is_safe_name(std::string_view name)
     return false;
   }
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) {
       return false;
     }

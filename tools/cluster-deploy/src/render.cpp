@@ -45,15 +45,15 @@ Result<std::string> lookup(std::string_view name, const Plan& plan, const Node& 
 {
   NodeLayout layout{plan.cluster};
   const std::map<std::string_view, std::string> fixed = {
-    {"cluster", plan.cluster},
-    {"service", service.name},
-    {"node", node.name},
-    {"address", node.address},
-    {"index", std::to_string(node.index)},
-    {"group", node.group},
-    {"bootstrap", service.bootstrap && node.index == 0 ? "true" : "false"},
-    {"data_dir", layout.data_dir(service.name)},
-    {"etc", layout.etc_dir(service.name)},
+      {"cluster", plan.cluster},
+      {"service", service.name},
+      {"node", node.name},
+      {"address", node.address},
+      {"index", std::to_string(node.index)},
+      {"group", node.group},
+      {"bootstrap", service.bootstrap && node.index == 0 ? "true" : "false"},
+      {"data_dir", layout.data_dir(service.name)},
+      {"etc", layout.etc_dir(service.name)},
   };
   if (auto it = fixed.find(name); it != fixed.end()) {
     return it->second;
@@ -108,7 +108,7 @@ Result<void> write_file(const std::filesystem::path& path, const std::string& co
     std::stringstream old;
     old << existing.rdbuf();
     if (old.str() == content) {
-      return {};  // keep the timestamp: nothing changed
+      return {}; // keep the timestamp: nothing changed
     }
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -141,8 +141,10 @@ Result<ReleaseFile> render_config(const Plan& plan, const Node& node, const Serv
   if (!text) {
     return fail(text.error());
   }
-  ReleaseFile file{"etc/" + service.name + "/" + config.name, plan.output_dir / node.name / "etc" / service.name / config.name,
-                   sha256_hex(*text), {service.name}};
+  ReleaseFile file{"etc/" + service.name + "/" + config.name,
+                   plan.output_dir / node.name / "etc" / service.name / config.name,
+                   sha256_hex(*text),
+                   {service.name}};
   if (auto written = write_file(file.local, *text); !written) {
     return fail(written.error());
   }
@@ -163,7 +165,7 @@ Result<ReleaseFile> render_unit_file(const Plan& plan, const Node& node, const S
   return file;
 }
 
-Result<void> add_program(std::vector<ReleaseFile>& files, const Service& service)
+Result<void> add_program(std::vector<ReleaseFile>& files, const Service& service, ProgramHashes& hashes)
 {
   std::string path = "bin/" + service.program.filename().string();
   for (auto& file : files) {
@@ -172,18 +174,22 @@ Result<void> add_program(std::vector<ReleaseFile>& files, const Service& service
       return {};
     }
   }
-  auto hash = sha256_file(service.program);
-  if (!hash) {
-    return fail("service " + service.name + ": " + hash.error());
+  auto known = hashes.find(service.program);
+  if (known == hashes.end()) {
+    auto hash = sha256_file(service.program);
+    if (!hash) {
+      return fail("service " + service.name + ": " + hash.error());
+    }
+    known = hashes.emplace(service.program, *hash).first;
   }
-  files.push_back(ReleaseFile{path, service.program, *hash, {service.name}});
+  files.push_back(ReleaseFile{path, service.program, known->second, {service.name}});
   return {};
 }
 
 } // namespace
 
-Result<std::string> expand_template(std::string_view text, const Plan& plan, const Node& node,
-                                    const Service& service, const std::string& origin)
+Result<std::string> expand_template(std::string_view text, const Plan& plan, const Node& node, const Service& service,
+                                    const std::string& origin)
 {
   std::string out;
   size_t pos = 0;
@@ -249,12 +255,12 @@ void seal_release(NodeRelease& release)
   release.id = sha256_hex(release.manifest).substr(0, 16);
 }
 
-Result<NodeRelease> render_node(const Plan& plan, const Node& node)
+Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashes& hashes)
 {
   NodeRelease release;
   release.node = node.name;
   for (const Service* service : plan.services_on(node)) {
-    if (auto added = add_program(release.files, *service); !added) {
+    if (auto added = add_program(release.files, *service, hashes); !added) {
       return fail(added.error());
     }
     for (const auto& config : service->configs) {

@@ -15,20 +15,21 @@ using namespace ssh_detail;
 // libssh 0.10's own default order, with curve25519 explicitly first: it is about
 // half the client CPU of the alternatives. A KexAlgorithms line in ssh_config wins.
 constexpr const char* k_key_exchange =
-  "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
-  "ecdh-sha2-nistp521,diffie-hellman-group18-sha512,diffie-hellman-group16-sha512,"
-  "diffie-hellman-group-exchange-sha256,diffie-hellman-group14-sha256";
+    "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
+    "ecdh-sha2-nistp521,diffie-hellman-group18-sha512,diffie-hellman-group16-sha512,"
+    "diffie-hellman-group-exchange-sha256,diffie-hellman-group14-sha256";
 
 // --- logging (libssh's callback and level are thread-local) -------------------
 
 thread_local std::string t_log_host;
 
-void forward_libssh_log(int /*priority*/, const char* /*function*/, const char* buffer,
-                        void* /*userdata*/) {
+void forward_libssh_log(int /*priority*/, const char* /*function*/, const char* buffer, void* /*userdata*/)
+{
   spdlog::debug("{}: libssh: {}", t_log_host, buffer != nullptr ? buffer : "");
 }
 
-void route_libssh_logs(const std::string& host) {
+void route_libssh_logs(const std::string& host)
+{
   t_log_host = host;
   ssh_set_log_callback(forward_libssh_log);
   const auto level = spdlog::get_level();
@@ -41,14 +42,16 @@ void route_libssh_logs(const std::string& host) {
   }
 }
 
-std::string first_chars(const std::string& text, std::size_t n) {
+std::string first_chars(const std::string& text, std::size_t n)
+{
   return text.size() <= n ? text : text.substr(0, n) + "...";
 }
 // --- host keys -------------------------------------------------------------------
 
 std::mutex g_known_hosts_mutex;
 
-Result<std::string> server_fingerprint(ssh_session session, const std::string& host) {
+Result<std::string> server_fingerprint(ssh_session session, const std::string& host)
+{
   ssh_key raw_key = nullptr;
   if (ssh_get_server_publickey(session, &raw_key) != SSH_OK) {
     return fail(host + ": cannot get the server's host key: " + libssh_error(session));
@@ -67,7 +70,8 @@ Result<std::string> server_fingerprint(ssh_session session, const std::string& h
   return std::string(text.get());
 }
 
-std::string known_hosts_path(ssh_session session) {
+std::string known_hosts_path(ssh_session session)
+{
   char* raw = nullptr;
   if (ssh_options_get(session, SSH_OPTIONS_KNOWNHOSTS, &raw) == SSH_OK && raw != nullptr) {
     CharPtr path(raw);
@@ -76,21 +80,22 @@ std::string known_hosts_path(ssh_session session) {
   return "~/.ssh/known_hosts";
 }
 
-Result<void> accept_new_host_key(ssh_session session, const std::string& host,
-                                 const std::string& fingerprint) {
+Result<void> accept_new_host_key(ssh_session session, const std::string& host, const std::string& fingerprint)
+{
   std::lock_guard<std::mutex> lock(g_known_hosts_mutex);
   if (ssh_session_is_known_server(session) == SSH_KNOWN_HOSTS_OK) {
-    return {};  // another thread recorded the same host while we waited
+    return {}; // another thread recorded the same host while we waited
   }
   if (ssh_session_update_known_hosts(session) != SSH_OK) {
-    return fail(host + ": cannot record the host key (" + fingerprint + ") in " +
-                known_hosts_path(session) + ": " + libssh_error(session));
+    return fail(host + ": cannot record the host key (" + fingerprint + ") in " + known_hosts_path(session) + ": " +
+                libssh_error(session));
   }
   spdlog::info("{}: accepted new host key {} (recorded in {})", host, fingerprint, known_hosts_path(session));
   return {};
 }
 
-Result<void> verify_host_key(ssh_session session, const std::string& host, HostKeyPolicy policy) {
+Result<void> verify_host_key(ssh_session session, const std::string& host, HostKeyPolicy policy)
+{
   const ssh_known_hosts_e state = ssh_session_is_known_server(session);
   if (state == SSH_KNOWN_HOSTS_OK) {
     return {};
@@ -104,24 +109,25 @@ Result<void> verify_host_key(ssh_session session, const std::string& host, HostK
   }
   if (state == SSH_KNOWN_HOSTS_CHANGED || state == SSH_KNOWN_HOSTS_OTHER) {
     return fail("host key for " + host + " has CHANGED (server's key " + *fingerprint +
-                "): refusing to connect; if this is expected, remove the old key from " +
-                known_hosts_path(session));
+                "): refusing to connect; if this is expected, remove the old key from " + known_hosts_path(session));
   }
   if (policy == HostKeyPolicy::accept_new) {
     return accept_new_host_key(session, host, *fingerprint);
   }
-  return fail("host key for " + host + " is not known (" + *fingerprint + "): add it to " +
-              known_hosts_path(session) + " (e.g. ssh-keyscan) or use the accept-new host key policy");
+  return fail("host key for " + host + " is not known (" + *fingerprint + "): add it to " + known_hosts_path(session) +
+              " (e.g. ssh-keyscan) or use the accept-new host key policy");
 }
 
 // --- authentication ----------------------------------------------------------------
 
-std::string allowed_methods(ssh_session session) {
+std::string allowed_methods(ssh_session session)
+{
   const int methods = ssh_userauth_list(session, nullptr);
-  static const std::pair<int, const char*> k_names[] = {
-    {SSH_AUTH_METHOD_PUBLICKEY, "publickey"}, {SSH_AUTH_METHOD_PASSWORD, "password"},
-    {SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive"}, {SSH_AUTH_METHOD_HOSTBASED, "hostbased"},
-    {SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic"}};
+  static const std::pair<int, const char*> k_names[] = {{SSH_AUTH_METHOD_PUBLICKEY, "publickey"},
+                                                        {SSH_AUTH_METHOD_PASSWORD, "password"},
+                                                        {SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive"},
+                                                        {SSH_AUTH_METHOD_HOSTBASED, "hostbased"},
+                                                        {SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic"}};
   std::string text;
   for (const auto& [bit, name] : k_names) {
     if ((methods & bit) != 0) {
@@ -131,7 +137,8 @@ std::string allowed_methods(ssh_session session) {
   return text.empty() ? "unknown" : text;
 }
 
-std::string session_user(ssh_session session) {
+std::string session_user(ssh_session session)
+{
   char* raw = nullptr;
   if (ssh_options_get(session, SSH_OPTIONS_USER, &raw) == SSH_OK && raw != nullptr) {
     CharPtr user(raw);
@@ -141,7 +148,8 @@ std::string session_user(ssh_session session) {
 }
 
 /// Agent, then identity files; never a password or a prompt.
-Result<void> authenticate(ssh_session session, const std::string& host) {
+Result<void> authenticate(ssh_session session, const std::string& host)
+{
   int rc = ssh_userauth_none(session, nullptr);
   if (rc == SSH_AUTH_SUCCESS) {
     return {};
@@ -158,15 +166,17 @@ Result<void> authenticate(ssh_session session, const std::string& host) {
 
 // --- session setup ---------------------------------------------------------------------
 
-Result<void> set_option(ssh_session session, const std::string& host, ssh_options_e option,
-                        const void* value, const char* what) {
+Result<void> set_option(ssh_session session, const std::string& host, ssh_options_e option, const void* value,
+                        const char* what)
+{
   if (ssh_options_set(session, option, value) != SSH_OK) {
     return fail(host + ": cannot set ssh option " + what + ": " + libssh_error(session));
   }
   return {};
 }
 
-Result<void> apply_file_options(ssh_session session, const ConnectOptions& options) {
+Result<void> apply_file_options(ssh_session session, const ConnectOptions& options)
+{
   const std::string& host = options.host;
   Result<void> rc;
   if (!options.known_hosts.empty()) {
@@ -189,7 +199,8 @@ Result<void> apply_file_options(ssh_session session, const ConnectOptions& optio
 }
 
 /// Config files first, then the inventory's explicit values win (facts §3.1).
-Result<void> apply_options(ssh_session session, const ConnectOptions& options) {
+Result<void> apply_options(ssh_session session, const ConnectOptions& options)
+{
   const std::string& host = options.host;
   auto rc = set_option(session, host, SSH_OPTIONS_HOST, host.c_str(), "host");
   if (rc) {
@@ -201,13 +212,13 @@ Result<void> apply_options(ssh_session session, const ConnectOptions& options) {
   const std::string config = options.ssh_config.string();
   std::error_code ec;
   if (!config.empty() && !std::filesystem::is_regular_file(options.ssh_config, ec)) {
-    return fail(host + ": ssh config file " + config + " does not exist");  // libssh would ignore it
+    return fail(host + ": ssh config file " + config + " does not exist"); // libssh would ignore it
   }
   if (ssh_options_parse_config(session, config.empty() ? nullptr : config.c_str()) != SSH_OK) {
     return fail(host + ": cannot read ssh config " + (config.empty() ? "~/.ssh/config" : config) + ": " +
                 libssh_error(session));
   }
-  const bool process_config = false;  // parsed above; ssh_connect must not parse again
+  const bool process_config = false; // parsed above; ssh_connect must not parse again
   rc = set_option(session, host, SSH_OPTIONS_PROCESS_CONFIG, &process_config, "process-config");
   const unsigned int port = options.port > 0 ? static_cast<unsigned int>(options.port) : 0;
   if (rc && port != 0) {
@@ -223,17 +234,17 @@ Result<void> apply_options(ssh_session session, const ConnectOptions& options) {
 
 class LibsshTransport final : public Transport {
 public:
-  LibsshTransport(SessionPtr session, std::string host)
-    : m_session(std::move(session)), m_host(std::move(host)) {}
+  LibsshTransport(SessionPtr session, std::string host) : m_session(std::move(session)), m_host(std::move(host)) {}
 
-  Result<ExecResult> exec(const std::string& command, std::string_view stdin_data,
-                          Seconds timeout) override {
+  Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) override
+  {
     MemoryInput input(stdin_data);
     return run_command(command, &input, timeout);
   }
 
   Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                    Seconds timeout) override {
+                                    Seconds timeout) override
+  {
     std::ifstream stream(local_file, std::ios::binary);
     if (!stream) {
       return fail("cannot open local file " + local_file.string() + " to send to " + m_host);
@@ -242,7 +253,8 @@ public:
     return run_command(command, &input, timeout);
   }
 
-  Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override {
+  Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override
+  {
     auto channel = open_exec_channel(command);
     if (!channel) {
       return fail(channel.error());
@@ -275,7 +287,8 @@ public:
     return state->status;
   }
 
-  Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) override {
+  Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) override
+  {
     auto channel = std::make_unique<Channel>(m_session.get());
     if (!channel->valid()) {
       return fail(m_host + ": cannot create a channel: " + libssh_error(m_session.get()));
@@ -291,7 +304,8 @@ public:
   }
 
 private:
-  Result<std::unique_ptr<Channel>> open_exec_channel(const std::string& command) {
+  Result<std::unique_ptr<Channel>> open_exec_channel(const std::string& command)
+  {
     auto channel = std::make_unique<Channel>(m_session.get());
     if (!channel->valid()) {
       return fail(m_host + ": cannot create a channel: " + libssh_error(m_session.get()));
@@ -306,7 +320,8 @@ private:
     return channel;
   }
 
-  Result<ExecResult> run_command(const std::string& command, Input* input, Seconds timeout) {
+  Result<ExecResult> run_command(const std::string& command, Input* input, Seconds timeout)
+  {
     auto channel = open_exec_channel(command);
     if (!channel) {
       return fail(channel.error());
@@ -338,7 +353,8 @@ private:
   }
 
   /// The exit state of a finished command; none means the connection broke.
-  Result<ExitState> final_state(const Channel& channel, const std::string& command) {
+  Result<ExitState> final_state(const Channel& channel, const std::string& command)
+  {
     ExitState state = read_exit_state(channel);
     if (!state.known()) {
       return fail(m_host + ": connection lost while running '" + first_chars(command, 80) +
@@ -352,11 +368,10 @@ private:
   /// group, but refused it for a root login in our loopback test ("session
   /// signalling requires privilege separation"); the command then runs on until
   /// it next writes to its closed stdout/stderr.
-  void abandon(Channel& channel) {
-    ssh_channel_request_send_signal(channel.get(), "KILL");
-  }
+  void abandon(Channel& channel) { ssh_channel_request_send_signal(channel.get(), "KILL"); }
 
-  Result<std::string> exchange(Channel& channel, std::string_view request, Seconds timeout) {
+  Result<std::string> exchange(Channel& channel, std::string_view request, Seconds timeout)
+  {
     std::string response;
     const OutputFn output = [&](std::string_view chunk, bool is_stderr) {
       if (!is_stderr) {
@@ -367,7 +382,7 @@ private:
     MemoryInput input(request);
     PumpSpec spec;
     spec.input = &input;
-    spec.send_eof = false;  // a half-close can make HTTP servers cancel the request
+    spec.send_eof = false; // a half-close can make HTTP servers cancel the request
     spec.wait_exit = false;
     spec.deadline = deadline_after(timeout);
     auto end = Pump(channel, m_host, spec, output).run();
@@ -375,8 +390,8 @@ private:
       return fail(end.error());
     }
     if (*end == PumpEnd::timed_out) {
-      spdlog::debug("{}: tcp request: no end of data after {}s, returning {} bytes", m_host,
-                    timeout.count(), response.size());
+      spdlog::debug("{}: tcp request: no end of data after {}s, returning {} bytes", m_host, timeout.count(),
+                    response.size());
     }
     return response;
   }
@@ -385,7 +400,8 @@ private:
   std::string m_host;
 };
 
-Result<SessionPtr> open_session(const ConnectOptions& options) {
+Result<SessionPtr> open_session(const ConnectOptions& options)
+{
   SessionPtr session(ssh_new());
   if (!session) {
     return fail(options.host + ": cannot create an ssh session (out of memory?)");
@@ -402,7 +418,8 @@ Result<SessionPtr> open_session(const ConnectOptions& options) {
 
 } // namespace
 
-Result<std::unique_ptr<Transport>> connect_ssh(const ConnectOptions& options) {
+Result<std::unique_ptr<Transport>> connect_ssh(const ConnectOptions& options)
+{
   route_libssh_logs(options.host);
   auto session = open_session(options);
   if (!session) {

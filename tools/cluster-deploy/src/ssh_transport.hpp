@@ -13,9 +13,9 @@
 #include <libssh/libssh.h>
 
 #include <algorithm>
-#include <functional>
 #include <array>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -29,13 +29,15 @@ constexpr int k_max_wait_ms = 1000;
 // --- RAII for libssh handles -------------------------------------------------
 
 struct SessionDeleter {
-  void operator()(ssh_session session) const {
+  void operator()(ssh_session session) const
+  {
     ssh_disconnect(session);
     ssh_free(session);
   }
 };
 struct ChannelDeleter {
-  void operator()(ssh_channel channel) const {
+  void operator()(ssh_channel channel) const
+  {
     if (ssh_channel_is_open(channel) != 0) {
       ssh_channel_close(channel);
     }
@@ -66,12 +68,14 @@ using EventPtr = std::unique_ptr<ssh_event_struct, EventDeleter>;
 /// gives the session back its default poll context for later blocking calls.
 class EventScope {
 public:
-  explicit EventScope(ssh_session session) : m_event(ssh_event_new()), m_session(session) {
+  explicit EventScope(ssh_session session) : m_event(ssh_event_new()), m_session(session)
+  {
     if (m_event && ssh_event_add_session(m_event.get(), m_session) != SSH_OK) {
       m_event.reset();
     }
   }
-  ~EventScope() {
+  ~EventScope()
+  {
     if (m_event) {
       ssh_event_remove_session(m_event.get(), m_session);
     }
@@ -85,11 +89,11 @@ private:
   ssh_session m_session;
 };
 
-inline std::string libssh_error(ssh_session session) {
+inline std::string libssh_error(ssh_session session)
+{
   const char* text = ssh_get_error(session);
   return (text != nullptr && *text != '\0') ? std::string(text) : std::string("unknown libssh error");
 }
-
 
 // --- exit state ----------------------------------------------------------------
 
@@ -100,21 +104,23 @@ struct ExitState {
   bool known() const { return status_known || !signal.empty(); }
 };
 
-inline void on_exit_status(ssh_session, ssh_channel, int status, void* userdata) {
+inline void on_exit_status(ssh_session, ssh_channel, int status, void* userdata)
+{
   auto* state = static_cast<ExitState*>(userdata);
   state->status_known = true;
   state->status = status;
 }
 
-inline void on_exit_signal(ssh_session, ssh_channel, const char* signal, int, const char*,
-                    const char*, void* userdata) {
+inline void on_exit_signal(ssh_session, ssh_channel, const char* signal, int, const char*, const char*, void* userdata)
+{
   static_cast<ExitState*>(userdata)->signal = (signal != nullptr && *signal != '\0') ? signal : "UNKNOWN";
 }
 
 /// One channel with its exit-state callbacks (their address must stay fixed).
 class Channel {
 public:
-  explicit Channel(ssh_session session) : m_session(session), m_channel(ssh_channel_new(session)) {
+  explicit Channel(ssh_session session) : m_session(session), m_channel(ssh_channel_new(session))
+  {
     ssh_callbacks_init(&m_callbacks);
     m_callbacks.userdata = &m_exit;
     m_callbacks.channel_exit_status_function = on_exit_status;
@@ -123,7 +129,8 @@ public:
       ssh_set_channel_callbacks(m_channel.get(), &m_callbacks);
     }
   }
-  ~Channel() {
+  ~Channel()
+  {
     // libssh frees a closed channel only when the server's CLOSE arrives, maybe
     // after we are gone: it must not call back into this object then.
     if (m_channel) {
@@ -147,7 +154,8 @@ private:
 
 /// The one place that reads a finished command's exit state.
 /// libssh 0.11: replace with ssh_channel_get_exit_state(channel, &status, &signal, &core).
-inline ExitState read_exit_state(const Channel& channel) {
+inline ExitState read_exit_state(const Channel& channel)
+{
   ExitState state = channel.callback_exit_state();
   if (!state.known() && ssh_channel_is_closed(channel.get()) != 0) {
     // Closed: returns at once instead of waiting for a status that may never come.
@@ -184,7 +192,8 @@ private:
 class FileInput : public Input {
 public:
   FileInput(std::ifstream& stream, std::string path) : m_stream(stream), m_path(std::move(path)) {}
-  Result<std::string_view> peek() override {
+  Result<std::string_view> peek() override
+  {
     if (m_pos == m_len && !m_eof) {
       m_stream.read(m_buffer.data(), static_cast<std::streamsize>(m_buffer.size()));
       m_len = static_cast<std::size_t>(m_stream.gcount());
@@ -215,19 +224,21 @@ using OutputFn = std::function<bool(std::string_view chunk, bool is_stderr)>;
 enum class PumpEnd { finished, timed_out, stopped };
 
 struct PumpSpec {
-  Input* input = nullptr;  ///< nullptr: nothing to send
-  bool send_eof = true;    ///< send EOF after the input (not for TCP requests)
-  bool wait_exit = true;   ///< wait for exit-status/exit-signal (commands only)
+  Input* input = nullptr; ///< nullptr: nothing to send
+  bool send_eof = true;   ///< send EOF after the input (not for TCP requests)
+  bool wait_exit = true;  ///< wait for exit-status/exit-signal (commands only)
   std::optional<Clock::time_point> deadline;
 };
 
 class Pump {
 public:
   Pump(Channel& channel, const std::string& host, const PumpSpec& spec, const OutputFn& output)
-    : m_channel(channel), m_host(host), m_spec(spec), m_output(output),
-      m_input_done(spec.input == nullptr) {}
+      : m_channel(channel), m_host(host), m_spec(spec), m_output(output), m_input_done(spec.input == nullptr)
+  {
+  }
 
-  Result<PumpEnd> run() {
+  Result<PumpEnd> run()
+  {
     EventScope event(m_channel.session());
     if (event.get() == nullptr) {
       return fail(m_host + ": cannot create a libssh event: " + libssh_error(m_channel.session()));
@@ -237,7 +248,7 @@ public:
     }
     while (true) {
       if (m_spec.deadline && Clock::now() >= *m_spec.deadline) {
-        return PumpEnd::timed_out;  // also when output never pauses (`yes`)
+        return PumpEnd::timed_out; // also when output never pauses (`yes`)
       }
       auto wrote = write_some();
       if (!wrote) {
@@ -269,7 +280,8 @@ public:
 private:
   bool channel_gone() const { return ssh_channel_is_open(m_channel.get()) == 0; }
 
-  bool finished() const {
+  bool finished() const
+  {
     const bool drained = ssh_channel_is_eof(m_channel.get()) != 0 || channel_gone();
     if (!drained) {
       return false;
@@ -278,12 +290,13 @@ private:
   }
 
   /// Sends what the remote window takes now; true if anything happened.
-  Result<bool> write_some() {
+  Result<bool> write_some()
+  {
     if (m_input_done) {
       return false;
     }
     if (channel_gone() || ssh_channel_is_eof(m_channel.get()) != 0) {
-      m_input_done = true;  // the command ended without reading all of its stdin
+      m_input_done = true; // the command ended without reading all of its stdin
       return false;
     }
     const uint32_t window = ssh_channel_window_size(m_channel.get());
@@ -300,7 +313,7 @@ private:
     const auto n = static_cast<uint32_t>(std::min<std::size_t>(chunk->size(), window));
     const int rc = ssh_channel_write(m_channel.get(), chunk->data(), n);
     if (rc < 0 && channel_gone()) {
-      m_input_done = true;  // closed by the server while we were writing
+      m_input_done = true; // closed by the server while we were writing
       return false;
     }
     if (rc < 0) {
@@ -310,7 +323,8 @@ private:
     return true;
   }
 
-  Result<bool> finish_input() {
+  Result<bool> finish_input()
+  {
     m_input_done = true;
     if (m_spec.send_eof && ssh_channel_send_eof(m_channel.get()) != SSH_OK) {
       return fail(m_host + ": cannot send end of input: " + libssh_error(m_channel.session()));
@@ -319,7 +333,8 @@ private:
   }
 
   /// Drains stdout and stderr without blocking; true if any data came.
-  Result<bool> read_available() {
+  Result<bool> read_available()
+  {
     bool any = false;
     for (const bool is_stderr : {false, true}) {
       while (!m_stopped) {
@@ -339,7 +354,8 @@ private:
   }
 
   /// Waits for the next packet; false once the deadline has passed.
-  Result<bool> wait(ssh_event event) {
+  Result<bool> wait(ssh_event event)
+  {
     int wait_ms = k_max_wait_ms;
     if (m_spec.deadline) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*m_spec.deadline - Clock::now());
@@ -363,7 +379,8 @@ private:
   std::array<char, k_chunk_size> m_buffer{};
 };
 
-inline std::optional<Clock::time_point> deadline_after(Seconds timeout) {
+inline std::optional<Clock::time_point> deadline_after(Seconds timeout)
+{
   if (timeout.count() <= 0) {
     return std::nullopt;
   }

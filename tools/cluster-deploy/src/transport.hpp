@@ -17,8 +17,8 @@ using Seconds = std::chrono::seconds;
 
 /// What a remote command did.
 struct ExecResult {
-  int exit_status = -1;     ///< -1 when the command was killed by a signal.
-  std::string exit_signal;  ///< e.g. "KILL" when killed by a signal, else empty.
+  int exit_status = -1;    ///< -1 when the command was killed by a signal.
+  std::string exit_signal; ///< e.g. "KILL" when killed by a signal, else empty.
   std::string out;
   std::string err;
 
@@ -36,40 +36,35 @@ public:
   /// Runs `command` through the node's login shell, writes `stdin_data` to its
   /// standard input followed by EOF, and collects stdout, stderr and exit status.
   /// Fails (as a value) only when the transport itself fails or `timeout` passes.
-  virtual Result<ExecResult> exec(const std::string& command,
-                                  std::string_view stdin_data,
-                                  Seconds timeout) = 0;
+  virtual Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) = 0;
 
   /// Like exec(), but streams the contents of `local_file` as standard input
   /// (used to upload: `cat > tmp`). Data is pipelined through the channel window.
-  virtual Result<ExecResult> exec_with_file(const std::string& command,
-                                            const std::filesystem::path& local_file,
+  virtual Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
                                             Seconds timeout) = 0;
 
   /// Runs `command` and passes its stdout to `sink` as it arrives, until the
   /// command ends, `sink` returns false, or `timeout` passes (zero: no limit).
   /// Returns the exit status (or -1 when stopped early).
-  virtual Result<int> exec_streaming(const std::string& command, const ChunkSink& sink,
-                                     Seconds timeout) = 0;
+  virtual Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) = 0;
 
   /// Opens a TCP connection from the node to its own 127.0.0.1:`port`
   /// (an SSH direct-tcpip channel, so it works when the port is firewalled),
   /// writes `request` and returns everything read until EOF or `timeout`.
   /// An empty `request` only checks that the port accepts connections.
-  virtual Result<std::string> tcp_request(int port, std::string_view request,
-                                          Seconds timeout) = 0;
+  virtual Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) = 0;
 };
 
 /// How to reach one node.
 enum class HostKeyPolicy { strict, accept_new };
 
 struct ConnectOptions {
-  std::string host;                 ///< inventory address or ssh_config Host alias
-  int port = 0;                     ///< 0: from ssh_config or 22
-  std::string user;                 ///< empty: from ssh_config or the local user
-  std::filesystem::path ssh_config; ///< empty: ~/.ssh/config then /etc/ssh/ssh_config
-  std::filesystem::path known_hosts;///< empty: from ssh_config or ~/.ssh/known_hosts
-  std::filesystem::path identity;   ///< empty: agent and default keys / ssh_config
+  std::string host;                  ///< inventory address or ssh_config Host alias
+  int port = 0;                      ///< 0: from ssh_config or 22
+  std::string user;                  ///< empty: from ssh_config or the local user
+  std::filesystem::path ssh_config;  ///< empty: ~/.ssh/config then /etc/ssh/ssh_config
+  std::filesystem::path known_hosts; ///< empty: from ssh_config or ~/.ssh/known_hosts
+  std::filesystem::path identity;    ///< empty: agent and default keys / ssh_config
   HostKeyPolicy host_key_policy = HostKeyPolicy::strict;
   Seconds connect_timeout{10};
 };

@@ -18,7 +18,8 @@ TEST_CASE("root_command passes arguments as single words")
 
 TEST_CASE("systemctl show output becomes a UnitState")
 {
-  auto state = parse_unit_state("LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=77\nNRestarts=3\nUptime=12\n");
+  auto state =
+      parse_unit_state("LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=77\nNRestarts=3\nUptime=12\n");
   CHECK(state.running());
   CHECK(state.loaded);
   CHECK(state.main_pid == 77);

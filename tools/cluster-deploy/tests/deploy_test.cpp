@@ -50,7 +50,8 @@ TEST_CASE("first deploy sends every file and starts servers before workers")
   FakeCluster fakes;
   Output output(Color::never);
   REQUIRE(deploy_once(plan, fakes, output));
-  CHECK(fakes.nodes["server1"].uploaded == std::vector<std::string>{"bin/db", "etc/db/db.conf", "units/demo-db.service"});
+  CHECK(fakes.nodes["server1"].uploaded ==
+        std::vector<std::string>{"bin/db", "etc/db/db.conf", "units/demo-db.service"});
   CHECK(fakes.nodes["server1"].active.count("demo-db.service"));
   CHECK(fakes.nodes["worker1"].active.count("demo-worker.service"));
   CHECK(fakes.nodes["server1"].current.size() == 16);
@@ -87,7 +88,7 @@ TEST_CASE("a changed config restarts only the services that use it")
   for (auto& [name, node] : fakes.nodes) {
     node.uploaded.clear();
   }
-  plan.inventory.nodes[2].vars["shard"] = "7";  // worker1's template value
+  plan.inventory.nodes[2].vars["shard"] = "7"; // worker1's template value
   Output second(Color::never);
   REQUIRE(deploy_once(plan, fakes, second));
   CHECK(fakes.nodes["worker1"].uploaded == std::vector<std::string>{"etc/worker/worker.conf"});

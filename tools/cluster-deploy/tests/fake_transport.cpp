@@ -68,7 +68,8 @@ std::vector<std::string> split_quoted(const std::string& line)
   return words;
 }
 
-ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std::string& script, std::string_view input)
+ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std::string& script,
+                                 std::string_view input)
 {
   ExecResult ok{0, "", "", ""};
   if (script.find("echo \"current") != std::string::npos) {
@@ -109,8 +110,10 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     m_node.active.erase(args[2]);
   } else if (script.find("systemctl show") != std::string::npos) {
     bool up = m_node.active.count(args.at(0)) != 0;
-    ok.out = std::string("LoadState=loaded\nActiveState=") + (up ? "active\nSubState=running\nMainPID=42\n" : "inactive\nSubState=dead\nMainPID=0\n") +
-             "NRestarts=" + std::to_string(m_node.restarts.count(args.at(0)) ? m_node.restarts.at(args.at(0)) : 0) + "\n";
+    ok.out = std::string("LoadState=loaded\nActiveState=") +
+             (up ? "active\nSubState=running\nMainPID=42\n" : "inactive\nSubState=dead\nMainPID=0\n") +
+             "NRestarts=" + std::to_string(m_node.restarts.count(args.at(0)) ? m_node.restarts.at(args.at(0)) : 0) +
+             "\n";
   }
   return ok;
 }

@@ -66,7 +66,8 @@ TEST_CASE("read_inventory reads every group and refuses duplicate names")
   std::ofstream(dir / "b.txt") << "# x\nn1:10.0.0.2\n";
   auto duplicate = read_inventory(dir);
   REQUIRE_FALSE(duplicate);
-  CHECK(duplicate.error() == (dir / "b.txt").string() + ":2: node n1 is already defined at " + (dir / "a.txt").string() + ":1");
+  CHECK(duplicate.error() ==
+        (dir / "b.txt").string() + ":2: node n1 is already defined at " + (dir / "a.txt").string() + ":1");
   std::filesystem::remove_all(dir);
   CHECK_FALSE(read_inventory(dir));
 }

@@ -29,11 +29,11 @@ RemoteState deployed(const NodeRelease& release)
 }
 
 const std::vector<ReleaseFile> k_files = {
-  {"bin/db", "/dev/null", "aaa", {"db"}},
-  {"etc/db/db.conf", "/dev/null", "bbb", {"db"}},
-  {"units/c-db.service", "/dev/null", "ccc", {"db"}},
-  {"bin/worker", "/dev/null", "ddd", {"worker"}},
-  {"units/c-worker.service", "/dev/null", "eee", {"worker"}},
+    {"bin/db", "/dev/null", "aaa", {"db"}},
+    {"etc/db/db.conf", "/dev/null", "bbb", {"db"}},
+    {"units/c-db.service", "/dev/null", "ccc", {"db"}},
+    {"bin/worker", "/dev/null", "ddd", {"worker"}},
+    {"units/c-worker.service", "/dev/null", "eee", {"worker"}},
 };
 
 } // namespace

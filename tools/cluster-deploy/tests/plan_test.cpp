@@ -9,7 +9,7 @@ TEST_CASE("the plan is read with services in AFTER order")
   CHECK(plan.cluster == "demo");
   CHECK(plan.ssh.parallel == 4);
   REQUIRE(plan.services.size() == 2);
-  CHECK(plan.services[0].name == "db");  // declared second, but worker runs AFTER db
+  CHECK(plan.services[0].name == "db"); // declared second, but worker runs AFTER db
   CHECK(plan.services[0].bootstrap);
   CHECK(plan.services[0].health.kind == Health::Kind::http);
   CHECK(plan.services[0].health.port == 2379);
@@ -41,14 +41,15 @@ TEST_CASE("malformed plans are refused with a clear message")
   CHECK(parse_plan("<plan version='1' cluster='c'><service name='s' group='g'><program>/x</program>"
                    "<health kind='udp' port='1'/></service></plan>",
                    "p.xml")
-          .error() == "p.xml: service 's': unknown health kind 'udp' (tcp, http or exec)");
+            .error() == "p.xml: service 's': unknown health kind 'udp' (tcp, http or exec)");
 }
 
 TEST_CASE("load_plan checks programs and groups against the machine and inventory")
 {
   auto dir = testing::scratch_dir("load-plan");
   std::string xml = "<plan version='1' cluster='c' inventory='" CD_TEST_DATA "/inv' output='" + dir.string() +
-                    "'><service name='s' group='servers'><program>" + (dir / "missing").string() + "</program></service></plan>";
+                    "'><service name='s' group='servers'><program>" + (dir / "missing").string() +
+                    "</program></service></plan>";
   std::ofstream(dir / "plan.xml") << xml;
   CHECK(load_plan(dir / "plan.xml").error() ==
         "service s: program " + (dir / "missing").string() + " does not exist (build it first)");
@@ -57,5 +58,6 @@ TEST_CASE("load_plan checks programs and groups against the machine and inventor
   std::ofstream(dir / "plan.xml") << "<plan version='1' cluster='c' inventory='" CD_TEST_DATA "/inv' output='x'>"
                                      "<service name='s' group='nobody'><program>/bin/sh</program></service></plan>";
   CHECK(load_plan(dir / "plan.xml").error() == "service s: group 'nobody' has no nodes in " CD_TEST_DATA "/inv");
-  CHECK(load_plan(dir / "absent.xml").error() == "cannot read plan " + (dir / "absent.xml").string() + " (configure the project first)");
+  CHECK(load_plan(dir / "absent.xml").error() ==
+        "cannot read plan " + (dir / "absent.xml").string() + " (configure the project first)");
 }

@@ -41,7 +41,8 @@ TEST_CASE("template errors name the file and line")
         "x.conf.in:2: unknown template variable @nope@ (node server1)");
   CHECK(expand_template("mail me@home\n", plan, node, db, "x.conf.in").error() ==
         "x.conf.in:1: unmatched '@' (write @@ for a literal @)");
-  CHECK(expand_template("@peers:ghosts:{name}@", plan, node, db, "x").error() == "x:1: peers: group 'ghosts' has no nodes");
+  CHECK(expand_template("@peers:ghosts:{name}@", plan, node, db, "x").error() ==
+        "x:1: peers: group 'ghosts' has no nodes");
 }
 
 TEST_CASE("units run through current as a non-root user with hardening")
@@ -61,7 +62,8 @@ TEST_CASE("units run through current as a non-root user with hardening")
 TEST_CASE("render_node writes each node's files and derives a content release id")
 {
   Plan plan = testing::example_plan("render-node");
-  auto release = render_node(plan, *plan.inventory.find("server1"));
+  ProgramHashes hashes;
+  auto release = render_node(plan, *plan.inventory.find("server1"), hashes);
   REQUIRE(release);
   std::vector<std::string> paths;
   for (const auto& file : release->files) {
@@ -71,7 +73,9 @@ TEST_CASE("render_node writes each node's files and derives a content release id
   CHECK(read(plan.output_dir / "server1/etc/db/db.conf") ==
         "name=server1\ncluster=server1=http://10.0.0.1:2380,server2=http://10.0.0.2:2380\nboot=true\n");
   CHECK(release->manifest.find("  etc/db/db.conf\n") != std::string::npos);
-  auto again = render_node(plan, *plan.inventory.find("server1"));
+  CHECK(hashes.size() == 1);
+  ProgramHashes fresh;
+  auto again = render_node(plan, *plan.inventory.find("server1"), fresh);
   CHECK(again->id == release->id);
-  CHECK(render_node(plan, *plan.inventory.find("server2"))->id != release->id);
+  CHECK(render_node(plan, *plan.inventory.find("server2"), hashes)->id != release->id);
 }

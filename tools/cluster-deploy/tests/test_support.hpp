@@ -25,14 +25,19 @@ inline Plan example_plan(const std::string& name)
   std::ofstream(dir / "db") << "db binary v1";
   std::ofstream(dir / "worker") << "worker binary v1";
   std::filesystem::copy(CD_TEST_DATA "/tpl", dir / "tpl");
-  std::string xml = "<plan version='1' cluster='demo' inventory='" CD_TEST_DATA "/inv' output='" + (dir / "out").string() +
+  std::string xml = "<plan version='1' cluster='demo' inventory='" CD_TEST_DATA "/inv' output='" +
+                    (dir / "out").string() +
                     "'><ssh config='' known-hosts='' host-key-policy='strict' parallel='4'/>"
-                    "<service name='worker' group='workers'><program>" + (dir / "worker").string() +
+                    "<service name='worker' group='workers'><program>" +
+                    (dir / "worker").string() +
                     "</program><arg>--config</arg><arg>@etc@/worker.conf</arg>"
-                    "<config template='" + (dir / "tpl/worker.conf.in").string() + "' name='worker.conf'/>"
+                    "<config template='" +
+                    (dir / "tpl/worker.conf.in").string() +
+                    "' name='worker.conf'/>"
                     "<health kind='exec' command='test -s @data_dir@/registered'/><after>db</after></service>"
-                    "<service name='db' group='servers' bootstrap='true'><program>" + (dir / "db").string() +
-                    "</program><arg>--name=@node@</arg><config template='" + (dir / "tpl/db.conf.in").string() +
+                    "<service name='db' group='servers' bootstrap='true'><program>" +
+                    (dir / "db").string() + "</program><arg>--name=@node@</arg><config template='" +
+                    (dir / "tpl/db.conf.in").string() +
                     "' name='db.conf'/><env name='GOMAXPROCS' value='2'/>"
                     "<health kind='http' port='2379' path='/health'/></service></plan>";
   auto plan = parse_plan(xml, "plan.xml");

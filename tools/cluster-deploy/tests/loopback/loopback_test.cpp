@@ -16,7 +16,8 @@ namespace {
 using namespace deploy;
 using std::chrono::steady_clock;
 
-std::string env(const char* name) {
+std::string env(const char* name)
+{
   const char* value = std::getenv(name);
   if (value == nullptr || *value == '\0') {
     FAIL(std::string("missing environment variable ") + name + " (run through run-loopback.sh)");
@@ -24,9 +25,13 @@ std::string env(const char* name) {
   return value;
 }
 
-std::filesystem::path temp_dir() { return env("CD_LOOPBACK_TMP"); }
+std::filesystem::path temp_dir()
+{
+  return env("CD_LOOPBACK_TMP");
+}
 
-ConnectOptions loopback_options() {
+ConnectOptions loopback_options()
+{
   ConnectOptions options;
   options.host = env("CD_LOOPBACK_HOST");
   options.port = std::stoi(env("CD_LOOPBACK_PORT"));
@@ -38,7 +43,8 @@ ConnectOptions loopback_options() {
   return options;
 }
 
-std::unique_ptr<Transport> connect_loopback() {
+std::unique_ptr<Transport> connect_loopback()
+{
   auto transport = connect_ssh(loopback_options());
   INFO((transport.ok() ? std::string() : transport.error()));
   REQUIRE(transport.ok());
@@ -46,7 +52,8 @@ std::unique_ptr<Transport> connect_loopback() {
 }
 
 /// POSIX single-quote quoting, as the orchestration code quotes arguments.
-std::string quoted(const std::string& text) {
+std::string quoted(const std::string& text)
+{
   std::string out = "'";
   for (const char c : text) {
     out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -54,14 +61,16 @@ std::string quoted(const std::string& text) {
   return out + "'";
 }
 
-std::string read_file(const std::filesystem::path& path) {
+std::string read_file(const std::filesystem::path& path)
+{
   std::ifstream stream(path, std::ios::binary);
   std::ostringstream text;
   text << stream.rdbuf();
   return text.str();
 }
 
-std::string random_bytes(std::size_t size) {
+std::string random_bytes(std::size_t size)
+{
   std::mt19937 engine(42);
   std::string data(size, '\0');
   for (auto& c : data) {
@@ -70,15 +79,20 @@ std::string random_bytes(std::size_t size) {
   return data;
 }
 
-std::string first_word(const std::string& text) { return text.substr(0, text.find_first_of(" \n")); }
+std::string first_word(const std::string& text)
+{
+  return text.substr(0, text.find_first_of(" \n"));
+}
 
-std::string local_sha256(const std::filesystem::path& path) {
+std::string local_sha256(const std::filesystem::path& path)
+{
   const std::string command = "sha256sum " + quoted(path.string()) + " > " + quoted(path.string() + ".sum");
   REQUIRE(std::system(command.c_str()) == 0);
   return first_word(read_file(path.string() + ".sum"));
 }
 
-std::filesystem::path copy_known_hosts(const char* source_env, const char* name) {
+std::filesystem::path copy_known_hosts(const char* source_env, const char* name)
+{
   const auto target = temp_dir() / name;
   std::filesystem::remove(target);
   if (source_env != nullptr) {
@@ -91,7 +105,8 @@ std::filesystem::path copy_known_hosts(const char* source_env, const char* name)
 
 } // namespace
 
-TEST_CASE("exec returns stdout, stderr and the exit status", "[loopback]") {
+TEST_CASE("exec returns stdout, stderr and the exit status", "[loopback]")
+{
   auto transport = connect_loopback();
   auto result = transport->exec("echo out; echo err >&2; exit 3", "", Seconds(20));
   REQUIRE(result.ok());
@@ -106,7 +121,8 @@ TEST_CASE("exec returns stdout, stderr and the exit status", "[loopback]") {
   CHECK(again->succeeded());
 }
 
-TEST_CASE("exec passes stdin through", "[loopback]") {
+TEST_CASE("exec passes stdin through", "[loopback]")
+{
   auto transport = connect_loopback();
   const std::string data = random_bytes(1024 * 1024);
   auto result = transport->exec("cat", data, Seconds(30));
@@ -116,14 +132,16 @@ TEST_CASE("exec passes stdin through", "[loopback]") {
   CHECK(result->out == data);
 }
 
-TEST_CASE("a command that does not read its stdin still finishes", "[loopback]") {
+TEST_CASE("a command that does not read its stdin still finishes", "[loopback]")
+{
   auto transport = connect_loopback();
   auto result = transport->exec("exit 0", random_bytes(8 * 1024 * 1024), Seconds(30));
   REQUIRE(result.ok());
   CHECK(result->exit_status == 0);
 }
 
-TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]") {
+TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]")
+{
   auto transport = connect_loopback();
   const auto local = temp_dir() / "upload.bin";
   {
@@ -131,9 +149,8 @@ TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]") {
   }
   const auto remote = temp_dir() / "uploaded.bin";
   const auto start = steady_clock::now();
-  auto result = transport->exec_with_file("cat > " + quoted(remote.string()) + " && sha256sum " +
-                                            quoted(remote.string()),
-                                          local, Seconds(60));
+  auto result = transport->exec_with_file(
+      "cat > " + quoted(remote.string()) + " && sha256sum " + quoted(remote.string()), local, Seconds(60));
   const std::chrono::duration<double> elapsed = steady_clock::now() - start;
   REQUIRE(result.ok());
   CHECK(result->exit_status == 0);
@@ -142,14 +159,16 @@ TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]") {
   WARN("uploaded " << mb << " MB in " << elapsed.count() << " s: " << mb / elapsed.count() << " MB/s");
 }
 
-TEST_CASE("exec_with_file fails for a local file that cannot be opened", "[loopback]") {
+TEST_CASE("exec_with_file fails for a local file that cannot be opened", "[loopback]")
+{
   auto transport = connect_loopback();
   auto result = transport->exec_with_file("cat > /dev/null", temp_dir() / "no-such-file", Seconds(10));
   REQUIRE_FALSE(result.ok());
   CHECK_THAT(result.error(), Catch::Contains("no-such-file"));
 }
 
-TEST_CASE("a command killed by a signal reports the signal", "[loopback]") {
+TEST_CASE("a command killed by a signal reports the signal", "[loopback]")
+{
   auto transport = connect_loopback();
   auto result = transport->exec("kill -KILL $$", "", Seconds(20));
   REQUIRE(result.ok());
@@ -157,7 +176,8 @@ TEST_CASE("a command killed by a signal reports the signal", "[loopback]") {
   CHECK(result->exit_signal == "KILL");
 }
 
-TEST_CASE("a connection that breaks during a command is a failure", "[loopback]") {
+TEST_CASE("a connection that breaks during a command is a failure", "[loopback]")
+{
   auto transport = connect_loopback();
   // The shell's parent is the sshd process serving this connection.
   auto result = transport->exec("kill -KILL $PPID; sleep 5", "", Seconds(20));
@@ -169,7 +189,8 @@ TEST_CASE("a connection that breaks during a command is a failure", "[loopback]"
   CHECK_THAT(next.error(), Catch::StartsWith("127.0.0.1: "));
 }
 
-TEST_CASE("a command timeout is a failure and returns in bounded time", "[loopback]") {
+TEST_CASE("a command timeout is a failure and returns in bounded time", "[loopback]")
+{
   auto transport = connect_loopback();
   const auto start = steady_clock::now();
   auto result = transport->exec("sleep 8", "", Seconds(1));
@@ -182,7 +203,8 @@ TEST_CASE("a command timeout is a failure and returns in bounded time", "[loopba
   CHECK(after->out == "still here\n");
 }
 
-TEST_CASE("a command whose output never pauses still times out", "[loopback]") {
+TEST_CASE("a command whose output never pauses still times out", "[loopback]")
+{
   auto transport = connect_loopback();
   const auto start = steady_clock::now();
   auto result = transport->exec("yes | head -c 50000000; sleep 8", "", Seconds(1));
@@ -191,7 +213,8 @@ TEST_CASE("a command whose output never pauses still times out", "[loopback]") {
   CHECK_THAT(result.error(), Catch::Contains("timed out after 1s"));
 }
 
-TEST_CASE("sessions on several threads work side by side", "[loopback]") {
+TEST_CASE("sessions on several threads work side by side", "[loopback]")
+{
   auto options = loopback_options();
   options.known_hosts = copy_known_hosts(nullptr, "threads_known_hosts");
   options.host_key_policy = HostKeyPolicy::accept_new;
@@ -217,43 +240,48 @@ TEST_CASE("sessions on several threads work side by side", "[loopback]") {
   }
 }
 
-TEST_CASE("exec_streaming delivers chunks and stops when the sink says so", "[loopback]") {
+TEST_CASE("exec_streaming delivers chunks and stops when the sink says so", "[loopback]")
+{
   auto transport = connect_loopback();
   std::string seen;
   auto status = transport->exec_streaming(
-    "echo first; sleep 0.2; echo second; exit 4",
-    [&](std::string_view chunk) {
-      seen += chunk;
-      return true;
-    },
-    Seconds(20));
+      "echo first; sleep 0.2; echo second; exit 4",
+      [&](std::string_view chunk) {
+        seen += chunk;
+        return true;
+      },
+      Seconds(20));
   REQUIRE(status.ok());
   CHECK(*status == 4);
   CHECK(seen == "first\nsecond\n");
 
   const auto start = steady_clock::now();
   auto stopped = transport->exec_streaming(
-    "for i in $(seq 100); do echo tick; sleep 0.1; done", [](std::string_view) { return false; }, Seconds(0));
+      "for i in $(seq 100); do echo tick; sleep 0.1; done", [](std::string_view) { return false; }, Seconds(0));
   CHECK(steady_clock::now() - start < std::chrono::seconds(5));
   REQUIRE(stopped.ok());
   CHECK(*stopped == -1);
 }
 
-TEST_CASE("tcp_request reaches the node's own ports", "[loopback]") {
+TEST_CASE("tcp_request reaches the node's own ports", "[loopback]")
+{
   auto transport = connect_loopback();
   const int sshd_port = std::stoi(env("CD_LOOPBACK_PORT"));
 
-  SECTION("a port nobody listens on fails clearly") {
+  SECTION("a port nobody listens on fails clearly")
+  {
     auto result = transport->tcp_request(1, "hello", Seconds(5));
     REQUIRE_FALSE(result.ok());
     CHECK_THAT(result.error(), Catch::Contains("nothing accepts connections on port 1"));
   }
-  SECTION("an empty request only checks the port") {
+  SECTION("an empty request only checks the port")
+  {
     auto result = transport->tcp_request(sshd_port, "", Seconds(5));
     REQUIRE(result.ok());
     CHECK(result->empty());
   }
-  SECTION("sshd's own port answers with its banner") {
+  SECTION("sshd's own port answers with its banner")
+  {
     auto result = transport->tcp_request(sshd_port, "SSH-2.0-loopback-test\r\n", Seconds(3));
     REQUIRE(result.ok());
     CHECK_THAT(*result, Catch::StartsWith("SSH-2.0-"));
@@ -263,14 +291,15 @@ TEST_CASE("tcp_request reaches the node's own ports", "[loopback]") {
   CHECK(after->out == "ok\n");
 }
 
-TEST_CASE("an unknown host key is refused when strict and recorded with accept_new", "[loopback]") {
+TEST_CASE("an unknown host key is refused when strict and recorded with accept_new", "[loopback]")
+{
   auto options = loopback_options();
   options.known_hosts = copy_known_hosts(nullptr, "empty_known_hosts");
 
   auto strict = connect_ssh(options);
   REQUIRE_FALSE(strict.ok());
-  CHECK_THAT(strict.error(), Catch::Contains("is not known") && Catch::Contains("SHA256:") &&
-                               Catch::Contains("127.0.0.1"));
+  CHECK_THAT(strict.error(),
+             Catch::Contains("is not known") && Catch::Contains("SHA256:") && Catch::Contains("127.0.0.1"));
 
   options.host_key_policy = HostKeyPolicy::accept_new;
   auto accepted = connect_ssh(options);
@@ -285,7 +314,8 @@ TEST_CASE("an unknown host key is refused when strict and recorded with accept_n
   CHECK(known_now.ok());
 }
 
-TEST_CASE("a changed host key is refused even with accept_new", "[loopback]") {
+TEST_CASE("a changed host key is refused even with accept_new", "[loopback]")
+{
   auto options = loopback_options();
   options.known_hosts = copy_known_hosts("CD_LOOPBACK_CHANGED_KNOWN_HOSTS", "changed_copy");
   options.host_key_policy = HostKeyPolicy::accept_new;
@@ -294,25 +324,27 @@ TEST_CASE("a changed host key is refused even with accept_new", "[loopback]") {
   auto result = connect_ssh(options);
   REQUIRE_FALSE(result.ok());
   CHECK_THAT(result.error(), Catch::Contains("has CHANGED") && Catch::Contains("SHA256:") &&
-                               Catch::Contains(options.known_hosts.string()));
+                                 Catch::Contains(options.known_hosts.string()));
   CHECK(read_file(options.known_hosts) == before);
 }
 
-TEST_CASE("authentication with a key the server does not accept fails clearly", "[loopback]") {
+TEST_CASE("authentication with a key the server does not accept fails clearly", "[loopback]")
+{
   auto options = loopback_options();
   options.identity = temp_dir() / "other_key";
   auto result = connect_ssh(options);
   REQUIRE_FALSE(result.ok());
   CHECK_THAT(result.error(), Catch::Contains("authentication failed for " + options.user + "@127.0.0.1") &&
-                               Catch::Contains("publickey"));
+                                 Catch::Contains("publickey"));
 }
 
-TEST_CASE("a quoted argument with shell syntax stays one argument", "[loopback]") {
+TEST_CASE("a quoted argument with shell syntax stays one argument", "[loopback]")
+{
   auto transport = connect_loopback();
   const auto marker = temp_dir() / "injected-marker";
   std::filesystem::remove(marker);
-  const std::string payload = "';touch " + marker.string() + "'\";touch " + marker.string() + ";$(touch " +
-                              marker.string() + ")";
+  const std::string payload =
+      "';touch " + marker.string() + "'\";touch " + marker.string() + ";$(touch " + marker.string() + ")";
   auto result = transport->exec("printf %s " + quoted(payload), "", Seconds(20));
   REQUIRE(result.ok());
   CHECK(result->exit_status == 0);
