@@ -8,6 +8,9 @@
 #                         and a find_package for major version 1 must fail.
 #   MODE=add_subdirectory: configure the consumer with the repository added through
 #                         add_subdirectory() (helper = the in-tree ALIAS).
+#   MODE=fetchcontent:    configure the consumer with FetchContent cloning the repository's
+#                         HEAD commit from its local path (no network); skipped (77) when
+#                         the repository is not a git checkout.
 # Both build the consumer's service `hello` and check its plan.xml. Nothing is deployed.
 #
 #   cmake -DMODE=<mode> -DREPO=<repo> -DWORK=<scratch dir> [-DGENERATOR=<gen>] -P RunConsumer.cmake
@@ -113,8 +116,23 @@ elseif(MODE STREQUAL "add_subdirectory")
   file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_SANDBOX_TOOL:")
   expect_match("sandbox tool is the in-tree script" "${tool}"
     "=${repo_re}/tools/sandbox/cluster-sandbox$")
+elseif(MODE STREQUAL "fetchcontent")
+  execute_process(COMMAND git -C "${REPO}" rev-parse HEAD
+    RESULT_VARIABLE result OUTPUT_VARIABLE commit ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT result EQUAL 0)
+    message(STATUS "module.consumer.fetchcontent: ${REPO} is not a git checkout: skipped")
+    cmake_language(EXIT 77)
+  endif()
+  step("configure the consumer (FetchContent of ${commit})"
+    "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}"
+    "-DCLUSTER_DEPLOY_GIT_REPOSITORY=${REPO}" "-DCLUSTER_DEPLOY_GIT_TAG=${commit}" -DBUILD_TESTING=OFF)
+  expect_match("helper is the fetched in-tree target" "${step_output}"
+    "consumer: ClusterDeploy::cluster-deploy IMPORTED=FALSE")
+  file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_SANDBOX_TOOL:")
+  expect_match("sandbox tool is the fetched script" "${tool}"
+    "=${consumer_re}/_deps/clusterdeploy-src/tools/sandbox/cluster-sandbox$")
 else()
-  message(FATAL_ERROR "RunConsumer.cmake: MODE must be find_package or add_subdirectory, not '${MODE}'")
+  message(FATAL_ERROR "RunConsumer.cmake: MODE must be find_package, add_subdirectory or fetchcontent, not '${MODE}'")
 endif()
 
 step("build hello" "${CMAKE_COMMAND}" --build "${consumer}" --target hello)
