@@ -17,4 +17,10 @@ done < <(all_nodes)
 run_helper 0 "$WORK/deploy.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"
 [[ "$(etcd_get "$server" "$key")" == kept ]] || fail "the key written before clean is gone"
 etcd_delete "$server" "$key"
-say "clean kept the data; redeploy brought it back"
+
+run_helper 0 "$WORK/purge.log" clean --plan "$CLUSTER_DEPLOY_PLAN" --purge-data
+while read -r node group; do
+  on_node "$node" "test ! -e /var/lib/$CLUSTER_DEPLOY_NAME" || fail "$node: clean --purge-data kept the data"
+done < <(all_nodes)
+run_helper 0 "$WORK/redeploy.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"
+say "clean kept the data; redeploy brought it back; --purge-data removed it"

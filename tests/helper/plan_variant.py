@@ -4,6 +4,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
 
   plan_variant.py PLAN OUT_DIR [--inventory DIR] [--ssh-config FILE]
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
+                  [--health-exec SERVICE=COMMAND]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -25,6 +26,7 @@ def main():
     parser.add_argument("--ssh-config")
     parser.add_argument("--template", action="append")
     parser.add_argument("--program", action="append")
+    parser.add_argument("--health-exec", action="append")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -34,13 +36,18 @@ def main():
         root.set("inventory", args.inventory)
     if args.ssh_config:
         root.find("ssh").set("config", args.ssh_config)
-    templates, programs = pairs(args.template), pairs(args.program)
+    templates, programs, probes = pairs(args.template), pairs(args.program), pairs(args.health_exec)
     for service in root.findall("service"):
         name = service.get("name")
         if name in templates:
             service.find("config").set("template", templates[name])
         if name in programs:
             service.find("program").text = programs[name]
+        if name in probes:
+            health = service.find("health")
+            health.attrib.clear()
+            health.set("kind", "exec")
+            health.set("command", probes[name])
     os.makedirs(args.out_dir, exist_ok=True)
     path = os.path.join(args.out_dir, "plan.xml")
     tree.write(path, encoding="UTF-8", xml_declaration=True)

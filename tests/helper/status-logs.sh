@@ -33,6 +33,9 @@ while read -r node group; do
   grep -q "^$node | " "$WORK/logs.log" || fail "no log line from $node"
 done < <(all_nodes)
 if grep -vE '^[A-Za-z0-9._-]+ \| ' "$WORK/logs.log"; then fail "a log line without its node"; fi
+run_helper 0 "$WORK/future.log" logs --plan "$CLUSTER_DEPLOY_PLAN" --since "2099-01-01"
+[[ ! -s "$WORK/future.log" ]] || fail "logs --since a future date printed lines"
+
 code=0
 timeout 10 "$CLUSTER_DEPLOY" logs --plan "$CLUSTER_DEPLOY_PLAN" --group workers --follow --lines 1 >"$WORK/follow.log" 2>&1 || code=$?
 [[ $code -eq 124 ]] || fail "logs --follow ended by itself (exit $code)"
