@@ -115,6 +115,9 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
 
 int execute(const Command& command, Options& options)
 {
+  if (std::string(command.name) == "clean" && !options.selection.services.empty()) {
+    throw Error("clean removes whole nodes' releases: it takes --group and --node, not --service");
+  }
   Plan plan = load_plan(options.plan).value_or_throw();
   auto nodes = select_nodes(plan, options.selection).value_or_throw();
   auto services = select_services(plan, options.selection).value_or_throw();
@@ -128,7 +131,7 @@ int execute(const Command& command, Options& options)
   bool ok = command.run(cluster, services, options);
   if (!options.junit.empty()) {
     write_junit(options.junit, std::string("cluster-deploy ") + command.name + " " + plan.cluster, output.rows())
-        .value_or_throw();
+        .value_or_throw(k_exit_node_failure); // nodes were already touched: not a usage error
   }
   return ok ? k_exit_ok : k_exit_node_failure;
 }
@@ -159,6 +162,9 @@ int run(int argc, char** argv)
   } catch (const Error& e) {
     std::fprintf(stderr, "cluster-deploy: error: %s\n", e.what());
     return e.exit_code();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cluster-deploy: internal error: %s\n", e.what());
+    return k_exit_node_failure;
   }
 }
 

@@ -50,10 +50,17 @@ Result<std::vector<const Node*>> select_nodes(const Plan& plan, const Selection&
       return fail("unknown node '" + name + "' (not in " + plan.inventory_dir.string() + ")");
     }
   }
+  std::vector<std::string> service_groups;
+  for (const auto& name : selection.services) {
+    if (const Service* service = plan.find_service(name)) {
+      service_groups.push_back(service->group);
+    }
+  }
   std::vector<const Node*> nodes;
   for (const auto& node : plan.inventory.nodes) {
     bool group_ok = selection.groups.empty() || contains(selection.groups, node.group);
     bool node_ok = selection.nodes.empty() || contains(selection.nodes, node.name);
+    group_ok = group_ok && (service_groups.empty() || contains(service_groups, node.group));
     if (group_ok && node_ok && !plan.services_on(node).empty()) {
       nodes.push_back(&node);
     }
@@ -107,7 +114,7 @@ void Cluster::connect(const Connector& connector)
   });
 }
 
-void Cluster::for_each_alive(const std::function<void(NodeSlot&)>& task)
+void Cluster::for_each_alive(const std::function<void(NodeSlot&)>& task, int parallel)
 {
   std::vector<NodeSlot*> alive;
   for (auto& slot : m_slots) {
@@ -115,7 +122,7 @@ void Cluster::for_each_alive(const std::function<void(NodeSlot&)>& task)
       alive.push_back(&slot);
     }
   }
-  run_parallel(alive.size(), m_parallel, [&](size_t i) { task(*alive[i]); });
+  run_parallel(alive.size(), parallel > 0 ? parallel : m_parallel, [&](size_t i) { task(*alive[i]); });
 }
 
 void Cluster::for_each_in_group(const std::string& group, const std::function<void(NodeSlot&)>& task)

@@ -22,20 +22,11 @@ std::string uptime_text(long seconds)
   return std::to_string(seconds / 3600) + "h";
 }
 
-std::string current_release(NodeOps& ops, const std::string& cluster)
+std::vector<std::string> status_rows_for(NodeSlot& slot, const std::vector<const Service*>& services, bool& all_running,
+                                         std::vector<std::vector<std::string>>& rows)
 {
-  auto result = ops.run_as_root("readlink /opt/" + cluster + "/current || true", Seconds{30});
-  if (!result) {
-    return "?";
-  }
-  std::string target = result->out.substr(0, result->out.find('\n'));
-  return target.empty() ? "-" : target.substr(target.rfind('/') + 1);
-}
-
-std::vector<std::string> status_rows_for(NodeSlot& slot, const Plan& plan, const std::vector<const Service*>& services,
-                                         bool& all_running, std::vector<std::vector<std::string>>& rows)
-{
-  std::string release = current_release(*slot.ops, plan.cluster);
+  auto current = slot.ops->current_release();
+  std::string release = !current ? "?" : current->empty() ? "-" : *current;
   auto drift = slot.ops->drift();
   std::string drift_text = !drift ? "?" : drift->empty() ? "none" : std::to_string(drift->size()) + " files";
   for (const Service* service : services) {
@@ -59,7 +50,8 @@ std::vector<std::string> status_rows_for(NodeSlot& slot, const Plan& plan, const
 std::string journal_command(const Plan& plan, const std::vector<const Service*>& services, const Node& node,
                             const LogOptions& options)
 {
-  std::vector<std::string> words = {"journalctl", "--no-pager", "-o", "short-iso-precise"};
+  // UTC on every node, so lines from nodes in other time zones merge in order.
+  std::vector<std::string> words = {"env", "TZ=UTC", "journalctl", "--no-pager", "-o", "short-iso-precise"};
   for (const Service* service : services) {
     if (service->group == node.group) {
       words.push_back("-u");
@@ -89,7 +81,7 @@ bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
   cluster.for_each_alive([&](NodeSlot& slot) {
     std::vector<std::vector<std::string>> mine;
     bool mine_running = true;
-    auto drift = status_rows_for(slot, cluster.plan(), services, mine_running, mine);
+    auto drift = status_rows_for(slot, services, mine_running, mine);
     std::lock_guard lock(mutex);
     rows.insert(rows.end(), mine.begin(), mine.end());
     all_running = all_running && mine_running;
@@ -130,31 +122,36 @@ bool run_logs(Cluster& cluster, const std::vector<const Service*>& services, con
   std::vector<std::pair<std::string, std::string>> lines;
   std::mutex mutex;
   bool ok = true;
-  cluster.for_each_alive([&](NodeSlot& slot) {
-    std::string command = journal_command(cluster.plan(), services, *slot.node, options);
-    std::string pending;
-    auto sink = [&](std::string_view chunk) {
-      pending += chunk;
-      for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
-        std::string line = pending.substr(0, nl);
-        pending.erase(0, nl + 1);
-        std::lock_guard lock(mutex);
-        if (options.follow) {
-          std::printf("%s | %s\n", slot.node->name.c_str(), line.c_str());
-          std::fflush(stdout);
-        } else if (!line.starts_with("-- ")) {
-          lines.emplace_back(slot.node->name, line);
+  cluster.for_each_alive(
+      [&](NodeSlot& slot) {
+        std::string command = journal_command(cluster.plan(), services, *slot.node, options);
+        std::string pending;
+        auto sink = [&](std::string_view chunk) {
+          pending += chunk;
+          for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+            std::string line = pending.substr(0, nl);
+            pending.erase(0, nl + 1);
+            std::lock_guard lock(mutex);
+            if (options.follow) {
+              std::printf("%s | %s\n", slot.node->name.c_str(), line.c_str());
+              std::fflush(stdout);
+            } else if (!line.starts_with("-- ")) {
+              lines.emplace_back(slot.node->name, line);
+            }
+          }
+          return true;
+        };
+        auto done = slot.transport->exec_streaming(command, sink, options.follow ? Seconds{0} : Seconds{60});
+        std::string error = !done       ? done.error()
+                            : *done > 0 ? "journalctl exited " + std::to_string(*done) + " (check --since)"
+                                        : "";
+        if (!error.empty()) {
+          std::lock_guard lock(mutex);
+          ok = false;
+          cluster.output().progress(slot.node->name, "error: " + error);
         }
-      }
-      return true;
-    };
-    auto done = slot.transport->exec_streaming(command, sink, options.follow ? Seconds{0} : Seconds{60});
-    if (!done) {
-      std::lock_guard lock(mutex);
-      ok = false;
-      cluster.output().progress(slot.node->name, "error: " + done.error());
-    }
-  });
+      },
+      options.follow ? static_cast<int>(cluster.slots().size()) : 0); // follow: every node at once
   for (const auto& line : merge_by_time(std::move(lines))) {
     std::printf("%s\n", line.c_str());
   }

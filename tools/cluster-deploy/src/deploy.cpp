@@ -1,6 +1,7 @@
 #include "deploy.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -58,10 +59,18 @@ Result<void> stage(NodeOps& ops, const NodeDeploy& work, Output& output)
   if (!changes.release_changed || changes.release_on_node) {
     return {};
   }
-  if (auto prepared = ops.prepare_staging(work.release, changes); !prepared) {
-    return prepared;
+  auto resend = ops.prepare_staging(work.release, changes);
+  if (!resend) {
+    return fail(resend.error());
   }
-  for (const ReleaseFile* file : changes.send) {
+  std::vector<const ReleaseFile*> uploads = changes.send;
+  for (const auto& file : work.release.files) {
+    if (std::find(resend->begin(), resend->end(), file.path) != resend->end()) {
+      output.progress(ops.node(), file.path + " on the node is not what was deployed: sending it again");
+      uploads.push_back(&file);
+    }
+  }
+  for (const ReleaseFile* file : uploads) {
     if (auto sent = ops.upload(work.release, *file); !sent) {
       return sent;
     }
@@ -85,12 +94,18 @@ void stage_node(Cluster& cluster, NodeSlot& slot, NodeDeploy& work, bool dry_run
   }
   if (auto staged = stage(*slot.ops, work, cluster.output()); !staged) {
     cluster.mark_failed(slot, "-", "stage", staged.error(), seconds_since(start));
+  }
+}
+
+/// Second phase, once every node is staged: install units and switch `current`.
+void activate_node(Cluster& cluster, NodeSlot& slot, const NodeDeploy& work)
+{
+  if (work.changes.nothing_to_do()) {
     return;
   }
-  if (!work.changes.nothing_to_do()) {
-    if (auto activated = slot.ops->activate(work.release, work.changes); !activated) {
-      cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
-    }
+  auto start = Clock::now();
+  if (auto activated = slot.ops->activate(work.release, work.changes); !activated) {
+    cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
   }
 }
 
@@ -131,7 +146,9 @@ struct ServiceStep {
   Cluster& cluster;
   const Service& service;
   const HealthOptions& health;
-  std::function<bool(const NodeSlot&)> restart; ///< restart (not just start) on this node?
+  std::function<bool(const NodeSlot&)> restart;   ///< restart (not just start) on this node?
+  std::function<void(NodeSlot&)> on_healthy = {}; ///< called once the service is healthy there
+  std::atomic<int> healthy_nodes = 0;
 };
 
 void start_on(ServiceStep& step, NodeSlot& slot, std::map<std::string, std::string>& actions, std::mutex& mutex)
@@ -157,6 +174,10 @@ void check_health_on(ServiceStep& step, NodeSlot& slot, const std::string& actio
     step.cluster.mark_failed(slot, step.service.name, action, healthy.error(), seconds_since(start));
     return;
   }
+  if (step.on_healthy) {
+    step.on_healthy(slot);
+  }
+  ++step.healthy_nodes;
   step.cluster.output().add(SummaryRow{slot.node->name, step.service.name, action, true, "", seconds_since(start)});
 }
 
@@ -184,6 +205,45 @@ void run_service_step(ServiceStep& step)
       check_health_on(step, slot, actions[slot.node->name]);
     }
   });
+}
+
+/// AFTER means "once those are healthy": a service whose dependency is healthy on
+/// no node is not started; every node of it gets a summary row saying why.
+bool dependencies_healthy(Cluster& cluster, const Service& service, const std::map<std::string, int>& healthy)
+{
+  for (const auto& dependency : service.after) {
+    auto it = healthy.find(dependency);
+    if (it != healthy.end() && it->second == 0) {
+      cluster.for_each_in_group(service.group, [&](NodeSlot& slot) {
+        cluster.output().add(
+            SummaryRow{slot.node->name, service.name, "skipped", false, dependency + " is healthy on no node", 0});
+      });
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Runs one step per service in start order, honouring AFTER.
+void run_service_steps(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health,
+                       const std::function<bool(const Service&, const NodeSlot&)>& restart,
+                       const std::function<void(const Service&, NodeSlot&)>& on_healthy)
+{
+  std::map<std::string, int> healthy;
+  for (const Service* service : services) {
+    if (!dependencies_healthy(cluster, *service, healthy)) {
+      healthy[service->name] = 0;
+      continue;
+    }
+    ServiceStep step{cluster, *service, health, [&](const NodeSlot& slot) { return restart(*service, slot); },
+                     [&](NodeSlot& slot) { on_healthy(*service, slot); }};
+    run_service_step(step);
+    bool selected = std::any_of(cluster.slots().begin(), cluster.slots().end(),
+                                [&](const NodeSlot& slot) { return slot.node->group == service->group; });
+    if (selected) { // a dependency this run does not touch (--node, --group) is not judged
+      healthy[service->name] = step.healthy_nodes;
+    }
+  }
 }
 
 bool finish(Cluster& cluster, const std::string& title)
@@ -229,13 +289,24 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
     return std::all_of(cluster.slots().begin(), cluster.slots().end(),
                        [](const NodeSlot& s) { return s.failure.empty(); });
   }
-  for (const Service* service : services) {
-    ServiceStep step{cluster, *service, options.health, [&](const NodeSlot& slot) {
-                       return work.at(slot.node->name).changes.restart.count(service->name) != 0;
-                     }};
-    run_service_step(step);
-  }
-  bool changed = std::any_of(work.begin(), work.end(), [](const auto& w) { return !w.second.changes.nothing_to_do(); });
+  cluster.for_each_alive([&](NodeSlot& slot) { activate_node(cluster, slot, work.at(slot.node->name)); });
+  auto restart = [&](const Service& service, const NodeSlot& slot) {
+    return work.at(slot.node->name).changes.restart.count(service.name) != 0;
+  };
+  auto record = [&](const Service& service, NodeSlot& slot) {
+    const NodeDeploy& mine = work.at(slot.node->name);
+    if (mine.changes.restart.count(service.name) == 0) {
+      return;
+    }
+    if (auto recorded = slot.ops->record_started(service.name, mine.release.service_digests.at(service.name));
+        !recorded) {
+      cluster.output().progress(slot.node->name, "warning: " + recorded.error());
+    }
+  };
+  run_service_steps(cluster, services, options.health, restart, record);
+  bool changed = std::any_of(work.begin(), work.end(), [](const auto& w) {
+    return !w.second.changes.nothing_to_do() || !w.second.changes.restart.empty();
+  });
   bool ok = finish(cluster, "deploy summary:");
   if (ok && !changed) {
     std::printf("nothing changed on any node\n");
@@ -245,10 +316,9 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
 
 bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health)
 {
-  for (const Service* service : services) {
-    ServiceStep step{cluster, *service, health, [](const NodeSlot&) { return false; }};
-    run_service_step(step);
-  }
+  run_service_steps(
+      cluster, services, health, [](const Service&, const NodeSlot&) { return false; },
+      [](const Service&, NodeSlot&) {});
   return finish(cluster, "up summary:");
 }
 

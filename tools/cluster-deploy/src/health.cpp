@@ -34,7 +34,7 @@ Result<void> probe_exec(NodeOps& ops, const Plan& plan, const Node& node, const 
   if (!command) {
     return fail(command.error());
   }
-  auto result = ops.run_as_root(*command, Seconds{30});
+  auto result = ops.run_as_service_user(*command, Seconds{30});
   if (!result) {
     return fail(result.error());
   }

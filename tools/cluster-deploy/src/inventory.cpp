@@ -68,6 +68,14 @@ bool is_var_name(std::string_view s)
   });
 }
 
+/// Template names the helper defines itself (render.cpp): a node variable may not hide them.
+bool is_reserved(std::string_view key)
+{
+  static const char* const k_reserved[] = {"cluster", "service",   "node",     "address", "index",
+                                           "group",   "bootstrap", "data_dir", "etc"};
+  return std::any_of(std::begin(k_reserved), std::end(k_reserved), [&](const char* name) { return key == name; });
+}
+
 std::string strip_comment(std::string_view line)
 {
   auto hash = line.find('#');
@@ -97,6 +105,8 @@ Result<void> apply_field(Node& node, const std::string& field)
       return fail("bad user '" + value + "'");
     }
     node.user = value;
+  } else if (is_reserved(key)) {
+    return fail("variable '" + key + "' is a built-in template name; choose another");
   } else if (node.vars.count(key) != 0) {
     return fail("variable '" + key + "' given twice");
   } else {
@@ -128,6 +138,16 @@ Result<Node> parse_line(const std::vector<std::string>& words, const std::string
     }
   }
   return node;
+}
+
+const Node* same_host(const Inventory& inventory, const Node& node)
+{
+  for (const auto& other : inventory.nodes) {
+    if (other.address == node.address && other.port == node.port) {
+      return &other;
+    }
+  }
+  return nullptr;
 }
 
 } // namespace
@@ -221,6 +241,10 @@ Result<Inventory> read_inventory(const std::filesystem::path& dir)
     for (auto& node : *nodes) {
       if (const Node* other = inventory.find(node.name)) {
         return fail(node.origin + ": node " + node.name + " is already defined at " + other->origin);
+      }
+      if (const Node* other = same_host(inventory, node)) {
+        return fail(node.origin + ": node " + node.name + " has the address of " + other->name + " (" + other->origin +
+                    "); one node, one group");
       }
       inventory.nodes.push_back(std::move(node));
     }

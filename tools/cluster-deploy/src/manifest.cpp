@@ -14,16 +14,12 @@ std::string unit_file_name(const std::string& path)
 
 void add_file_change(ChangeSet& changes, const ReleaseFile& file, const RemoteState& remote)
 {
-  auto same_path = remote.files.find(file.path);
-  if (same_path == remote.files.end() || same_path->second != file.sha256) {
-    changes.restart.insert(file.services.begin(), file.services.end());
-  }
   if (changes.release_on_node) {
     return;
   }
   for (const auto& [path, sha] : remote.files) {
     if (sha == file.sha256) {
-      changes.reuse.emplace_back(path, file.path);
+      changes.reuse.push_back(ChangeSet::Reuse{path, file.path, sha});
       return;
     }
   }
@@ -52,6 +48,8 @@ RemoteState parse_remote_state(std::string_view text)
       state.files[second] = first;
     } else if (kind == "unit" && !second.empty()) {
       state.units[second] = first;
+    } else if (kind == "started" && !second.empty()) {
+      state.started[first] = second;
     }
   }
   return state;
@@ -68,6 +66,7 @@ ChangeSet compute_changes(const NodeRelease& wanted, const RemoteState& remote)
       auto installed = remote.units.find(name);
       if (installed == remote.units.end() || installed->second != file.sha256) {
         changes.units_to_install.push_back(name);
+        changes.restart.insert(file.services.begin(), file.services.end()); // back to what we deploy
       }
     }
     if (changes.release_changed) {
@@ -81,10 +80,10 @@ ChangeSet compute_changes(const NodeRelease& wanted, const RemoteState& remote)
       changes.units_to_remove.push_back(name);
     }
   }
-  for (const auto& file : wanted.files) {
-    if (file.path.starts_with("units/") && std::find(changes.units_to_install.begin(), changes.units_to_install.end(),
-                                                     unit_file_name(file.path)) != changes.units_to_install.end()) {
-      changes.restart.insert(file.services.begin(), file.services.end());
+  for (const auto& [service, digest] : wanted.service_digests) {
+    auto started = remote.started.find(service);
+    if (started == remote.started.end() || started->second != digest) {
+      changes.restart.insert(service);
     }
   }
   return changes;

@@ -10,53 +10,77 @@ namespace {
 // Runs "$@" as root: directly when we are root, else through non-interactive sudo.
 const char* k_as_root = R"SH(if [ "$(id -u)" -eq 0 ]; then exec "$@"; else exec sudo -n -- "$@"; fi)SH";
 
+// Units we own carry this line (render.cpp), so cluster "kv" never touches "kv-test".
+// $1 is the cluster in every script.
 const char* k_state_script = R"SH(root=/opt/$1; c=$1
 cur=$(readlink "$root/current" 2>/dev/null || true)
 echo "current ${cur##*/}"
 for d in "$root"/releases/*/; do [ -d "$d" ] || continue; d=${d%/}; echo "release ${d##*/}"; done
 [ -f "$root/current/MANIFEST" ] && sed 's/^/file /' "$root/current/MANIFEST"
 for u in /etc/systemd/system/"$c"-*.service; do
-  [ -f "$u" ] || continue; set -- $(sha256sum "$u"); echo "unit $1 ${u##*/}"
+  [ -f "$u" ] && grep -qx "# cluster-deploy: cluster=$c" "$u" || continue
+  set -- $(sha256sum "$u"); echo "unit $1 ${u##*/}"
 done
+for f in "$root"/started/*; do [ -f "$f" ] && echo "started ${f##*/} $(cat "$f")"; done
 exit 0)SH";
 
-const char* k_prepare_script = R"SH(set -e; root=/opt/$1; st=$root/releases/.staging-$2; shift 2
+// Args after the cluster and release id: (path in current, path in new, sha256)
+// triples. A file is reused only if its content on the node is still what the
+// manifest says; otherwise its path is printed as "resend PATH". Programs are hard
+// links (large, never written in place); everything else is copied.
+const char* k_prepare_script = R"SH(set -e; c=$1; root=/opt/$1; st=$root/releases/.staging-$2; shift 2
+getent passwd "$c" >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$c"
 mkdir -p "$root/releases"; rm -rf "$root"/releases/.staging-*; mkdir -p "$st"
-while [ $# -ge 2 ]; do
-  mkdir -p "$(dirname "$st/$2")"; ln "$root/current/$1" "$st/$2" 2>/dev/null || cp -p "$root/current/$1" "$st/$2"
-  shift 2
+while [ $# -ge 3 ]; do
+  src=$root/current/$1; dst=$st/$2; mkdir -p "$(dirname "$dst")"
+  if [ -f "$src" ] && [ "$(sha256sum < "$src" | cut -d' ' -f1)" = "$3" ]; then
+    case $2 in bin/*) ln "$src" "$dst" 2>/dev/null || cp -p "$src" "$dst" ;; *) cp -p "$src" "$dst" ;; esac
+  else
+    echo "resend $2"
+  fi
+  shift 3
 done)SH";
 
 const char* k_upload_script = R"SH(set -e; umask 022; f=/opt/$1/releases/.staging-$2/$3
 mkdir -p "$(dirname "$f")"; cat > "$f.part"; mv -f "$f.part" "$f")SH";
 
+// Configs may hold secrets: readable by root and the service user's group only.
 const char* k_seal_script = R"SH(set -e; root=/opt/$1; st=$root/releases/.staging-$2
 cat > "$st/MANIFEST"; cd "$st"
 if ! out=$(sha256sum --quiet --strict -c MANIFEST 2>&1); then echo "$out" | head -n 3 >&2; exit 3; fi
+chown -R root:root "$st"; chmod -R go-w,a+rX "$st"
 [ -d bin ] && chmod 0755 bin/*
-chmod -R go-w,a+rX "$st"; cd /; mv -T "$st" "$root/releases/$2")SH";
+if [ -d etc ]; then chgrp -R "$1" etc; chmod -R u=rwX,g=rX,o= etc; fi
+cd /; mv -T "$st" "$root/releases/$2")SH";
 
+// Args after the cluster and release id: "--install" unit..., "--remove" unit...,
+// "--enable" unit... (every unit of the release, so a half-done earlier activate
+// is completed).
 const char* k_activate_script = R"SH(set -e; c=$1; id=$2; root=/opt/$1; shift 2
 getent passwd "$c" >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$c"
-installed=""; reload=0; removing=0
+mode=""; enable=""
 for u in "$@"; do
-  if [ "$u" = --remove ]; then removing=1; continue; fi
-  reload=1
-  if [ $removing = 1 ]; then
-    systemctl disable --now -q "$u" 2>/dev/null || true; rm -f "/etc/systemd/system/$u"; continue
-  fi
-  install -m 0644 "$root/releases/$id/units/$u" "/etc/systemd/system/.$u.tmp"; mv -f "/etc/systemd/system/.$u.tmp" "/etc/systemd/system/$u"
-  installed="$installed $u"
+  case $u in --install|--remove|--enable) mode=$u; continue ;; esac
+  case $mode in
+    --install) install -m 0644 "$root/releases/$id/units/$u" "/etc/systemd/system/.$u.tmp"
+               mv -f "/etc/systemd/system/.$u.tmp" "/etc/systemd/system/$u" ;;
+    --remove) systemctl disable --now -q "$u" 2>/dev/null || true; rm -f "/etc/systemd/system/$u" ;;
+    --enable) enable="$enable $u" ;;
+  esac
 done
 ln -sfn "releases/$id" "$root/.current.tmp"; mv -Tf "$root/.current.tmp" "$root/current"
-if [ $reload = 1 ]; then systemctl daemon-reload; fi
-if [ -n "$installed" ]; then systemctl enable -q $installed; fi
+systemctl daemon-reload
+if [ -n "$enable" ]; then systemctl enable -q $enable; fi
 cd "$root/releases"; ls -1t | grep -vx "$id" | tail -n +4 | while read -r old; do rm -rf -- "$old"; done)SH";
+
+const char* k_record_started_script = R"SH(set -e; d=/opt/$1/started; mkdir -p "$d"
+printf '%s\n' "$3" > "$d/.$2.tmp"; mv -f "$d/.$2.tmp" "$d/$2")SH";
 
 const char* k_clean_script = R"SH(c=$1; purge=$2; shift 2
 for s in "$@"; do systemctl disable --now -q "$c-$s.service" 2>/dev/null || true; done
 for u in /etc/systemd/system/"$c"-*.service; do
-  [ -f "$u" ] || continue; systemctl disable --now -q "${u##*/}" 2>/dev/null || true; rm -f "$u"
+  [ -f "$u" ] && grep -qx "# cluster-deploy: cluster=$c" "$u" || continue
+  systemctl disable --now -q "${u##*/}" 2>/dev/null || true; rm -f "$u"
 done
 systemctl daemon-reload; systemctl reset-failed 2>/dev/null || true
 rm -rf "/opt/$c"
@@ -132,9 +156,21 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const std::strin
   return result;
 }
 
-Result<ExecResult> NodeOps::run_as_root(const std::string& shell_command, Seconds timeout)
+Result<std::string> NodeOps::current_release()
 {
-  auto result = m_transport.exec(root_command(shell_command, {}), {}, timeout);
+  auto result = run_script("reading current release", R"SH(readlink "/opt/$1/current" || true)SH", {m_layout.cluster},
+                           {}, Seconds{30});
+  if (!result) {
+    return fail(result.error());
+  }
+  std::string target = first_line(result->out);
+  return target.substr(target.rfind('/') + 1);
+}
+
+Result<ExecResult> NodeOps::run_as_service_user(const std::string& shell_command, Seconds timeout)
+{
+  auto result = m_transport.exec(
+      root_command("exec runuser -u \"$1\" -- sh -c \"$2\"", {m_layout.user(), shell_command}), {}, timeout);
   if (!result) {
     return fail(m_node + ": " + result.error());
   }
@@ -150,15 +186,25 @@ Result<RemoteState> NodeOps::read_state()
   return parse_remote_state(result->out);
 }
 
-Result<void> NodeOps::prepare_staging(const NodeRelease& release, const ChangeSet& changes)
+Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& release, const ChangeSet& changes)
 {
   std::vector<std::string> args = {m_layout.cluster, release.id};
-  for (const auto& [from, to] : changes.reuse) {
-    args.push_back(from);
-    args.push_back(to);
+  for (const auto& reused : changes.reuse) {
+    args.insert(args.end(), {reused.from, reused.to, reused.sha256});
   }
   auto result = run_script("preparing release " + release.id, k_prepare_script, args);
-  return result ? Result<void>{} : fail(result.error());
+  if (!result) {
+    return fail(result.error());
+  }
+  std::vector<std::string> resend;
+  std::istringstream in(result->out);
+  std::string word, path;
+  while (in >> word >> path) {
+    if (word == "resend") {
+      resend.push_back(path);
+    }
+  }
+  return resend;
 }
 
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
@@ -183,23 +229,35 @@ Result<void> NodeOps::seal(const NodeRelease& release)
 
 Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& changes)
 {
-  std::vector<std::string> args = {m_layout.cluster, release.id};
+  std::vector<std::string> args = {m_layout.cluster, release.id, "--install"};
   args.insert(args.end(), changes.units_to_install.begin(), changes.units_to_install.end());
   args.push_back("--remove");
   args.insert(args.end(), changes.units_to_remove.begin(), changes.units_to_remove.end());
+  args.push_back("--enable");
+  for (const auto& file : release.files) {
+    if (file.path.starts_with("units/")) {
+      args.push_back(file.path.substr(6));
+    }
+  }
   auto result = run_script("activating release " + release.id, k_activate_script, args);
+  return result ? Result<void>{} : fail(result.error());
+}
+
+Result<void> NodeOps::record_started(const std::string& service, const std::string& digest)
+{
+  auto result = run_script("recording " + service, k_record_started_script, {m_layout.cluster, service, digest});
   return result ? Result<void>{} : fail(result.error());
 }
 
 Result<void> NodeOps::systemctl(const std::string& verb, const std::string& service)
 {
-  std::vector<std::string> words = {"systemctl", verb};
-  if (verb == "start" || verb == "restart") {
-    words = {"sh", "-c", "systemctl reset-failed \"$2\" 2>/dev/null; exec systemctl \"$1\" --no-block \"$2\"", "sc",
-             verb};
-  }
-  words.push_back(m_layout.unit_name(service));
-  auto result = run_script("systemctl " + verb + " " + service, "exec \"$@\"", words);
+  // start/restart do not wait (a Raft member may only become ready with its peers);
+  // health checks wait instead. stop of a unit that is not installed succeeds.
+  const char* script = R"SH(case $1 in
+  start|restart) systemctl reset-failed "$2" 2>/dev/null; exec systemctl "$1" --no-block "$2" ;;
+  stop) systemctl stop "$2"; rc=$?; [ $rc -eq 5 ] && exit 0; exit $rc ;;
+esac; exit 2)SH";
+  auto result = run_script("systemctl " + verb + " " + service, script, {verb, m_layout.unit_name(service)});
   return result ? Result<void>{} : fail(result.error());
 }
 

@@ -37,8 +37,10 @@ public:
   }
 
   Result<RemoteState> read_state();
-  /// Creates the staging folder of `release` and links in the reused files.
-  Result<void> prepare_staging(const NodeRelease& release, const ChangeSet& changes);
+  /// Creates the staging folder of `release` and puts the reused files in it.
+  /// Returns the paths whose content on the node was not what its manifest says:
+  /// they must be uploaded too.
+  Result<std::vector<std::string>> prepare_staging(const NodeRelease& release, const ChangeSet& changes);
   Result<void> upload(const NodeRelease& release, const ReleaseFile& file);
   /// Writes the manifest, checks every file's hash, and moves the release into place.
   Result<void> seal(const NodeRelease& release);
@@ -46,10 +48,16 @@ public:
   /// switches `current` atomically, prunes old releases.
   Result<void> activate(const NodeRelease& release, const ChangeSet& changes);
 
+  /// Notes that `service` runs healthy from files with this digest (see ChangeSet::restart).
+  Result<void> record_started(const std::string& service, const std::string& digest);
+  /// start, restart (both without waiting) or stop.
   Result<void> systemctl(const std::string& verb, const std::string& service);
+  /// Runs `shell_command` as the services' user (HEALTH exec probes).
+  Result<ExecResult> run_as_service_user(const std::string& shell_command, Seconds timeout);
   Result<UnitState> unit_state(const std::string& service);
   Result<std::string> journal_tail(const std::string& service, int lines);
-  Result<ExecResult> run_as_root(const std::string& shell_command, Seconds timeout);
+  /// The id of the release `current` points to; empty when nothing is deployed.
+  Result<std::string> current_release();
 
   /// Stops and removes units and releases; data only with `purge_data`.
   Result<void> clean(const std::vector<std::string>& services, bool purge_data);

@@ -59,6 +59,31 @@ std::string systemd_quote(std::string_view word)
   return quoted;
 }
 
+std::string systemd_env_quote(std::string_view assignment)
+{
+  std::string quoted = "\"";
+  for (char c : assignment) {
+    switch (c) {
+    case '"':
+      quoted += "\\\"";
+      break;
+    case '\\':
+      quoted += "\\\\";
+      break;
+    case '%':
+      quoted += "%%";
+      break;
+    case '\n':
+      quoted += "\\n";
+      break;
+    default:
+      quoted += c;
+    }
+  }
+  quoted += '"';
+  return quoted;
+}
+
 bool is_safe_name(std::string_view name)
 {
   if (name.empty() || name.front() == '.' || name.front() == '-') {

@@ -18,6 +18,10 @@ std::string shell_join(const std::vector<std::string>& words);
 /// environment ($) or specifier (%) expansion.
 std::string systemd_quote(std::string_view word);
 
+/// Quotes one Environment= assignment: systemd expands % specifiers there, but
+/// not $ (unlike ExecStart=).
+std::string systemd_env_quote(std::string_view assignment);
+
 /// True for names we use unquoted in paths and unit names: [A-Za-z0-9._-]+,
 /// not starting with '.' or '-'.
 bool is_safe_name(std::string_view name);

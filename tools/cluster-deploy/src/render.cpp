@@ -62,7 +62,11 @@ Result<std::string> lookup(std::string_view name, const Plan& plan, const Node& 
     return expand_peers(name.substr(6), plan);
   }
   if (name.starts_with("count:")) {
-    return std::to_string(plan.inventory.group(name.substr(6)).size());
+    auto members = plan.inventory.group(name.substr(6));
+    if (members.empty()) {
+      return fail("count: group '" + std::string(name.substr(6)) + "' has no nodes");
+    }
+    return std::to_string(members.size());
   }
   if (auto it = node.vars.find(std::string(name)); it != node.vars.end()) {
     return it->second;
@@ -79,16 +83,23 @@ std::string unit_text(const Plan& plan, const Node& node, const Service& service
                       const std::vector<std::string>& environment)
 {
   NodeLayout layout{plan.cluster};
+  std::string after = "network.target";
+  for (const auto& dependency : service.after) {
+    if (plan.find_service(dependency)->group == node.group) {
+      after += " " + layout.unit_name(dependency); // same node: systemd orders them at boot too
+    }
+  }
   std::ostringstream unit;
   unit << "# Written by ClusterDeploy for " << node.name << "; changes on the node are overwritten.\n"
+       << "# cluster-deploy: cluster=" << plan.cluster << "\n"
        << "[Unit]\nDescription=" << plan.cluster << " " << service.name << " (ClusterDeploy)\n"
-       << "After=network.target\nStartLimitIntervalSec=0\n\n"
+       << "After=" << after << "\nStartLimitIntervalSec=0\n\n"
        << "[Service]\nType=simple\nUser=" << layout.user() << "\nGroup=" << layout.user() << "\n"
        << "ExecStart=" << exec_start << "\n"
        << "WorkingDirectory=" << layout.data_dir(service.name) << "\n"
        << "StateDirectory=" << plan.cluster << "/" << service.name << "\nStateDirectoryMode=0700\n";
   for (const auto& assignment : environment) {
-    unit << "Environment=" << systemd_quote(assignment) << "\n";
+    unit << "Environment=" << systemd_env_quote(assignment) << "\n";
   }
   unit << "Restart=always\nRestartSec=1\n"
        << "NoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\n"
@@ -253,6 +264,16 @@ void seal_release(NodeRelease& release)
     release.manifest += file.sha256 + "  " + file.path + "\n";
   }
   release.id = sha256_hex(release.manifest).substr(0, 16);
+  std::map<std::string, std::string> inputs;
+  for (const auto& file : release.files) {
+    for (const auto& service : file.services) {
+      inputs[service] += file.sha256 + "  " + file.path + "\n";
+    }
+  }
+  release.service_digests.clear();
+  for (const auto& [service, text] : inputs) {
+    release.service_digests[service] = sha256_hex(text).substr(0, 16);
+  }
 }
 
 Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashes& hashes)

@@ -49,6 +49,9 @@ struct NodeRelease {
   std::vector<ReleaseFile> files; ///< sorted by path
   std::string manifest;           ///< "sha256  path" lines, as sha256sum -c reads them
   std::string id;                 ///< content hash of the manifest: same files, same id
+  /// Per service, a hash of its files (program, configs, unit): what a running
+  /// instance was started from. A service restarts when its digest changes.
+  std::map<std::string, std::string> service_digests;
 };
 
 /// Program hashes by path, so a binary shared by many nodes is read once per run.

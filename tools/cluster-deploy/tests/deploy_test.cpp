@@ -133,3 +133,51 @@ TEST_CASE("down stops services in reverse order")
   CHECK(rows[1].service == "db");
   CHECK(fakes.nodes["server1"].active.empty());
 }
+
+TEST_CASE("a restart left undone by a filtered deploy is done by the next one")
+{
+  Plan plan = testing::example_plan("deploy-pending");
+  FakeCluster fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  plan.inventory.nodes[2].vars["shard"] = "7"; // worker1's config changes ...
+  std::vector<const Node*> nodes = {plan.inventory.find("worker1")};
+  std::vector<const Service*> none; // ... but no service is selected for (re)start
+  Output filtered(Color::never);
+  Cluster cluster(plan, nodes, filtered, 1);
+  cluster.connect(fakes.connector());
+  REQUIRE(run_deploy(cluster, none, render_releases(plan, nodes), DeployOptions{false, {Seconds{5}, Seconds{0}}}));
+  CHECK(fakes.nodes["worker1"].restarts.empty());
+  Output next(Color::never);
+  REQUIRE(deploy_once(plan, fakes, next));
+  CHECK(fakes.nodes["worker1"].restarts["demo-worker.service"] == 1);
+}
+
+TEST_CASE("a file edited on the node is sent again instead of reused")
+{
+  Plan plan = testing::example_plan("deploy-drift");
+  FakeCluster fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  fakes.nodes["worker1"].uploaded.clear();
+  fakes.nodes["worker1"].edited.insert("bin/worker");
+  plan.inventory.nodes[2].vars["shard"] = "7";
+  Output second(Color::never);
+  REQUIRE(deploy_once(plan, fakes, second));
+  CHECK(fakes.nodes["worker1"].uploaded == std::vector<std::string>{"etc/worker/worker.conf", "bin/worker"});
+}
+
+TEST_CASE("a service is not started while a service it runs AFTER is healthy nowhere")
+{
+  Plan plan = testing::example_plan("deploy-after");
+  FakeCluster fakes;
+  fakes.nodes["server1"].healthy = fakes.nodes["server2"].healthy = false;
+  Output output(Color::never);
+  CHECK_FALSE(deploy_once(plan, fakes, output));
+  CHECK(fakes.nodes["worker1"].active.empty());
+  bool skipped = false;
+  for (const auto& row : output.rows()) {
+    skipped = skipped || (row.node == "worker1" && row.action == "skipped" && row.detail == "db is healthy on no node");
+  }
+  CHECK(skipped);
+}

@@ -83,6 +83,17 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     for (const auto& [unit, sha] : m_node.units) {
       ok.out += "unit " + sha + " " + unit + "\n";
     }
+    for (const auto& [service, digest] : m_node.started) {
+      ok.out += "started " + service + " " + digest + "\n";
+    }
+  } else if (script.find("resend") != std::string::npos) {
+    for (size_t i = 2; i + 2 < args.size(); i += 3) {
+      if (m_node.edited.count(args[i])) {
+        ok.out += "resend " + args[i + 1] + "\n";
+      }
+    }
+  } else if (script.find("/started") != std::string::npos) {
+    m_node.started[args.at(1)] = args.at(2);
   } else if (script.find("sha256sum --quiet --strict") != std::string::npos) {
     m_node.manifests[args.at(1)] = std::string(input);
   } else if (script.find("ln -sfn") != std::string::npos) {
@@ -98,16 +109,18 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
         }
       }
     }
-  } else if (script == "exec \"$@\"" && args.size() >= 2 && args[0] == "sh") {
-    std::string verb = args.at(args.size() - 2), unit = args.back();
+  } else if (script.find("reset-failed") != std::string::npos) {
+    const std::string& verb = args.at(0);
+    const std::string& unit = args.at(1);
     m_node.systemctl.push_back(verb + " " + unit);
+    if (verb == "stop") {
+      m_node.active.erase(unit);
+      return ok;
+    }
     if (verb == "restart" && m_node.active.count(unit)) {
       m_node.restarts[unit]++;
     }
     m_node.active.insert(unit);
-  } else if (script == "exec \"$@\"" && args.size() == 3 && args[1] == "stop") {
-    m_node.systemctl.push_back("stop " + args[2]);
-    m_node.active.erase(args[2]);
   } else if (script.find("systemctl show") != std::string::npos) {
     bool up = m_node.active.count(args.at(0)) != 0;
     ok.out = std::string("LoadState=loaded\nActiveState=") +
@@ -142,6 +155,9 @@ Result<int> FakeTransport::exec_streaming(const std::string&, const ChunkSink&, 
 
 Result<std::string> FakeTransport::tcp_request(int, std::string_view, Seconds)
 {
+  if (!m_node.healthy) {
+    return std::string("HTTP/1.0 503 Service Unavailable\r\n\r\n");
+  }
   return std::string("HTTP/1.0 200 OK\r\n\r\n{\"health\":\"true\"}");
 }
 

@@ -21,6 +21,9 @@ struct FakeNode {
   std::map<std::string, std::string> units;     ///< unit name -> sha256
   std::set<std::string> active;                 ///< running unit names
   std::map<std::string, int> restarts;          ///< unit -> systemd restart count
+  std::map<std::string, std::string> started;   ///< service -> digest recorded after a healthy start
+  std::set<std::string> edited;                 ///< current-release paths edited on the node (drift)
+  bool healthy = true;                          ///< what HTTP probes answer
   std::vector<std::string> uploaded;            ///< release paths sent
   std::uint64_t uploaded_bytes = 0;
   std::vector<std::string> commands;  ///< every command's script arguments

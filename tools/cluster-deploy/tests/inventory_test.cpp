@@ -71,3 +71,23 @@ TEST_CASE("read_inventory reads every group and refuses duplicate names")
   std::filesystem::remove_all(dir);
   CHECK_FALSE(read_inventory(dir));
 }
+
+TEST_CASE("a node variable may not hide a built-in template name")
+{
+  auto nodes = parse_group("n:10.0.0.1 address=x", "servers", "s.txt");
+  REQUIRE_FALSE(nodes);
+  CHECK(nodes.error() == "s.txt:1: variable 'address' is a built-in template name; choose another");
+}
+
+TEST_CASE("two nodes on one address and port are refused")
+{
+  auto dir = std::filesystem::temp_directory_path() / "cd-inventory-same-host";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "a.txt") << "n1:10.0.0.1\n";
+  std::ofstream(dir / "b.txt") << "n2:10.0.0.1\nn3:10.0.0.1 port=2222\n";
+  auto inventory = read_inventory(dir);
+  REQUIRE_FALSE(inventory);
+  CHECK(inventory.error() == (dir / "b.txt").string() + ":1: node n2 has the address of n1 (" +
+                                 (dir / "a.txt").string() + ":1); one node, one group");
+  std::filesystem::remove_all(dir);
+}

@@ -25,6 +25,7 @@ RemoteState deployed(const NodeRelease& release)
       state.units[file.path.substr(6)] = file.sha256;
     }
   }
+  state.started = release.service_digests;
   return state;
 }
 

@@ -33,3 +33,8 @@ TEST_CASE("is_safe_name accepts only names usable in paths and unit names")
   CHECK_FALSE(is_safe_name("a;b"));
   CHECK_FALSE(is_safe_name("a b"));
 }
+
+TEST_CASE("Environment= values keep $ and escape % and quotes")
+{
+  CHECK(systemd_env_quote("PASSWORD=a$b%c\"d") == "\"PASSWORD=a$b%%c\\\"d\"");
+}
