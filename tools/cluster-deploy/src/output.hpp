@@ -26,7 +26,7 @@ class Output {
 public:
   explicit Output(Color color = Color::automatic);
 
-  /// Prints "node: message" as one line (on a terminal, overwrites a live status line).
+  /// Prints "node: message" as one line; lines of different nodes never interleave.
   void progress(const std::string& node, const std::string& message);
   /// Prints a block of text under a node heading, atomically (e.g. journal lines).
   void block(const std::string& node, const std::string& text);
