@@ -99,7 +99,8 @@ Commands
                            [ENV <NAME=value>...]
                            [HEALTH tcp <port> | HEALTH http <port> <path> | HEALTH exec <command>]
                            [AFTER <service>...]
-                           [BOOTSTRAP])
+                           [BOOTSTRAP]
+                           [SERIAL <n>])
 
   ``<name>``
     Unique service name, ``^[a-z][a-z0-9-]*$``.
@@ -134,6 +135,13 @@ Commands
 
   ``AFTER <service>...``
     Start this service only after the named services are healthy.
+
+  ``SERIAL <n>``
+    Rolling restarts: when a deploy restarts this service on nodes where it
+    runs, it restarts at most ``<n>`` nodes at a time and waits until they are
+    healthy before the next ones; if a batch is unhealthy the remaining nodes
+    keep the old version. First starts are not rolled. Use it for a Raft group
+    (``SERIAL 1`` keeps a quorum up while a config change rolls through).
 
   ``BOOTSTRAP``
     The first node of the group bootstraps the service's cluster: ``deploy`` and
@@ -423,7 +431,7 @@ endfunction()
 function(cluster_deploy_service name)
   set(fn cluster_deploy_service)
   cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
-    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP" "ARGS;CONFIG;ENV;HEALTH;AFTER")
+    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL" "ARGS;CONFIG;ENV;HEALTH;AFTER")
   _cluster_deploy_check_args(${fn})
   _cluster_deploy_check_name(${fn} service "${name}")
 
@@ -480,6 +488,10 @@ function(cluster_deploy_service name)
     _cluster_deploy_check_health(${fn} ${name} ${arg_HEALTH})
   endif()
 
+  if(DEFINED arg_SERIAL AND NOT arg_SERIAL MATCHES "^[1-9][0-9]*$")
+    message(FATAL_ERROR "${fn}(${name}): SERIAL must be a positive number of nodes, not '${arg_SERIAL}'")
+  endif()
+
   foreach(after IN LISTS arg_AFTER)
     if(after STREQUAL name)
       message(FATAL_ERROR "${fn}(${name}): a service cannot start AFTER itself")
@@ -500,6 +512,7 @@ function(cluster_deploy_service name)
   set_property(GLOBAL PROPERTY ${prefix}_HEALTH "${arg_HEALTH}")
   set_property(GLOBAL PROPERTY ${prefix}_AFTER "${arg_AFTER}")
   set_property(GLOBAL PROPERTY ${prefix}_BOOTSTRAP "${arg_BOOTSTRAP}")
+  set_property(GLOBAL PROPERTY ${prefix}_SERIAL "${arg_SERIAL}")
   set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_SERVICES "${name}")
   _cluster_deploy_schedule_finalize()
 endfunction()
@@ -547,7 +560,7 @@ endfunction()
 # Append one service's <service> element to the variable <out>.
 function(_cluster_deploy_service_xml out name)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
-  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP)
+  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP SERIAL)
     get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
   endforeach()
   set(service_xml "")
@@ -557,7 +570,11 @@ function(_cluster_deploy_service_xml out name)
     set(bootstrap false)
   endif()
   _cluster_deploy_xml_escape(group "${GROUP}")
-  string(APPEND service_xml "  <service name=\"${name}\" group=\"${group}\" bootstrap=\"${bootstrap}\">\n")
+  set(serial "")
+  if(SERIAL)
+    set(serial " serial=\"${SERIAL}\"")
+  endif()
+  string(APPEND service_xml "  <service name=\"${name}\" group=\"${group}\" bootstrap=\"${bootstrap}\"${serial}>\n")
   if(KIND STREQUAL "PROGRAM")
     _cluster_deploy_xml_escape(program "${PROGRAM}")
   else()

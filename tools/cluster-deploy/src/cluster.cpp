@@ -125,6 +125,14 @@ void Cluster::for_each_alive(const std::function<void(NodeSlot&)>& task, int par
   run_parallel(alive.size(), parallel > 0 ? parallel : m_parallel, [&](size_t i) { task(*alive[i]); });
 }
 
+void Cluster::for_each_of(const std::vector<NodeSlot*>& slots, const std::function<void(NodeSlot&)>& task)
+{
+  std::vector<NodeSlot*> alive;
+  std::copy_if(slots.begin(), slots.end(), std::back_inserter(alive),
+               [](const NodeSlot* slot) { return slot->alive(); });
+  run_parallel(alive.size(), m_parallel, [&](size_t i) { task(*alive[i]); });
+}
+
 void Cluster::for_each_in_group(const std::string& group, const std::function<void(NodeSlot&)>& task)
 {
   for_each_alive([&](NodeSlot& slot) {

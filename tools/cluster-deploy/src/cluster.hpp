@@ -52,6 +52,8 @@ public:
   /// Runs `task` on every alive slot, in parallel (bounded by `parallel`, or by the
   /// cluster's limit when 0).
   void for_each_alive(const std::function<void(NodeSlot&)>& task, int parallel = 0);
+  /// Runs `task` on the alive slots among `slots`, in parallel (bounded).
+  void for_each_of(const std::vector<NodeSlot*>& slots, const std::function<void(NodeSlot&)>& task);
   /// Runs `task` on the alive slots of `group`, in parallel (bounded).
   void for_each_in_group(const std::string& group, const std::function<void(NodeSlot&)>& task);
   NodeSlot* find(const std::string& node);

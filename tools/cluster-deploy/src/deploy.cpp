@@ -181,30 +181,74 @@ void check_health_on(ServiceStep& step, NodeSlot& slot, const std::string& actio
   step.cluster.output().add(SummaryRow{slot.node->name, step.service.name, action, true, "", seconds_since(start)});
 }
 
-/// Starts one service across its group: the bootstrap node first, then the rest in
-/// parallel, then waits for every node's health.
-void run_service_step(ServiceStep& step)
+/// Starts (or restarts) the service on `slots`: the group's bootstrap node first
+/// when it is among them, then the rest in parallel, then waits for their health.
+/// Returns true when all of them are healthy.
+bool run_on(ServiceStep& step, const std::vector<NodeSlot*>& slots)
 {
   std::map<std::string, std::string> actions;
   std::mutex mutex;
   auto members = step.cluster.plan().inventory.group(step.service.group);
   NodeSlot* first = members.empty() ? nullptr : step.cluster.find(members.front()->name);
-  if (step.service.bootstrap && first && first->alive()) {
+  bool bootstrap_first =
+      step.service.bootstrap && first && first->alive() && std::find(slots.begin(), slots.end(), first) != slots.end();
+  if (bootstrap_first) {
     start_on(step, *first, actions, mutex);
     if (first->alive()) {
       wait_started(*first->ops, step.service.name);
     }
   }
-  step.cluster.for_each_in_group(step.service.group, [&](NodeSlot& slot) {
-    if (!(step.service.bootstrap && &slot == first)) {
+  step.cluster.for_each_of(slots, [&](NodeSlot& slot) {
+    if (!(bootstrap_first && &slot == first)) {
       start_on(step, slot, actions, mutex);
     }
   });
-  step.cluster.for_each_in_group(step.service.group, [&](NodeSlot& slot) {
+  step.cluster.for_each_of(slots, [&](NodeSlot& slot) {
     if (actions.count(slot.node->name)) {
-      check_health_on(step, slot, actions[slot.node->name]);
+      check_health_on(step, slot, actions.at(slot.node->name));
     }
   });
+  return std::all_of(slots.begin(), slots.end(), [](const NodeSlot* slot) { return slot->alive(); });
+}
+
+/// Splits the group's nodes into those where a running instance is restarted
+/// (rolled SERIAL at a time) and all others (started together).
+std::pair<std::vector<NodeSlot*>, std::vector<NodeSlot*>> split_rolling(ServiceStep& step)
+{
+  std::vector<NodeSlot*> together, rolling;
+  std::mutex mutex;
+  step.cluster.for_each_in_group(step.service.group, [&](NodeSlot& slot) {
+    auto state = slot.ops->unit_state(step.service.name);
+    bool roll = step.service.serial > 0 && step.restart(slot) && state && state->running();
+    std::lock_guard lock(mutex);
+    (roll ? rolling : together).push_back(&slot);
+  });
+  auto by_inventory_order = [](const NodeSlot* a, const NodeSlot* b) { return a->node < b->node; };
+  std::sort(together.begin(), together.end(), by_inventory_order);
+  std::sort(rolling.begin(), rolling.end(), by_inventory_order);
+  return {together, rolling};
+}
+
+/// One service across its group; with SERIAL, running instances restart batch by
+/// batch, each healthy before the next, and an unhealthy batch stops the roll.
+void run_service_step(ServiceStep& step)
+{
+  auto [together, rolling] = split_rolling(step);
+  run_on(step, together);
+  auto batch_size = static_cast<size_t>(std::max(step.service.serial, 1));
+  for (size_t begin = 0; begin < rolling.size(); begin += batch_size) {
+    std::vector<NodeSlot*> batch(rolling.begin() + static_cast<long>(begin),
+                                 rolling.begin() + static_cast<long>(std::min(begin + batch_size, rolling.size())));
+    step.cluster.output().progress(batch.front()->node->name, step.service.name + ": rolling restart, " +
+                                                                  std::to_string(batch.size()) + " node(s)");
+    if (!run_on(step, batch)) {
+      for (size_t rest = begin + batch_size; rest < rolling.size(); ++rest) {
+        step.cluster.output().add(SummaryRow{rolling[rest]->node->name, step.service.name, "not restarted", false,
+                                             "rolling restart stopped: an earlier batch is not healthy", 0});
+      }
+      return;
+    }
+  }
 }
 
 /// AFTER means "once those are healthy": a service whose dependency is healthy on

@@ -66,6 +66,7 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   }
   service.group = attribute(element, "group");
   service.bootstrap = attribute(element, "bootstrap") == "true";
+  service.serial = std::max(element->IntAttribute("serial", 0), 0);
   if (const XMLElement* program = element->FirstChildElement("program")) {
     service.program = text_of(program);
   }

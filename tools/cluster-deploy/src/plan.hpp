@@ -36,6 +36,7 @@ struct Service {
   Health health;
   std::vector<std::string> after;
   bool bootstrap = false;
+  int serial = 0; ///< > 0: restart at most this many nodes at a time (rolling)
 };
 
 struct SshSettings {

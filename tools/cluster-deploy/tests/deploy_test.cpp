@@ -181,3 +181,23 @@ TEST_CASE("a service is not started while a service it runs AFTER is healthy now
   }
   CHECK(skipped);
 }
+
+TEST_CASE("SERIAL restarts running nodes batch by batch and stops at an unhealthy batch")
+{
+  Plan plan = testing::example_plan("deploy-serial");
+  plan.services[0].serial = 1; // db
+  FakeCluster fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  std::ofstream(plan.services[0].program) << "db binary v2";
+  fakes.nodes["server1"].healthy = false; // v2 does not come up on the first node
+  Output second(Color::never);
+  CHECK_FALSE(deploy_once(plan, fakes, second));
+  CHECK(fakes.nodes["server1"].restarts["demo-db.service"] == 1);
+  CHECK(fakes.nodes["server2"].restarts.count("demo-db.service") == 0);
+  bool stopped = false;
+  for (const auto& row : second.rows()) {
+    stopped = stopped || (row.node == "server2" && row.action == "not restarted");
+  }
+  CHECK(stopped);
+}

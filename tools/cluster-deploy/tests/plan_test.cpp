@@ -61,3 +61,12 @@ TEST_CASE("load_plan checks programs and groups against the machine and inventor
   CHECK(load_plan(dir / "absent.xml").error() ==
         "cannot read plan " + (dir / "absent.xml").string() + " (configure the project first)");
 }
+
+TEST_CASE("SERIAL is read from the plan")
+{
+  auto plan = parse_plan("<plan version='1' cluster='c'><service name='s' group='g' serial='2'>"
+                         "<program>/x</program></service></plan>",
+                         "p.xml");
+  REQUIRE(plan);
+  CHECK(plan->services[0].serial == 2);
+}
