@@ -262,7 +262,7 @@ public:
         return PumpEnd::stopped;
       }
       if (finished()) {
-        return PumpEnd::finished;
+        return drain(); // reading stderr may have queued more stdout along with the EOF
       }
       if (*wrote || *read) {
         continue;
@@ -279,6 +279,21 @@ public:
 
 private:
   bool channel_gone() const { return ssh_channel_is_open(m_channel.get()) == 0; }
+
+  /// Reads what is still buffered after the end of the command.
+  Result<PumpEnd> drain()
+  {
+    while (!m_stopped) {
+      auto read = read_available();
+      if (!read) {
+        return fail(read.error());
+      }
+      if (!*read) {
+        break;
+      }
+    }
+    return m_stopped ? PumpEnd::stopped : PumpEnd::finished;
+  }
 
   bool finished() const
   {
