@@ -68,7 +68,9 @@ for u in "$@"; do
     --enable) enable="$enable $u" ;;
   esac
 done
+old=$(readlink "$root/current" || true)
 ln -sfn "releases/$id" "$root/.current.tmp"; mv -Tf "$root/.current.tmp" "$root/current"
+printf '%s %s -> %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${old##*/}" "$id" >> "$root/deploy.log"
 systemctl daemon-reload
 if [ -n "$enable" ]; then systemctl enable -q $enable; fi
 cd "$root/releases"; ls -1t | grep -vx "$id" | tail -n +4 | while read -r old; do rm -rf -- "$old"; done)SH";

@@ -27,9 +27,8 @@ std::string fixed(double seconds)
 
 Output::Output(Color color)
 {
-  m_terminal = smart_terminal(STDERR_FILENO);
   bool no_color = std::getenv("NO_COLOR") && *std::getenv("NO_COLOR");
-  m_color = color == Color::always || (color == Color::automatic && m_terminal && !no_color);
+  m_color = color == Color::always || (color == Color::automatic && smart_terminal(STDERR_FILENO) && !no_color);
 }
 
 void Output::progress(const std::string& node, const std::string& message)

@@ -40,7 +40,6 @@ private:
   mutable std::mutex m_mutex;
   std::vector<SummaryRow> m_rows;
   bool m_color = false;
-  bool m_terminal = false;
 };
 
 /// Formats rows as an aligned text table (header + one line per row).

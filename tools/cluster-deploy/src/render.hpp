@@ -18,10 +18,8 @@ struct NodeLayout {
   std::string cluster;
 
   std::string root() const { return "/opt/" + cluster; }
-  std::string releases() const { return root() + "/releases"; }
   std::string current() const { return root() + "/current"; }
   std::string unit_name(const std::string& service) const { return cluster + "-" + service + ".service"; }
-  std::string unit_path(const std::string& service) const { return "/etc/systemd/system/" + unit_name(service); }
   std::string data_dir(const std::string& service) const { return "/var/lib/" + cluster + "/" + service; }
   std::string etc_dir(const std::string& service) const { return current() + "/etc/" + service; }
   std::string user() const { return cluster; }
