@@ -28,10 +28,13 @@ std::string shell_join(const std::vector<std::string>& words)
   return line;
 }
 
-std::string systemd_quote(std::string_view word)
+namespace {
+
+/// Double-quotes `text` for a unit file; `$` is doubled only where systemd expands it.
+std::string systemd_double_quote(std::string_view text, bool escape_dollar)
 {
   std::string quoted = "\"";
-  for (char c : word) {
+  for (char c : text) {
     switch (c) {
     case '"':
       quoted += "\\\"";
@@ -42,14 +45,14 @@ std::string systemd_quote(std::string_view word)
     case '%':
       quoted += "%%";
       break;
-    case '$':
-      quoted += "$$";
-      break;
     case '\n':
       quoted += "\\n";
       break;
     case '\t':
       quoted += "\\t";
+      break;
+    case '$':
+      quoted += escape_dollar ? "$$" : "$";
       break;
     default:
       quoted += c;
@@ -59,29 +62,16 @@ std::string systemd_quote(std::string_view word)
   return quoted;
 }
 
+} // namespace
+
+std::string systemd_quote(std::string_view word)
+{
+  return systemd_double_quote(word, true);
+}
+
 std::string systemd_env_quote(std::string_view assignment)
 {
-  std::string quoted = "\"";
-  for (char c : assignment) {
-    switch (c) {
-    case '"':
-      quoted += "\\\"";
-      break;
-    case '\\':
-      quoted += "\\\\";
-      break;
-    case '%':
-      quoted += "%%";
-      break;
-    case '\n':
-      quoted += "\\n";
-      break;
-    default:
-      quoted += c;
-    }
-  }
-  quoted += '"';
-  return quoted;
+  return systemd_double_quote(assignment, false);
 }
 
 bool is_safe_name(std::string_view name)
