@@ -27,10 +27,18 @@ install_packages() {
   fi
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
-  # policy-rc.d keeps package scripts from starting services (openssh-server) on this machine.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  trap 'rm -f /usr/sbin/policy-rc.d' RETURN
+  # A policy-rc.d keeps package scripts from starting services (openssh-server) on this
+  # machine; one the machine already has is left as it is.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' RETURN
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The loopback tests need only the sshd binary: an sshd we installed must not start at boot.
+  if [[ " ${missing[*]} " == *" openssh-server "* ]]; then
+    systemctl disable ssh.service ssh.socket >/dev/null 2>&1 || true
+    echo "setup: installed openssh-server for the tests and disabled its service"
+  fi
 }
 
 main() {

@@ -218,8 +218,11 @@ std::pair<std::vector<NodeSlot*>, std::vector<NodeSlot*>> split_rolling(ServiceS
   std::vector<NodeSlot*> together, rolling;
   std::mutex mutex;
   step.cluster.for_each_in_group(step.service.group, [&](NodeSlot& slot) {
-    auto state = slot.ops->unit_state(step.service.name);
-    bool roll = step.service.serial > 0 && step.restart(slot) && state && state->running();
+    bool roll = false;
+    if (step.service.serial > 0 && step.restart(slot)) { // only then is the unit's state worth a round trip
+      auto state = slot.ops->unit_state(step.service.name);
+      roll = state && state->running();
+    }
     std::lock_guard lock(mutex);
     (roll ? rolling : together).push_back(&slot);
   });
