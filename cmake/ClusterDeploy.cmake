@@ -53,6 +53,7 @@ Commands
                              [KNOWN_HOSTS <file>]
                              [HOST_KEY_POLICY strict|accept-new]
                              [PARALLEL <n>]
+                             [FAULTS]
                              [SANDBOX])
 
   ``<dir>``
@@ -79,6 +80,12 @@ Commands
   ``PARALLEL <n>``
     How many nodes the helper works on at once (default 64).
 
+  ``FAULTS``
+    Tests may inject faults into this cluster (``cluster-deploy fault``:
+    partitions, killed, paused and stopped services). Without it the helper
+    refuses every fault (exit 2), so a test suite pointed at production by
+    mistake cannot cut it apart. ``SANDBOX`` inventories allow faults.
+
   ``SANDBOX``
     This inventory is the local cluster of ``cluster-sandbox``. ``SSH_CONFIG``
     then defaults to ``${CMAKE_BINARY_DIR}/sandbox/ssh_config``, the ``deploy``
@@ -100,7 +107,8 @@ Commands
                            [HEALTH tcp <port> | HEALTH http <port> <path> | HEALTH exec <command>]
                            [AFTER <service>...]
                            [BOOTSTRAP]
-                           [SERIAL <n>])
+                           [SERIAL <n>]
+                           [LEADER exec <command>])
 
   ``<name>``
     Unique service name, ``^[a-z][a-z0-9-]*$``.
@@ -143,6 +151,15 @@ Commands
     keep the old version. First starts are not rolled. Use it for a Raft group
     (``SERIAL 1`` keeps a quorum up while a config change rolls through).
 
+  ``LEADER exec <command>``
+    How to ask the service's group who leads it (a Raft group's leader): a
+    command run as the service user on one node of the group (the first that
+    answers) that prints the leader's node name or address on its first line.
+    Placeholders are substituted as in ``HEALTH exec``, each value quoted for the
+    shell. ``cluster-deploy leader --service <name>`` prints the answer, and the
+    fault selector ``leader`` uses it. For etcd, ship a small script as a
+    ``CONFIG`` and run it: ``LEADER exec "sh @etc@/etcd-leader.sh"``.
+
   ``BOOTSTRAP``
     The first node of the group bootstraps the service's cluster: ``deploy`` and
     ``cluster-up`` start it there first and wait (at most 30 s) until systemd has
@@ -162,7 +179,12 @@ Commands
   ``RESOURCE_LOCK`` ``cluster`` and a ``TIMEOUT`` (default 300). Its environment
   holds ``CLUSTER_DEPLOY`` (the helper), ``CLUSTER_DEPLOY_PLAN``,
   ``CLUSTER_DEPLOY_SSH_CONFIG``, ``CLUSTER_DEPLOY_NODES`` (lines
-  ``name address group``, written by the helper) and ``CLUSTER_DEPLOY_NAME``.
+  ``name address group``, written by the helper), ``CLUSTER_DEPLOY_NAME`` and
+  ``CLUSTER_DEPLOY_FAULT``, a wrapper script with the plan already set:
+  ``"$CLUSTER_DEPLOY_FAULT" partition one --service db --for 60`` injects a
+  fault and prints the nodes it hit, ``"$CLUSTER_DEPLOY_FAULT" heal`` undoes
+  every fault, ``"$CLUSTER_DEPLOY_FAULT" leader --service db`` prints the
+  leader. Faults need ``FAULTS`` (or ``SANDBOX``) on the inventory.
   Call it after :command:`cluster_deploy_inventory`.
 
 Targets and tests
@@ -174,6 +196,8 @@ run), ``cluster-up``, ``cluster-down``, ``cluster-status``, ``cluster-logs``,
 ``cluster-clean`` and, for a ``SANDBOX`` inventory, ``cluster-sandbox-up`` and
 ``cluster-sandbox-down``. If :variable:`BUILD_TESTING` is true and a service is
 declared, it also adds the fixture tests ``cluster.setup`` and ``cluster.cleanup``.
+Both first undo every fault of ours (``cluster-deploy heal``), so a fault that a
+failed or interrupted test left behind is healed before anything else.
 Tests cannot build: build the project before running ``ctest``.
 
 Cache variables
@@ -356,7 +380,7 @@ endfunction()
 
 function(cluster_deploy_inventory dir)
   set(fn cluster_deploy_inventory)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "SANDBOX"
+  cmake_parse_arguments(PARSE_ARGV 1 arg "SANDBOX;FAULTS"
     "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL" "")
   _cluster_deploy_check_args(${fn})
 
@@ -425,13 +449,16 @@ function(cluster_deploy_inventory dir)
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_HOST_KEY_POLICY "${arg_HOST_KEY_POLICY}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_PARALLEL "${arg_PARALLEL}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_SANDBOX "${arg_SANDBOX}")
+  if(arg_FAULTS OR arg_SANDBOX)
+    set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_FAULTS TRUE)
+  endif()
   _cluster_deploy_schedule_finalize()
 endfunction()
 
 function(cluster_deploy_service name)
   set(fn cluster_deploy_service)
   cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
-    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL" "ARGS;CONFIG;ENV;HEALTH;AFTER")
+    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL" "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER")
   _cluster_deploy_check_args(${fn})
   _cluster_deploy_check_name(${fn} service "${name}")
 
@@ -488,6 +515,20 @@ function(cluster_deploy_service name)
     _cluster_deploy_check_health(${fn} ${name} ${arg_HEALTH})
   endif()
 
+  if(DEFINED arg_LEADER)
+    list(LENGTH arg_LEADER leader_count)
+    list(GET arg_LEADER 0 leader_kind)
+    if(NOT leader_kind STREQUAL "exec" OR NOT leader_count EQUAL 2)
+      list(JOIN arg_LEADER " " given)
+      message(FATAL_ERROR "${fn}(${name}): bad LEADER '${given}': expected LEADER exec <command>")
+    endif()
+    list(GET arg_LEADER 1 leader_command)
+    if(leader_command STREQUAL "")
+      message(FATAL_ERROR "${fn}(${name}): LEADER exec needs a non-empty command")
+    endif()
+    set(arg_LEADER "${leader_command}")
+  endif()
+
   if(DEFINED arg_SERIAL AND NOT arg_SERIAL MATCHES "^[1-9][0-9]*$")
     message(FATAL_ERROR "${fn}(${name}): SERIAL must be a positive number of nodes, not '${arg_SERIAL}'")
   endif()
@@ -513,6 +554,7 @@ function(cluster_deploy_service name)
   set_property(GLOBAL PROPERTY ${prefix}_AFTER "${arg_AFTER}")
   set_property(GLOBAL PROPERTY ${prefix}_BOOTSTRAP "${arg_BOOTSTRAP}")
   set_property(GLOBAL PROPERTY ${prefix}_SERIAL "${arg_SERIAL}")
+  set_property(GLOBAL PROPERTY ${prefix}_LEADER "${arg_LEADER}")
   set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_SERVICES "${name}")
   _cluster_deploy_schedule_finalize()
 endfunction()
@@ -542,6 +584,7 @@ function(cluster_deploy_add_test name)
 
   _cluster_deploy_helper(helper_command helper_file)
   _cluster_deploy_plan_file(plan)
+  set(fault_wrapper "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/ClusterDeploy/cluster-fault")
   _cluster_deploy_effective_ssh_config(ssh_config)
   get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
   set_tests_properties("${name}" PROPERTIES
@@ -549,7 +592,7 @@ function(cluster_deploy_add_test name)
     LABELS cluster
     RESOURCE_LOCK cluster
     TIMEOUT ${arg_TIMEOUT}
-    ENVIRONMENT "CLUSTER_DEPLOY=${helper_file};CLUSTER_DEPLOY_PLAN=${plan};CLUSTER_DEPLOY_SSH_CONFIG=${ssh_config};CLUSTER_DEPLOY_NODES=${CMAKE_BINARY_DIR}/cluster-deploy/nodes.txt;CLUSTER_DEPLOY_NAME=${cluster}")
+    ENVIRONMENT "CLUSTER_DEPLOY=${helper_file};CLUSTER_DEPLOY_PLAN=${plan};CLUSTER_DEPLOY_SSH_CONFIG=${ssh_config};CLUSTER_DEPLOY_NODES=${CMAKE_BINARY_DIR}/cluster-deploy/nodes.txt;CLUSTER_DEPLOY_NAME=${cluster};CLUSTER_DEPLOY_FAULT=${fault_wrapper}")
   _cluster_deploy_schedule_finalize()
 endfunction()
 
@@ -560,7 +603,7 @@ endfunction()
 # Append one service's <service> element to the variable <out>.
 function(_cluster_deploy_service_xml out name)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
-  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP SERIAL)
+  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP SERIAL LEADER)
     get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
   endforeach()
   set(service_xml "")
@@ -613,6 +656,10 @@ function(_cluster_deploy_service_xml out name)
       _cluster_deploy_xml_escape(path "${path}")
       string(APPEND service_xml "    <health kind=\"http\" port=\"${value}\" path=\"${path}\"/>\n")
     endif()
+  endif()
+  if(NOT LEADER STREQUAL "")
+    _cluster_deploy_xml_escape(leader "${LEADER}")
+    string(APPEND service_xml "    <leader command=\"${leader}\"/>\n")
   endif()
   foreach(after IN LISTS AFTER)
     string(APPEND service_xml "    <after>${after}</after>\n")
@@ -679,6 +726,7 @@ function(_cluster_deploy_write_plan plan)
   get_property(known_hosts GLOBAL PROPERTY _CLUSTER_DEPLOY_KNOWN_HOSTS)
   get_property(parallel GLOBAL PROPERTY _CLUSTER_DEPLOY_PARALLEL)
   get_property(services GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
+  get_property(faults GLOBAL PROPERTY _CLUSTER_DEPLOY_FAULTS)
   _cluster_deploy_effective_ssh_config(ssh_config)
   _cluster_deploy_effective_host_key_policy(policy)
   foreach(var IN ITEMS inventory ssh_config known_hosts)
@@ -687,7 +735,11 @@ function(_cluster_deploy_write_plan plan)
   _cluster_deploy_xml_escape(output "${CMAKE_BINARY_DIR}/cluster-deploy")
 
   set(xml "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
-  string(APPEND xml "<plan version=\"1\" cluster=\"${cluster}\" inventory=\"${inventory}\" output=\"${output}\">\n")
+  set(faults_attribute "")
+  if(faults)
+    set(faults_attribute " faults=\"allowed\"")
+  endif()
+  string(APPEND xml "<plan version=\"1\" cluster=\"${cluster}\" inventory=\"${inventory}\" output=\"${output}\"${faults_attribute}>\n")
   string(APPEND xml "  <ssh config=\"${ssh_config}\" known-hosts=\"${known_hosts}\" host-key-policy=\"${policy}\" parallel=\"${parallel}\"/>\n")
   foreach(name IN LISTS services)
     _cluster_deploy_service_xml(xml ${name})
@@ -754,17 +806,19 @@ function(_cluster_deploy_add_fixture_tests plan)
   get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
   get_property(sandbox GLOBAL PROPERTY _CLUSTER_DEPLOY_SANDBOX)
   set(run_steps "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/ClusterDeploy/RunSteps.cmake")
+  # A fault left by a failed or interrupted test is healed before anything else.
+  set(heal ::optional-step:: "${helper}" heal --plan "${plan}")
   set(setup "")
-  set(cleanup ::step:: "${helper}" clean --plan "${plan}")
+  set(cleanup ${heal} ::step:: "${helper}" clean --plan "${plan}")
   if(sandbox)
     _cluster_deploy_sandbox_tool(tool)
     set(sandbox_args --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/sandbox")
     set(setup ::step:: "${tool}" up ${sandbox_args})
     # With the local cluster down there is nothing to clean: don't fail on that.
-    set(cleanup ::optional-step:: "${helper}" clean --plan "${plan}"
+    set(cleanup ${heal} ::optional-step:: "${helper}" clean --plan "${plan}"
                 ::step:: "${tool}" down ${sandbox_args})
   endif()
-  list(APPEND setup ::step:: "${helper}" deploy --plan "${plan}")
+  list(APPEND setup ${heal} ::step:: "${helper}" deploy --plan "${plan}")
 
   add_test(NAME cluster.setup COMMAND "${CMAKE_COMMAND}" -P "${run_steps}" -- ${setup})
   add_test(NAME cluster.cleanup COMMAND "${CMAKE_COMMAND}" -P "${run_steps}" -- ${cleanup})

@@ -37,7 +37,7 @@ if(CLUSTER_DEPLOY_INSTALL)
       "${PROJECT_SOURCE_DIR}/cmake/ClusterDeploy.cmake"
     DESTINATION "${_cluster_deploy_cmake_dir}")
   install(DIRECTORY "${PROJECT_SOURCE_DIR}/cmake/ClusterDeploy"
-    DESTINATION "${_cluster_deploy_cmake_dir}")
+    DESTINATION "${_cluster_deploy_cmake_dir}" USE_SOURCE_PERMISSIONS)
   if(EXISTS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox")
     install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox"
       DESTINATION "${CMAKE_INSTALL_BINDIR}")

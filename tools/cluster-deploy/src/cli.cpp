@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 #include "deploy.hpp"
+#include "fault.hpp"
 #include "report.hpp"
 
 #include <CLI/CLI.hpp>
@@ -25,6 +26,7 @@ struct Options {
   LogOptions logs;
   bool purge_data = false;
   std::string junit;
+  FaultOptions fault;
   std::map<std::string, NodeRelease> releases; ///< rendered before connecting (deploy)
 };
 
@@ -33,7 +35,8 @@ struct Command {
   const char* name;
   const char* help;
   std::function<bool(Cluster&, const std::vector<const Service*>&, const Options&)> run;
-  bool writes = false; ///< renders and deploys: render before connecting
+  bool writes = false;    ///< renders and deploys: render before connecting
+  bool all_nodes = false; ///< connects to every node; the selection says what to act on
 };
 
 Color parse_color(const std::string& text)
@@ -74,6 +77,12 @@ const std::vector<Command>& commands()
        [](Cluster& c, const auto& s, const Options& o) { return run_logs(c, s, o.logs); }},
       {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
        [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
+      {"fault", "inject a fault (partition, kill, pause, resume, stop) that heals itself after --for seconds",
+       [](Cluster& c, const auto&, const Options& o) { return run_fault(c, o.selection, o.fault); }, false, true},
+      {"heal", "undo every fault of ours on the selected nodes",
+       [](Cluster& c, const auto&, const Options&) { return run_heal(c); }},
+      {"leader", "print the node that leads the service's group (its LEADER query)",
+       [](Cluster& c, const auto& s, const Options&) { return run_leader(c, s); }},
   };
   return table;
 }
@@ -108,6 +117,18 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
     sub.add_option("-n,--lines", options.logs.lines, "lines per node")->check(CLI::Range(0, 1000000));
     sub.add_option("--since", options.logs.since, "as journalctl --since (e.g. '10 min ago')");
   }
+  if (name == "fault") {
+    sub.add_option("kind", options.fault.kind, "partition, kill, pause, resume or stop")
+        ->required()
+        ->check(CLI::IsMember({"partition", "kill", "pause", "resume", "stop"}));
+    sub.add_option("targets", options.fault.targets,
+                   "node or group names, or one, minority, majority, leader (of --service's group)");
+    sub.add_option("--for", options.fault.seconds, "seconds until the fault heals itself on the node (default 600)")
+        ->check(CLI::Range(1, 86400));
+    sub.add_option("--from", options.fault.from, "partition: cut off from these nodes or groups only")
+        ->delimiter(',');
+    sub.add_flag("--keep-down", options.fault.keep_down, "kill: keep the killed services stopped for --for seconds");
+  }
   if (name == "clean") {
     sub.add_flag("--purge-data", options.purge_data, "also delete /var/lib/<cluster> (the services' data)");
   }
@@ -121,6 +142,19 @@ int execute(const Command& command, Options& options)
   Plan plan = load_plan(options.plan).value_or_throw();
   auto nodes = select_nodes(plan, options.selection).value_or_throw();
   auto services = select_services(plan, options.selection).value_or_throw();
+  if (command.all_nodes) {
+    nodes.clear();
+    for (const auto& node : plan.inventory.nodes) {
+      nodes.push_back(&node);
+    }
+  }
+  if (std::string(command.name) == "fault" && !plan.faults_allowed) {
+    throw Error("faults are not allowed on the inventory " + plan.inventory_dir.string() +
+                ": add FAULTS to its cluster_deploy_inventory() call if this cluster may be disturbed");
+  }
+  if (options.fault.keep_down && options.fault.kind != "kill") {
+    throw Error("--keep-down goes with kill only");
+  }
   write_nodes_file(plan).value_or_throw();
   if (command.writes) {
     options.releases = render_releases(plan, nodes); // errors stop us before any node is touched

@@ -22,27 +22,47 @@ std::string uptime_text(long seconds)
   return std::to_string(seconds / 3600) + "h";
 }
 
-std::vector<std::string> status_rows_for(NodeSlot& slot, const std::vector<const Service*>& services, bool& all_running,
+/// The active faults that touch `unit` on a node: partitions touch every unit.
+std::string faults_text(const Result<std::vector<ActiveFault>>& faults, const std::string& unit)
+{
+  if (!faults) {
+    return "?";
+  }
+  std::string text;
+  for (const auto& fault : *faults) {
+    bool touches = fault.kind == "partition" || std::find(fault.units.begin(), fault.units.end(), unit) != fault.units.end();
+    if (touches) {
+      text += (text.empty() ? "" : ",") + fault.kind + "(" + std::to_string(fault.seconds_left) + "s)";
+    }
+  }
+  return text.empty() ? "-" : text;
+}
+
+std::vector<std::string> status_rows_for(const Plan& plan, NodeSlot& slot, const std::vector<const Service*>& services,
+                                         bool& all_running,
                                          std::vector<std::vector<std::string>>& rows)
 {
   auto current = slot.ops->current_release();
   std::string release = !current ? "?" : current->empty() ? "-" : *current;
   auto drift = slot.ops->drift();
   std::string drift_text = !drift ? "?" : drift->empty() ? "none" : std::to_string(drift->size()) + " files";
+  auto faults = slot.ops->active_faults();
   for (const Service* service : services) {
     if (service->group != slot.node->group) {
       continue;
     }
     auto state = slot.ops->unit_state(service->name);
     if (!state) {
-      rows.push_back({slot.node->name, service->name, "error: " + state.error(), "-", "-", "-", release, drift_text});
+      rows.push_back({slot.node->name, service->name, "error: " + state.error(), "-", "-", "-", release, drift_text,
+                      "?"});
       all_running = false;
       continue;
     }
     std::string shown = !state->loaded ? "not deployed" : state->active + " (" + state->sub + ")";
     all_running = all_running && state->running();
     rows.push_back({slot.node->name, service->name, shown, state->main_pid ? std::to_string(state->main_pid) : "-",
-                    uptime_text(state->uptime_seconds), std::to_string(state->restarts), release, drift_text});
+                    uptime_text(state->uptime_seconds), std::to_string(state->restarts), release, drift_text,
+                    faults_text(faults, NodeLayout{plan.cluster}.unit_name(service->name))});
   }
   return drift ? *drift : std::vector<std::string>{};
 }
@@ -81,7 +101,7 @@ bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
   cluster.for_each_alive([&](NodeSlot& slot) {
     std::vector<std::vector<std::string>> mine;
     bool mine_running = true;
-    auto drift = status_rows_for(slot, services, mine_running, mine);
+    auto drift = status_rows_for(cluster.plan(), slot, services, mine_running, mine);
     std::lock_guard lock(mutex);
     rows.insert(rows.end(), mine.begin(), mine.end());
     all_running = all_running && mine_running;
@@ -91,12 +111,12 @@ bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
   });
   for (auto& slot : cluster.slots()) {
     if (!slot.alive()) {
-      rows.push_back({slot.node->name, "-", "unreachable", "-", "-", "-", "-", "-"});
+      rows.push_back({slot.node->name, "-", "unreachable", "-", "-", "-", "-", "-", "-"});
       all_running = false;
     }
   }
   std::sort(rows.begin(), rows.end());
-  rows.insert(rows.begin(), {"NODE", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "RELEASE", "DRIFT"});
+  rows.insert(rows.begin(), {"NODE", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "RELEASE", "DRIFT", "FAULTS"});
   std::printf("%s", format_table(rows).c_str());
   for (const auto& [node, files] : drifted) {
     for (const auto& file : files) {

@@ -1,7 +1,9 @@
 #include "node_ops.hpp"
 
 #include "quote.hpp"
+#include "remote_scripts.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace deploy {
@@ -105,9 +107,9 @@ std::string first_line(const std::string& text)
 
 } // namespace
 
-std::string root_command(const std::string& script, const std::vector<std::string>& args)
+std::string root_command(const std::string& script, const std::vector<std::string>& args, const std::string& name)
 {
-  std::vector<std::string> words = {"sh", "-c", k_as_root, "as-root", "sh", "-c", script, "cluster-deploy"};
+  std::vector<std::string> words = {"sh", "-c", k_as_root, "as-root", "sh", "-c", script, name};
   words.insert(words.end(), args.begin(), args.end());
   return shell_join(words);
 }
@@ -142,9 +144,10 @@ UnitState parse_unit_state(std::string_view text)
 }
 
 Result<ExecResult> NodeOps::run_script(const std::string& what, const std::string& script,
-                                       const std::vector<std::string>& args, std::string_view input, Seconds timeout)
+                                       const std::vector<std::string>& args, std::string_view input, Seconds timeout,
+                                       const std::string& name)
 {
-  auto result = m_transport.exec(root_command(script, args), input, timeout);
+  auto result = m_transport.exec(root_command(script, args, name), input, timeout);
   if (!result) {
     return fail(m_node + ": " + what + ": " + result.error());
   }
@@ -309,6 +312,72 @@ Result<std::vector<std::string>> NodeOps::drift()
     }
   }
   return changed;
+}
+
+std::vector<ActiveFault> parse_active_faults(std::string_view text)
+{
+  std::vector<ActiveFault> faults;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  long now = 0;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string key;
+    words >> key;
+    if (key == "now") {
+      words >> now;
+    } else if (key == "fault") {
+      ActiveFault fault;
+      long until = 0;
+      words >> fault.id >> fault.kind >> until;
+      for (std::string unit; words >> unit;) {
+        fault.units.push_back(unit);
+      }
+      fault.seconds_left = std::max(until - now, 0L);
+      faults.push_back(std::move(fault));
+    }
+  }
+  return faults;
+}
+
+Result<void> NodeOps::apply_fault(const std::string& id, int seconds, const std::string& kind,
+                                  const std::vector<std::string>& args)
+{
+  std::vector<std::string> words = {m_layout.cluster, id, std::to_string(seconds), kind};
+  words.insert(words.end(), args.begin(), args.end());
+  auto result = run_script(kind + " fault", remote::fault.text, words, remote::heal.text, Seconds{60},
+                           remote::fault.name);
+  return result ? Result<void>{} : fail(result.error());
+}
+
+Result<std::vector<std::string>> NodeOps::heal_faults(const std::string& only)
+{
+  std::vector<std::string> args = {m_layout.cluster};
+  if (!only.empty()) {
+    args.push_back(only);
+  }
+  auto result = run_script("healing faults", remote::heal.text, args, {}, Seconds{60}, remote::heal.name);
+  if (!result) {
+    return fail(result.error());
+  }
+  std::vector<std::string> healed;
+  std::istringstream in(result->out);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) {
+      healed.push_back(line);
+    }
+  }
+  return healed;
+}
+
+Result<std::vector<ActiveFault>> NodeOps::active_faults()
+{
+  auto result = run_script("listing faults", remote::list_faults.text, {m_layout.cluster}, {}, Seconds{30},
+                           remote::list_faults.name);
+  if (!result) {
+    return fail(result.error());
+  }
+  return parse_active_faults(result->out);
 }
 
 } // namespace deploy

@@ -13,8 +13,21 @@
 
 namespace deploy {
 
-/// The command line that runs `script` as root with `args` as $1, $2, ...
-std::string root_command(const std::string& script, const std::vector<std::string>& args);
+/// The command line that runs `script` as root with `args` as $1, $2, ... and
+/// `name` as $0 (what the shell names in its errors).
+std::string root_command(const std::string& script, const std::vector<std::string>& args,
+                         const std::string& name = "cluster-deploy");
+
+/// A fault that is active on a node (remote/list-faults.sh).
+struct ActiveFault {
+  std::string id;
+  std::string kind;                ///< partition, kill-keep-down, stop, pause
+  long seconds_left = 0;           ///< until its timer heals it
+  std::vector<std::string> units;  ///< the units it stopped or froze (none for a partition)
+};
+
+/// Parses remote/list-faults.sh output.
+std::vector<ActiveFault> parse_active_faults(std::string_view text);
 
 /// One unit's state as systemd reports it.
 struct UnitState {
@@ -64,13 +77,22 @@ public:
   /// Files of the current release (and installed units) that differ from its manifest.
   Result<std::vector<std::string>> drift();
 
+  /// Applies a fault (remote/fault.sh) that heals itself after `seconds`; `args`
+  /// are addresses (partition) or unit names (the other kinds).
+  Result<void> apply_fault(const std::string& id, int seconds, const std::string& kind,
+                           const std::vector<std::string>& args);
+  /// Undoes the faults of this cluster on the node (remote/heal.sh): all of them, or
+  /// those whose id or kind is `only`. Returns what was undone, a line each.
+  Result<std::vector<std::string>> heal_faults(const std::string& only = {});
+  Result<std::vector<ActiveFault>> active_faults();
+
   const std::string& node() const { return m_node; }
   Transport& transport() { return m_transport; }
 
 private:
   Result<ExecResult> run_script(const std::string& what, const std::string& script,
                                 const std::vector<std::string>& args, std::string_view input = {},
-                                Seconds timeout = Seconds{120});
+                                Seconds timeout = Seconds{120}, const std::string& name = "cluster-deploy");
 
   Transport& m_transport;
   std::string m_node;

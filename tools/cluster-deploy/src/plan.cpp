@@ -94,6 +94,12 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
     return fail(health.error());
   }
   service.health = *health;
+  if (const XMLElement* leader = element->FirstChildElement("leader")) {
+    service.leader = attribute(leader, "command");
+    if (service.leader.empty()) {
+      return fail(where + ": LEADER exec needs a command");
+    }
+  }
   return service;
 }
 
@@ -202,6 +208,7 @@ Result<Plan> parse_plan(std::string_view xml, const std::string& file)
   }
   plan.inventory_dir = attribute(root, "inventory");
   plan.output_dir = attribute(root, "output");
+  plan.faults_allowed = attribute(root, "faults") == "allowed";
   if (const XMLElement* ssh = root->FirstChildElement("ssh")) {
     plan.ssh.config = attribute(ssh, "config");
     plan.ssh.known_hosts = attribute(ssh, "known-hosts");

@@ -37,6 +37,9 @@ struct Service {
   std::vector<std::string> after;
   bool bootstrap = false;
   int serial = 0; ///< > 0: restart at most this many nodes at a time (rolling)
+  /// A command (template) run on one node of the group that prints the name or
+  /// address of the group's leader (LEADER exec); empty when there is none.
+  std::string leader;
 };
 
 struct SshSettings {
@@ -53,6 +56,8 @@ struct Plan {
   SshSettings ssh;
   std::vector<Service> services; ///< in start order (AFTER respected)
   Inventory inventory;
+  /// `fault` may act on this inventory (the local cluster, or FAULTS in the project).
+  bool faults_allowed = false;
 
   const Service* find_service(std::string_view name) const;
   /// The services that run on `node` (those of its group), in start order.

@@ -1,0 +1,96 @@
+#!/bin/sh
+# fault.sh <cluster> <id> <seconds> <kind> [arguments...]   (run as root; stdin: heal.sh)
+#
+# Applies one fault to this node. The timer that heals it is armed first, so the fault
+# heals itself after <seconds> even if the controller dies at any point after that.
+# What the fault changed is written to /run/cluster-deploy/<cluster>/faults/<id> (gone
+# at reboot, like the fault itself); heal.sh undoes exactly that and nothing else.
+#
+# kinds:
+#   partition <address>...  drop every packet from these addresses (our own nft table)
+#   kill <unit>...          SIGKILL the units' main processes (Restart= brings them back)
+#   kill-keep-down <unit>... SIGKILL every process of the units and keep them stopped
+#   stop <unit>...          stop the units
+#   pause <unit>...         freeze the units (cgroup freezer; SIGSTOP where it is missing)
+set -eu
+cluster=$1 id=$2 seconds=$3 kind=$4
+shift 4
+
+if [ "$kind" = kill ]; then
+  # Instant: nothing stays changed, nothing to heal.
+  systemctl kill --kill-whom=main --signal=SIGKILL -- "$@"
+  exit 0
+fi
+if [ "$kind" = partition ] && ! command -v nft >/dev/null 2>&1; then
+  echo "partition faults need nftables on the node (nft not found)" >&2
+  exit 3
+fi
+
+dir=/run/cluster-deploy/$cluster
+umask 077
+mkdir -p "$dir/faults"
+cat >"$dir/.heal.sh.$id" && mv -f "$dir/.heal.sh.$id" "$dir/heal.sh"
+record=$dir/faults/$id
+table=$(printf 'cluster_deploy_%s_%s' "$cluster" "$id" | tr -c 'A-Za-z0-9_\n' _)
+until=$(($(date +%s) + seconds))
+{
+  echo "kind $kind"
+  echo "until $until"
+} >"$record"
+systemd-run --quiet --unit="cluster-deploy-heal-$cluster-$id" --on-active="${seconds}s" \
+  --timer-property=AccuracySec=100ms --description="cluster-deploy: heal fault $id of $cluster" \
+  /bin/sh "$dir/heal.sh" "$cluster" "$id"
+
+# From here on, a failure heals what was done so far.
+trap 'sh "$dir/heal.sh" "$cluster" "$id" >/dev/null 2>&1' EXIT
+
+case $kind in
+partition)
+  v4="" v6=""
+  for address in "$@"; do
+    case $address in
+    *:*) resolved=$address ;;
+    *[!0-9.]*) resolved=$(getent ahosts "$address" | awk '{ print $1 }' | sort -u) ||
+      { echo "cannot resolve $address" >&2; exit 3; } ;;
+    *) resolved=$address ;;
+    esac
+    for a in $resolved; do
+      case $a in *:*) v6="$v6${v6:+, }$a" ;; *) v4="$v4${v4:+, }$a" ;; esac
+    done
+  done
+  echo "table $table" >>"$record"
+  {
+    echo "table inet $table {"
+    echo "  chain input {"
+    echo "    type filter hook input priority filter - 10; policy accept;"
+    [ -z "$v4" ] || echo "    ip saddr { $v4 } drop"
+    [ -z "$v6" ] || echo "    ip6 saddr { $v6 } drop"
+    echo "  }"
+    echo "}"
+  } | nft -f -
+  ;;
+kill-keep-down | stop)
+  for unit in "$@"; do
+    echo "start $unit" >>"$record"
+    if [ "$kind" = kill-keep-down ]; then
+      systemctl kill --kill-whom=all --signal=SIGKILL -- "$unit"
+    fi
+    systemctl stop -- "$unit"
+  done
+  ;;
+pause)
+  for unit in "$@"; do
+    if systemctl freeze -- "$unit" 2>/dev/null; then
+      echo "thaw $unit" >>"$record"
+    else
+      echo "cont $unit" >>"$record"
+      systemctl kill --kill-whom=all --signal=SIGSTOP -- "$unit"
+    fi
+  done
+  ;;
+*)
+  echo "unknown fault kind '$kind'" >&2
+  exit 2
+  ;;
+esac
+trap - EXIT

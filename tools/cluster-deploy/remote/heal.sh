@@ -1,0 +1,43 @@
+#!/bin/sh
+# heal.sh <cluster> [<id> | <kind>]   (run as root)
+#
+# Undoes the faults recorded in /run/cluster-deploy/<cluster>/faults: all of them with
+# their timers, or only the one with this id (what a fault's own timer runs) or of this
+# kind (`fault resume` heals the pauses). Healing everything also deletes nft tables of
+# this cluster's faults that lost their record. Prints "healed <id> <kind>" per fault.
+# Only what carries our mark is touched; running it again changes nothing.
+set -u
+cluster=$1 only=${2:-}
+dir=/run/cluster-deploy/$cluster
+status=0
+
+for record in "$dir"/faults/*; do
+  [ -f "$record" ] || continue
+  id=${record##*/}
+  kind=$(sed -n 's/^kind //p' "$record")
+  [ -z "$only" ] || [ "$id" = "$only" ] || [ "$kind" = "$only" ] || continue
+  if [ "$id" != "$only" ]; then
+    systemctl stop "cluster-deploy-heal-$cluster-$id.timer" 2>/dev/null || true
+  fi
+  while read -r key value; do
+    case $key in
+    table) nft delete table inet "$value" 2>/dev/null || true ;;
+    start)
+      systemctl reset-failed -- "$value" 2>/dev/null
+      systemctl start --no-block -- "$value" || status=1
+      ;;
+    thaw) systemctl thaw -- "$value" || status=1 ;;
+    cont) systemctl kill --kill-whom=all --signal=SIGCONT -- "$value" || status=1 ;;
+    esac
+  done <"$record"
+  rm -f "$record"
+  echo "healed $id $kind"
+done
+
+if [ -z "$only" ] && command -v nft >/dev/null 2>&1; then
+  prefix=$(printf 'cluster_deploy_%s_' "$cluster" | tr -c 'A-Za-z0-9_\n' _)
+  nft list tables inet 2>/dev/null | while read -r _ _ table; do
+    case $table in "$prefix"*) nft delete table inet "$table" && echo "healed - partition (table $table)" ;; esac
+  done
+fi
+exit $status

@@ -1,0 +1,368 @@
+#include "fault.hpp"
+
+#include "leader.hpp"
+#include "render.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <set>
+
+namespace deploy {
+namespace {
+
+const std::set<std::string> k_selectors = {"one", "minority", "majority", "leader"};
+
+bool contains(const std::vector<const Node*>& nodes, const Node* node)
+{
+  return std::find(nodes.begin(), nodes.end(), node) != nodes.end();
+}
+
+void add_unique(std::vector<const Node*>& nodes, const Node* node)
+{
+  if (!contains(nodes, node)) {
+    nodes.push_back(node);
+  }
+}
+
+std::string names_of(const std::vector<const Node*>& nodes)
+{
+  std::string text;
+  for (const Node* node : nodes) {
+    text += (text.empty() ? "" : ", ") + node->name;
+  }
+  return text;
+}
+
+/// The one group selectors choose from: that of --service, else --group.
+Result<std::string> selector_group(const Plan& plan, const Selection& selection, const std::string& selector)
+{
+  std::set<std::string> groups;
+  for (const auto& name : selection.services) {
+    if (const Service* service = plan.find_service(name)) {
+      groups.insert(service->group);
+    }
+  }
+  if (groups.empty()) {
+    groups.insert(selection.groups.begin(), selection.groups.end());
+  }
+  if (groups.size() != 1) {
+    return fail("the selector '" + selector + "' needs one group: give --service <service> or --group <group>");
+  }
+  return *groups.begin();
+}
+
+/// The service whose leader `leader` means: the selected one, else the group's only one with a LEADER query.
+Result<const Service*> leader_service(const Plan& plan, const Selection& selection, const std::string& group)
+{
+  std::vector<const Service*> candidates;
+  for (const auto& service : plan.services) {
+    bool selected = selection.services.empty() ||
+                    std::find(selection.services.begin(), selection.services.end(), service.name) !=
+                        selection.services.end();
+    if (selected && service.group == group && (!selection.services.empty() || !service.leader.empty())) {
+      candidates.push_back(&service);
+    }
+  }
+  if (candidates.size() != 1) {
+    return fail("the selector 'leader' needs one service with a LEADER query: give --service <service>");
+  }
+  return candidates.front();
+}
+
+Result<void> add_selected(const Plan& plan, const Selection& selection, const std::string& selector,
+                          const LeaderQuery& leader, std::mt19937& random, std::vector<const Node*>& targets)
+{
+  auto group = selector_group(plan, selection, selector);
+  if (!group) {
+    return fail(group.error());
+  }
+  if (selector == "leader") {
+    auto service = leader_service(plan, selection, *group);
+    if (!service) {
+      return fail(service.error());
+    }
+    auto node = leader(**service);
+    if (!node) {
+      return fail(node.error());
+    }
+    add_unique(targets, *node);
+    return {};
+  }
+  auto members = plan.inventory.group(*group);
+  size_t n = members.size();
+  size_t count = selector == "one" ? 1 : selector == "minority" ? (n - 1) / 2 : n / 2 + 1;
+  if (count == 0 || count > n) {
+    return fail("group " + *group + " has " + std::to_string(n) + " node(s): no " + selector + " to choose");
+  }
+  std::shuffle(members.begin(), members.end(), random);
+  for (size_t i = 0; i < count; ++i) {
+    add_unique(targets, members[i]);
+  }
+  return {};
+}
+
+/// Nodes named by words (node or group names), for --from.
+Result<std::vector<const Node*>> nodes_named(const Plan& plan, const std::vector<std::string>& words)
+{
+  std::vector<const Node*> nodes;
+  for (const auto& word : words) {
+    if (const Node* node = plan.inventory.find(word)) {
+      add_unique(nodes, node);
+    } else if (auto group = plan.inventory.group(word); !group.empty()) {
+      for (const Node* member : group) {
+        add_unique(nodes, member);
+      }
+    } else {
+      return fail("'" + word + "' is no node or group of " + plan.inventory_dir.string());
+    }
+  }
+  return nodes;
+}
+
+/// An address as the node's resolver reads it ([v6] without brackets).
+std::string bare_address(const std::string& address)
+{
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+    return address.substr(1, address.size() - 2);
+  }
+  return address;
+}
+
+std::vector<std::string> addresses_of(const std::vector<const Node*>& nodes)
+{
+  std::vector<std::string> addresses;
+  for (const Node* node : nodes) {
+    addresses.push_back(bare_address(node->address));
+  }
+  return addresses;
+}
+
+std::string new_fault_id()
+{
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+  return "f" + std::to_string(ms);
+}
+
+/// The units of the selected services that run on `node`.
+std::vector<std::string> units_on(const Plan& plan, const Selection& selection, const Node& node)
+{
+  std::vector<std::string> units;
+  for (const Service* service : plan.services_on(node)) {
+    if (selection.services.empty() || std::find(selection.services.begin(), selection.services.end(),
+                                                service->name) != selection.services.end()) {
+      units.push_back(NodeLayout{plan.cluster}.unit_name(service->name));
+    }
+  }
+  return units;
+}
+
+/// One node's part of a fault: what to run there.
+struct FaultStep {
+  NodeSlot* slot;
+  std::string kind;
+  std::vector<std::string> args;
+  std::string what; ///< for the progress line
+};
+
+Result<std::vector<FaultStep>> plan_steps(Cluster& cluster, const Selection& selection, const FaultOptions& options,
+                                          const std::vector<const Node*>& targets)
+{
+  const Plan& plan = cluster.plan();
+  std::vector<FaultStep> steps;
+  auto slot_of = [&](const Node* node) { return cluster.find(node->name); };
+  if (options.kind == "partition") {
+    std::vector<const Node*> others;
+    if (!options.from.empty()) {
+      auto from = nodes_named(plan, options.from);
+      if (!from) {
+        return fail(from.error());
+      }
+      others = *from;
+    } else {
+      for (const auto& node : plan.inventory.nodes) {
+        others.push_back(&node);
+      }
+    }
+    std::erase_if(others, [&](const Node* node) { return contains(targets, node); });
+    if (others.empty()) {
+      return fail("nothing to cut the targets off from: every node is a target");
+    }
+    // Jepsen's way: each side drops what comes from the other, so both directions are cut
+    // and the controller, which is on neither list, still reaches every node.
+    for (const Node* node : targets) {
+      steps.push_back({slot_of(node), "partition", addresses_of(others), "cut off from " + names_of(others)});
+    }
+    for (const Node* node : others) {
+      steps.push_back({slot_of(node), "partition", addresses_of(targets), "cut off from " + names_of(targets)});
+    }
+    return steps;
+  }
+  std::string kind = options.kind == "kill" && options.keep_down ? "kill-keep-down" : options.kind;
+  for (const Node* node : targets) {
+    auto units = units_on(plan, selection, *node);
+    if (units.empty()) {
+      return fail(node->name + " runs none of the selected services: nothing to " + options.kind);
+    }
+    std::string what = kind;
+    for (const auto& unit : units) {
+      what += " " + unit;
+    }
+    steps.push_back({slot_of(node), kind, units, what});
+  }
+  return steps;
+}
+
+} // namespace
+
+Result<std::vector<const Node*>> resolve_targets(const Plan& plan, const Selection& selection,
+                                                 const std::vector<std::string>& words, const LeaderQuery& leader,
+                                                 std::mt19937& random)
+{
+  std::vector<const Node*> targets;
+  bool selector_given = false;
+  for (const auto& word : words) {
+    if (k_selectors.count(word) != 0) {
+      selector_given = true;
+      if (auto added = add_selected(plan, selection, word, leader, random, targets); !added) {
+        return fail(added.error());
+      }
+      continue;
+    }
+    auto named = nodes_named(plan, {word});
+    if (!named) {
+      return fail("target " + named.error() + " (nor one, minority, majority or leader)");
+    }
+    for (const Node* node : *named) {
+      add_unique(targets, node);
+    }
+  }
+  for (const auto& name : selection.nodes) {
+    if (const Node* node = plan.inventory.find(name)) {
+      add_unique(targets, node);
+    }
+  }
+  if (!selector_given) {
+    for (const auto& group : selection.groups) {
+      for (const Node* node : plan.inventory.group(group)) {
+        add_unique(targets, node);
+      }
+    }
+  }
+  if (targets.empty()) {
+    return fail("no target: name nodes or groups, or one, minority, majority or leader with --service");
+  }
+  return targets;
+}
+
+bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions& options)
+{
+  const Plan& plan = cluster.plan();
+  std::mt19937 random{std::random_device{}()};
+  auto targets = resolve_targets(plan, selection, options.targets,
+                                 [&](const Service& service) { return query_leader(cluster, service); }, random)
+                     .value_or_throw();
+  for (const Node* node : targets) {
+    NodeSlot* slot = cluster.find(node->name);
+    if (!slot || !slot->alive()) {
+      throw Error("target " + node->name + " is unreachable: no fault applied", 1);
+    }
+  }
+  if (options.kind == "resume") {
+    std::vector<NodeSlot*> slots;
+    for (const Node* node : targets) {
+      slots.push_back(cluster.find(node->name));
+    }
+    bool ok = true;
+    cluster.for_each_of(slots, [&](NodeSlot& slot) {
+      auto healed = slot.ops->heal_faults("pause");
+      if (!healed) {
+        cluster.mark_failed(slot, "-", "resume", healed.error(), 0);
+        return;
+      }
+      cluster.output().progress(slot.node->name, healed->empty() ? "nothing paused" : "resumed");
+    });
+    for (const Node* node : targets) {
+      ok = ok && cluster.find(node->name)->failure.empty();
+      std::printf("%s\n", node->name.c_str());
+    }
+    return ok;
+  }
+  auto steps = plan_steps(cluster, selection, options, targets).value_or_throw();
+  std::string id = new_fault_id();
+  std::vector<NodeSlot*> slots;
+  for (const auto& step : steps) {
+    slots.push_back(step.slot);
+  }
+  std::mutex mutex;
+  bool ok = true;
+  cluster.for_each_of(slots, [&](NodeSlot& slot) {
+    for (const auto& step : steps) {
+      if (step.slot != &slot) {
+        continue;
+      }
+      auto applied = slot.ops->apply_fault(id, options.seconds, step.kind, step.args);
+      if (!applied) {
+        cluster.mark_failed(slot, "-", options.kind, applied.error(), 0);
+        std::lock_guard lock(mutex);
+        ok = false;
+        return;
+      }
+      std::string until = step.kind == "kill" ? "" : " for " + std::to_string(options.seconds) + "s";
+      cluster.output().progress(slot.node->name, step.what + until + " (fault " + id + ")");
+    }
+  });
+  for (const auto& step : steps) {
+    if (!step.slot->alive()) {
+      ok = false; // a node on the other side of a partition was unreachable
+    }
+  }
+  for (const Node* node : targets) {
+    std::printf("%s\n", node->name.c_str());
+  }
+  std::fflush(stdout);
+  return ok;
+}
+
+bool run_heal(Cluster& cluster)
+{
+  cluster.for_each_alive([&](NodeSlot& slot) {
+    auto healed = slot.ops->heal_faults();
+    if (!healed) {
+      cluster.mark_failed(slot, "-", "heal", healed.error(), 0);
+      return;
+    }
+    for (const auto& line : *healed) {
+      cluster.output().progress(slot.node->name, line);
+    }
+  });
+  bool ok = true;
+  for (const auto& slot : cluster.slots()) {
+    ok = ok && slot.alive();
+  }
+  return ok;
+}
+
+bool run_leader(Cluster& cluster, const std::vector<const Service*>& services)
+{
+  std::vector<const Service*> with_query;
+  for (const Service* service : services) {
+    if (!service->leader.empty()) {
+      with_query.push_back(service);
+    }
+  }
+  if (with_query.size() != 1) {
+    throw Error("leader needs one service with a LEADER query: give --service <service>");
+  }
+  auto leader = query_leader(cluster, *with_query.front());
+  if (!leader) {
+    std::fprintf(stderr, "cluster-deploy: error: %s\n", leader.error().c_str());
+    return false;
+  }
+  std::printf("%s\n", (*leader)->name.c_str());
+  return true;
+}
+
+} // namespace deploy
