@@ -159,10 +159,40 @@ bool EtcdClient::post(const std::string& path, const std::string& request, std::
   return false;
 }
 
-bool EtcdClient::put(const std::string& key, const std::string& value, std::string* err)
+bool EtcdClient::put(const std::string& key, const std::string& value, std::string* err, const std::string& lease)
 {
   std::string body;
-  return post("/v3/kv/put", build_put_body(key, value), &body, err);
+  return post("/v3/kv/put", build_put_body(key, value, lease), &body, err);
+}
+
+bool EtcdClient::grant_lease(long ttl_seconds, std::string* lease, std::string* err)
+{
+  std::string body;
+  if (!post("/v3/lease/grant", build_lease_grant_body(ttl_seconds), &body, err)) {
+    return false;
+  }
+  auto id = parse_lease_id(body);
+  if (!id) {
+    *err = "no lease id in: " + gateway_error_message(body);
+    return false;
+  }
+  *lease = *id;
+  return true;
+}
+
+bool EtcdClient::keep_alive(const std::string& lease, long* ttl, std::string* err)
+{
+  std::string body;
+  if (!post("/v3/lease/keepalive", build_keepalive_body(lease), &body, err)) {
+    return false;
+  }
+  auto granted = parse_keepalive_ttl(body);
+  if (!granted) {
+    *err = "not a keepalive response: " + gateway_error_message(body);
+    return false;
+  }
+  *ttl = *granted;
+  return true;
 }
 
 bool EtcdClient::get(const std::string& key, std::optional<std::string>* value, std::string* err)

@@ -21,7 +21,12 @@ class EtcdClient {
 public:
   explicit EtcdClient(std::vector<Endpoint> endpoints);
 
-  bool put(const std::string& key, const std::string& value, std::string* err);
+  /// Puts the key, attached to `lease` when it is not empty.
+  bool put(const std::string& key, const std::string& value, std::string* err, const std::string& lease = "");
+  /// A new lease of `ttl_seconds`; its id goes to *lease.
+  bool grant_lease(long ttl_seconds, std::string* lease, std::string* err);
+  /// Renews the lease; *ttl is 0 when it had already expired (its keys are gone).
+  bool keep_alive(const std::string& lease, long* ttl, std::string* err);
   /// True when some endpoint answered; *value is empty when the key does not exist.
   bool get(const std::string& key, std::optional<std::string>* value, std::string* err);
 

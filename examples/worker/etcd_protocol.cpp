@@ -152,9 +152,49 @@ std::optional<std::string> base64_decode(const std::string& text)
   return out;
 }
 
-std::string build_put_body(const std::string& key, const std::string& value)
+std::string build_put_body(const std::string& key, const std::string& value, const std::string& lease)
 {
-  return json{{"key", base64_encode(key)}, {"value", base64_encode(value)}}.dump();
+  json body{{"key", base64_encode(key)}, {"value", base64_encode(value)}};
+  if (!lease.empty()) {
+    body["lease"] = lease;
+  }
+  return body.dump();
+}
+
+std::string build_lease_grant_body(long ttl_seconds)
+{
+  return json{{"TTL", std::to_string(ttl_seconds)}}.dump();
+}
+
+std::optional<std::string> parse_lease_id(const std::string& body)
+{
+  const json doc = json::parse(body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("ID") || !doc["ID"].is_string() || doc["ID"].get<std::string>().empty()) {
+    return std::nullopt;
+  }
+  return doc["ID"].get<std::string>();
+}
+
+std::string build_keepalive_body(const std::string& lease)
+{
+  return json{{"ID", lease}}.dump();
+}
+
+std::optional<long> parse_keepalive_ttl(const std::string& body)
+{
+  const json doc = json::parse(body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("result") || !doc["result"].is_object()) {
+    return std::nullopt;
+  }
+  const json& result = doc["result"];
+  if (!result.contains("TTL")) {
+    return 0;
+  }
+  try {
+    return result["TTL"].is_string() ? std::stol(result["TTL"].get<std::string>()) : result["TTL"].get<long>();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 std::string build_range_body(const std::string& key)

@@ -21,8 +21,19 @@ std::string base64_encode(const std::string& bytes);
 /// Empty optional when the input is not valid (padded) base64.
 std::optional<std::string> base64_decode(const std::string& text);
 
-/// JSON body of POST /v3/kv/put: {"key": b64(key), "value": b64(value)}.
-std::string build_put_body(const std::string& key, const std::string& value);
+/// JSON body of POST /v3/kv/put: {"key": b64(key), "value": b64(value)}, attached to `lease`
+/// (an id from /v3/lease/grant) when it is not empty: the key goes when the lease expires.
+std::string build_put_body(const std::string& key, const std::string& value, const std::string& lease = "");
+
+/// JSON body of POST /v3/lease/grant: {"TTL": ttl_seconds}.
+std::string build_lease_grant_body(long ttl_seconds);
+/// The lease id ("ID", a decimal string) of a /v3/lease/grant response; nullopt if there is none.
+std::optional<std::string> parse_lease_id(const std::string& body);
+/// JSON body of POST /v3/lease/keepalive: {"ID": id}.
+std::string build_keepalive_body(const std::string& lease);
+/// The TTL a /v3/lease/keepalive response grants: 0 when the lease has expired (etcd then omits
+/// "TTL"), nullopt when the body is no keepalive response.
+std::optional<long> parse_keepalive_ttl(const std::string& body);
 /// JSON body of POST /v3/kv/range for one key: {"key": b64(key)}.
 std::string build_range_body(const std::string& key);
 

@@ -22,6 +22,9 @@ using std::chrono::milliseconds;
 constexpr milliseconds k_block_pace{1000};
 constexpr milliseconds k_max_backoff{5000};
 constexpr std::uint64_t k_progress_every = 3; // blocks between progress lines in the journal
+// The registration lives on an etcd lease renewed once a block: a worker that stops renewing
+// (crashed, paused, cut off) disappears from /<cluster>/workers/ after this long.
+constexpr long k_registration_ttl_seconds = 10;
 
 /// One line on stdout (journald keeps it), flushed at once.
 void log_line(const std::string& line)
@@ -95,15 +98,16 @@ bool write_marker(const std::filesystem::path& marker, const std::string& conten
   return !ec;
 }
 
-/// Puts the registration, retrying with bounded exponential backoff until it succeeds or a stop comes.
-bool register_worker(EtcdClient& client, const Config& config, const std::string& registration)
+/// Puts the registration on a new lease (its id goes to *lease), retrying with bounded exponential
+/// backoff until it succeeds or a stop comes.
+bool register_worker(EtcdClient& client, const Config& config, const std::string& registration, std::string* lease)
 {
   milliseconds backoff{500};
   const std::string key = registration_key(config.cluster, config.node);
   while (!stop_requested()) {
     std::string err;
-    if (client.put(key, registration, &err)) {
-      log_line("registered " + key + " = " + registration);
+    if (client.grant_lease(k_registration_ttl_seconds, lease, &err) && client.put(key, registration, &err, *lease)) {
+      log_line("registered " + key + " = " + registration + " (lease " + *lease + ")");
       return true;
     }
     log_line("registration failed (retry in " + std::to_string(backoff.count()) + " ms): " + err);
@@ -129,12 +133,28 @@ Progress resume_progress(EtcdClient& client, const Config& config)
   return progress.value_or(Progress{});
 }
 
+/// Renews the registration's lease; registers again when it expired (the worker was paused or cut
+/// off for longer than its TTL, so etcd dropped the registration).
+void keep_registered(EtcdClient& client, const Config& config, const std::string& registration, std::string* lease)
+{
+  long ttl = 0;
+  std::string err;
+  if (!client.keep_alive(*lease, &ttl, &err)) {
+    log_line("lease renewal failed: " + err);
+  } else if (ttl <= 0) {
+    log_line("registration expired (lease " + *lease + " gone): registering again");
+    register_worker(client, config, registration, lease);
+  }
+}
+
 /// Counts primes block after block, publishing after each, about one block per second.
-void work_loop(EtcdClient& client, const Config& config, Progress progress)
+void work_loop(EtcdClient& client, const Config& config, const std::string& registration, std::string lease,
+               Progress progress)
 {
   const std::string key = result_key(config.cluster, config.node);
   while (!stop_requested()) {
     const auto started = std::chrono::steady_clock::now();
+    keep_registered(client, config, registration, &lease);
     const std::uint64_t block = next_block(progress, config.shard, config.shards);
     record_block(&progress, block, count_primes_in_block(block));
     std::string err;
@@ -159,12 +179,13 @@ int serve(const Config& config, const std::vector<Endpoint>& endpoints)
            std::to_string(config.shards));
   EtcdClient client(endpoints);
   const std::string registration = registration_json(config.node, release, static_cast<long>(::getpid()), config.shard);
-  if (register_worker(client, config, registration)) {
+  std::string lease;
+  if (register_worker(client, config, registration, &lease)) {
     if (!write_marker(marker, registration)) {
       log_line("error: cannot write " + marker.string());
       return 1;
     }
-    work_loop(client, config, resume_progress(client, config));
+    work_loop(client, config, registration, lease, resume_progress(client, config));
   }
   log_line("stopping");
   return 0;

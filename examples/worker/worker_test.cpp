@@ -103,6 +103,21 @@ TEST_CASE("etcd gateway bodies")
         "etcdserver: key is not provided");
 }
 
+TEST_CASE("etcd lease bodies: grant, put on a lease, keepalive of a live and an expired lease")
+{
+  CHECK(json::parse(build_lease_grant_body(10)) == json{{"TTL", "10"}});
+  CHECK(json::parse(build_put_body("/k", "v1", "42")) == json{{"key", "L2s="}, {"value", "djE="}, {"lease", "42"}});
+  CHECK(json::parse(build_keepalive_body("42")) == json{{"ID", "42"}});
+  // Responses as etcd 3.4's gateway writes them.
+  CHECK(parse_lease_id(R"({"header":{"raft_term":"2"},"ID":"8634141670799030313","TTL":"3"})") ==
+        std::optional<std::string>("8634141670799030313"));
+  CHECK_FALSE(parse_lease_id(R"({"error":"etcdserver: too many requests","code":14})"));
+  CHECK(parse_keepalive_ttl(R"({"result":{"header":{"revision":"34"},"ID":"863","TTL":"3"}})") ==
+        std::optional<long>(3));
+  CHECK(parse_keepalive_ttl(R"({"result":{"header":{"revision":"46"},"ID":"863"}})") == std::optional<long>(0));
+  CHECK_FALSE(parse_keepalive_ttl(R"({"error":"etcdserver: requested lease not found","code":5})"));
+}
+
 TEST_CASE("HTTP request and response")
 {
   const std::string request = build_http_post({"10.0.0.1", "2379"}, "/v3/kv/put", "{}");

@@ -143,7 +143,8 @@ std::string new_fault_id()
 {
   auto now = std::chrono::system_clock::now().time_since_epoch();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
-  return "f" + std::to_string(ms);
+  // Two faults in the same millisecond (two tests at once) still get their own ids.
+  return "f" + std::to_string(ms) + std::to_string(std::random_device{}() % 9000 + 1000);
 }
 
 /// The units of the selected services that run on `node`.

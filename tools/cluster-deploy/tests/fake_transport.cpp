@@ -8,13 +8,16 @@
 namespace deploy::testing {
 namespace {
 
-/// The script and its arguments from a root_command() line.
+/// The script and its arguments from a root_command() line. A script from remote/*.sh
+/// is named by its $0 (fault.sh, ...) instead of its text.
 std::pair<std::string, std::vector<std::string>> script_and_args(const std::string& command)
 {
   auto words = split_quoted(command);
-  for (size_t i = 0; i + 1 < words.size(); ++i) {
-    if (words[i + 1] == "cluster-deploy" && i >= 1 && words[i - 1] == "-c") {
-      return {words[i], std::vector<std::string>(words.begin() + static_cast<long>(i) + 2, words.end())};
+  for (size_t i = 1; i + 1 < words.size(); ++i) {
+    const std::string& name = words[i + 1];
+    if (words[i - 1] == "-c" && (name == "cluster-deploy" || name.ends_with(".sh"))) {
+      return {name == "cluster-deploy" ? words[i] : name,
+              std::vector<std::string>(words.begin() + static_cast<long>(i) + 2, words.end())};
     }
   }
   return {command, {}};
@@ -72,6 +75,33 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
                                  std::string_view input)
 {
   ExecResult ok{0, "", "", ""};
+  if (script == "fault.sh") { // cluster id seconds kind args...
+    std::string fault = args.at(3);
+    for (size_t i = 4; i < args.size(); ++i) {
+      fault += " " + args[i];
+    }
+    m_node.faults.push_back(fault);
+    ok.exit_status = m_node.fault_exit;
+    return ok;
+  }
+  if (script == "heal.sh") {
+    for (const auto& fault : m_node.faults) {
+      ok.out += "healed f1 " + fault.substr(0, fault.find(' ')) + "\n";
+    }
+    m_node.faults.clear();
+    return ok;
+  }
+  if (script == "list-faults.sh") {
+    ok.out = "now 100\n";
+    for (const auto& fault : m_node.faults) {
+      ok.out += "fault f1 " + fault.substr(0, fault.find(' ')) + " 130\n";
+    }
+    return ok;
+  }
+  if (script.find("runuser") != std::string::npos) { // HEALTH exec probes and LEADER queries
+    ok.out = m_node.leader_answer;
+    return ok;
+  }
   if (script.find("echo \"current") != std::string::npos) {
     ok.out = "current " + m_node.current + "\n";
     for (const auto& [id, manifest] : m_node.manifests) {

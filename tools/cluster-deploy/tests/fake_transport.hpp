@@ -28,6 +28,9 @@ struct FakeNode {
   std::uint64_t uploaded_bytes = 0;
   std::vector<std::string> commands;  ///< every command's script arguments
   std::vector<std::string> systemctl; ///< "restart example-etcd.service", ...
+  std::vector<std::string> faults;    ///< "partition 10.0.0.2", "pause demo-db.service", ...
+  int fault_exit = 0;                 ///< what fault.sh exits with
+  std::string leader_answer;          ///< what a LEADER query prints on this node
 };
 
 class FakeTransport : public Transport {
