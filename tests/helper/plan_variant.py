@@ -4,7 +4,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
 
   plan_variant.py PLAN OUT_DIR [--inventory DIR] [--ssh-config FILE]
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
-                  [--health-exec SERVICE=COMMAND]
+                  [--health-exec SERVICE=COMMAND] [--no-faults]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -27,6 +27,7 @@ def main():
     parser.add_argument("--template", action="append")
     parser.add_argument("--program", action="append")
     parser.add_argument("--health-exec", action="append")
+    parser.add_argument("--no-faults", action="store_true", help="as an inventory without FAULTS")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -34,6 +35,8 @@ def main():
     root.set("output", os.path.join(args.out_dir, "render"))
     if args.inventory:
         root.set("inventory", args.inventory)
+    if args.no_faults and "faults" in root.attrib:
+        del root.attrib["faults"]
     if args.ssh_config:
         root.find("ssh").set("config", args.ssh_config)
     templates, programs, probes = pairs(args.template), pairs(args.program), pairs(args.health_exec)

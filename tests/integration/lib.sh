@@ -91,6 +91,36 @@ etcd_get() {
     json 'b64d(d["kvs"][0].get("value", "")) if d.get("kvs") else ""'
 }
 
+# etcd_get_local <node> <key>: like etcd_get, but a serializable read: the node's own copy of the
+# data, answered without asking the leader (what a member that just caught up holds).
+etcd_get_local() {
+  etcd_post "$1" /v3/kv/range "{\"key\":\"$(b64 "$2")\",\"serializable\":true}" |
+    json 'b64d(d["kvs"][0].get("value", "")) if d.get("kvs") else ""'
+}
+
+# etcd_status <node> <field>: a field of the member's /v3/maintenance/status (leader, raftTerm, ...).
+etcd_status() {
+  etcd_post "$1" /v3/maintenance/status '{}' | json "d.get(\"$2\", \"0\")"
+}
+
+# main_pid <node> <service>: the MainPID of <cluster>-<service> on the node (0 when not running).
+main_pid() {
+  on_node "$1" "systemctl show -p MainPID --value $CLUSTER_DEPLOY_NAME-$2.service"
+}
+
+# fault <arguments of cluster-deploy fault>: injects a fault; prints the nodes it hit.
+fault() {
+  [[ -n "${CLUSTER_DEPLOY_FAULT:-}" ]] || fail "CLUSTER_DEPLOY_FAULT is not set (run this test through ctest)"
+  "$CLUSTER_DEPLOY_FAULT" "$@" || fail "cluster-fault $* failed"
+}
+
+# without <word> <words...>: the words except <word>, one a line.
+without() {
+  local skip=$1 word
+  shift
+  for word in "$@"; do [[ $word == "$skip" ]] || echo "$word"; done
+}
+
 etcd_delete() {
   etcd_post "$1" /v3/kv/deleterange "{\"key\":\"$(b64 "$2")\"}" >/dev/null
 }

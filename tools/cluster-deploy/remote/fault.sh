@@ -9,9 +9,10 @@
 # kinds:
 #   partition <address>...  drop every packet from these addresses (our own nft table)
 #   kill <unit>...          SIGKILL the units' main processes (Restart= brings them back)
-#   kill-keep-down <unit>... SIGKILL every process of the units and keep them stopped
+#   kill-keep-down <unit>... SIGKILL the units' main processes and keep the units stopped
 #   stop <unit>...          stop the units
-#   pause <unit>...         freeze the units (cgroup freezer; SIGSTOP where it is missing)
+#   pause <unit>...         freeze the units (cgroup freezer; SIGSTOP of their processes where
+#                           the freezer is missing)
 set -eu
 cluster=$1 id=$2 seconds=$3 kind=$4
 shift 4
@@ -33,13 +34,15 @@ cat >"$dir/.heal.sh.$id" && mv -f "$dir/.heal.sh.$id" "$dir/heal.sh"
 record=$dir/faults/$id
 table=$(printf 'cluster_deploy_%s_%s' "$cluster" "$id" | tr -c 'A-Za-z0-9_\n' _)
 until=$(($(date +%s) + seconds))
+# Timer first, then the record, then (below) each change after the record line that undoes it:
+# cut short at any point, what is left is healed by the timer.
+systemd-run --quiet --unit="cluster-deploy-heal-$cluster-$id" --on-active="${seconds}s" \
+  --timer-property=AccuracySec=100ms --timer-property=RemainAfterElapse=no --description="cluster-deploy: heal fault $id of $cluster" \
+  /bin/sh "$dir/heal.sh" "$cluster" "$id"
 {
   echo "kind $kind"
   echo "until $until"
 } >"$record"
-systemd-run --quiet --unit="cluster-deploy-heal-$cluster-$id" --on-active="${seconds}s" \
-  --timer-property=AccuracySec=100ms --description="cluster-deploy: heal fault $id of $cluster" \
-  /bin/sh "$dir/heal.sh" "$cluster" "$id"
 
 # From here on, a failure heals what was done so far.
 trap 'sh "$dir/heal.sh" "$cluster" "$id" >/dev/null 2>&1' EXIT
@@ -73,7 +76,8 @@ kill-keep-down | stop)
   for unit in "$@"; do
     echo "start $unit" >>"$record"
     if [ "$kind" = kill-keep-down ]; then
-      systemctl kill --kill-whom=all --signal=SIGKILL -- "$unit"
+      # The crash; stop then cancels the restart and ends any other process of the unit.
+      systemctl kill --kill-whom=main --signal=SIGKILL -- "$unit"
     fi
     systemctl stop -- "$unit"
   done
@@ -82,10 +86,25 @@ pause)
   for unit in "$@"; do
     if systemctl freeze -- "$unit" 2>/dev/null; then
       echo "thaw $unit" >>"$record"
-    else
-      echo "cont $unit" >>"$record"
-      systemctl kill --kill-whom=all --signal=SIGSTOP -- "$unit"
+      continue
     fi
+    # No cgroup freezer for this unit (cgroup v1): SIGSTOP each of its processes, and note
+    # them so that heal resumes exactly these. PID 0 stands for processes of other PID namespaces.
+    cgroup=$(systemctl show -p ControlGroup --value -- "$unit")
+    pids=""
+    for procs in "/sys/fs/cgroup$cgroup/cgroup.procs" "/sys/fs/cgroup/unified$cgroup/cgroup.procs" \
+      "/sys/fs/cgroup/systemd$cgroup/cgroup.procs"; do
+      if [ -z "$cgroup" ] || [ ! -r "$procs" ]; then continue; fi
+      pids=$(grep -vx 0 "$procs" | tr '\n' ' ') || true
+      [ -z "$pids" ] || break
+    done
+    if [ -z "$pids" ]; then
+      echo "$unit runs no process to pause" >&2
+      exit 3
+    fi
+    echo "cont $unit $pids" >>"$record"
+    # shellcheck disable=SC2086 # one word per pid
+    kill -s STOP $pids
   done
   ;;
 *)

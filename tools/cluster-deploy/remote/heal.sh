@@ -19,7 +19,7 @@ for record in "$dir"/faults/*; do
   if [ "$id" != "$only" ]; then
     systemctl stop "cluster-deploy-heal-$cluster-$id.timer" 2>/dev/null || true
   fi
-  while read -r key value; do
+  while read -r key value pids; do
     case $key in
     table) nft delete table inet "$value" 2>/dev/null || true ;;
     start)
@@ -27,7 +27,10 @@ for record in "$dir"/faults/*; do
       systemctl start --no-block -- "$value" || status=1
       ;;
     thaw) systemctl thaw -- "$value" || status=1 ;;
-    cont) systemctl kill --kill-whom=all --signal=SIGCONT -- "$value" || status=1 ;;
+    cont)
+      # shellcheck disable=SC2086 # one word per pid
+      kill -s CONT $pids 2>/dev/null || true
+      ;;
     esac
   done <"$record"
   rm -f "$record"

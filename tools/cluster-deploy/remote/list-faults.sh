@@ -9,7 +9,7 @@ echo "now $(date +%s)"
 for record in "$dir"/faults/*; do
   [ -f "$record" ] || continue
   kind=- until=0 units=""
-  while read -r key value; do
+  while read -r key value _; do
     case $key in
     kind) kind=$value ;;
     until) until=$value ;;

@@ -237,7 +237,7 @@ TEST_CASE("kill, stop and pause act on the selected services' units of the targe
   CHECK(fake.nodes["w2"].faults.empty());
 }
 
-TEST_CASE("a failed fault on one node fails the command; heal undoes every node's faults")
+TEST_CASE("a failed fault on one node fails the command, and heal undoes every node's faults")
 {
   Plan plan = raft_plan("heal");
   FakeCluster fake(plan);
