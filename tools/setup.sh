@@ -9,7 +9,7 @@ readonly packages=(
   build-essential cmake ninja-build pkg-config git python3
   libssh-dev libspdlog-dev libfmt-dev libtinyxml2-dev catch2 libcli11-dev
   nlohmann-json3-dev libssl-dev
-  openssh-client openssh-server iproute2 systemd-container debootstrap
+  openssh-client openssh-server iproute2 systemd-container debootstrap shellcheck
 )
 
 die() { echo "setup: error: $*" >&2; exit 2; }

@@ -119,14 +119,24 @@ expect_log("build all does not deploy")
 
 run(0 "ctest -L cluster" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
 expect_log("ctest -L cluster"
+  "cluster-deploy heal --plan ${plan}"
   "cluster-deploy deploy --plan ${plan}"
   "test plan.env ssh_config="
+  "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+  "cluster-deploy heal --plan ${plan}"
   "cluster-deploy clean --plan ${plan}")
+
+# A failing heal (nothing reachable yet, say) does not stop the fixture.
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:heal")
+run(0 "ctest -L cluster, heal fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
 
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:deploy")
 run(nonzero "ctest -L cluster, deploy fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
 expect_log("ctest -L cluster, deploy fails"
+  "cluster-deploy heal --plan ${plan}"
   "cluster-deploy deploy --plan ${plan}"
+  "cluster-deploy heal --plan ${plan}"
   "cluster-deploy clean --plan ${plan}")
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:clean")
 run(nonzero "ctest -L cluster, clean fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
@@ -142,6 +152,9 @@ file(READ "${plan}" actual)
 if(NOT actual MATCHES "<ssh config=\"${b_re}/sandbox/ssh_config\" known-hosts=\"\" host-key-policy=\"strict\" parallel=\"8\"/>")
   fail("sandbox plan.xml: <ssh> element")
   message(STATUS "actual:\n${actual}")
+endif()
+if(NOT actual MATCHES "<plan [^>]* faults=\"allowed\">")
+  fail("sandbox plan.xml: a SANDBOX inventory allows faults")
 endif()
 
 run(0 "sandbox: build deploy" "${CMAKE_COMMAND}" --build "${b}" --target deploy)
@@ -159,14 +172,18 @@ set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:clean")
 run(0 "sandbox: ctest -L cluster, clean fails (sandbox down)" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
 expect_log("sandbox: ctest -L cluster"
   "cluster-sandbox up ${sandbox_args}"
+  "cluster-deploy heal --plan ${plan}"
   "cluster-deploy deploy --plan ${plan}"
   "test plan.env ssh_config=${b}/sandbox/ssh_config"
+  "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+  "cluster-deploy heal --plan ${plan}"
   "cluster-deploy clean --plan ${plan}"
   "cluster-sandbox down ${sandbox_args}")
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-sandbox:up")
 run(nonzero "sandbox: ctest -L cluster, sandbox up fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
 expect_log("sandbox: sandbox up fails"
   "cluster-sandbox up ${sandbox_args}"
+  "cluster-deploy heal --plan ${plan}"
   "cluster-deploy clean --plan ${plan}"
   "cluster-sandbox down ${sandbox_args}")
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-sandbox:down")
