@@ -1,5 +1,7 @@
 #include "deploy.hpp"
 
+#include "rollout.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <fstream>
@@ -11,12 +13,6 @@ namespace deploy {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-/// Per-node deploy state shared between the phases.
-struct NodeDeploy {
-  NodeRelease release;
-  ChangeSet changes;
-};
 
 std::string human_bytes(std::uint64_t bytes)
 {
@@ -53,7 +49,7 @@ std::string describe(const ChangeSet& changes, const NodeRelease& release)
          (restarts.empty() ? "" : "; restart " + restarts);
 }
 
-Result<void> stage(NodeOps& ops, const NodeDeploy& work, Output& output)
+Result<void> stage(NodeOps& ops, const NodeChange& work, Output& output)
 {
   const auto& changes = work.changes;
   if (!changes.release_changed || changes.release_on_node) {
@@ -79,7 +75,7 @@ Result<void> stage(NodeOps& ops, const NodeDeploy& work, Output& output)
   return ops.seal(work.release);
 }
 
-void stage_node(Cluster& cluster, NodeSlot& slot, NodeDeploy& work, bool dry_run)
+void stage_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run)
 {
   auto start = Clock::now();
   auto state = slot.ops->read_state();
@@ -87,6 +83,7 @@ void stage_node(Cluster& cluster, NodeSlot& slot, NodeDeploy& work, bool dry_run
     cluster.mark_failed(slot, "-", "read state", state.error(), seconds_since(start));
     return;
   }
+  work.before = *state;
   work.changes = compute_changes(work.release, *state);
   cluster.output().progress(slot.node->name, (dry_run ? "would deploy: " : "") + describe(work.changes, work.release));
   if (dry_run) {
@@ -94,202 +91,6 @@ void stage_node(Cluster& cluster, NodeSlot& slot, NodeDeploy& work, bool dry_run
   }
   if (auto staged = stage(*slot.ops, work, cluster.output()); !staged) {
     cluster.mark_failed(slot, "-", "stage", staged.error(), seconds_since(start));
-  }
-}
-
-/// Second phase, once every node is staged: install units and switch `current`.
-void activate_node(Cluster& cluster, NodeSlot& slot, const NodeDeploy& work)
-{
-  if (work.changes.nothing_to_do()) {
-    return;
-  }
-  auto start = Clock::now();
-  if (auto activated = slot.ops->activate(work.release, work.changes); !activated) {
-    cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
-  }
-}
-
-/// Waits (bounded) until a just-started unit has left "inactive": the bootstrap
-/// node must be up before its peers start.
-void wait_started(NodeOps& ops, const std::string& service)
-{
-  auto deadline = Clock::now() + Seconds{30};
-  while (Clock::now() < deadline) {
-    auto state = ops.unit_state(service);
-    if (!state || state->active == "active" || state->active == "failed") {
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  }
-}
-
-/// What `deploy`/`up` do to one service on one node; returns the action name.
-Result<std::string> start_action(NodeOps& ops, const Service& service, bool restart)
-{
-  auto state = ops.unit_state(service.name);
-  if (!state) {
-    return fail(state.error());
-  }
-  bool running = state->active == "active" || state->active == "activating";
-  if (restart && running) {
-    auto done = ops.systemctl("restart", service.name);
-    return done ? Result<std::string>{std::string("restarted")} : fail(done.error());
-  }
-  if (running) {
-    return std::string("unchanged");
-  }
-  auto done = ops.systemctl("start", service.name);
-  return done ? Result<std::string>{std::string("started")} : fail(done.error());
-}
-
-struct ServiceStep {
-  Cluster& cluster;
-  const Service& service;
-  const HealthOptions& health;
-  std::function<bool(const NodeSlot&)> restart;   ///< restart (not just start) on this node?
-  std::function<void(NodeSlot&)> on_healthy = {}; ///< called once the service is healthy there
-  std::atomic<int> healthy_nodes = 0;
-};
-
-void start_on(ServiceStep& step, NodeSlot& slot, std::map<std::string, std::string>& actions, std::mutex& mutex)
-{
-  auto start = Clock::now();
-  auto action = start_action(*slot.ops, step.service, step.restart(slot));
-  if (!action) {
-    step.cluster.mark_failed(slot, step.service.name, "start", action.error(), seconds_since(start));
-    return;
-  }
-  step.cluster.output().progress(slot.node->name, step.service.name + ": " + *action);
-  std::lock_guard lock(mutex);
-  actions[slot.node->name] = *action;
-}
-
-void check_health_on(ServiceStep& step, NodeSlot& slot, const std::string& action)
-{
-  auto start = Clock::now();
-  auto healthy = wait_healthy(*slot.ops, step.cluster.plan(), *slot.node, step.service, step.health);
-  if (!healthy) {
-    auto journal = slot.ops->journal_tail(step.service.name, 20);
-    step.cluster.output().block(slot.node->name, journal ? *journal : journal.error());
-    step.cluster.mark_failed(slot, step.service.name, action, healthy.error(), seconds_since(start));
-    return;
-  }
-  if (step.on_healthy) {
-    step.on_healthy(slot);
-  }
-  ++step.healthy_nodes;
-  step.cluster.output().add(SummaryRow{slot.node->name, step.service.name, action, true, "", seconds_since(start)});
-}
-
-/// Starts (or restarts) the service on `slots`: the group's bootstrap node first
-/// when it is among them, then the rest in parallel, then waits for their health.
-/// Returns true when all of them are healthy.
-bool run_on(ServiceStep& step, const std::vector<NodeSlot*>& slots)
-{
-  std::map<std::string, std::string> actions;
-  std::mutex mutex;
-  auto members = step.cluster.plan().inventory.group(step.service.group);
-  NodeSlot* first = members.empty() ? nullptr : step.cluster.find(members.front()->name);
-  bool bootstrap_first =
-      step.service.bootstrap && first && first->alive() && std::find(slots.begin(), slots.end(), first) != slots.end();
-  if (bootstrap_first) {
-    start_on(step, *first, actions, mutex);
-    if (first->alive()) {
-      wait_started(*first->ops, step.service.name);
-    }
-  }
-  step.cluster.for_each_of(slots, [&](NodeSlot& slot) {
-    if (!(bootstrap_first && &slot == first)) {
-      start_on(step, slot, actions, mutex);
-    }
-  });
-  step.cluster.for_each_of(slots, [&](NodeSlot& slot) {
-    if (actions.count(slot.node->name)) {
-      check_health_on(step, slot, actions.at(slot.node->name));
-    }
-  });
-  return std::all_of(slots.begin(), slots.end(), [](const NodeSlot* slot) { return slot->alive(); });
-}
-
-/// Splits the group's nodes into those where a running instance is restarted
-/// (rolled SERIAL at a time) and all others (started together).
-std::pair<std::vector<NodeSlot*>, std::vector<NodeSlot*>> split_rolling(ServiceStep& step)
-{
-  std::vector<NodeSlot*> together, rolling;
-  std::mutex mutex;
-  step.cluster.for_each_in_group(step.service.group, [&](NodeSlot& slot) {
-    bool roll = false;
-    if (step.service.serial > 0 && step.restart(slot)) { // only then is the unit's state worth a round trip
-      auto state = slot.ops->unit_state(step.service.name);
-      roll = state && state->running();
-    }
-    std::lock_guard lock(mutex);
-    (roll ? rolling : together).push_back(&slot);
-  });
-  auto by_inventory_order = [](const NodeSlot* a, const NodeSlot* b) { return a->node < b->node; };
-  std::sort(together.begin(), together.end(), by_inventory_order);
-  std::sort(rolling.begin(), rolling.end(), by_inventory_order);
-  return {together, rolling};
-}
-
-/// One service across its group; with SERIAL, running instances restart batch by
-/// batch, each healthy before the next, and an unhealthy batch stops the roll.
-void run_service_step(ServiceStep& step)
-{
-  auto [together, rolling] = split_rolling(step);
-  run_on(step, together);
-  auto batch_size = static_cast<size_t>(std::max(step.service.serial, 1));
-  for (size_t begin = 0; begin < rolling.size(); begin += batch_size) {
-    std::vector<NodeSlot*> batch(rolling.begin() + static_cast<long>(begin),
-                                 rolling.begin() + static_cast<long>(std::min(begin + batch_size, rolling.size())));
-    step.cluster.output().progress(batch.front()->node->name, step.service.name + ": rolling restart, " +
-                                                                  std::to_string(batch.size()) + " node(s)");
-    if (!run_on(step, batch)) {
-      for (size_t rest = begin + batch_size; rest < rolling.size(); ++rest) {
-        step.cluster.output().add(SummaryRow{rolling[rest]->node->name, step.service.name, "not restarted", false,
-                                             "rolling restart stopped: an earlier batch is not healthy", 0});
-      }
-      return;
-    }
-  }
-}
-
-/// AFTER means "once those are healthy": a service whose dependency is healthy on
-/// no node is not started; every node of it gets a summary row saying why.
-bool dependencies_healthy(Cluster& cluster, const Service& service, const std::map<std::string, int>& healthy)
-{
-  for (const auto& dependency : service.after) {
-    auto it = healthy.find(dependency);
-    if (it != healthy.end() && it->second == 0) {
-      cluster.for_each_in_group(service.group, [&](NodeSlot& slot) {
-        cluster.output().add(
-            SummaryRow{slot.node->name, service.name, "skipped", false, dependency + " is healthy on no node", 0});
-      });
-      return false;
-    }
-  }
-  return true;
-}
-
-/// Runs one step per service in start order, honouring AFTER.
-void run_service_steps(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health,
-                       const std::function<bool(const Service&, const NodeSlot&)>& restart,
-                       const std::function<void(const Service&, NodeSlot&)>& on_healthy)
-{
-  std::map<std::string, int> healthy;
-  for (const Service* service : services) {
-    if (!dependencies_healthy(cluster, *service, healthy)) {
-      healthy[service->name] = 0;
-      continue;
-    }
-    ServiceStep step{cluster, *service, health, [&](const NodeSlot& slot) { return restart(*service, slot); },
-                     [&](NodeSlot& slot) { on_healthy(*service, slot); }};
-    run_service_step(step);
-    bool selected = std::any_of(cluster.slots().begin(), cluster.slots().end(),
-                                [&](const NodeSlot& slot) { return slot.node->group == service->group; });
-    if (selected) { // a dependency this run does not touch (--node, --group) is not judged
-      healthy[service->name] = step.healthy_nodes;
-    }
   }
 }
 
@@ -327,7 +128,7 @@ std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::
 bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
                 std::map<std::string, NodeRelease> releases, const DeployOptions& options)
 {
-  std::map<std::string, NodeDeploy> work;
+  NodeChanges work;
   for (auto& [name, release] : releases) {
     work[name].release = std::move(release);
   }
@@ -336,12 +137,9 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
     return std::all_of(cluster.slots().begin(), cluster.slots().end(),
                        [](const NodeSlot& s) { return s.failure.empty(); });
   }
-  cluster.for_each_alive([&](NodeSlot& slot) { activate_node(cluster, slot, work.at(slot.node->name)); });
-  auto restart = [&](const Service& service, const NodeSlot& slot) {
-    return work.at(slot.node->name).changes.restart.count(service.name) != 0;
-  };
+  // Every node is staged; each switches to its release at its turn in the rollout.
   auto record = [&](const Service& service, NodeSlot& slot) {
-    const NodeDeploy& mine = work.at(slot.node->name);
+    const NodeChange& mine = work.at(slot.node->name);
     if (mine.changes.restart.count(service.name) == 0) {
       return;
     }
@@ -350,7 +148,9 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
       cluster.output().progress(slot.node->name, "warning: " + recorded.error());
     }
   };
-  run_service_steps(cluster, services, options.health, restart, record);
+  if (run_rollout(cluster, services, work, options.health, record)) {
+    switch_remaining(cluster, work);
+  }
   bool changed = std::any_of(work.begin(), work.end(), [](const auto& w) {
     return !w.second.changes.nothing_to_do() || !w.second.changes.restart.empty();
   });
@@ -363,9 +163,8 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
 
 bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health)
 {
-  run_service_steps(
-      cluster, services, health, [](const Service&, const NodeSlot&) { return false; },
-      [](const Service&, NodeSlot&) {});
+  NodeChanges nothing;
+  run_rollout(cluster, services, nothing, health, [](const Service&, NodeSlot&) {});
   return finish(cluster, "up summary:");
 }
 

@@ -66,7 +66,14 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   }
   service.group = attribute(element, "group");
   service.bootstrap = attribute(element, "bootstrap") == "true";
-  service.serial = std::max(element->IntAttribute("serial", 0), 0);
+  for (auto [field, name] : {std::pair{&service.serial, "serial"}, std::pair{&service.max_fail, "max-fail"}}) {
+    auto amount = parse_amount(attribute(element, name), where + ": " + name);
+    if (!amount) {
+      return fail(amount.error());
+    }
+    *field = *amount;
+  }
+  service.canary = std::max(element->IntAttribute("canary", 0), 0);
   if (const XMLElement* program = element->FirstChildElement("program")) {
     service.program = text_of(program);
   }
@@ -94,6 +101,12 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
     return fail(health.error());
   }
   service.health = *health;
+  if (const XMLElement* quorum = element->FirstChildElement("quorum")) {
+    service.quorum = attribute(quorum, "command");
+    if (service.quorum.empty()) {
+      return fail(where + ": QUORUM exec needs a command");
+    }
+  }
   if (const XMLElement* leader = element->FirstChildElement("leader")) {
     service.leader = attribute(leader, "command");
     if (service.leader.empty()) {
@@ -138,6 +151,25 @@ Result<void> check_files(const Plan& plan)
 }
 
 } // namespace
+
+Result<Amount> parse_amount(std::string_view text, const std::string& what)
+{
+  Amount amount;
+  if (text.empty()) {
+    return amount;
+  }
+  bool percent = text.back() == '%';
+  std::string digits(percent ? text.substr(0, text.size() - 1) : text);
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) {
+    return fail(what + ": '" + std::string(text) + "' is not a number of nodes or a percentage");
+  }
+  int value = std::stoi(digits);
+  if (percent && value > 100) {
+    return fail(what + ": '" + std::string(text) + "' is more than 100%");
+  }
+  (percent ? amount.percent : amount.count) = value;
+  return amount;
+}
 
 const Service* Plan::find_service(std::string_view name) const
 {

@@ -21,6 +21,19 @@ struct Health {
   std::string command; ///< exec (a template)
 };
 
+/// A number of nodes, given as a count ("2") or a share of the nodes ("25%").
+struct Amount {
+  int count = 0;
+  int percent = 0; ///< > 0: a share of the nodes, rounded up
+
+  bool given() const { return count > 0 || percent > 0; }
+  /// The number of nodes out of `nodes`.
+  int of(int nodes) const { return percent > 0 ? (nodes * percent + 99) / 100 : count; }
+};
+
+/// Parses "<n>" or "<n>%" (n >= 0, percent <= 100); fails naming `what`.
+Result<Amount> parse_amount(std::string_view text, const std::string& what);
+
 struct ConfigTemplate {
   std::filesystem::path source;
   std::string name; ///< file name on the node, in the service's etc folder
@@ -36,10 +49,19 @@ struct Service {
   Health health;
   std::vector<std::string> after;
   bool bootstrap = false;
-  int serial = 0; ///< > 0: restart at most this many nodes at a time (rolling)
+  Amount serial;    ///< given: restart running instances this many nodes at a time (rolling)
+  int canary = 0;   ///< > 0: the first batch of a roll has this many nodes
+  Amount max_fail;  ///< failed nodes a roll tolerates (each rolled back) before it stops
+  /// A command (template) that must pass on one healthy node of the group after each
+  /// batch: the whole group is back (QUORUM exec). Empty when there is none.
+  std::string quorum;
   /// A command (template) run on one node of the group that prints the name or
   /// address of the group's leader (LEADER exec); empty when there is none.
   std::string leader;
+
+  /// A Raft-like group (QUORUM or LEADER declared): never more members down at once
+  /// than it can lose, floor((n-1)/2) (at least one).
+  bool is_quorum_group() const { return !quorum.empty() || !leader.empty(); }
 };
 
 struct SshSettings {

@@ -276,6 +276,25 @@ void seal_release(NodeRelease& release)
   }
 }
 
+NodeRelease release_from_manifest(const Plan& plan, const Node& node, const std::map<std::string, std::string>& files)
+{
+  NodeLayout layout{plan.cluster};
+  NodeRelease release;
+  release.node = node.name;
+  for (const auto& [path, sha256] : files) {
+    ReleaseFile file{path, {}, sha256, {}};
+    for (const Service* service : plan.services_on(node)) {
+      if (path == "bin/" + service->program.filename().string() || path.starts_with("etc/" + service->name + "/") ||
+          path == "units/" + layout.unit_name(service->name)) {
+        file.services.push_back(service->name);
+      }
+    }
+    release.files.push_back(std::move(file));
+  }
+  seal_release(release);
+  return release;
+}
+
 Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashes& hashes)
 {
   NodeRelease release;

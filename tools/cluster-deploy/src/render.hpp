@@ -62,4 +62,8 @@ Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashe
 /// Builds the manifest text and release id from files (sorted by path).
 void seal_release(NodeRelease& release);
 
+/// A release already on `node`, rebuilt from its manifest (path -> sha256): same id and
+/// service digests as when it was rendered, no local files (it is never sent).
+NodeRelease release_from_manifest(const Plan& plan, const Node& node, const std::map<std::string, std::string>& files);
+
 } // namespace deploy

@@ -2,6 +2,7 @@
 #include "fake_transport.hpp"
 #include "test_support.hpp"
 
+#include <fstream>
 #include <map>
 
 using namespace deploy;
@@ -14,6 +15,7 @@ namespace {
 struct FakeCluster {
   std::map<std::string, FakeNode> nodes;
   std::set<std::string> unreachable;
+  std::vector<std::string> order; ///< systemctl start/restart/stop across nodes, in order
 
   Connector connector()
   {
@@ -21,6 +23,8 @@ struct FakeCluster {
       if (unreachable.count(node.name)) {
         return fail(node.address + ": connection refused");
       }
+      nodes[node.name].name = node.name;
+      nodes[node.name].order = &order;
       return std::unique_ptr<Transport>(new FakeTransport(nodes[node.name]));
     };
   }
@@ -182,22 +186,34 @@ TEST_CASE("a service is not started while a service it runs AFTER is healthy now
   CHECK(skipped);
 }
 
-TEST_CASE("SERIAL restarts running nodes batch by batch and stops at an unhealthy batch")
+TEST_CASE("SERIAL: an unhealthy batch goes back to its release, the rest never leave theirs")
 {
   Plan plan = testing::example_plan("deploy-serial");
-  plan.services[0].serial = 1; // db
+  plan.services[0].serial.count = 1; // db
   FakeCluster fakes;
   Output first(Color::never);
   REQUIRE(deploy_once(plan, fakes, first));
+  const std::string v1 = fakes.nodes["server1"].current;
+  const std::string v1_server2 = fakes.nodes["server2"].current;
   std::ofstream(plan.services[0].program) << "db binary v2";
   fakes.nodes["server1"].healthy = false; // v2 does not come up on the first node
   Output second(Color::never);
   CHECK_FALSE(deploy_once(plan, fakes, second));
-  CHECK(fakes.nodes["server1"].restarts["demo-db.service"] == 1);
+  // server1 restarted on v2, failed, switched back to v1 and restarted on it.
+  CHECK(fakes.nodes["server1"].restarts["demo-db.service"] == 2);
+  CHECK(fakes.nodes["server1"].current == v1);
+  CHECK(fakes.nodes["server1"].started["db"] != "none");
+  // server2 was never switched: a crash there restarts v1.
   CHECK(fakes.nodes["server2"].restarts.count("demo-db.service") == 0);
-  bool stopped = false;
+  CHECK(fakes.nodes["server2"].current == v1_server2);
+  bool stopped = false, rolled_back = false;
   for (const auto& row : second.rows()) {
     stopped = stopped || (row.node == "server2" && row.action == "not restarted");
+    rolled_back = rolled_back || (row.node == "server1" && row.action == "rolled back" &&
+                                  row.detail.find("back on release " + v1) != std::string::npos);
   }
   CHECK(stopped);
+  CHECK(rolled_back);
+  // The worker, which runs AFTER db, was not touched by the stopped rollout.
+  CHECK(fakes.nodes["worker1"].restarts.count("demo-worker.service") == 0);
 }

@@ -98,8 +98,13 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     }
     return ok;
   }
-  if (script.find("runuser") != std::string::npos) { // HEALTH exec probes and LEADER queries
+  if (script.find("runuser") != std::string::npos) { // HEALTH exec probes, QUORUM checks, LEADER queries
     ok.out = m_node.leader_answer;
+    for (const auto& [needle, code] : m_node.exec_exits) {
+      if (args.size() > 1 && args[1].find(needle) != std::string::npos) {
+        ok.exit_status = code;
+      }
+    }
     return ok;
   }
   if (script.find("echo \"current") != std::string::npos) {
@@ -143,6 +148,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     const std::string& verb = args.at(0);
     const std::string& unit = args.at(1);
     m_node.systemctl.push_back(verb + " " + unit);
+    if (m_node.order) {
+      m_node.order->push_back(m_node.name + " " + verb + " " + unit);
+    }
     if (verb == "stop") {
       m_node.active.erase(unit);
       return ok;

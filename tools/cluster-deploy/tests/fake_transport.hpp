@@ -31,6 +31,11 @@ struct FakeNode {
   std::vector<std::string> faults;    ///< "partition 10.0.0.2", "pause demo-db.service", ...
   int fault_exit = 0;                 ///< what fault.sh exits with
   std::string leader_answer;          ///< what a LEADER query prints on this node
+  /// Commands run as the service user (HEALTH exec, QUORUM, LEADER) that contain the key
+  /// exit with the value; all others exit 0.
+  std::map<std::string, int> exec_exits;
+  std::string name;                          ///< for `order`
+  std::vector<std::string>* order = nullptr; ///< shared by nodes: "node verb unit" per systemctl start/restart/stop
 };
 
 class FakeTransport : public Transport {

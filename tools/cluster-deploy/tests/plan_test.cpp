@@ -68,5 +68,5 @@ TEST_CASE("SERIAL is read from the plan")
                          "<program>/x</program></service></plan>",
                          "p.xml");
   REQUIRE(plan);
-  CHECK(plan->services[0].serial == 2);
+  CHECK(plan->services[0].serial.count == 2);
 }

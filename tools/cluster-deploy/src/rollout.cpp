@@ -1,0 +1,451 @@
+#include "rollout.hpp"
+
+#include "leader.hpp"
+#include "parallel.hpp"
+#include "render.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace deploy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// State of one run across services.
+struct Rollout {
+  Cluster& cluster;
+  NodeChanges& changes;
+  const HealthOptions& health;
+  const std::function<void(const Service&, NodeSlot&)>& on_healthy;
+  std::map<std::string, std::set<std::string>> touched; ///< node -> services (re)started in this run
+  std::string stopped_by;                                ///< the service whose failures stopped the rollout
+  std::mutex mutex;
+
+  NodeChange* change_of(const NodeSlot& slot)
+  {
+    auto it = changes.find(slot.node->name);
+    return it == changes.end() ? nullptr : &it->second;
+  }
+  bool restart_due(const Service& service, const NodeSlot& slot)
+  {
+    const NodeChange* change = change_of(slot);
+    return change && change->changes.restart.count(service.name) != 0;
+  }
+};
+
+/// The node switches to its new release (units, `current`) right before the first of
+/// its services (re)starts in this run.
+bool switch_release(Rollout& r, NodeSlot& slot)
+{
+  NodeChange* change = r.change_of(slot);
+  if (!slot.alive() || !change || change->switched || change->changes.nothing_to_do()) {
+    return slot.alive();
+  }
+  auto start = Clock::now();
+  if (auto activated = slot.ops->activate(change->release, change->changes); !activated) {
+    r.cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
+    return false;
+  }
+  change->switched = true;
+  r.cluster.output().progress(slot.node->name, "switched to release " + change->release.id);
+  return true;
+}
+
+/// Back to the release the node had before this run, restarting what this run
+/// (re)started there; rows say "rolled back".
+void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
+{
+  NodeChange* change = r.change_of(slot);
+  if (!change || !change->switched || !slot.ops) {
+    return;
+  }
+  auto start = Clock::now();
+  const Plan& plan = r.cluster.plan();
+  std::set<std::string> services;
+  {
+    std::lock_guard lock(r.mutex);
+    services = r.touched[slot.node->name];
+  }
+  auto report = [&](const std::string& action, bool ok, const std::string& detail) {
+    for (const auto& service : services) {
+      r.cluster.output().add(SummaryRow{slot.node->name, service, action, ok, detail, seconds_since(start)});
+    }
+  };
+  if (change->before.current_id.empty()) {
+    report("not rolled back", false, why + "; no earlier release on the node to go back to");
+    return;
+  }
+  NodeRelease back = release_from_manifest(plan, *slot.node, change->before.files);
+  ChangeSet back_changes;
+  back_changes.release_changed = true;
+  for (const auto& file : back.files) {
+    if (file.path.starts_with("units/")) {
+      back_changes.units_to_install.push_back(file.path.substr(6));
+    }
+  }
+  for (const auto& file : change->release.files) {
+    bool kept = std::any_of(back.files.begin(), back.files.end(), [&](const auto& f) { return f.path == file.path; });
+    if (file.path.starts_with("units/") && !kept) {
+      back_changes.units_to_remove.push_back(file.path.substr(6));
+    }
+  }
+  back.id = change->before.current_id; // the folder's name, even if it was made by an older rule
+  if (auto activated = slot.ops->activate(back, back_changes); !activated) {
+    report("not rolled back", false, why + "; switching back failed: " + activated.error());
+    return;
+  }
+  change->switched = false;
+  std::string detail = why + "; back on release " + back.id;
+  for (const auto& name : services) {
+    const Service* service = plan.find_service(name);
+    auto restarted = slot.ops->systemctl("restart", name);
+    auto healthy = restarted ? wait_healthy(*slot.ops, plan, *slot.node, *service, r.health) : Result<void>{};
+    auto old = change->before.started.find(name);
+    (void)slot.ops->record_started(name, old == change->before.started.end() ? "none" : old->second);
+    bool ok = restarted && healthy;
+    r.cluster.output().progress(slot.node->name, name + ": rolled back to release " + back.id +
+                                                     (ok ? "" : " (" + (restarted ? healthy.error() : restarted.error()) + ")"));
+    r.cluster.output().add(SummaryRow{slot.node->name, name, "rolled back", false,
+                                      ok ? detail : detail + ", but " + (restarted ? healthy.error() : restarted.error()),
+                                      seconds_since(start)});
+  }
+}
+
+/// What `deploy`/`up` do to one service on one node; returns the action name.
+Result<std::string> start_action(NodeOps& ops, const Service& service, bool restart)
+{
+  auto state = ops.unit_state(service.name);
+  if (!state) {
+    return fail(state.error());
+  }
+  bool running = state->active == "active" || state->active == "activating";
+  if (restart && running) {
+    auto done = ops.systemctl("restart", service.name);
+    return done ? Result<std::string>{std::string("restarted")} : fail(done.error());
+  }
+  if (running) {
+    return std::string("unchanged");
+  }
+  auto done = ops.systemctl("start", service.name);
+  return done ? Result<std::string>{std::string("started")} : fail(done.error());
+}
+
+/// Waits (bounded) until a just-started unit has left "inactive": the bootstrap
+/// node must be up before its peers start.
+void wait_started(NodeOps& ops, const std::string& service)
+{
+  auto deadline = Clock::now() + Seconds{30};
+  while (Clock::now() < deadline) {
+    auto state = ops.unit_state(service);
+    if (!state || state->active == "active" || state->active == "failed") {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+}
+
+void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::string, std::string>& actions)
+{
+  auto start = Clock::now();
+  if (!switch_release(r, slot)) {
+    return;
+  }
+  auto action = start_action(*slot.ops, service, r.restart_due(service, slot));
+  if (!action) {
+    r.cluster.mark_failed(slot, service.name, "start", action.error(), seconds_since(start));
+    return;
+  }
+  r.cluster.output().progress(slot.node->name, service.name + ": " + *action);
+  std::lock_guard lock(r.mutex);
+  actions[slot.node->name] = *action;
+  if (*action != "unchanged") {
+    r.touched[slot.node->name].insert(service.name);
+  }
+}
+
+void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const std::string& action)
+{
+  auto start = Clock::now();
+  auto healthy = wait_healthy(*slot.ops, r.cluster.plan(), *slot.node, service, r.health);
+  if (!healthy) {
+    auto journal = slot.ops->journal_tail(service.name, 20);
+    r.cluster.output().block(slot.node->name, journal ? *journal : journal.error());
+    r.cluster.mark_failed(slot, service.name, action, healthy.error(), seconds_since(start));
+    return;
+  }
+  if (action != "unchanged") {
+    r.on_healthy(service, slot);
+  }
+  r.cluster.output().add(SummaryRow{slot.node->name, service.name, action, true, "", seconds_since(start)});
+}
+
+/// Starts (or restarts) the service on `slots`: the group's bootstrap node first
+/// when it is among them, then the rest in parallel, then waits for their health.
+/// Returns the slots that failed.
+std::vector<NodeSlot*> run_on(Rollout& r, const Service& service, const std::vector<NodeSlot*>& slots)
+{
+  std::map<std::string, std::string> actions;
+  auto members = r.cluster.plan().inventory.group(service.group);
+  NodeSlot* first = members.empty() ? nullptr : r.cluster.find(members.front()->name);
+  bool bootstrap_first =
+      service.bootstrap && first && first->alive() && std::find(slots.begin(), slots.end(), first) != slots.end();
+  if (bootstrap_first) {
+    start_on(r, service, *first, actions);
+    if (first->alive()) {
+      wait_started(*first->ops, service.name);
+    }
+  }
+  r.cluster.for_each_of(slots, [&](NodeSlot& slot) {
+    if (!(bootstrap_first && &slot == first)) {
+      start_on(r, service, slot, actions);
+    }
+  });
+  r.cluster.for_each_of(slots, [&](NodeSlot& slot) {
+    if (actions.count(slot.node->name)) {
+      check_health_on(r, service, slot, actions.at(slot.node->name));
+    }
+  });
+  std::vector<NodeSlot*> failed;
+  std::copy_if(slots.begin(), slots.end(), std::back_inserter(failed), [](NodeSlot* s) { return !s->alive(); });
+  return failed;
+}
+
+/// The group's own view of itself (QUORUM exec), on one healthy node, retried until
+/// it passes or the health timeout ends.
+Result<void> quorum_gate(Rollout& r, const Service& service)
+{
+  if (service.quorum.empty()) {
+    return {};
+  }
+  auto deadline = Clock::now() + r.health.timeout;
+  std::string last = "no healthy node of group " + service.group + " to ask";
+  do {
+    for (auto& slot : r.cluster.slots()) {
+      if (slot.node->group != service.group || !slot.alive()) {
+        continue;
+      }
+      auto command = expand_template(service.quorum, r.cluster.plan(), *slot.node, service,
+                                     "service " + service.name + " QUORUM");
+      if (!command) {
+        return fail(command.error());
+      }
+      auto result = slot.ops->run_as_service_user(*command, Seconds{30});
+      if (result && result->succeeded()) {
+        return {};
+      }
+      auto why = result ? result->err.substr(0, result->err.find('\n')) : result.error();
+      last = slot.node->name + ": QUORUM check exited " + (result ? std::to_string(result->exit_status) : "-") +
+             (why.empty() ? "" : ": " + why);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  } while (Clock::now() < deadline);
+  return fail(last + " (waited " + std::to_string(r.health.timeout.count()) + "s)");
+}
+
+/// Running instances that must restart, in roll order (the leader last); the others
+/// (not running, or nothing to restart) go into `together`. A node whose state cannot
+/// be read is marked failed, never restarted out of turn.
+std::vector<NodeSlot*> split_rolling(Rollout& r, const Service& service, std::vector<NodeSlot*>& together)
+{
+  std::vector<NodeSlot*> rolling;
+  r.cluster.for_each_in_group(service.group, [&](NodeSlot& slot) {
+    bool roll = false;
+    if (r.restart_due(service, slot)) {
+      auto state = slot.ops->unit_state(service.name);
+      if (!state) {
+        r.cluster.mark_failed(slot, service.name, "read state", state.error(), 0);
+        return;
+      }
+      roll = state->running() || state->active == "activating";
+    }
+    std::lock_guard lock(r.mutex);
+    (roll ? rolling : together).push_back(&slot);
+  });
+  auto by_inventory_order = [](const NodeSlot* a, const NodeSlot* b) { return a->node < b->node; };
+  std::sort(together.begin(), together.end(), by_inventory_order);
+  std::sort(rolling.begin(), rolling.end(), by_inventory_order);
+  if (!service.leader.empty() && rolling.size() > 1) {
+    auto leader = query_leader(r.cluster, service);
+    if (!leader) {
+      r.cluster.output().progress(rolling.front()->node->name, service.name + ": warning: " + leader.error() +
+                                                                    "; rolling in inventory order");
+    } else if (auto it = std::find_if(rolling.begin(), rolling.end(),
+                                      [&](const NodeSlot* s) { return s->node == *leader; });
+               it != rolling.end()) {
+      std::rotate(it, it + 1, rolling.end());
+      r.cluster.output().progress((*leader)->name, service.name + ": leads the group, restarts last");
+    }
+  }
+  return rolling;
+}
+
+/// Goes back on every node switched in this run, in parallel.
+void switch_back_all(Rollout& r, const std::string& why)
+{
+  std::vector<NodeSlot*> switched;
+  for (auto& slot : r.cluster.slots()) {
+    NodeChange* change = r.change_of(slot);
+    if (change && change->switched) {
+      switched.push_back(&slot);
+    }
+  }
+  // Failed nodes are among them: not for_each_of, which skips those.
+  run_parallel(switched.size(), 0, [&](size_t i) { switch_back(r, *switched[i], why); });
+}
+
+void not_restarted(Rollout& r, const Service& service, const std::vector<NodeSlot*>& slots, const std::string& why)
+{
+  for (NodeSlot* slot : slots) {
+    r.cluster.output().add(SummaryRow{slot->node->name, service.name, "not restarted", false, why, 0});
+  }
+}
+
+/// One service across its group. Returns false when the rollout must stop.
+bool run_service(Rollout& r, const Service& service)
+{
+  std::vector<NodeSlot*> together;
+  auto rolling = split_rolling(r, service, together);
+  for (NodeSlot* slot : run_on(r, service, together)) {
+    switch_back(r, *slot, service.name + " did not become healthy");
+  }
+  if (rolling.empty()) {
+    return true;
+  }
+  int group_size = static_cast<int>(r.cluster.plan().inventory.group(service.group).size());
+  auto sizes = batch_sizes(service, static_cast<int>(rolling.size()), group_size);
+  int budget = service.max_fail.of(static_cast<int>(rolling.size()));
+  if (auto whole = quorum_gate(r, service); !whole) {
+    not_restarted(r, service, rolling, "the group is not whole before the roll: " + whole.error());
+    r.stopped_by = service.name;
+    return false;
+  }
+  int failed = 0;
+  size_t begin = 0;
+  for (int size : sizes) {
+    std::vector<NodeSlot*> batch(rolling.begin() + static_cast<long>(begin),
+                                 rolling.begin() + static_cast<long>(begin + static_cast<size_t>(size)));
+    begin += static_cast<size_t>(size);
+    std::string names;
+    for (const NodeSlot* slot : batch) {
+      names += (names.empty() ? "" : ", ") + slot->node->name;
+    }
+    r.cluster.output().progress(batch.front()->node->name, service.name + ": rolling restart, " +
+                                                               std::to_string(batch.size()) + " node(s): " + names);
+    auto batch_failed = run_on(r, service, batch);
+    if (batch_failed.empty()) {
+      if (auto whole = quorum_gate(r, service); !whole) {
+        for (NodeSlot* slot : batch) {
+          r.cluster.mark_failed(*slot, service.name, "quorum", whole.error(), 0);
+        }
+        batch_failed = batch;
+      }
+    }
+    failed += static_cast<int>(batch_failed.size());
+    if (failed > budget) {
+      std::string why = service.name + ": " + std::to_string(failed) + " node(s) failed, " +
+                        (service.max_fail.given() ? "more than MAX_FAIL allows" : "and MAX_FAIL allows none");
+      r.cluster.output().progress(batch.front()->node->name, why + ": rolling back every node switched in this run");
+      switch_back_all(r, why);
+      not_restarted(r, service, std::vector<NodeSlot*>(rolling.begin() + static_cast<long>(begin), rolling.end()),
+                    "the rollout stopped: " + why);
+      r.stopped_by = service.name;
+      return false;
+    }
+    for (NodeSlot* slot : batch_failed) {
+      switch_back(r, *slot, service.name + " did not become healthy (tolerated by MAX_FAIL)");
+    }
+  }
+  return true;
+}
+
+/// AFTER means "once those are healthy": a service whose dependency is healthy on
+/// no node is not started; every node of it gets a summary row saying why.
+bool dependencies_healthy(Cluster& cluster, const Service& service, const std::map<std::string, int>& healthy)
+{
+  for (const auto& dependency : service.after) {
+    auto it = healthy.find(dependency);
+    if (it != healthy.end() && it->second == 0) {
+      cluster.for_each_in_group(service.group, [&](NodeSlot& slot) {
+        cluster.output().add(
+            SummaryRow{slot.node->name, service.name, "skipped", false, dependency + " is healthy on no node", 0});
+      });
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+std::vector<int> batch_sizes(const Service& service, int rolling, int group_size)
+{
+  int size = service.serial.given() ? std::max(1, service.serial.of(group_size)) : rolling;
+  if (service.is_quorum_group()) {
+    size = std::min(size, std::max(1, (group_size - 1) / 2));
+  }
+  std::vector<int> sizes;
+  int left = rolling;
+  if (service.canary > 0 && left > 0) {
+    sizes.push_back(std::min({service.canary, size, left}));
+    left -= sizes.back();
+  }
+  while (left > 0) {
+    sizes.push_back(std::min(size, left));
+    left -= sizes.back();
+  }
+  return sizes;
+}
+
+bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, NodeChanges& changes,
+                 const HealthOptions& health, const std::function<void(const Service&, NodeSlot&)>& on_healthy)
+{
+  Rollout r{cluster, changes, health, on_healthy, {}, {}, {}};
+  std::map<std::string, int> healthy;
+  for (const Service* service : services) {
+    if (!r.stopped_by.empty()) {
+      std::vector<NodeSlot*> slots;
+      for (auto& slot : cluster.slots()) {
+        if (slot.alive() && slot.node->group == service->group && r.restart_due(*service, slot)) {
+          slots.push_back(&slot);
+        }
+      }
+      not_restarted(r, *service, slots, "the rollout stopped at " + r.stopped_by);
+      continue;
+    }
+    if (!dependencies_healthy(cluster, *service, healthy)) {
+      healthy[service->name] = 0;
+      continue;
+    }
+    run_service(r, *service);
+    bool selected = std::any_of(cluster.slots().begin(), cluster.slots().end(),
+                                [&](const NodeSlot& slot) { return slot.node->group == service->group; });
+    if (selected) { // a dependency this run does not touch (--node, --group) is not judged
+      healthy[service->name] = static_cast<int>(std::count_if(
+          cluster.slots().begin(), cluster.slots().end(),
+          [&](const NodeSlot& slot) { return slot.node->group == service->group && slot.alive(); }));
+    }
+  }
+  return r.stopped_by.empty();
+}
+
+void switch_remaining(Cluster& cluster, NodeChanges& changes)
+{
+  cluster.for_each_alive([&](NodeSlot& slot) {
+    auto it = changes.find(slot.node->name);
+    if (it == changes.end() || it->second.switched || it->second.changes.nothing_to_do()) {
+      return;
+    }
+    auto start = Clock::now();
+    if (auto activated = slot.ops->activate(it->second.release, it->second.changes); !activated) {
+      cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
+      return;
+    }
+    it->second.switched = true;
+  });
+}
+
+} // namespace deploy

@@ -1,0 +1,191 @@
+#include "deploy.hpp"
+#include "fake_transport.hpp"
+#include "rollout.hpp"
+#include "test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <map>
+
+using namespace deploy;
+using deploy::testing::FakeNode;
+using deploy::testing::FakeTransport;
+
+namespace {
+
+/// A Raft-like `db` group of 3 (http health) and 3 workers (HEALTH exec "ready-check");
+/// `db_extra` / `worker_extra` are added inside each <service> element.
+Plan rollout_plan(const std::string& name, const std::string& db_extra, const std::string& worker_extra = "",
+                  const std::string& worker_attributes = "")
+{
+  auto dir = testing::scratch_dir(name);
+  std::filesystem::create_directories(dir / "inv");
+  std::ofstream(dir / "inv/servers.txt") << "s1:10.0.0.1\ns2:10.0.0.2\ns3:10.0.0.3\n";
+  std::ofstream(dir / "inv/workers.txt") << "w1:10.0.0.11\nw2:10.0.0.12\nw3:10.0.0.13\n";
+  std::ofstream(dir / "db") << "db v1";
+  std::ofstream(dir / "worker") << "worker v1";
+  std::string xml = "<plan version='1' cluster='demo' inventory='" + (dir / "inv").string() + "' output='" +
+                    (dir / "out").string() +
+                    "'><ssh config='' known-hosts='' host-key-policy='strict' parallel='4'/>"
+                    "<service name='db' group='servers' serial='1'><program>" +
+                    (dir / "db").string() + "</program><health kind='http' port='2379' path='/health'/>" + db_extra +
+                    "</service><service name='worker' group='workers'" + worker_attributes + "><program>" +
+                    (dir / "worker").string() + "</program><health kind='exec' command='ready-check'/>" +
+                    worker_extra + "<after>db</after></service></plan>";
+  auto plan = parse_plan(xml, "plan.xml");
+  REQUIRE(plan);
+  auto inventory = read_inventory(dir / "inv");
+  REQUIRE(inventory);
+  plan->inventory = *inventory;
+  return *plan;
+}
+
+struct Fakes {
+  std::map<std::string, FakeNode> nodes;
+  std::vector<std::string> order;
+};
+
+bool deploy_once(const Plan& plan, Fakes& fakes, Output& output)
+{
+  std::vector<const Node*> nodes;
+  for (const auto& node : plan.inventory.nodes) {
+    nodes.push_back(&node);
+    fakes.nodes[node.name].name = node.name;
+    fakes.nodes[node.name].order = &fakes.order;
+  }
+  std::vector<const Service*> services;
+  for (const auto& service : plan.services) {
+    services.push_back(&service);
+  }
+  Cluster cluster(plan, nodes, output, 4);
+  cluster.connect([&](const Plan&, const Node& node) -> Result<std::unique_ptr<Transport>> {
+    return std::unique_ptr<Transport>(new FakeTransport(fakes.nodes[node.name]));
+  });
+  DeployOptions options{false, HealthOptions{Seconds{2}, Seconds{0}}};
+  return run_deploy(cluster, services, render_releases(plan, nodes), options);
+}
+
+std::vector<std::string> restarts_of(const Fakes& fakes, const std::string& unit)
+{
+  std::vector<std::string> nodes;
+  for (const auto& line : fakes.order) {
+    if (line.find(" restart " + unit) != std::string::npos) {
+      nodes.push_back(line.substr(0, line.find(' ')));
+    }
+  }
+  return nodes;
+}
+
+bool has_row(const Output& output, const std::string& node, const std::string& action)
+{
+  auto rows = output.rows();
+  return std::any_of(rows.begin(), rows.end(),
+                     [&](const SummaryRow& row) { return row.node == node && row.action == action; });
+}
+
+Service with(const std::string& serial, int canary, bool quorum_group)
+{
+  Service service;
+  service.serial = *parse_amount(serial, "SERIAL");
+  service.canary = canary;
+  if (quorum_group) {
+    service.leader = "who-leads";
+  }
+  return service;
+}
+
+} // namespace
+
+TEST_CASE("batches: SERIAL as a count or a share, a canary first, a quorum group's fault budget")
+{
+  CHECK(batch_sizes(with("1", 0, true), 3, 3) == std::vector<int>{1, 1, 1});
+  CHECK(batch_sizes(with("50%", 1, false), 3, 3) == std::vector<int>{1, 2});
+  CHECK(batch_sizes(with("25%", 0, false), 10, 10) == std::vector<int>{3, 3, 3, 1});
+  // SERIAL 3 in a 5-member Raft group: never more than 2 members down, whatever SERIAL says.
+  CHECK(batch_sizes(with("3", 0, true), 5, 5) == std::vector<int>{2, 2, 1});
+  // No SERIAL: one batch.
+  CHECK(batch_sizes(with("", 0, false), 4, 6) == std::vector<int>{4});
+  CHECK(batch_sizes(with("", 2, false), 4, 6) == std::vector<int>{2, 2});
+}
+
+TEST_CASE("the leader restarts last")
+{
+  Plan plan = rollout_plan("rollout-leader", "<leader command='who-leads'/>");
+  Fakes fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  std::ofstream(plan.services[0].program) << "db v2";
+  for (const char* node : {"s1", "s2", "s3"}) {
+    fakes.nodes[node].leader_answer = "s1\n";
+  }
+  fakes.order.clear();
+  Output second(Color::never);
+  REQUIRE(deploy_once(plan, fakes, second));
+  CHECK(restarts_of(fakes, "demo-db.service") == std::vector<std::string>{"s2", "s3", "s1"});
+}
+
+TEST_CASE("no roll begins while the group's QUORUM check fails")
+{
+  Plan plan = rollout_plan("rollout-quorum", "<quorum command='group-check'/>");
+  Fakes fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  std::string v1 = fakes.nodes["s1"].current;
+  std::ofstream(plan.services[0].program) << "db v2";
+  // The group is not whole (a member lags, say): the roll must not begin.
+  Output second(Color::never);
+  for (const char* node : {"s1", "s2", "s3"}) {
+    fakes.nodes[node].exec_exits["group-check"] = 1;
+  }
+  CHECK_FALSE(deploy_once(plan, fakes, second));
+  CHECK(restarts_of(fakes, "demo-db.service").empty());
+  CHECK(has_row(second, "s1", "not restarted"));
+  CHECK(fakes.nodes["s1"].current == v1); // nothing switched
+}
+
+TEST_CASE("a canary that fails is rolled back; the other workers never leave their release")
+{
+  Plan plan = rollout_plan("rollout-canary", "", "", " serial='50%' canary='1'");
+  Fakes fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  std::map<std::string, std::string> v1;
+  for (const char* node : {"w1", "w2", "w3"}) {
+    v1[node] = fakes.nodes[node].current;
+  }
+  std::ofstream(plan.services[1].program) << "worker v2 (exits at once)";
+  fakes.nodes["w1"].exec_exits["ready-check"] = 1; // the canary never becomes ready
+  fakes.order.clear();
+  Output second(Color::never);
+  CHECK_FALSE(deploy_once(plan, fakes, second));
+  CHECK(restarts_of(fakes, "demo-worker.service") == std::vector<std::string>{"w1", "w1"}); // v2, then back
+  CHECK(fakes.nodes["w1"].current == v1["w1"]);
+  CHECK(has_row(second, "w1", "rolled back"));
+  for (const char* node : {"w2", "w3"}) {
+    CHECK(fakes.nodes[node].current == v1[node]);
+    CHECK(fakes.nodes[node].restarts.count("demo-worker.service") == 0);
+    CHECK(has_row(second, node, "not restarted"));
+  }
+}
+
+TEST_CASE("MAX_FAIL tolerates a failed node: it is rolled back, the others roll on")
+{
+  Plan plan = rollout_plan("rollout-maxfail", "", "", " serial='1' max-fail='1'");
+  Fakes fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  std::map<std::string, std::string> v1;
+  for (const char* node : {"w1", "w2", "w3"}) {
+    v1[node] = fakes.nodes[node].current;
+  }
+  std::ofstream(plan.services[1].program) << "worker v2";
+  fakes.nodes["w2"].exec_exits["ready-check"] = 1;
+  Output second(Color::never);
+  CHECK_FALSE(deploy_once(plan, fakes, second)); // a node failed: exit 1 all the same
+  CHECK(fakes.nodes["w2"].current == v1["w2"]);
+  CHECK(has_row(second, "w2", "rolled back"));
+  CHECK(fakes.nodes["w1"].current != v1["w1"]);
+  CHECK(fakes.nodes["w3"].current != v1["w3"]);
+  CHECK(has_row(second, "w3", "restarted"));
+}
