@@ -107,7 +107,8 @@ Commands
                            [HEALTH tcp <port> | HEALTH http <port> <path> | HEALTH exec <command>]
                            [AFTER <service>...]
                            [BOOTSTRAP]
-                           [SERIAL <n>]
+                           [SERIAL <n>|<n>%] [CANARY <n>] [MAX_FAIL <n>|<n>%]
+                           [QUORUM exec <command>]
                            [LEADER exec <command>])
 
   ``<name>``
@@ -144,12 +145,34 @@ Commands
   ``AFTER <service>...``
     Start this service only after the named services are healthy.
 
-  ``SERIAL <n>``
-    Rolling restarts: when a deploy restarts this service on nodes where it
-    runs, it restarts at most ``<n>`` nodes at a time and waits until they are
-    healthy before the next ones; if a batch is unhealthy the remaining nodes
-    keep the old version. First starts are not rolled. Use it for a Raft group
-    (``SERIAL 1`` keeps a quorum up while a config change rolls through).
+  ``SERIAL <n>|<n>%``
+    Rolling restarts: when a deploy (or ``rollback``) restarts this service on
+    nodes where it runs, it restarts at most ``<n>`` nodes (or ``<n>`` percent of
+    the group, rounded up) at a time, each batch healthy before the next. A node
+    switches to its new release only when its batch restarts, so the nodes not
+    rolled yet keep the old release on disk as well as in memory (a crash there
+    restarts the old version). When a batch fails, its nodes go back to their
+    previous release and restart on it; once more nodes failed than ``MAX_FAIL``
+    allows (none by default), every node switched in this run goes back and the
+    rollout stops (exit 1, the summary says ``rolled back`` per node). First
+    starts are not rolled. Without ``SERIAL`` all running instances restart in
+    one batch, with the same rollback.
+
+  ``CANARY <n>``
+    The first batch of a roll has ``<n>`` nodes (a canary): a bad build stops
+    there.
+
+  ``MAX_FAIL <n>|<n>%``
+    How many nodes of a roll may fail (each goes back to its previous release)
+    before the rollout stops. Default 0.
+
+  ``QUORUM exec <command>``
+    The group's own view of itself: a command run as the service user on one
+    healthy node of the group that exits 0 when the whole group is back (every
+    member up, a leader, the restarted members caught up). It must pass before
+    the first batch and after every batch (retried until ``--health-timeout``).
+    A service with ``QUORUM`` or ``LEADER`` is a quorum group: never more than
+    floor((n-1)/2) of its n members restart at once, whatever ``SERIAL`` says.
 
   ``LEADER exec <command>``
     How to ask the service's group who leads it (a Raft group's leader): a
@@ -157,8 +180,9 @@ Commands
     answers) that prints the leader's node name or address on its first line.
     Placeholders are substituted as in ``HEALTH exec``, each value quoted for the
     shell. ``cluster-deploy leader --service <name>`` prints the answer, and the
-    fault selector ``leader`` uses it. For etcd, ship a small script as a
-    ``CONFIG`` and run it: ``LEADER exec "sh @etc@/etcd-leader.sh"``.
+    fault selector ``leader`` uses it, and a roll restarts the leader last. For
+    etcd, ship a small script as a ``CONFIG`` and run it:
+    ``LEADER exec "sh @etc@/etcd-leader.sh"``.
 
   ``BOOTSTRAP``
     The first node of the group bootstraps the service's cluster: ``deploy`` and
@@ -193,7 +217,9 @@ Targets and tests
 When an inventory is declared, the end of the top-level configure step creates
 these targets (none is part of ``ALL``): ``deploy``, ``cluster-plan`` (a dry
 run), ``cluster-up``, ``cluster-down``, ``cluster-status``, ``cluster-logs``,
-``cluster-clean`` and, for a ``SANDBOX`` inventory, ``cluster-sandbox-up`` and
+``cluster-clean``, ``cluster-rollback`` (every node back to the release before
+its current one, with the same batches and gates as ``deploy``) and, for a
+``SANDBOX`` inventory, ``cluster-sandbox-up`` and
 ``cluster-sandbox-down``. If :variable:`BUILD_TESTING` is true and a service is
 declared, it also adds the fixture tests ``cluster.setup`` and ``cluster.cleanup``.
 Both first undo every fault of ours (``cluster-deploy heal``), so a fault that a
@@ -458,7 +484,7 @@ endfunction()
 function(cluster_deploy_service name)
   set(fn cluster_deploy_service)
   cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
-    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL" "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER")
+    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL" "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM")
   _cluster_deploy_check_args(${fn})
   _cluster_deploy_check_name(${fn} service "${name}")
 
@@ -515,22 +541,31 @@ function(cluster_deploy_service name)
     _cluster_deploy_check_health(${fn} ${name} ${arg_HEALTH})
   endif()
 
-  if(DEFINED arg_LEADER)
-    list(LENGTH arg_LEADER leader_count)
-    list(GET arg_LEADER 0 leader_kind)
-    if(NOT leader_kind STREQUAL "exec" OR NOT leader_count EQUAL 2)
-      list(JOIN arg_LEADER " " given)
-      message(FATAL_ERROR "${fn}(${name}): bad LEADER '${given}': expected LEADER exec <command>")
+  foreach(keyword IN ITEMS LEADER QUORUM)
+    if(DEFINED arg_${keyword})
+      list(LENGTH arg_${keyword} count)
+      list(GET arg_${keyword} 0 kind)
+      if(NOT kind STREQUAL "exec" OR NOT count EQUAL 2)
+        list(JOIN arg_${keyword} " " given)
+        message(FATAL_ERROR "${fn}(${name}): bad ${keyword} '${given}': expected ${keyword} exec <command>")
+      endif()
+      list(GET arg_${keyword} 1 command)
+      if(command STREQUAL "")
+        message(FATAL_ERROR "${fn}(${name}): ${keyword} exec needs a non-empty command")
+      endif()
+      set(arg_${keyword} "${command}")
     endif()
-    list(GET arg_LEADER 1 leader_command)
-    if(leader_command STREQUAL "")
-      message(FATAL_ERROR "${fn}(${name}): LEADER exec needs a non-empty command")
-    endif()
-    set(arg_LEADER "${leader_command}")
-  endif()
+  endforeach()
 
-  if(DEFINED arg_SERIAL AND NOT arg_SERIAL MATCHES "^[1-9][0-9]*$")
-    message(FATAL_ERROR "${fn}(${name}): SERIAL must be a positive number of nodes, not '${arg_SERIAL}'")
+  if(DEFINED arg_SERIAL AND NOT arg_SERIAL MATCHES "^([1-9][0-9]*|([1-9][0-9]?|100)%)$")
+    message(FATAL_ERROR "${fn}(${name}): SERIAL must be a positive number of nodes or a percentage "
+      "(1% to 100%), not '${arg_SERIAL}'")
+  endif()
+  if(DEFINED arg_CANARY AND NOT arg_CANARY MATCHES "^[1-9][0-9]*$")
+    message(FATAL_ERROR "${fn}(${name}): CANARY must be a positive number of nodes, not '${arg_CANARY}'")
+  endif()
+  if(DEFINED arg_MAX_FAIL AND NOT arg_MAX_FAIL MATCHES "^([0-9]+|([0-9][0-9]?|100)%)$")
+    message(FATAL_ERROR "${fn}(${name}): MAX_FAIL must be a number of nodes or a percentage, not '${arg_MAX_FAIL}'")
   endif()
 
   foreach(after IN LISTS arg_AFTER)
@@ -555,6 +590,9 @@ function(cluster_deploy_service name)
   set_property(GLOBAL PROPERTY ${prefix}_BOOTSTRAP "${arg_BOOTSTRAP}")
   set_property(GLOBAL PROPERTY ${prefix}_SERIAL "${arg_SERIAL}")
   set_property(GLOBAL PROPERTY ${prefix}_LEADER "${arg_LEADER}")
+  set_property(GLOBAL PROPERTY ${prefix}_QUORUM "${arg_QUORUM}")
+  set_property(GLOBAL PROPERTY ${prefix}_CANARY "${arg_CANARY}")
+  set_property(GLOBAL PROPERTY ${prefix}_MAX_FAIL "${arg_MAX_FAIL}")
   set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_SERVICES "${name}")
   _cluster_deploy_schedule_finalize()
 endfunction()
@@ -603,7 +641,8 @@ endfunction()
 # Append one service's <service> element to the variable <out>.
 function(_cluster_deploy_service_xml out name)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
-  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP SERIAL LEADER)
+  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP SERIAL LEADER QUORUM CANARY
+                         MAX_FAIL)
     get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
   endforeach()
   set(service_xml "")
@@ -616,6 +655,12 @@ function(_cluster_deploy_service_xml out name)
   set(serial "")
   if(SERIAL)
     set(serial " serial=\"${SERIAL}\"")
+  endif()
+  if(CANARY)
+    string(APPEND serial " canary=\"${CANARY}\"")
+  endif()
+  if(NOT MAX_FAIL STREQUAL "")
+    string(APPEND serial " max-fail=\"${MAX_FAIL}\"")
   endif()
   string(APPEND service_xml "  <service name=\"${name}\" group=\"${group}\" bootstrap=\"${bootstrap}\"${serial}>\n")
   if(KIND STREQUAL "PROGRAM")
@@ -657,10 +702,13 @@ function(_cluster_deploy_service_xml out name)
       string(APPEND service_xml "    <health kind=\"http\" port=\"${value}\" path=\"${path}\"/>\n")
     endif()
   endif()
-  if(NOT LEADER STREQUAL "")
-    _cluster_deploy_xml_escape(leader "${LEADER}")
-    string(APPEND service_xml "    <leader command=\"${leader}\"/>\n")
-  endif()
+  foreach(gate IN ITEMS QUORUM LEADER)
+    if(NOT "${${gate}}" STREQUAL "")
+      _cluster_deploy_xml_escape(command "${${gate}}")
+      string(TOLOWER ${gate} element)
+      string(APPEND service_xml "    <${element} command=\"${command}\"/>\n")
+    endif()
+  endforeach()
   foreach(after IN LISTS AFTER)
     string(APPEND service_xml "    <after>${after}</after>\n")
   endforeach()
@@ -762,7 +810,8 @@ function(_cluster_deploy_add_targets plan)
     "cluster-down|down||Stopping the services of cluster ${cluster}"
     "cluster-status|status||Status of cluster ${cluster}"
     "cluster-logs|logs|--lines,100|Logs of cluster ${cluster}"
-    "cluster-clean|clean||Removing everything deployed to cluster ${cluster}")
+    "cluster-clean|clean||Removing everything deployed to cluster ${cluster}"
+    "cluster-rollback|rollback||Rolling cluster ${cluster} back to its previous release")
   foreach(row IN LISTS table)
     string(REPLACE "|" ";" row "${row}")
     list(GET row 0 target)

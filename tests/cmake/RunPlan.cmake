@@ -106,9 +106,10 @@ if(NOT EXISTS "${b}/app")
   fail("building deploy did not build the TARGET service 'app'")
 endif()
 
-set(targets cluster-plan cluster-up cluster-down cluster-status cluster-logs cluster-clean)
+set(targets cluster-plan cluster-up cluster-down cluster-status cluster-logs cluster-clean cluster-rollback)
 set(calls "deploy --plan ${plan} --dry-run" "up --plan ${plan}" "down --plan ${plan}"
-          "status --plan ${plan}" "logs --plan ${plan} --lines 100" "clean --plan ${plan}")
+          "status --plan ${plan}" "logs --plan ${plan} --lines 100" "clean --plan ${plan}"
+          "rollback --plan ${plan}")
 foreach(target call IN ZIP_LISTS targets calls)
   run(0 "build ${target}" "${CMAKE_COMMAND}" --build "${b}" --target ${target})
   expect_log("${target}" "cluster-deploy ${call}")

@@ -15,7 +15,7 @@ servers=$(nodes_in_group servers | wc -l)
 
 before=$(fingerprints)
 run_helper 0 "$WORK/changed.log" deploy --plan "$changed"
-[[ $(grep -c 'etcd: rolling restart, 1 node(s)$' "$WORK/changed.log") -eq $servers ]] ||
+[[ $(grep -c 'etcd: rolling restart, 1 node(s): ' "$WORK/changed.log") -eq $servers ]] ||
   fail "expected $servers one-node batches for etcd"
 while read -r node service pid restarts; do
   old_pid=$(awk -v n="$node" '$1 == n { print $3 }' <<<"$before")

@@ -3,6 +3,7 @@
 #include "commands.hpp"
 #include "deploy.hpp"
 #include "fault.hpp"
+#include "quote.hpp"
 #include "report.hpp"
 
 #include <CLI/CLI.hpp>
@@ -27,6 +28,7 @@ struct Options {
   bool purge_data = false;
   std::string junit;
   FaultOptions fault;
+  std::string rollback_to;
   std::map<std::string, NodeRelease> releases; ///< rendered before connecting (deploy)
 };
 
@@ -69,6 +71,10 @@ const std::vector<Command>& commands()
        [](Cluster& c, const auto& s, const Options& o) {
          return run_up(c, s, HealthOptions{Seconds{o.health_timeout}, Seconds{2}});
        }},
+      {"rollback", "return the nodes to their previous release (or --to <release>); nothing is sent",
+       [](Cluster& c, const auto& s, const Options& o) {
+         return run_rollback(c, s, o.rollback_to, HealthOptions{Seconds{o.health_timeout}, Seconds{2}});
+       }},
       {"down", "stop the deployed services in reverse order",
        [](Cluster& c, const auto& s, const Options&) { return run_down(c, s); }},
       {"status", "show state, pid, uptime, restarts, release and drift of every service",
@@ -105,11 +111,15 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
   if (name == "deploy") {
     sub.add_flag("--dry-run", options.dry_run, "print what would change on each node; change nothing");
   }
-  if (name == "deploy" || name == "up") {
+  if (name == "rollback") {
+    sub.add_option("--to", options.rollback_to, "the release id to go back to (default: the one before current)")
+        ->check([](const std::string& id) { return is_safe_name(id) ? std::string() : "not a release id: " + id; });
+  }
+  if (name == "deploy" || name == "up" || name == "rollback") {
     sub.add_option("--health-timeout", options.health_timeout, "seconds to wait for health per service")
         ->check(CLI::Range(1, 3600));
   }
-  if (name == "deploy" || name == "up" || name == "down" || name == "clean") {
+  if (name == "deploy" || name == "up" || name == "rollback" || name == "down" || name == "clean") {
     sub.add_option("--junit", options.junit, "also write the summary as a JUnit XML report to this file");
   }
   if (name == "logs") {

@@ -3,6 +3,7 @@
 #include "rollout.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -159,6 +160,57 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
     std::printf("nothing changed on any node\n");
   }
   return ok;
+}
+
+bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services, const std::string& to,
+                  const HealthOptions& health)
+{
+  NodeChanges work;
+  std::mutex mutex;
+  std::vector<std::string> refusals;
+  cluster.for_each_alive([&](NodeSlot& slot) {
+    auto start = Clock::now();
+    auto state = slot.ops->read_state();
+    auto target = state ? slot.ops->rollback_target(to) : Result<RollbackTarget>{fail(state.error())};
+    if (!target) {
+      cluster.mark_failed(slot, "-", "read state", target.error(), seconds_since(start));
+      return;
+    }
+    std::lock_guard lock(mutex);
+    if (target->id.empty()) {
+      refusals.push_back(slot.node->name + ": " + target->why_none);
+      return;
+    }
+    NodeChange& change = work[slot.node->name];
+    change.release = release_from_manifest(cluster.plan(), *slot.node, target->files);
+    change.release.id = target->id;
+    change.before = *state;
+    change.changes = compute_changes(change.release, *state);
+    change.reason = to.empty() ? "rollback" : "deploy"; // --to picks a release as a deploy would
+  });
+  if (!refusals.empty()) {
+    std::sort(refusals.begin(), refusals.end());
+    for (const auto& refusal : refusals) {
+      std::fprintf(stderr, "cluster-deploy: error: %s\n", refusal.c_str());
+    }
+    std::fprintf(stderr, "cluster-deploy: error: nothing was rolled back\n");
+    return false;
+  }
+  for (auto& [node, change] : work) {
+    cluster.output().progress(node, "back to release " + change.release.id + " (from " + change.before.current_id +
+                                        ")" + (change.changes.restart.empty() ? "" : ", restarting its services"));
+  }
+  auto record = [&](const Service& service, NodeSlot& slot) {
+    const NodeChange& mine = work.at(slot.node->name);
+    auto digest = mine.release.service_digests.find(service.name);
+    if (mine.changes.restart.count(service.name) != 0 && digest != mine.release.service_digests.end()) {
+      (void)slot.ops->record_started(service.name, digest->second);
+    }
+  };
+  if (run_rollout(cluster, services, work, health, record)) {
+    switch_remaining(cluster, work);
+  }
+  return finish(cluster, "rollback summary:");
 }
 
 bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health)

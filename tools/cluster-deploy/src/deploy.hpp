@@ -24,6 +24,12 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
 /// stops the command before any node is touched (throws Error, exit code 2).
 std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes);
 
+/// Returns the nodes to an earlier release already on them (`to`, or the one before
+/// `current`), with the same batches and gates as a deploy; nothing is sent. Fails
+/// before changing anything when a node has no such release.
+bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services, const std::string& to,
+                  const HealthOptions& health);
+
 /// Starts services in order and waits for health.
 bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health);
 

@@ -55,10 +55,11 @@ chown -R root:root "$st"; chmod -R go-w,a+rX "$st"
 if [ -d etc ]; then chgrp -R "$1" etc; chmod -R u=rwX,g=rX,o= etc; fi
 cd /; mv -T "$st" "$root/releases/$2")SH";
 
-// Args after the cluster and release id: "--install" unit..., "--remove" unit...,
-// "--enable" unit... (every unit of the release, so a half-done earlier activate
-// is completed).
-const char* k_activate_script = R"SH(set -e; c=$1; id=$2; root=/opt/$1; shift 2
+// Args after the cluster, release id and reason (deploy, back, rollback: written to
+// deploy.log, from which releases.sh knows which release was current before):
+// "--install" unit..., "--remove" unit..., "--enable" unit... (every unit of the
+// release, so a half-done earlier activate is completed).
+const char* k_activate_script = R"SH(set -e; c=$1; id=$2; reason=$3; root=/opt/$1; shift 3
 getent passwd "$c" >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$c"
 mode=""; enable=""
 for u in "$@"; do
@@ -72,7 +73,7 @@ for u in "$@"; do
 done
 old=$(readlink "$root/current" || true)
 ln -sfn "releases/$id" "$root/.current.tmp"; mv -Tf "$root/.current.tmp" "$root/current"
-printf '%s %s -> %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${old##*/}" "$id" >> "$root/deploy.log"
+printf '%s %s -> %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${old##*/}" "$id" "$reason" >> "$root/deploy.log"
 systemctl daemon-reload
 if [ -n "$enable" ]; then systemctl enable -q $enable; fi
 cd "$root/releases"; ls -1t | grep -vx "$id" | tail -n +4 | while read -r old; do rm -rf -- "$old"; done)SH";
@@ -232,9 +233,9 @@ Result<void> NodeOps::seal(const NodeRelease& release)
   return result ? Result<void>{} : fail(result.error());
 }
 
-Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& changes)
+Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason)
 {
-  std::vector<std::string> args = {m_layout.cluster, release.id, "--install"};
+  std::vector<std::string> args = {m_layout.cluster, release.id, reason, "--install"};
   args.insert(args.end(), changes.units_to_install.begin(), changes.units_to_install.end());
   args.push_back("--remove");
   args.insert(args.end(), changes.units_to_remove.begin(), changes.units_to_remove.end());
@@ -314,6 +315,29 @@ Result<std::vector<std::string>> NodeOps::drift()
   return changed;
 }
 
+RollbackTarget parse_rollback_target(std::string_view text)
+{
+  RollbackTarget target;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string key, first, second;
+    words >> key;
+    if (key == "target") {
+      words >> target.id;
+    } else if (key == "none") {
+      std::getline(words >> std::ws, target.why_none);
+    } else if (key == "file" && (words >> first >> second)) {
+      target.files[second] = first;
+    }
+  }
+  if (target.id.empty() && target.why_none.empty()) {
+    target.why_none = "no answer from the node";
+  }
+  return target;
+}
+
 std::vector<ActiveFault> parse_active_faults(std::string_view text)
 {
   std::vector<ActiveFault> faults;
@@ -378,6 +402,20 @@ Result<std::vector<ActiveFault>> NodeOps::active_faults()
     return fail(result.error());
   }
   return parse_active_faults(result->out);
+}
+
+Result<RollbackTarget> NodeOps::rollback_target(const std::string& wanted)
+{
+  std::vector<std::string> args = {m_layout.cluster};
+  if (!wanted.empty()) {
+    args.push_back(wanted);
+  }
+  auto result = run_script("looking for the release to go back to", remote::releases.text, args, {}, Seconds{30},
+                           remote::releases.name);
+  if (!result) {
+    return fail(result.error());
+  }
+  return parse_rollback_target(result->out);
 }
 
 } // namespace deploy

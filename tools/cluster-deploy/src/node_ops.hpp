@@ -26,6 +26,16 @@ struct ActiveFault {
   std::vector<std::string> units;  ///< the units it stopped or froze (none for a partition)
 };
 
+/// A release already on a node that a rollback switches to (remote/releases.sh).
+struct RollbackTarget {
+  std::string id;                           ///< empty: there is none
+  std::string why_none;                     ///< why there is none
+  std::map<std::string, std::string> files; ///< its manifest: path -> sha256
+};
+
+/// Parses remote/releases.sh output.
+RollbackTarget parse_rollback_target(std::string_view text);
+
 /// Parses remote/list-faults.sh output.
 std::vector<ActiveFault> parse_active_faults(std::string_view text);
 
@@ -58,8 +68,9 @@ public:
   /// Writes the manifest, checks every file's hash, and moves the release into place.
   Result<void> seal(const NodeRelease& release);
   /// Stops and removes units no longer in the plan, installs changed units,
-  /// switches `current` atomically, prunes old releases.
-  Result<void> activate(const NodeRelease& release, const ChangeSet& changes);
+  /// switches `current` atomically, prunes old releases. `reason` (deploy, back
+  /// after a failed batch, rollback) goes into deploy.log.
+  Result<void> activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason = "deploy");
 
   /// Notes that `service` runs healthy from files with this digest (see ChangeSet::restart).
   Result<void> record_started(const std::string& service, const std::string& digest);
@@ -85,6 +96,8 @@ public:
   /// those whose id or kind is `only`. Returns what was undone, a line each.
   Result<std::vector<std::string>> heal_faults(const std::string& only = {});
   Result<std::vector<ActiveFault>> active_faults();
+  /// The release a rollback goes to: `wanted`, or the newest one before `current`.
+  Result<RollbackTarget> rollback_target(const std::string& wanted);
 
   const std::string& node() const { return m_node; }
   Transport& transport() { return m_transport; }

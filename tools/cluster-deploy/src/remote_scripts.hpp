@@ -13,5 +13,6 @@ struct Script {
 extern const Script fault;       ///< applies one fault after arming the timer that heals it
 extern const Script heal;        ///< undoes the faults of ours on the node
 extern const Script list_faults; ///< prints the active faults
+extern const Script releases;    ///< picks the release a rollback goes to
 
 } // namespace deploy::remote

@@ -45,7 +45,7 @@ bool switch_release(Rollout& r, NodeSlot& slot)
     return slot.alive();
   }
   auto start = Clock::now();
-  if (auto activated = slot.ops->activate(change->release, change->changes); !activated) {
+  if (auto activated = slot.ops->activate(change->release, change->changes, change->reason); !activated) {
     r.cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
     return false;
   }
@@ -93,7 +93,7 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
     }
   }
   back.id = change->before.current_id; // the folder's name, even if it was made by an older rule
-  if (auto activated = slot.ops->activate(back, back_changes); !activated) {
+  if (auto activated = slot.ops->activate(back, back_changes, "back"); !activated) {
     report("not rolled back", false, why + "; switching back failed: " + activated.error());
     return;
   }
@@ -440,7 +440,7 @@ void switch_remaining(Cluster& cluster, NodeChanges& changes)
       return;
     }
     auto start = Clock::now();
-    if (auto activated = slot.ops->activate(it->second.release, it->second.changes); !activated) {
+    if (auto activated = slot.ops->activate(it->second.release, it->second.changes, it->second.reason); !activated) {
       cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
       return;
     }

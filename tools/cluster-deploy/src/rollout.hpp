@@ -27,6 +27,7 @@ struct NodeChange {
   ChangeSet changes;
   RemoteState before;    ///< what it had: where a failed batch takes it back
   bool switched = false; ///< switched to `release` in this run
+  std::string reason = "deploy"; ///< why it switches (deploy.log): deploy or rollback
 };
 
 using NodeChanges = std::map<std::string, NodeChange>;

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# A worker build that exits at start: the canary fails and goes back, the other workers never
+# leave their release (a crash there restarts the old version); `rollback` returns the cluster
+# to the release before, and says so clearly when there is nothing earlier.
+source "$(dirname "$0")/lib.sh"
+require_env
+
+mapfile -t workers < <(nodes_in_group workers)
+((${#workers[@]} >= 3)) || fail "needs 3 workers"
+release_of() { basename "$(on_node "$1" "readlink /opt/$CLUSTER_DEPLOY_NAME/current")"; }
+exe_release_of() { # the release folder the worker's running process was started from
+  on_node "$1" "sudo readlink /proc/\$(systemctl show -p MainPID --value $CLUSTER_DEPLOY_NAME-worker.service)/exe" |
+    sed -n 's|.*/releases/\([^/]*\)/.*|\1|p'
+}
+declare -A before pid
+for worker in "${workers[@]}"; do
+  before[$worker]=$(release_of "$worker")
+  pid[$worker]=$(main_pid "$worker" worker)
+done
+
+# --- a bad build: the canary fails, goes back, nothing else moves
+mkdir -p "$WORK/bad"
+program=$(plan_attr 'r.find("service[@name=\"worker\"]/program").text')
+printf '#!/bin/sh\necho "bad build: exiting" >&2\nexit 1\n' >"$WORK/bad/$(basename "$program")"
+chmod +x "$WORK/bad/$(basename "$program")"
+bad=$(plan_variant bad --program "worker=$WORK/bad/$(basename "$program")")
+run_helper 1 "$WORK/bad.log" deploy --plan "$bad" --health-timeout 8
+canary=$(awk '$2 == "worker" && $3 == "rolled" { print $1 }' "$WORK/bad.log")
+[[ $(wc -w <<<"$canary") -eq 1 ]] || fail "expected exactly one canary rolled back, got '$canary'"
+for worker in "${workers[@]}"; do
+  [[ "$(release_of "$worker")" == "${before[$worker]}" ]] || fail "$worker is not on its old release after the failed canary"
+  wait_until 20 "$worker does not run its old release" eval '[[ "$(exe_release_of "$worker")" == "${before[$worker]}" ]]'
+  if [[ $worker != "$canary" ]]; then
+    grep -qE "^$worker +worker +not restarted" "$WORK/bad.log" || fail "$worker: no 'not restarted' row"
+    [[ "$(main_pid "$worker" worker)" == "${pid[$worker]}" ]] || fail "$worker was restarted although it was not the canary"
+  fi
+done
+untouched=$(printf '%s\n' "${workers[@]}" | grep -vx "$canary" | head -n 1)
+on_node "$untouched" "sudo kill -9 ${pid[$untouched]}"
+wait_until 20 "$untouched was not restarted after kill -9" eval '[[ "$(main_pid "$untouched" worker)" != "${pid[$untouched]}" && "$(main_pid "$untouched" worker)" != 0 ]]'
+[[ "$(exe_release_of "$untouched")" == "${before[$untouched]}" ]] || fail "$untouched restarted on another release than its old one"
+say "bad build: canary $canary rolled back, the others kept ${before[$untouched]} (kill -9 restarted the old version)"
+
+# --- rollback returns every node to the release before
+conf=$(plan_attr 'r.find("service[@name=\"worker\"]/config").get("template")')
+cp "$conf" "$WORK/worker.conf.in"
+echo "# changed by the rollback test $(date +%s%N)" >>"$WORK/worker.conf.in"
+changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in")
+run_helper 0 "$WORK/changed.log" deploy --plan "$changed"
+for worker in "${workers[@]}"; do
+  [[ "$(release_of "$worker")" != "${before[$worker]}" ]] || fail "$worker did not move to the changed release"
+done
+run_helper 0 "$WORK/rollback.log" rollback --plan "$changed"
+run_helper 0 "$WORK/status.log" status --plan "$changed" --group workers
+for worker in "${workers[@]}"; do
+  [[ "$(release_of "$worker")" == "${before[$worker]}" ]] || fail "$worker is not back on ${before[$worker]} after rollback"
+  grep -qE "^$worker +worker +active \(running\) .* ${before[$worker]} " "$WORK/status.log" || fail "status does not show $worker running ${before[$worker]}"
+done
+
+# --- rolling back further until nothing is earlier: a clear refusal, nothing changed
+for attempt in 1 2 3 4 5 6; do
+  code=0
+  "$CLUSTER_DEPLOY" rollback --plan "$changed" --group workers >"$WORK/again.log" 2>&1 || code=$?
+  if grep -q "nothing earlier than release" "$WORK/again.log"; then
+    [[ $code -eq 1 ]] || fail "a refused rollback exited $code"
+    grep -q "nothing was rolled back" "$WORK/again.log" || fail "the refusal does not say nothing changed"
+    break
+  fi
+  [[ $code -eq 0 ]] || { sed 's/^/    | /' "$WORK/again.log"; fail "rollback $attempt failed"; }
+  ((attempt < 6)) || fail "rollback never ran out of earlier releases"
+done
+sed 's/^/    | /' "$WORK/again.log"
+run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"
+say "ok: canary rolled back, rollback returned every worker to its release, refused with nothing earlier"

@@ -1,0 +1,37 @@
+#!/bin/sh
+# releases.sh <cluster> [<release>]   (run as root)
+#
+# Picks the release a rollback goes to: <release>, or else the release that was current
+# before the current one. deploy.log ("<time> <old> -> <new> <reason>" per switch) is
+# replayed as a stack: a deploy pushes its release; a switch back after a failed batch
+# ("back") or a rollback pops. Prints "target <id>" and that release's manifest as
+# "file <sha256>  <path>" lines, or "none <why>" when there is nothing to go back to.
+# Changes nothing.
+set -u
+root=/opt/$1 wanted=${2:-}
+current=$(readlink "$root/current" 2>/dev/null || true)
+current=${current##*/}
+if [ -z "$current" ]; then
+  echo "none nothing is deployed on this node"
+  exit 0
+fi
+target=$wanted
+if [ -z "$target" ] && [ -f "$root/deploy.log" ]; then
+  target=$(awk -v current="$current" '
+    {
+      for (i = 1; i <= NF; i++) if ($i == "->") { old = (i > 2 ? $(i - 1) : ""); new = $(i + 1); reason = $(i + 2) }
+      if ((reason == "back" || reason == "rollback") && top > 0 && stack[top] == old) top--
+      if (top == 0 || stack[top] != new) stack[++top] = new
+    }
+    END { if (top > 1 && stack[top] == current) print stack[top - 1] }' "$root/deploy.log")
+fi
+if [ -z "$target" ]; then
+  echo "none nothing earlier than release $current to go back to"
+  exit 0
+fi
+if [ ! -f "$root/releases/$target/MANIFEST" ]; then
+  echo "none release $target is no longer on this node (only the last releases are kept)"
+  exit 0
+fi
+echo "target $target"
+sed 's/^/file /' "$root/releases/$target/MANIFEST"
