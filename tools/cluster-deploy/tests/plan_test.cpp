@@ -70,3 +70,21 @@ TEST_CASE("SERIAL is read from the plan")
   REQUIRE(plan);
   CHECK(plan->services[0].serial.count == 2);
 }
+
+TEST_CASE("SERIAL and MAX_FAIL take a count or a percentage; QUORUM is read")
+{
+  auto plan = parse_plan("<plan version='1' cluster='c'><service name='s' group='g' serial='25%' canary='1' "
+                         "max-fail='2'><program>/x</program><quorum command='check'/></service></plan>",
+                         "p.xml");
+  REQUIRE(plan);
+  const Service& service = plan->services[0];
+  CHECK(service.serial.percent == 25);
+  CHECK(service.serial.of(10) == 3); // rounded up
+  CHECK(service.canary == 1);
+  CHECK(service.max_fail.count == 2);
+  CHECK(service.quorum == "check");
+  CHECK(service.is_quorum_group());
+  CHECK_FALSE(parse_amount("150%", "SERIAL"));
+  CHECK_FALSE(parse_amount("x", "SERIAL"));
+  CHECK(parse_amount("", "SERIAL")->given() == false);
+}
