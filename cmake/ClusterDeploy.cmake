@@ -178,8 +178,8 @@ Commands
     How to ask the service's group who leads it (a Raft group's leader): a
     command run as the service user on one node of the group (the first that
     answers) that prints the leader's node name or address on its first line.
-    Placeholders are substituted as in ``HEALTH exec``, each value quoted for the
-    shell. ``cluster-deploy leader --service <name>`` prints the answer, and the
+    Placeholders are substituted as in ``HEALTH exec`` (values are inserted as
+    they are, not quoted: keep inventory values plain words). ``cluster-deploy leader --service <name>`` prints the answer, and the
     fault selector ``leader`` uses it, and a roll restarts the leader last. For
     etcd, ship a small script as a ``CONFIG`` and run it:
     ``LEADER exec "sh @etc@/etcd-leader.sh"``.

@@ -27,8 +27,8 @@ trap 'on_node "$s2" "sudo nft delete table inet someone_else" >/dev/null 2>&1 ||
 nothing_of_ours_left() {
   local node out
   for node in "${nodes[@]}"; do
-    out=$(on_node "$node" "sudo nft list tables; systemctl list-units --no-legend 'cluster-deploy-heal-*'; sudo ls /run/cluster-deploy/$CLUSTER_DEPLOY_NAME/faults 2>/dev/null; for p in \$(systemctl show -p MainPID --value $(unit etcd) $(unit worker) 2>/dev/null); do [ \$p = 0 ] || ps -o stat= -p \$p; done") || return 1
-    if grep -E 'cluster_deploy_|cluster-deploy-heal|^f[0-9]|^T' <<<"$out" >/dev/null; then
+    out=$(on_node "$node" "sudo nft list tables; systemctl list-units --no-legend 'cluster-deploy-heal-*'; sudo ls /run/cluster-deploy/$CLUSTER_DEPLOY_NAME/faults 2>/dev/null; for p in \$(systemctl show -p MainPID --value $(unit etcd) $(unit worker) 2>/dev/null); do [ \$p = 0 ] || ps -o stat= -p \$p; done; systemctl show -p FreezerState $(unit etcd) $(unit worker) 2>/dev/null | grep -v =running || true") || return 1
+    if grep -E 'cluster_deploy_|cluster-deploy-heal|^f[0-9]|^T|^FreezerState' <<<"$out" >/dev/null; then
       say "$node still has: $(tr '\n' ' ' <<<"$out")"
       return 1
     fi
@@ -66,10 +66,11 @@ run_helper 0 "$WORK/heal-again.log" heal --plan "$plan"   # idempotent
 say "the cleanup fixture healed a partition, a pause and a kill left behind"
 
 # --- a fault heals itself on the node, even when the controller is killed while applying it
-"$CLUSTER_DEPLOY" fault partition servers --for 5 --plan "$plan" >"$WORK/killed.log" 2>&1 &
+"$CLUSTER_DEPLOY" fault partition servers --for 8 --plan "$plan" >"$WORK/killed.log" 2>&1 &
 controller=$!
-sleep 1
-kill -9 "$controller" 2>/dev/null || true
+partitioned() { on_node "$s1" "sudo nft list tables" | grep -q cluster_deploy_; }
+wait_until 10 "the partition never reached $s1" partitioned
+kill -9 "$controller" 2>/dev/null || true # gone, or still applying on other nodes: either way, no heal from it
 wait "$controller" 2>/dev/null || true
 run_helper 0 "$WORK/pause-timed.log" fault pause "$w2" --service worker --for 5 --plan "$plan"
 [[ "$(on_node "$w2" "ps -o stat= -p $(main_pid "$w2" worker)")" == T* ]] || fail "$w2 is not paused"

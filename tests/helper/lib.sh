@@ -47,3 +47,52 @@ run_helper() {
 summary_action() {
   awk -v n="$2" -v s="$3" '$1 == n && $2 == s { a = $3 } END { print a }' "$1"
 }
+
+# release_of <node>: the release /opt/<cluster>/current points to on the node.
+release_of() {
+  basename "$(on_node "$1" "readlink /opt/$CLUSTER_DEPLOY_NAME/current")"
+}
+
+# exe_release_of <node> <service>: the release folder the service's running process was started from.
+exe_release_of() {
+  on_node "$1" "sudo readlink /proc/\$(systemctl show -p MainPID --value $CLUSTER_DEPLOY_NAME-$2.service)/exe" |
+    sed -n 's|.*/releases/\([^/]*\)/.*|\1|p'
+}
+
+# start_writer <acked file> <nodes...>: a client that writes unique keys to etcd through the nodes in
+# turn until $WORK/stop exists (at most 10 minutes), appending "<time> <key>" for each acknowledged
+# write. Sets WRITER to its pid; stop_writer ends it.
+start_writer() {
+  local acked=$1
+  shift
+  local nodes=("$@") prefix
+  prefix=$(unique_test_key writer)
+  rm -f "$WORK/stop"
+  (
+    local i=0 deadline=$((SECONDS + 600))
+    while [[ ! -e $WORK/stop ]] && ((SECONDS < deadline)); do
+      if etcd_put "${nodes[i % ${#nodes[@]}]}" "$prefix/$i" "v$i" 2>/dev/null; then
+        echo "$(date +%s.%N) $prefix/$i" >>"$acked"
+      fi
+      i=$((i + 1))
+    done
+  ) &
+  WRITER=$!
+}
+stop_writer() {
+  touch "$WORK/stop"
+  wait "$WRITER" || true
+}
+
+# longest_gap <acked file>: the longest time, in seconds, between two acknowledged writes.
+longest_gap() {
+  awk 'NR > 1 && $1 - last > gap { gap = $1 - last } { last = $1 } END { printf "%.1f", gap }' "$1"
+}
+
+# check_acked <acked file> <node>: every acknowledged write is readable through the node.
+check_acked() {
+  local key
+  while read -r _ key; do
+    [[ "$(etcd_get "$2" "$key")" == "v${key##*/}" ]] || fail "acknowledged write $key is lost"
+  done <"$1"
+}

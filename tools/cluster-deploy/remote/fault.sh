@@ -1,21 +1,23 @@
 #!/bin/sh
-# fault.sh <cluster> <id> <seconds> <kind> [arguments...]   (run as root; stdin: heal.sh)
+# fault.sh <cluster> <id> <seconds> <heal.sh sha256> <kind> [arguments...]   (run as root; stdin: heal.sh)
 #
 # Applies one fault to this node. The timer that heals it is armed first, so the fault
 # heals itself after <seconds> even if the controller dies at any point after that.
 # What the fault changed is written to /run/cluster-deploy/<cluster>/faults/<id> (gone
-# at reboot, like the fault itself); heal.sh undoes exactly that and nothing else.
+# at reboot, like the fault itself); heal.sh undoes exactly that and nothing else. Both
+# hold <dir>/.lock, so a timer that fires while the fault is still being applied waits.
 #
 # kinds:
 #   partition <address>...  drop every packet from these addresses (our own nft table)
 #   kill <unit>...          SIGKILL the units' main processes (Restart= brings them back)
 #   kill-keep-down <unit>... SIGKILL the units' main processes and keep the units stopped
 #   stop <unit>...          stop the units
+# (heal starts again only the units that were active before the fault)
 #   pause <unit>...         freeze the units (cgroup freezer; SIGSTOP of their processes where
 #                           the freezer is missing)
 set -eu
-cluster=$1 id=$2 seconds=$3 kind=$4
-shift 4
+cluster=$1 id=$2 seconds=$3 heal_sha=$4 kind=$5
+shift 5
 
 if [ "$kind" = kill ]; then
   # Instant: nothing stays changed, nothing to heal.
@@ -30,7 +32,16 @@ fi
 dir=/run/cluster-deploy/$cluster
 umask 077
 mkdir -p "$dir/faults"
-cat >"$dir/.heal.sh.$id" && mv -f "$dir/.heal.sh.$id" "$dir/heal.sh"
+exec 9>"$dir/.lock"
+flock 9
+# heal.sh comes on stdin: install it only whole (every timer of this cluster runs it).
+cat >"$dir/.heal.sh.$id"
+if [ "$(sha256sum <"$dir/.heal.sh.$id" | cut -d' ' -f1)" != "$heal_sha" ]; then
+  rm -f "$dir/.heal.sh.$id"
+  echo "heal.sh arrived incomplete: no fault applied" >&2
+  exit 3
+fi
+mv -f "$dir/.heal.sh.$id" "$dir/heal.sh"
 record=$dir/faults/$id
 table=$(printf 'cluster_deploy_%s_%s' "$cluster" "$id" | tr -c 'A-Za-z0-9_\n' _)
 until=$(($(date +%s) + seconds))
@@ -53,10 +64,13 @@ partition)
   for address in "$@"; do
     case $address in
     *:*) resolved=$address ;;
-    *[!0-9.]*) resolved=$(getent ahosts "$address" | awk '{ print $1 }' | sort -u) ||
-      { echo "cannot resolve $address" >&2; exit 3; } ;;
+    *[!0-9.]*) resolved=$(getent ahosts "$address" | awk '{ print $1 }' | sort -u) ;;
     *) resolved=$address ;;
     esac
+    if [ -z "$resolved" ]; then
+      echo "this node cannot resolve $address: no rule added" >&2
+      exit 3
+    fi
     for a in $resolved; do
       case $a in *:*) v6="$v6${v6:+, }$a" ;; *) v4="$v4${v4:+, }$a" ;; esac
     done
@@ -74,7 +88,9 @@ partition)
   ;;
 kill-keep-down | stop)
   for unit in "$@"; do
-    echo "start $unit" >>"$record"
+    if systemctl is-active --quiet -- "$unit"; then
+      echo "start $unit" >>"$record"
+    fi
     if [ "$kind" = kill-keep-down ]; then
       # The crash; stop then cancels the restart and ends any other process of the unit.
       systemctl kill --kill-whom=main --signal=SIGKILL -- "$unit"

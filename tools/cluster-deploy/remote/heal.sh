@@ -10,6 +10,10 @@ set -u
 cluster=$1 only=${2:-}
 dir=/run/cluster-deploy/$cluster
 status=0
+if [ -d "$dir" ]; then
+  exec 9>"$dir/.lock"
+  flock 9
+fi
 
 for record in "$dir"/faults/*; do
   [ -f "$record" ] || continue
@@ -40,7 +44,11 @@ done
 if [ -z "$only" ] && command -v nft >/dev/null 2>&1; then
   prefix=$(printf 'cluster_deploy_%s_' "$cluster" | tr -c 'A-Za-z0-9_\n' _)
   nft list tables inet 2>/dev/null | while read -r _ _ table; do
-    case $table in "$prefix"*) nft delete table inet "$table" && echo "healed - partition (table $table)" ;; esac
+    # Ours: the prefix, then a fault id "f<digits>" (cluster "a" must not match cluster "a-2").
+    case ${table#"$prefix"} in
+    "$table" | f | f*[!0-9]*) continue ;;
+    f*) nft delete table inet "$table" && echo "healed - partition (table $table)" ;;
+    esac
   done
 fi
 exit $status

@@ -262,9 +262,14 @@ bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions&
 {
   const Plan& plan = cluster.plan();
   std::mt19937 random{std::random_device{}()};
+  bool asked_nodes = false; // a failed LEADER query happened on nodes: exit 1, not 2
   auto targets = resolve_targets(plan, selection, options.targets,
-                                 [&](const Service& service) { return query_leader(cluster, service); }, random)
-                     .value_or_throw();
+                                 [&](const Service& service) {
+                                   asked_nodes = true;
+                                   return query_leader(cluster, service);
+                                 },
+                                 random)
+                     .value_or_throw(asked_nodes ? 1 : 2);
   for (const Node* node : targets) {
     NodeSlot* slot = cluster.find(node->name);
     if (!slot || !slot->alive()) {

@@ -1,5 +1,6 @@
 #include "node_ops.hpp"
 
+#include "hash.hpp"
 #include "quote.hpp"
 #include "remote_scripts.hpp"
 
@@ -76,7 +77,8 @@ ln -sfn "releases/$id" "$root/.current.tmp"; mv -Tf "$root/.current.tmp" "$root/
 printf '%s %s -> %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${old##*/}" "$id" "$reason" >> "$root/deploy.log"
 systemctl daemon-reload
 if [ -n "$enable" ]; then systemctl enable -q $enable; fi
-cd "$root/releases"; ls -1t | grep -vx "$id" | tail -n +4 | while read -r old; do rm -rf -- "$old"; done)SH";
+cd "$root/releases"; old=${old##*/}
+ls -1t | grep -vx -e "$id" -e "${old:-.}" | tail -n +4 | while read -r r; do rm -rf -- "$r"; done)SH";
 
 const char* k_record_started_script = R"SH(set -e; d=/opt/$1/started; mkdir -p "$d"
 printf '%s\n' "$3" > "$d/.$2.tmp"; mv -f "$d/.$2.tmp" "$d/$2")SH";
@@ -367,7 +369,7 @@ std::vector<ActiveFault> parse_active_faults(std::string_view text)
 Result<void> NodeOps::apply_fault(const std::string& id, int seconds, const std::string& kind,
                                   const std::vector<std::string>& args)
 {
-  std::vector<std::string> words = {m_layout.cluster, id, std::to_string(seconds), kind};
+  std::vector<std::string> words = {m_layout.cluster, id, std::to_string(seconds), sha256_hex(remote::heal.text), kind};
   words.insert(words.end(), args.begin(), args.end());
   auto result = run_script(kind + " fault", remote::fault.text, words, remote::heal.text, Seconds{60},
                            remote::fault.name);

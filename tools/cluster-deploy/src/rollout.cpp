@@ -45,11 +45,11 @@ bool switch_release(Rollout& r, NodeSlot& slot)
     return slot.alive();
   }
   auto start = Clock::now();
+  change->switched = true; // even a half-done switch is one to go back from
   if (auto activated = slot.ops->activate(change->release, change->changes, change->reason); !activated) {
     r.cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
     return false;
   }
-  change->switched = true;
   r.cluster.output().progress(slot.node->name, "switched to release " + change->release.id);
   return true;
 }
@@ -93,7 +93,10 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
     }
   }
   back.id = change->before.current_id; // the folder's name, even if it was made by an older rule
-  if (auto activated = slot.ops->activate(back, back_changes, "back"); !activated) {
+  // Going back from a deploy pops it from deploy.log's history; going back from a failed
+  // rollback puts the release it left back on top.
+  const char* reason = change->reason == "rollback" ? "deploy" : "back";
+  if (auto activated = slot.ops->activate(back, back_changes, reason); !activated) {
     report("not rolled back", false, why + "; switching back failed: " + activated.error());
     return;
   }
@@ -150,10 +153,11 @@ void wait_started(NodeOps& ops, const std::string& service)
 void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::string, std::string>& actions)
 {
   auto start = Clock::now();
-  if (!switch_release(r, slot)) {
+  bool restart = r.restart_due(service, slot);
+  if (restart && !switch_release(r, slot)) { // the node moves to its new release at this service's turn
     return;
   }
-  auto action = start_action(*slot.ops, service, r.restart_due(service, slot));
+  auto action = start_action(*slot.ops, service, restart);
   if (!action) {
     r.cluster.mark_failed(slot, service.name, "start", action.error(), seconds_since(start));
     return;
@@ -293,8 +297,16 @@ void switch_back_all(Rollout& r, const std::string& why)
       switched.push_back(&slot);
     }
   }
+  // The failed nodes first (they are down already), then the others. A group that must keep
+  // its quorum goes back one node at a time, each healthy again before the next.
+  std::stable_partition(switched.begin(), switched.end(), [](const NodeSlot* s) { return !s->alive(); });
+  const Plan& plan = r.cluster.plan();
+  bool one_at_a_time = std::any_of(switched.begin(), switched.end(), [&](const NodeSlot* slot) {
+    auto services = plan.services_on(*slot->node);
+    return std::any_of(services.begin(), services.end(), [](const Service* s) { return s->is_quorum_group(); });
+  });
   // Failed nodes are among them: not for_each_of, which skips those.
-  run_parallel(switched.size(), 0, [&](size_t i) { switch_back(r, *switched[i], why); });
+  run_parallel(switched.size(), one_at_a_time ? 1 : 0, [&](size_t i) { switch_back(r, *switched[i], why); });
 }
 
 void not_restarted(Rollout& r, const Service& service, const std::vector<NodeSlot*>& slots, const std::string& why)
@@ -357,6 +369,16 @@ bool run_service(Rollout& r, const Service& service)
     }
     for (NodeSlot* slot : batch_failed) {
       switch_back(r, *slot, service.name + " did not become healthy (tolerated by MAX_FAIL)");
+    }
+    if (!batch_failed.empty() && begin < rolling.size()) {
+      if (auto whole = quorum_gate(r, service); !whole) { // the group must be whole before the next batch
+        std::string why = service.name + ": the group is not whole after a tolerated failure: " + whole.error();
+        switch_back_all(r, why);
+        not_restarted(r, service, std::vector<NodeSlot*>(rolling.begin() + static_cast<long>(begin), rolling.end()),
+                      "the rollout stopped: " + why);
+        r.stopped_by = service.name;
+        return false;
+      }
     }
   }
   return true;
@@ -436,7 +458,9 @@ void switch_remaining(Cluster& cluster, NodeChanges& changes)
 {
   cluster.for_each_alive([&](NodeSlot& slot) {
     auto it = changes.find(slot.node->name);
-    if (it == changes.end() || it->second.switched || it->second.changes.nothing_to_do()) {
+    // A node with a restart still due keeps its release: the next deploy switches it at its turn.
+    if (it == changes.end() || it->second.switched || it->second.changes.nothing_to_do() ||
+        !it->second.changes.restart.empty()) {
       return;
     }
     auto start = Clock::now();

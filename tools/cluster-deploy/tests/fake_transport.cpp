@@ -75,9 +75,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
                                  std::string_view input)
 {
   ExecResult ok{0, "", "", ""};
-  if (script == "fault.sh") { // cluster id seconds kind args...
-    std::string fault = args.at(3);
-    for (size_t i = 4; i < args.size(); ++i) {
+  if (script == "fault.sh") { // cluster id seconds heal-sha256 kind args...
+    std::string fault = args.at(4);
+    for (size_t i = 5; i < args.size(); ++i) {
       fault += " " + args[i];
     }
     m_node.faults.push_back(fault);

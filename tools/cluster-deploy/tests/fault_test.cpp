@@ -19,11 +19,7 @@ namespace {
 Plan raft_plan(const std::string& name, bool faults_allowed = true)
 {
   auto dir = testing::scratch_dir(name);
-  std::filesystem::create_directories(dir / "inv");
-  std::ofstream(dir / "inv/servers.txt") << "s1:10.0.0.1\ns2:10.0.0.2\ns3:[fd00::3]\n";
-  std::ofstream(dir / "inv/workers.txt") << "w1:10.0.0.11\nw2:10.0.0.12\n";
-  std::ofstream(dir / "db") << "db";
-  std::ofstream(dir / "worker") << "worker";
+  testing::write_inventory(dir, "s1:10.0.0.1\ns2:10.0.0.2\ns3:[fd00::3]\n", "w1:10.0.0.11\nw2:10.0.0.12\n");
   std::string xml = "<plan version='1' cluster='demo' inventory='" + (dir / "inv").string() + "' output='" +
                     (dir / "out").string() + "'" + (faults_allowed ? " faults='allowed'" : "") +
                     "><ssh config='' known-hosts='' host-key-policy='strict' parallel='4'/>"
@@ -32,12 +28,7 @@ Plan raft_plan(const std::string& name, bool faults_allowed = true)
                     "</program><leader command='leader-of @node@'/></service>"
                     "<service name='worker' group='workers'><program>" +
                     (dir / "worker").string() + "</program><after>db</after></service></plan>";
-  auto plan = parse_plan(xml, "plan.xml");
-  REQUIRE(plan);
-  auto inventory = read_inventory(dir / "inv");
-  REQUIRE(inventory);
-  plan->inventory = *inventory;
-  return *plan;
+  return testing::plan_with_inventory(xml, dir / "inv");
 }
 
 std::vector<std::string> names(const std::vector<const Node*>& nodes)

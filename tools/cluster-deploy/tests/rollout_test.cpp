@@ -20,11 +20,7 @@ Plan rollout_plan(const std::string& name, const std::string& db_extra, const st
                   const std::string& worker_attributes = "")
 {
   auto dir = testing::scratch_dir(name);
-  std::filesystem::create_directories(dir / "inv");
-  std::ofstream(dir / "inv/servers.txt") << "s1:10.0.0.1\ns2:10.0.0.2\ns3:10.0.0.3\n";
-  std::ofstream(dir / "inv/workers.txt") << "w1:10.0.0.11\nw2:10.0.0.12\nw3:10.0.0.13\n";
-  std::ofstream(dir / "db") << "db v1";
-  std::ofstream(dir / "worker") << "worker v1";
+  testing::write_inventory(dir, "s1:10.0.0.1\ns2:10.0.0.2\ns3:10.0.0.3\n", "w1:10.0.0.11\nw2:10.0.0.12\nw3:10.0.0.13\n");
   std::string xml = "<plan version='1' cluster='demo' inventory='" + (dir / "inv").string() + "' output='" +
                     (dir / "out").string() +
                     "'><ssh config='' known-hosts='' host-key-policy='strict' parallel='4'/>"
@@ -33,12 +29,7 @@ Plan rollout_plan(const std::string& name, const std::string& db_extra, const st
                     "</service><service name='worker' group='workers'" + worker_attributes + "><program>" +
                     (dir / "worker").string() + "</program><health kind='exec' command='ready-check'/>" +
                     worker_extra + "<after>db</after></service></plan>";
-  auto plan = parse_plan(xml, "plan.xml");
-  REQUIRE(plan);
-  auto inventory = read_inventory(dir / "inv");
-  REQUIRE(inventory);
-  plan->inventory = *inventory;
-  return *plan;
+  return testing::plan_with_inventory(xml, dir / "inv");
 }
 
 struct Fakes {
@@ -64,6 +55,18 @@ bool deploy_once(const Plan& plan, Fakes& fakes, Output& output)
   });
   DeployOptions options{false, HealthOptions{Seconds{2}, Seconds{0}}};
   return run_deploy(cluster, services, render_releases(plan, nodes), options);
+}
+
+/// Deploys once (all healthy); returns each node's release.
+std::map<std::string, std::string> deployed_releases(const Plan& plan, Fakes& fakes)
+{
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  std::map<std::string, std::string> releases;
+  for (const auto& [name, node] : fakes.nodes) {
+    releases[name] = node.current;
+  }
+  return releases;
 }
 
 std::vector<std::string> restarts_of(const Fakes& fakes, const std::string& unit)
@@ -144,16 +147,11 @@ TEST_CASE("no roll begins while the group's QUORUM check fails")
   CHECK(fakes.nodes["s1"].current == v1); // nothing switched
 }
 
-TEST_CASE("a canary that fails is rolled back; the other workers never leave their release")
+TEST_CASE("a canary that fails is rolled back, and the other workers never leave their release")
 {
   Plan plan = rollout_plan("rollout-canary", "", "", " serial='50%' canary='1'");
   Fakes fakes;
-  Output first(Color::never);
-  REQUIRE(deploy_once(plan, fakes, first));
-  std::map<std::string, std::string> v1;
-  for (const char* node : {"w1", "w2", "w3"}) {
-    v1[node] = fakes.nodes[node].current;
-  }
+  auto v1 = deployed_releases(plan, fakes);
   std::ofstream(plan.services[1].program) << "worker v2 (exits at once)";
   fakes.nodes["w1"].exec_exits["ready-check"] = 1; // the canary never becomes ready
   fakes.order.clear();
@@ -173,12 +171,7 @@ TEST_CASE("MAX_FAIL tolerates a failed node: it is rolled back, the others roll 
 {
   Plan plan = rollout_plan("rollout-maxfail", "", "", " serial='1' max-fail='1'");
   Fakes fakes;
-  Output first(Color::never);
-  REQUIRE(deploy_once(plan, fakes, first));
-  std::map<std::string, std::string> v1;
-  for (const char* node : {"w1", "w2", "w3"}) {
-    v1[node] = fakes.nodes[node].current;
-  }
+  auto v1 = deployed_releases(plan, fakes);
   std::ofstream(plan.services[1].program) << "worker v2";
   fakes.nodes["w2"].exec_exits["ready-check"] = 1;
   Output second(Color::never);

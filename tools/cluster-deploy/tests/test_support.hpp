@@ -18,6 +18,27 @@ inline std::filesystem::path scratch_dir(const std::string& name)
   return dir;
 }
 
+/// Writes <dir>/inv/{servers,workers}.txt and the programs <dir>/db and <dir>/worker.
+inline void write_inventory(const std::filesystem::path& dir, const std::string& servers, const std::string& workers)
+{
+  std::filesystem::create_directories(dir / "inv");
+  std::ofstream(dir / "inv/servers.txt") << servers;
+  std::ofstream(dir / "inv/workers.txt") << workers;
+  std::ofstream(dir / "db") << "db v1";
+  std::ofstream(dir / "worker") << "worker v1";
+}
+
+/// Parses plan XML and joins it with the inventory in `inventory_dir`.
+inline Plan plan_with_inventory(const std::string& xml, const std::filesystem::path& inventory_dir)
+{
+  auto plan = parse_plan(xml, "plan.xml");
+  REQUIRE(plan);
+  auto inventory = read_inventory(inventory_dir);
+  REQUIRE(inventory);
+  plan->inventory = *inventory;
+  return *plan;
+}
+
 /// A plan with `db` (servers, bootstrap, http health) and `worker` (workers, AFTER db).
 inline Plan example_plan(const std::string& name)
 {
