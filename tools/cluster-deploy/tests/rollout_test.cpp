@@ -182,3 +182,23 @@ TEST_CASE("MAX_FAIL tolerates a failed node: it is rolled back, the others roll 
   CHECK(fakes.nodes["w3"].current != v1["w3"]);
   CHECK(has_row(second, "w3", "restarted"));
 }
+
+TEST_CASE("a failure in a later batch takes every switched node back, the failed one first, one at a time")
+{
+  Plan plan = rollout_plan("rollout-second-batch", "<quorum command='group-check'/>");
+  Fakes fakes;
+  auto v1 = deployed_releases(plan, fakes);
+  std::ofstream(plan.services[0].program) << "db v2";
+  fakes.nodes["s2"].healthy = false; // v2 fails on the second node rolled
+  fakes.order.clear();
+  Output second(Color::never);
+  CHECK_FALSE(deploy_once(plan, fakes, second));
+  // s1 (batch 1) and s2 (batch 2) restarted on v2; then s2 went back first, then s1; s3 never moved.
+  CHECK(restarts_of(fakes, "demo-db.service") == std::vector<std::string>{"s1", "s2", "s2", "s1"});
+  for (const char* node : {"s1", "s2", "s3"}) {
+    CHECK(fakes.nodes[node].current == v1[node]);
+  }
+  CHECK(has_row(second, "s1", "rolled back"));
+  CHECK(has_row(second, "s2", "rolled back"));
+  CHECK(has_row(second, "s3", "not restarted"));
+}
