@@ -200,7 +200,9 @@ Commands
 
   The test requires the fixture ``ClusterDeployed`` (so ``ctest`` deploys
   first and cleans up afterwards), has the label ``cluster``, the
-  ``RESOURCE_LOCK`` ``cluster`` and a ``TIMEOUT`` (default 300). Its environment
+  ``RESOURCE_LOCK`` ``cluster``, a ``TIMEOUT`` (default 300) and
+  ``SKIP_RETURN_CODE`` 77 (exit 77 to report "skipped", e.g. when the
+  inventory does not allow faults). Its environment
   holds ``CLUSTER_DEPLOY`` (the helper), ``CLUSTER_DEPLOY_PLAN``,
   ``CLUSTER_DEPLOY_SSH_CONFIG``, ``CLUSTER_DEPLOY_NODES`` (lines
   ``name address group``, written by the helper), ``CLUSTER_DEPLOY_NAME`` and
@@ -629,6 +631,7 @@ function(cluster_deploy_add_test name)
     FIXTURES_REQUIRED ClusterDeployed
     LABELS cluster
     RESOURCE_LOCK cluster
+    SKIP_RETURN_CODE 77
     TIMEOUT ${arg_TIMEOUT}
     ENVIRONMENT "CLUSTER_DEPLOY=${helper_file};CLUSTER_DEPLOY_PLAN=${plan};CLUSTER_DEPLOY_SSH_CONFIG=${ssh_config};CLUSTER_DEPLOY_NODES=${CMAKE_BINARY_DIR}/cluster-deploy/nodes.txt;CLUSTER_DEPLOY_NAME=${cluster};CLUSTER_DEPLOY_FAULT=${fault_wrapper}")
   _cluster_deploy_schedule_finalize()

@@ -3,6 +3,7 @@
 # time, systemd restarts the killed member, and no acknowledged write is lost.
 source "$(dirname "$0")/lib.sh"
 require_env
+require_faults
 
 mapfile -t servers < <(nodes_in_group servers)
 ((${#servers[@]} >= 3)) || fail "needs at least 3 servers"

@@ -4,6 +4,7 @@
 # acknowledged write.
 source "$(dirname "$0")/lib.sh"
 require_env
+require_faults
 
 mapfile -t servers < <(nodes_in_group servers)
 ((${#servers[@]} >= 3)) || fail "needs at least 3 servers for a majority to keep writing"

@@ -3,6 +3,7 @@
 # registration (its etcd lease expires) and registers again once resumed, without a restart.
 source "$(dirname "$0")/lib.sh"
 require_env
+require_faults
 
 mapfile -t servers < <(nodes_in_group servers)
 mapfile -t workers < <(nodes_in_group workers)

@@ -108,6 +108,15 @@ main_pid() {
   on_node "$1" "systemctl show -p MainPID --value $CLUSTER_DEPLOY_NAME-$2.service"
 }
 
+# require_faults: ends the test as skipped (exit 77) unless the inventory allows faults
+# (cluster_deploy_inventory(... FAULTS), or the local cluster).
+require_faults() {
+  python3 -c 'import sys, xml.etree.ElementTree as ET; sys.exit(ET.parse(sys.argv[1]).getroot().get("faults") != "allowed")' \
+    "$CLUSTER_DEPLOY_PLAN" && return 0
+  echo "$TEST_NAME: skipped: this inventory does not allow faults (cluster_deploy_inventory(... FAULTS))"
+  exit 77
+}
+
 # fault <arguments of cluster-deploy fault>: injects a fault; prints the nodes it hit.
 fault() {
   [[ -n "${CLUSTER_DEPLOY_FAULT:-}" ]] || fail "CLUSTER_DEPLOY_FAULT is not set (run this test through ctest)"
