@@ -54,6 +54,7 @@ Commands
                              [HOST_KEY_POLICY strict|accept-new]
                              [PARALLEL <n>]
                              [FAULTS]
+                             [TEARDOWN none|down|clean]
                              [SANDBOX])
 
   ``<dir>``
@@ -85,6 +86,14 @@ Commands
     partitions, killed, paused and stopped services). Without it the helper
     refuses every fault (exit 2), so a test suite pointed at production by
     mistake cannot cut it apart. ``SANDBOX`` inventories allow faults.
+
+  ``TEARDOWN none|down|clean``
+    What the ``cluster.cleanup`` fixture test does after the cluster tests,
+    and whether tests that stop services may run: ``none`` (the default for a
+    real inventory) leaves every service running and makes such tests skip;
+    ``down`` stops the services; ``clean`` (the default for ``SANDBOX``) removes
+    them (``cluster-deploy clean``, data kept) and takes the local cluster down.
+    Tests see the policy as ``CLUSTER_DEPLOY_TEARDOWN``.
 
   ``SANDBOX``
     This inventory is the local cluster of ``cluster-sandbox``. ``SSH_CONFIG``
@@ -409,7 +418,7 @@ endfunction()
 function(cluster_deploy_inventory dir)
   set(fn cluster_deploy_inventory)
   cmake_parse_arguments(PARSE_ARGV 1 arg "SANDBOX;FAULTS"
-    "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL" "")
+    "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL;TEARDOWN" "")
   _cluster_deploy_check_args(${fn})
 
   get_property(previous GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
@@ -448,6 +457,16 @@ function(cluster_deploy_inventory dir)
     message(FATAL_ERROR "${fn}: HOST_KEY_POLICY must be strict or accept-new, not '${arg_HOST_KEY_POLICY}'")
   endif()
 
+  if(NOT DEFINED arg_TEARDOWN)
+    if(arg_SANDBOX)
+      set(arg_TEARDOWN clean)
+    else()
+      set(arg_TEARDOWN none)   # a real cluster is never stopped unless the project asks for it
+    endif()
+  elseif(NOT arg_TEARDOWN MATCHES "^(none|down|clean)$")
+    message(FATAL_ERROR "${fn}: TEARDOWN must be none, down or clean, not '${arg_TEARDOWN}'")
+  endif()
+
   if(NOT DEFINED arg_PARALLEL)
     set(arg_PARALLEL 64)
   elseif(NOT arg_PARALLEL MATCHES "^[1-9][0-9]*$")
@@ -477,6 +496,7 @@ function(cluster_deploy_inventory dir)
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_HOST_KEY_POLICY "${arg_HOST_KEY_POLICY}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_PARALLEL "${arg_PARALLEL}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_SANDBOX "${arg_SANDBOX}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_TEARDOWN "${arg_TEARDOWN}")
   if(arg_FAULTS OR arg_SANDBOX)
     set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_FAULTS TRUE)
   endif()
@@ -627,13 +647,14 @@ function(cluster_deploy_add_test name)
   set(fault_wrapper "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/ClusterDeploy/cluster-fault")
   _cluster_deploy_effective_ssh_config(ssh_config)
   get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
+  get_property(teardown GLOBAL PROPERTY _CLUSTER_DEPLOY_TEARDOWN)
   set_tests_properties("${name}" PROPERTIES
     FIXTURES_REQUIRED ClusterDeployed
     LABELS cluster
     RESOURCE_LOCK cluster
     SKIP_RETURN_CODE 77
     TIMEOUT ${arg_TIMEOUT}
-    ENVIRONMENT "CLUSTER_DEPLOY=${helper_file};CLUSTER_DEPLOY_PLAN=${plan};CLUSTER_DEPLOY_SSH_CONFIG=${ssh_config};CLUSTER_DEPLOY_NODES=${CMAKE_BINARY_DIR}/cluster-deploy/nodes.txt;CLUSTER_DEPLOY_NAME=${cluster};CLUSTER_DEPLOY_FAULT=${fault_wrapper}")
+    ENVIRONMENT "CLUSTER_DEPLOY=${helper_file};CLUSTER_DEPLOY_PLAN=${plan};CLUSTER_DEPLOY_SSH_CONFIG=${ssh_config};CLUSTER_DEPLOY_NODES=${CMAKE_BINARY_DIR}/cluster-deploy/nodes.txt;CLUSTER_DEPLOY_NAME=${cluster};CLUSTER_DEPLOY_FAULT=${fault_wrapper};CLUSTER_DEPLOY_TEARDOWN=${teardown}")
   _cluster_deploy_schedule_finalize()
 endfunction()
 
@@ -860,15 +881,23 @@ function(_cluster_deploy_add_fixture_tests plan)
   set(run_steps "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/ClusterDeploy/RunSteps.cmake")
   # A fault left by a failed or interrupted test is healed before anything else.
   set(heal ::optional-step:: "${helper}" heal --plan "${plan}")
+  get_property(teardown GLOBAL PROPERTY _CLUSTER_DEPLOY_TEARDOWN)
   set(setup "")
-  set(cleanup ${heal} ::step:: "${helper}" clean --plan "${plan}")
+  set(cleanup ${heal})
+  if(teardown STREQUAL "down")
+    list(APPEND cleanup ::step:: "${helper}" down --plan "${plan}")
+  elseif(teardown STREQUAL "clean" AND NOT sandbox)
+    list(APPEND cleanup ::step:: "${helper}" clean --plan "${plan}")
+  endif()
   if(sandbox)
     _cluster_deploy_sandbox_tool(tool)
     set(sandbox_args --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/sandbox")
     set(setup ::step:: "${tool}" up ${sandbox_args})
-    # With the local cluster down there is nothing to clean: don't fail on that.
-    set(cleanup ${heal} ::optional-step:: "${helper}" clean --plan "${plan}"
-                ::step:: "${tool}" down ${sandbox_args})
+    if(teardown STREQUAL "clean")
+      # With the local cluster down there is nothing to clean: don't fail on that.
+      list(APPEND cleanup ::optional-step:: "${helper}" clean --plan "${plan}"
+                          ::step:: "${tool}" down ${sandbox_args})
+    endif()
   endif()
   list(APPEND setup ${heal} ::step:: "${helper}" deploy --plan "${plan}")
 

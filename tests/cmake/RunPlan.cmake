@@ -124,8 +124,7 @@ expect_log("ctest -L cluster"
   "cluster-deploy deploy --plan ${plan}"
   "test plan.env ssh_config="
   "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
-  "cluster-deploy heal --plan ${plan}"
-  "cluster-deploy clean --plan ${plan}")
+  "cluster-deploy heal --plan ${plan}")   # TEARDOWN none (a real inventory's default): nothing stops
 
 # A failing heal (nothing reachable yet, say) does not stop the fixture.
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:heal")
@@ -137,11 +136,26 @@ run(nonzero "ctest -L cluster, deploy fails" "${CMAKE_CTEST_COMMAND}" --test-dir
 expect_log("ctest -L cluster, deploy fails"
   "cluster-deploy heal --plan ${plan}"
   "cluster-deploy deploy --plan ${plan}"
-  "cluster-deploy heal --plan ${plan}"
-  "cluster-deploy clean --plan ${plan}")
-set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:clean")
-run(nonzero "ctest -L cluster, clean fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
+  "cluster-deploy heal --plan ${plan}")
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
+
+# --- TEARDOWN down and clean on a real inventory -------------------------------
+foreach(teardown IN ITEMS down clean)
+  set(b "${WORK}/teardown-${teardown}")
+  set(plan "${b}/cluster-deploy/plan.xml")
+  configure("${b}" -DPLAN_TEARDOWN=${teardown})
+  run(0 "TEARDOWN ${teardown}: ctest -L cluster" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
+  expect_log("TEARDOWN ${teardown}: ctest -L cluster"
+    "cluster-deploy heal --plan ${plan}"
+    "cluster-deploy deploy --plan ${plan}"
+    "test plan.env ssh_config="
+    "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+    "cluster-deploy heal --plan ${plan}"
+    "cluster-deploy ${teardown} --plan ${plan}")
+  set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:${teardown}")
+  run(nonzero "TEARDOWN ${teardown}: ctest -L cluster, ${teardown} fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
+  set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
+endforeach()
 
 # --- SANDBOX inventory, with the cache overrides ------------------------------
 set(b "${WORK}/sandbox")

@@ -3,6 +3,7 @@
 # again, and the data written before survives.
 source "$(dirname "$0")/lib.sh"
 require_env
+require_teardown
 
 mapfile -t servers < <(nodes_in_group servers)
 ((${#servers[@]} > 0)) || fail "no node in group 'servers'"

@@ -117,6 +117,14 @@ require_faults() {
   exit 77
 }
 
+# require_teardown: ends the test as skipped (exit 77) when the project's TEARDOWN is none: the
+# test stops services, which a real cluster must not see unless the project asked for it.
+require_teardown() {
+  [[ "${CLUSTER_DEPLOY_TEARDOWN:-none}" != none ]] && return 0
+  echo "$TEST_NAME: skipped: it stops services, and this project's TEARDOWN is none (cluster_deploy_inventory(... TEARDOWN down|clean))"
+  exit 77
+}
+
 # fault <arguments of cluster-deploy fault>: injects a fault; prints the nodes it hit.
 fault() {
   [[ -n "${CLUSTER_DEPLOY_FAULT:-}" ]] || fail "CLUSTER_DEPLOY_FAULT is not set (run this test through ctest)"

@@ -1,6 +1,6 @@
 # The test plan.env: checks the environment cluster_deploy_add_test() gives a test,
 # then records "test plan.env" in the fake helper's log.
-foreach(var IN ITEMS CLUSTER_DEPLOY CLUSTER_DEPLOY_PLAN CLUSTER_DEPLOY_NODES CLUSTER_DEPLOY_NAME)
+foreach(var IN ITEMS CLUSTER_DEPLOY CLUSTER_DEPLOY_PLAN CLUSTER_DEPLOY_NODES CLUSTER_DEPLOY_NAME CLUSTER_DEPLOY_TEARDOWN)
   if("$ENV{${var}}" STREQUAL "")
     message(FATAL_ERROR "${var} is not set")
   endif()
