@@ -64,7 +64,11 @@ Commands
 
   ``CLUSTER <name>``
     Cluster name, ``^[a-z][a-z0-9-]*$``. Defaults to the lower-cased
-    :variable:`PROJECT_NAME`.
+    :variable:`PROJECT_NAME`. It names the service user and the folders
+    ``/opt/<name>`` and ``/var/lib/<name>`` on the nodes, so names of system
+    accounts and folders (``root``, ``dpkg``, ``postgres``, ``etcd``, ...) are
+    refused; on a node, an account or folder of that name that cluster-deploy did
+    not create (it carries no ``cluster-deploy`` mark) is refused too.
 
   ``SSH_CONFIG <file>``
     The ssh_config file the helper reads. Empty (the default) means libssh's
@@ -450,6 +454,18 @@ function(cluster_deploy_inventory dir)
     endif()
   endif()
   _cluster_deploy_check_name(${fn} cluster "${arg_CLUSTER}")
+  # The cluster name becomes a system user and /opt/<name>, /var/lib/<name>: never one of the
+  # accounts or folders a Debian system (or a common service) already has. The nodes check
+  # the rest: what exists there without cluster-deploy's mark is refused.
+  set(reserved root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc
+    gnats nobody systemd _apt apt dpkg messagebus sshd polkitd postgres postgresql mysql mariadb
+    redis etcd consul zookeeper kafka nginx apache2 docker containerd ssl-cert lib local share
+    log cache spool tmp opt var usr etc home srv snap)
+  if(arg_CLUSTER IN_LIST reserved OR arg_CLUSTER MATCHES "^systemd-")
+    message(FATAL_ERROR "${fn}: the cluster name '${arg_CLUSTER}' is a system account or folder name "
+      "(it would become the service user and /opt/${arg_CLUSTER}, /var/lib/${arg_CLUSTER}); "
+      "pass another CLUSTER <name>")
+  endif()
 
   if(NOT DEFINED arg_HOST_KEY_POLICY)
     set(arg_HOST_KEY_POLICY strict)

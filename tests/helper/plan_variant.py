@@ -4,7 +4,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
 
   plan_variant.py PLAN OUT_DIR [--inventory DIR] [--ssh-config FILE]
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
-                  [--health-exec SERVICE=COMMAND] [--no-faults]
+                  [--health-exec SERVICE=COMMAND] [--no-faults] [--cluster NAME]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -28,6 +28,7 @@ def main():
     parser.add_argument("--program", action="append")
     parser.add_argument("--health-exec", action="append")
     parser.add_argument("--no-faults", action="store_true", help="as an inventory without FAULTS")
+    parser.add_argument("--cluster", help="another cluster name")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -35,6 +36,8 @@ def main():
     root.set("output", os.path.join(args.out_dir, "render"))
     if args.inventory:
         root.set("inventory", args.inventory)
+    if args.cluster:
+        root.set("cluster", args.cluster)
     if args.no_faults and "faults" in root.attrib:
         del root.attrib["faults"]
     if args.ssh_config:

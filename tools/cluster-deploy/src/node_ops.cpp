@@ -13,6 +13,25 @@ namespace {
 // Runs "$@" as root: directly when we are root, else through non-interactive sudo.
 const char* k_as_root = R"SH(if [ "$(id -u)" -eq 0 ]; then exec "$@"; else exec sudo -n -- "$@"; fi)SH";
 
+// What we create carries our mark: the service user's comment, a .cluster-deploy file in
+// /opt/<cluster> and /var/lib/<cluster> (units carry a comment line, render.cpp). An account or
+// folder of that name without the mark is someone else's: refused (exit 4) before anything is
+// created. Prepended to the scripts that create them; $1 is the cluster.
+const std::string k_ownership = R"SH(mark="cluster-deploy $1"
+if getent passwd "$1" >/dev/null && [ "$(getent passwd "$1" | cut -d: -f5)" != "$mark" ]; then
+  echo "user $1 exists and was not created by cluster-deploy: refusing" >&2; exit 4
+fi
+for d in "/opt/$1" "/var/lib/$1"; do
+  if [ -e "$d" ] && [ ! -f "$d/.cluster-deploy" ]; then
+    echo "$d exists and was not created by cluster-deploy: refusing" >&2; exit 4
+  fi
+done
+getent passwd "$1" >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --comment "$mark" "$1"
+for d in "/opt/$1" "/var/lib/$1"; do
+  mkdir -p "$d"; [ -f "$d/.cluster-deploy" ] || printf '%s\n' "$mark" > "$d/.cluster-deploy"
+done
+)SH";
+
 // Units we own carry this line (render.cpp), so cluster "kv" never touches "kv-test".
 // $1 is the cluster in every script.
 const char* k_state_script = R"SH(root=/opt/$1; c=$1
@@ -31,8 +50,7 @@ exit 0)SH";
 // triples. A file is reused only if its content on the node is still what the
 // manifest says; otherwise its path is printed as "resend PATH". Programs are hard
 // links (large, never written in place); everything else is copied.
-const char* k_prepare_script = R"SH(set -e; c=$1; root=/opt/$1; st=$root/releases/.staging-$2; shift 2
-getent passwd "$c" >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$c"
+const std::string k_prepare_script = k_ownership + R"SH(set -e; c=$1; root=/opt/$1; st=$root/releases/.staging-$2; shift 2
 mkdir -p "$root/releases"; rm -rf "$root"/releases/.staging-*; mkdir -p "$st"
 while [ $# -ge 3 ]; do
   src=$root/current/$1; dst=$st/$2; mkdir -p "$(dirname "$dst")"
@@ -60,8 +78,7 @@ cd /; mv -T "$st" "$root/releases/$2")SH";
 // deploy.log, from which releases.sh knows which release was current before):
 // "--install" unit..., "--remove" unit..., "--enable" unit... (every unit of the
 // release, so a half-done earlier activate is completed).
-const char* k_activate_script = R"SH(set -e; c=$1; id=$2; reason=$3; root=/opt/$1; shift 3
-getent passwd "$c" >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$c"
+const std::string k_activate_script = k_ownership + R"SH(set -e; c=$1; id=$2; reason=$3; root=/opt/$1; shift 3
 mode=""; enable=""
 for u in "$@"; do
   case $u in --install|--remove|--enable) mode=$u; continue ;; esac
@@ -84,6 +101,11 @@ const char* k_record_started_script = R"SH(set -e; d=/opt/$1/started; mkdir -p "
 printf '%s\n' "$3" > "$d/.$2.tmp"; mv -f "$d/.$2.tmp" "$d/$2")SH";
 
 const char* k_clean_script = R"SH(c=$1; purge=$2; shift 2
+for d in "/opt/$c" "/var/lib/$c"; do
+  if [ -e "$d" ] && [ ! -f "$d/.cluster-deploy" ]; then
+    echo "$d exists and was not created by cluster-deploy: refusing to clean" >&2; exit 4
+  fi
+done
 for s in "$@"; do systemctl disable --now -q "$c-$s.service" 2>/dev/null || true; done
 for u in /etc/systemd/system/"$c"-*.service; do
   [ -f "$u" ] && grep -qx "# cluster-deploy: cluster=$c" "$u" || continue
