@@ -21,6 +21,7 @@ struct Options {
   std::string color = "auto";
   int verbose = 0;
   bool dry_run = false;
+  bool json = false;
   int health_timeout = 120;
   LogOptions logs;
   bool purge_data = false;
@@ -103,6 +104,9 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
   if (name == "deploy" || name == "up" || name == "down" || name == "clean") {
     sub.add_option("--junit", options.junit, "also write the summary as a JUnit XML report to this file");
   }
+  if (name != "logs") {
+    sub.add_flag("--json", options.json, "print the result (status, dry run or summary) as JSON on stdout");
+  }
   if (name == "logs") {
     sub.add_flag("-f,--follow", options.logs.follow, "keep streaming new lines");
     sub.add_option("-n,--lines", options.logs.lines, "lines per node")->check(CLI::Range(0, 1000000));
@@ -125,7 +129,7 @@ int execute(const Command& command, Options& options)
   if (command.writes) {
     options.releases = render_releases(plan, nodes); // errors stop us before any node is touched
   }
-  Output output(parse_color(options.color));
+  Output output(parse_color(options.color), options.json ? Format::json : Format::text);
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
   cluster.connect(ssh_connector());
   bool ok = command.run(cluster, services, options);

@@ -1,7 +1,10 @@
 #include "deploy.hpp"
 
+#include "json_report.hpp"
+
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -293,9 +296,39 @@ void run_service_steps(Cluster& cluster, const std::vector<const Service*>& serv
   }
 }
 
-bool finish(Cluster& cluster, const std::string& title)
+/// What the dry run found for one node, for --json.
+NodeChanges changes_view(const NodeSlot& slot, const NodeDeploy& work)
 {
-  return cluster.output().print_summary(title);
+  NodeChanges view;
+  view.name = slot.node->name;
+  view.address = slot.node->address;
+  view.group = slot.node->group;
+  view.reachable = slot.ops.has_value();
+  view.error = slot.failure;
+  if (!slot.failure.empty()) {
+    return view;
+  }
+  const ChangeSet& changes = work.changes;
+  view.release = work.release.id;
+  view.changed = !changes.nothing_to_do() || !changes.restart.empty();
+  for (const ReleaseFile* file : changes.send) {
+    std::error_code ec;
+    auto bytes = std::filesystem::file_size(file->local, ec);
+    view.send.push_back({file->path, ec ? 0 : static_cast<std::uint64_t>(bytes)});
+  }
+  for (const auto& reuse : changes.reuse) {
+    view.reuse.push_back(reuse.to);
+  }
+  view.bytes_to_send = changes.bytes_to_send;
+  view.units_to_install = changes.units_to_install;
+  view.units_to_remove = changes.units_to_remove;
+  view.restart.assign(changes.restart.begin(), changes.restart.end());
+  return view;
+}
+
+bool finish(Cluster& cluster, const std::string& command, std::optional<bool> changed = std::nullopt)
+{
+  return cluster.output().print_summary(command, cluster.plan().cluster, changed);
 }
 
 } // namespace
@@ -333,8 +366,17 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   }
   cluster.for_each_alive([&](NodeSlot& slot) { stage_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
   if (options.dry_run) {
-    return std::all_of(cluster.slots().begin(), cluster.slots().end(),
-                       [](const NodeSlot& s) { return s.failure.empty(); });
+    bool ok = std::all_of(cluster.slots().begin(), cluster.slots().end(),
+                          [](const NodeSlot& s) { return s.failure.empty(); });
+    if (cluster.output().format() == Format::json) {
+      std::vector<NodeChanges> nodes;
+      for (const auto& slot : cluster.slots()) {
+        nodes.push_back(changes_view(slot, work.at(slot.node->name)));
+      }
+      std::printf("%s", dry_run_json(cluster.plan().cluster, ok, nodes).c_str());
+      std::fflush(stdout);
+    }
+    return ok;
   }
   cluster.for_each_alive([&](NodeSlot& slot) { activate_node(cluster, slot, work.at(slot.node->name)); });
   auto restart = [&](const Service& service, const NodeSlot& slot) {
@@ -354,11 +396,7 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   bool changed = std::any_of(work.begin(), work.end(), [](const auto& w) {
     return !w.second.changes.nothing_to_do() || !w.second.changes.restart.empty();
   });
-  bool ok = finish(cluster, "deploy summary:");
-  if (ok && !changed) {
-    std::printf("nothing changed on any node\n");
-  }
-  return ok;
+  return finish(cluster, "deploy", changed);
 }
 
 bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health)
@@ -366,7 +404,7 @@ bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const
   run_service_steps(
       cluster, services, health, [](const Service&, const NodeSlot&) { return false; },
       [](const Service&, NodeSlot&) {});
-  return finish(cluster, "up summary:");
+  return finish(cluster, "up");
 }
 
 bool run_down(Cluster& cluster, const std::vector<const Service*>& services)
@@ -383,7 +421,7 @@ bool run_down(Cluster& cluster, const std::vector<const Service*>& services)
       cluster.output().add(SummaryRow{slot.node->name, service.name, "stopped", true, "", seconds_since(start)});
     });
   }
-  return finish(cluster, "down summary:");
+  return finish(cluster, "down");
 }
 
 bool run_clean(Cluster& cluster, bool purge_data)
@@ -402,7 +440,7 @@ bool run_clean(Cluster& cluster, bool purge_data)
     cluster.output().add(SummaryRow{slot.node->name, "-", purge_data ? "cleaned, data purged" : "cleaned, data kept",
                                     true, "", seconds_since(start)});
   });
-  return finish(cluster, "clean summary:");
+  return finish(cluster, "clean");
 }
 
 } // namespace deploy

@@ -132,6 +132,8 @@ UnitState parse_unit_state(std::string_view text)
       state.main_pid = std::stol(value.empty() ? "0" : value);
     } else if (key == "NRestarts") {
       state.restarts = std::stol(value.empty() ? "0" : value);
+    } else if (key == "Result") {
+      state.result = value;
     } else if (key == "LoadState") {
       state.loaded = value == "loaded";
     } else if (key == "Uptime") {
@@ -265,7 +267,8 @@ esac; exit 2)SH";
 
 Result<UnitState> NodeOps::unit_state(const std::string& service)
 {
-  const char* script = R"SH(systemctl show -p LoadState -p ActiveState -p SubState -p MainPID -p NRestarts "$1"
+  const char* script =
+      R"SH(systemctl show -p LoadState -p ActiveState -p SubState -p Result -p MainPID -p NRestarts "$1"
 t=$(systemctl show -p ActiveEnterTimestampMonotonic --value "$1"); now=$(cut -d' ' -f1 /proc/uptime)
 if [ "$(systemctl show -p ActiveState --value "$1")" = active ] && [ -n "$t" ] && [ "$t" != 0 ]; then
   echo "Uptime=$(( ${now%.*} - t / 1000000 ))"; fi)SH";

@@ -20,6 +20,7 @@ std::string root_command(const std::string& script, const std::vector<std::strin
 struct UnitState {
   std::string active; ///< ActiveState: active, inactive, failed, activating, ...
   std::string sub;    ///< SubState: running, dead, auto-restart, ...
+  std::string result; ///< Result: success, oom-kill, exit-code, signal, ... (of the last run)
   long main_pid = 0;
   long restarts = 0; ///< NRestarts
   long uptime_seconds = -1;

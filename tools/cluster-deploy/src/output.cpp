@@ -1,5 +1,7 @@
 #include "output.hpp"
 
+#include "json_report.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,7 +27,7 @@ std::string fixed(double seconds)
 
 } // namespace
 
-Output::Output(Color color)
+Output::Output(Color color, Format format) : m_format(format)
 {
   bool no_color = std::getenv("NO_COLOR") && *std::getenv("NO_COLOR");
   m_color = color == Color::always || (color == Color::automatic && smart_terminal(STDERR_FILENO) && !no_color);
@@ -65,18 +67,26 @@ std::vector<SummaryRow> Output::rows() const
   return m_rows;
 }
 
-bool Output::print_summary(const std::string& title) const
+bool Output::print_summary(const std::string& command, const std::string& cluster, std::optional<bool> changed) const
 {
   auto rows = this->rows();
   std::stable_sort(rows.begin(), rows.end(), [](const SummaryRow& a, const SummaryRow& b) { return a.node < b.node; });
-  std::vector<std::vector<std::string>> table = {{"NODE", "SERVICE", "ACTION", "RESULT", "SECONDS"}};
-  bool all_ok = true;
-  for (const auto& row : rows) {
-    all_ok = all_ok && row.ok;
-    table.push_back({row.node, row.service, row.action, row.ok ? "ok" : "FAILED: " + row.detail, fixed(row.seconds)});
+  bool all_ok = std::all_of(rows.begin(), rows.end(), [](const SummaryRow& row) { return row.ok; });
+  std::string text;
+  if (m_format == Format::json) {
+    text = summary_json(command, cluster, rows, changed);
+  } else {
+    std::vector<std::vector<std::string>> table = {{"NODE", "SERVICE", "ACTION", "RESULT", "SECONDS"}};
+    for (const auto& row : rows) {
+      table.push_back({row.node, row.service, row.action, row.ok ? "ok" : "FAILED: " + row.detail, fixed(row.seconds)});
+    }
+    text = command + " summary:\n" + format_table(table);
+    if (all_ok && changed == false) {
+      text += "nothing changed on any node\n";
+    }
   }
   std::lock_guard lock(m_mutex);
-  std::printf("%s\n%s", title.c_str(), format_table(table).c_str());
+  std::printf("%s", text.c_str());
   std::fflush(stdout);
   return all_ok;
 }

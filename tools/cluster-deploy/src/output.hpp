@@ -4,12 +4,15 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace deploy {
 
 enum class Color { automatic, always, never };
+/// What stdout carries: aligned text tables, or one JSON document (--json).
+enum class Format { text, json };
 
 /// One row of the summary: what happened to one service (or the node) on one node.
 struct SummaryRow {
@@ -24,7 +27,7 @@ struct SummaryRow {
 /// Thread-safe progress printer and summary collector.
 class Output {
 public:
-  explicit Output(Color color = Color::automatic);
+  explicit Output(Color color = Color::automatic, Format format = Format::text);
 
   /// Prints "node: message" as one line; lines of different nodes never interleave.
   void progress(const std::string& node, const std::string& message);
@@ -32,14 +35,19 @@ public:
   void block(const std::string& node, const std::string& text);
   void add(SummaryRow row);
   std::vector<SummaryRow> rows() const;
-  /// Prints the summary table to stdout; returns true when every row is ok.
-  bool print_summary(const std::string& title) const;
+  /// Prints the summary of `command` to stdout (a table, or JSON); `changed`, when
+  /// known (deploy), says whether anything changed on any node. Returns true when
+  /// every row is ok.
+  bool print_summary(const std::string& command, const std::string& cluster,
+                     std::optional<bool> changed = std::nullopt) const;
   bool colored() const { return m_color; }
+  Format format() const { return m_format; }
 
 private:
   mutable std::mutex m_mutex;
   std::vector<SummaryRow> m_rows;
   bool m_color = false;
+  Format m_format = Format::text;
 };
 
 /// Formats rows as an aligned text table (header + one line per row).

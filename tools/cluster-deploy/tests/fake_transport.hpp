@@ -21,6 +21,7 @@ struct FakeNode {
   std::map<std::string, std::string> units;     ///< unit name -> sha256
   std::set<std::string> active;                 ///< running unit names
   std::map<std::string, int> restarts;          ///< unit -> systemd restart count
+  std::map<std::string, std::string> results;   ///< unit -> systemd Result (default success)
   std::map<std::string, std::string> started;   ///< service -> digest recorded after a healthy start
   std::set<std::string> edited;                 ///< current-release paths edited on the node (drift)
   bool healthy = true;                          ///< what HTTP probes answer

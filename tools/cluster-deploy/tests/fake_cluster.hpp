@@ -1,0 +1,30 @@
+// A cluster of fake nodes for orchestration tests: one FakeNode per inventory node.
+#pragma once
+
+#include "cluster.hpp"
+#include "fake_transport.hpp"
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace deploy::testing {
+
+/// Fake nodes by name; `unreachable` nodes fail to connect.
+struct FakeCluster {
+  std::map<std::string, FakeNode> nodes;
+  std::set<std::string> unreachable;
+
+  Connector connector()
+  {
+    return [this](const Plan&, const Node& node) -> Result<std::unique_ptr<Transport>> {
+      if (unreachable.count(node.name)) {
+        return fail(node.address + ": connection refused");
+      }
+      return std::unique_ptr<Transport>(new FakeTransport(nodes[node.name]));
+    };
+  }
+};
+
+} // namespace deploy::testing
