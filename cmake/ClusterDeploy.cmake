@@ -100,7 +100,8 @@ Commands
                            [HEALTH tcp <port> | HEALTH http <port> <path> | HEALTH exec <command>]
                            [AFTER <service>...]
                            [BOOTSTRAP]
-                           [SERIAL <n>])
+                           [SERIAL <n>]
+                           [LIMITS <Setting=value>...])
 
   ``<name>``
     Unique service name, ``^[a-z][a-z0-9-]*$``.
@@ -142,6 +143,28 @@ Commands
     healthy before the next ones; if a batch is unhealthy the remaining nodes
     keep the old version. First starts are not rolled. Use it for a Raft group
     (``SERIAL 1`` keeps a quorum up while a config change rolls through).
+
+  ``LIMITS <Setting=value>...``
+    systemd resource settings written into the service's unit (see
+    ``systemd.resource-control(5)`` and ``systemd.exec(5)``), checked when
+    configuring. The settings and the values accepted:
+
+    * ``MemoryMin``, ``MemoryLow``, ``MemoryHigh``, ``MemoryMax``,
+      ``MemorySwapMax``: bytes with an optional ``K``, ``M``, ``G`` or ``T``
+      suffix, a percentage of the node's memory, or ``infinity``.
+    * ``CPUQuota``: a percentage of one CPU (``150%`` = one and a half CPUs).
+    * ``CPUWeight``, ``IOWeight``: 1 to 10000.
+    * ``TasksMax``: a number, a percentage or ``infinity``.
+    * ``LimitNOFILE``, ``LimitNPROC``: a number or ``infinity``, optionally
+      ``soft:hard``.
+    * ``LimitCORE``, ``LimitMEMLOCK``, ``LimitSTACK``, ``LimitAS``,
+      ``LimitFSIZE``: bytes (suffixes ``K`` to ``E``) or ``infinity``,
+      optionally ``soft:hard``.
+
+    A service killed for exceeding ``MemoryMax`` shows ``result oom-kill`` in
+    ``cluster-deploy status``. The cgroup settings (``Memory*``, ``CPU*``,
+    ``IOWeight``, ``TasksMax``) need the node's systemd to control the cgroup
+    controllers; the ``Limit*`` settings (rlimits) work everywhere.
 
   ``BOOTSTRAP``
     The first node of the group bootstraps the service's cluster: ``deploy`` and
@@ -307,6 +330,45 @@ function(_cluster_deploy_check_port function port)
   endif()
 endfunction()
 
+# Check one LIMITS entry <Setting=value> of a service: a known setting, a value of its kind.
+function(_cluster_deploy_check_limit function service entry)
+  set(bytes "[0-9]+[KMGT]?")
+  set(percent "[0-9]+(\\.[0-9]+)?%")
+  set(rlimit_bytes "([0-9]+[KMGTPE]?|infinity)")
+  set(rlimit_count "([0-9]+|infinity)")
+  set(_MemoryMin "^(${bytes}|${percent}|infinity)$")
+  set(_MemoryLow "${_MemoryMin}")
+  set(_MemoryHigh "${_MemoryMin}")
+  set(_MemoryMax "${_MemoryMin}")
+  set(_MemorySwapMax "${_MemoryMin}")
+  set(_CPUQuota "^${percent}$")
+  set(_CPUWeight "^[0-9]+$")
+  set(_IOWeight "^[0-9]+$")
+  set(_TasksMax "^([0-9]+|${percent}|infinity)$")
+  set(_LimitNOFILE "^${rlimit_count}(:${rlimit_count})?$")
+  set(_LimitNPROC "${_LimitNOFILE}")
+  foreach(setting IN ITEMS LimitCORE LimitMEMLOCK LimitSTACK LimitAS LimitFSIZE)
+    set(_${setting} "^${rlimit_bytes}(:${rlimit_bytes})?$")
+  endforeach()
+  set(known MemoryMin MemoryLow MemoryHigh MemoryMax MemorySwapMax CPUQuota CPUWeight IOWeight TasksMax
+            LimitNOFILE LimitNPROC LimitCORE LimitMEMLOCK LimitSTACK LimitAS LimitFSIZE)
+  if(NOT entry MATCHES "^([A-Za-z]+)=(.*)$")
+    message(FATAL_ERROR "${function}(${service}): LIMITS entry '${entry}' is not Setting=value")
+  endif()
+  set(setting "${CMAKE_MATCH_1}")
+  set(value "${CMAKE_MATCH_2}")
+  if(NOT setting IN_LIST known)
+    list(JOIN known ", " known_text)
+    message(FATAL_ERROR "${function}(${service}): LIMITS setting '${setting}' is not one of ${known_text}")
+  endif()
+  if(NOT value MATCHES "${_${setting}}")
+    message(FATAL_ERROR "${function}(${service}): LIMITS ${setting}=${value}: not a valid value for ${setting}")
+  endif()
+  if(setting MATCHES "^(CPUWeight|IOWeight)$" AND (value LESS 1 OR value GREATER 10000))
+    message(FATAL_ERROR "${function}(${service}): LIMITS ${setting}=${value}: must be 1 to 10000")
+  endif()
+endfunction()
+
 function(_cluster_deploy_check_health function service)
   set(health ${ARGN})
   list(LENGTH health count)
@@ -431,7 +493,7 @@ endfunction()
 function(cluster_deploy_service name)
   set(fn cluster_deploy_service)
   cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
-    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL" "ARGS;CONFIG;ENV;HEALTH;AFTER")
+    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL" "ARGS;CONFIG;ENV;HEALTH;AFTER;LIMITS")
   _cluster_deploy_check_args(${fn})
   _cluster_deploy_check_name(${fn} service "${name}")
 
@@ -492,6 +554,16 @@ function(cluster_deploy_service name)
     message(FATAL_ERROR "${fn}(${name}): SERIAL must be a positive number of nodes, not '${arg_SERIAL}'")
   endif()
 
+  set(limit_names "")
+  foreach(entry IN LISTS arg_LIMITS)
+    _cluster_deploy_check_limit(${fn} ${name} "${entry}")
+    string(REGEX REPLACE "=.*" "" limit_name "${entry}")
+    if(limit_name IN_LIST limit_names)
+      message(FATAL_ERROR "${fn}(${name}): LIMITS sets ${limit_name} twice")
+    endif()
+    list(APPEND limit_names ${limit_name})
+  endforeach()
+
   foreach(after IN LISTS arg_AFTER)
     if(after STREQUAL name)
       message(FATAL_ERROR "${fn}(${name}): a service cannot start AFTER itself")
@@ -513,6 +585,7 @@ function(cluster_deploy_service name)
   set_property(GLOBAL PROPERTY ${prefix}_AFTER "${arg_AFTER}")
   set_property(GLOBAL PROPERTY ${prefix}_BOOTSTRAP "${arg_BOOTSTRAP}")
   set_property(GLOBAL PROPERTY ${prefix}_SERIAL "${arg_SERIAL}")
+  set_property(GLOBAL PROPERTY ${prefix}_LIMITS "${arg_LIMITS}")
   set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_SERVICES "${name}")
   _cluster_deploy_schedule_finalize()
 endfunction()
@@ -560,7 +633,7 @@ endfunction()
 # Append one service's <service> element to the variable <out>.
 function(_cluster_deploy_service_xml out name)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
-  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP SERIAL)
+  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP SERIAL LIMITS)
     get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
   endforeach()
   set(service_xml "")
@@ -614,6 +687,11 @@ function(_cluster_deploy_service_xml out name)
       string(APPEND service_xml "    <health kind=\"http\" port=\"${value}\" path=\"${path}\"/>\n")
     endif()
   endif()
+  foreach(entry IN LISTS LIMITS)
+    string(REGEX REPLACE "=.*" "" limit_name "${entry}")
+    string(REGEX REPLACE "^[^=]*=" "" limit_value "${entry}")
+    string(APPEND service_xml "    <limit name=\"${limit_name}\" value=\"${limit_value}\"/>\n")
+  endforeach()
   foreach(after IN LISTS AFTER)
     string(APPEND service_xml "    <after>${after}</after>\n")
   endforeach()

@@ -41,7 +41,7 @@ NodeStatus node_status(NodeSlot& slot, const std::vector<const Service*>& servic
     }
     ServiceStatus row;
     row.name = service->name;
-    if (auto state = slot.ops->unit_state(service->name)) {
+    if (auto state = slot.ops->unit_state(service->name, true)) {
       row.loaded = state->loaded;
       row.active = state->active;
       row.sub = state->sub;
@@ -50,6 +50,7 @@ NodeStatus node_status(NodeSlot& slot, const std::vector<const Service*>& servic
       row.pid = state->main_pid;
       row.uptime_seconds = state->uptime_seconds;
       row.restarts = state->restarts;
+      row.failures = state->failures;
     } else {
       row.error = state.error();
     }
@@ -84,6 +85,10 @@ std::string status_table(const std::vector<NodeStatus>& nodes)
                                                  : service.active + " (" + service.sub + ")";
       if (service.error.empty() && !service.result.empty() && service.result != "success") {
         state += ", result " + service.result;
+      }
+      if (!service.failures.empty()) {
+        state += ", failed " + std::to_string(service.failures.size()) +
+                 "x since deploy (last: " + service.failures.back() + ")";
       }
       rows.push_back({node.name, service.name, state, service.pid ? std::to_string(service.pid) : "-",
                       uptime_text(service.uptime_seconds),

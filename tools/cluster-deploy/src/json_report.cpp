@@ -31,7 +31,8 @@ json service_json(const ServiceStatus& service)
           {"running", service.running},
           {"pid", service.pid > 0 ? json(service.pid) : json(nullptr)},
           {"uptime_seconds", service.uptime_seconds >= 0 ? json(service.uptime_seconds) : json(nullptr)},
-          {"restarts", service.restarts}};
+          {"restarts", service.restarts},
+          {"failures", service.failures}};
 }
 
 json node_json(const NodeStatus& node)

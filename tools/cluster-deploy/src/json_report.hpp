@@ -23,6 +23,7 @@ struct ServiceStatus {
   long pid = 0;
   long uptime_seconds = -1;
   long restarts = 0;
+  std::vector<std::string> failures; ///< systemd failure results since the deploy, oldest first
 };
 
 /// One node, as `status` reports it.

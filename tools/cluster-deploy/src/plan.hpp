@@ -36,7 +36,8 @@ struct Service {
   Health health;
   std::vector<std::string> after;
   bool bootstrap = false;
-  int serial = 0; ///< > 0: restart at most this many nodes at a time (rolling)
+  int serial = 0;                                          ///< > 0: restart at most this many nodes at a time (rolling)
+  std::vector<std::pair<std::string, std::string>> limits; ///< systemd resource settings (LIMITS)
 };
 
 struct SshSettings {

@@ -134,6 +134,11 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
              "Result=" + (m_node.results.count(args.at(0)) ? m_node.results.at(args.at(0)) : "success") + "\n" +
              "NRestarts=" + std::to_string(m_node.restarts.count(args.at(0)) ? m_node.restarts.at(args.at(0)) : 0) +
              "\n";
+    if (args.size() > 2 && args.at(2) == "failures" && m_node.failures.count(args.at(0))) {
+      for (const auto& failure : m_node.failures.at(args.at(0))) {
+        ok.out += "Failure=" + failure + "\n";
+      }
+    }
   }
   return ok;
 }

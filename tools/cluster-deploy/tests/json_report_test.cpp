@@ -162,6 +162,7 @@ TEST_CASE("status JSON has every node with its release, drift and services' syst
   deploy_json(plan, fakes, false);
   fakes.nodes["worker1"].active.clear(); // worker stopped after an OOM kill
   fakes.nodes["worker1"].results["demo-worker.service"] = "oom-kill";
+  fakes.nodes["worker1"].failures["demo-worker.service"] = {"oom-kill", "oom-kill"};
   fakes.nodes["server1"].edited.insert("etc/db/db.conf");
   fakes.unreachable.insert("server2");
   auto run = everything(plan);
@@ -196,6 +197,8 @@ TEST_CASE("status JSON has every node with its release, drift and services' syst
   CHECK(worker.at("running") == false);
   CHECK(worker.at("active") == "inactive");
   CHECK(worker.at("result") == "oom-kill");
+  CHECK(worker.at("failures") == json::array({"oom-kill", "oom-kill"}));
+  CHECK(db.at("failures") == json::array());
   CHECK(worker.at("pid").is_null());
 
   const json& server2 = node_named(document, "server2");
