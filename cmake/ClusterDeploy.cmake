@@ -57,8 +57,13 @@ Commands
 
   ``<dir>``
     A directory holding one ``<group>.txt`` file per group of nodes (at least
-    one). A relative path is relative to :variable:`CMAKE_CURRENT_SOURCE_DIR`.
-    The helper reads the files at build and test time.
+    one), or an Ansible INI inventory file (groups with hosts become groups; a
+    host belongs to one group; ``ansible_host``, ``ansible_port`` and
+    ``ansible_user`` give address, port and user; the other variables of the
+    host, its groups' ``:vars`` and ``[all:vars]`` become template variables;
+    other ``ansible_*`` variables are ignored). A relative path is relative to
+    :variable:`CMAKE_CURRENT_SOURCE_DIR`. The helper reads the files at build
+    and test time.
 
   ``CLUSTER <name>``
     Cluster name, ``^[a-z][a-z0-9-]*$``. Defaults to the lower-cased
@@ -330,6 +335,35 @@ function(_cluster_deploy_check_port function port)
   endif()
 endfunction()
 
+# The groups of an Ansible INI inventory: sections with hosts of their own ([name],
+# not [name:vars] or [name:children]), and "ungrouped" for hosts before any section.
+function(_cluster_deploy_ansible_groups function file out)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${file}")
+  file(STRINGS "${file}" lines)
+  set(groups "")
+  set(section "")
+  set(section_has_hosts FALSE)
+  foreach(line IN LISTS lines)
+    string(STRIP "${line}" line)
+    if(line STREQUAL "" OR line MATCHES "^[#;]")
+      continue()
+    elseif(line MATCHES "^\\[([^]:]+)\\]$")
+      set(section "${CMAKE_MATCH_1}")
+    elseif(line MATCHES "^\\[")
+      set(section ":")  # :vars or :children: no hosts
+    elseif(section STREQUAL "")
+      list(APPEND groups ungrouped)
+    elseif(NOT section STREQUAL ":")
+      list(APPEND groups "${section}")
+    endif()
+  endforeach()
+  list(REMOVE_DUPLICATES groups)
+  if(NOT groups)
+    message(FATAL_ERROR "${function}: the Ansible inventory '${file}' lists no host")
+  endif()
+  set(${out} "${groups}" PARENT_SCOPE)
+endfunction()
+
 # Check one LIMITS entry <Setting=value> of a service: a known setting, a value of its kind.
 function(_cluster_deploy_check_limit function service entry)
   set(bytes "[0-9]+[KMGT]?")
@@ -429,18 +463,25 @@ function(cluster_deploy_inventory dir)
   endif()
 
   get_filename_component(dir "${dir}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
-  if(NOT IS_DIRECTORY "${dir}")
+  if(EXISTS "${dir}" AND NOT IS_DIRECTORY "${dir}")
+    if(arg_SANDBOX)
+      message(FATAL_ERROR "${fn}: SANDBOX needs an inventory directory of <group>.txt files, "
+        "not the Ansible inventory '${dir}'")
+    endif()
+    _cluster_deploy_ansible_groups(${fn} "${dir}" groups)
+  elseif(NOT IS_DIRECTORY "${dir}")
     message(FATAL_ERROR "${fn}: inventory directory '${dir}' does not exist")
+  else()
+    file(GLOB group_files CONFIGURE_DEPENDS "${dir}/*.txt")
+    if(NOT group_files)
+      message(FATAL_ERROR "${fn}: inventory directory '${dir}' holds no <group>.txt file")
+    endif()
+    set(groups "")
+    foreach(file IN LISTS group_files)
+      get_filename_component(group "${file}" NAME_WLE)
+      list(APPEND groups "${group}")
+    endforeach()
   endif()
-  file(GLOB group_files CONFIGURE_DEPENDS "${dir}/*.txt")
-  if(NOT group_files)
-    message(FATAL_ERROR "${fn}: inventory directory '${dir}' holds no <group>.txt file")
-  endif()
-  set(groups "")
-  foreach(file IN LISTS group_files)
-    get_filename_component(group "${file}" NAME_WLE)
-    list(APPEND groups "${group}")
-  endforeach()
   list(SORT groups)
 
   if(NOT DEFINED arg_CLUSTER)
@@ -711,8 +752,13 @@ function(_cluster_deploy_validate_services)
     get_property(after GLOBAL PROPERTY ${prefix}_AFTER)
     if(NOT group IN_LIST groups)
       string(REPLACE ";" ", " known "${groups}")
+      if(IS_DIRECTORY "${inventory}")
+        set(missing "no ${group}.txt")
+      else()
+        set(missing "no [${group}] section with hosts")
+      endif()
       message(FATAL_ERROR "cluster_deploy_service(${name}): GROUP '${group}' is not in the "
-        "inventory '${inventory}' (no ${group}.txt; groups: ${known})")
+        "inventory '${inventory}' (${missing}; groups: ${known})")
     endif()
     if(kind STREQUAL "TARGET")
       _cluster_deploy_check_program_target(cluster_deploy_service ${name} TARGET "${program}")

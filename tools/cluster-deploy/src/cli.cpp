@@ -1,5 +1,6 @@
 #include "cli.hpp"
 
+#include "ansible_inventory.hpp"
 #include "commands.hpp"
 #include "deploy.hpp"
 #include "report.hpp"
@@ -26,6 +27,7 @@ struct Options {
   LogOptions logs;
   bool purge_data = false;
   std::string junit;
+  std::string export_format;
   std::map<std::string, NodeRelease> releases; ///< rendered before connecting (deploy)
 };
 
@@ -35,6 +37,8 @@ struct Command {
   const char* help;
   std::function<bool(Cluster&, const std::vector<const Service*>&, const Options&)> run;
   bool writes = false; ///< renders and deploys: render before connecting
+  /// Set for commands that need no connection (they run instead of `run`).
+  std::function<bool(const Plan&, const std::vector<const Node*>&, const Options&)> offline = {};
 };
 
 Color parse_color(const std::string& text)
@@ -75,6 +79,13 @@ const std::vector<Command>& commands()
        [](Cluster& c, const auto& s, const Options& o) { return run_logs(c, s, o.logs); }},
       {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
        [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
+      {"inventory", "print the inventory in another tool's format (--export ansible); connects to nothing", nullptr,
+       false,
+       [](const Plan& plan, const std::vector<const Node*>& nodes, const Options&) {
+         std::printf("%s",
+                     ansible_ini(nodes, plan.cluster, plan.ssh.config.string(), plan.inventory_dir.string()).c_str());
+         return true;
+       }},
   };
   return table;
 }
@@ -104,7 +115,12 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
   if (name == "deploy" || name == "up" || name == "down" || name == "clean") {
     sub.add_option("--junit", options.junit, "also write the summary as a JUnit XML report to this file");
   }
-  if (name != "logs") {
+  if (name == "inventory") {
+    sub.add_option("--export", options.export_format, "the format: ansible (an Ansible INI inventory)")
+        ->required()
+        ->check(CLI::IsMember({"ansible"}));
+  }
+  if (name != "logs" && name != "inventory") {
     sub.add_flag("--json", options.json, "print the result (status, dry run or summary) as JSON on stdout");
   }
   if (name == "logs") {
@@ -125,6 +141,9 @@ int execute(const Command& command, Options& options)
   Plan plan = load_plan(options.plan).value_or_throw();
   auto nodes = select_nodes(plan, options.selection).value_or_throw();
   auto services = select_services(plan, options.selection).value_or_throw();
+  if (command.offline) {
+    return command.offline(plan, nodes, options) ? k_exit_ok : k_exit_node_failure;
+  }
   write_nodes_file(plan).value_or_throw();
   if (command.writes) {
     options.releases = render_releases(plan, nodes); // errors stop us before any node is touched
