@@ -148,7 +148,9 @@ int execute(const Command& command, Options& options)
   if (command.writes) {
     options.releases = render_releases(plan, nodes); // errors stop us before any node is touched
   }
-  Output output(parse_color(options.color), options.json ? Format::json : Format::text);
+  std::string name = command.name;
+  bool long_running = name == "deploy" || name == "up" || name == "down" || name == "clean";
+  Output output(parse_color(options.color), options.json ? Format::json : Format::text, long_running);
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
   cluster.connect(ssh_connector());
   bool ok = command.run(cluster, services, options);

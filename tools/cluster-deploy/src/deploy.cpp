@@ -77,6 +77,9 @@ Result<void> stage(NodeOps& ops, const NodeDeploy& work, Output& output)
     if (auto sent = ops.upload(work.release, *file); !sent) {
       return sent;
     }
+    std::error_code ec;
+    auto bytes = std::filesystem::file_size(file->local, ec);
+    output.sent(ec ? 0 : static_cast<std::uint64_t>(bytes));
   }
   output.progress(ops.node(), "staged release " + work.release.id);
   return ops.seal(work.release);
@@ -195,6 +198,7 @@ bool run_on(ServiceStep& step, const std::vector<NodeSlot*>& slots)
   NodeSlot* first = members.empty() ? nullptr : step.cluster.find(members.front()->name);
   bool bootstrap_first =
       step.service.bootstrap && first && first->alive() && std::find(slots.begin(), slots.end(), first) != slots.end();
+  step.cluster.output().phase("start " + step.service.name);
   if (bootstrap_first) {
     start_on(step, *first, actions, mutex);
     if (first->alive()) {
@@ -206,6 +210,7 @@ bool run_on(ServiceStep& step, const std::vector<NodeSlot*>& slots)
       start_on(step, slot, actions, mutex);
     }
   });
+  step.cluster.output().phase("health " + step.service.name);
   step.cluster.for_each_of(slots, [&](NodeSlot& slot) {
     if (actions.count(slot.node->name)) {
       check_health_on(step, slot, actions.at(slot.node->name));
@@ -364,6 +369,7 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   for (auto& [name, release] : releases) {
     work[name].release = std::move(release);
   }
+  cluster.output().phase(options.dry_run ? "compare" : "stage");
   cluster.for_each_alive([&](NodeSlot& slot) { stage_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
   if (options.dry_run) {
     bool ok = std::all_of(cluster.slots().begin(), cluster.slots().end(),
@@ -378,6 +384,7 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
     }
     return ok;
   }
+  cluster.output().phase("activate");
   cluster.for_each_alive([&](NodeSlot& slot) { activate_node(cluster, slot, work.at(slot.node->name)); });
   auto restart = [&](const Service& service, const NodeSlot& slot) {
     return work.at(slot.node->name).changes.restart.count(service.name) != 0;
@@ -411,6 +418,7 @@ bool run_down(Cluster& cluster, const std::vector<const Service*>& services)
 {
   for (auto it = services.rbegin(); it != services.rend(); ++it) {
     const Service& service = **it;
+    cluster.output().phase("stop " + service.name);
     cluster.for_each_in_group(service.group, [&](NodeSlot& slot) {
       auto start = Clock::now();
       auto stopped = slot.ops->systemctl("stop", service.name);
@@ -430,6 +438,7 @@ bool run_clean(Cluster& cluster, bool purge_data)
   for (auto it = cluster.plan().services.rbegin(); it != cluster.plan().services.rend(); ++it) {
     names.push_back(it->name);
   }
+  cluster.output().phase("clean");
   cluster.for_each_alive([&](NodeSlot& slot) {
     auto start = Clock::now();
     auto cleaned = slot.ops->clean(names, purge_data);
