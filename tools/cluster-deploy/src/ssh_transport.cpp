@@ -3,9 +3,13 @@
 // checks host keys, authenticates and maps the Transport calls onto channels.
 #include "ssh_transport.hpp"
 
+#include "ssh_config_warnings.hpp"
+
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <mutex>
+#include <vector>
 
 namespace deploy {
 namespace {
@@ -22,10 +26,33 @@ constexpr const char* k_key_exchange =
 // --- logging (libssh's callback and level are thread-local) -------------------
 
 thread_local std::string t_log_host;
+thread_local std::vector<std::string>* t_config_messages = nullptr; ///< set while parsing ssh_config
 
 void forward_libssh_log(int /*priority*/, const char* /*function*/, const char* buffer, void* /*userdata*/)
 {
+  if (t_config_messages != nullptr && buffer != nullptr) {
+    t_config_messages->emplace_back(buffer);
+  }
   spdlog::debug("{}: libssh: {}", t_log_host, buffer != nullptr ? buffer : "");
+}
+
+/// Parses the ssh_config like ssh_options_parse_config, and warns (once per run) about
+/// options libssh reads but ignores: it says so only in its log, at protocol level.
+int parse_config_checked(ssh_session session, const std::string& config)
+{
+  std::vector<std::string> messages;
+  const int level = ssh_get_log_level();
+  ssh_set_log_level(std::max(level, static_cast<int>(SSH_LOG_PROTOCOL)));
+  t_config_messages = &messages;
+  const int rc = ssh_options_parse_config(session, config.empty() ? nullptr : config.c_str());
+  t_config_messages = nullptr;
+  ssh_set_log_level(level);
+  for (const auto& message : messages) {
+    if (auto option = parse_libssh_config_message(message)) {
+      warn_once(*option, config);
+    }
+  }
+  return rc;
 }
 
 void route_libssh_logs(const std::string& host)
@@ -214,7 +241,7 @@ Result<void> apply_options(ssh_session session, const ConnectOptions& options)
   if (!config.empty() && !std::filesystem::is_regular_file(options.ssh_config, ec)) {
     return fail(host + ": ssh config file " + config + " does not exist"); // libssh would ignore it
   }
-  if (ssh_options_parse_config(session, config.empty() ? nullptr : config.c_str()) != SSH_OK) {
+  if (parse_config_checked(session, config) != SSH_OK) {
     return fail(host + ": cannot read ssh config " + (config.empty() ? "~/.ssh/config" : config) + ": " +
                 libssh_error(session));
   }

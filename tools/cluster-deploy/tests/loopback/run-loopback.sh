@@ -14,10 +14,15 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cd-loopback.XXXXXX")
 sshd_pid=
+agent_pid=
 cleanup() {
   if [[ -n $sshd_pid ]]; then
     kill "$sshd_pid" 2>/dev/null || true
     wait "$sshd_pid" 2>/dev/null || true
+  fi
+  if [[ -n $agent_pid ]]; then
+    kill "$agent_pid" 2>/dev/null || true
+    wait "$agent_pid" 2>/dev/null || true
   fi
   rm -rf "$work"
 }
@@ -80,7 +85,18 @@ echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$work/host_key.pub")" >"$work/known_h
 echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$work/other_key.pub")" >"$work/changed_known_hosts"
 : >"$work/ssh_config"
 
+# An ssh-agent holding the client key, for the test that logs in with the agent only
+# (the other tests run without SSH_AUTH_SOCK).
+ssh-agent -D -a "$work/agent.sock" >/dev/null &
+agent_pid=$!
+for _ in $(seq 1 100); do
+  [[ -S $work/agent.sock ]] && break
+  sleep 0.1
+done
+SSH_AUTH_SOCK=$work/agent.sock ssh-add -q "$work/client_key"
+
 export CD_LOOPBACK_HOST=127.0.0.1
+export CD_LOOPBACK_AGENT_SOCK=$work/agent.sock
 export CD_LOOPBACK_PORT=$port
 export CD_LOOPBACK_USER=${CD_LOOPBACK_USER:-$(id -un)}
 export CD_LOOPBACK_KEY=$work/client_key

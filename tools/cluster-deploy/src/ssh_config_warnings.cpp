@@ -1,0 +1,100 @@
+#include "ssh_config_warnings.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace deploy {
+namespace {
+
+std::string lower(std::string text)
+{
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+/// What the helper does instead, for the options users rely on most.
+const std::map<std::string, std::string>& consequences()
+{
+  static const std::map<std::string, std::string> table = {
+      {"identitiesonly", "every key in ssh-agent is offered before the IdentityFile keys, so a server's "
+                         "MaxAuthTries can refuse the login before the right key; keep fewer keys in the agent "
+                         "or unset SSH_AUTH_SOCK"},
+      {"serveraliveinterval", "no keep-alives are sent; every command has its own timeout"},
+      {"serveralivecountmax", "no keep-alives are sent; every command has its own timeout"},
+      {"connectionattempts", "each node gets one connection attempt"},
+      {"hostkeyalias", "host keys are looked up under the node's address (or Host alias) and port"},
+      {"checkhostip", "host keys are looked up under the node's address (or Host alias) and port"},
+      {"preferredauthentications", "only public keys are used (ssh-agent, then IdentityFile)"},
+      {"certificatefile", "certificates are not offered, only the keys"},
+      {"forwardagent", "the agent is not forwarded to the nodes"},
+      {"addkeystoagent", "keys are not added to the agent"},
+      {"batchmode", "the helper never prompts anyway"},
+      {"tcpkeepalive", "TCP keep-alives stay the system's default"},
+      {"pkcs11provider", "PKCS#11 keys are not used"},
+  };
+  return table;
+}
+
+} // namespace
+
+std::optional<IgnoredOption> parse_libssh_config_message(std::string_view message)
+{
+  for (auto [marker, applicable] :
+       {std::pair{"Unsupported option: ", true}, std::pair{"Unapplicable option: ", false}}) {
+    auto at = message.find(marker);
+    if (at == std::string_view::npos) {
+      continue;
+    }
+    auto rest = message.substr(at + std::string_view(marker).size());
+    auto comma = rest.find(", line: ");
+    if (comma == std::string_view::npos || comma == 0) {
+      return std::nullopt;
+    }
+    IgnoredOption option{std::string(rest.substr(0, comma)), 0, applicable};
+    auto number = rest.substr(comma + 8);
+    for (char c : number) {
+      if (c < '0' || c > '9') {
+        break;
+      }
+      option.line = option.line * 10 + (c - '0');
+    }
+    return option;
+  }
+  return std::nullopt;
+}
+
+std::string ignored_option_warning(const IgnoredOption& option, const std::string& config)
+{
+  std::string where = (config.empty() ? std::string("~/.ssh/config") : config) + " (or a file it includes), line " +
+                      std::to_string(option.line);
+  if (!option.applicable) {
+    return "ssh_config: " + option.name + " at " + where + " does not apply (one session per node, no forwarding)";
+  }
+  auto it = consequences().find(lower(option.name));
+  return "ssh_config: " + option.name + " at " + where + " is ignored (libssh 0.10 does not support it)" +
+         (it == consequences().end() ? std::string() : ": " + it->second);
+}
+
+void warn_once(const IgnoredOption& option, const std::string& config)
+{
+  static std::mutex mutex;
+  static std::set<std::string> seen;
+  {
+    std::lock_guard lock(mutex);
+    if (!seen.insert(lower(option.name)).second) {
+      return;
+    }
+  }
+  if (option.applicable) {
+    spdlog::warn("{}", ignored_option_warning(option, config));
+  } else {
+    spdlog::debug("{}", ignored_option_warning(option, config));
+  }
+}
+
+} // namespace deploy

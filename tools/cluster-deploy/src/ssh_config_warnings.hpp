@@ -1,0 +1,30 @@
+// ssh_config options that libssh 0.10 reads but does not honour (IdentitiesOnly,
+// ServerAliveInterval, ...): recognised in libssh's own parser messages and reported
+// once per run as a warning, so nobody relies on them unknowingly.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace deploy {
+
+struct IgnoredOption {
+  std::string name;       ///< as written in the file, e.g. IdentitiesOnly
+  int line = 0;           ///< in the file that held it (the config or one it includes)
+  bool applicable = true; ///< false: meaningless for the helper (ControlMaster, SendEnv, ...)
+};
+
+/// Recognises libssh's "Unsupported option: X, line: N" and "Unapplicable option: X,
+/// line: N" log messages.
+std::optional<IgnoredOption> parse_libssh_config_message(std::string_view message);
+
+/// The warning for `option`, naming the config file and what happens instead.
+std::string ignored_option_warning(const IgnoredOption& option, const std::string& config);
+
+/// Logs ignored_option_warning() (spdlog warn; not applicable ones at debug) the
+/// first time `option.name` is seen in this process; later sightings are dropped.
+/// Thread-safe.
+void warn_once(const IgnoredOption& option, const std::string& config);
+
+} // namespace deploy
