@@ -7,6 +7,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
+#include <vector>
 
 namespace deploy {
 namespace {
@@ -33,14 +35,102 @@ const std::map<std::string, std::string>& consequences()
       {"certificatefile", "certificates are not offered, only the keys"},
       {"forwardagent", "the agent is not forwarded to the nodes"},
       {"addkeystoagent", "keys are not added to the agent"},
-      {"batchmode", "the helper never prompts anyway"},
       {"tcpkeepalive", "TCP keep-alives stay the system's default"},
       {"pkcs11provider", "PKCS#11 keys are not used"},
   };
   return table;
 }
 
+/// Glob match of an ssh_config Host pattern (* and ?), case-insensitive.
+bool glob_match(std::string_view pattern, std::string_view text)
+{
+  if (pattern.empty()) {
+    return text.empty();
+  }
+  if (pattern.front() == '*') {
+    for (size_t skip = 0; skip <= text.size(); ++skip) {
+      if (glob_match(pattern.substr(1), text.substr(skip))) {
+        return true;
+      }
+    }
+    return false;
+  }
+  if (text.empty()) {
+    return false;
+  }
+  bool same = pattern.front() == '?' || std::tolower(static_cast<unsigned char>(pattern.front())) ==
+                                            std::tolower(static_cast<unsigned char>(text.front()));
+  return same && glob_match(pattern.substr(1), text.substr(1));
+}
+
+bool host_block_matches(const std::vector<std::string>& patterns, std::string_view host)
+{
+  bool matched = false;
+  for (const auto& pattern : patterns) {
+    if (!pattern.empty() && pattern.front() == '!') {
+      if (glob_match(std::string_view(pattern).substr(1), host)) {
+        return false; // a negated match excludes the block
+      }
+    } else if (glob_match(pattern, host)) {
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+/// Options that change nothing for the helper: it never prompts.
+bool harmless_option(const std::string& name)
+{
+  return name == "batchmode";
+}
+
 } // namespace
+
+std::optional<bool> identities_only_for(std::string_view config_text, std::string_view host)
+{
+  std::istringstream in{std::string(config_text)};
+  std::string line;
+  bool applies = true; // lines before the first Host/Match apply to every host
+  while (std::getline(in, line)) {
+    auto hash = line.find('#');
+    std::replace(line.begin(), line.end(), '=', ' ');
+    std::istringstream words(line.substr(0, hash));
+    std::string keyword;
+    if (!(words >> keyword)) {
+      continue;
+    }
+    keyword = lower(keyword);
+    std::vector<std::string> args;
+    for (std::string word; words >> word;) {
+      args.push_back(word);
+    }
+    if (keyword == "host") {
+      applies = host_block_matches(args, host);
+    } else if (keyword == "match") {
+      applies = args.size() == 1 && lower(args[0]) == "all"; // other criteria: not evaluated
+    } else if (keyword == "identitiesonly" && applies && !args.empty()) {
+      return lower(args[0]) == "yes";
+    }
+  }
+  return std::nullopt;
+}
+
+bool handled_by_helper(const IgnoredOption& option, std::string_view config_text)
+{
+  if (lower(option.name) != "identitiesonly") {
+    return false;
+  }
+  std::istringstream in{std::string(config_text)};
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (number == option.line) {
+      std::istringstream words(line);
+      std::string keyword;
+      return words >> keyword && lower(keyword).starts_with("identitiesonly");
+    }
+  }
+  return false; // in an included file: not evaluated, so warned about
+}
 
 std::optional<IgnoredOption> parse_libssh_config_message(std::string_view message)
 {
@@ -90,7 +180,7 @@ void warn_once(const IgnoredOption& option, const std::string& config)
       return;
     }
   }
-  if (option.applicable) {
+  if (option.applicable && !harmless_option(lower(option.name))) {
     spdlog::warn("{}", ignored_option_warning(option, config));
   } else {
     spdlog::debug("{}", ignored_option_warning(option, config));

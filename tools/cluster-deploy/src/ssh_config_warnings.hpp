@@ -1,6 +1,7 @@
-// ssh_config options that libssh 0.10 reads but does not honour (IdentitiesOnly,
-// ServerAliveInterval, ...): recognised in libssh's own parser messages and reported
-// once per run as a warning, so nobody relies on them unknowingly.
+// ssh_config options that libssh 0.10 reads but does not honour: IdentitiesOnly is
+// handled by the helper itself (identities_only_for); the others (ServerAliveInterval,
+// ...) are recognised in libssh's own parser messages and reported once per run as a
+// warning, so nobody relies on them unknowingly.
 #pragma once
 
 #include <optional>
@@ -22,9 +23,21 @@ std::optional<IgnoredOption> parse_libssh_config_message(std::string_view messag
 /// The warning for `option`, naming the config file and what happens instead.
 std::string ignored_option_warning(const IgnoredOption& option, const std::string& config);
 
+/// The IdentitiesOnly value that applies to `host` in ssh_config text, as OpenSSH
+/// decides it: the first value in a `Host` block whose patterns (*, ?, !) match `host`
+/// (or before any Host line, or under `Match all`). Other `Match` blocks and `Include`d
+/// files are not evaluated. nullopt: not set.
+std::optional<bool> identities_only_for(std::string_view config_text, std::string_view host);
+
+/// True for an option the helper applies itself: an IdentitiesOnly line of the
+/// config file (`config_text`; not of a file it includes).
+bool handled_by_helper(const IgnoredOption& option, std::string_view config_text);
+
 /// Logs ignored_option_warning() (spdlog warn; not applicable ones at debug) the
 /// first time `option.name` is seen in this process; later sightings are dropped.
 /// Thread-safe.
+/// Options that change nothing for the helper (BatchMode: it never prompts) are
+/// logged at debug only.
 void warn_once(const IgnoredOption& option, const std::string& config);
 
 } // namespace deploy

@@ -8,7 +8,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <vector>
 
 namespace deploy {
@@ -36,9 +39,19 @@ void forward_libssh_log(int /*priority*/, const char* /*function*/, const char* 
   spdlog::debug("{}: libssh: {}", t_log_host, buffer != nullptr ? buffer : "");
 }
 
-/// Parses the ssh_config like ssh_options_parse_config, and warns (once per run) about
-/// options libssh reads but ignores: it says so only in its log, at protocol level.
-int parse_config_checked(ssh_session session, const std::string& config)
+std::string read_text(const std::filesystem::path& file)
+{
+  std::ifstream in(file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// Parses the ssh_config like ssh_options_parse_config, applies IdentitiesOnly (which
+/// libssh ignores: with it, the agent is not asked, only the IdentityFile keys are
+/// offered), and warns once per run about the other options libssh reads but
+/// ignores: it says so only in its log, at protocol level.
+int parse_config_checked(ssh_session session, const std::string& host, const std::string& config)
 {
   std::vector<std::string> messages;
   const int level = ssh_get_log_level();
@@ -47,10 +60,21 @@ int parse_config_checked(ssh_session session, const std::string& config)
   const int rc = ssh_options_parse_config(session, config.empty() ? nullptr : config.c_str());
   t_config_messages = nullptr;
   ssh_set_log_level(level);
+  const char* home = std::getenv("HOME");
+  const std::string text = !config.empty()   ? read_text(config)
+                           : home != nullptr ? read_text(std::filesystem::path(home) / ".ssh/config")
+                                             : std::string();
   for (const auto& message : messages) {
-    if (auto option = parse_libssh_config_message(message)) {
+    if (auto option = parse_libssh_config_message(message); option && !handled_by_helper(*option, text)) {
       warn_once(*option, config);
     }
+  }
+  if (rc == SSH_OK && identities_only_for(text, host).value_or(false)) {
+    // No agent: libssh then offers only the IdentityFile keys, as IdentitiesOnly means.
+    if (ssh_options_set(session, SSH_OPTIONS_IDENTITY_AGENT, "/dev/null") != SSH_OK) {
+      return SSH_ERROR;
+    }
+    spdlog::debug("{}: IdentitiesOnly yes: not using ssh-agent", host);
   }
   return rc;
 }
@@ -241,7 +265,7 @@ Result<void> apply_options(ssh_session session, const ConnectOptions& options)
   if (!config.empty() && !std::filesystem::is_regular_file(options.ssh_config, ec)) {
     return fail(host + ": ssh config file " + config + " does not exist"); // libssh would ignore it
   }
-  if (parse_config_checked(session, config) != SSH_OK) {
+  if (parse_config_checked(session, host, config) != SSH_OK) {
     return fail(host + ": cannot read ssh config " + (config.empty() ? "~/.ssh/config" : config) + ": " +
                 libssh_error(session));
   }

@@ -28,3 +28,31 @@ TEST_CASE("the warning names the file, the line and what happens instead")
         "ssh_config: VisualHostKey at ~/.ssh/config (or a file it includes), line 7 is ignored (libssh 0.10 does not "
         "support it)");
 }
+
+TEST_CASE("IdentitiesOnly is looked up for the host as OpenSSH does")
+{
+  const char* config = "# global\n"
+                       "Host db-* !db-legacy\n"
+                       "  IdentitiesOnly yes\n"
+                       "Host *.example.org\n"
+                       "  IdentitiesOnly=no\n"
+                       "Match exec \"true\"\n"
+                       "  IdentitiesOnly yes\n"
+                       "Host *\n"
+                       "  IdentitiesOnly yes\n";
+  CHECK(identities_only_for(config, "db-1") == true);
+  CHECK(identities_only_for(config, "DB-2") == true);             // host patterns ignore case
+  CHECK(identities_only_for(config, "db-legacy") == true);        // excluded from the first block; Host * says yes
+  CHECK(identities_only_for(config, "web.example.org") == false); // the first value that applies wins
+  CHECK(identities_only_for("Host a\n IdentitiesOnly yes\n", "b") == std::nullopt);
+  CHECK(identities_only_for("IdentitiesOnly yes\nHost a\n", "b") == true); // before any Host: every host
+  CHECK(identities_only_for("Match all\n  IdentitiesOnly yes\n", "b") == true);
+}
+
+TEST_CASE("an IdentitiesOnly line of the config itself is handled, one in an included file is not")
+{
+  const char* config = "Host *\n  IdentitiesOnly yes\n  ServerAliveInterval 3\n";
+  CHECK(handled_by_helper({"IdentitiesOnly", 2, true}, config));
+  CHECK_FALSE(handled_by_helper({"IdentitiesOnly", 3, true}, config)); // line 3 of an included file
+  CHECK_FALSE(handled_by_helper({"ServerAliveInterval", 3, true}, config));
+}
