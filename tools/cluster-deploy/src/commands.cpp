@@ -59,6 +59,12 @@ NodeStatus node_status(NodeSlot& slot, const std::vector<const Service*>& servic
   return status;
 }
 
+/// "-", or "3 (oom-kill)": failures since the deploy and the last one's result.
+std::string failures_text(const std::vector<std::string>& failures)
+{
+  return failures.empty() ? "-" : std::to_string(failures.size()) + " (" + failures.back() + ")";
+}
+
 bool all_running(const std::vector<NodeStatus>& nodes)
 {
   return std::all_of(nodes.begin(), nodes.end(), [](const NodeStatus& node) {
@@ -72,7 +78,7 @@ std::string status_table(const std::vector<NodeStatus>& nodes)
   std::vector<std::vector<std::string>> rows;
   for (const auto& node : nodes) {
     if (!node.reachable) {
-      rows.push_back({node.name, "-", "unreachable", "-", "-", "-", "-", "-"});
+      rows.push_back({node.name, "-", "unreachable", "-", "-", "-", "-", "-", "-"});
       continue;
     }
     std::string release = !node.release ? "?" : node.release->empty() ? "-" : *node.release;
@@ -86,17 +92,15 @@ std::string status_table(const std::vector<NodeStatus>& nodes)
       if (service.error.empty() && !service.result.empty() && service.result != "success") {
         state += ", result " + service.result;
       }
-      if (!service.failures.empty()) {
-        state += ", failed " + std::to_string(service.failures.size()) +
-                 "x since deploy (last: " + service.failures.back() + ")";
-      }
       rows.push_back({node.name, service.name, state, service.pid ? std::to_string(service.pid) : "-",
                       uptime_text(service.uptime_seconds),
-                      service.error.empty() ? std::to_string(service.restarts) : "-", release, drift});
+                      service.error.empty() ? std::to_string(service.restarts) : "-",
+                      failures_text(service.failures), release, drift});
     }
   }
   std::sort(rows.begin(), rows.end());
-  rows.insert(rows.begin(), {"NODE", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "RELEASE", "DRIFT"});
+  rows.insert(rows.begin(),
+              {"NODE", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "FAILURES", "RELEASE", "DRIFT"});
   std::string text = format_table(rows);
   for (const auto& node : nodes) {
     for (const auto& file : node.drift.value_or(std::vector<std::string>{})) {
