@@ -115,6 +115,19 @@ std::optional<bool> identities_only_for(std::string_view config_text, std::strin
   return std::nullopt;
 }
 
+std::string proxy_jump_with_config(const std::string& proxy_command, const std::string& config)
+{
+  if (config.empty() || !proxy_command.starts_with("ssh ") ||
+      proxy_command.find(" -W '[%h]:%p' ") == std::string::npos || proxy_command.find(" -F ") != std::string::npos) {
+    return proxy_command;
+  }
+  std::string quoted = "'";
+  for (char c : config) {
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return "ssh -F " + quoted + "' " + proxy_command.substr(4);
+}
+
 bool handled_by_helper(const IgnoredOption& option, std::string_view config_text)
 {
   if (lower(option.name) != "identitiesonly") {

@@ -33,6 +33,12 @@ std::optional<bool> identities_only_for(std::string_view config_text, std::strin
 /// config file (`config_text`; not of a file it includes).
 bool handled_by_helper(const IgnoredOption& option, std::string_view config_text);
 
+/// libssh 0.10 turns `ProxyJump j` into `ProxyCommand ssh -W '[%h]:%p' j`, so the
+/// OpenSSH client resolves `j` in the user's ~/.ssh/config, not in the ssh_config the
+/// helper was given. For that form (and a given `config`), the same command with
+/// `-F <config>`, so the jump host is looked up where the node was; else unchanged.
+std::string proxy_jump_with_config(const std::string& proxy_command, const std::string& config);
+
 /// Logs ignored_option_warning() (spdlog warn; not applicable ones at debug) the
 /// first time `option.name` is seen in this process; later sightings are dropped.
 /// Thread-safe.

@@ -69,6 +69,16 @@ int parse_config_checked(ssh_session session, const std::string& host, const std
       warn_once(*option, config);
     }
   }
+  char* proxy = nullptr;
+  if (rc == SSH_OK && ssh_options_get(session, SSH_OPTIONS_PROXYCOMMAND, &proxy) == SSH_OK && proxy != nullptr) {
+    const std::string command = proxy;
+    ssh_string_free_char(proxy);
+    const std::string with_config = proxy_jump_with_config(command, config);
+    if (with_config != command && ssh_options_set(session, SSH_OPTIONS_PROXYCOMMAND, with_config.c_str()) != SSH_OK) {
+      return SSH_ERROR;
+    }
+    spdlog::debug("{}: proxy command: {}", host, with_config);
+  }
   if (rc == SSH_OK && identities_only_for(text, host).value_or(false)) {
     // No agent: libssh then offers only the IdentityFile keys, as IdentitiesOnly means.
     if (ssh_options_set(session, SSH_OPTIONS_IDENTITY_AGENT, "/dev/null") != SSH_OK) {
@@ -462,7 +472,14 @@ Result<SessionPtr> open_session(const ConnectOptions& options)
     return fail(configured.error());
   }
   if (ssh_connect(session.get()) != SSH_OK) {
-    return fail(options.host + ": cannot connect: " + libssh_error(session.get()));
+    char* proxy = nullptr;
+    std::string through;
+    if (ssh_options_get(session.get(), SSH_OPTIONS_PROXYCOMMAND, &proxy) == SSH_OK && proxy != nullptr) {
+      through = " through the jump host (ProxyCommand/ProxyJump: " + std::string(proxy) +
+                "; is the jump host up, and does `ssh` through it work by hand?)";
+      ssh_string_free_char(proxy);
+    }
+    return fail(options.host + ": cannot connect" + through + ": " + libssh_error(session.get()));
   }
   return session;
 }

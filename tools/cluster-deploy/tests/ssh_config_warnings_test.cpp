@@ -56,3 +56,14 @@ TEST_CASE("an IdentitiesOnly line of the config itself is handled, one in an inc
   CHECK_FALSE(handled_by_helper({"IdentitiesOnly", 3, true}, config)); // line 3 of an included file
   CHECK_FALSE(handled_by_helper({"ServerAliveInterval", 3, true}, config));
 }
+
+TEST_CASE("a ProxyJump's ssh reads the same ssh_config as the helper")
+{
+  CHECK(proxy_jump_with_config("ssh -W '[%h]:%p' server1", "/b/sandbox/ssh_config") ==
+        "ssh -F '/b/sandbox/ssh_config' -W '[%h]:%p' server1");
+  CHECK(proxy_jump_with_config("ssh -l deploy -p 2222 -W '[%h]:%p' j1", "/it's/cfg") ==
+        "ssh -F '/it'\\''s/cfg' -l deploy -p 2222 -W '[%h]:%p' j1");
+  CHECK(proxy_jump_with_config("ssh -W '[%h]:%p' j1", "") == "ssh -W '[%h]:%p' j1"); // ~/.ssh/config anyway
+  CHECK(proxy_jump_with_config("nc -X connect %h %p", "/cfg") == "nc -X connect %h %p");
+  CHECK(proxy_jump_with_config("ssh -F /other -W '[%h]:%p' j1", "/cfg") == "ssh -F /other -W '[%h]:%p' j1");
+}
