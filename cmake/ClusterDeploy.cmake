@@ -59,8 +59,13 @@ Commands
 
   ``<dir>``
     A directory holding one ``<group>.txt`` file per group of nodes (at least
-    one). A relative path is relative to :variable:`CMAKE_CURRENT_SOURCE_DIR`.
-    The helper reads the files at build and test time.
+    one), or an Ansible INI inventory file (groups with hosts become groups; a
+    host belongs to one group; ``ansible_host``, ``ansible_port`` and
+    ``ansible_user`` give address, port and user; the other variables of the
+    host, its groups' ``:vars`` and ``[all:vars]`` become template variables;
+    other ``ansible_*`` variables are ignored). A relative path is relative to
+    :variable:`CMAKE_CURRENT_SOURCE_DIR`. The helper reads the files at build
+    and test time.
 
   ``CLUSTER <name>``
     Cluster name, ``^[a-z][a-z0-9-]*$``. Defaults to the lower-cased
@@ -122,7 +127,8 @@ Commands
                            [BOOTSTRAP]
                            [SERIAL <n>|<n>%] [CANARY <n>] [MAX_FAIL <n>|<n>%]
                            [QUORUM exec <command>]
-                           [LEADER exec <command>])
+                           [LEADER exec <command>]
+                           [LIMITS <Setting=value>...])
 
   ``<name>``
     Unique service name, ``^[a-z][a-z0-9-]*$``.
@@ -196,6 +202,28 @@ Commands
     fault selector ``leader`` uses it, and a roll restarts the leader last. For
     etcd, ship a small script as a ``CONFIG`` and run it:
     ``LEADER exec "sh @etc@/etcd-leader.sh"``.
+
+  ``LIMITS <Setting=value>...``
+    systemd resource settings written into the service's unit (see
+    ``systemd.resource-control(5)`` and ``systemd.exec(5)``), checked when
+    configuring. The settings and the values accepted:
+
+    * ``MemoryMin``, ``MemoryLow``, ``MemoryHigh``, ``MemoryMax``,
+      ``MemorySwapMax``: bytes with an optional ``K``, ``M``, ``G`` or ``T``
+      suffix, a percentage of the node's memory, or ``infinity``.
+    * ``CPUQuota``: a percentage of one CPU (``150%`` = one and a half CPUs).
+    * ``CPUWeight``, ``IOWeight``: 1 to 10000.
+    * ``TasksMax``: a number, a percentage or ``infinity``.
+    * ``LimitNOFILE``, ``LimitNPROC``: a number or ``infinity``, optionally
+      ``soft:hard``.
+    * ``LimitCORE``, ``LimitMEMLOCK``, ``LimitSTACK``, ``LimitAS``,
+      ``LimitFSIZE``: bytes (suffixes ``K`` to ``E``) or ``infinity``,
+      optionally ``soft:hard``.
+
+    A service killed for exceeding ``MemoryMax`` shows ``result oom-kill`` in
+    ``cluster-deploy status``. The cgroup settings (``Memory*``, ``CPU*``,
+    ``IOWeight``, ``TasksMax``) need the node's systemd to control the cgroup
+    controllers; the ``Limit*`` settings (rlimits) work everywhere.
 
   ``BOOTSTRAP``
     The first node of the group bootstraps the service's cluster: ``deploy`` and
@@ -372,6 +400,74 @@ function(_cluster_deploy_check_port function port)
   endif()
 endfunction()
 
+# The groups of an Ansible INI inventory: sections with hosts of their own ([name],
+# not [name:vars] or [name:children]), and "ungrouped" for hosts before any section.
+function(_cluster_deploy_ansible_groups function file out)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${file}")
+  file(STRINGS "${file}" lines)
+  set(groups "")
+  set(section "")
+  set(section_has_hosts FALSE)
+  foreach(line IN LISTS lines)
+    string(STRIP "${line}" line)
+    if(line STREQUAL "" OR line MATCHES "^[#;]")
+      continue()
+    elseif(line MATCHES "^\\[([^]:]+)\\]$")
+      set(section "${CMAKE_MATCH_1}")
+    elseif(line MATCHES "^\\[")
+      set(section ":")  # :vars or :children: no hosts
+    elseif(section STREQUAL "")
+      list(APPEND groups ungrouped)
+    elseif(NOT section STREQUAL ":")
+      list(APPEND groups "${section}")
+    endif()
+  endforeach()
+  list(REMOVE_DUPLICATES groups)
+  if(NOT groups)
+    message(FATAL_ERROR "${function}: the Ansible inventory '${file}' lists no host")
+  endif()
+  set(${out} "${groups}" PARENT_SCOPE)
+endfunction()
+
+# Check one LIMITS entry <Setting=value> of a service: a known setting, a value of its kind.
+function(_cluster_deploy_check_limit function service entry)
+  set(bytes "[0-9]+[KMGT]?")
+  set(percent "[0-9]+(\\.[0-9]+)?%")
+  set(rlimit_bytes "([0-9]+[KMGTPE]?|infinity)")
+  set(rlimit_count "([0-9]+|infinity)")
+  set(_MemoryMin "^(${bytes}|${percent}|infinity)$")
+  set(_MemoryLow "${_MemoryMin}")
+  set(_MemoryHigh "${_MemoryMin}")
+  set(_MemoryMax "${_MemoryMin}")
+  set(_MemorySwapMax "${_MemoryMin}")
+  set(_CPUQuota "^${percent}$")
+  set(_CPUWeight "^[0-9]+$")
+  set(_IOWeight "^[0-9]+$")
+  set(_TasksMax "^([0-9]+|${percent}|infinity)$")
+  set(_LimitNOFILE "^${rlimit_count}(:${rlimit_count})?$")
+  set(_LimitNPROC "${_LimitNOFILE}")
+  foreach(setting IN ITEMS LimitCORE LimitMEMLOCK LimitSTACK LimitAS LimitFSIZE)
+    set(_${setting} "^${rlimit_bytes}(:${rlimit_bytes})?$")
+  endforeach()
+  set(known MemoryMin MemoryLow MemoryHigh MemoryMax MemorySwapMax CPUQuota CPUWeight IOWeight TasksMax
+            LimitNOFILE LimitNPROC LimitCORE LimitMEMLOCK LimitSTACK LimitAS LimitFSIZE)
+  if(NOT entry MATCHES "^([A-Za-z]+)=(.*)$")
+    message(FATAL_ERROR "${function}(${service}): LIMITS entry '${entry}' is not Setting=value")
+  endif()
+  set(setting "${CMAKE_MATCH_1}")
+  set(value "${CMAKE_MATCH_2}")
+  if(NOT setting IN_LIST known)
+    list(JOIN known ", " known_text)
+    message(FATAL_ERROR "${function}(${service}): LIMITS setting '${setting}' is not one of ${known_text}")
+  endif()
+  if(NOT value MATCHES "${_${setting}}")
+    message(FATAL_ERROR "${function}(${service}): LIMITS ${setting}=${value}: not a valid value for ${setting}")
+  endif()
+  if(setting MATCHES "^(CPUWeight|IOWeight)$" AND (value LESS 1 OR value GREATER 10000))
+    message(FATAL_ERROR "${function}(${service}): LIMITS ${setting}=${value}: must be 1 to 10000")
+  endif()
+endfunction()
+
 function(_cluster_deploy_check_health function service)
   set(health ${ARGN})
   list(LENGTH health count)
@@ -432,18 +528,25 @@ function(cluster_deploy_inventory dir)
   endif()
 
   get_filename_component(dir "${dir}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
-  if(NOT IS_DIRECTORY "${dir}")
+  if(EXISTS "${dir}" AND NOT IS_DIRECTORY "${dir}")
+    if(arg_SANDBOX)
+      message(FATAL_ERROR "${fn}: SANDBOX needs an inventory directory of <group>.txt files, "
+        "not the Ansible inventory '${dir}'")
+    endif()
+    _cluster_deploy_ansible_groups(${fn} "${dir}" groups)
+  elseif(NOT IS_DIRECTORY "${dir}")
     message(FATAL_ERROR "${fn}: inventory directory '${dir}' does not exist")
+  else()
+    file(GLOB group_files CONFIGURE_DEPENDS "${dir}/*.txt")
+    if(NOT group_files)
+      message(FATAL_ERROR "${fn}: inventory directory '${dir}' holds no <group>.txt file")
+    endif()
+    set(groups "")
+    foreach(file IN LISTS group_files)
+      get_filename_component(group "${file}" NAME_WLE)
+      list(APPEND groups "${group}")
+    endforeach()
   endif()
-  file(GLOB group_files CONFIGURE_DEPENDS "${dir}/*.txt")
-  if(NOT group_files)
-    message(FATAL_ERROR "${fn}: inventory directory '${dir}' holds no <group>.txt file")
-  endif()
-  set(groups "")
-  foreach(file IN LISTS group_files)
-    get_filename_component(group "${file}" NAME_WLE)
-    list(APPEND groups "${group}")
-  endforeach()
   list(SORT groups)
 
   if(NOT DEFINED arg_CLUSTER)
@@ -522,7 +625,7 @@ endfunction()
 function(cluster_deploy_service name)
   set(fn cluster_deploy_service)
   cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
-    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL" "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM")
+    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL" "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;LIMITS")
   _cluster_deploy_check_args(${fn})
   _cluster_deploy_check_name(${fn} service "${name}")
 
@@ -606,6 +709,16 @@ function(cluster_deploy_service name)
     message(FATAL_ERROR "${fn}(${name}): MAX_FAIL must be a number of nodes or a percentage, not '${arg_MAX_FAIL}'")
   endif()
 
+  set(limit_names "")
+  foreach(entry IN LISTS arg_LIMITS)
+    _cluster_deploy_check_limit(${fn} ${name} "${entry}")
+    string(REGEX REPLACE "=.*" "" limit_name "${entry}")
+    if(limit_name IN_LIST limit_names)
+      message(FATAL_ERROR "${fn}(${name}): LIMITS sets ${limit_name} twice")
+    endif()
+    list(APPEND limit_names ${limit_name})
+  endforeach()
+
   foreach(after IN LISTS arg_AFTER)
     if(after STREQUAL name)
       message(FATAL_ERROR "${fn}(${name}): a service cannot start AFTER itself")
@@ -631,6 +744,7 @@ function(cluster_deploy_service name)
   set_property(GLOBAL PROPERTY ${prefix}_QUORUM "${arg_QUORUM}")
   set_property(GLOBAL PROPERTY ${prefix}_CANARY "${arg_CANARY}")
   set_property(GLOBAL PROPERTY ${prefix}_MAX_FAIL "${arg_MAX_FAIL}")
+  set_property(GLOBAL PROPERTY ${prefix}_LIMITS "${arg_LIMITS}")
   set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_SERVICES "${name}")
   _cluster_deploy_schedule_finalize()
 endfunction()
@@ -682,7 +796,7 @@ endfunction()
 function(_cluster_deploy_service_xml out name)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
   foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP SERIAL LEADER QUORUM CANARY
-                         MAX_FAIL)
+                         MAX_FAIL LIMITS)
     get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
   endforeach()
   set(service_xml "")
@@ -749,6 +863,11 @@ function(_cluster_deploy_service_xml out name)
       string(APPEND service_xml "    <${element} command=\"${command}\"/>\n")
     endif()
   endforeach()
+  foreach(entry IN LISTS LIMITS)
+    string(REGEX REPLACE "=.*" "" limit_name "${entry}")
+    string(REGEX REPLACE "^[^=]*=" "" limit_value "${entry}")
+    string(APPEND service_xml "    <limit name=\"${limit_name}\" value=\"${limit_value}\"/>\n")
+  endforeach()
   foreach(after IN LISTS AFTER)
     string(APPEND service_xml "    <after>${after}</after>\n")
   endforeach()
@@ -768,8 +887,13 @@ function(_cluster_deploy_validate_services)
     get_property(after GLOBAL PROPERTY ${prefix}_AFTER)
     if(NOT group IN_LIST groups)
       string(REPLACE ";" ", " known "${groups}")
+      if(IS_DIRECTORY "${inventory}")
+        set(missing "no ${group}.txt")
+      else()
+        set(missing "no [${group}] section with hosts")
+      endif()
       message(FATAL_ERROR "cluster_deploy_service(${name}): GROUP '${group}' is not in the "
-        "inventory '${inventory}' (no ${group}.txt; groups: ${known})")
+        "inventory '${inventory}' (${missing}; groups: ${known})")
     endif()
     if(kind STREQUAL "TARGET")
       _cluster_deploy_check_program_target(cluster_deploy_service ${name} TARGET "${program}")

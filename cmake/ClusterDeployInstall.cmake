@@ -4,6 +4,7 @@
 #   bin/cluster-deploy, bin/cluster-sandbox
 #   lib/cmake/ClusterDeploy/{ClusterDeployConfig,ClusterDeployConfigVersion,ClusterDeployTargets}.cmake
 #   lib/cmake/ClusterDeploy/ClusterDeploy.cmake and ClusterDeploy/ (its -P scripts)
+#   share/doc/cluster-deploy/ (README.md, ARCHITECTURE.md, docs/*.md)
 # Consumers: find_package(ClusterDeploy) after installing, or add_subdirectory/FetchContent.
 include_guard(GLOBAL)
 
@@ -38,6 +39,10 @@ if(CLUSTER_DEPLOY_INSTALL)
     DESTINATION "${_cluster_deploy_cmake_dir}")
   install(DIRECTORY "${PROJECT_SOURCE_DIR}/cmake/ClusterDeploy"
     DESTINATION "${_cluster_deploy_cmake_dir}" USE_SOURCE_PERMISSIONS)
+  install(FILES "${PROJECT_SOURCE_DIR}/README.md" "${PROJECT_SOURCE_DIR}/ARCHITECTURE.md"
+    DESTINATION "${CMAKE_INSTALL_DATAROOTDIR}/doc/cluster-deploy")
+  install(DIRECTORY "${PROJECT_SOURCE_DIR}/docs/"
+    DESTINATION "${CMAKE_INSTALL_DATAROOTDIR}/doc/cluster-deploy/docs")
   if(EXISTS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox")
     install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox"
       DESTINATION "${CMAKE_INSTALL_BINDIR}")

@@ -4,7 +4,8 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
 
   plan_variant.py PLAN OUT_DIR [--inventory DIR] [--ssh-config FILE]
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
-                  [--health-exec SERVICE=COMMAND] [--no-faults] [--cluster NAME]
+                  [--health-exec SERVICE=COMMAND] [--no-faults]
+                  [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -28,7 +29,9 @@ def main():
     parser.add_argument("--program", action="append")
     parser.add_argument("--health-exec", action="append")
     parser.add_argument("--no-faults", action="store_true", help="as an inventory without FAULTS")
-    parser.add_argument("--cluster", help="another cluster name")
+    parser.add_argument("--cluster", help="another cluster name: nothing shared with the original on the nodes")
+    parser.add_argument("--only", help="keep this service only")
+    parser.add_argument("--limit", action="append", help="add a <limit> (LIMITS Setting=value) to SERVICE")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -42,6 +45,17 @@ def main():
         del root.attrib["faults"]
     if args.ssh_config:
         root.find("ssh").set("config", args.ssh_config)
+    if args.only:
+        for service in root.findall("service"):
+            if service.get("name") != args.only:
+                root.remove(service)
+            else:
+                for after in service.findall("after"):
+                    service.remove(after)
+    for entry in args.limit or []:
+        name, setting = entry.split("=", 1)
+        service = root.find("service[@name='%s']" % name)
+        ET.SubElement(service, "limit", {"name": setting.split("=", 1)[0], "value": setting.split("=", 1)[1]})
     templates, programs, probes = pairs(args.template), pairs(args.program), pairs(args.health_exec)
     for service in root.findall("service"):
         name = service.get("name")

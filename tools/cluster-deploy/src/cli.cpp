@@ -1,5 +1,6 @@
 #include "cli.hpp"
 
+#include "ansible_inventory.hpp"
 #include "commands.hpp"
 #include "deploy.hpp"
 #include "fault.hpp"
@@ -23,12 +24,14 @@ struct Options {
   std::string color = "auto";
   int verbose = 0;
   bool dry_run = false;
+  bool json = false;
   int health_timeout = 120;
   LogOptions logs;
   bool purge_data = false;
   std::string junit;
   FaultOptions fault;
   std::string rollback_to;
+  std::string export_format;
   std::map<std::string, NodeRelease> releases; ///< rendered before connecting (deploy)
 };
 
@@ -37,7 +40,9 @@ struct Command {
   const char* name;
   const char* help;
   std::function<bool(Cluster&, const std::vector<const Service*>&, const Options&)> run;
-  bool writes = false;    ///< renders and deploys: render before connecting
+  bool writes = false; ///< renders and deploys: render before connecting
+  /// Set for commands that need no connection (they run instead of `run`).
+  std::function<bool(const Plan&, const std::vector<const Node*>&, const Options&)> offline = {};
   bool all_nodes = false; ///< connects to every node; the selection says what to act on
 };
 
@@ -84,11 +89,18 @@ const std::vector<Command>& commands()
       {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
        [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
       {"fault", "inject a fault (partition, kill, pause, resume, stop) that heals itself after --for seconds",
-       [](Cluster& c, const auto&, const Options& o) { return run_fault(c, o.selection, o.fault); }, false, true},
+       [](Cluster& c, const auto&, const Options& o) { return run_fault(c, o.selection, o.fault); }, false, {}, true},
       {"heal", "undo every fault of ours on the selected nodes",
        [](Cluster& c, const auto&, const Options&) { return run_heal(c); }},
       {"leader", "print the node that leads the service's group (its LEADER query)",
        [](Cluster& c, const auto& s, const Options&) { return run_leader(c, s); }},
+      {"inventory", "print the inventory in another tool's format (--export ansible); connects to nothing", nullptr,
+       false,
+       [](const Plan& plan, const std::vector<const Node*>& nodes, const Options&) {
+         std::printf("%s",
+                     ansible_ini(nodes, plan.cluster, plan.ssh.config.string(), plan.inventory_dir.string()).c_str());
+         return true;
+       }},
   };
   return table;
 }
@@ -121,6 +133,14 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
   }
   if (name == "deploy" || name == "up" || name == "rollback" || name == "down" || name == "clean") {
     sub.add_option("--junit", options.junit, "also write the summary as a JUnit XML report to this file");
+  }
+  if (name == "inventory") {
+    sub.add_option("--export", options.export_format, "the format: ansible (an Ansible INI inventory)")
+        ->required()
+        ->check(CLI::IsMember({"ansible"}));
+  }
+  if (name != "logs" && name != "inventory") {
+    sub.add_flag("--json", options.json, "print the result (status, dry run or summary) as JSON on stdout");
   }
   if (name == "logs") {
     sub.add_flag("-f,--follow", options.logs.follow, "keep streaming new lines");
@@ -165,11 +185,16 @@ int execute(const Command& command, Options& options)
   if (options.fault.keep_down && options.fault.kind != "kill") {
     throw Error("--keep-down goes with kill only");
   }
+  if (command.offline) {
+    return command.offline(plan, nodes, options) ? k_exit_ok : k_exit_node_failure;
+  }
   write_nodes_file(plan).value_or_throw();
   if (command.writes) {
     options.releases = render_releases(plan, nodes); // errors stop us before any node is touched
   }
-  Output output(parse_color(options.color));
+  std::string name = command.name;
+  bool long_running = name == "deploy" || name == "up" || name == "rollback" || name == "down" || name == "clean";
+  Output output(parse_color(options.color), options.json ? Format::json : Format::text, long_running);
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
   cluster.connect(ssh_connector());
   bool ok = command.run(cluster, services, options);

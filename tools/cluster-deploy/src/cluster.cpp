@@ -7,6 +7,13 @@
 namespace deploy {
 namespace {
 
+/// Marks a node's part of a tracked step done, however the task ends.
+struct Done {
+  Output& output;
+  std::string node;
+  ~Done() { output.node_done(node); }
+};
+
 template <typename T>
 bool contains(const std::vector<T>& list, const T& value)
 {
@@ -101,8 +108,12 @@ Cluster::Cluster(const Plan& plan, std::vector<const Node*> nodes, Output& outpu
 
 void Cluster::connect(const Connector& connector)
 {
+  m_output.phase("connect");
+  m_output.track(m_slots.size());
   run_parallel(m_slots.size(), m_parallel, [&](size_t i) {
     NodeSlot& slot = m_slots[i];
+    m_output.node_busy(slot.node->name);
+    Done done{m_output, slot.node->name};
     auto start = std::chrono::steady_clock::now();
     auto transport = connector(m_plan, *slot.node);
     if (!transport) {
@@ -122,7 +133,17 @@ void Cluster::for_each_alive(const std::function<void(NodeSlot&)>& task, int par
       alive.push_back(&slot);
     }
   }
-  run_parallel(alive.size(), parallel > 0 ? parallel : m_parallel, [&](size_t i) { task(*alive[i]); });
+  run_tracked(alive, parallel > 0 ? parallel : m_parallel, task);
+}
+
+void Cluster::run_tracked(const std::vector<NodeSlot*>& slots, int parallel, const std::function<void(NodeSlot&)>& task)
+{
+  m_output.track(slots.size());
+  run_parallel(slots.size(), parallel, [&](size_t i) {
+    m_output.node_busy(slots[i]->node->name);
+    Done done{m_output, slots[i]->node->name};
+    task(*slots[i]);
+  });
 }
 
 void Cluster::for_each_of(const std::vector<NodeSlot*>& slots, const std::function<void(NodeSlot&)>& task)
@@ -130,16 +151,18 @@ void Cluster::for_each_of(const std::vector<NodeSlot*>& slots, const std::functi
   std::vector<NodeSlot*> alive;
   std::copy_if(slots.begin(), slots.end(), std::back_inserter(alive),
                [](const NodeSlot* slot) { return slot->alive(); });
-  run_parallel(alive.size(), m_parallel, [&](size_t i) { task(*alive[i]); });
+  run_tracked(alive, m_parallel, task);
 }
 
 void Cluster::for_each_in_group(const std::string& group, const std::function<void(NodeSlot&)>& task)
 {
-  for_each_alive([&](NodeSlot& slot) {
+  std::vector<NodeSlot*> members;
+  for (auto& slot : m_slots) {
     if (slot.node->group == group) {
-      task(slot);
+      members.push_back(&slot);
     }
-  });
+  }
+  for_each_of(members, task);
 }
 
 NodeSlot* Cluster::find(const std::string& node)

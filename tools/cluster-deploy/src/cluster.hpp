@@ -66,6 +66,9 @@ public:
                    double seconds);
 
 private:
+  /// Runs `task` on `slots` in parallel and keeps the live status line's node counts.
+  void run_tracked(const std::vector<NodeSlot*>& slots, int parallel, const std::function<void(NodeSlot&)>& task);
+
   const Plan& m_plan;
   std::vector<NodeSlot> m_slots;
   Output& m_output;

@@ -22,49 +22,115 @@ std::string uptime_text(long seconds)
   return std::to_string(seconds / 3600) + "h";
 }
 
-/// The active faults that touch `unit` on a node: partitions touch every unit.
-std::string faults_text(const Result<std::vector<ActiveFault>>& faults, const std::string& unit)
+/// Reads the state of `services` (those of the node's group) on one node.
+NodeStatus node_status(NodeSlot& slot, const std::vector<const Service*>& services)
+{
+  NodeStatus status;
+  status.name = slot.node->name;
+  status.address = slot.node->address;
+  status.group = slot.node->group;
+  if (auto current = slot.ops->current_release()) {
+    status.release = *current;
+  }
+  if (auto drift = slot.ops->drift()) {
+    status.drift = *drift;
+  }
+  if (auto faults = slot.ops->active_faults()) {
+    status.faults.emplace();
+    for (const auto& fault : *faults) {
+      status.faults->push_back(FaultStatus{fault.id, fault.kind, fault.seconds_left, fault.units});
+    }
+  }
+  for (const Service* service : services) {
+    if (service->group != slot.node->group) {
+      continue;
+    }
+    ServiceStatus row;
+    row.name = service->name;
+    if (auto state = slot.ops->unit_state(service->name, true)) {
+      row.loaded = state->loaded;
+      row.active = state->active;
+      row.sub = state->sub;
+      row.result = state->result;
+      row.running = state->running();
+      row.pid = state->main_pid;
+      row.uptime_seconds = state->uptime_seconds;
+      row.restarts = state->restarts;
+      row.failures = state->failures;
+    } else {
+      row.error = state.error();
+    }
+    status.services.push_back(std::move(row));
+  }
+  return status;
+}
+
+/// The active faults that touch `unit` on a node ("partition(41s)", ...): partitions touch
+/// every unit; "?" when they could not be read.
+std::string faults_text(const std::optional<std::vector<FaultStatus>>& faults, const std::string& unit)
 {
   if (!faults) {
     return "?";
   }
   std::string text;
   for (const auto& fault : *faults) {
-    bool touches = fault.kind == "partition" || std::find(fault.units.begin(), fault.units.end(), unit) != fault.units.end();
-    if (touches) {
+    if (fault.kind == "partition" || std::find(fault.units.begin(), fault.units.end(), unit) != fault.units.end()) {
       text += (text.empty() ? "" : ",") + fault.kind + "(" + std::to_string(fault.seconds_left) + "s)";
     }
   }
   return text.empty() ? "-" : text;
 }
 
-std::vector<std::string> status_rows_for(const Plan& plan, NodeSlot& slot, const std::vector<const Service*>& services,
-                                         bool& all_running,
-                                         std::vector<std::vector<std::string>>& rows)
+/// "-", or "3 (oom-kill)": failures since the deploy and the last one's result.
+std::string failures_text(const std::vector<std::string>& failures)
 {
-  auto current = slot.ops->current_release();
-  std::string release = !current ? "?" : current->empty() ? "-" : *current;
-  auto drift = slot.ops->drift();
-  std::string drift_text = !drift ? "?" : drift->empty() ? "none" : std::to_string(drift->size()) + " files";
-  auto faults = slot.ops->active_faults();
-  for (const Service* service : services) {
-    if (service->group != slot.node->group) {
+  return failures.empty() ? "-" : std::to_string(failures.size()) + " (" + failures.back() + ")";
+}
+
+bool all_running(const std::vector<NodeStatus>& nodes)
+{
+  return std::all_of(nodes.begin(), nodes.end(), [](const NodeStatus& node) {
+    return node.reachable && std::all_of(node.services.begin(), node.services.end(),
+                                         [](const ServiceStatus& service) { return service.running; });
+  });
+}
+
+std::string status_table(const std::string& cluster, const std::vector<NodeStatus>& nodes)
+{
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& node : nodes) {
+    if (!node.reachable) {
+      rows.push_back({node.name, "-", "unreachable", "-", "-", "-", "-", "-", "-", "-"});
       continue;
     }
-    auto state = slot.ops->unit_state(service->name);
-    if (!state) {
-      rows.push_back({slot.node->name, service->name, "error: " + state.error(), "-", "-", "-", release, drift_text,
-                      "?"});
-      all_running = false;
-      continue;
+    std::string release = !node.release ? "?" : node.release->empty() ? "-" : *node.release;
+    std::string drift = !node.drift           ? "?"
+                        : node.drift->empty() ? "none"
+                                              : std::to_string(node.drift->size()) + " files";
+    for (const auto& service : node.services) {
+      std::string state = !service.error.empty() ? "error: " + service.error
+                          : !service.loaded      ? "not deployed"
+                                                 : service.active + " (" + service.sub + ")";
+      if (service.error.empty() && !service.result.empty() && service.result != "success") {
+        state += ", result " + service.result;
+      }
+      rows.push_back({node.name, service.name, state, service.pid ? std::to_string(service.pid) : "-",
+                      uptime_text(service.uptime_seconds),
+                      service.error.empty() ? std::to_string(service.restarts) : "-",
+                      failures_text(service.failures), release, drift,
+                      faults_text(node.faults, NodeLayout{cluster}.unit_name(service.name))});
     }
-    std::string shown = !state->loaded ? "not deployed" : state->active + " (" + state->sub + ")";
-    all_running = all_running && state->running();
-    rows.push_back({slot.node->name, service->name, shown, state->main_pid ? std::to_string(state->main_pid) : "-",
-                    uptime_text(state->uptime_seconds), std::to_string(state->restarts), release, drift_text,
-                    faults_text(faults, NodeLayout{plan.cluster}.unit_name(service->name))});
   }
-  return drift ? *drift : std::vector<std::string>{};
+  std::sort(rows.begin(), rows.end());
+  rows.insert(rows.begin(),
+              {"NODE", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "FAILURES", "RELEASE", "DRIFT", "FAULTS"});
+  std::string text = format_table(rows);
+  for (const auto& node : nodes) {
+    for (const auto& file : node.drift.value_or(std::vector<std::string>{})) {
+      text += "drift: " + node.name + ": " + file + " differs from what was deployed\n";
+    }
+  }
+  return text;
 }
 
 std::string journal_command(const Plan& plan, const std::vector<const Service*>& services, const Node& node,
@@ -92,38 +158,39 @@ std::string journal_command(const Plan& plan, const std::vector<const Service*>&
 
 } // namespace
 
-bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
+std::vector<NodeStatus> collect_status(Cluster& cluster, const std::vector<const Service*>& services)
 {
-  std::vector<std::vector<std::string>> rows;
-  std::map<std::string, std::vector<std::string>> drifted;
+  std::vector<NodeStatus> nodes;
   std::mutex mutex;
-  bool all_running = true;
   cluster.for_each_alive([&](NodeSlot& slot) {
-    std::vector<std::vector<std::string>> mine;
-    bool mine_running = true;
-    auto drift = status_rows_for(cluster.plan(), slot, services, mine_running, mine);
+    auto status = node_status(slot, services);
     std::lock_guard lock(mutex);
-    rows.insert(rows.end(), mine.begin(), mine.end());
-    all_running = all_running && mine_running;
-    if (!drift.empty()) {
-      drifted[slot.node->name] = drift;
-    }
+    nodes.push_back(std::move(status));
   });
   for (auto& slot : cluster.slots()) {
     if (!slot.alive()) {
-      rows.push_back({slot.node->name, "-", "unreachable", "-", "-", "-", "-", "-", "-"});
-      all_running = false;
+      NodeStatus status;
+      status.name = slot.node->name;
+      status.address = slot.node->address;
+      status.group = slot.node->group;
+      status.reachable = false;
+      status.error = slot.failure;
+      nodes.push_back(std::move(status));
     }
   }
-  std::sort(rows.begin(), rows.end());
-  rows.insert(rows.begin(), {"NODE", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "RELEASE", "DRIFT", "FAULTS"});
-  std::printf("%s", format_table(rows).c_str());
-  for (const auto& [node, files] : drifted) {
-    for (const auto& file : files) {
-      std::printf("drift: %s: %s differs from what was deployed\n", node.c_str(), file.c_str());
-    }
-  }
-  return all_running;
+  std::sort(nodes.begin(), nodes.end(), [](const NodeStatus& a, const NodeStatus& b) { return a.name < b.name; });
+  return nodes;
+}
+
+bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
+{
+  auto nodes = collect_status(cluster, services);
+  bool ok = all_running(nodes);
+  std::string text =
+      cluster.output().format() == Format::json ? status_json(cluster.plan().cluster, ok, nodes) : status_table(cluster.plan().cluster, nodes);
+  std::printf("%s", text.c_str());
+  std::fflush(stdout);
+  return ok;
 }
 
 std::vector<std::string> merge_by_time(std::vector<std::pair<std::string, std::string>> node_lines)

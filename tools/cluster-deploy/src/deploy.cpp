@@ -1,10 +1,11 @@
 #include "deploy.hpp"
 
+#include "json_report.hpp"
 #include "rollout.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -71,6 +72,9 @@ Result<void> stage(NodeOps& ops, const NodeChange& work, Output& output)
     if (auto sent = ops.upload(work.release, *file); !sent) {
       return sent;
     }
+    std::error_code ec;
+    auto bytes = std::filesystem::file_size(file->local, ec);
+    output.sent(ec ? 0 : static_cast<std::uint64_t>(bytes));
   }
   output.progress(ops.node(), "staged release " + work.release.id);
   return ops.seal(work.release);
@@ -95,9 +99,39 @@ void stage_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run
   }
 }
 
-bool finish(Cluster& cluster, const std::string& title)
+/// What the dry run found for one node, for --json.
+NodeChanges changes_view(const NodeSlot& slot, const NodeChange& work)
 {
-  return cluster.output().print_summary(title);
+  NodeChanges view;
+  view.name = slot.node->name;
+  view.address = slot.node->address;
+  view.group = slot.node->group;
+  view.reachable = slot.ops.has_value();
+  view.error = slot.failure;
+  if (!slot.failure.empty()) {
+    return view;
+  }
+  const ChangeSet& changes = work.changes;
+  view.release = work.release.id;
+  view.changed = !changes.nothing_to_do() || !changes.restart.empty();
+  for (const ReleaseFile* file : changes.send) {
+    std::error_code ec;
+    auto bytes = std::filesystem::file_size(file->local, ec);
+    view.send.push_back({file->path, ec ? 0 : static_cast<std::uint64_t>(bytes)});
+  }
+  for (const auto& reuse : changes.reuse) {
+    view.reuse.push_back(reuse.to);
+  }
+  view.bytes_to_send = changes.bytes_to_send;
+  view.units_to_install = changes.units_to_install;
+  view.units_to_remove = changes.units_to_remove;
+  view.restart.assign(changes.restart.begin(), changes.restart.end());
+  return view;
+}
+
+bool finish(Cluster& cluster, const std::string& command, std::optional<bool> changed = std::nullopt)
+{
+  return cluster.output().print_summary(command, cluster.plan().cluster, changed);
 }
 
 } // namespace
@@ -129,14 +163,24 @@ std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::
 bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
                 std::map<std::string, NodeRelease> releases, const DeployOptions& options)
 {
-  NodeChanges work;
+  ClusterChanges work;
   for (auto& [name, release] : releases) {
     work[name].release = std::move(release);
   }
+  cluster.output().phase(options.dry_run ? "compare" : "stage");
   cluster.for_each_alive([&](NodeSlot& slot) { stage_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
   if (options.dry_run) {
-    return std::all_of(cluster.slots().begin(), cluster.slots().end(),
-                       [](const NodeSlot& s) { return s.failure.empty(); });
+    bool ok = std::all_of(cluster.slots().begin(), cluster.slots().end(),
+                          [](const NodeSlot& s) { return s.failure.empty(); });
+    if (cluster.output().format() == Format::json) {
+      std::vector<NodeChanges> nodes;
+      for (const auto& slot : cluster.slots()) {
+        nodes.push_back(changes_view(slot, work.at(slot.node->name)));
+      }
+      std::printf("%s", dry_run_json(cluster.plan().cluster, ok, nodes).c_str());
+      std::fflush(stdout);
+    }
+    return ok;
   }
   // Every node is staged; each switches to its release at its turn in the rollout.
   auto record = [&](const Service& service, NodeSlot& slot) {
@@ -155,17 +199,13 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   bool changed = std::any_of(work.begin(), work.end(), [](const auto& w) {
     return !w.second.changes.nothing_to_do() || !w.second.changes.restart.empty();
   });
-  bool ok = finish(cluster, "deploy summary:");
-  if (ok && !changed) {
-    std::printf("nothing changed on any node\n");
-  }
-  return ok;
+  return finish(cluster, "deploy", changed);
 }
 
 bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services, const std::string& to,
                   const HealthOptions& health)
 {
-  NodeChanges work;
+  ClusterChanges work;
   std::mutex mutex;
   std::vector<std::string> refusals;
   cluster.for_each_alive([&](NodeSlot& slot) {
@@ -210,20 +250,21 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
   if (run_rollout(cluster, services, work, health, record)) {
     switch_remaining(cluster, work);
   }
-  return finish(cluster, "rollback summary:");
+  return finish(cluster, "rollback");
 }
 
 bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const HealthOptions& health)
 {
-  NodeChanges nothing;
+  ClusterChanges nothing;
   run_rollout(cluster, services, nothing, health, [](const Service&, NodeSlot&) {});
-  return finish(cluster, "up summary:");
+  return finish(cluster, "up");
 }
 
 bool run_down(Cluster& cluster, const std::vector<const Service*>& services)
 {
   for (auto it = services.rbegin(); it != services.rend(); ++it) {
     const Service& service = **it;
+    cluster.output().phase("stop " + service.name);
     cluster.for_each_in_group(service.group, [&](NodeSlot& slot) {
       auto start = Clock::now();
       auto stopped = slot.ops->systemctl("stop", service.name);
@@ -234,7 +275,7 @@ bool run_down(Cluster& cluster, const std::vector<const Service*>& services)
       cluster.output().add(SummaryRow{slot.node->name, service.name, "stopped", true, "", seconds_since(start)});
     });
   }
-  return finish(cluster, "down summary:");
+  return finish(cluster, "down");
 }
 
 bool run_clean(Cluster& cluster, bool purge_data)
@@ -243,6 +284,7 @@ bool run_clean(Cluster& cluster, bool purge_data)
   for (auto it = cluster.plan().services.rbegin(); it != cluster.plan().services.rend(); ++it) {
     names.push_back(it->name);
   }
+  cluster.output().phase("clean");
   cluster.for_each_alive([&](NodeSlot& slot) {
     auto start = Clock::now();
     auto cleaned = slot.ops->clean(names, purge_data);
@@ -253,7 +295,7 @@ bool run_clean(Cluster& cluster, bool purge_data)
     cluster.output().add(SummaryRow{slot.node->name, "-", purge_data ? "cleaned, data purged" : "cleaned, data kept",
                                     true, "", seconds_since(start)});
   });
-  return finish(cluster, "clean summary:");
+  return finish(cluster, "clean");
 }
 
 } // namespace deploy

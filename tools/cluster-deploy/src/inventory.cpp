@@ -1,5 +1,6 @@
 #include "inventory.hpp"
 
+#include "ansible_inventory.hpp"
 #include "quote.hpp"
 
 #include <algorithm>
@@ -82,14 +83,8 @@ std::string strip_comment(std::string_view line)
   return std::string(line.substr(0, hash));
 }
 
-Result<void> apply_field(Node& node, const std::string& field)
+Result<void> set_node_field_impl(Node& node, const std::string& key, const std::string& value)
 {
-  auto eq = field.find('=');
-  if (eq == std::string::npos || eq == 0) {
-    return fail("expected key=value, got '" + field + "'");
-  }
-  std::string key = field.substr(0, eq);
-  std::string value = field.substr(eq + 1);
   if (!is_var_name(key)) {
     return fail("bad variable name '" + key + "' (use letters, digits and _)");
   }
@@ -113,6 +108,15 @@ Result<void> apply_field(Node& node, const std::string& field)
     node.vars[key] = value;
   }
   return {};
+}
+
+Result<void> apply_field(Node& node, const std::string& field)
+{
+  auto eq = field.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return fail("expected key=value, got '" + field + "'");
+  }
+  return set_node_field_impl(node, field.substr(0, eq), field.substr(eq + 1));
 }
 
 Result<Node> parse_line(const std::vector<std::string>& words, const std::string& group)
@@ -151,6 +155,24 @@ const Node* same_host(const Inventory& inventory, const Node& node)
 }
 
 } // namespace
+
+Result<void> set_node_field(Node& node, const std::string& key, const std::string& value)
+{
+  return set_node_field_impl(node, key, value);
+}
+
+Result<void> add_node(Inventory& inventory, Node node)
+{
+  if (const Node* other = inventory.find(node.name)) {
+    return fail(node.origin + ": node " + node.name + " is already defined at " + other->origin);
+  }
+  if (const Node* other = same_host(inventory, node)) {
+    return fail(node.origin + ": node " + node.name + " has the address of " + other->name + " (" + other->origin +
+                "); one node, one group");
+  }
+  inventory.nodes.push_back(std::move(node));
+  return {};
+}
 
 bool is_valid_address(std::string_view address)
 {
@@ -212,8 +234,14 @@ Result<std::vector<Node>> parse_group(std::string_view text, const std::string& 
 Result<Inventory> read_inventory(const std::filesystem::path& dir)
 {
   std::error_code ec;
+  if (std::filesystem::is_regular_file(dir, ec)) {
+    std::ifstream in(dir);
+    std::stringstream text;
+    text << in.rdbuf();
+    return parse_ansible_inventory(text.str(), dir.string());
+  }
   if (!std::filesystem::is_directory(dir, ec)) {
-    return fail("inventory " + dir.string() + " is not a folder");
+    return fail("inventory " + dir.string() + " is neither a folder nor an Ansible inventory file");
   }
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
@@ -239,14 +267,9 @@ Result<Inventory> read_inventory(const std::filesystem::path& dir)
       return fail(nodes.error());
     }
     for (auto& node : *nodes) {
-      if (const Node* other = inventory.find(node.name)) {
-        return fail(node.origin + ": node " + node.name + " is already defined at " + other->origin);
+      if (auto added = add_node(inventory, std::move(node)); !added) {
+        return fail(added.error());
       }
-      if (const Node* other = same_host(inventory, node)) {
-        return fail(node.origin + ": node " + node.name + " has the address of " + other->name + " (" + other->origin +
-                    "); one node, one group");
-      }
-      inventory.nodes.push_back(std::move(node));
     }
     inventory.groups.push_back(group);
   }

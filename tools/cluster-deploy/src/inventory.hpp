@@ -1,5 +1,6 @@
 // The inventory: one file per group (servers.txt, workers.txt), one node a line:
 //   name:address [port=N] [user=U] [key=value ...]   # comment
+// or an Ansible INI inventory file (ansible_inventory.hpp).
 #pragma once
 
 #include "error.hpp"
@@ -34,8 +35,16 @@ struct Inventory {
 /// Parses one group file's text. `file` names it in error messages.
 Result<std::vector<Node>> parse_group(std::string_view text, const std::string& group, const std::string& file);
 
-/// Reads every `<group>.txt` in `dir`; errors name file:line.
+/// Reads every `<group>.txt` in `dir`, or, when `dir` is a file, an Ansible INI
+/// inventory; errors name file:line.
 Result<Inventory> read_inventory(const std::filesystem::path& dir);
+
+/// Sets one `key=value` field of a node: port, user, or a template variable
+/// (checked: names, ports, no built-in template names, not twice).
+Result<void> set_node_field(Node& node, const std::string& key, const std::string& value);
+
+/// Adds a node, refusing a second node of the same name or on the same address and port.
+Result<void> add_node(Inventory& inventory, Node node);
 
 /// Checks an address: IPv4, [IPv6], or a host name / ssh_config alias.
 bool is_valid_address(std::string_view address);

@@ -159,6 +159,10 @@ UnitState parse_unit_state(std::string_view text)
       state.main_pid = std::stol(value.empty() ? "0" : value);
     } else if (key == "NRestarts") {
       state.restarts = std::stol(value.empty() ? "0" : value);
+    } else if (key == "Result") {
+      state.result = value;
+    } else if (key == "Failure") {
+      state.failures.push_back(value);
     } else if (key == "LoadState") {
       state.loaded = value == "loaded";
     } else if (key == "Uptime") {
@@ -291,13 +295,24 @@ esac; exit 2)SH";
   return result ? Result<void>{} : fail(result.error());
 }
 
-Result<UnitState> NodeOps::unit_state(const std::string& service)
+Result<UnitState> NodeOps::unit_state(const std::string& service, bool with_failures)
 {
-  const char* script = R"SH(systemctl show -p LoadState -p ActiveState -p SubState -p MainPID -p NRestarts "$1"
+  // Failures: systemd's "Failed with result" journal entries (MESSAGE_ID of
+  // SD_MESSAGE_UNIT_FAILURE_RESULT) since the unit file or the started record was
+  // written, whichever is later: a restart (Restart=always) does not hide them.
+  const char* script =
+      R"SH(systemctl show -p LoadState -p ActiveState -p SubState -p Result -p MainPID -p NRestarts "$1"
 t=$(systemctl show -p ActiveEnterTimestampMonotonic --value "$1"); now=$(cut -d' ' -f1 /proc/uptime)
 if [ "$(systemctl show -p ActiveState --value "$1")" = active ] && [ -n "$t" ] && [ "$t" != 0 ]; then
-  echo "Uptime=$(( ${now%.*} - t / 1000000 ))"; fi)SH";
-  auto result = run_script("reading state of " + service, script, {m_layout.unit_name(service)}, {}, Seconds{30});
+  echo "Uptime=$(( ${now%.*} - t / 1000000 ))"; fi
+[ "$3" != failures ] || since=$(stat -c %Y "/etc/systemd/system/$1" "$2" 2>/dev/null | sort -n | tail -n 1)
+[ "$3" != failures ] || [ -z "$since" ] || journalctl -q --no-pager -o cat --output-fields=UNIT_RESULT UNIT="$1" \
+  MESSAGE_ID=d9b373ed55a64feb8242e02dbe79a49c --since "@$since" 2>/dev/null | sed -n 's/^\([a-z-]*\)$/Failure=\1/p'
+exit 0)SH";
+  auto result = run_script(
+      "reading state of " + service, script,
+      {m_layout.unit_name(service), m_layout.root() + "/started/" + service, with_failures ? "failures" : "-"}, {},
+      Seconds{30});
   if (!result) {
     return fail(result.error());
   }

@@ -43,6 +43,10 @@ std::vector<ActiveFault> parse_active_faults(std::string_view text);
 struct UnitState {
   std::string active; ///< ActiveState: active, inactive, failed, activating, ...
   std::string sub;    ///< SubState: running, dead, auto-restart, ...
+  std::string result; ///< Result: success, oom-kill, exit-code, signal, ... (of the last run)
+  /// systemd's "Failed with result" entries since the unit was installed or last started
+  /// by a deploy (oldest first): oom-kill, exit-code, ...
+  std::vector<std::string> failures;
   long main_pid = 0;
   long restarts = 0; ///< NRestarts
   long uptime_seconds = -1;
@@ -78,7 +82,8 @@ public:
   Result<void> systemctl(const std::string& verb, const std::string& service);
   /// Runs `shell_command` as the services' user (HEALTH exec probes).
   Result<ExecResult> run_as_service_user(const std::string& shell_command, Seconds timeout);
-  Result<UnitState> unit_state(const std::string& service);
+  /// The unit's state; `with_failures` also reads UnitState::failures (one more journal query).
+  Result<UnitState> unit_state(const std::string& service, bool with_failures = false);
   Result<std::string> journal_tail(const std::string& service, int lines);
   /// The id of the release `current` points to; empty when nothing is deployed.
   Result<std::string> current_release();

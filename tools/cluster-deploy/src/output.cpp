@@ -1,5 +1,10 @@
 #include "output.hpp"
 
+#include "json_report.hpp"
+#include "progress.hpp"
+
+#include <sys/ioctl.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,10 +30,114 @@ std::string fixed(double seconds)
 
 } // namespace
 
-Output::Output(Color color)
+Output::Output(Color color, Format format, bool allow_live) : m_format(format)
 {
   bool no_color = std::getenv("NO_COLOR") && *std::getenv("NO_COLOR");
   m_color = color == Color::always || (color == Color::automatic && smart_terminal(STDERR_FILENO) && !no_color);
+  m_live = allow_live && live_status_wanted(isatty(STDERR_FILENO), std::getenv("TERM"), std::getenv("CI"));
+  if (m_live) {
+    m_ticker = std::jthread([this](std::stop_token stop) {
+      std::unique_lock lock(m_mutex);
+      while (!stop.stop_requested()) {
+        m_wake.wait_for(lock, stop, std::chrono::milliseconds(500), [] { return false; });
+        if (!stop.stop_requested()) {
+          draw_locked();
+        }
+      }
+    });
+  }
+}
+
+Output::~Output()
+{
+  stop_live();
+}
+
+void Output::stop_live()
+{
+  if (m_ticker.joinable()) {
+    m_ticker.request_stop();
+    m_ticker.join();
+  }
+  std::lock_guard lock(m_mutex);
+  clear_locked();
+  m_live = false;
+}
+
+void Output::draw_locked()
+{
+  if (!m_live) {
+    return;
+  }
+  ProgressSnapshot snapshot;
+  snapshot.phase = m_phase;
+  snapshot.done = m_done;
+  snapshot.total = m_total;
+  snapshot.bytes = m_bytes;
+  auto now = Clock::now();
+  if (m_first_byte && now > *m_first_byte) {
+    snapshot.bytes_per_second =
+        static_cast<double>(m_bytes) / std::chrono::duration<double>(now - *m_first_byte).count();
+  }
+  for (const auto& [node, since] : m_busy) {
+    double seconds = std::chrono::duration<double>(now - since).count();
+    if (snapshot.slowest.empty() || seconds > snapshot.slowest_seconds) {
+      snapshot.slowest = node;
+      snapshot.slowest_seconds = seconds;
+    }
+  }
+  winsize size{};
+  std::size_t width = ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0 ? size.ws_col : 80;
+  std::fprintf(stderr, "\r\x1b[K%s", format_status_line(snapshot, width).c_str());
+  std::fflush(stderr);
+  m_line_shown = true;
+}
+
+void Output::clear_locked()
+{
+  if (m_line_shown) {
+    std::fprintf(stderr, "\r\x1b[K");
+    std::fflush(stderr);
+    m_line_shown = false;
+  }
+}
+
+void Output::phase(const std::string& name)
+{
+  std::lock_guard lock(m_mutex);
+  m_phase = name; // drawn with the next track()
+}
+
+void Output::track(std::size_t nodes)
+{
+  std::lock_guard lock(m_mutex);
+  m_done = 0;
+  m_total = nodes;
+  m_busy.clear();
+  draw_locked();
+}
+
+void Output::node_busy(const std::string& node)
+{
+  std::lock_guard lock(m_mutex);
+  m_busy[node] = Clock::now();
+}
+
+void Output::node_done(const std::string& node)
+{
+  std::lock_guard lock(m_mutex);
+  m_busy.erase(node);
+  ++m_done;
+  draw_locked();
+}
+
+void Output::sent(std::uint64_t bytes)
+{
+  std::lock_guard lock(m_mutex);
+  if (!m_first_byte) {
+    m_first_byte = Clock::now();
+  }
+  m_bytes += bytes;
 }
 
 void Output::progress(const std::string& node, const std::string& message)
@@ -38,18 +147,22 @@ void Output::progress(const std::string& node, const std::string& message)
   if (m_color) {
     line = "\x1b[1m" + node + "\x1b[0m: " + message;
   }
+  clear_locked();
   std::fprintf(stderr, "%s\n", line.c_str());
+  draw_locked();
   std::fflush(stderr);
 }
 
 void Output::block(const std::string& node, const std::string& text)
 {
   std::lock_guard lock(m_mutex);
+  clear_locked();
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
     std::fprintf(stderr, "%s | %s\n", node.c_str(), line.c_str());
   }
+  draw_locked();
   std::fflush(stderr);
 }
 
@@ -65,18 +178,27 @@ std::vector<SummaryRow> Output::rows() const
   return m_rows;
 }
 
-bool Output::print_summary(const std::string& title) const
+bool Output::print_summary(const std::string& command, const std::string& cluster, std::optional<bool> changed)
 {
+  stop_live(); // the summary replaces the status line
   auto rows = this->rows();
   std::stable_sort(rows.begin(), rows.end(), [](const SummaryRow& a, const SummaryRow& b) { return a.node < b.node; });
-  std::vector<std::vector<std::string>> table = {{"NODE", "SERVICE", "ACTION", "RESULT", "SECONDS"}};
-  bool all_ok = true;
-  for (const auto& row : rows) {
-    all_ok = all_ok && row.ok;
-    table.push_back({row.node, row.service, row.action, row.ok ? "ok" : "FAILED: " + row.detail, fixed(row.seconds)});
+  bool all_ok = std::all_of(rows.begin(), rows.end(), [](const SummaryRow& row) { return row.ok; });
+  std::string text;
+  if (m_format == Format::json) {
+    text = summary_json(command, cluster, rows, changed);
+  } else {
+    std::vector<std::vector<std::string>> table = {{"NODE", "SERVICE", "ACTION", "RESULT", "SECONDS"}};
+    for (const auto& row : rows) {
+      table.push_back({row.node, row.service, row.action, row.ok ? "ok" : "FAILED: " + row.detail, fixed(row.seconds)});
+    }
+    text = command + " summary:\n" + format_table(table);
+    if (all_ok && changed == false) {
+      text += "nothing changed on any node\n";
+    }
   }
   std::lock_guard lock(m_mutex);
-  std::printf("%s\n%s", title.c_str(), format_table(table).c_str());
+  std::printf("%s", text.c_str());
   std::fflush(stdout);
   return all_ok;
 }

@@ -56,6 +56,15 @@ Result<Health> parse_health(const XMLElement* element, const std::string& where)
   return health;
 }
 
+/// The systemd settings LIMITS may set (checked by the CMake module too).
+bool is_limit_setting(const std::string& name)
+{
+  static const std::set<std::string> known = {
+      "MemoryMin", "MemoryLow",   "MemoryHigh", "MemoryMax", "MemorySwapMax", "CPUQuota",   "CPUWeight", "IOWeight",
+      "TasksMax",  "LimitNOFILE", "LimitNPROC", "LimitCORE", "LimitMEMLOCK",  "LimitSTACK", "LimitAS",   "LimitFSIZE"};
+  return known.count(name) != 0;
+}
+
 Result<Service> parse_service(const XMLElement* element, const std::string& file)
 {
   Service service;
@@ -92,6 +101,14 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   }
   for (auto* e = element->FirstChildElement("env"); e; e = e->NextSiblingElement("env")) {
     service.env.emplace_back(attribute(e, "name"), attribute(e, "value"));
+  }
+  for (auto* e = element->FirstChildElement("limit"); e; e = e->NextSiblingElement("limit")) {
+    std::string name = attribute(e, "name"), value = attribute(e, "value");
+    if (!is_limit_setting(name) || value.empty() ||
+        value.find_first_not_of("0123456789.%:KMGTPEinfty") != std::string::npos) {
+      return fail(where + ": bad limit '" + name + "=" + value + "'");
+    }
+    service.limits.emplace_back(name, value);
   }
   for (auto* e = element->FirstChildElement("after"); e; e = e->NextSiblingElement("after")) {
     service.after.push_back(text_of(e));

@@ -58,6 +58,7 @@ struct Service {
   /// A command (template) run on one node of the group that prints the name or
   /// address of the group's leader (LEADER exec); empty when there is none.
   std::string leader;
+  std::vector<std::pair<std::string, std::string>> limits; ///< systemd resource settings (LIMITS)
 
   /// A Raft-like group (QUORUM or LEADER declared): never more members down at once
   /// than it can lose, floor((n-1)/2) (at least one).

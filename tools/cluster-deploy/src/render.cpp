@@ -101,6 +101,9 @@ std::string unit_text(const Plan& plan, const Node& node, const Service& service
   for (const auto& assignment : environment) {
     unit << "Environment=" << systemd_env_quote(assignment) << "\n";
   }
+  for (const auto& [setting, value] : service.limits) {
+    unit << setting << "=" << value << "\n";
+  }
   unit << "Restart=always\nRestartSec=1\n"
        << "NoNewPrivileges=yes\nProtectSystem=strict\nProtectHome=yes\nPrivateTmp=yes\nPrivateDevices=yes\n"
        << "ProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectControlGroups=yes\n"

@@ -17,7 +17,7 @@ using Clock = std::chrono::steady_clock;
 /// State of one run across services.
 struct Rollout {
   Cluster& cluster;
-  NodeChanges& changes;
+  ClusterChanges& changes;
   const HealthOptions& health;
   const std::function<void(const Service&, NodeSlot&)>& on_healthy;
   std::map<std::string, std::set<std::string>> touched; ///< node -> services (re)started in this run
@@ -63,6 +63,7 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
     return;
   }
   auto start = Clock::now();
+  r.cluster.output().phase("roll back");
   const Plan& plan = r.cluster.plan();
   std::set<std::string> services;
   {
@@ -196,6 +197,7 @@ std::vector<NodeSlot*> run_on(Rollout& r, const Service& service, const std::vec
   NodeSlot* first = members.empty() ? nullptr : r.cluster.find(members.front()->name);
   bool bootstrap_first =
       service.bootstrap && first && first->alive() && std::find(slots.begin(), slots.end(), first) != slots.end();
+  r.cluster.output().phase("start " + service.name);
   if (bootstrap_first) {
     start_on(r, service, *first, actions);
     if (first->alive()) {
@@ -207,6 +209,7 @@ std::vector<NodeSlot*> run_on(Rollout& r, const Service& service, const std::vec
       start_on(r, service, slot, actions);
     }
   });
+  r.cluster.output().phase("health " + service.name);
   r.cluster.for_each_of(slots, [&](NodeSlot& slot) {
     if (actions.count(slot.node->name)) {
       check_health_on(r, service, slot, actions.at(slot.node->name));
@@ -422,7 +425,7 @@ std::vector<int> batch_sizes(const Service& service, int rolling, int group_size
   return sizes;
 }
 
-bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, NodeChanges& changes,
+bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, ClusterChanges& changes,
                  const HealthOptions& health, const std::function<void(const Service&, NodeSlot&)>& on_healthy)
 {
   Rollout r{cluster, changes, health, on_healthy, {}, {}, {}};
@@ -454,7 +457,7 @@ bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, 
   return r.stopped_by.empty();
 }
 
-void switch_remaining(Cluster& cluster, NodeChanges& changes)
+void switch_remaining(Cluster& cluster, ClusterChanges& changes)
 {
   cluster.for_each_alive([&](NodeSlot& slot) {
     auto it = changes.find(slot.node->name);

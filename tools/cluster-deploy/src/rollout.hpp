@@ -30,7 +30,7 @@ struct NodeChange {
   std::string reason = "deploy"; ///< why it switches (deploy.log): deploy or rollback
 };
 
-using NodeChanges = std::map<std::string, NodeChange>;
+using ClusterChanges = std::map<std::string, NodeChange>;
 
 /// Sizes of the consecutive batches in which `rolling` running instances of `service`
 /// restart, in a group of `group_size` nodes.
@@ -40,11 +40,11 @@ std::vector<int> batch_sizes(const Service& service, int rolling, int group_size
 /// switches to and which services restart there; `on_healthy` is called for each
 /// instance that became healthy after a (re)start. Returns false when the rollout
 /// stopped on failures (after rolling back).
-bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, NodeChanges& changes,
+bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, ClusterChanges& changes,
                  const HealthOptions& health, const std::function<void(const Service&, NodeSlot&)>& on_healthy);
 
 /// Switches the nodes not switched yet (nothing of theirs restarted, e.g. a unit was
 /// only removed), unless the rollout stopped.
-void switch_remaining(Cluster& cluster, NodeChanges& changes);
+void switch_remaining(Cluster& cluster, ClusterChanges& changes);
 
 } // namespace deploy

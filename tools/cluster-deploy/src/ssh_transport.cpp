@@ -3,9 +3,16 @@
 // checks host keys, authenticates and maps the Transport calls onto channels.
 #include "ssh_transport.hpp"
 
+#include "ssh_config_warnings.hpp"
+
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <sstream>
+#include <vector>
 
 namespace deploy {
 namespace {
@@ -22,10 +29,64 @@ constexpr const char* k_key_exchange =
 // --- logging (libssh's callback and level are thread-local) -------------------
 
 thread_local std::string t_log_host;
+thread_local std::vector<std::string>* t_config_messages = nullptr; ///< set while parsing ssh_config
 
 void forward_libssh_log(int /*priority*/, const char* /*function*/, const char* buffer, void* /*userdata*/)
 {
+  if (t_config_messages != nullptr && buffer != nullptr) {
+    t_config_messages->emplace_back(buffer);
+  }
   spdlog::debug("{}: libssh: {}", t_log_host, buffer != nullptr ? buffer : "");
+}
+
+std::string read_text(const std::filesystem::path& file)
+{
+  std::ifstream in(file);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// Parses the ssh_config like ssh_options_parse_config, applies IdentitiesOnly (which
+/// libssh ignores: with it, the agent is not asked, only the IdentityFile keys are
+/// offered), and warns once per run about the other options libssh reads but
+/// ignores: it says so only in its log, at protocol level.
+int parse_config_checked(ssh_session session, const std::string& host, const std::string& config)
+{
+  std::vector<std::string> messages;
+  const int level = ssh_get_log_level();
+  ssh_set_log_level(std::max(level, static_cast<int>(SSH_LOG_PROTOCOL)));
+  t_config_messages = &messages;
+  const int rc = ssh_options_parse_config(session, config.empty() ? nullptr : config.c_str());
+  t_config_messages = nullptr;
+  ssh_set_log_level(level);
+  const char* home = std::getenv("HOME");
+  const std::string text = !config.empty()   ? read_text(config)
+                           : home != nullptr ? read_text(std::filesystem::path(home) / ".ssh/config")
+                                             : std::string();
+  for (const auto& message : messages) {
+    if (auto option = parse_libssh_config_message(message); option && !handled_by_helper(*option, text)) {
+      warn_once(*option, config);
+    }
+  }
+  char* proxy = nullptr;
+  if (rc == SSH_OK && ssh_options_get(session, SSH_OPTIONS_PROXYCOMMAND, &proxy) == SSH_OK && proxy != nullptr) {
+    const std::string command = proxy;
+    ssh_string_free_char(proxy);
+    const std::string with_config = proxy_jump_with_config(command, config);
+    if (with_config != command && ssh_options_set(session, SSH_OPTIONS_PROXYCOMMAND, with_config.c_str()) != SSH_OK) {
+      return SSH_ERROR;
+    }
+    spdlog::debug("{}: proxy command: {}", host, with_config);
+  }
+  if (rc == SSH_OK && identities_only_for(text, host).value_or(false)) {
+    // No agent: libssh then offers only the IdentityFile keys, as IdentitiesOnly means.
+    if (ssh_options_set(session, SSH_OPTIONS_IDENTITY_AGENT, "/dev/null") != SSH_OK) {
+      return SSH_ERROR;
+    }
+    spdlog::debug("{}: IdentitiesOnly yes: not using ssh-agent", host);
+  }
+  return rc;
 }
 
 void route_libssh_logs(const std::string& host)
@@ -214,7 +275,7 @@ Result<void> apply_options(ssh_session session, const ConnectOptions& options)
   if (!config.empty() && !std::filesystem::is_regular_file(options.ssh_config, ec)) {
     return fail(host + ": ssh config file " + config + " does not exist"); // libssh would ignore it
   }
-  if (ssh_options_parse_config(session, config.empty() ? nullptr : config.c_str()) != SSH_OK) {
+  if (parse_config_checked(session, host, config) != SSH_OK) {
     return fail(host + ": cannot read ssh config " + (config.empty() ? "~/.ssh/config" : config) + ": " +
                 libssh_error(session));
   }
@@ -411,7 +472,14 @@ Result<SessionPtr> open_session(const ConnectOptions& options)
     return fail(configured.error());
   }
   if (ssh_connect(session.get()) != SSH_OK) {
-    return fail(options.host + ": cannot connect: " + libssh_error(session.get()));
+    char* proxy = nullptr;
+    std::string through;
+    if (ssh_options_get(session.get(), SSH_OPTIONS_PROXYCOMMAND, &proxy) == SSH_OK && proxy != nullptr) {
+      through = " through the jump host (ProxyCommand/ProxyJump: " + std::string(proxy) +
+                "; is the jump host up, and does `ssh` through it work by hand?)";
+      ssh_string_free_char(proxy);
+    }
+    return fail(options.host + ": cannot connect" + through + ": " + libssh_error(session.get()));
   }
   return session;
 }

@@ -26,6 +26,10 @@ TEST_CASE("systemctl show output becomes a UnitState")
   CHECK(state.restarts == 3);
   CHECK(state.uptime_seconds == 12);
   CHECK_FALSE(parse_unit_state("ActiveState=activating\nSubState=auto-restart\n").running());
+  auto oom = parse_unit_state("ActiveState=activating\nSubState=auto-restart\nResult=oom-kill\n"
+                              "Failure=exit-code\nFailure=oom-kill\n");
+  CHECK(oom.result == "oom-kill");
+  CHECK(oom.failures == std::vector<std::string>{"exit-code", "oom-kill"});
 }
 
 TEST_CASE("http health accepts 2xx only")

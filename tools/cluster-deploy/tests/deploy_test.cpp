@@ -1,34 +1,16 @@
 #include "deploy.hpp"
-#include "fake_transport.hpp"
+#include "fake_cluster.hpp"
 #include "test_support.hpp"
 
 #include <fstream>
 #include <map>
 
 using namespace deploy;
+using deploy::testing::FakeCluster;
 using deploy::testing::FakeNode;
 using deploy::testing::FakeTransport;
 
 namespace {
-
-/// A cluster of fake nodes; `unreachable` nodes fail to connect.
-struct FakeCluster {
-  std::map<std::string, FakeNode> nodes;
-  std::set<std::string> unreachable;
-  std::vector<std::string> order; ///< systemctl start/restart/stop across nodes, in order
-
-  Connector connector()
-  {
-    return [this](const Plan&, const Node& node) -> Result<std::unique_ptr<Transport>> {
-      if (unreachable.count(node.name)) {
-        return fail(node.address + ": connection refused");
-      }
-      nodes[node.name].name = node.name;
-      nodes[node.name].order = &order;
-      return std::unique_ptr<Transport>(new FakeTransport(nodes[node.name]));
-    };
-  }
-};
 
 bool deploy_once(const Plan& plan, FakeCluster& fakes, Output& output)
 {

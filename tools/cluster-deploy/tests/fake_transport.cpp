@@ -107,7 +107,13 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     }
     return ok;
   }
-  if (script.find("echo \"current") != std::string::npos) {
+  if (script.find("readlink \"/opt/$1/current\"") != std::string::npos) {
+    ok.out = m_node.current.empty() ? "" : "/opt/" + args.at(0) + "/releases/" + m_node.current + "\n";
+  } else if (script.find("cmp -s") != std::string::npos) { // drift
+    for (const auto& path : m_node.edited) {
+      ok.out += path + "\n";
+    }
+  } else if (script.find("echo \"current") != std::string::npos) {
     ok.out = "current " + m_node.current + "\n";
     for (const auto& [id, manifest] : m_node.manifests) {
       ok.out += "release " + id + "\n";
@@ -163,8 +169,14 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     bool up = m_node.active.count(args.at(0)) != 0;
     ok.out = std::string("LoadState=loaded\nActiveState=") +
              (up ? "active\nSubState=running\nMainPID=42\n" : "inactive\nSubState=dead\nMainPID=0\n") +
+             "Result=" + (m_node.results.count(args.at(0)) ? m_node.results.at(args.at(0)) : "success") + "\n" +
              "NRestarts=" + std::to_string(m_node.restarts.count(args.at(0)) ? m_node.restarts.at(args.at(0)) : 0) +
              "\n";
+    if (args.size() > 2 && args.at(2) == "failures" && m_node.failures.count(args.at(0))) {
+      for (const auto& failure : m_node.failures.at(args.at(0))) {
+        ok.out += "Failure=" + failure + "\n";
+      }
+    }
   }
   return ok;
 }

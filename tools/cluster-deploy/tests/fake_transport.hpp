@@ -16,15 +16,17 @@ std::vector<std::string> split_quoted(const std::string& line);
 
 /// What a node has, as the fake keeps it.
 struct FakeNode {
-  std::string current;                          ///< release id
-  std::map<std::string, std::string> manifests; ///< release id -> manifest text
-  std::map<std::string, std::string> units;     ///< unit name -> sha256
-  std::set<std::string> active;                 ///< running unit names
-  std::map<std::string, int> restarts;          ///< unit -> systemd restart count
-  std::map<std::string, std::string> started;   ///< service -> digest recorded after a healthy start
-  std::set<std::string> edited;                 ///< current-release paths edited on the node (drift)
-  bool healthy = true;                          ///< what HTTP probes answer
-  std::vector<std::string> uploaded;            ///< release paths sent
+  std::string current;                                      ///< release id
+  std::map<std::string, std::string> manifests;             ///< release id -> manifest text
+  std::map<std::string, std::string> units;                 ///< unit name -> sha256
+  std::set<std::string> active;                             ///< running unit names
+  std::map<std::string, int> restarts;                      ///< unit -> systemd restart count
+  std::map<std::string, std::string> results;               ///< unit -> systemd Result (default success)
+  std::map<std::string, std::vector<std::string>> failures; ///< unit -> failure results since deploy
+  std::map<std::string, std::string> started;               ///< service -> digest recorded after a healthy start
+  std::set<std::string> edited;                             ///< current-release paths edited on the node (drift)
+  bool healthy = true;                                      ///< what HTTP probes answer
+  std::vector<std::string> uploaded;                        ///< release paths sent
   std::uint64_t uploaded_bytes = 0;
   std::vector<std::string> commands;  ///< every command's script arguments
   std::vector<std::string> systemctl; ///< "restart example-etcd.service", ...

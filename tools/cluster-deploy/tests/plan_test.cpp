@@ -88,3 +88,21 @@ TEST_CASE("SERIAL and MAX_FAIL take a count or a percentage; QUORUM is read")
   CHECK_FALSE(parse_amount("x", "SERIAL"));
   CHECK(parse_amount("", "SERIAL")->given() == false);
 }
+
+TEST_CASE("LIMITS are read from the plan and unknown settings or odd values refused")
+{
+  auto plan = parse_plan("<plan version='1' cluster='c'><service name='s' group='g'><program>/x</program>"
+                         "<limit name='MemoryMax' value='64M'/><limit name='LimitNOFILE' value='1024:4096'/>"
+                         "</service></plan>",
+                         "p.xml");
+  REQUIRE(plan);
+  CHECK(plan->services[0].limits ==
+        std::vector<std::pair<std::string, std::string>>{{"MemoryMax", "64M"}, {"LimitNOFILE", "1024:4096"}});
+  auto bad = [](const std::string& limit) {
+    return parse_plan("<plan version='1' cluster='c'><service name='s' group='g'><program>/x</program>" + limit +
+                          "</service></plan>",
+                      "p.xml");
+  };
+  CHECK(bad("<limit name='ExecStartPre' value='1'/>").error() == "p.xml: service 's': bad limit 'ExecStartPre=1'");
+  CHECK_FALSE(bad("<limit name='MemoryMax' value='1\nExecStartPre=/bin/sh'/>"));
+}

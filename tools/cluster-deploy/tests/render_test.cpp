@@ -59,6 +59,16 @@ TEST_CASE("units run through current as a non-root user with hardening")
   CHECK_THAT(*unit, Catch::Contains("Environment=\"GOMAXPROCS=2\"\n"));
 }
 
+TEST_CASE("LIMITS become settings of the unit's [Service] section")
+{
+  Plan plan = testing::example_plan("render-limits");
+  plan.services[0].limits = {{"MemoryMax", "64M"}, {"LimitNOFILE", "4096"}};
+  auto unit = render_unit(plan, *plan.inventory.find("worker1"), plan.services[0]);
+  REQUIRE(unit);
+  auto service_section = unit->substr(unit->find("[Service]"), unit->find("[Install]") - unit->find("[Service]"));
+  CHECK_THAT(service_section, Catch::Contains("\nMemoryMax=64M\nLimitNOFILE=4096\n"));
+}
+
 TEST_CASE("render_node writes each node's files and derives a content release id")
 {
   Plan plan = testing::example_plan("render-node");

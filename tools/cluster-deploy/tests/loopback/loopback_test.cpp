@@ -2,6 +2,8 @@
 #include "transport.hpp"
 
 #include <catch2/catch.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -350,4 +352,72 @@ TEST_CASE("a quoted argument with shell syntax stays one argument", "[loopback]"
   CHECK(result->exit_status == 0);
   CHECK(result->out == payload);
   CHECK_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_CASE("a key held only in ssh-agent logs in without any IdentityFile", "[loopback]")
+{
+  auto options = loopback_options();
+  options.identity.clear(); // the sshd accepts client_key only, which is in the agent only
+  setenv("SSH_AUTH_SOCK", env("CD_LOOPBACK_AGENT_SOCK").c_str(), 1);
+  auto with_agent = connect_ssh(options);
+  unsetenv("SSH_AUTH_SOCK");
+  INFO((with_agent.ok() ? std::string() : with_agent.error()));
+  REQUIRE(with_agent.ok());
+  auto result = (*with_agent)->exec("echo agent-login", {}, Seconds(10));
+  REQUIRE(result.ok());
+  CHECK(result->out == "agent-login\n");
+
+  auto without_agent = connect_ssh(options); // the same without the agent: refused
+  REQUIRE_FALSE(without_agent.ok());
+  CHECK_THAT(without_agent.error(), Catch::Contains("authentication failed"));
+}
+
+TEST_CASE("ssh_config options libssh ignores are reported once, naming file and line", "[loopback]")
+{
+  auto config = temp_dir() / "ignored_ssh_config";
+  std::ofstream(config) << "Host *\n  ConnectionAttempts 2\n  ServerAliveInterval 5\n  ControlMaster auto\n"
+                           "  BatchMode yes\n  IdentitiesOnly yes\n";
+  std::ostringstream captured;
+  auto previous = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
+  logger->set_level(spdlog::level::warn);
+  logger->set_pattern("%l: %v");
+  spdlog::set_default_logger(logger);
+  auto options = loopback_options();
+  options.ssh_config = config;
+  auto first = connect_ssh(options);
+  auto second = connect_ssh(options);
+  spdlog::set_default_logger(previous);
+  REQUIRE(first.ok());
+  REQUIRE(second.ok()); // ignored options warn, they do not fail the connection
+  const std::string text = captured.str();
+  INFO(text);
+  const std::string attempts = "warning: ssh_config: ConnectionAttempts at " + config.string() +
+                               " (or a file it includes), line 2 is ignored (libssh 0.10 does not support it): "
+                               "each node gets one connection attempt";
+  CHECK_THAT(text, Catch::Contains(attempts));
+  CHECK(text.find("ConnectionAttempts") == text.rfind("ConnectionAttempts")); // once, not once per connection
+  CHECK_THAT(text, Catch::Contains("ServerAliveInterval at " + config.string() + " (or a file it includes), line 3"));
+  CHECK_THAT(text, !Catch::Contains("ControlMaster"));  // does not apply: not worth a warning
+  CHECK_THAT(text, !Catch::Contains("BatchMode"));      // the helper never prompts: nothing changes
+  CHECK_THAT(text, !Catch::Contains("IdentitiesOnly")); // handled by the helper
+}
+
+TEST_CASE("IdentitiesOnly yes is honoured: an agent full of other keys does not use up MaxAuthTries", "[loopback]")
+{
+  auto options = loopback_options(); // IdentityFile = the accepted key
+  setenv("SSH_AUTH_SOCK", env("CD_LOOPBACK_CROWDED_AGENT_SOCK").c_str(), 1);
+  auto crowded = connect_ssh(options); // the agent's 6 keys are offered first: refused
+  auto config = temp_dir() / "identities_only_ssh_config";
+  std::ofstream(config) << "Host other.example\n  IdentitiesOnly no\nHost 127.0.0.*\n  IdentitiesOnly yes\n";
+  options.ssh_config = config;
+  auto only_file = connect_ssh(options);
+  unsetenv("SSH_AUTH_SOCK");
+  REQUIRE_FALSE(crowded.ok());
+  CHECK_THAT(crowded.error(), Catch::Contains("authentication failed"));
+  INFO((only_file.ok() ? std::string() : only_file.error()));
+  REQUIRE(only_file.ok());
+  auto result = (*only_file)->exec("echo identities-only", {}, Seconds(10));
+  REQUIRE(result.ok());
+  CHECK(result->out == "identities-only\n");
 }

@@ -14,11 +14,18 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cd-loopback.XXXXXX")
 sshd_pid=
+agent_pid=
+crowded_pid=
 cleanup() {
   if [[ -n $sshd_pid ]]; then
     kill "$sshd_pid" 2>/dev/null || true
     wait "$sshd_pid" 2>/dev/null || true
   fi
+  local pid
+  for pid in $agent_pid $crowded_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -80,7 +87,31 @@ echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$work/host_key.pub")" >"$work/known_h
 echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$work/other_key.pub")" >"$work/changed_known_hosts"
 : >"$work/ssh_config"
 
+# An ssh-agent holding the client key, for the test that logs in with the agent only
+# (the other tests run without SSH_AUTH_SOCK).
+ssh-agent -D -a "$work/agent.sock" >/dev/null &
+agent_pid=$!
+for _ in $(seq 1 100); do
+  [[ -S $work/agent.sock ]] && break
+  sleep 0.1
+done
+SSH_AUTH_SOCK=$work/agent.sock ssh-add -q "$work/client_key"
+# An agent crowded with 6 keys the server does not accept (its MaxAuthTries is 6), for
+# the IdentitiesOnly test.
+ssh-agent -D -a "$work/crowded.sock" >/dev/null &
+crowded_pid=$!
+for i in 1 2 3 4 5 6; do
+  ssh-keygen -q -t ed25519 -N '' -C "loopback-crowd$i" -f "$work/crowd$i"
+done
+for _ in $(seq 1 100); do
+  [[ -S $work/crowded.sock ]] && break
+  sleep 0.1
+done
+SSH_AUTH_SOCK=$work/crowded.sock ssh-add -q "$work"/crowd[1-6]
+
 export CD_LOOPBACK_HOST=127.0.0.1
+export CD_LOOPBACK_AGENT_SOCK=$work/agent.sock
+export CD_LOOPBACK_CROWDED_AGENT_SOCK=$work/crowded.sock
 export CD_LOOPBACK_PORT=$port
 export CD_LOOPBACK_USER=${CD_LOOPBACK_USER:-$(id -un)}
 export CD_LOOPBACK_KEY=$work/client_key

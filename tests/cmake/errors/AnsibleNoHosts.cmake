@@ -1,0 +1,1 @@
+cluster_deploy_inventory(ansible/no-hosts.ini CLUSTER c)
