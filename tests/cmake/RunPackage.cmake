@@ -2,8 +2,12 @@
 # workflow's build step), checks the .deb's metadata and files, unpacks it with
 # `dpkg -x` into a temporary root (nothing is installed on the machine), runs the
 # unpacked helper, and configures the consumer project with find_package against it.
+# With -DINSTALL=ON (CI, as root) it installs the .deb for real with apt-get instead,
+# lets the consumer find it under /usr, and purges it again, also when a check fails;
+# it refuses to run where a cluster-deploy package is installed already.
 #
-#   cmake -DBUILD=<build tree> -DREPO=<repo> -DWORK=<scratch dir> [-DGENERATOR=<gen>] -P RunPackage.cmake
+#   cmake -DBUILD=<build tree> -DREPO=<repo> -DWORK=<scratch dir> [-DGENERATOR=<gen>] [-DINSTALL=ON]
+#         -P RunPackage.cmake
 cmake_minimum_required(VERSION 3.25)
 
 foreach(var IN ITEMS BUILD REPO WORK)
@@ -27,18 +31,27 @@ endif()
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 
+set(installed FALSE)
+# Fails the run; a package this run installed is purged first.
+function(fail text)
+  if(installed)
+    execute_process(COMMAND dpkg --purge cluster-deploy OUTPUT_QUIET ERROR_QUIET)
+  endif()
+  message(FATAL_ERROR "${text}")
+endfunction()
+
 function(step what)
   message(STATUS "${what}")
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT result EQUAL 0)
-    message(FATAL_ERROR "${what} failed (${result}):\n${out}\n${err}")
+    fail("${what} failed (${result}):\n${out}\n${err}")
   endif()
   set(step_output "${out}" PARENT_SCOPE)
 endfunction()
 
 function(expect_match what text regex)
   if(NOT text MATCHES "${regex}")
-    message(FATAL_ERROR "${what}: no match for\n  ${regex}\nin:\n${text}")
+    fail("${what}: no match for\n  ${regex}\nin:\n${text}")
   endif()
   message(STATUS "ok   ${what}")
 endfunction()
@@ -75,14 +88,27 @@ if(step_output MATCHES "\n[^\n]* \\./(etc|opt|var|home)/")
   message(FATAL_ERROR "the package installs outside /usr:\n${step_output}")
 endif()
 
-set(root "${WORK}/root")
-step("dpkg -x into ${root}" dpkg -x "${debs}" "${root}")
-step("the unpacked helper runs" "${root}/usr/bin/cluster-deploy" --help)
+if(INSTALL)
+  execute_process(COMMAND dpkg-query -W "-f=\${Status}" cluster-deploy OUTPUT_VARIABLE status ERROR_QUIET)
+  if(status MATCHES "installed")
+    message(FATAL_ERROR "a cluster-deploy package is installed on this machine already: not touching it")
+  endif()
+  set(root "")
+  set(installed TRUE)
+  step("apt-get install the .deb" apt-get install -y -qq --no-install-recommends "${debs}")
+  set(prefix_args "")
+  set(where "the installed package")
+else()
+  set(root "${WORK}/root")
+  step("dpkg -x into ${root}" dpkg -x "${debs}" "${root}")
+  set(prefix_args "-DCMAKE_PREFIX_PATH=${root}/usr")
+  set(where "the unpacked package")
+endif()
+step("the packaged helper runs" "${root}/usr/bin/cluster-deploy" --help)
 expect_match("the helper's help lists its commands" "${step_output}" "deploy.*status.*inventory")
 
-step("configure the consumer against the unpacked package"
-  "${CMAKE_COMMAND}" -S "${REPO}/tests/cmake/consumer" -B "${WORK}/consumer" -G "${GENERATOR}"
-  "-DCMAKE_PREFIX_PATH=${root}/usr")
+step("configure the consumer against ${where}"
+  "${CMAKE_COMMAND}" -S "${REPO}/tests/cmake/consumer" -B "${WORK}/consumer" -G "${GENERATOR}" ${prefix_args})
 expect_match("find_package found the packaged helper" "${step_output}"
   "consumer: ClusterDeploy::cluster-deploy IMPORTED=TRUE")
 step("list the consumer's tests" "${CMAKE_CTEST_COMMAND}" --test-dir "${WORK}/consumer" --show-only=json-v1)
@@ -92,5 +118,9 @@ expect_match("the consumer deploys with the packaged helper" "${step_output}"
 expect_match("the consumer's local cluster is the packaged cluster-sandbox" "${step_output}"
   "\"${root_re}/usr/bin/cluster-sandbox\",[ \n]*\"up\"")
 step("build the consumer's service" "${CMAKE_COMMAND}" --build "${WORK}/consumer" --target hello)
+if(INSTALL)
+  step("dpkg --purge the package again" dpkg --purge cluster-deploy)
+  set(installed FALSE)
+endif()
 file(REMOVE_RECURSE "${WORK}")
 message(STATUS "module.package.deb: all checks passed")
