@@ -52,7 +52,14 @@ run_helper 0 "$WORK/changed.log" deploy --plan "$changed"
 for worker in "${workers[@]}"; do
   [[ "$(release_of "$worker")" != "${before[$worker]}" ]] || fail "$worker did not move to the changed release"
 done
+mapfile -t servers < <(nodes_in_group servers)
+declare -A server_release
+for server in "${servers[@]}"; do server_release[$server]=$(release_of "$server"); done
+# The whole cluster: only what the last deploy changed (the workers) goes back.
 run_helper 0 "$WORK/rollback.log" rollback --plan "$changed"
+for server in "${servers[@]}"; do
+  [[ "$(release_of "$server")" == "${server_release[$server]}" ]] || fail "rollback moved $server, which the last deploy did not change"
+done
 run_helper 0 "$WORK/status.log" status --plan "$changed" --group workers
 for worker in "${workers[@]}"; do
   [[ "$(release_of "$worker")" == "${before[$worker]}" ]] || fail "$worker is not back on ${before[$worker]} after rollback"

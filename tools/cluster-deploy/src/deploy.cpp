@@ -208,6 +208,7 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
   ClusterChanges work;
   std::mutex mutex;
   std::vector<std::string> refusals;
+  std::map<std::string, std::string> runs; // node -> the run that made its current release
   cluster.for_each_alive([&](NodeSlot& slot) {
     auto start = Clock::now();
     auto state = slot.ops->read_state();
@@ -221,6 +222,7 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
       refusals.push_back(slot.node->name + ": " + target->why_none);
       return;
     }
+    runs[slot.node->name] = target->run;
     NodeChange& change = work[slot.node->name];
     change.release = release_from_manifest(cluster.plan(), *slot.node, target->files);
     change.release.id = target->id;
@@ -228,13 +230,31 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
     change.changes = compute_changes(change.release, *state);
     change.reason = to.empty() ? "rollback" : "deploy"; // --to picks a release as a deploy would
   });
-  if (!refusals.empty()) {
+  // Without --to, a rollback undoes the newest command run: nodes whose current release an
+  // older run made (the last deploy did not change them) are left as they are.
+  std::string newest;
+  for (const auto& [node, change] : work) {
+    newest = std::max(newest, runs[node]);
+  }
+  for (auto it = work.begin(); to.empty() && it != work.end();) {
+    if (runs[it->first] != newest) {
+      cluster.output().progress(it->first, "left alone: the last deploy did not change it (release " +
+                                               it->second.before.current_id + ")");
+      it = work.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (work.empty() || (!refusals.empty() && !to.empty())) {
     std::sort(refusals.begin(), refusals.end());
     for (const auto& refusal : refusals) {
       std::fprintf(stderr, "cluster-deploy: error: %s\n", refusal.c_str());
     }
     std::fprintf(stderr, "cluster-deploy: error: nothing was rolled back\n");
     return false;
+  }
+  for (const auto& refusal : refusals) { // e.g. a node the last deploy brought its first release
+    cluster.output().progress(refusal.substr(0, refusal.find(':')), "left alone:" + refusal.substr(refusal.find(':') + 1));
   }
   for (auto& [node, change] : work) {
     cluster.output().progress(node, "back to release " + change.release.id + " (from " + change.before.current_id +

@@ -5,6 +5,7 @@
 #include "remote_scripts.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 
 namespace deploy {
@@ -51,7 +52,7 @@ exit 0)SH";
 // manifest says; otherwise its path is printed as "resend PATH". Programs are hard
 // links (large, never written in place); everything else is copied.
 const std::string k_prepare_script = k_ownership + R"SH(set -e; c=$1; root=/opt/$1; st=$root/releases/.staging-$2; shift 2
-mkdir -p "$root/releases"; rm -rf "$root"/releases/.staging-*; mkdir -p "$st"
+mkdir -p -m 0755 "$root/releases"; rm -rf "$root"/releases/.staging-*; umask 077; mkdir -p "$st"
 while [ $# -ge 3 ]; do
   src=$root/current/$1; dst=$st/$2; mkdir -p "$(dirname "$dst")"
   if [ -f "$src" ] && [ "$(sha256sum < "$src" | cut -d' ' -f1)" = "$3" ]; then
@@ -62,16 +63,20 @@ while [ $# -ge 3 ]; do
   shift 3
 done)SH";
 
-const char* k_upload_script = R"SH(set -e; umask 022; f=/opt/$1/releases/.staging-$2/$3
+// Staging is root's alone (0700, files 0600) until seal sets the final modes: a config
+// holding a secret is never world-readable, not even in an interrupted upload.
+const char* k_upload_script = R"SH(set -e; umask 077; f=/opt/$1/releases/.staging-$2/$3
 mkdir -p "$(dirname "$f")"; cat > "$f.part"; mv -f "$f.part" "$f")SH";
 
 // Configs may hold secrets: readable by root and the service user's group only.
 const char* k_seal_script = R"SH(set -e; root=/opt/$1; st=$root/releases/.staging-$2
 cat > "$st/MANIFEST"; cd "$st"
 if ! out=$(sha256sum --quiet --strict -c MANIFEST 2>&1); then echo "$out" | head -n 3 >&2; exit 3; fi
-chown -R root:root "$st"; chmod -R go-w,a+rX "$st"
-[ -d bin ] && chmod 0755 bin/*
+chown -R root:root "$st"
 if [ -d etc ]; then chgrp -R "$1" etc; chmod -R u=rwX,g=rX,o= etc; fi
+for d in bin units; do if [ -d "$d" ]; then chmod -R go-w,a+rX "$d"; fi; done
+[ -d bin ] && chmod 0755 bin/*
+chmod 0755 .; chmod 0644 MANIFEST
 cd /; mv -T "$st" "$root/releases/$2")SH";
 
 // Args after the cluster, release id and reason (deploy, back, rollback: written to
@@ -261,9 +266,23 @@ Result<void> NodeOps::seal(const NodeRelease& release)
   return result ? Result<void>{} : fail(result.error());
 }
 
+std::string run_id()
+{
+  // One id per command run, the same on every node: fixed-width milliseconds, so ids sort by time.
+  static const std::string id = [] {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+    std::string digits = std::to_string(ms);
+    return "r" + std::string(digits.size() < 15 ? 15 - digits.size() : 0, '0') + digits;
+  }();
+  return id;
+}
+
 Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason)
 {
-  std::vector<std::string> args = {m_layout.cluster, release.id, reason, "--install"};
+  // deploy.log gets "<reason> run=<id>": rollback undoes the newest run (remote/releases.sh).
+  std::vector<std::string> args = {m_layout.cluster, release.id, reason + " run=" + run_id(), "--install"};
   args.insert(args.end(), changes.units_to_install.begin(), changes.units_to_install.end());
   args.push_back("--remove");
   args.insert(args.end(), changes.units_to_remove.begin(), changes.units_to_remove.end());
@@ -367,6 +386,8 @@ RollbackTarget parse_rollback_target(std::string_view text)
       words >> target.id;
     } else if (key == "none") {
       std::getline(words >> std::ws, target.why_none);
+    } else if (key == "run") {
+      words >> target.run;
     } else if (key == "file" && (words >> first >> second)) {
       target.files[second] = first;
     }

@@ -30,8 +30,12 @@ struct ActiveFault {
 struct RollbackTarget {
   std::string id;                           ///< empty: there is none
   std::string why_none;                     ///< why there is none
+  std::string run;                          ///< the command run that made `current` current ("" if unknown)
   std::map<std::string, std::string> files; ///< its manifest: path -> sha256
 };
+
+/// This command run's id ("r" + 15-digit milliseconds), written with every release switch.
+std::string run_id();
 
 /// Parses remote/releases.sh output.
 RollbackTarget parse_rollback_target(std::string_view text);

@@ -202,3 +202,18 @@ TEST_CASE("a failure in a later batch takes every switched node back, the failed
   CHECK(has_row(second, "s2", "rolled back"));
   CHECK(has_row(second, "s3", "not restarted"));
 }
+
+TEST_CASE("releases.sh output: the target, its manifest and the run that made current current")
+{
+  auto target = parse_rollback_target("run r001795743000000\ntarget ab12\nfile 00ff  bin/db\nfile 11ee  units/demo-db.service\n");
+  CHECK(target.id == "ab12");
+  CHECK(target.run == "r001795743000000");
+  CHECK(target.files.size() == 2);
+  CHECK(target.files.at("bin/db") == "00ff");
+  auto none = parse_rollback_target("run r1\nnone nothing earlier than release ab12 to go back to\n");
+  CHECK(none.id.empty());
+  CHECK(none.why_none == "nothing earlier than release ab12 to go back to");
+  CHECK(parse_rollback_target("").why_none == "no answer from the node");
+  CHECK(run_id().size() == 16);
+  CHECK(run_id() == run_id()); // one id per command run
+}
