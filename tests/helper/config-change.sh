@@ -36,7 +36,7 @@ grep -qE 'worker[0-9]*: release [0-9a-f]+: send 1 files' "$WORK/changed.log" || 
 
 worker=$(nodes_in_group workers | head -n 1)
 current=$(on_node "$worker" "readlink /opt/$CLUSTER_DEPLOY_NAME/current")
-on_node "$worker" "tail -n 1 /opt/$CLUSTER_DEPLOY_NAME/deploy.log" | grep -qE "^[0-9T:Z-]+ [0-9a-f]+ -> ${current##*/} deploy$" ||
+on_node "$worker" "tail -n 1 /opt/$CLUSTER_DEPLOY_NAME/deploy.log" | grep -qE "^[0-9T:Z-]+ [0-9a-f]+ -> ${current##*/} deploy run=r[0-9]+$" ||
   fail "$worker's deploy.log does not record the switch to ${current##*/}"
 
 run_helper 0 "$WORK/back.log" deploy --plan "$original"
