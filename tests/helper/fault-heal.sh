@@ -30,6 +30,7 @@ nothing_of_ours_left() {
     out=$(on_node "$node" "sudo nft list tables; systemctl list-units --no-legend 'cluster-deploy-heal-*'; sudo ls /run/cluster-deploy/$CLUSTER_DEPLOY_NAME/faults 2>/dev/null; for p in \$(systemctl show -p MainPID --value $(unit etcd) $(unit worker) 2>/dev/null); do [ \$p = 0 ] || ps -o stat= -p \$p; done; systemctl show -p FreezerState $(unit etcd) $(unit worker) 2>/dev/null | grep -v =running || true") || return 1
     if grep -E 'cluster_deploy_|cluster-deploy-heal|^f[0-9]|^T|^FreezerState' <<<"$out" >/dev/null; then
       say "$node still has: $(tr '\n' ' ' <<<"$out")"
+      on_node "$node" "sudo journalctl -u 'cluster-deploy-heal-*' -n 20 --no-pager -o short-iso" 2>&1 | sed 's/^/    heal journal | /' || true
       return 1
     fi
   done

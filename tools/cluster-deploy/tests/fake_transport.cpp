@@ -3,6 +3,7 @@
 #include "hash.hpp"
 
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 namespace deploy::testing {
@@ -154,7 +155,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     const std::string& verb = args.at(0);
     const std::string& unit = args.at(1);
     m_node.systemctl.push_back(verb + " " + unit);
-    if (m_node.order) {
+    if (m_node.order) { // shared by the nodes, which run in parallel
+      static std::mutex order_mutex;
+      std::lock_guard lock(order_mutex);
       m_node.order->push_back(m_node.name + " " + verb + " " + unit);
     }
     if (verb == "stop") {
