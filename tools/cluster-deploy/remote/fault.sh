@@ -32,8 +32,13 @@ fi
 dir=/run/cluster-deploy/$cluster
 umask 077
 mkdir -p "$dir/faults"
+# A controller that dies while we run must not cut us short: the timer below heals what we do.
+trap '' HUP PIPE
 exec 9>"$dir/.lock"
-flock 9
+if ! flock -w 60 9; then
+  echo "another fault or heal of $cluster holds $dir/.lock: no fault applied" >&2
+  exit 3
+fi
 # heal.sh comes on stdin: install it only whole (every timer of this cluster runs it).
 cat >"$dir/.heal.sh.$id"
 if [ "$(sha256sum <"$dir/.heal.sh.$id" | cut -d' ' -f1)" != "$heal_sha" ]; then
@@ -56,7 +61,8 @@ systemd-run --quiet --unit="cluster-deploy-heal-$cluster-$id" --on-active="${sec
 } >"$record"
 
 # From here on, a failure heals what was done so far.
-trap 'sh "$dir/heal.sh" "$cluster" "$id" >/dev/null 2>&1' EXIT
+# (We hold the lock: the heal we run here must not wait for it.)
+trap 'CLUSTER_DEPLOY_LOCK_HELD=1 sh "$dir/heal.sh" "$cluster" "$id" >/dev/null 2>&1' EXIT
 
 case $kind in
 partition)

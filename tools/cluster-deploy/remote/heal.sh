@@ -10,9 +10,12 @@ set -u
 cluster=$1 only=${2:-}
 dir=/run/cluster-deploy/$cluster
 status=0
-if [ -d "$dir" ]; then
+if [ -d "$dir" ] && [ -z "${CLUSTER_DEPLOY_LOCK_HELD:-}" ]; then
   exec 9>"$dir/.lock"
-  flock 9
+  if ! flock -w 60 9; then
+    echo "$dir/.lock is held for over 60 s: not healing now" >&2
+    exit 1
+  fi
 fi
 
 for record in "$dir"/faults/*; do
