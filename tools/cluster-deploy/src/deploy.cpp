@@ -4,12 +4,10 @@
 #include "rollout.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <mutex>
-#include <thread>
 
 namespace deploy {
 namespace {
