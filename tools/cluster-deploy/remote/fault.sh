@@ -16,7 +16,9 @@
 #   pause <unit>...         freeze the units (cgroup freezer; SIGSTOP of their processes where
 #                           the freezer is missing)
 set -eu
-cluster=$1 id=$2 seconds=$3 heal_sha=$4 kind=$5
+# shellcheck source=prelude.sh
+. ./prelude.sh
+id=$2 seconds=$3 heal_sha=$4 kind=$5
 shift 5
 
 if [ "$kind" = kill ]; then
@@ -29,7 +31,7 @@ if [ "$kind" = partition ] && ! command -v nft >/dev/null 2>&1; then
   exit 3
 fi
 
-dir=/run/cluster-deploy/$cluster
+dir=$run_dir
 umask 077
 mkdir -p "$dir/faults"
 # A controller that dies while we run must not cut us short: the timer below heals what we do.
@@ -48,11 +50,11 @@ if [ "$(sha256sum <"$dir/.heal.sh.$id" | cut -d' ' -f1)" != "$heal_sha" ]; then
 fi
 mv -f "$dir/.heal.sh.$id" "$dir/heal.sh"
 record=$dir/faults/$id
-table=$(printf 'cluster_deploy_%s_%s' "$cluster" "$id" | tr -c 'A-Za-z0-9_\n' _)
+table=$table_prefix$id
 until=$(($(date +%s) + seconds))
 # Timer first, then the record, then (below) each change after the record line that undoes it:
 # cut short at any point, what is left is healed by the timer.
-systemd-run --quiet --unit="cluster-deploy-heal-$cluster-$id" --on-active="${seconds}s" \
+systemd-run --quiet --unit="$(heal_unit "$id")" --on-active="${seconds}s" \
   --timer-property=AccuracySec=100ms --timer-property=RemainAfterElapse=no --description="cluster-deploy: heal fault $id of $cluster" \
   /bin/sh "$dir/heal.sh" "$cluster" "$id"
 {

@@ -7,8 +7,10 @@
 # this cluster's faults that lost their record. Prints "healed <id> <kind>" per fault.
 # Only what carries our mark is touched; running it again changes nothing.
 set -u
-cluster=$1 only=${2:-}
-dir=/run/cluster-deploy/$cluster
+# shellcheck source=prelude.sh
+. ./prelude.sh
+only=${2:-}
+dir=$run_dir
 status=0
 if [ -d "$dir" ] && [ -z "${CLUSTER_DEPLOY_LOCK_HELD:-}" ]; then
   exec 9>"$dir/.lock"
@@ -24,7 +26,7 @@ for record in "$dir"/faults/*; do
   kind=$(sed -n 's/^kind //p' "$record")
   [ -z "$only" ] || [ "$id" = "$only" ] || [ "$kind" = "$only" ] || continue
   if [ "$id" != "$only" ]; then
-    systemctl stop "cluster-deploy-heal-$cluster-$id.timer" 2>/dev/null || true
+    systemctl stop "$(heal_unit "$id").timer" 2>/dev/null || true
   fi
   while read -r key value pids; do
     case $key in
@@ -45,10 +47,9 @@ for record in "$dir"/faults/*; do
 done
 
 if [ -z "$only" ] && command -v nft >/dev/null 2>&1; then
-  prefix=$(printf 'cluster_deploy_%s_' "$cluster" | tr -c 'A-Za-z0-9_\n' _)
   nft list tables inet 2>/dev/null | while read -r _ _ table; do
     # Ours: the prefix, then a fault id "f<digits>" (cluster "a" must not match cluster "a-2").
-    case ${table#"$prefix"} in
+    case ${table#"$table_prefix"} in
     "$table" | f | f*[!0-9]*) continue ;;
     f*) nft delete table inet "$table" && echo "healed - partition (table $table)" ;;
     esac

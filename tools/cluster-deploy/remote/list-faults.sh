@@ -1,10 +1,12 @@
 #!/bin/sh
-# faults.sh <cluster>   (run as root)
+# list-faults.sh <cluster>   (run as root)
 #
 # Lists the active faults of <cluster> on this node: "now <epoch>", then per fault
 # "fault <id> <kind> <until epoch> <unit>...". Changes nothing.
 set -u
-dir=/run/cluster-deploy/$1
+# shellcheck source=prelude.sh
+. ./prelude.sh
+dir=$run_dir
 echo "now $(date +%s)"
 for record in "$dir"/faults/*; do
   [ -f "$record" ] || continue

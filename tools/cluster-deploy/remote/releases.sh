@@ -9,7 +9,9 @@
 # that release's manifest as "file <sha256>  <path>" lines, or "none <why>" when there is
 # nothing to go back to. Changes nothing.
 set -u
-root=/opt/$1 wanted=${2:-}
+# shellcheck source=prelude.sh
+. ./prelude.sh
+wanted=${2:-}
 current=$(readlink "$root/current" 2>/dev/null || true)
 current=${current##*/}
 if [ -z "$current" ]; then

@@ -1,7 +1,8 @@
 #include "cli.hpp"
 
 #include "ansible_inventory.hpp"
-#include "commands.hpp"
+#include "logs.hpp"
+#include "status.hpp"
 #include "deploy.hpp"
 #include "fault.hpp"
 #include "quote.hpp"

@@ -148,16 +148,6 @@ Result<void> write_nodes_file(const Plan& plan)
   return {};
 }
 
-std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes)
-{
-  std::map<std::string, NodeRelease> releases;
-  ProgramHashes hashes;
-  for (const Node* node : nodes) {
-    releases[node->name] = render_node(plan, *node, hashes).value_or_throw();
-  }
-  return releases;
-}
-
 bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
                 std::map<std::string, NodeRelease> releases, const DeployOptions& options)
 {

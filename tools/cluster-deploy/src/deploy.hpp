@@ -20,10 +20,6 @@ struct DeployOptions {
 bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
                 std::map<std::string, NodeRelease> releases, const DeployOptions& options);
 
-/// Renders every node of `nodes` (no network): a template or plan error here
-/// stops the command before any node is touched (throws Error, exit code 2).
-std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes);
-
 /// Returns the nodes to an earlier release already on them (`to`, or the one before
 /// `current`), with the same batches and gates as a deploy; nothing is sent. Fails
 /// before changing anything when a node has no such release.

@@ -1,7 +1,7 @@
 #include "fault.hpp"
 
 #include "leader.hpp"
-#include "render.hpp"
+#include "layout.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -11,124 +11,6 @@
 namespace deploy {
 namespace {
 
-// Runs "$@" as root: directly when we are root, else through non-interactive sudo.
-const char* k_as_root = R"SH(if [ "$(id -u)" -eq 0 ]; then exec "$@"; else exec sudo -n -- "$@"; fi)SH";
-
-// What we create carries our mark: the service user's comment, a .cluster-deploy file in
-// /opt/<cluster> and /var/lib/<cluster> (units carry a comment line, render.cpp). An account or
-// folder of that name without the mark is someone else's: refused (exit 4) before anything is
-// created. Prepended to the scripts that create them; $1 is the cluster.
-const std::string k_ownership = R"SH(mark="cluster-deploy $1"
-if getent passwd "$1" >/dev/null && [ "$(getent passwd "$1" | cut -d: -f5)" != "$mark" ]; then
-  echo "user $1 exists and was not created by cluster-deploy: refusing" >&2; exit 4
-fi
-for d in "/opt/$1" "/var/lib/$1"; do
-  if [ -e "$d" ] && [ ! -f "$d/.cluster-deploy" ]; then
-    echo "$d exists and was not created by cluster-deploy: refusing" >&2; exit 4
-  fi
-done
-getent passwd "$1" >/dev/null || useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --comment "$mark" "$1"
-for d in "/opt/$1" "/var/lib/$1"; do
-  mkdir -p "$d"; [ -f "$d/.cluster-deploy" ] || printf '%s\n' "$mark" > "$d/.cluster-deploy"
-done
-)SH";
-
-// Units we own carry this line (render.cpp), so cluster "kv" never touches "kv-test".
-// $1 is the cluster in every script.
-const char* k_state_script = R"SH(root=/opt/$1; c=$1
-cur=$(readlink "$root/current" 2>/dev/null || true)
-echo "current ${cur##*/}"
-for d in "$root"/releases/*/; do [ -d "$d" ] || continue; d=${d%/}; echo "release ${d##*/}"; done
-[ -f "$root/current/MANIFEST" ] && sed 's/^/file /' "$root/current/MANIFEST"
-for u in /etc/systemd/system/"$c"-*.service; do
-  [ -f "$u" ] && grep -qx "# cluster-deploy: cluster=$c" "$u" || continue
-  set -- $(sha256sum "$u"); echo "unit $1 ${u##*/}"
-done
-for f in "$root"/started/*; do [ -f "$f" ] && echo "started ${f##*/} $(cat "$f")"; done
-exit 0)SH";
-
-// Args after the cluster and release id: (path in current, path in new, sha256)
-// triples. A file is reused only if its content on the node is still what the
-// manifest says; otherwise its path is printed as "resend PATH". Programs are hard
-// links (large, never written in place); everything else is copied.
-const std::string k_prepare_script = k_ownership + R"SH(set -e; c=$1; root=/opt/$1; st=$root/releases/.staging-$2; shift 2
-mkdir -p -m 0755 "$root/releases"; rm -rf "$root"/releases/.staging-*; umask 077; mkdir -p "$st"
-while [ $# -ge 3 ]; do
-  src=$root/current/$1; dst=$st/$2; mkdir -p "$(dirname "$dst")"
-  if [ -f "$src" ] && [ "$(sha256sum < "$src" | cut -d' ' -f1)" = "$3" ]; then
-    case $2 in bin/*) ln "$src" "$dst" 2>/dev/null || cp -p "$src" "$dst" ;; *) cp -p "$src" "$dst" ;; esac
-  else
-    echo "resend $2"
-  fi
-  shift 3
-done)SH";
-
-// Staging is root's alone (0700, files 0600) until seal sets the final modes: a config
-// holding a secret is never world-readable, not even in an interrupted upload.
-const char* k_upload_script = R"SH(set -e; umask 077; f=/opt/$1/releases/.staging-$2/$3
-mkdir -p "$(dirname "$f")"; cat > "$f.part"; mv -f "$f.part" "$f")SH";
-
-// Configs may hold secrets: readable by root and the service user's group only.
-const char* k_seal_script = R"SH(set -e; root=/opt/$1; st=$root/releases/.staging-$2
-cat > "$st/MANIFEST"; cd "$st"
-if ! out=$(sha256sum --quiet --strict -c MANIFEST 2>&1); then echo "$out" | head -n 3 >&2; exit 3; fi
-chown -R root:root "$st"
-if [ -d etc ]; then chgrp -R "$1" etc; chmod -R u=rwX,g=rX,o= etc; fi
-for d in bin units; do if [ -d "$d" ]; then chmod -R go-w,a+rX "$d"; fi; done
-[ -d bin ] && chmod 0755 bin/*
-chmod 0755 .; chmod 0644 MANIFEST
-cd /; mv -T "$st" "$root/releases/$2")SH";
-
-// Args after the cluster, release id and reason (deploy, back, rollback: written to
-// deploy.log, from which releases.sh knows which release was current before):
-// "--install" unit..., "--remove" unit..., "--enable" unit... (every unit of the
-// release, so a half-done earlier activate is completed).
-const std::string k_activate_script = k_ownership + R"SH(set -e; c=$1; id=$2; reason=$3; root=/opt/$1; shift 3
-mode=""; enable=""
-for u in "$@"; do
-  case $u in --install|--remove|--enable) mode=$u; continue ;; esac
-  case $mode in
-    --install) install -m 0644 "$root/releases/$id/units/$u" "/etc/systemd/system/.$u.tmp"
-               mv -f "/etc/systemd/system/.$u.tmp" "/etc/systemd/system/$u" ;;
-    --remove) systemctl disable --now -q "$u" 2>/dev/null || true; rm -f "/etc/systemd/system/$u" ;;
-    --enable) enable="$enable $u" ;;
-  esac
-done
-old=$(readlink "$root/current" || true)
-ln -sfn "releases/$id" "$root/.current.tmp"; mv -Tf "$root/.current.tmp" "$root/current"
-printf '%s %s -> %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${old##*/}" "$id" "$reason" >> "$root/deploy.log"
-systemctl daemon-reload
-if [ -n "$enable" ]; then systemctl enable -q $enable; fi
-cd "$root/releases"; old=${old##*/}
-ls -1t | grep -vx -e "$id" -e "${old:-.}" | tail -n +4 | while read -r r; do rm -rf -- "$r"; done)SH";
-
-const char* k_record_started_script = R"SH(set -e; d=/opt/$1/started; mkdir -p "$d"
-printf '%s\n' "$3" > "$d/.$2.tmp"; mv -f "$d/.$2.tmp" "$d/$2")SH";
-
-const char* k_clean_script = R"SH(c=$1; purge=$2; shift 2
-for d in "/opt/$c" "/var/lib/$c"; do
-  if [ -e "$d" ] && [ ! -f "$d/.cluster-deploy" ]; then
-    echo "$d exists and was not created by cluster-deploy: refusing to clean" >&2; exit 4
-  fi
-done
-for s in "$@"; do systemctl disable --now -q "$c-$s.service" 2>/dev/null || true; done
-for u in /etc/systemd/system/"$c"-*.service; do
-  [ -f "$u" ] && grep -qx "# cluster-deploy: cluster=$c" "$u" || continue
-  systemctl disable --now -q "${u##*/}" 2>/dev/null || true; rm -f "$u"
-done
-systemctl daemon-reload; systemctl reset-failed 2>/dev/null || true
-rm -rf "/opt/$c"
-if [ "$purge" = purge ]; then rm -rf "/var/lib/$c" "/var/lib/private/$c"; fi
-exit 0)SH";
-
-const char* k_drift_script = R"SH(c=$1; root=/opt/$1
-[ -f "$root/current/MANIFEST" ] || exit 0
-cd "$root/current" && sha256sum --quiet -c MANIFEST 2>/dev/null | sed 's/: .*//'
-for f in units/*.service; do
-  [ -f "$f" ] || continue; cmp -s "$f" "/etc/systemd/system/${f#units/}" || echo "/etc/systemd/system/${f#units/}"
-done
-exit 0)SH";
-
 std::string first_line(const std::string& text)
 {
   auto end = text.find('\n');
@@ -137,9 +19,10 @@ std::string first_line(const std::string& text)
 
 } // namespace
 
-std::string root_command(const std::string& script, const std::vector<std::string>& args, const std::string& name)
+std::string root_command(const remote::Script& script, const std::vector<std::string>& args)
 {
-  std::vector<std::string> words = {"sh", "-c", k_as_root, "as-root", "sh", "-c", script, name};
+  std::vector<std::string> words = {"sh", "-c", remote::as_root.text, remote::as_root.name,
+                                    "sh", "-c", script.text, script.name};
   words.insert(words.end(), args.begin(), args.end());
   return shell_join(words);
 }
@@ -177,11 +60,35 @@ UnitState parse_unit_state(std::string_view text)
   return state;
 }
 
-Result<ExecResult> NodeOps::run_script(const std::string& what, const std::string& script,
-                                       const std::vector<std::string>& args, std::string_view input, Seconds timeout,
-                                       const std::string& name)
+RemoteState parse_remote_state(std::string_view text)
 {
-  auto result = m_transport.exec(root_command(script, args, name), input, timeout);
+  RemoteState state;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string kind, first, second;
+    words >> kind >> first >> second;
+    if (kind == "current") {
+      state.current_id = first;
+    } else if (kind == "release" && !first.empty()) {
+      state.releases.insert(first);
+    } else if (kind == "file" && !second.empty()) {
+      state.files[second] = first;
+    } else if (kind == "unit" && !second.empty()) {
+      state.units[second] = first;
+    } else if (kind == "started" && !second.empty()) {
+      state.started[first] = second;
+    }
+  }
+  return state;
+}
+
+Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Script& script,
+                                       std::vector<std::string> args, std::string_view input, Seconds timeout)
+{
+  args.insert(args.begin(), m_layout.cluster);
+  auto result = m_transport.exec(root_command(script, args), input, timeout);
   if (!result) {
     return fail(m_node + ": " + what + ": " + result.error());
   }
@@ -197,8 +104,7 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const std::strin
 
 Result<std::string> NodeOps::current_release()
 {
-  auto result = run_script("reading current release", R"SH(readlink "/opt/$1/current" || true)SH", {m_layout.cluster},
-                           {}, Seconds{30});
+  auto result = run_script("reading current release", remote::current, {}, {}, Seconds{30});
   if (!result) {
     return fail(result.error());
   }
@@ -208,8 +114,7 @@ Result<std::string> NodeOps::current_release()
 
 Result<ExecResult> NodeOps::run_as_service_user(const std::string& shell_command, Seconds timeout)
 {
-  auto result = m_transport.exec(
-      root_command("exec runuser -u \"$1\" -- sh -c \"$2\"", {m_layout.user(), shell_command}), {}, timeout);
+  auto result = m_transport.exec(root_command(remote::as_service_user, {m_layout.cluster, shell_command}), {}, timeout);
   if (!result) {
     return fail(m_node + ": " + result.error());
   }
@@ -218,7 +123,7 @@ Result<ExecResult> NodeOps::run_as_service_user(const std::string& shell_command
 
 Result<RemoteState> NodeOps::read_state()
 {
-  auto result = run_script("reading deployed state", k_state_script, {m_layout.cluster}, {}, Seconds{60});
+  auto result = run_script("reading deployed state", remote::state, {}, {}, Seconds{60});
   if (!result) {
     return fail(result.error());
   }
@@ -227,11 +132,11 @@ Result<RemoteState> NodeOps::read_state()
 
 Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& release, const ChangeSet& changes)
 {
-  std::vector<std::string> args = {m_layout.cluster, release.id};
+  std::vector<std::string> args = {release.id};
   for (const auto& reused : changes.reuse) {
     args.insert(args.end(), {reused.from, reused.to, reused.sha256});
   }
-  auto result = run_script("preparing release " + release.id, k_prepare_script, args);
+  auto result = run_script("preparing release " + release.id, remote::prepare, args);
   if (!result) {
     return fail(result.error());
   }
@@ -248,7 +153,7 @@ Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& rel
 
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
 {
-  auto command = root_command(k_upload_script, {m_layout.cluster, release.id, file.path});
+  auto command = root_command(remote::upload, {m_layout.cluster, release.id, file.path});
   auto result = m_transport.exec_with_file(command, file.local, Seconds{600});
   if (!result) {
     return fail(m_node + ": uploading " + file.path + ": " + result.error());
@@ -262,7 +167,7 @@ Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file
 Result<void> NodeOps::seal(const NodeRelease& release)
 {
   auto result =
-      run_script("checking release " + release.id, k_seal_script, {m_layout.cluster, release.id}, release.manifest);
+      run_script("checking release " + release.id, remote::seal, {release.id}, release.manifest);
   return result ? Result<void>{} : fail(result.error());
 }
 
@@ -282,56 +187,37 @@ std::string run_id()
 Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason)
 {
   // deploy.log gets "<reason> run=<id>": rollback undoes the newest run (remote/releases.sh).
-  std::vector<std::string> args = {m_layout.cluster, release.id, reason + " run=" + run_id(), "--install"};
+  std::vector<std::string> args = {release.id, reason + " run=" + run_id(), "--install"};
   args.insert(args.end(), changes.units_to_install.begin(), changes.units_to_install.end());
   args.push_back("--remove");
   args.insert(args.end(), changes.units_to_remove.begin(), changes.units_to_remove.end());
   args.push_back("--enable");
   for (const auto& file : release.files) {
-    if (file.path.starts_with("units/")) {
-      args.push_back(file.path.substr(6));
+    if (auto unit = NodeLayout::unit_of_release_path(file.path); !unit.empty()) {
+      args.push_back(unit);
     }
   }
-  auto result = run_script("activating release " + release.id, k_activate_script, args);
+  auto result = run_script("activating release " + release.id, remote::activate, args);
   return result ? Result<void>{} : fail(result.error());
 }
 
 Result<void> NodeOps::record_started(const std::string& service, const std::string& digest)
 {
-  auto result = run_script("recording " + service, k_record_started_script, {m_layout.cluster, service, digest});
+  auto result = run_script("recording " + service, remote::record_started, {service, digest});
   return result ? Result<void>{} : fail(result.error());
 }
 
 Result<void> NodeOps::systemctl(const std::string& verb, const std::string& service)
 {
-  // start/restart do not wait (a Raft member may only become ready with its peers);
-  // health checks wait instead. stop of a unit that is not installed succeeds.
-  const char* script = R"SH(case $1 in
-  start|restart) systemctl reset-failed "$2" 2>/dev/null; exec systemctl "$1" --no-block "$2" ;;
-  stop) systemctl stop "$2"; rc=$?; [ $rc -eq 5 ] && exit 0; exit $rc ;;
-esac; exit 2)SH";
-  auto result = run_script("systemctl " + verb + " " + service, script, {verb, m_layout.unit_name(service)});
+  auto result = run_script("systemctl " + verb + " " + service, remote::systemctl, {verb, service});
   return result ? Result<void>{} : fail(result.error());
 }
 
 Result<UnitState> NodeOps::unit_state(const std::string& service, bool with_failures)
 {
-  // Failures: systemd's "Failed with result" journal entries (MESSAGE_ID of
-  // SD_MESSAGE_UNIT_FAILURE_RESULT) since the unit file or the started record was
-  // written, whichever is later: a restart (Restart=always) does not hide them.
-  const char* script =
-      R"SH(systemctl show -p LoadState -p ActiveState -p SubState -p Result -p MainPID -p NRestarts "$1"
-t=$(systemctl show -p ActiveEnterTimestampMonotonic --value "$1"); now=$(cut -d' ' -f1 /proc/uptime)
-if [ "$(systemctl show -p ActiveState --value "$1")" = active ] && [ -n "$t" ] && [ "$t" != 0 ]; then
-  echo "Uptime=$(( ${now%.*} - t / 1000000 ))"; fi
-[ "$3" != failures ] || since=$(stat -c %Y "/etc/systemd/system/$1" "$2" 2>/dev/null | sort -n | tail -n 1)
-[ "$3" != failures ] || [ -z "$since" ] || journalctl -q --no-pager -o cat --output-fields=UNIT_RESULT UNIT="$1" \
-  MESSAGE_ID=d9b373ed55a64feb8242e02dbe79a49c --since "@$since" 2>/dev/null | sed -n 's/^\([a-z-]*\)$/Failure=\1/p'
-exit 0)SH";
-  auto result = run_script(
-      "reading state of " + service, script,
-      {m_layout.unit_name(service), m_layout.root() + "/started/" + service, with_failures ? "failures" : "-"}, {},
-      Seconds{30});
+  auto result =
+      run_script("reading state of " + service, remote::unit_state, {service, with_failures ? "failures" : "-"}, {},
+                 Seconds{30});
   if (!result) {
     return fail(result.error());
   }
@@ -340,8 +226,8 @@ exit 0)SH";
 
 Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
 {
-  auto result = run_script("reading journal", "journalctl -u \"$1\" -n \"$2\" --no-pager -o short-iso",
-                           {m_layout.unit_name(service), std::to_string(lines)}, {}, Seconds{30});
+  auto result = run_script("reading journal", remote::journal, {std::to_string(lines), "", "once", service}, {},
+                           Seconds{30});
   if (!result) {
     return fail(result.error());
   }
@@ -350,15 +236,15 @@ Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
 
 Result<void> NodeOps::clean(const std::vector<std::string>& services, bool purge_data)
 {
-  std::vector<std::string> args = {m_layout.cluster, purge_data ? "purge" : "keep"};
+  std::vector<std::string> args = {purge_data ? "purge" : "keep"};
   args.insert(args.end(), services.begin(), services.end());
-  auto result = run_script("cleaning", k_clean_script, args, {}, Seconds{300});
+  auto result = run_script("cleaning", remote::clean, args, {}, Seconds{300});
   return result ? Result<void>{} : fail(result.error());
 }
 
 Result<std::vector<std::string>> NodeOps::drift()
 {
-  auto result = run_script("checking drift", k_drift_script, {m_layout.cluster}, {}, Seconds{60});
+  auto result = run_script("checking drift", remote::drift, {}, {}, Seconds{60});
   if (!result) {
     return fail(result.error());
   }
@@ -427,20 +313,19 @@ std::vector<ActiveFault> parse_active_faults(std::string_view text)
 Result<void> NodeOps::apply_fault(const std::string& id, int seconds, const std::string& kind,
                                   const std::vector<std::string>& args)
 {
-  std::vector<std::string> words = {m_layout.cluster, id, std::to_string(seconds), sha256_hex(remote::heal.text), kind};
+  std::vector<std::string> words = {id, std::to_string(seconds), sha256_hex(remote::heal.text), kind};
   words.insert(words.end(), args.begin(), args.end());
-  auto result = run_script(kind + " fault", remote::fault.text, words, remote::heal.text, Seconds{60},
-                           remote::fault.name);
+  auto result = run_script(kind + " fault", remote::fault, words, remote::heal.text, Seconds{60});
   return result ? Result<void>{} : fail(result.error());
 }
 
 Result<std::vector<std::string>> NodeOps::heal_faults(const std::string& only)
 {
-  std::vector<std::string> args = {m_layout.cluster};
+  std::vector<std::string> args;
   if (!only.empty()) {
     args.push_back(only);
   }
-  auto result = run_script("healing faults", remote::heal.text, args, {}, Seconds{60}, remote::heal.name);
+  auto result = run_script("healing faults", remote::heal, args, {}, Seconds{60});
   if (!result) {
     return fail(result.error());
   }
@@ -456,8 +341,7 @@ Result<std::vector<std::string>> NodeOps::heal_faults(const std::string& only)
 
 Result<std::vector<ActiveFault>> NodeOps::active_faults()
 {
-  auto result = run_script("listing faults", remote::list_faults.text, {m_layout.cluster}, {}, Seconds{30},
-                           remote::list_faults.name);
+  auto result = run_script("listing faults", remote::list_faults, {}, {}, Seconds{30});
   if (!result) {
     return fail(result.error());
   }
@@ -466,12 +350,11 @@ Result<std::vector<ActiveFault>> NodeOps::active_faults()
 
 Result<RollbackTarget> NodeOps::rollback_target(const std::string& wanted)
 {
-  std::vector<std::string> args = {m_layout.cluster};
+  std::vector<std::string> args;
   if (!wanted.empty()) {
     args.push_back(wanted);
   }
-  auto result = run_script("looking for the release to go back to", remote::releases.text, args, {}, Seconds{30},
-                           remote::releases.name);
+  auto result = run_script("looking for the release to go back to", remote::releases, args, {}, Seconds{30});
   if (!result) {
     return fail(result.error());
   }

@@ -3,8 +3,8 @@
 #pragma once
 
 #include "error.hpp"
-#include "manifest.hpp"
-#include "render.hpp"
+#include "changes.hpp"
+#include "remote_scripts.hpp"
 #include "transport.hpp"
 
 #include <map>
@@ -13,10 +13,13 @@
 
 namespace deploy {
 
-/// The command line that runs `script` as root with `args` as $1, $2, ... and
-/// `name` as $0 (what the shell names in its errors).
-std::string root_command(const std::string& script, const std::vector<std::string>& args,
-                         const std::string& name = "cluster-deploy");
+/// The command line that runs `script` as root with `args` as $1, $2, ... and its
+/// file name as $0 (what the shell names in its errors).
+std::string root_command(const remote::Script& script, const std::vector<std::string>& args);
+
+/// Parses remote/state.sh output: lines "current ID", "release ID",
+/// "file SHA  PATH", "unit SHA NAME", "started SERVICE DIGEST".
+RemoteState parse_remote_state(std::string_view text);
 
 /// A fault that is active on a node (remote/list-faults.sh).
 struct ActiveFault {
@@ -112,9 +115,9 @@ public:
   Transport& transport() { return m_transport; }
 
 private:
-  Result<ExecResult> run_script(const std::string& what, const std::string& script,
-                                const std::vector<std::string>& args, std::string_view input = {},
-                                Seconds timeout = Seconds{120}, const std::string& name = "cluster-deploy");
+  /// Runs `script` with the cluster as $1 and `args` after it.
+  Result<ExecResult> run_script(const std::string& what, const remote::Script& script, std::vector<std::string> args,
+                                std::string_view input = {}, Seconds timeout = Seconds{120});
 
   Transport& m_transport;
   std::string m_node;

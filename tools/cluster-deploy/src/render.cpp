@@ -91,7 +91,7 @@ std::string unit_text(const Plan& plan, const Node& node, const Service& service
   }
   std::ostringstream unit;
   unit << "# Written by ClusterDeploy for " << node.name << "; changes on the node are overwritten.\n"
-       << "# cluster-deploy: cluster=" << plan.cluster << "\n"
+       << layout.unit_mark() << "\n"
        << "[Unit]\nDescription=" << plan.cluster << " " << service.name << " (ClusterDeploy)\n"
        << "After=" << after << "\nStartLimitIntervalSec=0\n\n"
        << "[Service]\nType=simple\nUser=" << layout.user() << "\nGroup=" << layout.user() << "\n"
@@ -111,93 +111,6 @@ std::string unit_text(const Plan& plan, const Node& node, const Service& service
        << "ReadWritePaths=" << layout.data_dir(service.name) << "\n\n"
        << "[Install]\nWantedBy=multi-user.target\n";
   return unit.str();
-}
-
-Result<void> write_file(const std::filesystem::path& path, const std::string& content)
-{
-  std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
-  std::ifstream existing(path, std::ios::binary);
-  if (existing) {
-    std::stringstream old;
-    old << existing.rdbuf();
-    if (old.str() == content) {
-      return {}; // keep the timestamp: nothing changed
-    }
-  }
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-  if (!out) {
-    return fail("cannot write " + path.string());
-  }
-  return {};
-}
-
-Result<std::string> read_text(const std::filesystem::path& path)
-{
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return fail("cannot read " + path.string());
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-Result<ReleaseFile> render_config(const Plan& plan, const Node& node, const Service& service,
-                                  const ConfigTemplate& config)
-{
-  auto source = read_text(config.source);
-  if (!source) {
-    return fail(source.error());
-  }
-  auto text = expand_template(*source, plan, node, service, config.source.string());
-  if (!text) {
-    return fail(text.error());
-  }
-  ReleaseFile file{"etc/" + service.name + "/" + config.name,
-                   plan.output_dir / node.name / "etc" / service.name / config.name,
-                   sha256_hex(*text),
-                   {service.name}};
-  if (auto written = write_file(file.local, *text); !written) {
-    return fail(written.error());
-  }
-  return file;
-}
-
-Result<ReleaseFile> render_unit_file(const Plan& plan, const Node& node, const Service& service)
-{
-  auto unit = render_unit(plan, node, service);
-  if (!unit) {
-    return fail(unit.error());
-  }
-  std::string name = NodeLayout{plan.cluster}.unit_name(service.name);
-  ReleaseFile file{"units/" + name, plan.output_dir / node.name / "units" / name, sha256_hex(*unit), {service.name}};
-  if (auto written = write_file(file.local, *unit); !written) {
-    return fail(written.error());
-  }
-  return file;
-}
-
-Result<void> add_program(std::vector<ReleaseFile>& files, const Service& service, ProgramHashes& hashes)
-{
-  std::string path = "bin/" + service.program.filename().string();
-  for (auto& file : files) {
-    if (file.path == path) {
-      file.services.push_back(service.name);
-      return {};
-    }
-  }
-  auto known = hashes.find(service.program);
-  if (known == hashes.end()) {
-    auto hash = sha256_file(service.program);
-    if (!hash) {
-      return fail("service " + service.name + ": " + hash.error());
-    }
-    known = hashes.emplace(service.program, *hash).first;
-  }
-  files.push_back(ReleaseFile{path, service.program, known->second, {service.name}});
-  return {};
 }
 
 } // namespace
@@ -238,7 +151,7 @@ Result<std::string> render_unit(const Plan& plan, const Node& node, const Servic
 {
   NodeLayout layout{plan.cluster};
   std::string origin = "service " + service.name;
-  std::string exec_start = systemd_quote(layout.current() + "/bin/" + service.program.filename().string());
+  std::string exec_start = systemd_quote(layout.current() + "/" + layout.release_program(service.program.filename().string()));
   for (const auto& arg : service.args) {
     auto expanded = expand_template(arg, plan, node, service, origin + " ARGS");
     if (!expanded) {
@@ -256,71 +169,6 @@ Result<std::string> render_unit(const Plan& plan, const Node& node, const Servic
     environment.push_back(name + "=" + *expanded);
   }
   return unit_text(plan, node, service, exec_start, environment);
-}
-
-void seal_release(NodeRelease& release)
-{
-  std::sort(release.files.begin(), release.files.end(),
-            [](const ReleaseFile& a, const ReleaseFile& b) { return a.path < b.path; });
-  release.manifest.clear();
-  for (const auto& file : release.files) {
-    release.manifest += file.sha256 + "  " + file.path + "\n";
-  }
-  release.id = sha256_hex(release.manifest).substr(0, 16);
-  std::map<std::string, std::string> inputs;
-  for (const auto& file : release.files) {
-    for (const auto& service : file.services) {
-      inputs[service] += file.sha256 + "  " + file.path + "\n";
-    }
-  }
-  release.service_digests.clear();
-  for (const auto& [service, text] : inputs) {
-    release.service_digests[service] = sha256_hex(text).substr(0, 16);
-  }
-}
-
-NodeRelease release_from_manifest(const Plan& plan, const Node& node, const std::map<std::string, std::string>& files)
-{
-  NodeLayout layout{plan.cluster};
-  NodeRelease release;
-  release.node = node.name;
-  for (const auto& [path, sha256] : files) {
-    ReleaseFile file{path, {}, sha256, {}};
-    for (const Service* service : plan.services_on(node)) {
-      if (path == "bin/" + service->program.filename().string() || path.starts_with("etc/" + service->name + "/") ||
-          path == "units/" + layout.unit_name(service->name)) {
-        file.services.push_back(service->name);
-      }
-    }
-    release.files.push_back(std::move(file));
-  }
-  seal_release(release);
-  return release;
-}
-
-Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashes& hashes)
-{
-  NodeRelease release;
-  release.node = node.name;
-  for (const Service* service : plan.services_on(node)) {
-    if (auto added = add_program(release.files, *service, hashes); !added) {
-      return fail(added.error());
-    }
-    for (const auto& config : service->configs) {
-      auto file = render_config(plan, node, *service, config);
-      if (!file) {
-        return fail(file.error());
-      }
-      release.files.push_back(std::move(*file));
-    }
-    auto unit = render_unit_file(plan, node, *service);
-    if (!unit) {
-      return fail(unit.error());
-    }
-    release.files.push_back(std::move(*unit));
-  }
-  seal_release(release);
-  return release;
 }
 
 } // namespace deploy

@@ -2,6 +2,7 @@
 
 #include "leader.hpp"
 #include "parallel.hpp"
+#include "release.hpp"
 #include "render.hpp"
 
 #include <algorithm>
@@ -83,14 +84,14 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
   ChangeSet back_changes;
   back_changes.release_changed = true;
   for (const auto& file : back.files) {
-    if (file.path.starts_with("units/")) {
-      back_changes.units_to_install.push_back(file.path.substr(6));
+    if (auto unit = NodeLayout::unit_of_release_path(file.path); !unit.empty()) {
+      back_changes.units_to_install.push_back(unit);
     }
   }
   for (const auto& file : change->release.files) {
     bool kept = std::any_of(back.files.begin(), back.files.end(), [&](const auto& f) { return f.path == file.path; });
-    if (file.path.starts_with("units/") && !kept) {
-      back_changes.units_to_remove.push_back(file.path.substr(6));
+    if (auto unit = NodeLayout::unit_of_release_path(file.path); !unit.empty() && !kept) {
+      back_changes.units_to_remove.push_back(unit);
     }
   }
   back.id = change->before.current_id; // the folder's name, even if it was made by an older rule

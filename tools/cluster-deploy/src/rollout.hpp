@@ -13,7 +13,7 @@
 
 #include "cluster.hpp"
 #include "health.hpp"
-#include "manifest.hpp"
+#include "changes.hpp"
 
 #include <map>
 #include <string>

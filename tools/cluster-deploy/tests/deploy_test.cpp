@@ -1,4 +1,5 @@
 #include "deploy.hpp"
+#include "release.hpp"
 #include "fake_cluster.hpp"
 #include "test_support.hpp"
 
@@ -14,18 +15,11 @@ namespace {
 
 bool deploy_once(const Plan& plan, FakeCluster& fakes, Output& output)
 {
-  std::vector<const Node*> nodes;
-  for (const auto& node : plan.inventory.nodes) {
-    nodes.push_back(&node);
-  }
-  std::vector<const Service*> services;
-  for (const auto& service : plan.services) {
-    services.push_back(&service);
-  }
-  Cluster cluster(plan, nodes, output, 4);
+  auto run = testing::everything(plan);
+  Cluster cluster(plan, run.nodes, output, 4);
   cluster.connect(fakes.connector());
   DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}};
-  return run_deploy(cluster, services, render_releases(plan, nodes), options);
+  return run_deploy(cluster, run.services, render_releases(plan, run.nodes), options);
 }
 
 } // namespace
@@ -41,6 +35,8 @@ TEST_CASE("first deploy sends every file and starts servers before workers")
   CHECK(fakes.nodes["server1"].active.count("demo-db.service"));
   CHECK(fakes.nodes["worker1"].active.count("demo-worker.service"));
   CHECK(fakes.nodes["server1"].current.size() == 16);
+  CHECK(fakes.order == std::vector<std::string>{"server1 start demo-db.service", "server2 start demo-db.service",
+                                                "worker1 start demo-worker.service"});
 }
 
 TEST_CASE("a second deploy with nothing changed sends nothing and restarts nothing")
@@ -60,6 +56,7 @@ TEST_CASE("a second deploy with nothing changed sends nothing and restarts nothi
     CHECK(node.systemctl.empty());
     CHECK(node.restarts.empty());
   }
+  REQUIRE(second.rows().size() == 3); // one per node
   for (const auto& row : second.rows()) {
     CHECK(row.action == "unchanged");
   }
@@ -198,4 +195,51 @@ TEST_CASE("SERIAL: an unhealthy batch goes back to its release, the rest never l
   CHECK(rolled_back);
   // The worker, which runs AFTER db, was not touched by the stopped rollout.
   CHECK(fakes.nodes["worker1"].restarts.count("demo-worker.service") == 0);
+}
+
+TEST_CASE("up starts the stopped services in AFTER order and leaves running ones alone")
+{
+  Plan plan = testing::example_plan("deploy-up");
+  FakeCluster fakes;
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  fakes.nodes["server2"].active.clear(); // db stopped on one server
+  fakes.nodes["worker1"].active.clear();
+  fakes.order.clear();
+  auto run = testing::everything(plan);
+  Output up_output(Color::never);
+  Cluster cluster(plan, run.nodes, up_output, 4);
+  cluster.connect(fakes.connector());
+  REQUIRE(run_up(cluster, run.services, HealthOptions{Seconds{5}, Seconds{0}}));
+  CHECK(fakes.order == std::vector<std::string>{"server2 start demo-db.service", "worker1 start demo-worker.service"});
+  CHECK(fakes.nodes["server1"].restarts.empty());
+}
+
+TEST_CASE("clean removes every node's units and releases and keeps the data unless told")
+{
+  Plan plan = testing::example_plan("deploy-clean");
+  FakeCluster fakes;
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  auto run = testing::everything(plan);
+  {
+    Output clean_output(Color::never);
+    Cluster cluster(plan, run.nodes, clean_output, 4);
+    cluster.connect(fakes.connector());
+    REQUIRE(run_clean(cluster, false));
+  }
+  for (const auto& name : {"server1", "server2", "worker1"}) {
+    const FakeNode& node = fakes.nodes[name];
+    CHECK(node.cleaned);
+    CHECK_FALSE(node.data_purged);
+    CHECK(node.current.empty());
+    CHECK(node.units.empty());
+    CHECK(node.active.empty());
+  }
+  Output purge_output(Color::never);
+  Cluster cluster(plan, {plan.inventory.find("worker1")}, purge_output, 4);
+  cluster.connect(fakes.connector());
+  REQUIRE(run_clean(cluster, true));
+  CHECK(fakes.nodes["worker1"].data_purged);
+  CHECK_FALSE(fakes.nodes["server1"].data_purged);
 }

@@ -9,19 +9,20 @@
 namespace deploy::testing {
 namespace {
 
-/// The script and its arguments from a root_command() line. A script from remote/*.sh
-/// is named by its $0 (fault.sh, ...) instead of its text.
+/// The script's name ($0: "state.sh", ...) and its arguments from a root_command() line,
+/// whose words are: sh -c <as-root.sh> as-root.sh sh -c <script> <name> <args>...
 std::pair<std::string, std::vector<std::string>> script_and_args(const std::string& command)
 {
   auto words = split_quoted(command);
-  for (size_t i = 1; i + 1 < words.size(); ++i) {
-    const std::string& name = words[i + 1];
-    if (words[i - 1] == "-c" && (name == "cluster-deploy" || name.ends_with(".sh"))) {
-      return {name == "cluster-deploy" ? words[i] : name,
-              std::vector<std::string>(words.begin() + static_cast<long>(i) + 2, words.end())};
-    }
+  if (words.size() < 8 || words[3] != "as-root.sh" || !words[7].ends_with(".sh")) {
+    return {command, {}};
   }
-  return {command, {}};
+  return {words[7], std::vector<std::string>(words.begin() + 8, words.end())};
+}
+
+std::string unit_of(const std::vector<std::string>& args)
+{
+  return args.at(0) + "-" + args.at(1) + ".service";
 }
 
 std::string manifest_files_text(const std::string& manifest)
@@ -99,7 +100,8 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     }
     return ok;
   }
-  if (script.find("runuser") != std::string::npos) { // HEALTH exec probes, QUORUM checks, LEADER queries
+  if (script == "as-service-user.sh") { // HEALTH exec probes, QUORUM checks, LEADER queries
+    m_node.service_user_commands.push_back(args.at(1));
     ok.out = m_node.leader_answer;
     for (const auto& [needle, code] : m_node.exec_exits) {
       if (args.size() > 1 && args[1].find(needle) != std::string::npos) {
@@ -108,13 +110,13 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     }
     return ok;
   }
-  if (script.find("readlink \"/opt/$1/current\"") != std::string::npos) {
+  if (script == "current.sh") {
     ok.out = m_node.current.empty() ? "" : "/opt/" + args.at(0) + "/releases/" + m_node.current + "\n";
-  } else if (script.find("cmp -s") != std::string::npos) { // drift
+  } else if (script == "drift.sh") {
     for (const auto& path : m_node.edited) {
       ok.out += path + "\n";
     }
-  } else if (script.find("echo \"current") != std::string::npos) {
+  } else if (script == "state.sh") {
     ok.out = "current " + m_node.current + "\n";
     for (const auto& [id, manifest] : m_node.manifests) {
       ok.out += "release " + id + "\n";
@@ -128,17 +130,17 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     for (const auto& [service, digest] : m_node.started) {
       ok.out += "started " + service + " " + digest + "\n";
     }
-  } else if (script.find("resend") != std::string::npos) {
+  } else if (script == "prepare.sh") {
     for (size_t i = 2; i + 2 < args.size(); i += 3) {
       if (m_node.edited.count(args[i])) {
         ok.out += "resend " + args[i + 1] + "\n";
       }
     }
-  } else if (script.find("/started") != std::string::npos) {
+  } else if (script == "record-started.sh") {
     m_node.started[args.at(1)] = args.at(2);
-  } else if (script.find("sha256sum --quiet --strict") != std::string::npos) {
+  } else if (script == "seal.sh") {
     m_node.manifests[args.at(1)] = std::string(input);
-  } else if (script.find("ln -sfn") != std::string::npos) {
+  } else if (script == "activate.sh") {
     m_node.current = args.at(1);
     std::istringstream in(m_node.manifests[m_node.current]);
     std::string sha, path;
@@ -151,9 +153,19 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
         }
       }
     }
-  } else if (script.find("reset-failed") != std::string::npos) {
-    const std::string& verb = args.at(0);
-    const std::string& unit = args.at(1);
+  } else if (script == "clean.sh") {
+    m_node.cleaned = true;
+    m_node.current.clear();
+    m_node.manifests.clear();
+    m_node.units.clear();
+    m_node.active.clear();
+    m_node.started.clear();
+    if (args.at(1) == "purge") {
+      m_node.data_purged = true;
+    }
+  } else if (script == "systemctl.sh") {
+    const std::string& verb = args.at(1);
+    const std::string unit = args.at(0) + "-" + args.at(2) + ".service";
     m_node.systemctl.push_back(verb + " " + unit);
     if (m_node.order) { // shared by the nodes, which run in parallel
       static std::mutex order_mutex;
@@ -168,18 +180,20 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
       m_node.restarts[unit]++;
     }
     m_node.active.insert(unit);
-  } else if (script.find("systemctl show") != std::string::npos) {
-    bool up = m_node.active.count(args.at(0)) != 0;
+  } else if (script == "unit-state.sh") {
+    const std::string unit = unit_of(args);
+    bool up = m_node.active.count(unit) != 0;
     ok.out = std::string("LoadState=loaded\nActiveState=") +
              (up ? "active\nSubState=running\nMainPID=42\n" : "inactive\nSubState=dead\nMainPID=0\n") +
-             "Result=" + (m_node.results.count(args.at(0)) ? m_node.results.at(args.at(0)) : "success") + "\n" +
-             "NRestarts=" + std::to_string(m_node.restarts.count(args.at(0)) ? m_node.restarts.at(args.at(0)) : 0) +
-             "\n";
-    if (args.size() > 2 && args.at(2) == "failures" && m_node.failures.count(args.at(0))) {
-      for (const auto& failure : m_node.failures.at(args.at(0))) {
+             "Result=" + (m_node.results.count(unit) ? m_node.results.at(unit) : "success") + "\n" +
+             "NRestarts=" + std::to_string(m_node.restarts.count(unit) ? m_node.restarts.at(unit) : 0) + "\n";
+    if (args.size() > 2 && args.at(2) == "failures" && m_node.failures.count(unit)) {
+      for (const auto& failure : m_node.failures.at(unit)) {
         ok.out += "Failure=" + failure + "\n";
       }
     }
+  } else if (script != "journal.sh") {
+    ok = ExecResult{127, "", "", script + ": no such script in the fake"};
   }
   return ok;
 }
@@ -201,8 +215,19 @@ Result<ExecResult> FakeTransport::exec_with_file(const std::string& command, con
   return ExecResult{0, "", "", ""};
 }
 
-Result<int> FakeTransport::exec_streaming(const std::string&, const ChunkSink&, Seconds)
+Result<int> FakeTransport::exec_streaming(const std::string& command, const ChunkSink& sink, Seconds)
 {
+  auto [script, args] = script_and_args(command);
+  m_node.commands.push_back(script);
+  if (script != "journal.sh") {
+    return 127;
+  }
+  m_node.journal_requests.push_back(args);
+  for (const auto& line : m_node.journal) {
+    if (!sink(line + "\n")) {
+      break;
+    }
+  }
   return 0;
 }
 

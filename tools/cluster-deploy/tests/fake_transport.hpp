@@ -28,7 +28,12 @@ struct FakeNode {
   bool healthy = true;                                      ///< what HTTP probes answer
   std::vector<std::string> uploaded;                        ///< release paths sent
   std::uint64_t uploaded_bytes = 0;
-  std::vector<std::string> commands;  ///< every command's script arguments
+  std::vector<std::string> journal;   ///< what journal.sh prints ("<timestamp> <text>" lines)
+  std::vector<std::vector<std::string>> journal_requests; ///< journal.sh's arguments, per call
+  bool cleaned = false;               ///< clean.sh ran
+  bool data_purged = false;           ///< clean.sh ran with purge
+  std::vector<std::string> commands;  ///< every script run, by name ("state.sh", ...)
+  std::vector<std::string> service_user_commands; ///< what as-service-user.sh ran (probes, QUORUM, LEADER)
   std::vector<std::string> systemctl; ///< "restart example-etcd.service", ...
   std::vector<std::string> faults;    ///< "partition 10.0.0.2", "pause demo-db.service", ...
   int fault_exit = 0;                 ///< what fault.sh exits with

@@ -1,18 +1,12 @@
 // --json: what a script reading status, the dry run and the summary gets.
-#include "commands.hpp"
 #include "deploy.hpp"
 #include "fake_cluster.hpp"
 #include "json_report.hpp"
+#include "status.hpp"
 #include "test_support.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <unistd.h>
-
-#include <cstdio>
-#include <fstream>
-#include <functional>
-#include <sstream>
 
 using namespace deploy;
 using deploy::testing::FakeCluster;
@@ -20,44 +14,11 @@ using nlohmann::json;
 
 namespace {
 
-/// Runs `task` with stdout going to a file; returns what it printed.
-std::string capture_stdout(const std::function<void()>& task)
-{
-  auto file = testing::scratch_dir("json-stdout") / "stdout";
-  std::fflush(stdout);
-  int saved = dup(STDOUT_FILENO);
-  REQUIRE(std::freopen(file.c_str(), "w", stdout));
-  task();
-  std::fflush(stdout);
-  dup2(saved, STDOUT_FILENO);
-  close(saved);
-  std::ostringstream text;
-  text << std::ifstream(file).rdbuf();
-  return text.str();
-}
-
-struct Run {
-  std::vector<const Node*> nodes;
-  std::vector<const Service*> services;
-};
-
-Run everything(const Plan& plan)
-{
-  Run run;
-  for (const auto& node : plan.inventory.nodes) {
-    run.nodes.push_back(&node);
-  }
-  for (const auto& service : plan.services) {
-    run.services.push_back(&service);
-  }
-  return run;
-}
-
 /// Deploys (or dry-runs) with --json; returns stdout parsed.
 json deploy_json(const Plan& plan, FakeCluster& fakes, bool dry_run)
 {
-  auto run = everything(plan);
-  std::string text = capture_stdout([&] {
+  auto run = testing::everything(plan);
+  std::string text = testing::capture_stdout([&] {
     Output output(Color::never, Format::json);
     Cluster cluster(plan, run.nodes, output, 4);
     cluster.connect(fakes.connector());
@@ -165,13 +126,13 @@ TEST_CASE("status JSON has every node with its release, drift and services' syst
   fakes.nodes["worker1"].failures["demo-worker.service"] = {"oom-kill", "oom-kill"};
   fakes.nodes["server1"].edited.insert("etc/db/db.conf");
   fakes.unreachable.insert("server2");
-  auto run = everything(plan);
+  auto run = testing::everything(plan);
   Output output(Color::never, Format::json);
   Cluster cluster(plan, run.nodes, output, 4);
   cluster.connect(fakes.connector());
   std::string text;
   bool ok = true;
-  text = capture_stdout([&] { ok = run_status(cluster, run.services); });
+  text = testing::capture_stdout([&] { ok = run_status(cluster, run.services); });
   CHECK_FALSE(ok);
   json document = json::parse(text);
   CHECK(document.at("command") == "status");

@@ -69,23 +69,3 @@ TEST_CASE("LIMITS become settings of the unit's [Service] section")
   CHECK_THAT(service_section, Catch::Contains("\nMemoryMax=64M\nLimitNOFILE=4096\n"));
 }
 
-TEST_CASE("render_node writes each node's files and derives a content release id")
-{
-  Plan plan = testing::example_plan("render-node");
-  ProgramHashes hashes;
-  auto release = render_node(plan, *plan.inventory.find("server1"), hashes);
-  REQUIRE(release);
-  std::vector<std::string> paths;
-  for (const auto& file : release->files) {
-    paths.push_back(file.path);
-  }
-  CHECK(paths == std::vector<std::string>{"bin/db", "etc/db/db.conf", "units/demo-db.service"});
-  CHECK(read(plan.output_dir / "server1/etc/db/db.conf") ==
-        "name=server1\ncluster=server1=http://10.0.0.1:2380,server2=http://10.0.0.2:2380\nboot=true\n");
-  CHECK(release->manifest.find("  etc/db/db.conf\n") != std::string::npos);
-  CHECK(hashes.size() == 1);
-  ProgramHashes fresh;
-  auto again = render_node(plan, *plan.inventory.find("server1"), fresh);
-  CHECK(again->id == release->id);
-  CHECK(render_node(plan, *plan.inventory.find("server2"), hashes)->id != release->id);
-}

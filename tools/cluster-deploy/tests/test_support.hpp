@@ -5,8 +5,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace deploy::testing {
 
@@ -67,6 +73,40 @@ inline Plan example_plan(const std::string& name)
   REQUIRE(inventory);
   plan->inventory = *inventory;
   return *plan;
+}
+
+/// Runs `task` with stdout going to a file; returns what it printed.
+inline std::string capture_stdout(const std::function<void()>& task)
+{
+  auto file = scratch_dir("stdout") / "stdout";
+  std::fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  REQUIRE(std::freopen(file.c_str(), "w", stdout));
+  task();
+  std::fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  std::ostringstream text;
+  text << std::ifstream(file).rdbuf();
+  return text.str();
+}
+
+/// Every node and every service of a plan: what a command run without filters selects.
+struct Run {
+  std::vector<const Node*> nodes;
+  std::vector<const Service*> services;
+};
+
+inline Run everything(const Plan& plan)
+{
+  Run run;
+  for (const auto& node : plan.inventory.nodes) {
+    run.nodes.push_back(&node);
+  }
+  for (const auto& service : plan.services) {
+    run.services.push_back(&service);
+  }
+  return run;
 }
 
 } // namespace deploy::testing

@@ -1,4 +1,4 @@
-#include "manifest.hpp"
+#include "changes.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -10,7 +10,7 @@ NodeRelease release_of(std::vector<ReleaseFile> files)
 {
   NodeRelease release;
   release.files = std::move(files);
-  seal_release(release);
+  finish_release(release);
   return release;
 }
 
@@ -94,16 +94,6 @@ TEST_CASE("going back to a release still on the node sends nothing")
   CHECK(changes.release_on_node);
   CHECK(changes.send.empty());
   CHECK(changes.restart == std::set<std::string>{"db"});
-}
-
-TEST_CASE("the state script's output is parsed")
-{
-  auto state = parse_remote_state("current abc\nrelease abc\nrelease old\nfile 111  bin/db\nunit 222 c-db.service\n");
-  CHECK(state.current_id == "abc");
-  CHECK(state.releases == std::set<std::string>{"abc", "old"});
-  CHECK(state.files.at("bin/db") == "111");
-  CHECK(state.units.at("c-db.service") == "222");
-  CHECK(parse_remote_state("current \n").current_id.empty());
 }
 
 TEST_CASE("a service no longer in the plan has its unit removed")

@@ -1,16 +1,10 @@
-#include "manifest.hpp"
+#include "changes.hpp"
 
 #include <algorithm>
 #include <filesystem>
-#include <sstream>
 
 namespace deploy {
 namespace {
-
-std::string unit_file_name(const std::string& path)
-{
-  return path.substr(path.find('/') + 1);
-}
 
 void add_file_change(ChangeSet& changes, const ReleaseFile& file, const RemoteState& remote)
 {
@@ -31,38 +25,13 @@ void add_file_change(ChangeSet& changes, const ReleaseFile& file, const RemoteSt
 
 } // namespace
 
-RemoteState parse_remote_state(std::string_view text)
-{
-  RemoteState state;
-  std::istringstream in{std::string(text)};
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream words(line);
-    std::string kind, first, second;
-    words >> kind >> first >> second;
-    if (kind == "current") {
-      state.current_id = first;
-    } else if (kind == "release" && !first.empty()) {
-      state.releases.insert(first);
-    } else if (kind == "file" && !second.empty()) {
-      state.files[second] = first;
-    } else if (kind == "unit" && !second.empty()) {
-      state.units[second] = first;
-    } else if (kind == "started" && !second.empty()) {
-      state.started[first] = second;
-    }
-  }
-  return state;
-}
-
 ChangeSet compute_changes(const NodeRelease& wanted, const RemoteState& remote)
 {
   ChangeSet changes;
   changes.release_changed = wanted.id != remote.current_id;
   changes.release_on_node = remote.releases.count(wanted.id) != 0;
   for (const auto& file : wanted.files) {
-    if (file.path.starts_with("units/")) {
-      auto name = unit_file_name(file.path);
+    if (auto name = NodeLayout::unit_of_release_path(file.path); !name.empty()) {
       auto installed = remote.units.find(name);
       if (installed == remote.units.end() || installed->second != file.sha256) {
         changes.units_to_install.push_back(name);
@@ -75,7 +44,7 @@ ChangeSet compute_changes(const NodeRelease& wanted, const RemoteState& remote)
   }
   for (const auto& [name, sha] : remote.units) {
     auto wanted_unit = std::find_if(wanted.files.begin(), wanted.files.end(),
-                                    [&](const ReleaseFile& file) { return file.path == "units/" + name; });
+                                    [&](const ReleaseFile& file) { return file.path == NodeLayout::release_unit(name); });
     if (wanted_unit == wanted.files.end()) {
       changes.units_to_remove.push_back(name);
     }

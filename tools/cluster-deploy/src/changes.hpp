@@ -1,8 +1,9 @@
-// Change detection: what a node has (its current release's manifest) against what
-// it should have (a NodeRelease).
+// What differs between what a node has (its current release's manifest, units and
+// started records) and what it should have (a NodeRelease): the files to send and to
+// reuse, the units to install and remove, the services to restart.
 #pragma once
 
-#include "render.hpp"
+#include "release.hpp"
 
 #include <cstdint>
 #include <map>
@@ -14,7 +15,7 @@
 
 namespace deploy {
 
-/// What the node reported about itself (see node_ops: the state script).
+/// What the node reported about itself (remote/state.sh, parsed by node_ops).
 struct RemoteState {
   std::string current_id;                     ///< empty: never deployed
   std::set<std::string> releases;             ///< release ids kept on the node
@@ -22,10 +23,6 @@ struct RemoteState {
   std::map<std::string, std::string> units;   ///< installed unit name -> sha256
   std::map<std::string, std::string> started; ///< service -> digest it was last started healthy from
 };
-
-/// Parses the state script's output: lines "current ID", "release ID",
-/// "file SHA  PATH", "unit SHA NAME", "started SERVICE DIGEST".
-RemoteState parse_remote_state(std::string_view text);
 
 struct ChangeSet {
   bool release_changed = false;         ///< the node must switch to a new release

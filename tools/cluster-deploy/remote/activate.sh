@@ -1,0 +1,46 @@
+#!/bin/sh
+# activate.sh <cluster> <release> <reason> [--install <unit>...] [--remove <unit>...] [--enable <unit>...]
+#   (run as root)
+#
+# Installs the release's changed units, stops and removes units no longer in the plan,
+# switches `current` to <release> atomically (rename(2)), appends
+# "<time> <old> -> <new> <reason>" to deploy.log (releases.sh replays it), enables every
+# unit of the release (so a half-done earlier activate is completed) and prunes old
+# releases: the newest three besides the new and the previous one stay.
+set -e
+# shellcheck source=prelude.sh
+. ./prelude.sh
+release=$2 reason=$3
+shift 3
+refuse_unless_ours
+make_ours
+mode="" enable=""
+for u in "$@"; do
+  case $u in --install | --remove | --enable)
+    mode=$u
+    continue
+    ;;
+  esac
+  case $mode in
+  --install)
+    install -m 0644 "$root/releases/$release/units/$u" "$unit_dir/.$u.tmp"
+    mv -f "$unit_dir/.$u.tmp" "$unit_dir/$u"
+    ;;
+  --remove)
+    systemctl disable --now -q "$u" 2>/dev/null || true
+    rm -f "$unit_dir/$u"
+    ;;
+  --enable) enable="$enable $u" ;;
+  esac
+done
+old=$(readlink "$root/current" || true)
+old=${old##*/}
+ln -sfn "releases/$release" "$root/.current.tmp"
+mv -Tf "$root/.current.tmp" "$root/current"
+printf '%s %s -> %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$old" "$release" "$reason" >>"$root/deploy.log"
+systemctl daemon-reload
+# shellcheck disable=SC2086 # one word per unit
+if [ -n "$enable" ]; then systemctl enable -q $enable; fi
+cd "$root/releases"
+# shellcheck disable=SC2010,SC2012 # release ids are hex digits: ls is safe here and sorts by time
+ls -1t | grep -vx -e "$release" -e "${old:-.}" | tail -n +4 | while read -r r; do rm -rf -- "$r"; done

@@ -1,0 +1,50 @@
+# prelude.sh: the start of every node action; CMake inlines it where a script sources it.
+# $1 is the cluster in every node action. The paths on a node are spelled here and in
+# ../src/layout.hpp only (unit test "layout: the node scripts and the helper agree").
+# shellcheck shell=sh
+# shellcheck disable=SC2034 # these are used by the scripts that source this file
+cluster=$1
+root=/opt/$cluster                    # releases/<id>, current, started/<service>, deploy.log
+data=/var/lib/$cluster                # <service>/: the services' data (clean --purge-data only)
+private_data=/var/lib/private/$cluster # the same for services with DynamicUser=
+unit_dir=/etc/systemd/system          # <cluster>-<service>.service
+run_dir=/run/cluster-deploy/$cluster  # faults/<id>, heal.sh, .lock: gone at reboot, like a fault
+mark="cluster-deploy $cluster"        # the service user's comment and the .cluster-deploy files
+unit_mark="# cluster-deploy: cluster=$cluster" # a line of every unit we install
+
+# Our nft tables: <prefix>f<digits>, one per partition fault (nft names allow [A-Za-z0-9_]).
+table_prefix=$(printf 'cluster_deploy_%s_' "$cluster" | tr -c 'A-Za-z0-9_\n' _)
+
+# The transient timer and service that heal fault <id>.
+heal_unit() { printf 'cluster-deploy-heal-%s-%s\n' "$cluster" "$1"; }
+
+unit_name() { printf '%s-%s.service\n' "$cluster" "$1"; }
+
+# True for a unit file of ours (cluster "kv" never touches "kv-test"'s units).
+is_our_unit() { [ -f "$1" ] && grep -qx "$unit_mark" "$1"; }
+
+# An account or folder of the cluster's name without our mark is someone else's:
+# refused (exit 4) before anything is changed.
+refuse_unless_ours() {
+  if getent passwd "$cluster" >/dev/null && [ "$(getent passwd "$cluster" | cut -d: -f5)" != "$mark" ]; then
+    echo "user $cluster exists and was not created by cluster-deploy: refusing" >&2
+    exit 4
+  fi
+  for d in "$root" "$data"; do
+    if [ -e "$d" ] && [ ! -f "$d/.cluster-deploy" ]; then
+      echo "$d exists and was not created by cluster-deploy: refusing" >&2
+      exit 4
+    fi
+  done
+}
+
+# Creates the service user and our folders, each with our mark (after refuse_unless_ours).
+make_ours() {
+  getent passwd "$cluster" >/dev/null ||
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      --comment "$mark" "$cluster"
+  for d in "$root" "$data"; do
+    mkdir -p "$d"
+    [ -f "$d/.cluster-deploy" ] || printf '%s\n' "$mark" >"$d/.cluster-deploy"
+  done
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# prepare.sh <cluster> <release> [<path in current> <path in release> <sha256>]...   (run as root)
+#
+# Creates the staging folder of <release> (removing any other, left by an interrupted
+# deploy) and puts there the files the node already has. A file is reused only if its
+# content is still what the manifest says; otherwise "resend <path>" is printed and the
+# controller uploads it. Programs are hard links (large, never written in place);
+# everything else is copied. Staging is root's alone (0700) until seal.sh.
+set -e
+# shellcheck source=prelude.sh
+. ./prelude.sh
+staging=$root/releases/.staging-$2
+shift 2
+refuse_unless_ours
+make_ours
+mkdir -p "$root/releases"
+chmod 0755 "$root/releases"
+rm -rf "$root"/releases/.staging-*
+umask 077
+mkdir -p "$staging"
+while [ $# -ge 3 ]; do
+  from=$root/current/$1 to=$staging/$2
+  mkdir -p "$(dirname "$to")"
+  if [ -f "$from" ] && [ "$(sha256sum <"$from" | cut -d' ' -f1)" = "$3" ]; then
+    case $2 in
+    bin/*) ln "$from" "$to" 2>/dev/null || cp -p "$from" "$to" ;;
+    *) cp -p "$from" "$to" ;;
+    esac
+  else
+    echo "resend $2"
+  fi
+  shift 3
+done

@@ -1,0 +1,29 @@
+#!/bin/sh
+# seal.sh <cluster> <release>   (run as root; stdin: the release's MANIFEST)
+#
+# Checks every staged file against the manifest (exit 3 naming the first bad ones),
+# sets the final owners and modes (configs may hold secrets: readable by root and the
+# service user's group only) and moves the staging folder into place as releases/<release>.
+set -e
+# shellcheck source=prelude.sh
+. ./prelude.sh
+staging=$root/releases/.staging-$2
+cat >"$staging/MANIFEST"
+cd "$staging"
+if ! out=$(sha256sum --quiet --strict -c MANIFEST 2>&1); then
+  echo "$out" | head -n 3 >&2
+  exit 3
+fi
+chown -R root:root .
+if [ -d etc ]; then
+  chgrp -R "$cluster" etc
+  chmod -R u=rwX,g=rX,o= etc
+fi
+for d in bin units; do
+  if [ -d "$d" ]; then chmod -R go-w,a+rX "$d"; fi
+done
+if [ -d bin ]; then chmod 0755 bin/*; fi
+chmod 0755 .
+chmod 0644 MANIFEST
+cd /
+mv -T "$staging" "$root/releases/$2"

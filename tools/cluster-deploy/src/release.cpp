@@ -1,0 +1,179 @@
+#include "release.hpp"
+
+#include "hash.hpp"
+#include "render.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace deploy {
+namespace {
+
+Result<void> write_file(const std::filesystem::path& path, const std::string& content)
+{
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  std::ifstream existing(path, std::ios::binary);
+  if (existing) {
+    std::stringstream old;
+    old << existing.rdbuf();
+    if (old.str() == content) {
+      return {}; // keep the timestamp: nothing changed
+    }
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  if (!out) {
+    return fail("cannot write " + path.string());
+  }
+  return {};
+}
+
+Result<std::string> read_text(const std::filesystem::path& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return fail("cannot read " + path.string());
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Result<ReleaseFile> render_config(const Plan& plan, const Node& node, const Service& service,
+                                  const ConfigTemplate& config)
+{
+  auto source = read_text(config.source);
+  if (!source) {
+    return fail(source.error());
+  }
+  auto text = expand_template(*source, plan, node, service, config.source.string());
+  if (!text) {
+    return fail(text.error());
+  }
+  ReleaseFile file{NodeLayout::release_config_dir(service.name) + "/" + config.name,
+                   plan.output_dir / node.name / "etc" / service.name / config.name,
+                   sha256_hex(*text),
+                   {service.name}};
+  if (auto written = write_file(file.local, *text); !written) {
+    return fail(written.error());
+  }
+  return file;
+}
+
+Result<ReleaseFile> render_unit_file(const Plan& plan, const Node& node, const Service& service)
+{
+  auto unit = render_unit(plan, node, service);
+  if (!unit) {
+    return fail(unit.error());
+  }
+  std::string name = NodeLayout{plan.cluster}.unit_name(service.name);
+  ReleaseFile file{NodeLayout::release_unit(name), plan.output_dir / node.name / "units" / name, sha256_hex(*unit), {service.name}};
+  if (auto written = write_file(file.local, *unit); !written) {
+    return fail(written.error());
+  }
+  return file;
+}
+
+Result<void> add_program(std::vector<ReleaseFile>& files, const Service& service, ProgramHashes& hashes)
+{
+  std::string path = NodeLayout::release_program(service.program.filename().string());
+  for (auto& file : files) {
+    if (file.path == path) {
+      file.services.push_back(service.name);
+      return {};
+    }
+  }
+  auto known = hashes.find(service.program);
+  if (known == hashes.end()) {
+    auto hash = sha256_file(service.program);
+    if (!hash) {
+      return fail("service " + service.name + ": " + hash.error());
+    }
+    known = hashes.emplace(service.program, *hash).first;
+  }
+  files.push_back(ReleaseFile{path, service.program, known->second, {service.name}});
+  return {};
+}
+
+} // namespace
+
+void finish_release(NodeRelease& release)
+{
+  std::sort(release.files.begin(), release.files.end(),
+            [](const ReleaseFile& a, const ReleaseFile& b) { return a.path < b.path; });
+  release.manifest.clear();
+  for (const auto& file : release.files) {
+    release.manifest += file.sha256 + "  " + file.path + "\n";
+  }
+  release.id = sha256_hex(release.manifest).substr(0, 16);
+  std::map<std::string, std::string> inputs;
+  for (const auto& file : release.files) {
+    for (const auto& service : file.services) {
+      inputs[service] += file.sha256 + "  " + file.path + "\n";
+    }
+  }
+  release.service_digests.clear();
+  for (const auto& [service, text] : inputs) {
+    release.service_digests[service] = sha256_hex(text).substr(0, 16);
+  }
+}
+
+NodeRelease release_from_manifest(const Plan& plan, const Node& node, const std::map<std::string, std::string>& files)
+{
+  NodeLayout layout{plan.cluster};
+  NodeRelease release;
+  release.node = node.name;
+  for (const auto& [path, sha256] : files) {
+    ReleaseFile file{path, {}, sha256, {}};
+    for (const Service* service : plan.services_on(node)) {
+      if (path == layout.release_program(service->program.filename().string()) ||
+          path.starts_with(layout.release_config_dir(service->name) + "/") ||
+          path == layout.release_unit(layout.unit_name(service->name))) {
+        file.services.push_back(service->name);
+      }
+    }
+    release.files.push_back(std::move(file));
+  }
+  finish_release(release);
+  return release;
+}
+
+Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashes& hashes)
+{
+  NodeRelease release;
+  release.node = node.name;
+  for (const Service* service : plan.services_on(node)) {
+    if (auto added = add_program(release.files, *service, hashes); !added) {
+      return fail(added.error());
+    }
+    for (const auto& config : service->configs) {
+      auto file = render_config(plan, node, *service, config);
+      if (!file) {
+        return fail(file.error());
+      }
+      release.files.push_back(std::move(*file));
+    }
+    auto unit = render_unit_file(plan, node, *service);
+    if (!unit) {
+      return fail(unit.error());
+    }
+    release.files.push_back(std::move(*unit));
+  }
+  finish_release(release);
+  return release;
+}
+
+
+std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes)
+{
+  std::map<std::string, NodeRelease> releases;
+  ProgramHashes hashes;
+  for (const Node* node : nodes) {
+    releases[node->name] = render_node(plan, *node, hashes).value_or_throw();
+  }
+  return releases;
+}
+
+} // namespace deploy

@@ -1,0 +1,54 @@
+// What a node should have: the files of its release (programs, rendered configs and
+// units), the release id derived from their content, and what each service runs from.
+#pragma once
+
+#include "error.hpp"
+#include "layout.hpp"
+#include "plan.hpp"
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace deploy {
+
+/// One file of a release, relative to the release folder.
+struct ReleaseFile {
+  std::string path;            ///< bin/<program>, etc/<service>/<name>, units/<unit>
+  std::filesystem::path local; ///< where its content is on this machine
+  std::string sha256;
+  std::vector<std::string> services; ///< the services restarted when it changes
+};
+
+/// What a node should run: its files and the release id derived from them.
+struct NodeRelease {
+  std::string node;
+  std::vector<ReleaseFile> files; ///< sorted by path
+  std::string manifest;           ///< "sha256  path" lines, as sha256sum -c reads them
+  std::string id;                 ///< content hash of the manifest: same files, same id
+  /// Per service, a hash of its files (program, configs, unit): what a running
+  /// instance was started from. A service restarts when its digest changes.
+  std::map<std::string, std::string> service_digests;
+};
+
+/// Program hashes by path, so a binary shared by many nodes is read once per run.
+using ProgramHashes = std::map<std::filesystem::path, std::string>;
+
+/// Renders `node`'s configs and units into <plan.output_dir>/<node>/ and hashes
+/// every file of its release (programs through `hashes`).
+Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashes& hashes);
+
+/// Sorts the files by path and derives the manifest text, the release id and the
+/// service digests from them.
+void finish_release(NodeRelease& release);
+
+/// A release already on `node`, rebuilt from its manifest (path -> sha256): same id and
+/// service digests as when it was rendered, no local files (it is never sent).
+NodeRelease release_from_manifest(const Plan& plan, const Node& node, const std::map<std::string, std::string>& files);
+
+/// Renders every node of `nodes` (no network): a template or plan error here
+/// stops the command before any node is touched (throws Error, exit code 2).
+std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes);
+
+} // namespace deploy

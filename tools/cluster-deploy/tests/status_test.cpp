@@ -1,0 +1,73 @@
+#include "deploy.hpp"
+#include "fake_cluster.hpp"
+#include "release.hpp"
+#include "status.hpp"
+#include "test_support.hpp"
+
+using namespace deploy;
+using deploy::testing::FakeCluster;
+
+namespace {
+
+void deploy_all(const Plan& plan, FakeCluster& fakes)
+{
+  auto run = testing::everything(plan);
+  Output output(Color::never);
+  Cluster cluster(plan, run.nodes, output, 4);
+  cluster.connect(fakes.connector());
+  REQUIRE(run_deploy(cluster, run.services, render_releases(plan, run.nodes),
+                     DeployOptions{false, HealthOptions{Seconds{5}, Seconds{0}}}));
+}
+
+/// The table's row of `node` and `service`, split into its columns.
+std::vector<std::string> row_of(const std::string& table, const std::string& node, const std::string& service)
+{
+  std::istringstream lines(table);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> columns;
+    for (std::string word; words >> word;) {
+      columns.push_back(word);
+    }
+    if (columns.size() > 2 && columns[0] == node && columns[1] == service) {
+      return columns;
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("status prints a row per node and service and fails when one is not running")
+{
+  Plan plan = testing::example_plan("status-table");
+  FakeCluster fakes;
+  deploy_all(plan, fakes);
+  auto run = testing::everything(plan);
+  std::string table;
+  bool ok = false;
+  {
+    Output output(Color::never);
+    Cluster cluster(plan, run.nodes, output, 4);
+    cluster.connect(fakes.connector());
+    table = testing::capture_stdout([&] { ok = run_status(cluster, run.services); });
+  }
+  CHECK(ok);
+  auto db = row_of(table, "server1", "db");
+  REQUIRE(db.size() >= 4);
+  CHECK(db[2] == "active");
+  CHECK(db[3] == "(running)");
+  CHECK(table.find(fakes.nodes["server1"].current) != std::string::npos);
+
+  fakes.nodes["worker1"].active.clear();
+  fakes.nodes["server2"].edited.insert("etc/db/db.conf");
+  Output output(Color::never);
+  Cluster cluster(plan, run.nodes, output, 4);
+  cluster.connect(fakes.connector());
+  table = testing::capture_stdout([&] { ok = run_status(cluster, run.services); });
+  CHECK_FALSE(ok);
+  auto worker = row_of(table, "worker1", "worker");
+  REQUIRE(worker.size() >= 4);
+  CHECK(worker[2] == "inactive");
+  CHECK(table.find("drift: server2: etc/db/db.conf differs from what was deployed") != std::string::npos);
+}
