@@ -227,18 +227,14 @@ Result<Node> make_node(const Parsed& parsed, const RawHost& host)
   for (const auto& [key, value] : std::map<std::string, std::string>{
            {"port", pick("ansible_port", "ansible_ssh_port")}, {"user", pick("ansible_user", "ansible_ssh_user")}}) {
     if (!value.empty()) {
-      if (auto set = set_node_field(node, key, value); !set) {
-        return fail(set.error());
-      }
+      CD_TRY_VOID(set_node_field(node, key, value));
     }
   }
   for (const auto& [key, value] : vars) {
     if (key.starts_with("ansible_")) {
       continue; // connection settings: ssh_config's job
     }
-    if (auto set = set_node_field(node, key, value); !set) {
-      return fail(set.error());
-    }
+    CD_TRY_VOID(set_node_field(node, key, value));
   }
   return node;
 }
@@ -266,10 +262,7 @@ std::string ini_value(const std::string& value)
 
 Result<Inventory> parse_ansible_inventory(std::string_view text, const std::string& file)
 {
-  auto parsed = parse_sections(text, file);
-  if (!parsed) {
-    return fail(parsed.error());
-  }
+  CD_TRY(parsed, parse_sections(text, file));
   std::map<std::string, std::vector<Node>> by_group;
   for (const auto& host : parsed->hosts) {
     auto node = make_node(*parsed, host);
@@ -286,9 +279,7 @@ Result<Inventory> parse_ansible_inventory(std::string_view text, const std::stri
   for (auto& [group, nodes] : by_group) { // sorted by group name, like <group>.txt files
     inventory.groups.push_back(group);
     for (auto& node : nodes) {
-      if (auto added = add_node(inventory, std::move(node)); !added) {
-        return fail(added.error());
-      }
+      CD_TRY_VOID(add_node(inventory, std::move(node)));
     }
   }
   return inventory;

@@ -43,8 +43,9 @@ ChangeSet compute_changes(const NodeRelease& wanted, const RemoteState& remote)
     }
   }
   for (const auto& [name, sha] : remote.units) {
-    auto wanted_unit = std::find_if(wanted.files.begin(), wanted.files.end(),
-                                    [&](const ReleaseFile& file) { return file.path == NodeLayout::release_unit(name); });
+    auto wanted_unit = std::find_if(wanted.files.begin(), wanted.files.end(), [&](const ReleaseFile& file) {
+      return file.path == NodeLayout::release_unit(name);
+    });
     if (wanted_unit == wanted.files.end()) {
       changes.units_to_remove.push_back(name);
     }

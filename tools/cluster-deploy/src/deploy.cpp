@@ -55,10 +55,7 @@ Result<void> stage(NodeOps& ops, const NodeChange& work, Output& output)
   if (!changes.release_changed || changes.release_on_node) {
     return {};
   }
-  auto resend = ops.prepare_staging(work.release, changes);
-  if (!resend) {
-    return fail(resend.error());
-  }
+  CD_TRY(resend, ops.prepare_staging(work.release, changes));
   std::vector<const ReleaseFile*> uploads = changes.send;
   for (const auto& file : work.release.files) {
     if (std::find(resend->begin(), resend->end(), file.path) != resend->end()) {
@@ -242,7 +239,8 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
     return false;
   }
   for (const auto& refusal : refusals) { // e.g. a node the last deploy brought its first release
-    cluster.output().progress(refusal.substr(0, refusal.find(':')), "left alone:" + refusal.substr(refusal.find(':') + 1));
+    cluster.output().progress(refusal.substr(0, refusal.find(':')),
+                              "left alone:" + refusal.substr(refusal.find(':') + 1));
   }
   for (auto& [node, change] : work) {
     cluster.output().progress(node, "back to release " + change.release.id + " (from " + change.before.current_id +

@@ -81,3 +81,15 @@ inline Failure fail(std::string message)
 }
 
 } // namespace deploy
+
+/// Error propagation at the leaves: `CD_TRY(text, read_text(path));` declares `text`
+/// as the Result and returns its failure from the enclosing function (which returns a
+/// Result of any type); `CD_TRY_VOID(write_file(path, text));` does the same for a
+/// Result whose value is not needed.
+#define CD_TRY(name, ...)                                                                                              \
+  auto name = (__VA_ARGS__);                                                                                           \
+  if (!name)                                                                                                           \
+  return ::deploy::fail(name.error())
+#define CD_TRY_VOID(...)                                                                                               \
+  if (auto cd_try_result_ = (__VA_ARGS__); !cd_try_result_)                                                            \
+  return ::deploy::fail(cd_try_result_.error())

@@ -1,7 +1,7 @@
 #include "fault.hpp"
 
-#include "leader.hpp"
 #include "layout.hpp"
+#include "leader.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -58,9 +58,8 @@ Result<const Service*> leader_service(const Plan& plan, const Selection& selecti
 {
   std::vector<const Service*> candidates;
   for (const auto& service : plan.services) {
-    bool selected = selection.services.empty() ||
-                    std::find(selection.services.begin(), selection.services.end(), service.name) !=
-                        selection.services.end();
+    bool selected = selection.services.empty() || std::find(selection.services.begin(), selection.services.end(),
+                                                            service.name) != selection.services.end();
     if (selected && service.group == group && (!selection.services.empty() || !service.leader.empty())) {
       candidates.push_back(&service);
     }
@@ -74,19 +73,10 @@ Result<const Service*> leader_service(const Plan& plan, const Selection& selecti
 Result<void> add_selected(const Plan& plan, const Selection& selection, const std::string& selector,
                           const LeaderQuery& leader, std::mt19937& random, std::vector<const Node*>& targets)
 {
-  auto group = selector_group(plan, selection, selector);
-  if (!group) {
-    return fail(group.error());
-  }
+  CD_TRY(group, selector_group(plan, selection, selector));
   if (selector == "leader") {
-    auto service = leader_service(plan, selection, *group);
-    if (!service) {
-      return fail(service.error());
-    }
-    auto node = leader(**service);
-    if (!node) {
-      return fail(node.error());
-    }
+    CD_TRY(service, leader_service(plan, selection, *group));
+    CD_TRY(node, leader(**service));
     add_unique(targets, *node);
     return {};
   }
@@ -152,8 +142,8 @@ std::vector<std::string> units_on(const Plan& plan, const Selection& selection, 
 {
   std::vector<std::string> units;
   for (const Service* service : plan.services_on(node)) {
-    if (selection.services.empty() || std::find(selection.services.begin(), selection.services.end(),
-                                                service->name) != selection.services.end()) {
+    if (selection.services.empty() ||
+        std::find(selection.services.begin(), selection.services.end(), service->name) != selection.services.end()) {
       units.push_back(NodeLayout{plan.cluster}.unit_name(service->name));
     }
   }
@@ -177,10 +167,7 @@ Result<std::vector<FaultStep>> plan_steps(Cluster& cluster, const Selection& sel
   if (options.kind == "partition") {
     std::vector<const Node*> others;
     if (!options.from.empty()) {
-      auto from = nodes_named(plan, options.from);
-      if (!from) {
-        return fail(from.error());
-      }
+      CD_TRY(from, nodes_named(plan, options.from));
       others = *from;
     } else {
       for (const auto& node : plan.inventory.nodes) {
@@ -227,9 +214,7 @@ Result<std::vector<const Node*>> resolve_targets(const Plan& plan, const Selecti
   for (const auto& word : words) {
     if (k_selectors.count(word) != 0) {
       selector_given = true;
-      if (auto added = add_selected(plan, selection, word, leader, random, targets); !added) {
-        return fail(added.error());
-      }
+      CD_TRY_VOID(add_selected(plan, selection, word, leader, random, targets));
       continue;
     }
     auto named = nodes_named(plan, {word});
@@ -263,12 +248,13 @@ bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions&
   const Plan& plan = cluster.plan();
   std::mt19937 random{std::random_device{}()};
   bool asked_nodes = false; // a failed LEADER query happened on nodes: exit 1, not 2
-  auto targets = resolve_targets(plan, selection, options.targets,
-                                 [&](const Service& service) {
-                                   asked_nodes = true;
-                                   return query_leader(cluster, service);
-                                 },
-                                 random)
+  auto targets = resolve_targets(
+                     plan, selection, options.targets,
+                     [&](const Service& service) {
+                       asked_nodes = true;
+                       return query_leader(cluster, service);
+                     },
+                     random)
                      .value_or_throw(asked_nodes ? 1 : 2);
   for (const Node* node : targets) {
     NodeSlot* slot = cluster.find(node->name);

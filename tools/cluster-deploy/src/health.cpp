@@ -17,10 +17,7 @@ std::string status_line(std::string_view response)
 Result<void> probe_http(NodeOps& ops, const Service& service)
 {
   std::string request = "GET " + service.health.path + " HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-  auto response = ops.transport().tcp_request(service.health.port, request, Seconds{10});
-  if (!response) {
-    return fail(response.error());
-  }
+  CD_TRY(response, ops.transport().tcp_request(service.health.port, request, Seconds{10}));
   if (!http_status_ok(*response)) {
     return fail("GET " + service.health.path + " on port " + std::to_string(service.health.port) + " answered '" +
                 status_line(*response) + "'");
@@ -30,14 +27,8 @@ Result<void> probe_http(NodeOps& ops, const Service& service)
 
 Result<void> probe_exec(NodeOps& ops, const Plan& plan, const Node& node, const Service& service)
 {
-  auto command = expand_template(service.health.command, plan, node, service, "service " + service.name + " HEALTH");
-  if (!command) {
-    return fail(command.error());
-  }
-  auto result = ops.run_as_service_user(*command, Seconds{30});
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(command, expand_template(service.health.command, plan, node, service, "service " + service.name + " HEALTH"));
+  CD_TRY(result, ops.run_as_service_user(*command, Seconds{30}));
   if (!result->succeeded()) {
     return fail("health command '" + *command + "' exited " + std::to_string(result->exit_status));
   }
@@ -48,18 +39,12 @@ Result<void> probe_exec(NodeOps& ops, const Plan& plan, const Node& node, const 
 Result<void> check_once(NodeOps& ops, const Plan& plan, const Node& node, const Service& service,
                         const HealthOptions& options)
 {
-  auto before = ops.unit_state(service.name);
-  if (!before) {
-    return fail(before.error());
-  }
+  CD_TRY(before, ops.unit_state(service.name));
   if (!before->running()) {
     return fail("unit is " + before->active + " (" + before->sub + ")");
   }
   std::this_thread::sleep_for(options.settle);
-  auto after = ops.unit_state(service.name);
-  if (!after) {
-    return fail(after.error());
-  }
+  CD_TRY(after, ops.unit_state(service.name));
   if (!after->running() || after->restarts != before->restarts || after->main_pid != before->main_pid) {
     return fail("unit restarted while settling (" + std::to_string(after->restarts) + " restarts)");
   }

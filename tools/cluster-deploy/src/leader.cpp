@@ -34,19 +34,16 @@ Result<const Node*> leader_from_answer(const Plan& plan, const Service& service,
 Result<const Node*> query_leader(Cluster& cluster, const Service& service)
 {
   if (service.leader.empty()) {
-    return fail("service " + service.name +
-                " has no LEADER query (cluster_deploy_service(" + service.name + " ... LEADER exec <command>))");
+    return fail("service " + service.name + " has no LEADER query (cluster_deploy_service(" + service.name +
+                " ... LEADER exec <command>))");
   }
   std::string last = "no node of group " + service.group + " is reachable";
   for (auto& slot : cluster.slots()) {
     if (slot.node->group != service.group || !slot.alive()) {
       continue;
     }
-    auto command = expand_template(service.leader, cluster.plan(), *slot.node, service,
-                                   "service " + service.name + " LEADER");
-    if (!command) {
-      return fail(command.error());
-    }
+    CD_TRY(command,
+           expand_template(service.leader, cluster.plan(), *slot.node, service, "service " + service.name + " LEADER"));
     auto result = slot.ops->run_as_service_user(*command, Seconds{15});
     if (!result) {
       last = result.error();

@@ -22,7 +22,7 @@ std::string first_line(const std::string& text)
 std::string root_command(const remote::Script& script, const std::vector<std::string>& args)
 {
   std::vector<std::string> words = {"sh", "-c", remote::as_root.text, remote::as_root.name,
-                                    "sh", "-c", script.text, script.name};
+                                    "sh", "-c", script.text,          script.name};
   words.insert(words.end(), args.begin(), args.end());
   return shell_join(words);
 }
@@ -104,10 +104,7 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
 
 Result<std::string> NodeOps::current_release()
 {
-  auto result = run_script("reading current release", remote::current, {}, {}, Seconds{30});
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(result, run_script("reading current release", remote::current, {}, {}, Seconds{30}));
   std::string target = first_line(result->out);
   return target.substr(target.rfind('/') + 1);
 }
@@ -123,10 +120,7 @@ Result<ExecResult> NodeOps::run_as_service_user(const std::string& shell_command
 
 Result<RemoteState> NodeOps::read_state()
 {
-  auto result = run_script("reading deployed state", remote::state, {}, {}, Seconds{60});
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(result, run_script("reading deployed state", remote::state, {}, {}, Seconds{60}));
   return parse_remote_state(result->out);
 }
 
@@ -136,10 +130,7 @@ Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& rel
   for (const auto& reused : changes.reuse) {
     args.insert(args.end(), {reused.from, reused.to, reused.sha256});
   }
-  auto result = run_script("preparing release " + release.id, remote::prepare, args);
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(result, run_script("preparing release " + release.id, remote::prepare, args));
   std::vector<std::string> resend;
   std::istringstream in(result->out);
   std::string word, path;
@@ -166,8 +157,7 @@ Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file
 
 Result<void> NodeOps::seal(const NodeRelease& release)
 {
-  auto result =
-      run_script("checking release " + release.id, remote::seal, {release.id}, release.manifest);
+  auto result = run_script("checking release " + release.id, remote::seal, {release.id}, release.manifest);
   return result ? Result<void>{} : fail(result.error());
 }
 
@@ -175,8 +165,7 @@ std::string run_id()
 {
   // One id per command run, the same on every node: fixed-width milliseconds, so ids sort by time.
   static const std::string id = [] {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                   .count();
     std::string digits = std::to_string(ms);
     return "r" + std::string(digits.size() < 15 ? 15 - digits.size() : 0, '0') + digits;
@@ -215,22 +204,15 @@ Result<void> NodeOps::systemctl(const std::string& verb, const std::string& serv
 
 Result<UnitState> NodeOps::unit_state(const std::string& service, bool with_failures)
 {
-  auto result =
-      run_script("reading state of " + service, remote::unit_state, {service, with_failures ? "failures" : "-"}, {},
-                 Seconds{30});
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(result, run_script("reading state of " + service, remote::unit_state,
+                            {service, with_failures ? "failures" : "-"}, {}, Seconds{30}));
   return parse_unit_state(result->out);
 }
 
 Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
 {
-  auto result = run_script("reading journal", remote::journal, {std::to_string(lines), "", "once", service}, {},
-                           Seconds{30});
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(result,
+         run_script("reading journal", remote::journal, {std::to_string(lines), "", "once", service}, {}, Seconds{30}));
   return result->out;
 }
 
@@ -244,10 +226,7 @@ Result<void> NodeOps::clean(const std::vector<std::string>& services, bool purge
 
 Result<std::vector<std::string>> NodeOps::drift()
 {
-  auto result = run_script("checking drift", remote::drift, {}, {}, Seconds{60});
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(result, run_script("checking drift", remote::drift, {}, {}, Seconds{60}));
   std::vector<std::string> changed;
   std::istringstream in(result->out);
   std::string line;
@@ -325,10 +304,7 @@ Result<std::vector<std::string>> NodeOps::heal_faults(const std::string& only)
   if (!only.empty()) {
     args.push_back(only);
   }
-  auto result = run_script("healing faults", remote::heal, args, {}, Seconds{60});
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(result, run_script("healing faults", remote::heal, args, {}, Seconds{60}));
   std::vector<std::string> healed;
   std::istringstream in(result->out);
   for (std::string line; std::getline(in, line);) {
@@ -341,10 +317,7 @@ Result<std::vector<std::string>> NodeOps::heal_faults(const std::string& only)
 
 Result<std::vector<ActiveFault>> NodeOps::active_faults()
 {
-  auto result = run_script("listing faults", remote::list_faults, {}, {}, Seconds{30});
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(result, run_script("listing faults", remote::list_faults, {}, {}, Seconds{30}));
   return parse_active_faults(result->out);
 }
 
@@ -354,10 +327,7 @@ Result<RollbackTarget> NodeOps::rollback_target(const std::string& wanted)
   if (!wanted.empty()) {
     args.push_back(wanted);
   }
-  auto result = run_script("looking for the release to go back to", remote::releases, args, {}, Seconds{30});
-  if (!result) {
-    return fail(result.error());
-  }
+  CD_TRY(result, run_script("looking for the release to go back to", remote::releases, args, {}, Seconds{30}));
   return parse_rollback_target(result->out);
 }
 

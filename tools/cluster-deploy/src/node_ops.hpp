@@ -2,8 +2,8 @@
 // the login user is root, else through `sudo -n`). Every argument is quoted.
 #pragma once
 
-#include "error.hpp"
 #include "changes.hpp"
+#include "error.hpp"
 #include "remote_scripts.hpp"
 #include "transport.hpp"
 
@@ -24,9 +24,9 @@ RemoteState parse_remote_state(std::string_view text);
 /// A fault that is active on a node (remote/list-faults.sh).
 struct ActiveFault {
   std::string id;
-  std::string kind;                ///< partition, kill-keep-down, stop, pause
-  long seconds_left = 0;           ///< until its timer heals it
-  std::vector<std::string> units;  ///< the units it stopped or froze (none for a partition)
+  std::string kind;               ///< partition, kill-keep-down, stop, pause
+  long seconds_left = 0;          ///< until its timer heals it
+  std::vector<std::string> units; ///< the units it stopped or froze (none for a partition)
 };
 
 /// A release already on a node that a rollback switches to (remote/releases.sh).

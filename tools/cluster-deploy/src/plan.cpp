@@ -76,10 +76,7 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   service.group = attribute(element, "group");
   service.bootstrap = attribute(element, "bootstrap") == "true";
   for (auto [field, name] : {std::pair{&service.serial, "serial"}, std::pair{&service.max_fail, "max-fail"}}) {
-    auto amount = parse_amount(attribute(element, name), where + ": " + name);
-    if (!amount) {
-      return fail(amount.error());
-    }
+    CD_TRY(amount, parse_amount(attribute(element, name), where + ": " + name));
     *field = *amount;
   }
   service.canary = std::max(element->IntAttribute("canary", 0), 0);
@@ -113,10 +110,7 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   for (auto* e = element->FirstChildElement("after"); e; e = e->NextSiblingElement("after")) {
     service.after.push_back(text_of(e));
   }
-  auto health = parse_health(element->FirstChildElement("health"), where);
-  if (!health) {
-    return fail(health.error());
-  }
+  CD_TRY(health, parse_health(element->FirstChildElement("health"), where));
   service.health = *health;
   if (const XMLElement* quorum = element->FirstChildElement("quorum")) {
     service.quorum = attribute(quorum, "command");
@@ -267,10 +261,7 @@ Result<Plan> parse_plan(std::string_view xml, const std::string& file)
   }
   std::vector<Service> services;
   for (auto* e = root->FirstChildElement("service"); e; e = e->NextSiblingElement("service")) {
-    auto service = parse_service(e, file);
-    if (!service) {
-      return fail(service.error());
-    }
+    CD_TRY(service, parse_service(e, file));
     services.push_back(std::move(*service));
   }
   auto ordered = order_services(std::move(services));
@@ -293,17 +284,10 @@ Result<Plan> load_plan(const std::filesystem::path& file)
   if (!plan) {
     return plan;
   }
-  auto inventory = read_inventory(plan->inventory_dir);
-  if (!inventory) {
-    return fail(inventory.error());
-  }
+  CD_TRY(inventory, read_inventory(plan->inventory_dir));
   plan->inventory = std::move(*inventory);
-  if (auto checked = check_against_inventory(*plan); !checked) {
-    return fail(checked.error());
-  }
-  if (auto checked = check_files(*plan); !checked) {
-    return fail(checked.error());
-  }
+  CD_TRY_VOID(check_against_inventory(*plan));
+  CD_TRY_VOID(check_files(*plan));
   return plan;
 }
 

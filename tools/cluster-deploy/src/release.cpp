@@ -44,35 +44,23 @@ Result<std::string> read_text(const std::filesystem::path& path)
 Result<ReleaseFile> render_config(const Plan& plan, const Node& node, const Service& service,
                                   const ConfigTemplate& config)
 {
-  auto source = read_text(config.source);
-  if (!source) {
-    return fail(source.error());
-  }
-  auto text = expand_template(*source, plan, node, service, config.source.string());
-  if (!text) {
-    return fail(text.error());
-  }
+  CD_TRY(source, read_text(config.source));
+  CD_TRY(text, expand_template(*source, plan, node, service, config.source.string()));
   ReleaseFile file{NodeLayout::release_config_dir(service.name) + "/" + config.name,
                    plan.output_dir / node.name / "etc" / service.name / config.name,
                    sha256_hex(*text),
                    {service.name}};
-  if (auto written = write_file(file.local, *text); !written) {
-    return fail(written.error());
-  }
+  CD_TRY_VOID(write_file(file.local, *text));
   return file;
 }
 
 Result<ReleaseFile> render_unit_file(const Plan& plan, const Node& node, const Service& service)
 {
-  auto unit = render_unit(plan, node, service);
-  if (!unit) {
-    return fail(unit.error());
-  }
+  CD_TRY(unit, render_unit(plan, node, service));
   std::string name = NodeLayout{plan.cluster}.unit_name(service.name);
-  ReleaseFile file{NodeLayout::release_unit(name), plan.output_dir / node.name / "units" / name, sha256_hex(*unit), {service.name}};
-  if (auto written = write_file(file.local, *unit); !written) {
-    return fail(written.error());
-  }
+  ReleaseFile file{
+      NodeLayout::release_unit(name), plan.output_dir / node.name / "units" / name, sha256_hex(*unit), {service.name}};
+  CD_TRY_VOID(write_file(file.local, *unit));
   return file;
 }
 
@@ -145,26 +133,17 @@ Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashe
   NodeRelease release;
   release.node = node.name;
   for (const Service* service : plan.services_on(node)) {
-    if (auto added = add_program(release.files, *service, hashes); !added) {
-      return fail(added.error());
-    }
+    CD_TRY_VOID(add_program(release.files, *service, hashes));
     for (const auto& config : service->configs) {
-      auto file = render_config(plan, node, *service, config);
-      if (!file) {
-        return fail(file.error());
-      }
+      CD_TRY(file, render_config(plan, node, *service, config));
       release.files.push_back(std::move(*file));
     }
-    auto unit = render_unit_file(plan, node, *service);
-    if (!unit) {
-      return fail(unit.error());
-    }
+    CD_TRY(unit, render_unit_file(plan, node, *service));
     release.files.push_back(std::move(*unit));
   }
   finish_release(release);
   return release;
 }
-
 
 std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes)
 {

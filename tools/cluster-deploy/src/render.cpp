@@ -151,21 +151,16 @@ Result<std::string> render_unit(const Plan& plan, const Node& node, const Servic
 {
   NodeLayout layout{plan.cluster};
   std::string origin = "service " + service.name;
-  std::string exec_start = systemd_quote(layout.current() + "/" + layout.release_program(service.program.filename().string()));
+  std::string exec_start =
+      systemd_quote(layout.current() + "/" + layout.release_program(service.program.filename().string()));
   for (const auto& arg : service.args) {
-    auto expanded = expand_template(arg, plan, node, service, origin + " ARGS");
-    if (!expanded) {
-      return fail(expanded.error());
-    }
+    CD_TRY(expanded, expand_template(arg, plan, node, service, origin + " ARGS"));
     exec_start += " " + systemd_quote(*expanded);
   }
   std::vector<std::string> environment = {"CLUSTER_DEPLOY_NODE=" + node.name,
                                           "CLUSTER_DEPLOY_DATA_DIR=" + layout.data_dir(service.name)};
   for (const auto& [name, value] : service.env) {
-    auto expanded = expand_template(value, plan, node, service, origin + " ENV " + name);
-    if (!expanded) {
-      return fail(expanded.error());
-    }
+    CD_TRY(expanded, expand_template(value, plan, node, service, origin + " ENV " + name));
     environment.push_back(name + "=" + *expanded);
   }
   return unit_text(plan, node, service, exec_start, environment);

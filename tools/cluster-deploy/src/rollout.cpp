@@ -22,7 +22,7 @@ struct Rollout {
   const HealthOptions& health;
   const std::function<void(const Service&, NodeSlot&)>& on_healthy;
   std::map<std::string, std::set<std::string>> touched; ///< node -> services (re)started in this run
-  std::string stopped_by;                                ///< the service whose failures stopped the rollout
+  std::string stopped_by;                               ///< the service whose failures stopped the rollout
   std::mutex mutex;
 
   NodeChange* change_of(const NodeSlot& slot)
@@ -111,21 +111,19 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
     auto old = change->before.started.find(name);
     (void)slot.ops->record_started(name, old == change->before.started.end() ? "none" : old->second);
     bool ok = restarted && healthy;
-    r.cluster.output().progress(slot.node->name, name + ": rolled back to release " + back.id +
-                                                     (ok ? "" : " (" + (restarted ? healthy.error() : restarted.error()) + ")"));
-    r.cluster.output().add(SummaryRow{slot.node->name, name, "rolled back", false,
-                                      ok ? detail : detail + ", but " + (restarted ? healthy.error() : restarted.error()),
-                                      seconds_since(start)});
+    r.cluster.output().progress(slot.node->name,
+                                name + ": rolled back to release " + back.id +
+                                    (ok ? "" : " (" + (restarted ? healthy.error() : restarted.error()) + ")"));
+    r.cluster.output().add(SummaryRow{
+        slot.node->name, name, "rolled back", false,
+        ok ? detail : detail + ", but " + (restarted ? healthy.error() : restarted.error()), seconds_since(start)});
   }
 }
 
 /// What `deploy`/`up` do to one service on one node; returns the action name.
 Result<std::string> start_action(NodeOps& ops, const Service& service, bool restart)
 {
-  auto state = ops.unit_state(service.name);
-  if (!state) {
-    return fail(state.error());
-  }
+  CD_TRY(state, ops.unit_state(service.name));
   bool running = state->active == "active" || state->active == "activating";
   if (restart && running) {
     auto done = ops.systemctl("restart", service.name);
@@ -235,11 +233,8 @@ Result<void> quorum_gate(Rollout& r, const Service& service)
       if (slot.node->group != service.group || !slot.alive()) {
         continue;
       }
-      auto command = expand_template(service.quorum, r.cluster.plan(), *slot.node, service,
-                                     "service " + service.name + " QUORUM");
-      if (!command) {
-        return fail(command.error());
-      }
+      CD_TRY(command, expand_template(service.quorum, r.cluster.plan(), *slot.node, service,
+                                      "service " + service.name + " QUORUM"));
       auto result = slot.ops->run_as_service_user(*command, Seconds{30});
       if (result && result->succeeded()) {
         return {};
@@ -279,10 +274,10 @@ std::vector<NodeSlot*> split_rolling(Rollout& r, const Service& service, std::ve
   if (!service.leader.empty() && rolling.size() > 1) {
     auto leader = query_leader(r.cluster, service);
     if (!leader) {
-      r.cluster.output().progress(rolling.front()->node->name, service.name + ": warning: " + leader.error() +
-                                                                    "; rolling in inventory order");
-    } else if (auto it = std::find_if(rolling.begin(), rolling.end(),
-                                      [&](const NodeSlot* s) { return s->node == *leader; });
+      r.cluster.output().progress(rolling.front()->node->name,
+                                  service.name + ": warning: " + leader.error() + "; rolling in inventory order");
+    } else if (auto it =
+                   std::find_if(rolling.begin(), rolling.end(), [&](const NodeSlot* s) { return s->node == *leader; });
                it != rolling.end()) {
       std::rotate(it, it + 1, rolling.end());
       r.cluster.output().progress((*leader)->name, service.name + ": leads the group, restarts last");
@@ -450,9 +445,10 @@ bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, 
     bool selected = std::any_of(cluster.slots().begin(), cluster.slots().end(),
                                 [&](const NodeSlot& slot) { return slot.node->group == service->group; });
     if (selected) { // a dependency this run does not touch (--node, --group) is not judged
-      healthy[service->name] = static_cast<int>(std::count_if(
-          cluster.slots().begin(), cluster.slots().end(),
-          [&](const NodeSlot& slot) { return slot.node->group == service->group && slot.alive(); }));
+      healthy[service->name] =
+          static_cast<int>(std::count_if(cluster.slots().begin(), cluster.slots().end(), [&](const NodeSlot& slot) {
+            return slot.node->group == service->group && slot.alive();
+          }));
     }
   }
   return r.stopped_by.empty();

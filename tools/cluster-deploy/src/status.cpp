@@ -7,7 +7,6 @@
 namespace deploy {
 namespace {
 
-
 std::string uptime_text(long seconds)
 {
   if (seconds < 0) {
@@ -116,9 +115,8 @@ std::string status_table(const std::string& cluster, const std::vector<NodeStatu
       }
       rows.push_back({node.name, service.name, state, service.pid ? std::to_string(service.pid) : "-",
                       uptime_text(service.uptime_seconds),
-                      service.error.empty() ? std::to_string(service.restarts) : "-",
-                      failures_text(service.failures), release, drift,
-                      faults_text(node.faults, NodeLayout{cluster}.unit_name(service.name))});
+                      service.error.empty() ? std::to_string(service.restarts) : "-", failures_text(service.failures),
+                      release, drift, faults_text(node.faults, NodeLayout{cluster}.unit_name(service.name))});
     }
   }
   std::sort(rows.begin(), rows.end());
@@ -163,8 +161,8 @@ bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
 {
   auto nodes = collect_status(cluster, services);
   bool ok = all_running(nodes);
-  std::string text =
-      cluster.output().format() == Format::json ? status_json(cluster.plan().cluster, ok, nodes) : status_table(cluster.plan().cluster, nodes);
+  std::string text = cluster.output().format() == Format::json ? status_json(cluster.plan().cluster, ok, nodes)
+                                                               : status_table(cluster.plan().cluster, nodes);
   std::printf("%s", text.c_str());
   std::fflush(stdout);
   return ok;

@@ -1,6 +1,6 @@
 #include "deploy.hpp"
-#include "release.hpp"
 #include "fake_cluster.hpp"
+#include "release.hpp"
 #include "test_support.hpp"
 
 #include <fstream>

@@ -28,16 +28,16 @@ struct FakeNode {
   bool healthy = true;                                      ///< what HTTP probes answer
   std::vector<std::string> uploaded;                        ///< release paths sent
   std::uint64_t uploaded_bytes = 0;
-  std::vector<std::string> journal;   ///< what journal.sh prints ("<timestamp> <text>" lines)
+  std::vector<std::string> journal;                       ///< what journal.sh prints ("<timestamp> <text>" lines)
   std::vector<std::vector<std::string>> journal_requests; ///< journal.sh's arguments, per call
-  bool cleaned = false;               ///< clean.sh ran
-  bool data_purged = false;           ///< clean.sh ran with purge
-  std::vector<std::string> commands;  ///< every script run, by name ("state.sh", ...)
-  std::vector<std::string> service_user_commands; ///< what as-service-user.sh ran (probes, QUORUM, LEADER)
-  std::vector<std::string> systemctl; ///< "restart example-etcd.service", ...
-  std::vector<std::string> faults;    ///< "partition 10.0.0.2", "pause demo-db.service", ...
-  int fault_exit = 0;                 ///< what fault.sh exits with
-  std::string leader_answer;          ///< what a LEADER query prints on this node
+  bool cleaned = false;                                   ///< clean.sh ran
+  bool data_purged = false;                               ///< clean.sh ran with purge
+  std::vector<std::string> commands;                      ///< every script run, by name ("state.sh", ...)
+  std::vector<std::string> service_user_commands;         ///< what as-service-user.sh ran (probes, QUORUM, LEADER)
+  std::vector<std::string> systemctl;                     ///< "restart example-etcd.service", ...
+  std::vector<std::string> faults;                        ///< "partition 10.0.0.2", "pause demo-db.service", ...
+  int fault_exit = 0;                                     ///< what fault.sh exits with
+  std::string leader_answer;                              ///< what a LEADER query prints on this node
   /// Commands run as the service user (HEALTH exec, QUORUM, LEADER) that contain the key
   /// exit with the value; all others exit 0.
   std::map<std::string, int> exec_exits;

@@ -153,7 +153,7 @@ TEST_CASE("query_leader renders the query per node and skips nodes that cannot a
 {
   Plan plan = raft_plan("query-leader");
   FakeCluster fake(plan);
-  fake.nodes["s1"].leader_answer = "";  // knows no leader
+  fake.nodes["s1"].leader_answer = ""; // knows no leader
   fake.nodes["s2"].leader_answer = "s3\n";
   auto leader = query_leader(*fake.cluster, *plan.find_service("db"));
   REQUIRE(leader);
@@ -175,8 +175,7 @@ TEST_CASE("a partition cuts both sides and spares the controller")
   options.seconds = 30;
   REQUIRE(run_fault(*fake.cluster, {}, options));
   // The target drops everything from every other node ([v6] is given bare)...
-  CHECK(fake.nodes["s3"].faults ==
-        std::vector<std::string>{"partition 10.0.0.1 10.0.0.2 10.0.0.11 10.0.0.12"});
+  CHECK(fake.nodes["s3"].faults == std::vector<std::string>{"partition 10.0.0.1 10.0.0.2 10.0.0.11 10.0.0.12"});
   // ... and every other node drops what comes from the target.
   for (const char* other : {"s1", "s2", "w1", "w2"}) {
     CHECK(fake.nodes[other].faults == std::vector<std::string>{"partition fd00::3"});

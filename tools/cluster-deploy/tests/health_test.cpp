@@ -12,4 +12,3 @@ TEST_CASE("http health accepts 2xx only")
   CHECK_FALSE(http_status_ok("SSH-2.0-OpenSSH_9.2"));
   CHECK_FALSE(http_status_ok(""));
 }
-

@@ -7,7 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 using namespace deploy;
 using deploy::testing::FakeCluster;
 using nlohmann::json;

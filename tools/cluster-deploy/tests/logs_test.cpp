@@ -26,7 +26,9 @@ TEST_CASE("logs asks every node for its group's services and prints their lines 
   Cluster cluster(plan, run.nodes, output, 4);
   cluster.connect(fakes.connector());
   bool ok = false;
-  std::string text = testing::capture_stdout([&] { ok = run_logs(cluster, run.services, LogOptions{20, "-1h", false}); });
+  std::string text = testing::capture_stdout([&] {
+    ok = run_logs(cluster, run.services, LogOptions{20, "-1h", false});
+  });
   CHECK(ok);
   CHECK(text == "worker1 | 2026-11-26T10:00:01.000000+0000 w1 worker: first\n"
                 "server2 | 2026-11-26T10:00:02.000000+0000 s2 db: second\n"

@@ -40,4 +40,3 @@ TEST_CASE("state.sh's output is parsed")
   CHECK(state.units.at("c-db.service") == "222");
   CHECK(parse_remote_state("current \n").current_id.empty());
 }
-

@@ -68,4 +68,3 @@ TEST_CASE("LIMITS become settings of the unit's [Service] section")
   auto service_section = unit->substr(unit->find("[Service]"), unit->find("[Install]") - unit->find("[Service]"));
   CHECK_THAT(service_section, Catch::Contains("\nMemoryMax=64M\nLimitNOFILE=4096\n"));
 }
-
