@@ -1,21 +1,7 @@
 #include "render.hpp"
 #include "test_support.hpp"
 
-#include <sstream>
-
 using namespace deploy;
-
-namespace {
-
-std::string read(const std::filesystem::path& path)
-{
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-} // namespace
 
 TEST_CASE("templates get per-node values and peers and inventory variables")
 {
