@@ -43,4 +43,8 @@ systemctl daemon-reload
 if [ -n "$enable" ]; then systemctl enable -q $enable; fi
 cd "$root/releases"
 # shellcheck disable=SC2010,SC2012 # release ids are hex digits: ls is safe here and sorts by time
-ls -1t | grep -vx -e "$release" -e "${old:-.}" | tail -n +4 | while read -r r; do rm -rf -- "$r"; done
+# A release is renamed out of the way before it is removed: an interrupted prune never
+# leaves a partial releases/<id> that a later deploy would trust and switch to.
+ls -1t | grep -vx -e "$release" -e "${old:-.}" | tail -n +4 | while read -r r; do
+  mv -T -- "$r" ".prune-$r" && rm -rf -- ".prune-$r"
+done

@@ -1,11 +1,12 @@
 #!/bin/sh
 # prepare.sh <cluster> <release> [<path in current> <path in release> <sha256>]...   (run as root)
 #
-# Creates the staging folder of <release> (removing any other, left by an interrupted
-# deploy) and puts there the files the node already has. A file is reused only if its
-# content is still what the manifest says; otherwise "resend <path>" is printed and the
-# controller uploads it. Programs are hard links (large, never written in place);
-# everything else is copied. Staging is root's alone (0700) until seal.sh.
+# Creates the staging folder of <release> (removing any other, and any release half
+# pruned, left by an interrupted deploy) and puts there the files the node already has.
+# A file is reused only if its content is still what the manifest says; otherwise
+# "resend <path>" is printed and the controller uploads it. Programs are hard links
+# (large, never written in place); everything else is copied. Staging is root's alone
+# (0700) until seal.sh.
 set -e
 # shellcheck source=prelude.sh
 . ./prelude.sh
@@ -15,7 +16,7 @@ refuse_unless_ours
 make_ours
 mkdir -p "$root/releases"
 chmod 0755 "$root/releases"
-rm -rf "$root"/releases/.staging-*
+rm -rf "$root"/releases/.staging-* "$root"/releases/.prune-*
 umask 077
 mkdir -p "$staging"
 while [ $# -ge 3 ]; do

@@ -27,7 +27,7 @@ Result<void> probe_http(NodeOps& ops, const Service& service)
 
 Result<void> probe_exec(NodeOps& ops, const Plan& plan, const Node& node, const Service& service)
 {
-  CD_TRY(command, expand_template(service.health.command, plan, node, service, "service " + service.name + " HEALTH"));
+  CD_TRY(command, expand_command(service.health.command, plan, node, service, "service " + service.name + " HEALTH"));
   CD_TRY(result, ops.run_as_service_user(*command, Seconds{30}));
   if (!result->succeeded()) {
     return fail("health command '" + *command + "' exited " + std::to_string(result->exit_status));

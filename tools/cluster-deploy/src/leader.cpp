@@ -43,7 +43,7 @@ Result<const Node*> query_leader(Cluster& cluster, const Service& service)
       continue;
     }
     CD_TRY(command,
-           expand_template(service.leader, cluster.plan(), *slot.node, service, "service " + service.name + " LEADER"));
+           expand_command(service.leader, cluster.plan(), *slot.node, service, "service " + service.name + " LEADER"));
     auto result = slot.ops->run_as_service_user(*command, Seconds{15});
     if (!result) {
       last = result.error();

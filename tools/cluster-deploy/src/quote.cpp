@@ -1,5 +1,7 @@
 #include "quote.hpp"
 
+#include <algorithm>
+
 namespace deploy {
 
 std::string shell_quote(std::string_view word)
@@ -14,6 +16,16 @@ std::string shell_quote(std::string_view word)
   }
   quoted += '\'';
   return quoted;
+}
+
+std::string shell_quote_if_needed(std::string_view word)
+{
+  auto plain = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("_./:=,+%@-").find(c) != std::string_view::npos;
+  };
+  bool safe = !word.empty() && std::all_of(word.begin(), word.end(), plain);
+  return safe ? std::string(word) : shell_quote(word);
 }
 
 std::string shell_join(const std::vector<std::string>& words)

@@ -11,6 +11,10 @@ namespace deploy {
 /// Quotes `word` for a POSIX shell: the result is always exactly one argument.
 std::string shell_quote(std::string_view word);
 
+/// `word` as is when the shell reads it as exactly that word ([A-Za-z0-9_./:=,+%@-]+),
+/// else shell_quote(word).
+std::string shell_quote_if_needed(std::string_view word);
+
 /// Joins `words` into a shell command line, quoting each.
 std::string shell_join(const std::vector<std::string>& words);
 

@@ -85,6 +85,23 @@ Result<void> add_program(std::vector<ReleaseFile>& files, const Service& service
   return {};
 }
 
+/// Expands the service's commands for this node (HEALTH exec, QUORUM, LEADER), so that a
+/// template error stops the deploy before any node is changed, not after.
+Result<void> check_commands(const Plan& plan, const Node& node, const Service& service)
+{
+  std::string origin = "service " + service.name;
+  if (service.health.kind == Health::Kind::exec) {
+    CD_TRY_VOID(expand_command(service.health.command, plan, node, service, origin + " HEALTH"));
+  }
+  if (!service.quorum.empty()) {
+    CD_TRY_VOID(expand_command(service.quorum, plan, node, service, origin + " QUORUM"));
+  }
+  if (!service.leader.empty()) {
+    CD_TRY_VOID(expand_command(service.leader, plan, node, service, origin + " LEADER"));
+  }
+  return {};
+}
+
 } // namespace
 
 void finish_release(NodeRelease& release)
@@ -133,6 +150,7 @@ Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashe
   NodeRelease release;
   release.node = node.name;
   for (const Service* service : plan.services_on(node)) {
+    CD_TRY_VOID(check_commands(plan, node, *service));
     CD_TRY_VOID(add_program(release.files, *service, hashes));
     for (const auto& config : service->configs) {
       CD_TRY(file, render_config(plan, node, *service, config));

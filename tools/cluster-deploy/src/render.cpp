@@ -113,10 +113,8 @@ std::string unit_text(const Plan& plan, const Node& node, const Service& service
   return unit.str();
 }
 
-} // namespace
-
-Result<std::string> expand_template(std::string_view text, const Plan& plan, const Node& node, const Service& service,
-                                    const std::string& origin)
+Result<std::string> expand(std::string_view text, const Plan& plan, const Node& node, const Service& service,
+                           const std::string& origin, bool for_shell)
 {
   std::string out;
   size_t pos = 0;
@@ -140,11 +138,25 @@ Result<std::string> expand_template(std::string_view text, const Plan& plan, con
       if (!value) {
         return fail(origin + ":" + std::to_string(line_of(text, open)) + ": " + value.error());
       }
-      out += *value;
+      out += for_shell ? shell_quote_if_needed(*value) : *value;
     }
     pos = close + 1;
   }
   return out;
+}
+
+} // namespace
+
+Result<std::string> expand_template(std::string_view text, const Plan& plan, const Node& node, const Service& service,
+                                    const std::string& origin)
+{
+  return expand(text, plan, node, service, origin, false);
+}
+
+Result<std::string> expand_command(std::string_view text, const Plan& plan, const Node& node, const Service& service,
+                                   const std::string& origin)
+{
+  return expand(text, plan, node, service, origin, true);
 }
 
 Result<std::string> render_unit(const Plan& plan, const Node& node, const Service& service)

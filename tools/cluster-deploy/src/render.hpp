@@ -18,6 +18,12 @@ namespace deploy {
 Result<std::string> expand_template(std::string_view text, const Plan& plan, const Node& node, const Service& service,
                                     const std::string& origin);
 
+/// expand_template for a shell command run on the node (HEALTH exec, QUORUM, LEADER):
+/// a value with characters the shell would interpret is substituted single-quoted, so
+/// an inventory value is always one word and never code.
+Result<std::string> expand_command(std::string_view text, const Plan& plan, const Node& node, const Service& service,
+                                   const std::string& origin);
+
 /// The systemd unit for `service` on `node`, with hardening and ExecStart through `current`.
 Result<std::string> render_unit(const Plan& plan, const Node& node, const Service& service);
 

@@ -233,8 +233,8 @@ Result<void> quorum_gate(Rollout& r, const Service& service)
       if (slot.node->group != service.group || !slot.alive()) {
         continue;
       }
-      CD_TRY(command, expand_template(service.quorum, r.cluster.plan(), *slot.node, service,
-                                      "service " + service.name + " QUORUM"));
+      CD_TRY(command, expand_command(service.quorum, r.cluster.plan(), *slot.node, service,
+                                     "service " + service.name + " QUORUM"));
       auto result = slot.ops->run_as_service_user(*command, Seconds{30});
       if (result && result->succeeded()) {
         return {};

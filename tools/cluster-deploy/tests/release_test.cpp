@@ -37,3 +37,18 @@ TEST_CASE("render_node writes each node's files and derives a content release id
   CHECK(again->id == release->id);
   CHECK(render_node(plan, *plan.inventory.find("server2"), hashes)->id != release->id);
 }
+
+TEST_CASE("a command template error stops the render, before any node is changed")
+{
+  Plan plan = testing::example_plan("render-bad-health");
+  for (auto& service : plan.services) {
+    if (service.name == "worker") {
+      service.health.command = "test -s @data_dri@/registered"; // a typo
+    }
+  }
+  ProgramHashes hashes;
+  auto release = render_node(plan, *plan.inventory.find("worker1"), hashes);
+  REQUIRE_FALSE(release);
+  CHECK(release.error() == "service worker HEALTH:1: unknown template variable @data_dri@ (node worker1)");
+  CHECK(render_node(plan, *plan.inventory.find("server1"), hashes)); // db has no such command
+}

@@ -18,6 +18,20 @@ TEST_CASE("templates get per-node values and peers and inventory variables")
   CHECK(*expand_template("@shard@", plan, *plan.inventory.find("worker1"), db, "t") == "0");
 }
 
+TEST_CASE("in commands run on a node, an inventory value is one word and never code")
+{
+  Plan plan = testing::example_plan("render-command");
+  Node& worker1 = plan.inventory.nodes[2];
+  const Service& worker = *plan.find_service("worker");
+  worker1.vars["shard"] = "0; touch /tmp/owned $(id)";
+  CHECK(*expand_command("check --shard=@shard@ @data_dir@/x", plan, worker1, worker, "t") ==
+        "check --shard='0; touch /tmp/owned $(id)' /var/lib/demo/worker/x");
+  worker1.vars["shard"] = "it's";
+  CHECK(*expand_command("echo @shard@", plan, worker1, worker, "t") == "echo 'it'\\''s'");
+  // Configs are not shell: values go in verbatim.
+  CHECK(*expand_template("shard=@shard@", plan, worker1, worker, "t") == "shard=it's");
+}
+
 TEST_CASE("template errors name the file and line")
 {
   Plan plan = testing::example_plan("render-errors");
