@@ -5,7 +5,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
   plan_variant.py PLAN OUT_DIR [--inventory DIR] [--ssh-config FILE]
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
                   [--health-exec SERVICE=COMMAND] [--no-faults]
-                  [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value]
+                  [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value] [--env SERVICE=NAME=value]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -32,6 +32,7 @@ def main():
     parser.add_argument("--cluster", help="another cluster name: nothing shared with the original on the nodes")
     parser.add_argument("--only", help="keep this service only")
     parser.add_argument("--limit", action="append", help="add a <limit> (LIMITS Setting=value) to SERVICE")
+    parser.add_argument("--env", action="append", help="add an <env> (ENV NAME=value) to SERVICE")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -52,6 +53,10 @@ def main():
             else:
                 for after in service.findall("after"):
                     service.remove(after)
+    for entry in args.env or []:
+        name, assignment = entry.split("=", 1)
+        service = root.find(f"service[@name='{name}']")
+        ET.SubElement(service, "env", {"name": assignment.split("=", 1)[0], "value": assignment.split("=", 1)[1]})
     for entry in args.limit or []:
         name, setting = entry.split("=", 1)
         service = root.find("service[@name='%s']" % name)

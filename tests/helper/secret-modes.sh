@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A config may hold a secret: on a node it is never readable by others, neither in the release
-# nor while a release is being staged (what an interrupted upload would leave behind).
+# A config or an ENV value may hold a secret: on a node it is never readable by others, neither
+# in the release nor while a release is being staged (what an interrupted upload would leave
+# behind), and an ENV value is neither in the unit file nor in `systemctl show`.
 source "$(dirname "$0")/lib.sh"
 require_env
 
@@ -35,5 +36,20 @@ done <"$WORK/modes"
 say "$(wc -l <"$WORK/modes") staged paths seen, none readable by others"
 mode=$(on_node "$node" "sudo stat -L -c '%a %U:%G' $conf")
 [[ "$mode" == "640 root:$CLUSTER_DEPLOY_NAME" ]] || fail "the new $conf is '$mode'"
+
+# ENV: the service gets it; only root and the service's group can read it.
+secret="s3cr3t-\$HOME-'quoted'-$(date +%s%N)"
+with_env=$(plan_variant with-env --env "worker=WORKER_TOKEN=$secret")
+run_helper 0 "$WORK/env.log" deploy --plan "$with_env" --node "$node"
+unit=/etc/systemd/system/$CLUSTER_DEPLOY_NAME-worker.service
+on_node "$node" "sudo grep -F -- 's3cr3t' $unit" && fail "the ENV value is in $unit"
+on_node "$node" "sudo systemctl show $CLUSTER_DEPLOY_NAME-worker.service" | grep -F s3cr3t &&
+  fail "the ENV value shows in systemctl show"
+env_file=/opt/$CLUSTER_DEPLOY_NAME/current/etc/worker/cluster-deploy.env
+mode=$(on_node "$node" "sudo stat -L -c '%a %U:%G' $env_file")
+[[ "$mode" == "640 root:$CLUSTER_DEPLOY_NAME" ]] || fail "$env_file is '$mode', expected 640 root:$CLUSTER_DEPLOY_NAME"
+pid=$(on_node "$node" "systemctl show -p MainPID --value $CLUSTER_DEPLOY_NAME-worker.service")
+seen=$(on_node "$node" "sudo tr '\\0' '\\n' </proc/$pid/environ" | sed -n 's/^WORKER_TOKEN=//p')
+[[ "$seen" == "$secret" ]] || fail "the service sees WORKER_TOKEN='$seen', expected '$secret'"
 run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN" --node "$node"
-say "ok: configs 640 root:$CLUSTER_DEPLOY_NAME in the release, nothing readable by others while staged"
+say "ok: configs and ENV 640 root:$CLUSTER_DEPLOY_NAME in the release, ENV not in the unit, nothing readable by others while staged"

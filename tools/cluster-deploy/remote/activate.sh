@@ -12,7 +12,7 @@ set -e
 . ./prelude.sh
 release=$2 reason=$3
 shift 3
-refuse_unless_ours
+refuse_unless_ours "to deploy"
 make_ours
 mode="" enable=""
 for u in "$@"; do

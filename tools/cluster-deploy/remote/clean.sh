@@ -8,7 +8,7 @@
 . ./prelude.sh
 purge=$2
 shift 2
-refuse_unless_ours
+refuse_unless_ours "to clean"
 for s in "$@"; do systemctl disable --now -q "$(unit_name "$s")" 2>/dev/null || true; done
 for u in "$unit_dir/$cluster"-*.service; do
   is_our_unit "$u" || continue

@@ -24,15 +24,15 @@ unit_name() { printf '%s-%s.service\n' "$cluster" "$1"; }
 is_our_unit() { [ -f "$1" ] && grep -qx "$unit_mark" "$1"; }
 
 # An account or folder of the cluster's name without our mark is someone else's:
-# refused (exit 4) before anything is changed.
+# refused (exit 4) before anything is changed. $1 says what is refused: "to deploy", "to clean".
 refuse_unless_ours() {
   if getent passwd "$cluster" >/dev/null && [ "$(getent passwd "$cluster" | cut -d: -f5)" != "$mark" ]; then
-    echo "user $cluster exists and was not created by cluster-deploy: refusing" >&2
+    echo "user $cluster exists and was not created by cluster-deploy: refusing $1" >&2
     exit 4
   fi
   for d in "$root" "$data"; do
     if [ -e "$d" ] && [ ! -f "$d/.cluster-deploy" ]; then
-      echo "$d exists and was not created by cluster-deploy: refusing" >&2
+      echo "$d exists and was not created by cluster-deploy: refusing $1" >&2
       exit 4
     fi
   done

@@ -12,7 +12,7 @@ set -e
 . ./prelude.sh
 staging=$root/releases/.staging-$2
 shift 2
-refuse_unless_ours
+refuse_unless_ours "to deploy"
 make_ours
 mkdir -p "$root/releases"
 chmod 0755 "$root/releases"

@@ -37,6 +37,11 @@ struct NodeLayout {
   static std::string release_program(const std::string& file_name) { return "bin/" + file_name; }
   static std::string release_config_dir(const std::string& service) { return "etc/" + service; }
   static std::string release_unit(const std::string& unit_name) { return "units/" + unit_name; }
+  /// The service's ENV values (they may be secrets: a config, 0640, never in the unit file).
+  static std::string release_env_file(const std::string& service)
+  {
+    return release_config_dir(service) + "/cluster-deploy.env";
+  }
   /// The unit file name of a release path "units/<name>"; empty for any other path.
   static std::string unit_of_release_path(std::string_view path)
   {

@@ -5,15 +5,20 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace deploy {
 namespace {
 
+/// Writes a rendered file: configs and ENV files may hold secrets, so the file is the
+/// user's alone (0600, in a 0700 folder) before any content is written.
 Result<void> write_file(const std::filesystem::path& path, const std::string& content)
 {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
+  fs::create_directories(path.parent_path(), ec);
+  fs::permissions(path.parent_path(), fs::perms::owner_all, ec);
   std::ifstream existing(path, std::ios::binary);
   if (existing) {
     std::stringstream old;
@@ -23,6 +28,10 @@ Result<void> write_file(const std::filesystem::path& path, const std::string& co
     }
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, ec);
+  if (ec) {
+    return fail("cannot restrict " + path.string() + ": " + ec.message());
+  }
   out << content;
   if (!out) {
     return fail("cannot write " + path.string());
@@ -62,6 +71,19 @@ Result<ReleaseFile> render_unit_file(const Plan& plan, const Node& node, const S
       NodeLayout::release_unit(name), plan.output_dir / node.name / "units" / name, sha256_hex(*unit), {service.name}};
   CD_TRY_VOID(write_file(file.local, *unit));
   return file;
+}
+
+/// The service's ENV file, when it has ENV.
+Result<std::optional<ReleaseFile>> render_env_file(const Plan& plan, const Node& node, const Service& service)
+{
+  CD_TRY(text, render_environment(plan, node, service));
+  if (text->empty()) {
+    return std::optional<ReleaseFile>{};
+  }
+  std::string path = NodeLayout::release_env_file(service.name);
+  ReleaseFile file{path, plan.output_dir / node.name / path, sha256_hex(*text), {service.name}};
+  CD_TRY_VOID(write_file(file.local, *text));
+  return std::optional<ReleaseFile>{std::move(file)};
 }
 
 Result<void> add_program(std::vector<ReleaseFile>& files, const Service& service, ProgramHashes& hashes)
@@ -155,6 +177,10 @@ Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashe
     for (const auto& config : service->configs) {
       CD_TRY(file, render_config(plan, node, *service, config));
       release.files.push_back(std::move(*file));
+    }
+    CD_TRY(env, render_env_file(plan, node, *service));
+    if (*env) {
+      release.files.push_back(std::move(**env));
     }
     CD_TRY(unit, render_unit_file(plan, node, *service));
     release.files.push_back(std::move(*unit));

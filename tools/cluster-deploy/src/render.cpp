@@ -101,6 +101,9 @@ std::string unit_text(const Plan& plan, const Node& node, const Service& service
   for (const auto& assignment : environment) {
     unit << "Environment=" << systemd_env_quote(assignment) << "\n";
   }
+  if (!service.env.empty()) {
+    unit << "EnvironmentFile=" << layout.current() << "/" << layout.release_env_file(service.name) << "\n";
+  }
   for (const auto& [setting, value] : service.limits) {
     unit << setting << "=" << value << "\n";
   }
@@ -171,11 +174,28 @@ Result<std::string> render_unit(const Plan& plan, const Node& node, const Servic
   }
   std::vector<std::string> environment = {"CLUSTER_DEPLOY_NODE=" + node.name,
                                           "CLUSTER_DEPLOY_DATA_DIR=" + layout.data_dir(service.name)};
-  for (const auto& [name, value] : service.env) {
-    CD_TRY(expanded, expand_template(value, plan, node, service, origin + " ENV " + name));
-    environment.push_back(name + "=" + *expanded);
-  }
   return unit_text(plan, node, service, exec_start, environment);
+}
+
+Result<std::string> render_environment(const Plan& plan, const Node& node, const Service& service)
+{
+  std::string text;
+  for (const auto& [name, value] : service.env) {
+    std::string origin = "service " + service.name + " ENV " + name;
+    CD_TRY(expanded, expand_template(value, plan, node, service, origin));
+    if (expanded->find('\n') != std::string::npos) {
+      return fail(origin + ": a value cannot span lines");
+    }
+    std::string quoted;
+    for (char c : *expanded) {
+      if (c == '\\' || c == '"' || c == '$' || c == '`') {
+        quoted += '\\';
+      }
+      quoted += c;
+    }
+    text += name + "=\"" + quoted + "\"\n";
+  }
+  return text;
 }
 
 } // namespace deploy

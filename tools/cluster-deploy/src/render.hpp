@@ -27,4 +27,8 @@ Result<std::string> expand_command(std::string_view text, const Plan& plan, cons
 /// The systemd unit for `service` on `node`, with hardening and ExecStart through `current`.
 Result<std::string> render_unit(const Plan& plan, const Node& node, const Service& service);
 
+/// The service's ENV as a systemd EnvironmentFile (NAME="value" lines); empty when it
+/// has none. ENV values may be secrets: they never go into the unit file.
+Result<std::string> render_environment(const Plan& plan, const Node& node, const Service& service);
+
 } // namespace deploy

@@ -31,7 +31,7 @@ TEST_CASE("first deploy sends every file and starts servers before workers")
   Output output(Color::never);
   REQUIRE(deploy_once(plan, fakes, output));
   CHECK(fakes.nodes["server1"].uploaded ==
-        std::vector<std::string>{"bin/db", "etc/db/db.conf", "units/demo-db.service"});
+        std::vector<std::string>{"bin/db", "etc/db/cluster-deploy.env", "etc/db/db.conf", "units/demo-db.service"});
   CHECK(fakes.nodes["server1"].active.count("demo-db.service"));
   CHECK(fakes.nodes["worker1"].active.count("demo-worker.service"));
   CHECK(fakes.nodes["server1"].current.size() == 16);

@@ -60,7 +60,8 @@ TEST_CASE("the dry run's JSON lists per node the files to send and the services 
   for (const auto& file : server1.at("send")) {
     paths.push_back(file.at("path"));
   }
-  CHECK(paths == std::vector<std::string>{"bin/db", "etc/db/db.conf", "units/demo-db.service"});
+  CHECK(paths ==
+        std::vector<std::string>{"bin/db", "etc/db/cluster-deploy.env", "etc/db/db.conf", "units/demo-db.service"});
   CHECK(server1.at("send").at(0).at("bytes") == std::string("db binary v1").size());
   CHECK(server1.at("units_to_install") == json::array({"demo-db.service"}));
   CHECK(server1.at("restart") == json::array({"db"}));

@@ -27,7 +27,12 @@ TEST_CASE("render_node writes each node's files and derives a content release id
   for (const auto& file : release->files) {
     paths.push_back(file.path);
   }
-  CHECK(paths == std::vector<std::string>{"bin/db", "etc/db/db.conf", "units/demo-db.service"});
+  CHECK(paths ==
+        std::vector<std::string>{"bin/db", "etc/db/cluster-deploy.env", "etc/db/db.conf", "units/demo-db.service"});
+  // Rendered files may hold secrets: the user's alone.
+  auto mode = std::filesystem::status(plan.output_dir / "server1/etc/db/db.conf").permissions();
+  CHECK((mode & std::filesystem::perms::mask) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
   CHECK(read(plan.output_dir / "server1/etc/db/db.conf") ==
         "name=server1\ncluster=server1=http://10.0.0.1:2380,server2=http://10.0.0.2:2380\nboot=true\n");
   CHECK(release->manifest.find("  etc/db/db.conf\n") != std::string::npos);

@@ -20,15 +20,16 @@ Plan rollout_plan(const std::string& name, const std::string& db_extra, const st
                   const std::string& worker_attributes = "")
 {
   auto dir = testing::scratch_dir(name);
-  testing::write_inventory(dir, "s1:10.0.0.1\ns2:10.0.0.2\ns3:10.0.0.3\n", "w1:10.0.0.11\nw2:10.0.0.12\nw3:10.0.0.13\n");
+  testing::write_inventory(dir, "s1:10.0.0.1\ns2:10.0.0.2\ns3:10.0.0.3\n",
+                           "w1:10.0.0.11\nw2:10.0.0.12\nw3:10.0.0.13\n");
   std::string xml = "<plan version='1' cluster='demo' inventory='" + (dir / "inv").string() + "' output='" +
                     (dir / "out").string() +
                     "'><ssh config='' known-hosts='' host-key-policy='strict' parallel='4'/>"
                     "<service name='db' group='servers' serial='1'><program>" +
                     (dir / "db").string() + "</program><health kind='http' port='2379' path='/health'/>" + db_extra +
                     "</service><service name='worker' group='workers'" + worker_attributes + "><program>" +
-                    (dir / "worker").string() + "</program><health kind='exec' command='ready-check'/>" +
-                    worker_extra + "<after>db</after></service></plan>";
+                    (dir / "worker").string() + "</program><health kind='exec' command='ready-check'/>" + worker_extra +
+                    "<after>db</after></service></plan>";
   return testing::plan_with_inventory(xml, dir / "inv");
 }
 
@@ -205,7 +206,8 @@ TEST_CASE("a failure in a later batch takes every switched node back, the failed
 
 TEST_CASE("releases.sh output: the target, its manifest and the run that made current current")
 {
-  auto target = parse_rollback_target("run r001795743000000\ntarget ab12\nfile 00ff  bin/db\nfile 11ee  units/demo-db.service\n");
+  auto target =
+      parse_rollback_target("run r001795743000000\ntarget ab12\nfile 00ff  bin/db\nfile 11ee  units/demo-db.service\n");
   CHECK(target.id == "ab12");
   CHECK(target.run == "r001795743000000");
   CHECK(target.files.size() == 2);
