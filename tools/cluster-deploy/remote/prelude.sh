@@ -9,6 +9,7 @@ data=/var/lib/$cluster                # <service>/: the services' data (clean --
 private_data=/var/lib/private/$cluster # the same for services with DynamicUser=
 unit_dir=/etc/systemd/system          # <cluster>-<service>.service
 run_dir=/run/cluster-deploy/$cluster  # faults/<id>, heal.sh, .lock: gone at reboot, like a fault
+lock_record=$run_dir/lock             # which command run holds the node (lock.sh)
 mark="cluster-deploy $cluster"        # the service user's comment and the .cluster-deploy files
 unit_mark="# cluster-deploy: cluster=$cluster" # a line of every unit we install
 
@@ -48,3 +49,9 @@ make_ours() {
     [ -f "$d/.cluster-deploy" ] || printf '%s\n' "$mark" >"$d/.cluster-deploy"
   done
 }
+
+# A script of the run that holds the node's lock renews its lease (lock.sh).
+if [ -n "${CLUSTER_DEPLOY_RUN:-}" ] && [ -f "$lock_record" ] &&
+  [ "$(sed -n 's/^run //p' "$lock_record" 2>/dev/null)" = "$CLUSTER_DEPLOY_RUN" ]; then
+  touch "$lock_record" 2>/dev/null || true
+fi

@@ -1,12 +1,13 @@
 #include "cli.hpp"
 
 #include "ansible_inventory.hpp"
-#include "logs.hpp"
-#include "status.hpp"
+#include "cluster_lock.hpp"
 #include "deploy.hpp"
 #include "fault.hpp"
+#include "logs.hpp"
 #include "quote.hpp"
 #include "report.hpp"
+#include "status.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -14,6 +15,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <optional>
 
 namespace deploy {
 namespace {
@@ -27,6 +29,7 @@ struct Options {
   bool dry_run = false;
   bool json = false;
   int health_timeout = 120;
+  int lock_wait = 0;
   LogOptions logs;
   bool purge_data = false;
   std::string junit;
@@ -89,8 +92,12 @@ const std::vector<Command>& commands()
        [](Cluster& c, const auto& s, const Options& o) { return run_logs(c, s, o.logs); }},
       {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
        [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
-      {"fault", "inject a fault (partition, kill, pause, resume, stop) that heals itself after --for seconds",
-       [](Cluster& c, const auto&, const Options& o) { return run_fault(c, o.selection, o.fault); }, false, {}, true},
+      {"fault",
+       "inject a fault (partition, kill, pause, resume, stop) that heals itself after --for seconds",
+       [](Cluster& c, const auto&, const Options& o) { return run_fault(c, o.selection, o.fault); },
+       false,
+       {},
+       true},
       {"heal", "undo every fault of ours on the selected nodes",
        [](Cluster& c, const auto&, const Options&) { return run_heal(c); }},
       {"leader", "print the node that leads the service's group (its LEADER query)",
@@ -124,6 +131,11 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
   if (name == "deploy") {
     sub.add_flag("--dry-run", options.dry_run, "print what would change on each node; change nothing");
   }
+  if (name == "deploy" || name == "up" || name == "rollback" || name == "down" || name == "clean") {
+    sub.add_option("--lock-wait", options.lock_wait,
+                   "wait up to SECONDS for nodes another run holds (default 0: fail at once, changing nothing)")
+        ->check(CLI::Range(0, 86400));
+  }
   if (name == "rollback") {
     sub.add_option("--to", options.rollback_to, "the release id to go back to (default: the one before current)")
         ->check([](const std::string& id) { return is_safe_name(id) ? std::string() : "not a release id: " + id; });
@@ -156,8 +168,7 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
                    "node or group names, or one, minority, majority, leader (of --service's group)");
     sub.add_option("--for", options.fault.seconds, "seconds until the fault heals itself on the node (default 600)")
         ->check(CLI::Range(1, 86400));
-    sub.add_option("--from", options.fault.from, "partition: cut off from these nodes or groups only")
-        ->delimiter(',');
+    sub.add_option("--from", options.fault.from, "partition: cut off from these nodes or groups only")->delimiter(',');
     sub.add_flag("--keep-down", options.fault.keep_down, "kill: keep the killed services stopped for --for seconds");
   }
   if (name == "clean") {
@@ -198,7 +209,15 @@ int execute(const Command& command, Options& options)
   Output output(parse_color(options.color), options.json ? Format::json : Format::text, long_running);
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
   cluster.connect(ssh_connector());
+  std::optional<ClusterLock> lock; // the commands that change nodes hold them for the run
+  if (long_running && !options.dry_run) {
+    lock.emplace(cluster, name, Seconds{options.lock_wait});
+    if (!lock->held()) {
+      return k_exit_node_failure;
+    }
+  }
   bool ok = command.run(cluster, services, options);
+  lock.reset();
   if (!options.junit.empty()) {
     write_junit(options.junit, std::string("cluster-deploy ") + command.name + " " + plan.cluster, output.rows())
         .value_or_throw(k_exit_node_failure); // nodes were already touched: not a usage error

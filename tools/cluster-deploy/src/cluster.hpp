@@ -59,6 +59,8 @@ public:
   NodeSlot* find(const std::string& node);
   std::vector<NodeSlot>& slots() { return m_slots; }
   const Plan& plan() const { return m_plan; }
+  /// How many nodes are worked on at once.
+  int parallel() const { return m_parallel; }
   Output& output() { return m_output; }
 
   /// Marks the slot failed, prints the reason and adds a summary row.

@@ -21,8 +21,10 @@ std::string first_line(const std::string& text)
 
 std::string root_command(const remote::Script& script, const std::vector<std::string>& args)
 {
-  std::vector<std::string> words = {"sh", "-c", remote::as_root.text, remote::as_root.name,
-                                    "sh", "-c", script.text,          script.name};
+  // The run id lets the script renew this run's lock on the node (remote/prelude.sh).
+  std::vector<std::string> words = {
+      "sh", "-c", remote::as_root.text, remote::as_root.name, "env", "CLUSTER_DEPLOY_RUN=" + run_id(),
+      "sh", "-c", script.text,          script.name};
   words.insert(words.end(), args.begin(), args.end());
   return shell_join(words);
 }
@@ -188,6 +190,29 @@ Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& chan
   }
   auto result = run_script("activating release " + release.id, remote::activate, args);
   return result ? Result<void>{} : fail(result.error());
+}
+
+Result<std::optional<std::string>> NodeOps::lock(const std::string& who, Seconds lease)
+{
+  auto result = m_transport.exec(
+      root_command(remote::lock, {m_layout.cluster, run_id(), std::to_string(lease.count()), who}), {}, Seconds{30});
+  if (!result) {
+    return fail(m_node + ": taking the lock: " + result.error());
+  }
+  if (result->exit_status == 5 && result->out.starts_with("locked ")) {
+    return std::optional<std::string>(first_line(result->out.substr(7)));
+  }
+  if (!result->succeeded()) {
+    return fail(m_node + ": taking the lock failed (exit " + std::to_string(result->exit_status) +
+                "): " + first_line(result->err));
+  }
+  return std::optional<std::string>{};
+}
+
+Result<void> NodeOps::unlock()
+{
+  CD_TRY_VOID(run_script("giving the lock back", remote::unlock, {run_id()}, {}, Seconds{30}));
+  return {};
 }
 
 Result<void> NodeOps::record_started(const std::string& service, const std::string& digest)

@@ -8,6 +8,7 @@
 #include "transport.hpp"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,13 @@ public:
   /// switches `current` atomically, prunes old releases. `reason` (deploy, back
   /// after a failed batch, rollback) goes into deploy.log.
   Result<void> activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason = "deploy");
+
+  /// Takes the node for this command run (remote/lock.sh) with a lease that every script
+  /// of the run renews. Returns the holder ("<who> since <time> <seconds left>") when
+  /// another run holds it, nothing when it is ours.
+  Result<std::optional<std::string>> lock(const std::string& who, Seconds lease);
+  /// Gives the node back if this run holds it.
+  Result<void> unlock();
 
   /// Notes that `service` runs healthy from files with this digest (see ChangeSet::restart).
   Result<void> record_started(const std::string& service, const std::string& digest);

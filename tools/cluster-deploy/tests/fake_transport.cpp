@@ -9,15 +9,15 @@
 namespace deploy::testing {
 namespace {
 
-/// The script's name ($0: "state.sh", ...) and its arguments from a root_command() line,
-/// whose words are: sh -c <as-root.sh> as-root.sh sh -c <script> <name> <args>...
+/// The script's name ($0: "state.sh", ...) and its arguments from a root_command() line, whose
+/// words are: sh -c <as-root.sh> as-root.sh env CLUSTER_DEPLOY_RUN=<id> sh -c <script> <name> <args>...
 std::pair<std::string, std::vector<std::string>> script_and_args(const std::string& command)
 {
   auto words = split_quoted(command);
-  if (words.size() < 8 || words[3] != "as-root.sh" || !words[7].ends_with(".sh")) {
+  if (words.size() < 10 || words[3] != "as-root.sh" || !words[9].ends_with(".sh")) {
     return {command, {}};
   }
-  return {words[7], std::vector<std::string>(words.begin() + 8, words.end())};
+  return {words[9], std::vector<std::string>(words.begin() + 10, words.end())};
 }
 
 std::string unit_of(const std::vector<std::string>& args)
@@ -191,6 +191,16 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
       for (const auto& failure : m_node.failures.at(unit)) {
         ok.out += "Failure=" + failure + "\n";
       }
+    }
+  } else if (script == "lock.sh") {
+    if (!m_node.locked_by.empty() && m_node.locked_by != args.at(1)) {
+      return ExecResult{5, "", "locked " + m_node.locked_by + " since 2026-11-27T10:00:00Z 300\n", ""};
+    }
+    m_node.locked_by = args.at(1);
+    m_node.lock_holders.push_back(args.at(3));
+  } else if (script == "unlock.sh") {
+    if (m_node.locked_by == args.at(1)) {
+      m_node.locked_by.clear();
     }
   } else if (script != "journal.sh") {
     ok = ExecResult{127, "", "", script + ": no such script in the fake"};

@@ -30,6 +30,8 @@ struct FakeNode {
   std::uint64_t uploaded_bytes = 0;
   std::vector<std::string> journal;                       ///< what journal.sh prints ("<timestamp> <text>" lines)
   std::vector<std::vector<std::string>> journal_requests; ///< journal.sh's arguments, per call
+  std::string locked_by;                                  ///< the run holding the node's lock (lock.sh), or empty
+  std::vector<std::string> lock_holders;                  ///< who took the lock, per lock.sh
   bool cleaned = false;                                   ///< clean.sh ran
   bool data_purged = false;                               ///< clean.sh ran with purge
   std::vector<std::string> commands;                      ///< every script run, by name ("state.sh", ...)

@@ -8,11 +8,12 @@ using namespace deploy;
 TEST_CASE("root_command passes arguments as single words")
 {
   auto words = testing::split_quoted(root_command(remote::current, {";touch /tmp/x", "a b"}));
-  REQUIRE(words.size() == 10);
-  CHECK(words[6] == remote::current.text);
-  CHECK(words[7] == "current.sh"); // $0: what the shell names in its errors
-  CHECK(words[8] == ";touch /tmp/x");
-  CHECK(words[9] == "a b");
+  REQUIRE(words.size() == 12);
+  CHECK(words[5] == "CLUSTER_DEPLOY_RUN=" + run_id()); // renews this run's lock on the node
+  CHECK(words[8] == remote::current.text);
+  CHECK(words[9] == "current.sh"); // $0: what the shell names in its errors
+  CHECK(words[10] == ";touch /tmp/x");
+  CHECK(words[11] == "a b");
 }
 
 TEST_CASE("unit-state.sh's output becomes a UnitState")

@@ -1,0 +1,31 @@
+#!/bin/sh
+# lock.sh <cluster> <run> <lease seconds> <who>   (run as root)
+#
+# Takes this node for one command run that changes it (deploy, rollback, up, down, clean),
+# so that two runs at once (CI and a developer, a deploy and a clean) never interleave.
+# The lock is a record in the run folder (gone at reboot) that every script of the holding
+# run renews (prelude.sh); a run whose controller died holds the node until its lease
+# runs out. Prints "locked <who> since <time> <seconds left>" and exits 5 when another
+# run holds the node. Taking it again for the same run renews it.
+set -eu
+# shellcheck source=prelude.sh
+. ./prelude.sh
+run=$2 lease=$3 who=$4
+umask 077
+mkdir -p "$run_dir"
+exec 8>"$run_dir/.lock-guard"
+if ! flock -w 10 8; then
+  echo "locked (someone is taking the lock right now) since - 0"
+  exit 5
+fi
+if [ -f "$lock_record" ]; then
+  holder=$(sed -n 's/^run //p' "$lock_record")
+  holder_lease=$(sed -n 's/^lease //p' "$lock_record")
+  age=$(($(date +%s) - $(stat -c %Y "$lock_record")))
+  if [ "$holder" != "$run" ] && [ "$age" -lt "${holder_lease:-0}" ]; then
+    echo "locked $(sed -n 's/^who //p' "$lock_record") since $(sed -n 's/^since //p' "$lock_record") $((holder_lease - age))"
+    exit 5
+  fi
+fi
+printf 'run %s\nlease %s\nwho %s\nsince %s\n' "$run" "$lease" "$who" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$lock_record.tmp"
+mv -f "$lock_record.tmp" "$lock_record"
