@@ -5,6 +5,7 @@
 #include "deploy.hpp"
 #include "fault.hpp"
 #include "logs.hpp"
+#include "nodes_file.hpp"
 #include "quote.hpp"
 #include "report.hpp"
 #include "status.hpp"
@@ -182,6 +183,8 @@ int execute(const Command& command, Options& options)
     throw Error("clean removes whole nodes' releases: it takes --group and --node, not --service");
   }
   Plan plan = load_plan(options.plan).value_or_throw();
+  std::string name = command.name;
+  options.selection.idle_nodes = (name == "deploy" || name == "clean") && options.selection.services.empty();
   auto nodes = select_nodes(plan, options.selection).value_or_throw();
   auto services = select_services(plan, options.selection).value_or_throw();
   if (command.all_nodes) {
@@ -200,11 +203,15 @@ int execute(const Command& command, Options& options)
   if (command.offline) {
     return command.offline(plan, nodes, options) ? k_exit_ok : k_exit_node_failure;
   }
-  write_nodes_file(plan).value_or_throw();
+  for (const auto& node : write_nodes_file(plan).value_or_throw()) {
+    std::fprintf(stderr,
+                 "cluster-deploy: warning: %s left the inventory; what was deployed there still runs (put it "
+                 "back in a group that runs no service and deploy: that retires it)\n",
+                 node.c_str());
+  }
   if (command.writes) {
     options.releases = render_releases(plan, nodes); // errors stop us before any node is touched
   }
-  std::string name = command.name;
   bool long_running = name == "deploy" || name == "up" || name == "rollback" || name == "down" || name == "clean";
   Output output(parse_color(options.color), options.json ? Format::json : Format::text, long_running);
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);

@@ -68,7 +68,7 @@ Result<std::vector<const Node*>> select_nodes(const Plan& plan, const Selection&
     bool group_ok = selection.groups.empty() || contains(selection.groups, node.group);
     bool node_ok = selection.nodes.empty() || contains(selection.nodes, node.name);
     group_ok = group_ok && (service_groups.empty() || contains(service_groups, node.group));
-    if (group_ok && node_ok && !plan.services_on(node).empty()) {
+    if (group_ok && node_ok && (selection.idle_nodes || !plan.services_on(node).empty())) {
       nodes.push_back(&node);
     }
   }

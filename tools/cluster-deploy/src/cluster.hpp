@@ -19,6 +19,9 @@ struct Selection {
   std::vector<std::string> groups;
   std::vector<std::string> nodes;
   std::vector<std::string> services;
+  /// Also the nodes whose group runs no service (deploy and clean retire what an earlier
+  /// plan left there).
+  bool idle_nodes = false;
 };
 
 /// Opens a Transport to a node; tests inject fakes here.

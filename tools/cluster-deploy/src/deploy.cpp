@@ -75,6 +75,27 @@ Result<void> stage(NodeOps& ops, const NodeChange& work, Output& output)
   return ops.seal(work.release);
 }
 
+/// A node whose group runs no service of the plan any more: what an earlier plan put there
+/// is stopped and removed (units and releases; the data stays), so nothing runs forgotten.
+void retire_node(Cluster& cluster, NodeSlot& slot, const RemoteState& state, bool dry_run, Clock::time_point start)
+{
+  if (state.current_id.empty() && state.units.empty()) {
+    cluster.output().progress(slot.node->name, "no service of the plan runs here: nothing to do");
+    return;
+  }
+  std::string what = std::to_string(state.units.size()) + " units and the releases (data kept)";
+  if (dry_run) {
+    cluster.output().progress(slot.node->name, "would retire: no service of the plan runs here; would remove " + what);
+    return;
+  }
+  if (auto cleaned = slot.ops->clean({}, false); !cleaned) {
+    cluster.mark_failed(slot, "-", "retire", cleaned.error(), seconds_since(start));
+    return;
+  }
+  cluster.output().progress(slot.node->name, "retired: no service of the plan runs here; removed " + what);
+  cluster.output().add(SummaryRow{slot.node->name, "-", "retired", true, "", seconds_since(start)});
+}
+
 void stage_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run)
 {
   auto start = Clock::now();
@@ -84,6 +105,10 @@ void stage_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run
     return;
   }
   work.before = *state;
+  if (work.release.files.empty()) { // no service of the plan runs here (any more)
+    retire_node(cluster, slot, *state, dry_run, start);
+    return;
+  }
   work.changes = compute_changes(work.release, *state);
   cluster.output().progress(slot.node->name, (dry_run ? "would deploy: " : "") + describe(work.changes, work.release));
   if (dry_run) {
@@ -130,20 +155,6 @@ bool finish(Cluster& cluster, const std::string& command, std::optional<bool> ch
 }
 
 } // namespace
-
-Result<void> write_nodes_file(const Plan& plan)
-{
-  std::error_code ec;
-  std::filesystem::create_directories(plan.output_dir, ec);
-  std::ofstream out(plan.output_dir / "nodes.txt", std::ios::trunc);
-  for (const auto& node : plan.inventory.nodes) {
-    out << node.name << ' ' << node.address << ' ' << node.group << '\n';
-  }
-  if (!out) {
-    return fail("cannot write " + (plan.output_dir / "nodes.txt").string());
-  }
-  return {};
-}
 
 bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
                 std::map<std::string, NodeRelease> releases, const DeployOptions& options)

@@ -35,7 +35,4 @@ bool run_down(Cluster& cluster, const std::vector<const Service*>& services);
 /// Stops and removes units and releases; data only with `purge_data`.
 bool run_clean(Cluster& cluster, bool purge_data);
 
-/// Writes <output>/nodes.txt ("name address group" lines) for tests and scripts.
-Result<void> write_nodes_file(const Plan& plan);
-
 } // namespace deploy

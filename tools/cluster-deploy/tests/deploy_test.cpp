@@ -243,3 +243,23 @@ TEST_CASE("clean removes every node's units and releases and keeps the data unle
   CHECK(fakes.nodes["worker1"].data_purged);
   CHECK_FALSE(fakes.nodes["server1"].data_purged);
 }
+
+TEST_CASE("a node whose group runs no service any more is retired; one that never ran any is left alone")
+{
+  Plan plan = testing::example_plan("deploy-retire");
+  FakeCluster fakes;
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  std::erase_if(plan.services, [](const Service& s) { return s.name == "worker"; }); // workers run nothing now
+  Output second(Color::never);
+  REQUIRE(deploy_once(plan, fakes, second));
+  CHECK(fakes.nodes["worker1"].cleaned); // units and releases removed
+  CHECK_FALSE(fakes.nodes["worker1"].data_purged);
+  CHECK(fakes.nodes["worker1"].active.empty());
+  CHECK_FALSE(fakes.nodes["server1"].cleaned);
+  FakeCluster fresh; // nothing of ours on the workers: nothing to do there
+  Output third(Color::never);
+  REQUIRE(deploy_once(plan, fresh, third));
+  CHECK_FALSE(fresh.nodes["worker1"].cleaned);
+  CHECK(fresh.nodes["worker1"].manifests.empty());
+}
