@@ -9,12 +9,9 @@ TEST_CASE("a command run holds every node it changes and gives them back")
 {
   Plan plan = testing::example_plan("lock-free");
   FakeCluster fakes;
-  auto run = testing::everything(plan);
-  Output output(Color::never);
-  Cluster cluster(plan, run.nodes, output, 4);
-  cluster.connect(fakes.connector());
+  testing::FakeRun run(plan, fakes, testing::everything(plan).nodes);
   {
-    ClusterLock lock(cluster, "deploy", Seconds{0});
+    ClusterLock lock(run.cluster, "deploy", Seconds{0});
     CHECK(lock.held());
     for (const auto& name : {"server1", "server2", "worker1"}) {
       CHECK(fakes.nodes[name].locked_by == run_id());
@@ -32,11 +29,8 @@ TEST_CASE("a node another run holds stops the command before anything changes, a
   Plan plan = testing::example_plan("lock-held");
   FakeCluster fakes;
   fakes.nodes["server2"].locked_by = "r000000000000001"; // a deploy from CI
-  auto run = testing::everything(plan);
-  Output output(Color::never);
-  Cluster cluster(plan, run.nodes, output, 4);
-  cluster.connect(fakes.connector());
-  ClusterLock lock(cluster, "clean", Seconds{0});
+  testing::FakeRun run(plan, fakes, testing::everything(plan).nodes);
+  ClusterLock lock(run.cluster, "clean", Seconds{0});
   CHECK_FALSE(lock.held());
   CHECK(fakes.nodes["server1"].locked_by.empty()); // taken, then given back
   CHECK(fakes.nodes["worker1"].locked_by.empty());

@@ -15,11 +15,7 @@ namespace {
 
 bool deploy_once(const Plan& plan, FakeCluster& fakes, Output& output)
 {
-  auto run = testing::everything(plan);
-  Cluster cluster(plan, run.nodes, output, 4);
-  cluster.connect(fakes.connector());
-  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}};
-  return run_deploy(cluster, run.services, render_releases(plan, run.nodes), options);
+  return testing::deploy_everything(plan, fakes, output);
 }
 
 } // namespace
@@ -206,11 +202,9 @@ TEST_CASE("up starts the stopped services in AFTER order and leaves running ones
   fakes.nodes["server2"].active.clear(); // db stopped on one server
   fakes.nodes["worker1"].active.clear();
   fakes.order.clear();
-  auto run = testing::everything(plan);
-  Output up_output(Color::never);
-  Cluster cluster(plan, run.nodes, up_output, 4);
-  cluster.connect(fakes.connector());
-  REQUIRE(run_up(cluster, run.services, HealthOptions{Seconds{5}, Seconds{0}}));
+  auto all = testing::everything(plan);
+  testing::FakeRun run(plan, fakes, all.nodes);
+  REQUIRE(run_up(run.cluster, all.services, HealthOptions{Seconds{5}, Seconds{0}}));
   CHECK(fakes.order == std::vector<std::string>{"server2 start demo-db.service", "worker1 start demo-worker.service"});
   CHECK(fakes.nodes["server1"].restarts.empty());
 }
@@ -221,12 +215,9 @@ TEST_CASE("clean removes every node's units and releases and keeps the data unle
   FakeCluster fakes;
   Output output(Color::never);
   REQUIRE(deploy_once(plan, fakes, output));
-  auto run = testing::everything(plan);
   {
-    Output clean_output(Color::never);
-    Cluster cluster(plan, run.nodes, clean_output, 4);
-    cluster.connect(fakes.connector());
-    REQUIRE(run_clean(cluster, false));
+    testing::FakeRun run(plan, fakes, testing::everything(plan).nodes);
+    REQUIRE(run_clean(run.cluster, false));
   }
   for (const auto& name : {"server1", "server2", "worker1"}) {
     const FakeNode& node = fakes.nodes[name];
@@ -236,10 +227,8 @@ TEST_CASE("clean removes every node's units and releases and keeps the data unle
     CHECK(node.units.empty());
     CHECK(node.active.empty());
   }
-  Output purge_output(Color::never);
-  Cluster cluster(plan, {plan.inventory.find("worker1")}, purge_output, 4);
-  cluster.connect(fakes.connector());
-  REQUIRE(run_clean(cluster, true));
+  testing::FakeRun purge(plan, fakes, {plan.inventory.find("worker1")});
+  REQUIRE(run_clean(purge.cluster, true));
   CHECK(fakes.nodes["worker1"].data_purged);
   CHECK_FALSE(fakes.nodes["server1"].data_purged);
 }

@@ -2,7 +2,9 @@
 #pragma once
 
 #include "cluster.hpp"
+#include "deploy.hpp"
 #include "fake_transport.hpp"
+#include "release.hpp"
 
 #include <map>
 #include <memory>
@@ -30,5 +32,33 @@ struct FakeCluster {
     };
   }
 };
+
+/// A Cluster of `nodes` connected to `fakes`, with its own Output: what one command run sees.
+struct FakeRun {
+  FakeRun(const Plan& plan, FakeCluster& fakes, std::vector<const Node*> nodes, Format format = Format::text)
+      : output(Color::never, format), cluster(plan, std::move(nodes), output, 4)
+  {
+    cluster.connect(fakes.connector());
+  }
+  Output output;
+  Cluster cluster;
+};
+
+/// Deploys every service to every node of `plan` on `fakes` (health checks without a settle wait).
+inline bool deploy_everything(const Plan& plan, FakeCluster& fakes, Output& output)
+{
+  std::vector<const Node*> nodes;
+  for (const auto& node : plan.inventory.nodes) {
+    nodes.push_back(&node);
+  }
+  std::vector<const Service*> services;
+  for (const auto& service : plan.services) {
+    services.push_back(&service);
+  }
+  Cluster cluster(plan, nodes, output, 4);
+  cluster.connect(fakes.connector());
+  return run_deploy(cluster, services, render_releases(plan, nodes),
+                    DeployOptions{false, HealthOptions{Seconds{5}, Seconds{0}}});
+}
 
 } // namespace deploy::testing

@@ -21,13 +21,11 @@ TEST_CASE("logs asks every node for its group's services and prints their lines 
   fakes.nodes["server1"].journal = {"2026-11-26T10:00:03.000000+0000 s1 db: third"};
   fakes.nodes["worker1"].journal = {"-- No entries --", "2026-11-26T10:00:01.000000+0000 w1 worker: first"};
   fakes.nodes["server2"].journal = {"2026-11-26T10:00:02.000000+0000 s2 db: second"};
-  auto run = testing::everything(plan);
-  Output output(Color::never);
-  Cluster cluster(plan, run.nodes, output, 4);
-  cluster.connect(fakes.connector());
+  auto all = testing::everything(plan);
+  testing::FakeRun run(plan, fakes, all.nodes);
   bool ok = false;
   std::string text = testing::capture_stdout([&] {
-    ok = run_logs(cluster, run.services, LogOptions{20, "-1h", false});
+    ok = run_logs(run.cluster, all.services, LogOptions{20, "-1h", false});
   });
   CHECK(ok);
   CHECK(text == "worker1 | 2026-11-26T10:00:01.000000+0000 w1 worker: first\n"

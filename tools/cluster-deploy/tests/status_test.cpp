@@ -1,6 +1,4 @@
-#include "deploy.hpp"
 #include "fake_cluster.hpp"
-#include "release.hpp"
 #include "status.hpp"
 #include "test_support.hpp"
 
@@ -8,16 +6,6 @@ using namespace deploy;
 using deploy::testing::FakeCluster;
 
 namespace {
-
-void deploy_all(const Plan& plan, FakeCluster& fakes)
-{
-  auto run = testing::everything(plan);
-  Output output(Color::never);
-  Cluster cluster(plan, run.nodes, output, 4);
-  cluster.connect(fakes.connector());
-  REQUIRE(run_deploy(cluster, run.services, render_releases(plan, run.nodes),
-                     DeployOptions{false, HealthOptions{Seconds{5}, Seconds{0}}}));
-}
 
 /// The table's row of `node` and `service`, split into its columns.
 std::vector<std::string> row_of(const std::string& table, const std::string& node, const std::string& service)
@@ -42,15 +30,14 @@ TEST_CASE("status prints a row per node and service and fails when one is not ru
 {
   Plan plan = testing::example_plan("status-table");
   FakeCluster fakes;
-  deploy_all(plan, fakes);
-  auto run = testing::everything(plan);
+  Output deployed(Color::never);
+  REQUIRE(testing::deploy_everything(plan, fakes, deployed));
+  auto all = testing::everything(plan);
   std::string table;
   bool ok = false;
   {
-    Output output(Color::never);
-    Cluster cluster(plan, run.nodes, output, 4);
-    cluster.connect(fakes.connector());
-    table = testing::capture_stdout([&] { ok = run_status(cluster, run.services); });
+    testing::FakeRun run(plan, fakes, all.nodes);
+    table = testing::capture_stdout([&] { ok = run_status(run.cluster, all.services); });
   }
   CHECK(ok);
   auto db = row_of(table, "server1", "db");
@@ -61,10 +48,8 @@ TEST_CASE("status prints a row per node and service and fails when one is not ru
 
   fakes.nodes["worker1"].active.clear();
   fakes.nodes["server2"].edited.insert("etc/db/db.conf");
-  Output output(Color::never);
-  Cluster cluster(plan, run.nodes, output, 4);
-  cluster.connect(fakes.connector());
-  table = testing::capture_stdout([&] { ok = run_status(cluster, run.services); });
+  testing::FakeRun run(plan, fakes, all.nodes);
+  table = testing::capture_stdout([&] { ok = run_status(run.cluster, all.services); });
   CHECK_FALSE(ok);
   auto worker = row_of(table, "worker1", "worker");
   REQUIRE(worker.size() >= 4);
