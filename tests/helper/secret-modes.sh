@@ -49,7 +49,7 @@ env_file=/opt/$CLUSTER_DEPLOY_NAME/current/etc/worker/cluster-deploy.env
 mode=$(on_node "$node" "sudo stat -L -c '%a %U:%G' $env_file")
 [[ "$mode" == "640 root:$CLUSTER_DEPLOY_NAME" ]] || fail "$env_file is '$mode', expected 640 root:$CLUSTER_DEPLOY_NAME"
 pid=$(on_node "$node" "systemctl show -p MainPID --value $CLUSTER_DEPLOY_NAME-worker.service")
-seen=$(on_node "$node" "sudo tr '\\0' '\\n' </proc/$pid/environ" | sed -n 's/^WORKER_TOKEN=//p')
+seen=$(on_node "$node" "sudo cat /proc/$pid/environ" | tr '\0' '\n' | sed -n 's/^WORKER_TOKEN=//p')
 [[ "$seen" == "$secret" ]] || fail "the service sees WORKER_TOKEN='$seen', expected '$secret'"
 run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN" --node "$node"
 say "ok: configs and ENV 640 root:$CLUSTER_DEPLOY_NAME in the release, ENV not in the unit, nothing readable by others while staged"
