@@ -5,8 +5,8 @@
 # Installs the release's changed units, stops and removes units no longer in the plan,
 # switches `current` to <release> atomically (rename(2)), appends
 # "<time> <old> -> <new> <reason>" to deploy.log (releases.sh replays it), enables every
-# unit of the release (so a half-done earlier activate is completed) and prunes old
-# releases: the newest three besides the new and the previous one stay.
+# unit of the release not enabled yet (so a half-done earlier activate is completed) and
+# prunes old releases: the newest three besides the new and the previous one stay.
 set -e
 # shellcheck source=prelude.sh
 . ./prelude.sh
@@ -14,7 +14,7 @@ release=$2 reason=$3
 shift 3
 refuse_unless_ours "to deploy"
 make_ours
-mode="" enable=""
+mode="" enable="" changed=""
 for u in "$@"; do
   case $u in --install | --remove | --enable)
     mode=$u
@@ -25,12 +25,14 @@ for u in "$@"; do
   --install)
     install -m 0644 "$root/releases/$release/units/$u" "$unit_dir/.$u.tmp"
     mv -f "$unit_dir/.$u.tmp" "$unit_dir/$u"
+    changed=yes
     ;;
   --remove)
     systemctl disable --now -q "$u" 2>/dev/null || true
     rm -f "$unit_dir/$u"
+    changed=yes
     ;;
-  --enable) enable="$enable $u" ;;
+  --enable) systemctl is-enabled -q "$u" 2>/dev/null || enable="$enable $u" ;;
   esac
 done
 old=$(readlink "$root/current" || true)
@@ -38,7 +40,9 @@ old=${old##*/}
 ln -sfn "releases/$release" "$root/.current.tmp"
 mv -Tf "$root/.current.tmp" "$root/current"
 printf '%s %s -> %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$old" "$release" "$reason" >>"$root/deploy.log"
-systemctl daemon-reload
+# A reload only when a unit file changed; enable (a reload too) only what is not enabled yet:
+# a config-only change reloads nothing.
+if [ -n "$changed" ]; then systemctl daemon-reload; fi
 # shellcheck disable=SC2086 # one word per unit
 if [ -n "$enable" ]; then systemctl enable -q $enable; fi
 cd "$root/releases"
