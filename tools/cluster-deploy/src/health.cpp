@@ -43,6 +43,9 @@ Result<void> check_once(NodeOps& ops, const Plan& plan, const Node& node, const 
   if (!before->running()) {
     return fail("unit is " + before->active + " (" + before->sub + ")");
   }
+  if (options.settle.count() == 0) {
+    return probe_once(ops, plan, node, service);
+  }
   std::this_thread::sleep_for(options.settle);
   CD_TRY(after, ops.unit_state(service.name));
   if (!after->running() || after->restarts != before->restarts || after->main_pid != before->main_pid) {

@@ -13,7 +13,7 @@ namespace deploy {
 
 struct HealthOptions {
   Seconds timeout{120};
-  Seconds settle{2};
+  Seconds settle{2}; ///< 0: no restart window (a service this run did not start)
 };
 
 /// Runs the service's probe once; fails saying why.

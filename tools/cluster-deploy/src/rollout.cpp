@@ -173,7 +173,11 @@ void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::
 void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const std::string& action)
 {
   auto start = Clock::now();
-  auto healthy = wait_healthy(*slot.ops, r.cluster.plan(), *slot.node, service, r.health);
+  HealthOptions options = r.health;
+  if (action == "unchanged") {
+    options.settle = Seconds{0}; // not (re)started by this run: nothing to settle
+  }
+  auto healthy = wait_healthy(*slot.ops, r.cluster.plan(), *slot.node, service, options);
   if (!healthy) {
     auto journal = slot.ops->journal_tail(service.name, 20);
     r.cluster.output().block(slot.node->name, journal ? *journal : journal.error());

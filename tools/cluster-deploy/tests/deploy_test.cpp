@@ -3,6 +3,7 @@
 #include "release.hpp"
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 
@@ -45,8 +46,25 @@ TEST_CASE("a second deploy with nothing changed sends nothing and restarts nothi
     node.uploaded.clear();
     node.systemctl.clear();
   }
+  // Nothing restarts, so the settle window never applies: a settle of 1 s must not add a look.
+  std::map<std::string, long> looks_without_settle;
+  for (int settle : {0, 1}) {
+    for (auto& [name, node] : fakes.nodes) {
+      node.commands.clear();
+    }
+    Output quiet(Color::never);
+    REQUIRE(testing::deploy_everything(plan, fakes, quiet, Seconds{settle}));
+    for (auto& [name, node] : fakes.nodes) {
+      long looks = std::count(node.commands.begin(), node.commands.end(), "unit-state.sh");
+      if (settle == 0) {
+        looks_without_settle[name] = looks;
+      } else {
+        CHECK(looks == looks_without_settle[name]);
+      }
+    }
+  }
   Output second(Color::never);
-  REQUIRE(deploy_once(plan, fakes, second));
+  REQUIRE(testing::deploy_everything(plan, fakes, second, Seconds{1}));
   for (auto& [name, node] : fakes.nodes) {
     CHECK(node.uploaded.empty());
     CHECK(node.systemctl.empty());

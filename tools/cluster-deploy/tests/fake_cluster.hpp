@@ -44,8 +44,9 @@ struct FakeRun {
   Cluster cluster;
 };
 
-/// Deploys every service to every node of `plan` on `fakes` (health checks without a settle wait).
-inline bool deploy_everything(const Plan& plan, FakeCluster& fakes, Output& output)
+/// Deploys every service to every node of `plan` on `fakes` (health checks with a settle window
+/// of `settle`: none by default).
+inline bool deploy_everything(const Plan& plan, FakeCluster& fakes, Output& output, Seconds settle = Seconds{0})
 {
   std::vector<const Node*> nodes;
   for (const auto& node : plan.inventory.nodes) {
@@ -58,7 +59,7 @@ inline bool deploy_everything(const Plan& plan, FakeCluster& fakes, Output& outp
   Cluster cluster(plan, nodes, output, 4);
   cluster.connect(fakes.connector());
   return run_deploy(cluster, services, render_releases(plan, nodes),
-                    DeployOptions{false, HealthOptions{Seconds{5}, Seconds{0}}});
+                    DeployOptions{false, HealthOptions{Seconds{5}, settle}});
 }
 
 } // namespace deploy::testing
