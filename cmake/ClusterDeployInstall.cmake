@@ -1,7 +1,7 @@
 # Install rules and package files for ClusterDeploy (included from the top-level CMakeLists.txt).
 #
 # Installed layout:
-#   bin/cluster-deploy, bin/cluster-sandbox
+#   bin/cluster-deploy, bin/local-cluster
 #   lib/cmake/ClusterDeploy/{ClusterDeployConfig,ClusterDeployConfigVersion,ClusterDeployTargets}.cmake
 #   lib/cmake/ClusterDeploy/ClusterDeploy.cmake and ClusterDeploy/ (its -P scripts)
 #   share/doc/cluster-deploy/ (README.md, ARCHITECTURE.md, docs/*.md)
@@ -43,8 +43,8 @@ if(CLUSTER_DEPLOY_INSTALL)
     DESTINATION "${CMAKE_INSTALL_DATAROOTDIR}/doc/cluster-deploy")
   install(DIRECTORY "${PROJECT_SOURCE_DIR}/docs/"
     DESTINATION "${CMAKE_INSTALL_DATAROOTDIR}/doc/cluster-deploy/docs")
-  if(EXISTS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox")
-    install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox"
+  if(EXISTS "${PROJECT_SOURCE_DIR}/tools/local-cluster/local-cluster")
+    install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/local-cluster/local-cluster"
       DESTINATION "${CMAKE_INSTALL_BINDIR}")
   endif()
 endif()

@@ -72,7 +72,7 @@ expect_match("recommends what the local cluster needs" "${step_output}" "Recomme
 
 step("dpkg-deb --contents" dpkg-deb --contents "${debs}")
 foreach(file IN ITEMS
-    ./usr/bin/cluster-deploy ./usr/bin/cluster-sandbox
+    ./usr/bin/cluster-deploy ./usr/bin/local-cluster
     ./usr/lib/cmake/ClusterDeploy/ClusterDeployConfig.cmake
     ./usr/lib/cmake/ClusterDeploy/ClusterDeployConfigVersion.cmake
     ./usr/lib/cmake/ClusterDeploy/ClusterDeployTargets.cmake
@@ -115,8 +115,8 @@ step("list the consumer's tests" "${CMAKE_CTEST_COMMAND}" --test-dir "${WORK}/co
 string(REGEX REPLACE "([][+.*?()^$|\\])" "\\\\\\1" root_re "${root}")
 expect_match("the consumer deploys with the packaged helper" "${step_output}"
   "\"${root_re}/usr/bin/cluster-deploy\",[ \n]*\"deploy\"")
-expect_match("the consumer's local cluster is the packaged cluster-sandbox" "${step_output}"
-  "\"${root_re}/usr/bin/cluster-sandbox\",[ \n]*\"up\"")
+expect_match("the consumer's local cluster is the packaged local-cluster" "${step_output}"
+  "\"${root_re}/usr/bin/local-cluster\",[ \n]*\"up\"")
 step("build the consumer's service" "${CMAKE_COMMAND}" --build "${WORK}/consumer" --target hello)
 if(INSTALL)
   step("dpkg --purge the package again" dpkg --purge cluster-deploy)

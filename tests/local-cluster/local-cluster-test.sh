@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CTest cases for tools/sandbox/cluster-sandbox.
+# CTest cases for tools/local-cluster/local-cluster.
 #
-#   sandbox-test.sh CASE TOOL INVENTORY OUT
+#   local-cluster-test.sh CASE TOOL INVENTORY OUT
 #
 # CASE: up | ssh-every-node | host-key-strict | up-idempotent | bad-inventory |
 #       down | down-leaves-nothing
@@ -12,11 +12,11 @@ readonly CASE=${1:?case}
 readonly TOOL=${2:?tool}
 readonly INVENTORY=${3:?inventory}
 readonly OUT=${4:?out dir}
-readonly STATE_DIR=/var/lib/cluster-deploy/sandbox
+readonly STATE_DIR=/var/lib/cluster-deploy/local-cluster
 readonly UP_TIMEOUT=240
 
 FAILS=0
-TMP=$(mktemp -d /tmp/sandbox-test.XXXXXX)
+TMP=$(mktemp -d /tmp/local-cluster-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
@@ -46,7 +46,7 @@ nspawn_processes() {
 case_up() {
     local rc=0
     "$TOOL" up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
-    (( rc == 0 )) || fail "cluster-sandbox up exited $rc"
+    (( rc == 0 )) || fail "local-cluster up exited $rc"
     local f
     for f in ssh_config known_hosts id_ed25519 id_ed25519.pub nodes.txt; do
         [[ -s $OUT/$f ]] || fail "$OUT/$f missing or empty"
@@ -112,7 +112,7 @@ case_up_idempotent() {
     local rc=0
     snapshot >"$TMP/before"
     "$TOOL" up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
-    (( rc == 0 )) || fail "second cluster-sandbox up exited $rc"
+    (( rc == 0 )) || fail "second local-cluster up exited $rc"
     snapshot >"$TMP/after"
     grep -q boot_id "$TMP/before" || fail "no boot id recorded"
     if diff -u "$TMP/before" "$TMP/after"; then
@@ -127,7 +127,7 @@ case_up_idempotent() {
 expect_bad() {
     local what=$1 pattern=$2 rc=0 out
     out=$("$TOOL" up --inventory "$TMP/inv" --out "$TMP/out" --timeout 5 2>&1) || rc=$?
-    if (( rc == 2 )) && grep -q -- "$pattern" <<<"$out" && grep -q "^cluster-sandbox: error: " <<<"$out"; then
+    if (( rc == 2 )) && grep -q -- "$pattern" <<<"$out" && grep -q "^local-cluster: error: " <<<"$out"; then
         pass "$what: $out"
     else
         fail "$what: expected exit 2 and '$pattern', got exit $rc: $out"
@@ -163,7 +163,7 @@ case_bad_inventory() {
     fi
     after=$(nspawn_processes)
     [[ $before == "$after" ]] && pass "no nspawn process started or stopped" || fail "nspawn processes changed: [$before] -> [$after]"
-    ip netns list | grep -q '^cdsb-badnode' && fail "a netns for a bad inventory node exists"
+    ip netns list | grep -q '^cdlc-badnode' && fail "a netns for a bad inventory node exists"
     ls -d "$STATE_DIR"/nodes/badnode* >/dev/null 2>&1 && fail "state for a bad inventory node exists"
     [[ -e $TMP/out ]] && fail "client files were written for a bad inventory"
     finish
@@ -172,7 +172,7 @@ case_bad_inventory() {
 case_down() {
     local rc=0
     "$TOOL" down || rc=$?
-    (( rc == 0 )) || fail "cluster-sandbox down exited $rc"
+    (( rc == 0 )) || fail "local-cluster down exited $rc"
     finish
 }
 
@@ -180,17 +180,17 @@ case_down_leaves_nothing() {
     local x rc=0
     x=$(nspawn_processes)
     [[ -z $x ]] && pass "no systemd-nspawn process" || fail "systemd-nspawn still running: $x"
-    x=$(ip netns list | grep '^cdsb' || true)
-    [[ -z $x ]] && pass "no cdsb netns" || fail "netns left: $x"
-    x=$(ip -o link show | awk -F': ' '{ print $2 }' | grep '^cdsb' || true)
-    [[ -z $x ]] && pass "no cdsb link" || fail "links left: $x"
+    x=$(ip netns list | grep '^cdlc' || true)
+    [[ -z $x ]] && pass "no cdlc netns" || fail "netns left: $x"
+    x=$(ip -o link show | awk -F': ' '{ print $2 }' | grep '^cdlc' || true)
+    [[ -z $x ]] && pass "no cdlc link" || fail "links left: $x"
     x=$(findmnt -rn -o TARGET | grep "^$STATE_DIR/" || true)
     [[ -z $x ]] && pass "no mount under $STATE_DIR" || fail "mounts left: $x"
     x=$(ls "$STATE_DIR/nodes" 2>/dev/null || true)
     [[ -z $x ]] && pass "no per-node state" || fail "node state left: $x"
     "$TOOL" down || rc=$?
     (( rc == 0 )) && pass "second down succeeds" || fail "second down exited $rc"
-    x=$(ip -o link show | awk -F': ' '{ print $2 }' | grep '^cdsb' || true)
+    x=$(ip -o link show | awk -F': ' '{ print $2 }' | grep '^cdlc' || true)
     [[ -z $x ]] || fail "links after second down: $x"
     finish
 }
