@@ -65,10 +65,12 @@ Commands
     host, its groups' ``:vars`` and ``[all:vars]`` become template variables;
     other ``ansible_*`` variables are ignored). A relative path is relative to
     :variable:`CMAKE_CURRENT_SOURCE_DIR`. The helper reads the files at build
-    and test time.
+    and test time. Group (file or section) and node names follow the name rules
+    (README "Names"): 1-63 characters of ``A-Z a-z 0-9 . _ -``, the first a
+    letter or digit.
 
   ``CLUSTER <name>``
-    Cluster name, ``^[a-z][a-z0-9-]*$``. Defaults to the lower-cased
+    Cluster name: 1-32 characters of ``a-z 0-9 -``, the first a letter. Defaults to the lower-cased
     :variable:`PROJECT_NAME`. It names the service user and the folders
     ``/opt/<name>`` and ``/var/lib/<name>`` on the nodes, so names of system
     accounts and folders (``root``, ``dpkg``, ``postgres``, ``etcd``, ...) are
@@ -132,7 +134,7 @@ Commands
                            [LIMITS <Setting=value>...])
 
   ``<name>``
-    Unique service name, ``^[a-z][a-z0-9-]*$``.
+    Unique service name: 1-32 characters of ``a-z 0-9 -``, the first a letter.
 
   ``TARGET <target>``
     An executable target of this project. ``deploy`` builds it first.
@@ -300,10 +302,22 @@ function(_cluster_deploy_xml_escape out value)
   set(${out} "${value}" PARENT_SCOPE)
 endfunction()
 
+# The name rules (README "Names"; the helper's inventory.hpp applies the same):
+# cluster and service names are 1-32 characters of a-z 0-9 -, the first a letter;
+# node and group names 1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit.
 function(_cluster_deploy_check_name function kind name)
-  if(NOT name MATCHES "^[a-z][a-z0-9-]*$")
-    message(FATAL_ERROR
-      "${function}: invalid ${kind} name '${name}': it must match ^[a-z][a-z0-9-]*$")
+  if(kind MATCHES "^(cluster|service)$")
+    set(rule "1-32 characters of a-z 0-9 -, the first a letter")
+    set(regex "^[a-z][a-z0-9-]*$")
+    set(max 32)
+  else()
+    set(rule "1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit")
+    set(regex "^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    set(max 63)
+  endif()
+  string(LENGTH "${name}" length)
+  if(NOT name MATCHES "${regex}" OR length GREATER max)
+    message(FATAL_ERROR "${function}: invalid ${kind} name '${name}': ${rule}${ARGN}")
   endif()
 endfunction()
 
@@ -549,13 +563,14 @@ function(cluster_deploy_inventory dir)
     endforeach()
   endif()
   list(SORT groups)
+  foreach(group IN LISTS groups)
+    _cluster_deploy_check_name(${fn} group "${group}" " (in the inventory '${dir}')")
+  endforeach()
 
   if(NOT DEFINED arg_CLUSTER)
     string(TOLOWER "${PROJECT_NAME}" arg_CLUSTER)
-    if(NOT arg_CLUSTER MATCHES "^[a-z][a-z0-9-]*$")
-      message(FATAL_ERROR "${fn}: invalid cluster name '${arg_CLUSTER}' (the lower-cased "
-        "PROJECT_NAME): it must match ^[a-z][a-z0-9-]*$; pass CLUSTER <name>")
-    endif()
+    _cluster_deploy_check_name(${fn} cluster "${arg_CLUSTER}"
+      " (the lower-cased PROJECT_NAME); pass CLUSTER <name>")
   endif()
   _cluster_deploy_check_name(${fn} cluster "${arg_CLUSTER}")
   # The cluster name becomes a system user and /opt/<name>, /var/lib/<name>: never one of the
