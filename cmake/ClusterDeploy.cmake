@@ -1021,6 +1021,7 @@ function(_cluster_deploy_add_targets plan)
     foreach(command IN ITEMS up down status)
       add_custom_target(local-cluster-${command}
         COMMAND "${tool}" ${command} --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/local-cluster"
+                --helper "${helper_file}"
         COMMENT "Local cluster (local-cluster ${command})"
         USES_TERMINAL
         VERBATIM)
@@ -1047,7 +1048,9 @@ function(_cluster_deploy_add_fixture_tests plan)
   endif()
   if(local_cluster)
     _cluster_deploy_local_cluster_tool(tool)
-    set(local_cluster_args --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/local-cluster")
+    # The tool reads the inventory through the helper (the same parser and name rules).
+    set(local_cluster_args --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/local-cluster"
+                           --helper "${helper}")
     set(setup ::step:: "${tool}" up ${local_cluster_args})
     if(teardown STREQUAL "clean")
       # With the local cluster down there is nothing to clean: don't fail on that.

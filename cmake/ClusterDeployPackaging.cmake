@@ -4,7 +4,7 @@
 #   cmake --build <build> --target package      # or: cd <build> && cpack
 #
 # makes <build>/cluster-deploy_<version>_<arch>.deb with everything `cmake --install`
-# installs, under /usr: bin/cluster-deploy, bin/local-cluster, lib/cmake/ClusterDeploy
+# installs, under /usr: bin/cluster-deploy, bin/local-cluster (-> libexec/cluster-deploy/local-cluster/), lib/cmake/ClusterDeploy
 # (the module and its package config, so find_package(ClusterDeploy) works) and
 # share/doc/cluster-deploy. The libraries the helper links come from dpkg-shlibdeps.
 include_guard(GLOBAL)

@@ -71,7 +71,7 @@ if(MODE STREQUAL "find_package")
     lib/cmake/ClusterDeploy/ClusterDeploy.cmake
     lib/cmake/ClusterDeploy/ClusterDeploy/RunSteps.cmake)
   if(EXISTS "${REPO}/tools/local-cluster/local-cluster")
-    list(APPEND installed bin/local-cluster)
+    list(APPEND installed bin/local-cluster libexec/cluster-deploy/local-cluster/node.sh)
   endif()
   foreach(file IN LISTS installed)
     if(NOT EXISTS "${prefix}/${file}")
@@ -79,6 +79,7 @@ if(MODE STREQUAL "find_package")
     endif()
   endforeach()
   message(STATUS "ok   installed files")
+  step("the installed local-cluster finds its parts" "${prefix}/bin/local-cluster" --help)
 
   step("configure the consumer (find_package)"
     "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}"

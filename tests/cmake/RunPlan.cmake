@@ -160,7 +160,7 @@ endforeach()
 # --- LOCAL_CLUSTER inventory, with the cache overrides ------------------------------
 set(b "${WORK}/local-cluster")
 set(plan "${b}/cluster-deploy/plan.xml")
-set(local_cluster_args "--inventory ${source}/inventory --out ${b}/local-cluster")
+set(local_cluster_args "--inventory ${source}/inventory --out ${b}/local-cluster --helper ${WORK}/bin/cluster-deploy")
 configure("${b}" -DPLAN_LOCAL_CLUSTER=ON -DCLUSTER_DEPLOY_HOST_KEY_POLICY=strict)
 regex_escape(b_re "${b}")
 file(READ "${plan}" actual)

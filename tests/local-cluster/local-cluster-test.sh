@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CTest cases for tools/local-cluster/local-cluster.
 #
-#   local-cluster-test.sh CASE TOOL INVENTORY OUT
+#   local-cluster-test.sh CASE TOOL HELPER INVENTORY OUT
 #
 # CASE: up | ssh-every-node | host-key-strict | up-idempotent | bad-inventory |
 #       down | down-leaves-nothing
@@ -10,8 +10,9 @@ set -euo pipefail
 
 readonly CASE=${1:?case}
 readonly TOOL=${2:?tool}
-readonly INVENTORY=${3:?inventory}
-readonly OUT=${4:?out dir}
+readonly HELPER=${3:?cluster-deploy helper}
+readonly INVENTORY=${4:?inventory}
+readonly OUT=${5:?out dir}
 readonly STATE_DIR=/var/lib/cluster-deploy/local-cluster
 readonly UP_TIMEOUT=240
 
@@ -20,6 +21,7 @@ TMP=$(mktemp -d /tmp/local-cluster-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+tool() { "$TOOL" "$@" --helper "$HELPER"; }
 pass() { echo "ok: $*"; }
 finish() { (( FAILS == 0 )) || { echo "$FAILS check(s) failed" >&2; exit 1; }; echo "all checks passed"; }
 
@@ -45,7 +47,7 @@ nspawn_processes() {
 
 case_up() {
     local rc=0
-    "$TOOL" up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
+    tool up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
     (( rc == 0 )) || fail "local-cluster up exited $rc"
     local f
     for f in ssh_config known_hosts id_ed25519 id_ed25519.pub nodes.txt; do
@@ -111,7 +113,7 @@ snapshot() {
 case_up_idempotent() {
     local rc=0
     snapshot >"$TMP/before"
-    "$TOOL" up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
+    tool up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
     (( rc == 0 )) || fail "second local-cluster up exited $rc"
     snapshot >"$TMP/after"
     grep -q boot_id "$TMP/before" || fail "no boot id recorded"
@@ -126,7 +128,7 @@ case_up_idempotent() {
 # Each bad inventory must be refused with exit 2, naming file:line, starting nothing.
 expect_bad() {
     local what=$1 pattern=$2 rc=0 out
-    out=$("$TOOL" up --inventory "$TMP/inv" --out "$TMP/out" --timeout 5 2>&1) || rc=$?
+    out=$(tool up --inventory "$TMP/inv" --out "$TMP/out" --timeout 5 2>&1) || rc=$?
     if (( rc == 2 )) && grep -q -- "$pattern" <<<"$out" && grep -q "^local-cluster: error: " <<<"$out"; then
         pass "$what: $out"
     else
@@ -143,21 +145,30 @@ write_inv() {
 case_bad_inventory() {
     local before after
     before=$(nspawn_processes)
-    write_inv 'badnode2 10.213.77.202';          expect_bad "missing colon"      "servers.txt:3: malformed line"
-    write_inv 'bad/node2:10.213.77.202';         expect_bad "bad name character" "servers.txt:3: .*bad/node2"
-    write_inv 'badnode1:10.213.77.202';          expect_bad "duplicate name"     "servers.txt:3: duplicate node name"
-    write_inv 'badnode2:10.213.77.209';          expect_bad "duplicate address across files" "workers.txt:1: duplicate address"
+    # What any inventory must satisfy: the helper reads it (the name rules of README "Names").
+    write_inv 'badnode2 10.213.77.202';          expect_bad "missing colon"      "servers.txt:3: expected name:address"
+    write_inv 'bad/node2:10.213.77.202';         expect_bad "bad name character" "servers.txt:3: bad node name 'bad/node2'"
+    write_inv '_badnode2:10.213.77.202';         expect_bad "name not starting with a letter or digit" "servers.txt:3: bad node name '_badnode2'"
+    write_inv "b$(printf 'x%.0s' {1..63}):10.213.77.202"; expect_bad "name of 64 characters" "servers.txt:3: bad node name 'bxxx"
+    write_inv 'badnode1:10.213.77.202';          expect_bad "duplicate name"     "servers.txt:3: node badnode1 is already defined"
+    write_inv 'badnode2:10.213.77.209';          expect_bad "duplicate address across files" "workers.txt:1: node badnode9 has the address of badnode2"
+    write_inv 'badnode2:10.213.77.300';          expect_bad "not an address"     "servers.txt:3: bad address '10.213.77.300'"
+    write_inv 'badnode2:10.213.77.202 novalue';  expect_bad "attribute"          "servers.txt:3: expected key=value"
+    write_inv 'badnode2:10.213.77.202'; printf 'badnode3:10.213.77.203\n' >"$TMP/inv/web+db.txt"
+                                                 expect_bad "bad group name"     "web+db.txt: bad group name 'web+db'"
+    # What only the local cluster needs: IPv4 addresses of its subnet, one node per address.
+    write_inv 'badnode2:10.213.77.209 port=2222'; expect_bad "one address, two ports" "workers.txt:1: duplicate address 10.213.77.209"
+    write_inv 'badnode2:node2.example.org';      expect_bad "a host name"        "servers.txt:3: 'node2.example.org' is not an IPv4"
     write_inv 'badnode2:10.213.78.202';          expect_bad "outside subnet"     "servers.txt:3: .*outside"
     write_inv 'badnode2:10.213.77.1';            expect_bad "bridge address"     "servers.txt:3: .*reserved"
     write_inv 'badnode2:10.213.77.255';          expect_bad "broadcast address"  "servers.txt:3: .*reserved"
-    write_inv 'badnode2:10.213.77.300';          expect_bad "not an address"     "servers.txt:3: .*not an IPv4"
-    write_inv 'badnode2:10.213.77.202 novalue';  expect_bad "attribute"          "servers.txt:3: malformed attribute"
     # Not root: refused before anything else.
     if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
         local rc=0 out
         write_inv 'badnode2:10.213.77.202'
         chmod -R a+rX "$TMP"
-        out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$TOOL" status --inventory "$TMP/inv" 2>&1) || rc=$?
+        out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$TOOL" status --inventory "$TMP/inv" \
+                  --helper "$HELPER" 2>&1) || rc=$?
         (( rc == 2 )) && grep -q "must be run as root" <<<"$out" && pass "non-root refused: $out" \
             || fail "non-root: expected exit 2 and 'must be run as root', got $rc: $out"
     fi
@@ -171,7 +182,7 @@ case_bad_inventory() {
 
 case_down() {
     local rc=0
-    "$TOOL" down || rc=$?
+    tool down || rc=$?
     (( rc == 0 )) || fail "local-cluster down exited $rc"
     finish
 }
@@ -188,7 +199,7 @@ case_down_leaves_nothing() {
     [[ -z $x ]] && pass "no mount under $STATE_DIR" || fail "mounts left: $x"
     x=$(ls "$STATE_DIR/nodes" 2>/dev/null || true)
     [[ -z $x ]] && pass "no per-node state" || fail "node state left: $x"
-    "$TOOL" down || rc=$?
+    tool down || rc=$?
     (( rc == 0 )) && pass "second down succeeds" || fail "second down exited $rc"
     x=$(ip -o link show | awk -F': ' '{ print $2 }' | grep '^cdlc' || true)
     [[ -z $x ]] || fail "links after second down: $x"

@@ -27,7 +27,7 @@ mkdir -p "$work/inventory"
 for i in 1 2 3; do echo "server$i:10.213.77.1$i"; done >"$work/inventory/servers.txt"
 for ((i = 1; i <= count - 3; i++)); do echo "worker$i:10.213.77.$((20 + i)) shard=$((i - 1))"; done >"$work/inventory/workers.txt"
 
-"$local_cluster" up --inventory "$work/inventory" --out "$work/local-cluster" >/dev/null
+"$local_cluster" up --inventory "$work/inventory" --out "$work/local-cluster" --helper "$helper" >/dev/null
 python3 "$repo/tests/helper/plan_variant.py" "$plan" "$work" --inventory "$work/inventory" \
   --ssh-config "$work/local-cluster/ssh_config" >/dev/null
 template=$(python3 -c 'import sys, xml.etree.ElementTree as ET; print(ET.parse(sys.argv[1]).getroot().find("service[@name=\"worker\"]/config").get("template"))' "$plan")
