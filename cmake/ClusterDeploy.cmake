@@ -11,7 +11,7 @@ and run CTest tests against the deployed cluster.
 
   find_package(ClusterDeploy REQUIRED)     # or add_subdirectory / FetchContent
 
-  cluster_deploy_inventory(inventory/local SANDBOX)
+  cluster_deploy_inventory(inventory/local LOCAL_CLUSTER)
   cluster_deploy_service(kv TARGET kv-server GROUP servers
     ARGS --config @etc@/kv.conf
     CONFIG deploy/kv.conf.in
@@ -55,7 +55,7 @@ Commands
                              [PARALLEL <n>]
                              [FAULTS]
                              [TEARDOWN none|down|clean]
-                             [SANDBOX])
+                             [LOCAL_CLUSTER])
 
   ``<dir>``
     A directory holding one ``<group>.txt`` file per group of nodes (at least
@@ -65,10 +65,12 @@ Commands
     host, its groups' ``:vars`` and ``[all:vars]`` become template variables;
     other ``ansible_*`` variables are ignored). A relative path is relative to
     :variable:`CMAKE_CURRENT_SOURCE_DIR`. The helper reads the files at build
-    and test time.
+    and test time. Group (file or section) and node names follow the name rules
+    (README "Names"): 1-63 characters of ``A-Z a-z 0-9 . _ -``, the first a
+    letter or digit.
 
   ``CLUSTER <name>``
-    Cluster name, ``^[a-z][a-z0-9-]*$``. Defaults to the lower-cased
+    Cluster name: 1-32 characters of ``a-z 0-9 -``, the first a letter. Defaults to the lower-cased
     :variable:`PROJECT_NAME`. It names the service user and the folders
     ``/opt/<name>`` and ``/var/lib/<name>`` on the nodes, so names of system
     accounts and folders (``root``, ``dpkg``, ``postgres``, ``etcd``, ...) are
@@ -94,22 +96,23 @@ Commands
     Tests may inject faults into this cluster (``cluster-deploy fault``:
     partitions, killed, paused and stopped services). Without it the helper
     refuses every fault (exit 2), so a test suite pointed at production by
-    mistake cannot cut it apart. ``SANDBOX`` inventories allow faults.
+    mistake cannot cut it apart. ``LOCAL_CLUSTER`` inventories allow faults.
 
   ``TEARDOWN none|down|clean``
     What the ``cluster.cleanup`` fixture test does after the cluster tests,
     and whether tests that stop services may run: ``none`` (the default for a
     real inventory) leaves every service running and makes such tests skip;
-    ``down`` stops the services; ``clean`` (the default for ``SANDBOX``) removes
+    ``down`` stops the services; ``clean`` (the default for ``LOCAL_CLUSTER``) removes
     them (``cluster-deploy clean``, data kept) and takes the local cluster down.
     Tests see the policy as ``CLUSTER_DEPLOY_TEARDOWN``.
 
-  ``SANDBOX``
-    This inventory is the local cluster of ``cluster-sandbox``. ``SSH_CONFIG``
-    then defaults to ``${CMAKE_BINARY_DIR}/sandbox/ssh_config``, the ``deploy``
+  ``LOCAL_CLUSTER``
+    This inventory is the local cluster (the ``local-cluster`` tool: systemd-nspawn
+    nodes on this machine). ``SSH_CONFIG``
+    then defaults to ``${CMAKE_BINARY_DIR}/local-cluster/ssh_config``, the ``deploy``
     and ``cluster-up`` targets and the ``cluster.setup`` test bring the local
     cluster up first, and ``cluster.cleanup`` takes it down. The tool is
-    ``CLUSTER_DEPLOY_SANDBOX_TOOL`` (found with :command:`find_program` when
+    ``CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL`` (found with :command:`find_program` when
     unset).
 
 .. command:: cluster_deploy_service
@@ -131,7 +134,7 @@ Commands
                            [LIMITS <Setting=value>...])
 
   ``<name>``
-    Unique service name, ``^[a-z][a-z0-9-]*$``.
+    Unique service name: 1-32 characters of ``a-z 0-9 -``, the first a letter.
 
   ``TARGET <target>``
     An executable target of this project. ``deploy`` builds it first.
@@ -251,7 +254,7 @@ Commands
   ``"$CLUSTER_DEPLOY_FAULT" partition one --service db --for 60`` injects a
   fault and prints the nodes it hit, ``"$CLUSTER_DEPLOY_FAULT" heal`` undoes
   every fault, ``"$CLUSTER_DEPLOY_FAULT" leader --service db`` prints the
-  leader. Faults need ``FAULTS`` (or ``SANDBOX``) on the inventory.
+  leader. Faults need ``FAULTS`` (or ``LOCAL_CLUSTER``) on the inventory.
   Call it after :command:`cluster_deploy_inventory`.
 
 Targets and tests
@@ -262,8 +265,8 @@ these targets (none is part of ``ALL``): ``deploy``, ``cluster-plan`` (a dry
 run), ``cluster-up``, ``cluster-down``, ``cluster-status``, ``cluster-logs``,
 ``cluster-clean``, ``cluster-rollback`` (every node back to the release before
 its current one, with the same batches and gates as ``deploy``) and, for a
-``SANDBOX`` inventory, ``cluster-sandbox-up`` and
-``cluster-sandbox-down``. If :variable:`BUILD_TESTING` is true and a service is
+``LOCAL_CLUSTER`` inventory, ``local-cluster-up``, ``local-cluster-down`` and
+``local-cluster-status`` (the local cluster itself: boot, remove, list its nodes). If :variable:`BUILD_TESTING` is true and a service is
 declared, it also adds the fixture tests ``cluster.setup`` and ``cluster.cleanup``.
 Both first undo every fault of ours (``cluster-deploy heal``), so a fault that a
 failed or interrupted test left behind is healed before anything else.
@@ -277,8 +280,8 @@ Cache variables
   (also where the :command:`find_program` fallback stores what it finds).
 ``CLUSTER_DEPLOY_SSH_CONFIG``, ``CLUSTER_DEPLOY_HOST_KEY_POLICY``
   When not empty, override the inventory's ``SSH_CONFIG`` / ``HOST_KEY_POLICY``.
-``CLUSTER_DEPLOY_SANDBOX_TOOL``
-  The ``cluster-sandbox`` script used by ``SANDBOX`` inventories.
+``CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL``
+  The ``local-cluster`` script used by ``LOCAL_CLUSTER`` inventories.
 #]=======================================================================]
 
 set(CLUSTER_DEPLOY_SSH_CONFIG "" CACHE FILEPATH
@@ -299,10 +302,22 @@ function(_cluster_deploy_xml_escape out value)
   set(${out} "${value}" PARENT_SCOPE)
 endfunction()
 
+# The name rules (README "Names"; the helper's inventory.hpp applies the same):
+# cluster and service names are 1-32 characters of a-z 0-9 -, the first a letter;
+# node and group names 1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit.
 function(_cluster_deploy_check_name function kind name)
-  if(NOT name MATCHES "^[a-z][a-z0-9-]*$")
-    message(FATAL_ERROR
-      "${function}: invalid ${kind} name '${name}': it must match ^[a-z][a-z0-9-]*$")
+  if(kind MATCHES "^(cluster|service)$")
+    set(rule "1-32 characters of a-z 0-9 -, the first a letter")
+    set(regex "^[a-z][a-z0-9-]*$")
+    set(max 32)
+  else()
+    set(rule "1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit")
+    set(regex "^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    set(max 63)
+  endif()
+  string(LENGTH "${name}" length)
+  if(NOT name MATCHES "${regex}" OR length GREATER max)
+    message(FATAL_ERROR "${function}: invalid ${kind} name '${name}': ${rule}${ARGN}")
   endif()
 endfunction()
 
@@ -357,19 +372,19 @@ function(_cluster_deploy_helper out_command out_file)
   endif()
 endfunction()
 
-function(_cluster_deploy_sandbox_tool out)
-  if(NOT CLUSTER_DEPLOY_SANDBOX_TOOL)
+function(_cluster_deploy_local_cluster_tool out)
+  if(NOT CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL)
     get_property(bindir GLOBAL PROPERTY _CLUSTER_DEPLOY_INSTALL_BINDIR)
-    unset(CLUSTER_DEPLOY_SANDBOX_TOOL CACHE)  # an empty entry would stop find_program
-    find_program(CLUSTER_DEPLOY_SANDBOX_TOOL cluster-sandbox HINTS ${bindir}
-      DOC "cluster-sandbox script for SANDBOX inventories (the local cluster)")
+    unset(CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL CACHE)  # an empty entry would stop find_program
+    find_program(CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL local-cluster HINTS ${bindir}
+      DOC "local-cluster tool for LOCAL_CLUSTER inventories")
   endif()
-  if(NOT CLUSTER_DEPLOY_SANDBOX_TOOL)
+  if(NOT CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL)
     message(FATAL_ERROR
-      "cluster_deploy_inventory(SANDBOX): the cluster-sandbox tool was not found; "
-      "set CLUSTER_DEPLOY_SANDBOX_TOOL to its path")
+      "cluster_deploy_inventory(LOCAL_CLUSTER): the local-cluster tool was not found; "
+      "set CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL to its path")
   endif()
-  set(${out} "${CLUSTER_DEPLOY_SANDBOX_TOOL}" PARENT_SCOPE)
+  set(${out} "${CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL}" PARENT_SCOPE)
 endfunction()
 
 function(_cluster_deploy_effective_ssh_config out)
@@ -517,7 +532,7 @@ endfunction()
 
 function(cluster_deploy_inventory dir)
   set(fn cluster_deploy_inventory)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "SANDBOX;FAULTS"
+  cmake_parse_arguments(PARSE_ARGV 1 arg "LOCAL_CLUSTER;FAULTS"
     "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL;TEARDOWN" "")
   _cluster_deploy_check_args(${fn})
 
@@ -529,8 +544,8 @@ function(cluster_deploy_inventory dir)
 
   get_filename_component(dir "${dir}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
   if(EXISTS "${dir}" AND NOT IS_DIRECTORY "${dir}")
-    if(arg_SANDBOX)
-      message(FATAL_ERROR "${fn}: SANDBOX needs an inventory directory of <group>.txt files, "
+    if(arg_LOCAL_CLUSTER)
+      message(FATAL_ERROR "${fn}: LOCAL_CLUSTER needs an inventory directory of <group>.txt files, "
         "not the Ansible inventory '${dir}'")
     endif()
     _cluster_deploy_ansible_groups(${fn} "${dir}" groups)
@@ -548,13 +563,14 @@ function(cluster_deploy_inventory dir)
     endforeach()
   endif()
   list(SORT groups)
+  foreach(group IN LISTS groups)
+    _cluster_deploy_check_name(${fn} group "${group}" " (in the inventory '${dir}')")
+  endforeach()
 
   if(NOT DEFINED arg_CLUSTER)
     string(TOLOWER "${PROJECT_NAME}" arg_CLUSTER)
-    if(NOT arg_CLUSTER MATCHES "^[a-z][a-z0-9-]*$")
-      message(FATAL_ERROR "${fn}: invalid cluster name '${arg_CLUSTER}' (the lower-cased "
-        "PROJECT_NAME): it must match ^[a-z][a-z0-9-]*$; pass CLUSTER <name>")
-    endif()
+    _cluster_deploy_check_name(${fn} cluster "${arg_CLUSTER}"
+      " (the lower-cased PROJECT_NAME); pass CLUSTER <name>")
   endif()
   _cluster_deploy_check_name(${fn} cluster "${arg_CLUSTER}")
   # The cluster name becomes a system user and /opt/<name>, /var/lib/<name>: never one of the
@@ -577,7 +593,7 @@ function(cluster_deploy_inventory dir)
   endif()
 
   if(NOT DEFINED arg_TEARDOWN)
-    if(arg_SANDBOX)
+    if(arg_LOCAL_CLUSTER)
       set(arg_TEARDOWN clean)
     else()
       set(arg_TEARDOWN none)   # a real cluster is never stopped unless the project asks for it
@@ -595,8 +611,8 @@ function(cluster_deploy_inventory dir)
   if(DEFINED arg_SSH_CONFIG)
     get_filename_component(arg_SSH_CONFIG "${arg_SSH_CONFIG}" ABSOLUTE
       BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
-  elseif(arg_SANDBOX)
-    set(arg_SSH_CONFIG "${CMAKE_BINARY_DIR}/sandbox/ssh_config")
+  elseif(arg_LOCAL_CLUSTER)
+    set(arg_SSH_CONFIG "${CMAKE_BINARY_DIR}/local-cluster/ssh_config")
   else()
     set(arg_SSH_CONFIG "")
   endif()
@@ -614,9 +630,9 @@ function(cluster_deploy_inventory dir)
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_KNOWN_HOSTS "${arg_KNOWN_HOSTS}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_HOST_KEY_POLICY "${arg_HOST_KEY_POLICY}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_PARALLEL "${arg_PARALLEL}")
-  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_SANDBOX "${arg_SANDBOX}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_LOCAL_CLUSTER "${arg_LOCAL_CLUSTER}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_TEARDOWN "${arg_TEARDOWN}")
-  if(arg_FAULTS OR arg_SANDBOX)
+  if(arg_FAULTS OR arg_LOCAL_CLUSTER)
     set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_FAULTS TRUE)
   endif()
   _cluster_deploy_schedule_finalize()
@@ -963,7 +979,7 @@ endfunction()
 function(_cluster_deploy_add_targets plan)
   _cluster_deploy_helper(helper helper_file)
   get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
-  get_property(sandbox GLOBAL PROPERTY _CLUSTER_DEPLOY_SANDBOX)
+  get_property(local_cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_LOCAL_CLUSTER)
   get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
 
   # name | helper sub-command | extra arguments (comma-separated) | comment
@@ -1000,24 +1016,25 @@ function(_cluster_deploy_add_targets plan)
     endif()
   endforeach()
 
-  if(sandbox)
-    _cluster_deploy_sandbox_tool(tool)
-    foreach(command IN ITEMS up down)
-      add_custom_target(cluster-sandbox-${command}
-        COMMAND "${tool}" ${command} --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/sandbox"
-        COMMENT "Local cluster (cluster-sandbox ${command})"
+  if(local_cluster)
+    _cluster_deploy_local_cluster_tool(tool)
+    foreach(command IN ITEMS up down status)
+      add_custom_target(local-cluster-${command}
+        COMMAND "${tool}" ${command} --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/local-cluster"
+                --helper "${helper_file}"
+        COMMENT "Local cluster (local-cluster ${command})"
         USES_TERMINAL
         VERBATIM)
     endforeach()
-    add_dependencies(deploy cluster-sandbox-up)
-    add_dependencies(cluster-up cluster-sandbox-up)
+    add_dependencies(deploy local-cluster-up)
+    add_dependencies(cluster-up local-cluster-up)
   endif()
 endfunction()
 
 function(_cluster_deploy_add_fixture_tests plan)
   _cluster_deploy_helper(helper_command helper)
   get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
-  get_property(sandbox GLOBAL PROPERTY _CLUSTER_DEPLOY_SANDBOX)
+  get_property(local_cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_LOCAL_CLUSTER)
   set(run_steps "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/ClusterDeploy/RunSteps.cmake")
   # A fault left by a failed or interrupted test is healed before anything else.
   set(heal ::optional-step:: "${helper}" heal --plan "${plan}")
@@ -1026,17 +1043,19 @@ function(_cluster_deploy_add_fixture_tests plan)
   set(cleanup ${heal})
   if(teardown STREQUAL "down")
     list(APPEND cleanup ::step:: "${helper}" down --plan "${plan}")
-  elseif(teardown STREQUAL "clean" AND NOT sandbox)
+  elseif(teardown STREQUAL "clean" AND NOT local_cluster)
     list(APPEND cleanup ::step:: "${helper}" clean --plan "${plan}")
   endif()
-  if(sandbox)
-    _cluster_deploy_sandbox_tool(tool)
-    set(sandbox_args --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/sandbox")
-    set(setup ::step:: "${tool}" up ${sandbox_args})
+  if(local_cluster)
+    _cluster_deploy_local_cluster_tool(tool)
+    # The tool reads the inventory through the helper (the same parser and name rules).
+    set(local_cluster_args --inventory "${inventory}" --out "${CMAKE_BINARY_DIR}/local-cluster"
+                           --helper "${helper}")
+    set(setup ::step:: "${tool}" up ${local_cluster_args})
     if(teardown STREQUAL "clean")
       # With the local cluster down there is nothing to clean: don't fail on that.
       list(APPEND cleanup ::optional-step:: "${helper}" clean --plan "${plan}"
-                          ::step:: "${tool}" down ${sandbox_args})
+                          ::step:: "${tool}" down ${local_cluster_args})
     endif()
   endif()
   list(APPEND setup ${heal} ::step:: "${helper}" deploy --plan "${plan}")

@@ -1,7 +1,8 @@
 # Install rules and package files for ClusterDeploy (included from the top-level CMakeLists.txt).
 #
 # Installed layout:
-#   bin/cluster-deploy, bin/cluster-sandbox
+#   bin/cluster-deploy, bin/local-cluster (a symlink to the tool, which finds its parts beside it:)
+#   libexec/cluster-deploy/local-cluster/{local-cluster,*.sh}
 #   lib/cmake/ClusterDeploy/{ClusterDeployConfig,ClusterDeployConfigVersion,ClusterDeployTargets}.cmake
 #   lib/cmake/ClusterDeploy/ClusterDeploy.cmake and ClusterDeploy/ (its -P scripts)
 #   share/doc/cluster-deploy/ (README.md, ARCHITECTURE.md, docs/*.md)
@@ -43,9 +44,20 @@ if(CLUSTER_DEPLOY_INSTALL)
     DESTINATION "${CMAKE_INSTALL_DATAROOTDIR}/doc/cluster-deploy")
   install(DIRECTORY "${PROJECT_SOURCE_DIR}/docs/"
     DESTINATION "${CMAKE_INSTALL_DATAROOTDIR}/doc/cluster-deploy/docs")
-  if(EXISTS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox")
-    install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/sandbox/cluster-sandbox"
-      DESTINATION "${CMAKE_INSTALL_BINDIR}")
+  if(EXISTS "${PROJECT_SOURCE_DIR}/tools/local-cluster/local-cluster")
+    set(_cluster_deploy_tool_dir "${CMAKE_INSTALL_LIBEXECDIR}/cluster-deploy/local-cluster")
+    install(PROGRAMS "${PROJECT_SOURCE_DIR}/tools/local-cluster/local-cluster"
+      DESTINATION "${_cluster_deploy_tool_dir}")
+    file(GLOB _cluster_deploy_tool_parts "${PROJECT_SOURCE_DIR}/tools/local-cluster/*.sh")
+    install(FILES ${_cluster_deploy_tool_parts} DESTINATION "${_cluster_deploy_tool_dir}")
+    # bin/local-cluster: a relative symlink, installed as a symlink (also into the .deb).
+    file(RELATIVE_PATH _cluster_deploy_link_target "/${CMAKE_INSTALL_BINDIR}"
+      "/${_cluster_deploy_tool_dir}/local-cluster")
+    file(CREATE_LINK "${_cluster_deploy_link_target}" "${_cluster_deploy_pkg_dir}/local-cluster" SYMBOLIC)
+    install(FILES "${_cluster_deploy_pkg_dir}/local-cluster" DESTINATION "${CMAKE_INSTALL_BINDIR}")
+    unset(_cluster_deploy_tool_dir)
+    unset(_cluster_deploy_tool_parts)
+    unset(_cluster_deploy_link_target)
   endif()
 endif()
 

@@ -4,7 +4,7 @@
 #   cmake --build <build> --target package      # or: cd <build> && cpack
 #
 # makes <build>/cluster-deploy_<version>_<arch>.deb with everything `cmake --install`
-# installs, under /usr: bin/cluster-deploy, bin/cluster-sandbox, lib/cmake/ClusterDeploy
+# installs, under /usr: bin/cluster-deploy, bin/local-cluster (-> libexec/cluster-deploy/local-cluster/), lib/cmake/ClusterDeploy
 # (the module and its package config, so find_package(ClusterDeploy) works) and
 # share/doc/cluster-deploy. The libraries the helper links come from dpkg-shlibdeps.
 include_guard(GLOBAL)
@@ -17,12 +17,12 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
 set(CPACK_PACKAGE_DESCRIPTION
   "A CMake/CTest plugin and a C++ helper (cluster-deploy, libssh) that deploy the executables of a
 CMake project as systemd services to Linux nodes over SSH and run CTest tests against them, plus
-cluster-sandbox, a local cluster of systemd-nspawn nodes.")
+local-cluster, a local cluster of systemd-nspawn nodes.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# The module needs CMake >= 3.25; the local cluster needs the tools cluster-sandbox runs.
+# The module needs CMake >= 3.25; the local cluster needs the programs the local-cluster tool runs.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "cmake (>= 3.25), openssh-client")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd-container, debootstrap, iproute2")
 set(CPACK_STRIP_FILES ON)

@@ -4,7 +4,7 @@
 #                         examples) to a temporary prefix, then configure the consumer
 #                         with CMAKE_PREFIX_PATH=<prefix>: the helper must be the
 #                         IMPORTED ClusterDeploy::cluster-deploy, the installed module
-#                         must find the installed cluster-sandbox and its -P script,
+#                         must find the installed local-cluster and its -P script,
 #                         and a find_package for major version 1 must fail.
 #   MODE=add_subdirectory: configure the consumer with the repository added through
 #                         add_subdirectory() (helper = the in-tree ALIAS).
@@ -70,8 +70,8 @@ if(MODE STREQUAL "find_package")
     lib/cmake/ClusterDeploy/ClusterDeployTargets.cmake
     lib/cmake/ClusterDeploy/ClusterDeploy.cmake
     lib/cmake/ClusterDeploy/ClusterDeploy/RunSteps.cmake)
-  if(EXISTS "${REPO}/tools/sandbox/cluster-sandbox")
-    list(APPEND installed bin/cluster-sandbox)
+  if(EXISTS "${REPO}/tools/local-cluster/local-cluster")
+    list(APPEND installed bin/local-cluster libexec/cluster-deploy/local-cluster/node.sh)
   endif()
   foreach(file IN LISTS installed)
     if(NOT EXISTS "${prefix}/${file}")
@@ -79,6 +79,7 @@ if(MODE STREQUAL "find_package")
     endif()
   endforeach()
   message(STATUS "ok   installed files")
+  step("the installed local-cluster finds its parts" "${prefix}/bin/local-cluster" --help)
 
   step("configure the consumer (find_package)"
     "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}"
@@ -99,8 +100,8 @@ if(MODE STREQUAL "find_package")
   step("list the consumer's tests"
     "${CMAKE_CTEST_COMMAND}" --test-dir "${consumer}" --show-only=json-v1)
   set(tests_json "${step_output}")
-  expect_match("cluster.setup uses the installed cluster-sandbox" "${tests_json}"
-    "\"${prefix_re}/bin/cluster-sandbox\",[ \n]*\"up\"")
+  expect_match("cluster.setup uses the installed local-cluster" "${tests_json}"
+    "\"${prefix_re}/bin/local-cluster\",[ \n]*\"up\"")
   expect_match("cluster.setup uses the installed helper" "${tests_json}"
     "\"${prefix_re}/bin/cluster-deploy\",[ \n]*\"deploy\"")
   expect_match("cluster.setup uses the installed RunSteps.cmake" "${tests_json}"
@@ -113,9 +114,9 @@ elseif(MODE STREQUAL "add_subdirectory")
     "-DCLUSTER_DEPLOY_SOURCE_DIR=${REPO}" -DBUILD_TESTING=OFF)
   expect_match("helper is the in-tree target" "${step_output}"
     "consumer: ClusterDeploy::cluster-deploy IMPORTED=FALSE")
-  file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_SANDBOX_TOOL:")
-  expect_match("sandbox tool is the in-tree script" "${tool}"
-    "=${repo_re}/tools/sandbox/cluster-sandbox$")
+  file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL:")
+  expect_match("local cluster tool is the in-tree script" "${tool}"
+    "=${repo_re}/tools/local-cluster/local-cluster$")
 elseif(MODE STREQUAL "fetchcontent")
   execute_process(COMMAND git -C "${REPO}" rev-parse HEAD
     RESULT_VARIABLE result OUTPUT_VARIABLE commit ERROR_QUIET OUTPUT_STRIP_TRAILING_WHITESPACE)
@@ -128,9 +129,9 @@ elseif(MODE STREQUAL "fetchcontent")
     "-DCLUSTER_DEPLOY_GIT_REPOSITORY=${REPO}" "-DCLUSTER_DEPLOY_GIT_TAG=${commit}" -DBUILD_TESTING=OFF)
   expect_match("helper is the fetched in-tree target" "${step_output}"
     "consumer: ClusterDeploy::cluster-deploy IMPORTED=FALSE")
-  file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_SANDBOX_TOOL:")
-  expect_match("sandbox tool is the fetched script" "${tool}"
-    "=${consumer_re}/_deps/clusterdeploy-src/tools/sandbox/cluster-sandbox$")
+  file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL:")
+  expect_match("local cluster tool is the fetched script" "${tool}"
+    "=${consumer_re}/_deps/clusterdeploy-src/tools/local-cluster/local-cluster$")
 else()
   message(FATAL_ERROR "RunConsumer.cmake: MODE must be find_package, add_subdirectory or fetchcontent, not '${MODE}'")
 endif()
@@ -138,13 +139,13 @@ endif()
 step("build hello" "${CMAKE_COMMAND}" --build "${consumer}" --target hello)
 # Ninja's help lists targets others depend on only as CMakeFiles/<target>.
 step("list the consumer's targets" "${CMAKE_COMMAND}" --build "${consumer}" --target help)
-foreach(target IN ITEMS deploy cluster-plan cluster-up cluster-down cluster-clean cluster-sandbox-up)
+foreach(target IN ITEMS deploy cluster-plan cluster-up cluster-down cluster-clean local-cluster-up)
   expect_match("target ${target} exists" "${step_output}" "(^|\n|/CMakeFiles/)(\\.\\.\\. )?${target}(:|\n|$)")
 endforeach()
 
 file(READ "${consumer}/cluster-deploy/plan.xml" plan)
 expect_match("plan.xml: cluster" "${plan}" "<plan version=\"1\" cluster=\"hello\" inventory=\"${consumer_source_re}/inventory\"")
-expect_match("plan.xml: ssh" "${plan}" "<ssh config=\"${consumer_re}/sandbox/ssh_config\"")
+expect_match("plan.xml: ssh" "${plan}" "<ssh config=\"${consumer_re}/local-cluster/ssh_config\"")
 expect_match("plan.xml: service" "${plan}"
   "<service name=\"hello\" group=\"hellos\" bootstrap=\"false\">\n    <program>${consumer_re}/hello</program>\n    <arg>--greeting</arg>\n    <arg>hi</arg>\n    <health kind=\"tcp\" port=\"7000\"/>\n  </service>")
 message(STATUS "module.consumer.${MODE}: all checks passed")

@@ -35,7 +35,7 @@ foreach(case IN LISTS CASES)
             "-DCLUSTER_DEPLOY_MODULE_DIR=${CLUSTER_DEPLOY_MODULE_DIR}"
             # The helper is not needed to fail; never look for one.
             -DCLUSTER_DEPLOY_EXECUTABLE=/bin/true
-            -DCLUSTER_DEPLOY_SANDBOX_TOOL=/bin/true
+            -DCLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL=/bin/true
     RESULT_VARIABLE result
     OUTPUT_VARIABLE stdout
     ERROR_VARIABLE stderr)

@@ -72,7 +72,9 @@ expect_match("recommends what the local cluster needs" "${step_output}" "Recomme
 
 step("dpkg-deb --contents" dpkg-deb --contents "${debs}")
 foreach(file IN ITEMS
-    ./usr/bin/cluster-deploy ./usr/bin/cluster-sandbox
+    ./usr/bin/cluster-deploy
+    ./usr/libexec/cluster-deploy/local-cluster/local-cluster
+    ./usr/libexec/cluster-deploy/local-cluster/node.sh
     ./usr/lib/cmake/ClusterDeploy/ClusterDeployConfig.cmake
     ./usr/lib/cmake/ClusterDeploy/ClusterDeployConfigVersion.cmake
     ./usr/lib/cmake/ClusterDeploy/ClusterDeployTargets.cmake
@@ -83,6 +85,8 @@ foreach(file IN ITEMS
   string(REPLACE "." "\\." file_re "${file}")
   expect_match("the package holds ${file}" "${step_output}" " ${file_re}(\n|$)")
 endforeach()
+expect_match("the package holds ./usr/bin/local-cluster, a symlink to the tool" "${step_output}"
+  " \\./usr/bin/local-cluster -> \\.\\./libexec/cluster-deploy/local-cluster/local-cluster(\n|$)")
 expect_match("nothing outside /usr" "${step_output}" "^[^\n]* \\./usr/")
 if(step_output MATCHES "\n[^\n]* \\./(etc|opt|var|home)/")
   message(FATAL_ERROR "the package installs outside /usr:\n${step_output}")
@@ -106,6 +110,8 @@ else()
 endif()
 step("the packaged helper runs" "${root}/usr/bin/cluster-deploy" --help)
 expect_match("the helper's help lists its commands" "${step_output}" "deploy.*status.*inventory")
+step("the packaged local-cluster finds its parts" "${root}/usr/bin/local-cluster" --help)
+expect_match("the local-cluster help" "${step_output}" "usage: local-cluster up\\|down\\|status")
 
 step("configure the consumer against ${where}"
   "${CMAKE_COMMAND}" -S "${REPO}/tests/cmake/consumer" -B "${WORK}/consumer" -G "${GENERATOR}" ${prefix_args})
@@ -115,8 +121,8 @@ step("list the consumer's tests" "${CMAKE_CTEST_COMMAND}" --test-dir "${WORK}/co
 string(REGEX REPLACE "([][+.*?()^$|\\])" "\\\\\\1" root_re "${root}")
 expect_match("the consumer deploys with the packaged helper" "${step_output}"
   "\"${root_re}/usr/bin/cluster-deploy\",[ \n]*\"deploy\"")
-expect_match("the consumer's local cluster is the packaged cluster-sandbox" "${step_output}"
-  "\"${root_re}/usr/bin/cluster-sandbox\",[ \n]*\"up\"")
+expect_match("the consumer's local cluster is the packaged local-cluster" "${step_output}"
+  "\"${root_re}/usr/bin/local-cluster\",[ \n]*\"up\"")
 step("build the consumer's service" "${CMAKE_COMMAND}" --build "${WORK}/consumer" --target hello)
 if(INSTALL)
   step("dpkg --purge the package again" dpkg --purge cluster-deploy)

@@ -1,10 +1,10 @@
 # module.plan: configure tests/cmake/plan (the "good" project) with a fake helper and
-# a fake cluster-sandbox (fake/fake-tool.sh, which logs its argv), then check
+# a fake local-cluster (fake/fake-tool.sh, which logs its argv), then check
 #   - plan.xml, byte for byte (plan/plan-plain.xml),
 #   - what every cluster target runs, and that `deploy` builds the TARGET service,
 #   - the fixture: ctest -L cluster runs setup, the test, cleanup, with the right
-#     environment, stops on a failed setup step, and a SANDBOX cleanup tolerates a
-#     failing `clean` but not a failing sandbox `down`,
+#     environment, stops on a failed setup step, and a LOCAL_CLUSTER cleanup tolerates a
+#     failing `clean` but not a failing local cluster `down`,
 #   - the cache overrides CLUSTER_DEPLOY_SSH_CONFIG / CLUSTER_DEPLOY_HOST_KEY_POLICY.
 #
 #   cmake -DCLUSTER_DEPLOY_MODULE_DIR=<repo>/cmake -DWORK=<scratch dir> [-DGENERATOR=<gen>]
@@ -23,7 +23,7 @@ set(source "${CMAKE_CURRENT_LIST_DIR}/plan")
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/bin")
 
-foreach(name IN ITEMS cluster-deploy cluster-sandbox)
+foreach(name IN ITEMS cluster-deploy local-cluster)
   file(COPY_FILE "${CMAKE_CURRENT_LIST_DIR}/fake/fake-tool.sh" "${WORK}/bin/${name}")
   file(CHMOD "${WORK}/bin/${name}" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE)
 endforeach()
@@ -76,7 +76,7 @@ function(configure binary)
     COMMAND "${CMAKE_COMMAND}" -S "${source}" -B "${binary}" -G "${GENERATOR}"
             "-DCLUSTER_DEPLOY_MODULE_DIR=${CLUSTER_DEPLOY_MODULE_DIR}"
             "-DCLUSTER_DEPLOY_EXECUTABLE=${WORK}/bin/cluster-deploy"
-            "-DCLUSTER_DEPLOY_SANDBOX_TOOL=${WORK}/bin/cluster-sandbox"
+            "-DCLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL=${WORK}/bin/local-cluster"
             ${ARGN}
     RESULT_VARIABLE result OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT result EQUAL 0)
@@ -157,52 +157,54 @@ foreach(teardown IN ITEMS down clean)
   set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
 endforeach()
 
-# --- SANDBOX inventory, with the cache overrides ------------------------------
-set(b "${WORK}/sandbox")
+# --- LOCAL_CLUSTER inventory, with the cache overrides ------------------------------
+set(b "${WORK}/local-cluster")
 set(plan "${b}/cluster-deploy/plan.xml")
-set(sandbox_args "--inventory ${source}/inventory --out ${b}/sandbox")
-configure("${b}" -DPLAN_SANDBOX=ON -DCLUSTER_DEPLOY_HOST_KEY_POLICY=strict)
+set(local_cluster_args "--inventory ${source}/inventory --out ${b}/local-cluster --helper ${WORK}/bin/cluster-deploy")
+configure("${b}" -DPLAN_LOCAL_CLUSTER=ON -DCLUSTER_DEPLOY_HOST_KEY_POLICY=strict)
 regex_escape(b_re "${b}")
 file(READ "${plan}" actual)
-if(NOT actual MATCHES "<ssh config=\"${b_re}/sandbox/ssh_config\" known-hosts=\"\" host-key-policy=\"strict\" parallel=\"8\"/>")
-  fail("sandbox plan.xml: <ssh> element")
+if(NOT actual MATCHES "<ssh config=\"${b_re}/local-cluster/ssh_config\" known-hosts=\"\" host-key-policy=\"strict\" parallel=\"8\"/>")
+  fail("local cluster plan.xml: <ssh> element")
   message(STATUS "actual:\n${actual}")
 endif()
 if(NOT actual MATCHES "<plan [^>]* faults=\"allowed\">")
-  fail("sandbox plan.xml: a SANDBOX inventory allows faults")
+  fail("local cluster plan.xml: a LOCAL_CLUSTER inventory allows faults")
 endif()
 
-run(0 "sandbox: build deploy" "${CMAKE_COMMAND}" --build "${b}" --target deploy)
-expect_log("sandbox: deploy"
-  "cluster-sandbox up ${sandbox_args}"
+run(0 "local cluster: build deploy" "${CMAKE_COMMAND}" --build "${b}" --target deploy)
+expect_log("local cluster: deploy"
+  "local-cluster up ${local_cluster_args}"
   "cluster-deploy deploy --plan ${plan}")
-run(0 "sandbox: build cluster-up" "${CMAKE_COMMAND}" --build "${b}" --target cluster-up)
-expect_log("sandbox: cluster-up"
-  "cluster-sandbox up ${sandbox_args}"
+run(0 "local cluster: build cluster-up" "${CMAKE_COMMAND}" --build "${b}" --target cluster-up)
+expect_log("local cluster: cluster-up"
+  "local-cluster up ${local_cluster_args}"
   "cluster-deploy up --plan ${plan}")
-run(0 "sandbox: build cluster-sandbox-down" "${CMAKE_COMMAND}" --build "${b}" --target cluster-sandbox-down)
-expect_log("sandbox: cluster-sandbox-down" "cluster-sandbox down ${sandbox_args}")
+run(0 "local cluster: build local-cluster-down" "${CMAKE_COMMAND}" --build "${b}" --target local-cluster-down)
+expect_log("local cluster: local-cluster-down" "local-cluster down ${local_cluster_args}")
+run(0 "local cluster: build local-cluster-status" "${CMAKE_COMMAND}" --build "${b}" --target local-cluster-status)
+expect_log("local cluster: local-cluster-status" "local-cluster status ${local_cluster_args}")
 
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:clean")
-run(0 "sandbox: ctest -L cluster, clean fails (sandbox down)" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
-expect_log("sandbox: ctest -L cluster"
-  "cluster-sandbox up ${sandbox_args}"
+run(0 "local cluster: ctest -L cluster, clean fails (local cluster down)" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
+expect_log("local cluster: ctest -L cluster"
+  "local-cluster up ${local_cluster_args}"
   "cluster-deploy heal --plan ${plan}"
   "cluster-deploy deploy --plan ${plan}"
-  "test plan.env ssh_config=${b}/sandbox/ssh_config"
+  "test plan.env ssh_config=${b}/local-cluster/ssh_config"
   "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
   "cluster-deploy heal --plan ${plan}"
   "cluster-deploy clean --plan ${plan}"
-  "cluster-sandbox down ${sandbox_args}")
-set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-sandbox:up")
-run(nonzero "sandbox: ctest -L cluster, sandbox up fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
-expect_log("sandbox: sandbox up fails"
-  "cluster-sandbox up ${sandbox_args}"
+  "local-cluster down ${local_cluster_args}")
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "local-cluster:up")
+run(nonzero "local cluster: ctest -L cluster, local-cluster up fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
+expect_log("local cluster: local-cluster up fails"
+  "local-cluster up ${local_cluster_args}"
   "cluster-deploy heal --plan ${plan}"
   "cluster-deploy clean --plan ${plan}"
-  "cluster-sandbox down ${sandbox_args}")
-set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-sandbox:down")
-run(nonzero "sandbox: ctest -L cluster, sandbox down fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
+  "local-cluster down ${local_cluster_args}")
+set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "local-cluster:down")
+run(nonzero "local cluster: ctest -L cluster, local-cluster down fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
 
 configure("${b}" -DCLUSTER_DEPLOY_SSH_CONFIG=/etc/cluster/ssh_config -DCLUSTER_DEPLOY_HOST_KEY_POLICY=)

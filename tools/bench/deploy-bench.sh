@@ -10,7 +10,7 @@ count=${2:?node count}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 helper=$build/tools/cluster-deploy/cluster-deploy
 plan=$build/cluster-deploy/plan.xml
-sandbox=$repo/tools/sandbox/cluster-sandbox
+local_cluster=$repo/tools/local-cluster/local-cluster
 work=$(mktemp -d /tmp/cluster-deploy-bench.XXXXXX)
 
 [[ -x $helper && -r $plan ]] || { echo "deploy-bench: build $build first (preset local-cluster)" >&2; exit 2; }
@@ -18,7 +18,7 @@ work=$(mktemp -d /tmp/cluster-deploy-bench.XXXXXX)
 
 cleanup() {
   "$helper" clean --plan "$work/plan.xml" --purge-data >/dev/null 2>&1 || true
-  "$sandbox" down >/dev/null 2>&1 || true
+  "$local_cluster" down >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -27,14 +27,14 @@ mkdir -p "$work/inventory"
 for i in 1 2 3; do echo "server$i:10.213.77.1$i"; done >"$work/inventory/servers.txt"
 for ((i = 1; i <= count - 3; i++)); do echo "worker$i:10.213.77.$((20 + i)) shard=$((i - 1))"; done >"$work/inventory/workers.txt"
 
-"$sandbox" up --inventory "$work/inventory" --out "$work/sandbox" >/dev/null
+"$local_cluster" up --inventory "$work/inventory" --out "$work/local-cluster" --helper "$helper" >/dev/null
 python3 "$repo/tests/helper/plan_variant.py" "$plan" "$work" --inventory "$work/inventory" \
-  --ssh-config "$work/sandbox/ssh_config" >/dev/null
+  --ssh-config "$work/local-cluster/ssh_config" >/dev/null
 template=$(python3 -c 'import sys, xml.etree.ElementTree as ET; print(ET.parse(sys.argv[1]).getroot().find("service[@name=\"worker\"]/config").get("template"))' "$plan")
 cp "$template" "$work/worker.conf.in"
 echo "# bench change" >>"$work/worker.conf.in"
 python3 "$repo/tests/helper/plan_variant.py" "$plan" "$work/changed" --inventory "$work/inventory" \
-  --ssh-config "$work/sandbox/ssh_config" --template "worker=$work/worker.conf.in" >/dev/null
+  --ssh-config "$work/local-cluster/ssh_config" --template "worker=$work/worker.conf.in" >/dev/null
 
 step() {  # step <name> <helper args...>
   local name=$1 start ms

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stand-in for cluster-deploy and cluster-sandbox in the module tests (copied under
+# Stand-in for cluster-deploy and local-cluster in the module tests (copied under
 # those names). Appends "<name> <args>" to $CLUSTER_DEPLOY_FAKE_LOG and exits 0, or
 # exits 1 when "<name>:<first arg>" is listed in $CLUSTER_DEPLOY_FAKE_FAIL.
 name=$(basename "$0")

@@ -4,6 +4,7 @@
 #include "cluster_lock.hpp"
 #include "deploy.hpp"
 #include "fault.hpp"
+#include "inventory.hpp"
 #include "logs.hpp"
 #include "nodes_file.hpp"
 #include "quote.hpp"
@@ -37,6 +38,7 @@ struct Options {
   FaultOptions fault;
   std::string rollback_to;
   std::string export_format;
+  std::string inventory; ///< inventory --inventory DIR: read it without a plan
   std::map<std::string, NodeRelease> releases; ///< rendered before connecting (deploy)
 };
 
@@ -103,7 +105,10 @@ const std::vector<Command>& commands()
        [](Cluster& c, const auto&, const Options&) { return run_heal(c); }},
       {"leader", "print the node that leads the service's group (its LEADER query)",
        [](Cluster& c, const auto& s, const Options&) { return run_leader(c, s); }},
-      {"inventory", "print the inventory in another tool's format (--export ansible); connects to nothing", nullptr,
+      {"inventory",
+       "print the inventory in another tool's format (--plan P --export ansible), or check one and list its nodes "
+       "(--inventory DIR); connects to nothing",
+       nullptr,
        false,
        [](const Plan& plan, const std::vector<const Node*>& nodes, const Options&) {
          std::printf("%s",
@@ -149,9 +154,14 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
     sub.add_option("--junit", options.junit, "also write the summary as a JUnit XML report to this file");
   }
   if (name == "inventory") {
-    sub.add_option("--export", options.export_format, "the format: ansible (an Ansible INI inventory)")
-        ->required()
-        ->check(CLI::IsMember({"ansible"}));
+    auto* plan = sub.get_option("--plan")->required(false);
+    auto* format = sub.add_option("--export", options.export_format, "the format: ansible (an Ansible INI inventory)")
+                       ->check(CLI::IsMember({"ansible"}));
+    plan->needs(format);
+    format->needs(plan);
+    sub.add_option("--inventory", options.inventory,
+                   "read this inventory instead of a plan: print 'name address group file:line' per node")
+        ->excludes(plan);
   }
   if (name != "logs" && name != "inventory") {
     sub.add_flag("--json", options.json, "print the result (status, dry run or summary) as JSON on stdout");
@@ -179,6 +189,13 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
 
 int execute(const Command& command, Options& options)
 {
+  if (!options.inventory.empty()) { // inventory --inventory DIR: no plan
+    std::printf("%s", node_lines(read_inventory(options.inventory).value_or_throw()).c_str());
+    return k_exit_ok;
+  }
+  if (options.plan.empty()) { // only inventory may go without it, given --inventory
+    throw Error("give --plan <build>/cluster-deploy/plan.xml or, to list an inventory's nodes, --inventory DIR");
+  }
   if (std::string(command.name) == "clean" && !options.selection.services.empty()) {
     throw Error("clean removes whole nodes' releases: it takes --group and --node, not --service");
   }

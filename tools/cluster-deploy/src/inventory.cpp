@@ -59,6 +59,18 @@ bool is_hostname(std::string_view s)
   });
 }
 
+bool is_in(char c, std::string_view chars)
+{
+  return chars.find(c) != std::string_view::npos;
+}
+
+/// A name of 1-`max` characters of `first` then `rest`.
+bool is_name(std::string_view s, size_t max, std::string_view first, std::string_view rest)
+{
+  return !s.empty() && s.size() <= max && is_in(s.front(), first) &&
+         std::all_of(s.begin(), s.end(), [&](char c) { return is_in(c, rest); });
+}
+
 bool is_var_name(std::string_view s)
 {
   if (s.empty() || (s.front() >= '0' && s.front() <= '9')) {
@@ -130,8 +142,8 @@ Result<Node> parse_line(const std::vector<std::string>& words, const std::string
   node.name = head.substr(0, colon);
   node.address = head.substr(colon + 1);
   node.group = group;
-  if (!is_safe_name(node.name)) {
-    return fail("bad node name '" + node.name + "' (use A-Z a-z 0-9 . _ -)");
+  if (!is_node_or_group_name(node.name)) {
+    return fail("bad node name '" + node.name + "' (" + k_node_or_group_name_rule + ")");
   }
   if (!is_valid_address(node.address)) {
     return fail("bad address '" + node.address + "' for node " + node.name);
@@ -163,6 +175,13 @@ Result<void> set_node_field(Node& node, const std::string& key, const std::strin
 
 Result<void> add_node(Inventory& inventory, Node node)
 {
+  // Also the check for nodes and groups of an Ansible inventory.
+  if (!is_node_or_group_name(node.name)) {
+    return fail(node.origin + ": bad node name '" + node.name + "' (" + k_node_or_group_name_rule + ")");
+  }
+  if (!is_node_or_group_name(node.group)) {
+    return fail(node.origin + ": bad group name '" + node.group + "' (" + k_node_or_group_name_rule + ")");
+  }
   if (const Node* other = inventory.find(node.name)) {
     return fail(node.origin + ": node " + node.name + " is already defined at " + other->origin);
   }
@@ -172,6 +191,27 @@ Result<void> add_node(Inventory& inventory, Node node)
   }
   inventory.nodes.push_back(std::move(node));
   return {};
+}
+
+bool is_node_or_group_name(std::string_view name)
+{
+  static constexpr std::string_view k_alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  static const std::string k_rest = std::string(k_alnum) + "._-";
+  return is_name(name, 63, k_alnum, k_rest);
+}
+
+bool is_cluster_or_service_name(std::string_view name)
+{
+  return is_name(name, 32, "abcdefghijklmnopqrstuvwxyz", "abcdefghijklmnopqrstuvwxyz0123456789-");
+}
+
+std::string node_lines(const Inventory& inventory)
+{
+  std::string lines;
+  for (const auto& node : inventory.nodes) {
+    lines += node.name + ' ' + node.address + ' ' + node.group + ' ' + node.origin + '\n';
+  }
+  return lines;
 }
 
 bool is_valid_address(std::string_view address)
@@ -259,8 +299,8 @@ Result<Inventory> read_inventory(const std::filesystem::path& dir)
     std::stringstream text;
     text << in.rdbuf();
     std::string group = file.stem().string();
-    if (!is_safe_name(group)) {
-      return fail(file.string() + ": bad group name '" + group + "'");
+    if (!is_node_or_group_name(group)) {
+      return fail(file.string() + ": bad group name '" + group + "' (" + k_node_or_group_name_rule + ")");
     }
     auto nodes = parse_group(text.str(), group, file.string());
     if (!nodes) {

@@ -49,4 +49,20 @@ Result<void> add_node(Inventory& inventory, Node node);
 /// Checks an address: IPv4, [IPv6], or a host name / ssh_config alias.
 bool is_valid_address(std::string_view address);
 
+// The name rules (README "Names"). cmake/ClusterDeploy.cmake applies the same when
+// configuring, and the local cluster tool reads inventories through this helper.
+
+/// Node and group names: 1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit.
+bool is_node_or_group_name(std::string_view name);
+inline constexpr const char* k_node_or_group_name_rule =
+    "1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit";
+
+/// Cluster and service names: 1-32 characters of a-z 0-9 -, the first a letter.
+bool is_cluster_or_service_name(std::string_view name);
+inline constexpr const char* k_cluster_or_service_name_rule = "1-32 characters of a-z 0-9 -, the first a letter";
+
+/// One line per node, "name address group file:line", in inventory order: what
+/// `cluster-deploy inventory --inventory DIR` prints for the local cluster tool.
+std::string node_lines(const Inventory& inventory);
+
 } // namespace deploy

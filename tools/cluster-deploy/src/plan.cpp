@@ -70,7 +70,7 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   Service service;
   service.name = attribute(element, "name");
   std::string where = file + ": service '" + service.name + "'";
-  if (!is_safe_name(service.name)) {
+  if (!is_cluster_or_service_name(service.name)) {
     return fail(where + ": bad service name");
   }
   service.group = attribute(element, "group");
@@ -246,7 +246,7 @@ Result<Plan> parse_plan(std::string_view xml, const std::string& file)
   }
   Plan plan;
   plan.cluster = attribute(root, "cluster");
-  if (!is_safe_name(plan.cluster)) {
+  if (!is_cluster_or_service_name(plan.cluster)) {
     return fail(file + ": bad cluster name '" + plan.cluster + "'");
   }
   plan.inventory_dir = attribute(root, "inventory");

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 using namespace deploy;
@@ -32,7 +33,8 @@ TEST_CASE("inventory errors name file and line")
     return nodes.error();
   };
   CHECK(error_of("ok:10.0.0.1\nmissing-colon\n") == "inv/servers.txt:2: expected name:address, got 'missing-colon'");
-  CHECK(error_of("bad;name:10.0.0.1") == "inv/servers.txt:1: bad node name 'bad;name' (use A-Z a-z 0-9 . _ -)");
+  CHECK(error_of("bad;name:10.0.0.1") == "inv/servers.txt:1: bad node name 'bad;name' (1-63 characters of A-Z a-z "
+                                          "0-9 . _ -, the first a letter or digit)");
   CHECK(error_of("n:300.1.1.1") == "inv/servers.txt:1: bad address '300.1.1.1' for node n");
   CHECK(error_of("n:10.0.0.1 port=70000") == "inv/servers.txt:1: bad port '70000' (1-65535)");
   CHECK(error_of("n:10.0.0.1 oops") == "inv/servers.txt:1: expected key=value, got 'oops'");
@@ -90,4 +92,62 @@ TEST_CASE("two nodes on one address and port are refused")
   CHECK(inventory.error() == (dir / "b.txt").string() + ":1: node n2 has the address of n1 (" +
                                  (dir / "a.txt").string() + ":1); one node, one group");
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the name rules: nodes and groups, clusters and services")
+{
+  for (const char* name : {"node1", "n", "Web_1", "db2.example", "1st", "a-b"}) {
+    CHECK(is_node_or_group_name(name));
+  }
+  CHECK(is_node_or_group_name(std::string(63, 'n')));
+  for (const char* name : {"", "_x", ".x", "-x", "a;b", "a b", "a/b", "a+b", "a:b"}) {
+    CHECK_FALSE(is_node_or_group_name(name));
+  }
+  CHECK_FALSE(is_node_or_group_name(std::string(64, 'n')));
+
+  for (const char* name : {"kv", "kv-server", "a1", "example"}) {
+    CHECK(is_cluster_or_service_name(name));
+  }
+  CHECK(is_cluster_or_service_name(std::string(32, 'c')));
+  for (const char* name : {"", "Kv", "1kv", "-kv", "kv_1", "kv.x", "kv server"}) {
+    CHECK_FALSE(is_cluster_or_service_name(name));
+  }
+  CHECK_FALSE(is_cluster_or_service_name(std::string(33, 'c')));
+}
+
+TEST_CASE("read_inventory applies the name rules to group files and to nodes from any source")
+{
+  auto dir = std::filesystem::temp_directory_path() / "cd-inventory-names";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "web+db.txt") << "n1:10.0.0.1\n";
+  auto group = read_inventory(dir);
+  REQUIRE_FALSE(group);
+  CHECK(group.error() == (dir / "web+db.txt").string() +
+                             ": bad group name 'web+db' (1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit)");
+  std::filesystem::remove_all(dir);
+
+  Inventory inventory;
+  Node node;
+  node.name = "_h1"; // an Ansible host name is read by ansible_inventory.cpp, checked here
+  node.group = "servers";
+  node.address = "10.0.0.1";
+  node.origin = "hosts.ini:3";
+  auto added = add_node(inventory, node);
+  REQUIRE_FALSE(added);
+  CHECK(added.error() ==
+        "hosts.ini:3: bad node name '_h1' (1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit)");
+  node.name = "h1";
+  node.group = std::string(64, 'g');
+  CHECK_FALSE(add_node(inventory, node));
+}
+
+TEST_CASE("node_lines lists name, address, group and origin per node (inventory --inventory)")
+{
+  auto inventory = read_inventory(CD_TEST_DATA "/inv");
+  REQUIRE(inventory);
+  auto lines = node_lines(*inventory);
+  auto first = lines.substr(0, lines.find('\n'));
+  const Node& node = inventory->nodes.front();
+  CHECK(first == node.name + " " + node.address + " " + node.group + " " + node.origin);
+  CHECK(std::count(lines.begin(), lines.end(), '\n') == static_cast<long>(inventory->nodes.size()));
 }

@@ -59,8 +59,8 @@ TEST_CASE("an IdentitiesOnly line of the config itself is handled, one in an inc
 
 TEST_CASE("a ProxyJump's ssh reads the same ssh_config as the helper")
 {
-  CHECK(proxy_jump_with_config("ssh -W '[%h]:%p' server1", "/b/sandbox/ssh_config") ==
-        "ssh -F '/b/sandbox/ssh_config' -W '[%h]:%p' server1");
+  CHECK(proxy_jump_with_config("ssh -W '[%h]:%p' server1", "/b/local-cluster/ssh_config") ==
+        "ssh -F '/b/local-cluster/ssh_config' -W '[%h]:%p' server1");
   CHECK(proxy_jump_with_config("ssh -l deploy -p 2222 -W '[%h]:%p' j1", "/it's/cfg") ==
         "ssh -F '/it'\\''s/cfg' -l deploy -p 2222 -W '[%h]:%p' j1");
   CHECK(proxy_jump_with_config("ssh -W '[%h]:%p' j1", "") == "ssh -W '[%h]:%p' j1"); // ~/.ssh/config anyway

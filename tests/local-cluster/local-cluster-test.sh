@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CTest cases for tools/sandbox/cluster-sandbox.
+# CTest cases for tools/local-cluster/local-cluster.
 #
-#   sandbox-test.sh CASE TOOL INVENTORY OUT
+#   local-cluster-test.sh CASE TOOL HELPER INVENTORY OUT
 #
 # CASE: up | ssh-every-node | host-key-strict | up-idempotent | bad-inventory |
 #       down | down-leaves-nothing
@@ -10,16 +10,18 @@ set -euo pipefail
 
 readonly CASE=${1:?case}
 readonly TOOL=${2:?tool}
-readonly INVENTORY=${3:?inventory}
-readonly OUT=${4:?out dir}
-readonly STATE_DIR=/var/lib/cluster-deploy/sandbox
+readonly HELPER=${3:?cluster-deploy helper}
+readonly INVENTORY=${4:?inventory}
+readonly OUT=${5:?out dir}
+readonly STATE_DIR=/var/lib/cluster-deploy/local-cluster
 readonly UP_TIMEOUT=240
 
 FAILS=0
-TMP=$(mktemp -d /tmp/sandbox-test.XXXXXX)
+TMP=$(mktemp -d /tmp/local-cluster-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
+tool() { "$TOOL" "$@" --helper "$HELPER"; }
 pass() { echo "ok: $*"; }
 finish() { (( FAILS == 0 )) || { echo "$FAILS check(s) failed" >&2; exit 1; }; echo "all checks passed"; }
 
@@ -45,8 +47,8 @@ nspawn_processes() {
 
 case_up() {
     local rc=0
-    "$TOOL" up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
-    (( rc == 0 )) || fail "cluster-sandbox up exited $rc"
+    tool up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
+    (( rc == 0 )) || fail "local-cluster up exited $rc"
     local f
     for f in ssh_config known_hosts id_ed25519 id_ed25519.pub nodes.txt; do
         [[ -s $OUT/$f ]] || fail "$OUT/$f missing or empty"
@@ -111,8 +113,8 @@ snapshot() {
 case_up_idempotent() {
     local rc=0
     snapshot >"$TMP/before"
-    "$TOOL" up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
-    (( rc == 0 )) || fail "second cluster-sandbox up exited $rc"
+    tool up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" || rc=$?
+    (( rc == 0 )) || fail "second local-cluster up exited $rc"
     snapshot >"$TMP/after"
     grep -q boot_id "$TMP/before" || fail "no boot id recorded"
     if diff -u "$TMP/before" "$TMP/after"; then
@@ -126,8 +128,8 @@ case_up_idempotent() {
 # Each bad inventory must be refused with exit 2, naming file:line, starting nothing.
 expect_bad() {
     local what=$1 pattern=$2 rc=0 out
-    out=$("$TOOL" up --inventory "$TMP/inv" --out "$TMP/out" --timeout 5 2>&1) || rc=$?
-    if (( rc == 2 )) && grep -q -- "$pattern" <<<"$out" && grep -q "^cluster-sandbox: error: " <<<"$out"; then
+    out=$(tool up --inventory "$TMP/inv" --out "$TMP/out" --timeout 5 2>&1) || rc=$?
+    if (( rc == 2 )) && grep -q -- "$pattern" <<<"$out" && grep -q "^local-cluster: error: " <<<"$out"; then
         pass "$what: $out"
     else
         fail "$what: expected exit 2 and '$pattern', got exit $rc: $out"
@@ -143,27 +145,36 @@ write_inv() {
 case_bad_inventory() {
     local before after
     before=$(nspawn_processes)
-    write_inv 'badnode2 10.213.77.202';          expect_bad "missing colon"      "servers.txt:3: malformed line"
-    write_inv 'bad/node2:10.213.77.202';         expect_bad "bad name character" "servers.txt:3: .*bad/node2"
-    write_inv 'badnode1:10.213.77.202';          expect_bad "duplicate name"     "servers.txt:3: duplicate node name"
-    write_inv 'badnode2:10.213.77.209';          expect_bad "duplicate address across files" "workers.txt:1: duplicate address"
+    # What any inventory must satisfy: the helper reads it (the name rules of README "Names").
+    write_inv 'badnode2 10.213.77.202';          expect_bad "missing colon"      "servers.txt:3: expected name:address"
+    write_inv 'bad/node2:10.213.77.202';         expect_bad "bad name character" "servers.txt:3: bad node name 'bad/node2'"
+    write_inv '_badnode2:10.213.77.202';         expect_bad "name not starting with a letter or digit" "servers.txt:3: bad node name '_badnode2'"
+    write_inv "b$(printf 'x%.0s' {1..63}):10.213.77.202"; expect_bad "name of 64 characters" "servers.txt:3: bad node name 'bxxx"
+    write_inv 'badnode1:10.213.77.202';          expect_bad "duplicate name"     "servers.txt:3: node badnode1 is already defined"
+    write_inv 'badnode2:10.213.77.209';          expect_bad "duplicate address across files" "workers.txt:1: node badnode9 has the address of badnode2"
+    write_inv 'badnode2:10.213.77.300';          expect_bad "not an address"     "servers.txt:3: bad address '10.213.77.300'"
+    write_inv 'badnode2:10.213.77.202 novalue';  expect_bad "attribute"          "servers.txt:3: expected key=value"
+    write_inv 'badnode2:10.213.77.202'; printf 'badnode3:10.213.77.203\n' >"$TMP/inv/web+db.txt"
+                                                 expect_bad "bad group name"     "web+db.txt: bad group name 'web+db'"
+    # What only the local cluster needs: IPv4 addresses of its subnet, one node per address.
+    write_inv 'badnode2:10.213.77.209 port=2222'; expect_bad "one address, two ports" "workers.txt:1: duplicate address 10.213.77.209"
+    write_inv 'badnode2:node2.example.org';      expect_bad "a host name"        "servers.txt:3: 'node2.example.org' is not an IPv4"
     write_inv 'badnode2:10.213.78.202';          expect_bad "outside subnet"     "servers.txt:3: .*outside"
     write_inv 'badnode2:10.213.77.1';            expect_bad "bridge address"     "servers.txt:3: .*reserved"
     write_inv 'badnode2:10.213.77.255';          expect_bad "broadcast address"  "servers.txt:3: .*reserved"
-    write_inv 'badnode2:10.213.77.300';          expect_bad "not an address"     "servers.txt:3: .*not an IPv4"
-    write_inv 'badnode2:10.213.77.202 novalue';  expect_bad "attribute"          "servers.txt:3: malformed attribute"
     # Not root: refused before anything else.
     if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
         local rc=0 out
         write_inv 'badnode2:10.213.77.202'
         chmod -R a+rX "$TMP"
-        out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$TOOL" status --inventory "$TMP/inv" 2>&1) || rc=$?
+        out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$TOOL" status --inventory "$TMP/inv" \
+                  --helper "$HELPER" 2>&1) || rc=$?
         (( rc == 2 )) && grep -q "must be run as root" <<<"$out" && pass "non-root refused: $out" \
             || fail "non-root: expected exit 2 and 'must be run as root', got $rc: $out"
     fi
     after=$(nspawn_processes)
     [[ $before == "$after" ]] && pass "no nspawn process started or stopped" || fail "nspawn processes changed: [$before] -> [$after]"
-    ip netns list | grep -q '^cdsb-badnode' && fail "a netns for a bad inventory node exists"
+    ip netns list | grep -q '^cdlc-badnode' && fail "a netns for a bad inventory node exists"
     ls -d "$STATE_DIR"/nodes/badnode* >/dev/null 2>&1 && fail "state for a bad inventory node exists"
     [[ -e $TMP/out ]] && fail "client files were written for a bad inventory"
     finish
@@ -171,8 +182,8 @@ case_bad_inventory() {
 
 case_down() {
     local rc=0
-    "$TOOL" down || rc=$?
-    (( rc == 0 )) || fail "cluster-sandbox down exited $rc"
+    tool down || rc=$?
+    (( rc == 0 )) || fail "local-cluster down exited $rc"
     finish
 }
 
@@ -180,17 +191,17 @@ case_down_leaves_nothing() {
     local x rc=0
     x=$(nspawn_processes)
     [[ -z $x ]] && pass "no systemd-nspawn process" || fail "systemd-nspawn still running: $x"
-    x=$(ip netns list | grep '^cdsb' || true)
-    [[ -z $x ]] && pass "no cdsb netns" || fail "netns left: $x"
-    x=$(ip -o link show | awk -F': ' '{ print $2 }' | grep '^cdsb' || true)
-    [[ -z $x ]] && pass "no cdsb link" || fail "links left: $x"
+    x=$(ip netns list | grep '^cdlc' || true)
+    [[ -z $x ]] && pass "no cdlc netns" || fail "netns left: $x"
+    x=$(ip -o link show | awk -F': ' '{ print $2 }' | grep '^cdlc' || true)
+    [[ -z $x ]] && pass "no cdlc link" || fail "links left: $x"
     x=$(findmnt -rn -o TARGET | grep "^$STATE_DIR/" || true)
     [[ -z $x ]] && pass "no mount under $STATE_DIR" || fail "mounts left: $x"
     x=$(ls "$STATE_DIR/nodes" 2>/dev/null || true)
     [[ -z $x ]] && pass "no per-node state" || fail "node state left: $x"
-    "$TOOL" down || rc=$?
+    tool down || rc=$?
     (( rc == 0 )) && pass "second down succeeds" || fail "second down exited $rc"
-    x=$(ip -o link show | awk -F': ' '{ print $2 }' | grep '^cdsb' || true)
+    x=$(ip -o link show | awk -F': ' '{ print $2 }' | grep '^cdlc' || true)
     [[ -z $x ]] || fail "links after second down: $x"
     finish
 }

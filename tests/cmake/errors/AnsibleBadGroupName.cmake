@@ -1,0 +1,1 @@
+cluster_deploy_inventory(ansible/bad-group.ini CLUSTER c)

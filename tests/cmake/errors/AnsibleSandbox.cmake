@@ -1,1 +1,0 @@
-cluster_deploy_inventory(ansible/hosts.ini CLUSTER c SANDBOX)

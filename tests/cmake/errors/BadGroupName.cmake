@@ -1,0 +1,1 @@
+cluster_deploy_inventory(bad-group-inventory CLUSTER c)

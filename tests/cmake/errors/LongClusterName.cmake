@@ -1,0 +1,1 @@
+cluster_deploy_inventory(inventory CLUSTER abcdefghijklmnopqrstuvwxyz-123456)

@@ -1,0 +1,113 @@
+# shellcheck shell=bash
+# local-cluster: the SSH client files and asking nodes whether they are up.
+# Sourced by local-cluster (beside it); uses its conventions and messages. See docs/local-cluster.md.
+
+write_client_files() {
+    local out=$1 i name addr key
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd)
+    install -m 0600 "$DEPLOY_KEY" "$out/id_ed25519"
+    install -m 0644 "$DEPLOY_KEY.pub" "$out/id_ed25519.pub"
+    : >"$out/known_hosts.tmp"
+    : >"$out/ssh_config.tmp"
+    : >"$out/nodes.txt.tmp"
+    for i in "${!NODE_NAMES[@]}"; do
+        name=${NODE_NAMES[$i]}
+        addr=${NODE_ADDRS[$i]}
+        for key in "$(node_dir "$name")"/upper/etc/ssh/ssh_host_*_key.pub; do
+            [[ -f $key ]] && awk -v h="$addr,$name" '{ print h, $1, $2 }' "$key" >>"$out/known_hosts.tmp"
+        done
+        cat >>"$out/ssh_config.tmp" <<EOF
+Host $name $addr
+    HostName $addr
+    User deploy
+    IdentityFile $out/id_ed25519
+    IdentitiesOnly yes
+    UserKnownHostsFile $out/known_hosts
+    StrictHostKeyChecking yes
+    GlobalKnownHostsFile /dev/null
+    BatchMode yes
+    ConnectTimeout 5
+
+EOF
+        printf '%s %s %s\n' "$name" "$addr" "${NODE_GROUPS[$i]}" >>"$out/nodes.txt.tmp"
+    done
+    mv -f "$out/known_hosts.tmp" "$out/known_hosts"
+    mv -f "$out/ssh_config.tmp" "$out/ssh_config"
+    mv -f "$out/nodes.txt.tmp" "$out/nodes.txt"
+}
+
+# Asks one node for its systemd state over SSH, writes "state" or "ssh: <error>" to FILE.
+probe_node() {
+    local cfg=$1 name=$2 file=$3 out rc=0
+    out=$(timeout 15 ssh -F "$cfg" "$name" sudo -n systemctl is-system-running 2>&1 </dev/null) || rc=$?
+    out=$(tr -d '\r' <<<"$out" | tail -n 1)
+    if [[ $out =~ ^(running|degraded|starting|initializing|maintenance|stopping|offline)$ ]]; then
+        echo "$out" >"$file"
+    else
+        echo "ssh failed (exit $rc): ${out:-no output}" >"$file"
+    fi
+}
+
+# Probes the given nodes in parallel; results in DIR/<name>.
+probe_nodes() {
+    local cfg=$1 dir=$2 name probes=()
+    shift 2
+    for name in "$@"; do
+        probe_node "$cfg" "$name" "$dir/$name" &
+        probes+=($!)
+    done
+    wait "${probes[@]}"    # not a bare 'wait': the nspawn processes are our children too
+}
+
+# Probes the inventory's nodes until each answers running/degraded, a container exits,
+# or TIMEOUT passes; then exit 1 with one line per failed node.
+wait_until_ready() {
+    local cfg=$1 probe_dir name result rec pending=() failed=() deadline
+    make_tmp_dir probe_dir
+    pending=("${NODE_NAMES[@]}")
+    deadline=$((SECONDS + TIMEOUT))
+    while (( ${#pending[@]} > 0 )); do
+        probe_nodes "$cfg" "$probe_dir" "${pending[@]}"
+        local still=()
+        for name in "${pending[@]}"; do
+            result=$(<"$probe_dir/$name")
+            if [[ $result == running || $result == degraded ]]; then
+                continue
+            elif ! node_running "$name"; then
+                failed+=("$name: container exited: $(last_log_line "$name")")
+            else
+                still+=("$name")
+            fi
+        done
+        pending=("${still[@]}")
+        (( ${#pending[@]} == 0 )) && break
+        if (( SECONDS >= deadline )); then
+            for name in "${pending[@]}"; do
+                failed+=("$name: not ready after ${TIMEOUT}s: $(<"$probe_dir/$name"); boot log: $(last_log_line "$name")")
+            done
+            break
+        fi
+        sleep 1
+    done
+    if (( ${#failed[@]} > 0 )); then
+        for rec in "${failed[@]}"; do echo "$PROG: error: node $rec" >&2; done
+        exit 1
+    fi
+}
+
+# The state `status` prints for a node: running, booting, unreachable or stopped.
+node_state() {
+    local name=$1 probe_dir=$2 result age
+    if ! node_running "$name"; then
+        echo stopped
+        return
+    fi
+    result=$(cat "$probe_dir/$name" 2>/dev/null || echo "no probe")
+    age=$(( $(date +%s) - $(stat -c %Y "$(node_dir "$name")/nspawn.pid") ))
+    case $result in
+        running|degraded) echo running ;;
+        starting|initializing) echo booting ;;
+        *) if (( age < TIMEOUT )); then echo booting; else echo unreachable; fi ;;
+    esac
+}
