@@ -44,8 +44,8 @@ public:
                                             Seconds timeout) = 0;
 
   /// Runs `command` and passes its stdout to `sink` as it arrives, until the
-  /// command ends, `sink` returns false, or `timeout` passes (zero: no limit).
-  /// Returns the exit status (or -1 when stopped early).
+  /// command ends or `sink` returns false. Returns the exit status (-1 when the
+  /// sink stopped it); `timeout` (zero: no limit) fails it as in exec().
   virtual Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) = 0;
 
   /// Opens a TCP connection from the node to its own 127.0.0.1:`port`

@@ -105,6 +105,15 @@ std::filesystem::path copy_known_hosts(const char* source_env, const char* name)
   return target;
 }
 
+/// A streaming sink that keeps everything in `seen`.
+ChunkSink keep_in(std::string& seen)
+{
+  return [&seen](std::string_view chunk) {
+    seen += chunk;
+    return true;
+  };
+}
+
 } // namespace
 
 TEST_CASE("exec returns stdout, stderr and the exit status", "[loopback]")
@@ -246,13 +255,7 @@ TEST_CASE("exec_streaming delivers chunks and stops when the sink says so", "[lo
 {
   auto transport = connect_loopback();
   std::string seen;
-  auto status = transport->exec_streaming(
-      "echo first; sleep 0.2; echo second; exit 4",
-      [&](std::string_view chunk) {
-        seen += chunk;
-        return true;
-      },
-      Seconds(20));
+  auto status = transport->exec_streaming("echo first; sleep 0.2; echo second; exit 4", keep_in(seen), Seconds(20));
   REQUIRE(status.ok());
   CHECK(*status == 4);
   CHECK(seen == "first\nsecond\n");
@@ -263,6 +266,18 @@ TEST_CASE("exec_streaming delivers chunks and stops when the sink says so", "[lo
   CHECK(steady_clock::now() - start < std::chrono::seconds(5));
   REQUIRE(stopped.ok());
   CHECK(*stopped == -1);
+}
+
+TEST_CASE("exec_streaming fails when its timeout passes, after delivering what came", "[loopback]")
+{
+  auto transport = connect_loopback();
+  std::string seen;
+  const auto start = steady_clock::now();
+  auto status = transport->exec_streaming("echo tick; sleep 8", keep_in(seen), Seconds(1));
+  CHECK(steady_clock::now() - start < std::chrono::seconds(5));
+  REQUIRE_FALSE(status.ok());
+  CHECK_THAT(status.error(), Catch::StartsWith("127.0.0.1: ") && Catch::Contains("timed out after 1s"));
+  CHECK(seen == "tick\n");
 }
 
 TEST_CASE("tcp_request reaches the node's own ports", "[loopback]")
