@@ -122,7 +122,7 @@ struct PumpSpec {
   Input* input = nullptr; ///< nullptr: nothing to send
   bool send_eof = true;   ///< send EOF after the input (not for TCP requests)
   bool wait_exit = true;  ///< wait for exit-status/exit-signal (commands only)
-  Seconds timeout{0};     ///< zero: none
+  Seconds timeout{0};     ///< zero: none; restarted by input progress
 };
 
 class Pump {
@@ -150,6 +150,9 @@ public:
       if (!wrote) {
         return fail(wrote.error());
       }
+      if (*wrote) {
+        restart_clock();
+      }
       auto read = read_available();
       if (!read) {
         return fail(read.error());
@@ -169,6 +172,9 @@ public:
       }
     }
   }
+
+  /// False when the input was not all sent (the node stopped taking it).
+  bool input_done() const { return m_input_done; }
 
 private:
   bool channel_gone() const { return ssh_channel_is_open(m_channel.get()) == 0; }
@@ -326,7 +332,8 @@ Result<CommandEnd> run_command(ssh_session session, const std::string& host, con
   PumpSpec spec;
   spec.input = input;
   spec.timeout = timeout;
-  auto end = Pump(**channel, host, spec, output).run();
+  Pump pump(**channel, host, spec, output);
+  auto end = pump.run();
   if (!end) {
     return fail(end.error());
   }
@@ -335,8 +342,9 @@ Result<CommandEnd> run_command(ssh_session session, const std::string& host, con
     if (*end == PumpEnd::stopped) {
       return CommandEnd{true, {}};
     }
-    return fail(host + ": command timed out after " + std::to_string(timeout.count()) +
-                "s: " + first_chars(command, 80));
+    const std::string unread = pump.input_done() ? "" : " (the node took none of its input in that time)";
+    return fail(host + ": command timed out after " + std::to_string(timeout.count()) + "s" + unread + ": " +
+                first_chars(command, 80));
   }
   const ExitState state = (*channel)->exit_state();
   if (!state.known()) {

@@ -8,10 +8,13 @@
 // never deadlocks on a full window, and honours the timeout (libssh's own blocking
 // writes and ssh_channel_get_exit_status() can wait forever).
 //
-// The timeout (zero: none) is one rule for every call: a deadline for the whole call,
-// checked while writing and while reading, so a command that never stops writing
-// still times out. When it passes, the command is stopped (see exec_command), its
-// channel closed, and the call fails with "<host>: command timed out after <n>s: <command>".
+// The timeout (zero: none) is one rule for every call: it bounds each wait, counted
+// from the start and started again each time input is taken. So a command gets
+// `timeout` after its last byte of input to finish (from the start, with no input),
+// and an upload of any size fails only when the node took none of it for `timeout`.
+// Output does not restart it: a command that never stops writing still times out.
+// When it passes, the command is stopped (see exec_command), its channel closed, and
+// the call fails with "<host>: command timed out after <n>s...: <command>".
 // tcp_exchange alone returns what it read by then: it reads "until EOF or timeout".
 #pragma once
 

@@ -224,6 +224,35 @@ TEST_CASE("a command whose output never pauses still times out", "[loopback]")
   CHECK_THAT(result.error(), Catch::Contains("timed out after 1s"));
 }
 
+TEST_CASE("an upload that keeps going is not cut off by its timeout", "[loopback]")
+{
+  auto transport = connect_loopback();
+  const auto local = temp_dir() / "slow-upload.bin";
+  {
+    std::ofstream(local, std::ios::binary) << random_bytes(10 * 1024 * 1024);
+  }
+  // Takes 1 MiB every 0.3 s: about 3 s in all, each pause far below the 2 s timeout.
+  const std::string slow_reader = "i=0; while [ $i -lt 10 ]; do head -c 1048576 > /dev/null; sleep 0.3; "
+                                  "i=$((i + 1)); done; cat > /dev/null; echo done";
+  const auto start = steady_clock::now();
+  auto result = transport->exec_with_file(slow_reader, local, Seconds(2));
+  const auto elapsed = steady_clock::now() - start;
+  INFO((result.ok() ? std::string() : result.error()));
+  REQUIRE(result.ok());
+  CHECK(result->out == "done\n");
+  CHECK(elapsed > std::chrono::seconds(2)); // longer than the timeout in all
+}
+
+TEST_CASE("input the command stops taking times out and says so", "[loopback]")
+{
+  auto transport = connect_loopback();
+  const auto start = steady_clock::now();
+  auto result = transport->exec("sleep 8", random_bytes(8 * 1024 * 1024), Seconds(1));
+  CHECK(steady_clock::now() - start < std::chrono::seconds(5));
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::Contains("timed out after 1s") && Catch::Contains("took none of its input"));
+}
+
 TEST_CASE("sessions on several threads work side by side", "[loopback]")
 {
   auto options = loopback_options();
