@@ -19,6 +19,17 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t k_chunk_size = 64 * 1024;
 constexpr int k_max_wait_ms = 1000;
 
+constexpr Seconds k_reap_timeout{5};
+
+// Kills the process group of every other session of this connection: each is a child
+// of the sshd process that serves the connection ($PPID), which made it a session and
+// process group leader (setsid). Needs only /proc and a POSIX sh (dash's kill takes
+// no "--").
+constexpr const char* k_reap_command =
+    "for f in /proc/[0-9]*/stat; do read -r s 2>/dev/null <\"$f\" || continue; set -- ${s##*') '}; "
+    "p=${f%/stat}; p=${p#/proc/}; "
+    "if [ \"$2\" = \"$PPID\" ] && [ \"$p\" != \"$$\" ]; then kill -KILL -\"$p\" 2>/dev/null; fi; done; exit 0";
+
 struct EventDeleter {
   void operator()(ssh_event event) const { ssh_event_free(event); }
 };
@@ -316,14 +327,29 @@ Result<std::unique_ptr<Channel>> open_exec_channel(ssh_session session, const st
   return channel;
 }
 
+enum class Reap { yes, no };
+
+Result<CommandEnd> run_command(ssh_session session, const std::string& host, const std::string& command, Input* input,
+                               const OutputFn& output, Seconds timeout, Reap reap);
+
 /// After a timeout or a stop: kill the command (see exec_command) and close its channel.
-void stop_command(std::unique_ptr<Channel> channel)
+void stop_command(std::unique_ptr<Channel> channel, const std::string& host, Reap reap)
 {
+  const ssh_session session = channel->session();
   ssh_channel_request_send_signal(channel->get(), "KILL");
+  channel.reset();
+  if (reap == Reap::no) {
+    return;
+  }
+  const OutputFn ignore = [](std::string_view, bool) { return true; };
+  auto reaped = run_command(session, host, k_reap_command, nullptr, ignore, k_reap_timeout, Reap::no);
+  if (!reaped) {
+    spdlog::debug("{}: could not kill the abandoned command: {}", host, reaped.error());
+  }
 }
 
 Result<CommandEnd> run_command(ssh_session session, const std::string& host, const std::string& command, Input* input,
-                               const OutputFn& output, Seconds timeout)
+                               const OutputFn& output, Seconds timeout, Reap reap)
 {
   auto channel = open_exec_channel(session, host, command);
   if (!channel) {
@@ -338,7 +364,7 @@ Result<CommandEnd> run_command(ssh_session session, const std::string& host, con
     return fail(end.error());
   }
   if (*end != PumpEnd::finished) {
-    stop_command(std::move(*channel));
+    stop_command(std::move(*channel), host, reap);
     if (*end == PumpEnd::stopped) {
       return CommandEnd{true, {}};
     }
@@ -405,13 +431,13 @@ Result<CommandEnd> exec_command(ssh_session session, const std::string& host, co
 {
   if (input.file.empty()) {
     MemoryInput memory(input.data);
-    return run_command(session, host, command, &memory, output, timeout);
+    return run_command(session, host, command, &memory, output, timeout, Reap::yes);
   }
   FileInput file(input.file);
   if (!file.is_open()) {
     return fail("cannot open local file " + input.file.string() + " to send to " + host);
   }
-  return run_command(session, host, command, &file, output, timeout);
+  return run_command(session, host, command, &file, output, timeout, Reap::yes);
 }
 
 Result<std::string> tcp_exchange(ssh_session session, const std::string& host, int port, std::string_view request,

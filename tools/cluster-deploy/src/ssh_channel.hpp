@@ -85,11 +85,11 @@ struct CommandEnd {
 
 /// Runs `command` on a new channel of `session` (through the login shell), sends
 /// `input` followed by EOF and passes stdout and stderr to `output`. On the timeout
-/// (see above) or a stop by `output`, sshd is asked to kill the command (best effort:
-/// OpenSSH >= 7.9 kills the process group, but refuses it to a root login, "session
-/// signalling requires privilege separation"; the command then runs on until it next
-/// writes to its closed stdout/stderr). Fails naming `host` when the connection breaks
-/// or the command ends without an exit state.
+/// (see above) or a stop by `output`, the command is killed: with an exit-signal
+/// request, and, because sshd refuses those to root logins, by killing the process
+/// groups of the other sessions on this connection from a fresh channel (calls on a
+/// session never overlap, so those are only the abandoned commands). Fails naming
+/// `host` when the connection breaks or the command ends without an exit state.
 Result<CommandEnd> exec_command(ssh_session session, const std::string& host, const std::string& command,
                                 const CommandInput& input, const OutputFn& output, Seconds timeout);
 

@@ -38,7 +38,7 @@ public:
   /// Fails (as a value) only when the transport itself fails or `timeout` passes.
   /// `timeout` (zero: none) starts again whenever input is sent: the command gets
   /// `timeout` after its last byte of input, and sending fails only if the node
-  /// takes none of it for `timeout`.
+  /// takes none of it for `timeout`. A timed-out command is killed.
   virtual Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) = 0;
 
   /// Like exec(), but streams the contents of `local_file` as standard input

@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -103,6 +104,30 @@ std::filesystem::path copy_known_hosts(const char* source_env, const char* name)
     std::ofstream(target).flush();
   }
   return target;
+}
+
+/// Whether a process with exactly these arguments runs on this machine (the loopback
+/// sshd's commands do), waiting up to `patience` for it to go away.
+bool process_runs(const std::vector<std::string>& args, std::chrono::milliseconds patience)
+{
+  std::string wanted;
+  for (const auto& arg : args) {
+    wanted += arg + '\0';
+  }
+  const auto give_up = steady_clock::now() + patience;
+  while (true) {
+    bool found = false;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename();
+      if (name.find_first_not_of("0123456789") == std::string::npos && read_file(entry.path() / "cmdline") == wanted) {
+        found = true;
+      }
+    }
+    if (!found || steady_clock::now() >= give_up) {
+      return found;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 /// A streaming sink that keeps everything in `seen`.
@@ -222,6 +247,21 @@ TEST_CASE("a command whose output never pauses still times out", "[loopback]")
   CHECK(steady_clock::now() - start < std::chrono::seconds(5));
   REQUIRE_FALSE(result.ok());
   CHECK_THAT(result.error(), Catch::Contains("timed out after 1s"));
+}
+
+TEST_CASE("a timed-out command is killed, with what it started, even for a root login", "[loopback]")
+{
+  auto transport = connect_loopback();
+  // A duration no other test or user runs, so that the process is ours to find.
+  const std::string duration = "29." + std::to_string(getpid());
+  auto result = transport->exec("sleep " + duration + "; echo not reached", "", Seconds(1));
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::Contains("timed out after 1s"));
+  CHECK_FALSE(process_runs({"sleep", duration}, std::chrono::seconds(3)));
+
+  auto after = transport->exec("echo still here", "", Seconds(20));
+  REQUIRE(after.ok());
+  CHECK(after->out == "still here\n");
 }
 
 TEST_CASE("an upload that keeps going is not cut off by its timeout", "[loopback]")
