@@ -36,6 +36,9 @@ public:
   /// Runs `command` through the node's login shell, writes `stdin_data` to its
   /// standard input followed by EOF, and collects stdout, stderr and exit status.
   /// Fails (as a value) only when the transport itself fails or `timeout` passes.
+  /// `timeout` (zero: none) starts again whenever input is sent: the command gets
+  /// `timeout` after its last byte of input, and sending fails only if the node
+  /// takes none of it for `timeout`. A timed-out command is killed.
   virtual Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) = 0;
 
   /// Like exec(), but streams the contents of `local_file` as standard input
@@ -44,8 +47,8 @@ public:
                                             Seconds timeout) = 0;
 
   /// Runs `command` and passes its stdout to `sink` as it arrives, until the
-  /// command ends, `sink` returns false, or `timeout` passes (zero: no limit).
-  /// Returns the exit status (or -1 when stopped early).
+  /// command ends or `sink` returns false. Returns the exit status (-1 when the
+  /// sink stopped it); `timeout` (zero: no limit) fails it as in exec().
   virtual Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) = 0;
 
   /// Opens a TCP connection from the node to its own 127.0.0.1:`port`

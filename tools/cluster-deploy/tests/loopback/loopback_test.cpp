@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -103,6 +104,39 @@ std::filesystem::path copy_known_hosts(const char* source_env, const char* name)
     std::ofstream(target).flush();
   }
   return target;
+}
+
+/// Whether a process with exactly these arguments runs on this machine (the loopback
+/// sshd's commands do), waiting up to `patience` for it to go away.
+bool process_runs(const std::vector<std::string>& args, std::chrono::milliseconds patience)
+{
+  std::string wanted;
+  for (const auto& arg : args) {
+    wanted += arg + '\0';
+  }
+  const auto give_up = steady_clock::now() + patience;
+  while (true) {
+    bool found = false;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename();
+      if (name.find_first_not_of("0123456789") == std::string::npos && read_file(entry.path() / "cmdline") == wanted) {
+        found = true;
+      }
+    }
+    if (!found || steady_clock::now() >= give_up) {
+      return found;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+/// A streaming sink that keeps everything in `seen`.
+ChunkSink keep_in(std::string& seen)
+{
+  return [&seen](std::string_view chunk) {
+    seen += chunk;
+    return true;
+  };
 }
 
 } // namespace
@@ -215,6 +249,50 @@ TEST_CASE("a command whose output never pauses still times out", "[loopback]")
   CHECK_THAT(result.error(), Catch::Contains("timed out after 1s"));
 }
 
+TEST_CASE("a timed-out command is killed, with what it started, even for a root login", "[loopback]")
+{
+  auto transport = connect_loopback();
+  // A duration no other test or user runs, so that the process is ours to find.
+  const std::string duration = "29." + std::to_string(getpid());
+  auto result = transport->exec("sleep " + duration + "; echo not reached", "", Seconds(1));
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::Contains("timed out after 1s"));
+  CHECK_FALSE(process_runs({"sleep", duration}, std::chrono::seconds(3)));
+
+  auto after = transport->exec("echo still here", "", Seconds(20));
+  REQUIRE(after.ok());
+  CHECK(after->out == "still here\n");
+}
+
+TEST_CASE("an upload that keeps going is not cut off by its timeout", "[loopback]")
+{
+  auto transport = connect_loopback();
+  const auto local = temp_dir() / "slow-upload.bin";
+  {
+    std::ofstream(local, std::ios::binary) << random_bytes(10 * 1024 * 1024);
+  }
+  // Takes 1 MiB every 0.3 s: about 3 s in all, each pause far below the 2 s timeout.
+  const std::string slow_reader = "i=0; while [ $i -lt 10 ]; do head -c 1048576 > /dev/null; sleep 0.3; "
+                                  "i=$((i + 1)); done; cat > /dev/null; echo done";
+  const auto start = steady_clock::now();
+  auto result = transport->exec_with_file(slow_reader, local, Seconds(2));
+  const auto elapsed = steady_clock::now() - start;
+  INFO((result.ok() ? std::string() : result.error()));
+  REQUIRE(result.ok());
+  CHECK(result->out == "done\n");
+  CHECK(elapsed > std::chrono::seconds(2)); // longer than the timeout in all
+}
+
+TEST_CASE("input the command stops taking times out and says so", "[loopback]")
+{
+  auto transport = connect_loopback();
+  const auto start = steady_clock::now();
+  auto result = transport->exec("sleep 8", random_bytes(8 * 1024 * 1024), Seconds(1));
+  CHECK(steady_clock::now() - start < std::chrono::seconds(5));
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error(), Catch::Contains("timed out after 1s") && Catch::Contains("took none of its input"));
+}
+
 TEST_CASE("sessions on several threads work side by side", "[loopback]")
 {
   auto options = loopback_options();
@@ -246,13 +324,7 @@ TEST_CASE("exec_streaming delivers chunks and stops when the sink says so", "[lo
 {
   auto transport = connect_loopback();
   std::string seen;
-  auto status = transport->exec_streaming(
-      "echo first; sleep 0.2; echo second; exit 4",
-      [&](std::string_view chunk) {
-        seen += chunk;
-        return true;
-      },
-      Seconds(20));
+  auto status = transport->exec_streaming("echo first; sleep 0.2; echo second; exit 4", keep_in(seen), Seconds(20));
   REQUIRE(status.ok());
   CHECK(*status == 4);
   CHECK(seen == "first\nsecond\n");
@@ -263,6 +335,18 @@ TEST_CASE("exec_streaming delivers chunks and stops when the sink says so", "[lo
   CHECK(steady_clock::now() - start < std::chrono::seconds(5));
   REQUIRE(stopped.ok());
   CHECK(*stopped == -1);
+}
+
+TEST_CASE("exec_streaming fails when its timeout passes, after delivering what came", "[loopback]")
+{
+  auto transport = connect_loopback();
+  std::string seen;
+  const auto start = steady_clock::now();
+  auto status = transport->exec_streaming("echo tick; sleep 8", keep_in(seen), Seconds(1));
+  CHECK(steady_clock::now() - start < std::chrono::seconds(5));
+  REQUIRE_FALSE(status.ok());
+  CHECK_THAT(status.error(), Catch::StartsWith("127.0.0.1: ") && Catch::Contains("timed out after 1s"));
+  CHECK(seen == "tick\n");
 }
 
 TEST_CASE("tcp_request reaches the node's own ports", "[loopback]")
