@@ -89,10 +89,16 @@ bool is_reserved(std::string_view key)
   return std::any_of(std::begin(k_reserved), std::end(k_reserved), [&](const char* name) { return key == name; });
 }
 
+/// A comment starts with '#' at the start of the line or after a space or tab; a '#' inside
+/// a value (token=ab#c) is part of it.
 std::string strip_comment(std::string_view line)
 {
-  auto hash = line.find('#');
-  return std::string(line.substr(0, hash));
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
+      return std::string(line.substr(0, i));
+    }
+  }
+  return std::string(line);
 }
 
 Result<void> set_node_field_impl(Node& node, const std::string& key, const std::string& value)
@@ -159,7 +165,8 @@ Result<Node> parse_line(const std::vector<std::string>& words, const std::string
 const Node* same_host(const Inventory& inventory, const Node& node)
 {
   for (const auto& other : inventory.nodes) {
-    if (other.address == node.address && other.port == node.port) {
+    auto effective = [](int port) { return port == 0 ? 22 : port; }; // 0: the default, 22
+    if (other.address == node.address && effective(other.port) == effective(node.port)) {
       return &other;
     }
   }
@@ -285,7 +292,7 @@ Result<Inventory> read_inventory(const std::filesystem::path& dir)
   }
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".txt") {
+    if (entry.path().extension() == ".txt") { // a <group>.txt that cannot be read is an error, not empty
       files.push_back(entry.path());
     }
   }
@@ -296,8 +303,14 @@ Result<Inventory> read_inventory(const std::filesystem::path& dir)
   Inventory inventory;
   for (const auto& file : files) {
     std::ifstream in(file);
+    if (!std::filesystem::is_regular_file(file, ec) || !in.is_open()) {
+      return fail(file.string() + ": cannot read this group file");
+    }
     std::stringstream text;
     text << in.rdbuf();
+    if (in.bad()) {
+      return fail(file.string() + ": cannot read this group file");
+    }
     std::string group = file.stem().string();
     if (!is_node_or_group_name(group)) {
       return fail(file.string() + ": bad group name '" + group + "' (" + k_node_or_group_name_rule + ")");

@@ -34,7 +34,7 @@ TEST_CASE("inventory errors name file and line")
   };
   CHECK(error_of("ok:10.0.0.1\nmissing-colon\n") == "inv/servers.txt:2: expected name:address, got 'missing-colon'");
   CHECK(error_of("bad;name:10.0.0.1") == "inv/servers.txt:1: bad node name 'bad;name' (1-63 characters of A-Z a-z "
-                                          "0-9 . _ -, the first a letter or digit)");
+                                         "0-9 . _ -, the first a letter or digit)");
   CHECK(error_of("n:300.1.1.1") == "inv/servers.txt:1: bad address '300.1.1.1' for node n");
   CHECK(error_of("n:10.0.0.1 port=70000") == "inv/servers.txt:1: bad port '70000' (1-65535)");
   CHECK(error_of("n:10.0.0.1 oops") == "inv/servers.txt:1: expected key=value, got 'oops'");
@@ -81,6 +81,27 @@ TEST_CASE("a node variable may not hide a built-in template name")
   CHECK(nodes.error() == "s.txt:1: variable 'address' is a built-in template name; choose another");
 }
 
+TEST_CASE("a '#' inside a value is part of it; a comment starts at a line's start or after a space")
+{
+  auto nodes = parse_group("n1:10.0.0.1 token=ab#c # the token\n#n2:10.0.0.2\n", "g", "g.txt");
+  REQUIRE(nodes);
+  REQUIRE(nodes->size() == 1);
+  CHECK(nodes->at(0).vars.at("token") == "ab#c");
+}
+
+TEST_CASE("a group file that cannot be read is an error, not an empty group")
+{
+  auto dir = std::filesystem::temp_directory_path() / "cd-inventory-unreadable";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "a.txt") << "n1:10.0.0.1\n";
+  std::filesystem::create_symlink(dir / "gone", dir / "b.txt"); // a dangling link
+  auto inventory = read_inventory(dir);
+  REQUIRE_FALSE(inventory);
+  CHECK(inventory.error() == (dir / "b.txt").string() + ": cannot read this group file");
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("two nodes on one address and port are refused")
 {
   auto dir = std::filesystem::temp_directory_path() / "cd-inventory-same-host";
@@ -91,6 +112,10 @@ TEST_CASE("two nodes on one address and port are refused")
   REQUIRE_FALSE(inventory);
   CHECK(inventory.error() == (dir / "b.txt").string() + ":1: node n2 has the address of n1 (" +
                                  (dir / "a.txt").string() + ":1); one node, one group");
+  std::ofstream(dir / "b.txt", std::ios::trunc) << "n2:10.0.0.1 port=22\n"; // 22 is the default port
+  auto same = read_inventory(dir);
+  REQUIRE_FALSE(same);
+  CHECK_THAT(same.error(), Catch::Contains("node n2 has the address of n1"));
   std::filesystem::remove_all(dir);
 }
 
@@ -122,8 +147,9 @@ TEST_CASE("read_inventory applies the name rules to group files and to nodes fro
   std::ofstream(dir / "web+db.txt") << "n1:10.0.0.1\n";
   auto group = read_inventory(dir);
   REQUIRE_FALSE(group);
-  CHECK(group.error() == (dir / "web+db.txt").string() +
-                             ": bad group name 'web+db' (1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit)");
+  CHECK(group.error() ==
+        (dir / "web+db.txt").string() +
+            ": bad group name 'web+db' (1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit)");
   std::filesystem::remove_all(dir);
 
   Inventory inventory;
