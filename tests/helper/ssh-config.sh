@@ -16,20 +16,20 @@ run_helper 0 "$WORK/aliases.log" status --plan "$variant"
 
 jump=$(nodes_in_group servers | head -n 1)
 target=$(nodes_in_group workers | head -n 1)
-awk -v t="$target" -v cfg="$WORK/ssh_config" -v j="$jump" '
+awk -v t="$target" -v cfg="$WORK/ssh_config" -v j="$jump" -v used="$WORK/proxy-used" '
   { print }
   $1 == "Host" { inside = 0; for (i = 2; i <= NF; i++) if ($i == t) inside = 1 }
-  inside && $1 == "HostName" { print "    ProxyCommand ssh -F " cfg " -W %h:%p " j; inside = 0 }' \
+  inside && $1 == "HostName" { print "    ProxyCommand touch " used " && exec ssh -F " cfg " -W %h:%p " j; inside = 0 }' \
   "$CLUSTER_DEPLOY_SSH_CONFIG" >"$WORK/ssh_config"
 grep -q "ProxyCommand" "$WORK/ssh_config" || fail "could not add a ProxyCommand for $target"
 variant=$(plan_variant jump --ssh-config "$WORK/ssh_config")
 run_helper 0 "$WORK/jump.log" status --plan "$variant" --node "$target"
 grep -qE "^$target +worker +active \(running\)" "$WORK/jump.log" || fail "no status through the jump host"
-# The connection really went through the jump host: the target's sshd saw it come from there.
+# The connection really went through the jump host: the ProxyCommand ran (it marks a file), and
+# the target's sshd saw a login from the jump host's address (journald on a busy node may drop or
+# delay that line, so it is a warning only).
+[[ -f "$WORK/proxy-used" ]] || fail "the ProxyCommand through $jump was not used"
 jump_address=$(awk -v n="$jump" '$1 == n { print $2 }' "$CLUSTER_DEPLOY_NODES")
-# (journald may take a moment to receive sshd's line on a busy node: look again for a few seconds.)
-login_from_jump() {
-  on_node "$target" "sudo journalctl -u ssh --since '-2min' --no-pager" | grep -q "Accepted publickey for .* from $jump_address "
-}
-wait_until 15 "$target's sshd saw no login from $jump ($jump_address)" login_from_jump
+on_node "$target" "sudo journalctl -u ssh --since '-2min' --no-pager" | grep -q "Accepted publickey for .* from $jump_address " ||
+  say "warning: $target's journal shows no login from $jump ($jump_address)"
 say "Host aliases and a ProxyCommand jump via $jump work"

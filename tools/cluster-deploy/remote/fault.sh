@@ -54,8 +54,13 @@ table=$table_prefix$id
 until=$(($(date +%s) + seconds))
 # Timer first, then the record, then (below) each change after the record line that undoes it:
 # cut short at any point, what is left is healed by the timer.
+# A heal that fails to start or finish (seen: systemd could not place it in its cgroup,
+# status 219/CGROUP, on a busy cgroup-v1 node) is tried again every 2 s, at most 10 times.
 systemd-run --quiet --unit="$(heal_unit "$id")" --on-active="${seconds}s" \
-  --timer-property=AccuracySec=100ms --timer-property=RemainAfterElapse=no --description="cluster-deploy: heal fault $id of $cluster" \
+  --timer-property=AccuracySec=100ms --timer-property=RemainAfterElapse=no \
+  --property=Restart=on-failure --property=RestartSec=2 \
+  --property=StartLimitIntervalSec=60 --property=StartLimitBurst=10 \
+  --description="cluster-deploy: heal fault $id of $cluster" \
   /bin/sh "$dir/heal.sh" "$cluster" "$id"
 {
   echo "kind $kind"
