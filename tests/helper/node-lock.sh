@@ -8,7 +8,7 @@ require_env
 worker=$(nodes_in_group workers | head -n 1)
 record=/run/cluster-deploy/$CLUSTER_DEPLOY_NAME/lock
 fake_lock() {  # fake_lock <age in seconds>: another run (say, CI's) holds $worker
-  on_node "$worker" "sudo sh -c $(shell_quote "mkdir -p ${record%/*} && printf 'run r000000000000042\nlease 600\nwho ci@runner deploy\nsince 2026-11-27T10:00:00Z\n' >$record && touch -d '-$1 seconds' $record")"
+  on_node "$worker" "sudo sh -c $(shell_quote "mkdir -p ${record%/*} && printf 'run r000000000000042\nlease 600\nwho ci@runner pid 4242 deploy\nsince 2026-11-27T10:00:00Z\n' >$record && touch -d '-$1 seconds' $record")"
 }
 
 # 1. Held by another run: refused before anything changes, naming the holder.
@@ -19,7 +19,7 @@ changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in")
 before=$(fingerprints)
 fake_lock 5
 run_helper 1 "$WORK/held.log" deploy --plan "$changed"
-grep -q "$worker is locked by ci@runner deploy since 2026-11-27T10:00:00Z" "$WORK/held.log" ||
+grep -q "$worker is locked by ci@runner pid 4242 deploy since 2026-11-27T10:00:00Z" "$WORK/held.log" ||
   fail "the refusal does not name the node and who holds it"
 grep -q "nothing was changed" "$WORK/held.log" || fail "the refusal does not say that nothing was changed"
 [[ "$(fingerprints)" == "$before" ]] || fail "a refused deploy changed something"

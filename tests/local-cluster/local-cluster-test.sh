@@ -4,7 +4,7 @@
 #   local-cluster-test.sh CASE TOOL HELPER INVENTORY OUT
 #
 # CASE: up | ssh-every-node | host-key-strict | up-idempotent | bad-inventory |
-#       down | down-leaves-nothing
+#       down-other-inventory | down | down-leaves-nothing
 # Each case checks what a user observes (exit codes, messages, ssh, ps, ip, findmnt).
 set -euo pipefail
 
@@ -180,6 +180,23 @@ case_bad_inventory() {
     finish
 }
 
+# down --inventory of another build tree's inventory takes none of ours down.
+case_down_other_inventory() {
+    local before after rc=0
+    mkdir -p "$TMP/other"
+    printf 'elsewhere1:10.213.77.250\n' >"$TMP/other/servers.txt"
+    before=$(nspawn_processes)
+    tool down --inventory "$TMP/other" >"$TMP/down.log" 2>&1 || rc=$?
+    (( rc == 0 )) || fail "down --inventory of another inventory exited $rc: $(cat "$TMP/down.log")"
+    after=$(nspawn_processes)
+    [[ -n $before && $before == "$after" ]] && pass "every node of ours still runs" ||
+        fail "nodes changed: [$before] -> [$after]"
+    grep -q "of another inventory still run" "$TMP/down.log" && pass "it says the network stays" ||
+        fail "no word that other nodes still run: $(cat "$TMP/down.log")"
+    ip link show dev cdlc0 >/dev/null 2>&1 && pass "the bridge stays" || fail "the bridge is gone"
+    finish
+}
+
 case_down() {
     local rc=0
     tool down || rc=$?
@@ -212,6 +229,7 @@ case $CASE in
     host-key-strict)     case_host_key_strict ;;
     up-idempotent)       case_up_idempotent ;;
     bad-inventory)       case_bad_inventory ;;
+    down-other-inventory) case_down_other_inventory ;;
     down)                case_down ;;
     down-leaves-nothing) case_down_leaves_nothing ;;
     *) echo "unknown case $CASE" >&2; exit 2 ;;

@@ -18,7 +18,7 @@ std::string lock_holder_name(const std::string& command)
   const char* user = std::getenv("USER");
   char host[256] = "?";
   gethostname(host, sizeof host - 1);
-  return std::string(user && *user ? user : "?") + "@" + host + " " + command;
+  return std::string(user && *user ? user : "?") + "@" + host + " pid " + std::to_string(getpid()) + " " + command;
 }
 
 ClusterLock::ClusterLock(Cluster& cluster, const std::string& command, Seconds wait, Seconds lease)

@@ -33,7 +33,7 @@ private:
   bool m_held = false;
 };
 
-/// "user@host <command>": who holds a node, as other runs see it.
+/// "user@host pid <pid> <command>": who holds a node, as other runs see it.
 std::string lock_holder_name(const std::string& command);
 
 } // namespace deploy
