@@ -32,5 +32,6 @@ extern const Script fault;           ///< applies one fault after arming the tim
 extern const Script heal;            ///< undoes the faults of ours on the node
 extern const Script list_faults;     ///< prints the active faults
 extern const Script releases;        ///< picks the release a rollback goes to
+extern const Script reap_sessions;   ///< kills the commands of a connection that timed out (login user)
 
 } // namespace deploy::remote

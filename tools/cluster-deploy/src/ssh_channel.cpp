@@ -2,6 +2,8 @@
 // exchange. The timeout rule is in ssh_channel.hpp.
 #include "ssh_channel.hpp"
 
+#include "remote_scripts.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -20,15 +22,6 @@ constexpr std::size_t k_chunk_size = 64 * 1024;
 constexpr int k_max_wait_ms = 1000;
 
 constexpr Seconds k_reap_timeout{5};
-
-// Kills the process group of every other session of this connection: each is a child
-// of the sshd process that serves the connection ($PPID), which made it a session and
-// process group leader (setsid). Needs only /proc and a POSIX sh (dash's kill takes
-// no "--").
-constexpr const char* k_reap_command =
-    "for f in /proc/[0-9]*/stat; do read -r s 2>/dev/null <\"$f\" || continue; set -- ${s##*') '}; "
-    "p=${f%/stat}; p=${p#/proc/}; "
-    "if [ \"$2\" = \"$PPID\" ] && [ \"$p\" != \"$$\" ]; then kill -KILL -\"$p\" 2>/dev/null; fi; done; exit 0";
 
 struct EventDeleter {
   void operator()(ssh_event event) const { ssh_event_free(event); }
@@ -342,7 +335,7 @@ void stop_command(std::unique_ptr<Channel> channel, const std::string& host, Rea
     return;
   }
   const OutputFn ignore = [](std::string_view, bool) { return true; };
-  auto reaped = run_command(session, host, k_reap_command, nullptr, ignore, k_reap_timeout, Reap::no);
+  auto reaped = run_command(session, host, remote::reap_sessions.text, nullptr, ignore, k_reap_timeout, Reap::no);
   if (!reaped) {
     spdlog::debug("{}: could not kill the abandoned command: {}", host, reaped.error());
   }
