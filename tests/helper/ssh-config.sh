@@ -16,10 +16,13 @@ run_helper 0 "$WORK/aliases.log" status --plan "$variant"
 
 jump=$(nodes_in_group servers | head -n 1)
 target=$(nodes_in_group workers | head -n 1)
-awk -v t="$target" -v cfg="$WORK/ssh_config" -v j="$jump" -v used="$WORK/proxy-used" '
+# (libssh runs a ProxyCommand as "exec <command>": the mark and the ssh go through one sh -c.)
+awk -v t="$target" -v cfg="$WORK/ssh_config" -v j="$jump" -v used="$WORK/proxy-used" -v q="'" '
   { print }
   $1 == "Host" { inside = 0; for (i = 2; i <= NF; i++) if ($i == t) inside = 1 }
-  inside && $1 == "HostName" { print "    ProxyCommand touch " used " && exec ssh -F " cfg " -W %h:%p " j; inside = 0 }' \
+  inside && $1 == "HostName" {
+    print "    ProxyCommand sh -c " q "touch " used " && exec ssh -F " cfg " -W %h:%p " j q; inside = 0
+  }' \
   "$CLUSTER_DEPLOY_SSH_CONFIG" >"$WORK/ssh_config"
 grep -q "ProxyCommand" "$WORK/ssh_config" || fail "could not add a ProxyCommand for $target"
 variant=$(plan_variant jump --ssh-config "$WORK/ssh_config")
