@@ -1,6 +1,6 @@
-// Every path on a node, and the paths inside a release. The node side spells the same
-// paths in ../remote/prelude.sh; the unit test "layout: the node scripts and the helper
-// agree" runs the prelude and compares.
+// The paths on a node that the helper itself writes into configs and units, and the paths
+// inside a release. The scripts on the node spell theirs in ../remote/prelude.sh; the unit
+// test "layout: the node scripts and the helper agree" runs the prelude and compares.
 #pragma once
 
 #include <string>
@@ -16,20 +16,13 @@ struct NodeLayout {
   std::string root() const { return "/opt/" + cluster; }
   /// The release in use: a symlink to releases/<id>, switched with rename(2).
   std::string current() const { return root() + "/current"; }
-  /// The record of the digest `service` was last started healthy from.
-  std::string started(const std::string& service) const { return root() + "/started/" + service; }
   /// `service`'s data; only `clean --purge-data` removes it.
   std::string data_dir(const std::string& service) const { return "/var/lib/" + cluster + "/" + service; }
   /// `service`'s configs, through `current`.
   std::string etc_dir(const std::string& service) const { return current() + "/" + release_config_dir(service); }
   std::string unit_name(const std::string& service) const { return cluster + "-" + service + ".service"; }
-  std::string unit_path(const std::string& service) const { return "/etc/systemd/system/" + unit_name(service); }
-  /// What an active fault changed, and the heal script its timer runs (gone at reboot).
-  std::string run_dir() const { return "/run/cluster-deploy/" + cluster; }
   /// The services' user and group (created with our mark as its comment).
   std::string user() const { return cluster; }
-  /// Our mark: the user's comment and the content of <root>/.cluster-deploy.
-  std::string mark() const { return "cluster-deploy " + cluster; }
   /// A line of every unit file we install.
   std::string unit_mark() const { return "# cluster-deploy: cluster=" + cluster; }
 

@@ -5,6 +5,7 @@
 #include "deploy.hpp"
 #include "fake_transport.hpp"
 #include "release.hpp"
+#include "test_support.hpp"
 
 #include <map>
 #include <memory>
@@ -48,17 +49,10 @@ struct FakeRun {
 /// of `settle`: none by default).
 inline bool deploy_everything(const Plan& plan, FakeCluster& fakes, Output& output, Seconds settle = Seconds{0})
 {
-  std::vector<const Node*> nodes;
-  for (const auto& node : plan.inventory.nodes) {
-    nodes.push_back(&node);
-  }
-  std::vector<const Service*> services;
-  for (const auto& service : plan.services) {
-    services.push_back(&service);
-  }
-  Cluster cluster(plan, nodes, output, 4);
+  auto all = everything(plan);
+  Cluster cluster(plan, all.nodes, output, 4);
   cluster.connect(fakes.connector());
-  return run_deploy(cluster, services, render_releases(plan, nodes),
+  return run_deploy(cluster, all.services, render_releases(plan, all.nodes),
                     DeployOptions{false, HealthOptions{Seconds{5}, settle}});
 }
 

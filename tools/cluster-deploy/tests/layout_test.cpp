@@ -32,9 +32,7 @@ TEST_CASE("layout: the node scripts and the helper agree")
 {
   NodeLayout layout{"kv"};
   std::string out = run_prelude("kv", R"SH(
-printf '%s\n' "$root" "$root/current" "$root/started/db" "$data/db" "$unit_dir/$(unit_name db)" "$run_dir" "$cluster" \
-  "$mark" "$unit_mark")SH");
-  CHECK(out == layout.root() + "\n" + layout.current() + "\n" + layout.started("db") + "\n" + layout.data_dir("db") +
-                   "\n" + layout.unit_path("db") + "\n" + layout.run_dir() + "\n" + layout.user() + "\n" +
-                   layout.mark() + "\n" + layout.unit_mark() + "\n");
+printf '%s\n' "$root" "$root/current" "$data/db" "$(unit_name db)" "$cluster" "$unit_mark")SH");
+  CHECK(out == layout.root() + "\n" + layout.current() + "\n" + layout.data_dir("db") + "\n" + layout.unit_name("db") +
+                   "\n" + layout.user() + "\n" + layout.unit_mark() + "\n");
 }
