@@ -128,6 +128,7 @@ Commands
                            [HEALTH tcp <port> | HEALTH http <port> <path> | HEALTH exec <command>]
                            [AFTER <service>...]
                            [BOOTSTRAP]
+                           [BUNDLE_LIBS]
                            [SERIAL <n>|<n>%] [CANARY <n>] [MAX_FAIL <n>|<n>%]
                            [QUORUM exec <command>]
                            [LEADER exec <command>]
@@ -233,6 +234,16 @@ Commands
     ``cluster-up`` start it there first and wait (at most 30 s) until systemd has
     started it, then start the other nodes, then check health on all of them.
     Templates see ``@bootstrap@`` as ``true`` on that node only.
+
+  ``BUNDLE_LIBS``
+    Ship the shared libraries the program loads on this machine (found as
+    ``ldd`` finds them, indirect ones included) with it, in the release's
+    ``lib/<name>/``, and start the service with ``LD_LIBRARY_PATH`` pointing
+    there: for nodes that lack them. glibc's own libraries (``libc``, ``libm``,
+    the loader, ...) are never shipped; they must match the node's loader.
+    Without it, ``deploy`` checks before changing any node that every node
+    has every library, in the versions the program uses, and stops (exit 2)
+    naming the node and the library when one does not.
 
 .. command:: cluster_deploy_add_test
 
@@ -640,7 +651,7 @@ endfunction()
 
 function(cluster_deploy_service name)
   set(fn cluster_deploy_service)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
+  cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP;BUNDLE_LIBS"
     "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL" "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;LIMITS")
   _cluster_deploy_check_args(${fn})
   _cluster_deploy_check_name(${fn} service "${name}")
@@ -755,6 +766,7 @@ function(cluster_deploy_service name)
   set_property(GLOBAL PROPERTY ${prefix}_HEALTH "${arg_HEALTH}")
   set_property(GLOBAL PROPERTY ${prefix}_AFTER "${arg_AFTER}")
   set_property(GLOBAL PROPERTY ${prefix}_BOOTSTRAP "${arg_BOOTSTRAP}")
+  set_property(GLOBAL PROPERTY ${prefix}_BUNDLE_LIBS "${arg_BUNDLE_LIBS}")
   set_property(GLOBAL PROPERTY ${prefix}_SERIAL "${arg_SERIAL}")
   set_property(GLOBAL PROPERTY ${prefix}_LEADER "${arg_LEADER}")
   set_property(GLOBAL PROPERTY ${prefix}_QUORUM "${arg_QUORUM}")
@@ -811,8 +823,8 @@ endfunction()
 # Append one service's <service> element to the variable <out>.
 function(_cluster_deploy_service_xml out name)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
-  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP SERIAL LEADER QUORUM CANARY
-                         MAX_FAIL LIMITS)
+  foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP BUNDLE_LIBS SERIAL LEADER QUORUM
+                         CANARY MAX_FAIL LIMITS)
     get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
   endforeach()
   set(service_xml "")
@@ -831,6 +843,9 @@ function(_cluster_deploy_service_xml out name)
   endif()
   if(NOT MAX_FAIL STREQUAL "")
     string(APPEND serial " max-fail=\"${MAX_FAIL}\"")
+  endif()
+  if(BUNDLE_LIBS)
+    string(APPEND serial " bundle-libs=\"true\"")
   endif()
   string(APPEND service_xml "  <service name=\"${name}\" group=\"${group}\" bootstrap=\"${bootstrap}\"${serial}>\n")
   if(KIND STREQUAL "PROGRAM")

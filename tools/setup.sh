@@ -8,7 +8,7 @@ set -euo pipefail
 readonly packages=(
   build-essential cmake ninja-build pkg-config git python3
   libssh-dev libspdlog-dev libfmt-dev libtinyxml2-dev catch2 libcli11-dev
-  nlohmann-json3-dev libssl-dev
+  nlohmann-json3-dev libssl-dev libelf-dev
   ansible-core   # helper.ansible-inventory reads the Ansible export with ansible-inventory
   openssh-client openssh-server iproute2 systemd-container debootstrap shellcheck
 )

@@ -6,6 +6,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
                   [--health-exec SERVICE=COMMAND] [--no-faults]
                   [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value] [--env SERVICE=NAME=value]
+                  [--bundle-libs SERVICE]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -33,6 +34,7 @@ def main():
     parser.add_argument("--only", help="keep this service only")
     parser.add_argument("--limit", action="append", help="add a <limit> (LIMITS Setting=value) to SERVICE")
     parser.add_argument("--env", action="append", help="add an <env> (ENV NAME=value) to SERVICE")
+    parser.add_argument("--bundle-libs", action="append", help="SERVICE ships its libraries (BUNDLE_LIBS)")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -66,6 +68,8 @@ def main():
         name = service.get("name")
         if name in templates:
             service.find("config").set("template", templates[name])
+        if name in (args.bundle_libs or []):
+            service.set("bundle-libs", "true")
         if name in programs:
             service.find("program").text = programs[name]
         if name in probes:

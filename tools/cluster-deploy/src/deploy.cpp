@@ -96,20 +96,69 @@ void retire_node(Cluster& cluster, NodeSlot& slot, const RemoteState& state, boo
   cluster.output().add(SummaryRow{slot.node->name, "-", "retired", true, "", seconds_since(start)});
 }
 
-void stage_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run)
+/// What the node has and what would change; a node that is to get files must pass
+/// preflight. Changes nothing: a failure here leaves every node as it was.
+void compare_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run)
 {
-  auto start = Clock::now();
+  auto refuse = [&](const std::string& why) {
+    slot.failure = why;
+    if (dry_run) { // a deploy lists them all before it stops
+      cluster.output().progress(slot.node->name, "error: " + why);
+    }
+  };
   auto state = slot.ops->read_state();
   if (!state) {
-    cluster.mark_failed(slot, "-", "read state", state.error(), seconds_since(start));
+    refuse(state.error());
     return;
   }
   work.before = *state;
-  if (work.release.files.empty()) { // no service of the plan runs here (any more)
-    retire_node(cluster, slot, *state, dry_run, start);
+  if (work.release.files.empty()) { // no service of the plan runs here (any more): retired later
     return;
   }
   work.changes = compute_changes(work.release, *state);
+  if (work.changes.release_changed && !work.changes.release_on_node) {
+    if (auto ready = slot.ops->preflight(work.release, work.changes.bytes_to_send); !ready) {
+      refuse(ready.error());
+    }
+  }
+}
+
+/// Before any node is changed: every selected node answered and passed preflight, or the
+/// deploy stops here (exit 2) with one line per node that did not (--json: the summary).
+void refuse_unless_every_node_ready(Cluster& cluster)
+{
+  int failed = 0;
+  for (const auto& slot : cluster.slots()) {
+    if (slot.failure.empty()) {
+      continue;
+    }
+    ++failed;
+    if (slot.ops) { // connected, so failed preflight (a failed connect has its row already)
+      cluster.output().add(SummaryRow{slot.node->name, "-", "preflight", false, slot.failure, 0});
+    }
+    if (cluster.output().format() == Format::text) {
+      std::string prefix = slot.node->name + ": ";
+      std::fprintf(stderr, "%s%s\n", slot.failure.starts_with(prefix) ? "" : prefix.c_str(), slot.failure.c_str());
+    }
+  }
+  if (failed == 0) {
+    return;
+  }
+  if (cluster.output().format() == Format::json) {
+    cluster.output().print_summary("deploy", cluster.plan().cluster, false);
+  }
+  throw Error(std::to_string(failed) + " of " + std::to_string(cluster.slots().size()) +
+              " nodes cannot take this deploy (above); nothing was changed on any node. Fix them, or leave them "
+              "out with --node or --group");
+}
+
+void stage_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run)
+{
+  auto start = Clock::now();
+  if (work.release.files.empty()) { // no service of the plan runs here (any more)
+    retire_node(cluster, slot, work.before, dry_run, start);
+    return;
+  }
   cluster.output().progress(slot.node->name, (dry_run ? "would deploy: " : "") + describe(work.changes, work.release));
   if (dry_run) {
     return;
@@ -163,7 +212,12 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   for (auto& [name, release] : releases) {
     work[name].release = std::move(release);
   }
-  cluster.output().phase(options.dry_run ? "compare" : "stage");
+  cluster.output().phase("compare");
+  cluster.for_each_alive([&](NodeSlot& slot) { compare_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
+  if (!options.dry_run) {
+    refuse_unless_every_node_ready(cluster);
+    cluster.output().phase("stage");
+  }
   cluster.for_each_alive([&](NodeSlot& slot) { stage_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
   if (options.dry_run) {
     bool ok = std::all_of(cluster.slots().begin(), cluster.slots().end(),

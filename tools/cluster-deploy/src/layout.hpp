@@ -29,6 +29,8 @@ struct NodeLayout {
   // Paths inside a release folder (and its MANIFEST).
   static std::string release_program(const std::string& file_name) { return "bin/" + file_name; }
   static std::string release_config_dir(const std::string& service) { return "etc/" + service; }
+  /// The shared libraries shipped with the service's program (BUNDLE_LIBS).
+  static std::string release_library_dir(const std::string& service) { return "lib/" + service; }
   static std::string release_unit(const std::string& unit_name) { return "units/" + unit_name; }
   /// The service's ENV values (they may be secrets: a config, 0640, never in the unit file).
   static std::string release_env_file(const std::string& service)

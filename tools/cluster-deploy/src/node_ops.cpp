@@ -1,6 +1,7 @@
 #include "node_ops.hpp"
 
 #include "hash.hpp"
+#include "preflight.hpp"
 #include "quote.hpp"
 #include "remote_scripts.hpp"
 
@@ -239,6 +240,29 @@ Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
   CD_TRY(result,
          run_script("reading journal", remote::journal, {std::to_string(lines), "", "once", service}, {}, Seconds{30}));
   return result->out;
+}
+
+Result<void> NodeOps::preflight(const NodeRelease& release, std::uint64_t bytes)
+{
+  auto result = m_transport.exec(root_command(remote::preflight, {m_layout.cluster, std::to_string(bytes)}),
+                                 preflight_request(release), Seconds{60});
+  if (!result) {
+    return fail(m_node + ": checking the node: " + result.error());
+  }
+  if (result->succeeded()) {
+    return {};
+  }
+  std::string problems; // every line: the user fixes them all at once
+  std::istringstream lines(result->err.empty() ? result->out : result->err);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) {
+      problems += (problems.empty() ? "" : "; ") + line;
+    }
+  }
+  if (result->exit_status != 6 && result->exit_status != 4) {
+    problems = "checking the node failed (exit " + std::to_string(result->exit_status) + "): " + problems;
+  }
+  return fail(m_node + ": " + problems);
 }
 
 Result<void> NodeOps::clean(const std::vector<std::string>& services, bool purge_data)

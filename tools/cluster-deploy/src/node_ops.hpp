@@ -79,6 +79,9 @@ public:
   Result<void> upload(const NodeRelease& release, const ReleaseFile& file);
   /// Writes the manifest, checks every file's hash, and moves the release into place.
   Result<void> seal(const NodeRelease& release);
+  /// Checks that the node can take `release` (`bytes` more in /opt) before any node is
+  /// changed: fails with every problem found, in one line.
+  Result<void> preflight(const NodeRelease& release, std::uint64_t bytes);
   /// Stops and removes units no longer in the plan, installs changed units,
   /// switches `current` atomically, prunes old releases. `reason` (deploy, back
   /// after a failed batch, rollback) goes into deploy.log.

@@ -75,6 +75,7 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   }
   service.group = attribute(element, "group");
   service.bootstrap = attribute(element, "bootstrap") == "true";
+  service.bundle_libs = attribute(element, "bundle-libs") == "true";
   for (auto [field, name] : {std::pair{&service.serial, "serial"}, std::pair{&service.max_fail, "max-fail"}}) {
     CD_TRY(amount, parse_amount(attribute(element, name), where + ": " + name));
     *field = *amount;

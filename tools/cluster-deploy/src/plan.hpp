@@ -59,6 +59,9 @@ struct Service {
   /// address of the group's leader (LEADER exec); empty when there is none.
   std::string leader;
   std::vector<std::pair<std::string, std::string>> limits; ///< systemd resource settings (LIMITS)
+  /// Ship the shared libraries the program loads (except glibc's) with it and point the
+  /// service at them (BUNDLE_LIBS): for nodes that lack them.
+  bool bundle_libs = false;
 
   /// A Raft-like group (QUORUM or LEADER declared): never more members down at once
   /// than it can lose, floor((n-1)/2) (at least one).

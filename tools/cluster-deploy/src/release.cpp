@@ -86,25 +86,83 @@ Result<std::optional<ReleaseFile>> render_env_file(const Plan& plan, const Node&
   return std::optional<ReleaseFile>{std::move(file)};
 }
 
-Result<void> add_program(std::vector<ReleaseFile>& files, const Service& service, ProgramHashes& hashes)
+/// `file`'s content hash, read once per run.
+Result<std::string> hash_of(const std::filesystem::path& file, ProgramCache& cache)
 {
+  auto known = cache.hashes.find(file);
+  if (known == cache.hashes.end()) {
+    CD_TRY(hash, sha256_file(file));
+    known = cache.hashes.emplace(file, *hash).first;
+  }
+  return known->second;
+}
+
+/// `file`'s ELF needs, read once per run; nullopt for a script.
+Result<std::optional<ProgramNeeds>> needs_of(const std::filesystem::path& file, ProgramCache& cache)
+{
+  auto known = cache.needs.find(file);
+  if (known == cache.needs.end()) {
+    CD_TRY(needs, read_program_needs(file));
+    known = cache.needs.emplace(file, std::move(*needs)).first;
+  }
+  return known->second;
+}
+
+/// Adds an ELF file's needs for preflight, less the libraries the release ships.
+Result<void> add_needs(NodeRelease& release, const std::string& path, const std::filesystem::path& local,
+                       const std::vector<BundledLibrary>& shipped, ProgramCache& cache)
+{
+  CD_TRY(needs, needs_of(local, cache));
+  if (!*needs) {
+    return {};
+  }
+  ReleaseProgram program{path, **needs};
+  std::erase_if(program.needs.libraries, [&](const LibraryNeed& library) {
+    return std::any_of(shipped.begin(), shipped.end(),
+                       [&](const BundledLibrary& b) { return b.soname == library.soname; });
+  });
+  release.programs.push_back(std::move(program));
+  return {};
+}
+
+/// The service's program, and with BUNDLE_LIBS the libraries it loads, in the release.
+Result<void> add_program(NodeRelease& release, const Service& service, ProgramCache& cache)
+{
+  std::string where = "service " + service.name + ": ";
   std::string path = NodeLayout::release_program(service.program.filename().string());
-  for (auto& file : files) {
+  for (auto& file : release.files) {
     if (file.path == path) {
       file.services.push_back(service.name);
       return {};
     }
   }
-  auto known = hashes.find(service.program);
-  if (known == hashes.end()) {
-    auto hash = sha256_file(service.program);
-    if (!hash) {
-      return fail("service " + service.name + ": " + hash.error());
-    }
-    known = hashes.emplace(service.program, *hash).first;
+  auto hash = hash_of(service.program, cache);
+  if (!hash) {
+    return fail(where + hash.error());
   }
-  files.push_back(ReleaseFile{path, service.program, known->second, {service.name}});
-  return {};
+  release.files.push_back(ReleaseFile{path, service.program, *hash, {service.name}});
+  std::vector<BundledLibrary> shipped;
+  if (service.bundle_libs) {
+    if (!cache.bundles.count(service.program)) {
+      auto found = libraries_to_bundle(service.program);
+      if (!found) {
+        return fail(where + found.error());
+      }
+      cache.bundles[service.program] = std::move(*found);
+    }
+    shipped = cache.bundles.at(service.program);
+  }
+  for (const auto& library : shipped) {
+    std::string library_path = NodeLayout::release_library_dir(service.name) + "/" + library.soname;
+    auto library_hash = hash_of(library.local, cache);
+    if (!library_hash) {
+      return fail(where + library_hash.error());
+    }
+    release.files.push_back(ReleaseFile{library_path, library.local, *library_hash, {service.name}});
+    CD_TRY_VOID(add_needs(release, library_path, library.local, shipped, cache));
+  }
+  auto added = add_needs(release, path, service.program, shipped, cache);
+  return added ? added : Result<void>{fail(where + added.error())};
 }
 
 /// Expands the service's commands for this node (HEALTH exec, QUORUM, LEADER), so that a
@@ -157,6 +215,7 @@ NodeRelease release_from_manifest(const Plan& plan, const Node& node, const std:
     for (const Service* service : plan.services_on(node)) {
       if (path == layout.release_program(service->program.filename().string()) ||
           path.starts_with(layout.release_config_dir(service->name) + "/") ||
+          path.starts_with(layout.release_library_dir(service->name) + "/") ||
           path == layout.release_unit(layout.unit_name(service->name))) {
         file.services.push_back(service->name);
       }
@@ -167,13 +226,13 @@ NodeRelease release_from_manifest(const Plan& plan, const Node& node, const std:
   return release;
 }
 
-Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashes& hashes)
+Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramCache& cache)
 {
   NodeRelease release;
   release.node = node.name;
   for (const Service* service : plan.services_on(node)) {
     CD_TRY_VOID(check_commands(plan, node, *service));
-    CD_TRY_VOID(add_program(release.files, *service, hashes));
+    CD_TRY_VOID(add_program(release, *service, cache));
     for (const auto& config : service->configs) {
       CD_TRY(file, render_config(plan, node, *service, config));
       release.files.push_back(std::move(*file));
@@ -192,9 +251,9 @@ Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashe
 std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::vector<const Node*>& nodes)
 {
   std::map<std::string, NodeRelease> releases;
-  ProgramHashes hashes;
+  ProgramCache cache;
   for (const Node* node : nodes) {
-    releases[node->name] = render_node(plan, *node, hashes).value_or_throw();
+    releases[node->name] = render_node(plan, *node, cache).value_or_throw();
   }
   return releases;
 }

@@ -5,9 +5,11 @@
 #include "error.hpp"
 #include "layout.hpp"
 #include "plan.hpp"
+#include "program_needs.hpp"
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,12 @@ struct ReleaseFile {
   std::vector<std::string> services; ///< the services restarted when it changes
 };
 
+/// An ELF file of a release and what it needs from the node (checked before any change).
+struct ReleaseProgram {
+  std::string path; ///< bin/<program> or lib/<service>/<library>
+  ProgramNeeds needs; ///< without the libraries the release ships itself
+};
+
 /// What a node should run: its files and the release id derived from them.
 struct NodeRelease {
   std::string node;
@@ -30,14 +38,20 @@ struct NodeRelease {
   /// Per service, a hash of its files (program, configs, unit): what a running
   /// instance was started from. A service restarts when its digest changes.
   std::map<std::string, std::string> service_digests;
+  std::vector<ReleaseProgram> programs; ///< its ELF files, for preflight
 };
 
-/// Program hashes by path, so a binary shared by many nodes is read once per run.
-using ProgramHashes = std::map<std::filesystem::path, std::string>;
+/// What is read once per run from this machine's programs and libraries, whatever the
+/// number of nodes that get them: hashes, ELF needs, the libraries BUNDLE_LIBS ships.
+struct ProgramCache {
+  std::map<std::filesystem::path, std::string> hashes;
+  std::map<std::filesystem::path, std::optional<ProgramNeeds>> needs;
+  std::map<std::filesystem::path, std::vector<BundledLibrary>> bundles;
+};
 
 /// Renders `node`'s configs and units into <plan.output_dir>/<node>/ and hashes
-/// every file of its release (programs through `hashes`).
-Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramHashes& hashes);
+/// every file of its release (programs through `cache`).
+Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramCache& cache);
 
 /// Sorts the files by path and derives the manifest text, the release id and the
 /// service digests from them.

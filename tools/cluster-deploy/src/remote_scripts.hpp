@@ -15,6 +15,7 @@ extern const Script prelude;         ///< the layout and ownership functions eve
 extern const Script as_root;         ///< runs a command as root: directly, or through sudo -n
 extern const Script as_service_user; ///< runs a plan's command (probe, quorum, leader) as the service user
 extern const Script state;           ///< what the node has: releases, manifest, units, started records
+extern const Script preflight;       ///< can the node take a release: ours, systemd, room, runnable programs
 extern const Script current;         ///< where `current` points
 extern const Script prepare;         ///< creates the staging folder and reuses the files the node has
 extern const Script upload;          ///< writes one file into staging

@@ -174,6 +174,9 @@ Result<std::string> render_unit(const Plan& plan, const Node& node, const Servic
   }
   std::vector<std::string> environment = {"CLUSTER_DEPLOY_NODE=" + node.name,
                                           "CLUSTER_DEPLOY_DATA_DIR=" + layout.data_dir(service.name)};
+  if (service.bundle_libs) { // the libraries shipped with the program come first
+    environment.push_back("LD_LIBRARY_PATH=" + layout.current() + "/" + layout.release_library_dir(service.name));
+  }
   return unit_text(plan, node, service, exec_start, environment);
 }
 

@@ -94,22 +94,49 @@ TEST_CASE("a changed config restarts only the services that use it")
   CHECK(fakes.nodes["server1"].restarts.empty());
 }
 
-TEST_CASE("an unreachable node fails only itself")
+TEST_CASE("an unreachable node stops the deploy before any node is changed")
 {
   Plan plan = testing::example_plan("deploy-unreachable");
   FakeCluster fakes;
   fakes.unreachable.insert("server2");
   Output output(Color::never);
-  CHECK_FALSE(deploy_once(plan, fakes, output));
-  CHECK(fakes.nodes["server1"].active.count("demo-db.service"));
-  CHECK(fakes.nodes["worker1"].active.count("demo-worker.service"));
-  bool reported = false;
-  for (const auto& row : output.rows()) {
-    if (row.node == "server2") {
-      reported = !row.ok && row.detail == "10.0.0.2: connection refused";
-    }
+  CHECK_THROWS_WITH(deploy_once(plan, fakes, output),
+                    "1 of 3 nodes cannot take this deploy (above); nothing was changed on any node. Fix them, or "
+                    "leave them out with --node or --group");
+  for (const auto& name : {"server1", "worker1"}) {
+    CHECK(fakes.nodes[name].uploaded.empty());
+    CHECK(fakes.nodes[name].current.empty());
+    CHECK(fakes.nodes[name].systemctl.empty());
   }
-  CHECK(reported);
+  // Left out, it does not hold the others back.
+  auto all = testing::everything(plan);
+  std::vector<const Node*> reachable = {plan.inventory.find("server1"), plan.inventory.find("worker1")};
+  testing::FakeRun run(plan, fakes, reachable);
+  CHECK(run_deploy(run.cluster, all.services, render_releases(plan, reachable),
+                   DeployOptions{false, HealthOptions{Seconds{5}, Seconds{0}}}));
+  CHECK(fakes.nodes["server1"].active.count("demo-db.service"));
+}
+
+TEST_CASE("a node that fails preflight stops the deploy before any node is changed")
+{
+  Plan plan = testing::example_plan("deploy-preflight");
+  FakeCluster fakes;
+  fakes.nodes["worker1"].preflight_problem = "bin/worker cannot run on this node: it lacks libfoo.so.1";
+  Output output(Color::never);
+  CHECK_THROWS_AS(deploy_once(plan, fakes, output), Error);
+  for (auto& [name, node] : fakes.nodes) {
+    CHECK(node.preflight_requests.size() == 1); // every node is checked, in one round trip
+    CHECK(node.uploaded.empty());
+    CHECK(std::find(node.commands.begin(), node.commands.end(), "prepare.sh") == node.commands.end());
+    CHECK(node.current.empty());
+  }
+  fakes.nodes["worker1"].preflight_problem.clear();
+  Output fixed(Color::never);
+  REQUIRE(deploy_once(plan, fakes, fixed));
+  // A node that already has the release is not asked again: an unchanged deploy adds no round trip.
+  Output again(Color::never);
+  REQUIRE(deploy_once(plan, fakes, again));
+  CHECK(fakes.nodes["server1"].preflight_requests.size() == 2);
 }
 
 TEST_CASE("down stops services in reverse order")

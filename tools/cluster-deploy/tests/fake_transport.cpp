@@ -138,6 +138,11 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     }
   } else if (script == "record-started.sh") {
     m_node.started[args.at(1)] = args.at(2);
+  } else if (script == "preflight.sh") {
+    m_node.preflight_requests.emplace_back(input);
+    if (!m_node.preflight_problem.empty()) {
+      return ExecResult{6, "", "", m_node.preflight_problem + "\n"};
+    }
   } else if (script == "seal.sh") {
     m_node.manifests[args.at(1)] = std::string(input);
   } else if (script == "activate.sh") {

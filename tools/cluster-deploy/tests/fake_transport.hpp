@@ -39,6 +39,8 @@ struct FakeNode {
   std::vector<std::string> systemctl;                     ///< "restart example-etcd.service", ...
   std::vector<std::string> faults;                        ///< "partition 10.0.0.2", "pause demo-db.service", ...
   int fault_exit = 0;                                     ///< what fault.sh exits with
+  std::string preflight_problem;                          ///< non-empty: preflight.sh fails (exit 6) saying it
+  std::vector<std::string> preflight_requests;            ///< what preflight.sh read, per call
   std::string leader_answer;                              ///< what a LEADER query prints on this node
   /// Commands run as the service user (HEALTH exec, QUORUM, LEADER) that contain the key
   /// exit with the value; all others exit 0.

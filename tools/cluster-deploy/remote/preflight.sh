@@ -1,0 +1,78 @@
+#!/bin/sh
+# preflight.sh <cluster> <bytes>   (run as root; stdin: what the release's programs need)
+#
+# Can this node take the release? Before anything is changed on any node: the cluster's
+# name is ours here (or free), systemd runs, there is room for <bytes> more in /opt, and
+# every program can run here (the versions are looked up as whole strings in the
+# library; no program is run). stdin has a line per ELF file of the release and per
+# library it links:
+#   program <release path> <ELF machine> <loader or ->
+#   needs <release path> <library> [<symbol version>...]
+# Prints one line per problem on stderr and exits 6 when there is any. Changes nothing.
+# shellcheck source=prelude.sh
+. ./prelude.sh
+bytes=$2
+problems=0
+problem() {
+  echo "$*" >&2
+  problems=$((problems + 1))
+}
+
+(refuse_unless_ours "to deploy") || problems=$((problems + 1))
+[ -d /run/systemd/system ] || problem "systemd is not running on this node"
+
+where=$root
+while [ ! -d "$where" ]; do where=$(dirname "$where"); done
+free_kib=$(df -Pk "$where" | awk 'NR == 2 { print $4 }')
+need_kib=$(((bytes + 1023) / 1024))
+if [ -n "$free_kib" ] && [ "$free_kib" -lt "$need_kib" ]; then
+  problem "$where has $free_kib KiB free; the release needs $need_kib KiB more"
+fi
+
+machine=$(uname -m)
+case $machine in
+x86_64) want=62 tag=x86-64 ;;
+aarch64) want=183 tag=AArch64 ;;
+armv6l | armv7l) want=40 tag=hard-float ;;
+i?86) want=3 tag="" ;;
+riscv64) want=243 tag=riscv64 ;;
+ppc64le) want=21 tag=64bit ;;
+s390x) want=22 tag=64bit ;;
+*) want="" tag="" ;;
+esac
+# The node's libraries, as its loader finds them: "<soname> <path>" (this architecture's).
+libraries=$(/sbin/ldconfig -p 2>/dev/null | awk -v tag="$tag" '
+  $2 ~ /^\(/ && (tag == "" || index($2, tag) > 0) { print $1, $NF }')
+
+while read -r kind path a b; do
+  case $kind in
+  program)
+    if [ -n "$want" ] && [ "$a" != "$want" ]; then
+      problem "$path is built for another architecture (ELF machine $a) than this $machine node"
+    elif [ "$b" != - ] && [ ! -e "$b" ]; then
+      problem "$path cannot run on this node: it lacks the loader $b"
+    fi
+    ;;
+  needs)
+    files=$(printf '%s\n' "$libraries" | awk -v lib="$a" '$1 == lib { print $2 }')
+    if [ -z "$files" ]; then
+      problem "$path cannot run on this node: it lacks $a"
+      continue
+    fi
+    lacking=""
+    # shellcheck disable=SC2086 # the versions are words
+    for version in $b; do
+      found=no
+      for file in $files; do
+        if grep -qzxF "$version" "$file"; then found=yes; fi
+      done
+      [ $found = yes ] || lacking="$lacking $version"
+    done
+    if [ -n "$lacking" ]; then
+      problem "$path cannot run on this node: it needs${lacking} (the node's $a is older)"
+    fi
+    ;;
+  esac
+done
+
+[ "$problems" -eq 0 ] || exit 6

@@ -1,0 +1,44 @@
+// What a program needs from the node that runs it: the architecture it was built for, its
+// loader, its shared libraries and the symbol versions it uses from each (read from the
+// ELF file with libelf); and, for BUNDLE_LIBS, where this machine's copies of them are.
+#pragma once
+
+#include "error.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace deploy {
+
+/// A shared library a program links and the versions (GLIBC_2.34, ...) it uses from it.
+struct LibraryNeed {
+  std::string soname;
+  std::vector<std::string> versions;
+};
+
+struct ProgramNeeds {
+  int machine = 0;          ///< ELF e_machine (62: x86-64, 183: aarch64, ...)
+  std::string interpreter;  ///< the loader (PT_INTERP); empty for static programs and libraries
+  std::vector<LibraryNeed> libraries;
+};
+
+/// The needs of an ELF file; nullopt for anything else (a script), which is not checked.
+Result<std::optional<ProgramNeeds>> read_program_needs(const std::filesystem::path& file);
+
+/// A library of this machine that a program loads (found as the loader would).
+struct BundledLibrary {
+  std::string soname;
+  std::filesystem::path local;
+};
+
+/// The shared libraries `program` loads here, direct and indirect, except glibc's own
+/// (libc, libm, the loader...), which must match the node's loader and come from the node.
+/// Fails naming a library this machine cannot find either.
+Result<std::vector<BundledLibrary>> libraries_to_bundle(const std::filesystem::path& program);
+
+/// glibc's own libraries: never bundled, always the node's.
+bool is_glibc_library(std::string_view soname);
+
+} // namespace deploy

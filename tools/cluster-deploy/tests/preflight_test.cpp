@@ -1,0 +1,19 @@
+#include "preflight.hpp"
+
+#include "test_support.hpp"
+
+using namespace deploy;
+
+TEST_CASE("preflight asks a node for each program's architecture, loader and library versions")
+{
+  NodeRelease release;
+  release.programs.push_back({"bin/worker",
+                              ProgramNeeds{62,
+                                           "/lib64/ld-linux-x86-64.so.2",
+                                           {{"libstdc++.so.6", {"GLIBCXX_3.4.30", "CXXABI_1.3"}}, {"libfoo.so.1", {}}}}});
+  release.programs.push_back({"bin/etcd", ProgramNeeds{62, "", {}}}); // static: only its architecture
+  CHECK(preflight_request(release) == "program bin/worker 62 /lib64/ld-linux-x86-64.so.2\n"
+                                      "needs bin/worker libstdc++.so.6 GLIBCXX_3.4.30 CXXABI_1.3\n"
+                                      "needs bin/worker libfoo.so.1\n"
+                                      "program bin/etcd 62 -\n");
+}
