@@ -18,7 +18,7 @@ sed "s#$known#$WORK/known_hosts#" "$CLUSTER_DEPLOY_SSH_CONFIG" >"$WORK/ssh_confi
 variant=$(plan_variant tampered --ssh-config "$WORK/ssh_config")
 
 before=$(unit_fingerprint "$victim" etcd)
-run_helper 1 "$WORK/deploy.log" deploy --plan "$variant" --node "$victim"
+run_helper 2 "$WORK/deploy.log" deploy --plan "$variant" --node "$victim"
 grep -q 'CHANGED' "$WORK/deploy.log" || fail "the helper did not report a changed host key"
 [[ "$(unit_fingerprint "$victim" etcd)" == "$before" ]] || fail "$victim changed although its key was refused"
 say "changed host key of $victim refused"

@@ -14,7 +14,7 @@ trap 'for name in ownertest owneruser; do on_node "$node" "sudo rm -rf /opt/$nam
 # Someone else's data where the cluster "ownertest" would keep its own.
 on_node "$node" "sudo mkdir -p /var/lib/ownertest && echo precious | sudo tee /var/lib/ownertest/db >/dev/null"
 plan=$(plan_variant ownertest --cluster ownertest)
-run_helper 1 "$WORK/deploy.log" deploy --plan "$plan" --node "$node"
+run_helper 2 "$WORK/deploy.log" deploy --plan "$plan" --node "$node"
 grep -q "/var/lib/ownertest exists and was not created by cluster-deploy: refusing" "$WORK/deploy.log" ||
   fail "no clear refusal of a foreign /var/lib/ownertest"
 run_helper 1 "$WORK/clean.log" clean --plan "$plan" --node "$node" --purge-data
@@ -26,7 +26,7 @@ on_node "$node" "! getent passwd ownertest && ! test -e /opt/ownertest" || fail 
 # An account of that name that we did not create.
 on_node "$node" "sudo useradd --system --no-create-home --shell /usr/sbin/nologin owneruser"
 plan=$(plan_variant owneruser --cluster owneruser)
-run_helper 1 "$WORK/user.log" deploy --plan "$plan" --node "$node"
+run_helper 2 "$WORK/user.log" deploy --plan "$plan" --node "$node"
 grep -q "user owneruser exists and was not created by cluster-deploy: refusing" "$WORK/user.log" ||
   fail "no clear refusal of a foreign user"
 on_node "$node" "! test -e /opt/owneruser && ! test -e /var/lib/owneruser" || fail "a refused deploy created folders"
