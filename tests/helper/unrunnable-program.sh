@@ -62,11 +62,11 @@ worker=$(nodes_in_group workers | head -n 1)
 bundled=$(plan_variant bundled --program "worker=$WORK/lib/$name" --bundle-libs worker \
   --health-exec 'worker=test -s @data_dir@/bundled-ran')
 trap 'run_helper 0 "$WORK/back.log" deploy --plan "$CLUSTER_DEPLOY_PLAN" --node "$worker"' EXIT
-on_node "$worker" "rm -f /var/lib/$CLUSTER_DEPLOY_NAME/worker/bundled-ran"
+on_node "$worker" "sudo rm -f /var/lib/$CLUSTER_DEPLOY_NAME/worker/bundled-ran"
 run_helper 0 "$WORK/bundled.log" deploy --plan "$bundled" --node "$worker"
-on_node "$worker" "test -s /var/lib/$CLUSTER_DEPLOY_NAME/worker/bundled-ran" || fail "the bundled program did not run"
+on_node "$worker" "sudo test -s /var/lib/$CLUSTER_DEPLOY_NAME/worker/bundled-ran" || fail "the bundled program did not run"
 pid=$(on_node "$worker" "systemctl show -P MainPID $CLUSTER_DEPLOY_NAME-worker.service")
-on_node "$worker" "grep -q '/lib/worker/libcdmissing.so.1\$' /proc/$pid/maps" ||
+on_node "$worker" "sudo grep -q '/lib/worker/libcdmissing.so.1\$' /proc/$pid/maps" ||
   fail "the running worker did not load the shipped libcdmissing.so.1"
 
 say "ok: programs the nodes cannot run are refused before any change, naming node and reason; BUNDLE_LIBS ships the library"

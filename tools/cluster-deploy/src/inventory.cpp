@@ -262,11 +262,14 @@ Result<std::vector<Node>> parse_group(std::string_view text, const std::string& 
   std::istringstream in{std::string(text)};
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
+    std::string origin = file + ":" + std::to_string(number);
+    if (auto control = control_character_in(line); !control.empty()) {
+      return fail(origin + ": control character " + control);
+    }
     auto words = split_words(strip_comment(line));
     if (words.empty()) {
       continue;
     }
-    std::string origin = file + ":" + std::to_string(number);
     auto node = parse_line(words, group);
     if (!node) {
       return fail(origin + ": " + node.error());

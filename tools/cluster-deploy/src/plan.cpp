@@ -13,6 +13,29 @@
 namespace deploy {
 namespace {
 
+/// Refuses a control character in any attribute or text of `element` and its children,
+/// naming the plan's line: it would end up in a shell word, a unit or a config.
+Result<void> refuse_control_characters(const tinyxml2::XMLElement* element, const std::string& file)
+{
+  auto where = [&](const std::string& what) {
+    return file + ":" + std::to_string(element->GetLineNum()) + ": <" + element->Name() + "> " + what;
+  };
+  for (const tinyxml2::XMLAttribute* a = element->FirstAttribute(); a; a = a->Next()) {
+    if (auto control = control_character_in(a->Value()); !control.empty()) {
+      return fail(where(std::string(a->Name()) + ": control character " + control));
+    }
+  }
+  if (const char* text = element->GetText()) {
+    if (auto control = control_character_in(text); !control.empty()) {
+      return fail(where("control character " + control));
+    }
+  }
+  for (auto* child = element->FirstChildElement(); child; child = child->NextSiblingElement()) {
+    CD_TRY_VOID(refuse_control_characters(child, file));
+  }
+  return {};
+}
+
 using tinyxml2::XMLElement;
 
 std::string attribute(const XMLElement* element, const char* name)
@@ -245,6 +268,7 @@ Result<Plan> parse_plan(std::string_view xml, const std::string& file)
   if (!root || root->IntAttribute("version", 0) != 1) {
     return fail(file + ": not a version 1 ClusterDeploy plan");
   }
+  CD_TRY_VOID(refuse_control_characters(root, file));
   Plan plan;
   plan.cluster = attribute(root, "cluster");
   if (!is_cluster_or_service_name(plan.cluster)) {

@@ -1,5 +1,7 @@
 #include "quote.hpp"
 
+#include <cstdio>
+
 #include <algorithm>
 
 namespace deploy {
@@ -99,6 +101,24 @@ bool is_safe_name(std::string_view name)
     }
   }
   return true;
+}
+
+std::string control_character_in(std::string_view text)
+{
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if ((byte >= 0x20 && byte != 0x7f) || byte == '\t') {
+      continue;
+    }
+    char code[8];
+    std::snprintf(code, sizeof code, "U+%04X", byte);
+    std::string name = byte == '\r' ? " (carriage return: save the file with Unix line ends)"
+                       : byte == '\n' ? " (line feed)"
+                       : byte == 0     ? " (NUL)"
+                                       : "";
+    return code + name;
+  }
+  return {};
 }
 
 } // namespace deploy

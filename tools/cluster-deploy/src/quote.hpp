@@ -30,4 +30,9 @@ std::string systemd_env_quote(std::string_view assignment);
 /// not starting with '.' or '-'.
 bool is_safe_name(std::string_view name);
 
+/// The first control character of `text` (a byte below 0x20 other than tab, or 0x7f),
+/// described for an error message ("U+000D (carriage return)"); empty when there is none.
+/// Plans and inventories refuse them: they would end up in shell words, units and configs.
+std::string control_character_in(std::string_view text);
+
 } // namespace deploy

@@ -177,3 +177,15 @@ TEST_CASE("node_lines lists name, address, group and origin per node (inventory 
   CHECK(first == node.name + " " + node.address + " " + node.group + " " + node.origin);
   CHECK(std::count(lines.begin(), lines.end(), '\n') == static_cast<long>(inventory->nodes.size()));
 }
+
+TEST_CASE("a control character anywhere in a group file is refused, naming file:line")
+{
+  auto crlf = parse_group("node1:10.0.0.1\r\nnode2:10.0.0.2\r\n", "servers", "inv/servers.txt");
+  REQUIRE_FALSE(crlf);
+  CHECK(crlf.error() ==
+        "inv/servers.txt:1: control character U+000D (carriage return: save the file with Unix line ends)");
+  auto escape = parse_group("node1:10.0.0.1\nnode2:10.0.0.2 zone=a\x1b[2J # a comment\n", "servers", "s.txt");
+  REQUIRE_FALSE(escape);
+  CHECK(escape.error() == "s.txt:2: control character U+001B");
+  CHECK(parse_group("node1:10.0.0.1\tzone=a\n", "servers", "s.txt")); // a tab separates words
+}

@@ -36,6 +36,12 @@ TEST_CASE("malformed plans are refused with a clear message")
   CHECK(parse_plan("<plan", "p.xml").error().starts_with("p.xml:1: malformed plan"));
   CHECK(parse_plan("<plan version='2'/>", "p.xml").error() == "p.xml: not a version 1 ClusterDeploy plan");
   CHECK(parse_plan("<plan version='1' cluster='a;b'/>", "p.xml").error() == "p.xml: bad cluster name 'a;b'");
+  // A control character anywhere (here a line feed in an ARGS value) would reach a shell word
+  // or a unit line: refused, naming the plan's line.
+  CHECK(parse_plan("<plan version='1' cluster='c'>\n<service name='s' group='g'>\n<program>/bin/true</program>\n"
+                   "<arg>--name=a&#10;ExecStartPre=/bin/evil</arg></service></plan>",
+                   "p.xml")
+            .error() == "p.xml:4: <arg> control character U+000A (line feed)");
   CHECK(parse_plan("<plan version='1' cluster='c'><service name='s' group='g'/></plan>", "p.xml").error() ==
         "p.xml: service 's': no program");
   CHECK(parse_plan("<plan version='1' cluster='c'><service name='s' group='g'><program>/x</program>"

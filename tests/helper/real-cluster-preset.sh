@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `ctest --preset real-cluster` against a real inventory leaves every service running. The
+# inventory is the local cluster's nodes written as a user writes real machines (no
+# LOCAL_CLUSTER, so TEARDOWN defaults to none); ssh goes through the local cluster's ssh_config
+# (CLUSTER_DEPLOY_SSH_CONFIG, as README "Pointing it at real machines" allows). The tests that
+# stop services skip, saying why; afterwards every service of every node runs.
+source "$(dirname "$0")/lib.sh"
+require_env
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+inventory=$(plan_attr 'r.get("inventory")')
+mkdir -p "$WORK/prod"
+cp "$inventory"/*.txt "$WORK/prod/"
+build=$WORK/build
+trap 'run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"' EXIT
+
+export CLUSTER_DEPLOY_INVENTORY=$WORK/prod
+(cd "$repo" && cmake --preset real-cluster -B "$build" -DCLUSTER_DEPLOY_SSH_CONFIG="$CLUSTER_DEPLOY_SSH_CONFIG") \
+  >"$WORK/configure.log" 2>&1 || { tail -n 20 "$WORK/configure.log"; fail "cmake --preset real-cluster failed"; }
+grep -rqs "CLUSTER_DEPLOY_TEARDOWN=none" "$build" --include=CTestTestfile.cmake ||
+  fail "the real inventory's tests do not see TEARDOWN none"
+# What the fixture's deploy needs (the whole build would add the unit tests, minutes on 2 cores).
+cmake --build "$build" --target cluster-deploy example-worker >"$WORK/build.log" 2>&1 ||
+  { tail -n 20 "$WORK/build.log"; fail "building for the real cluster failed"; }
+
+(cd "$repo" && ctest --preset real-cluster --test-dir "$build") >"$WORK/ctest.log" 2>&1 ||
+  { tail -n 40 "$WORK/ctest.log"; fail "ctest --preset real-cluster failed"; }
+grep -qE "down-up-keeps-data .*Skipped" "$WORK/ctest.log" ||
+  { tail -n 40 "$WORK/ctest.log"; fail "the test that stops services did not skip on a real inventory"; }
+grep -q "cluster.cleanup .*Passed" "$WORK/ctest.log" || fail "the cleanup fixture did not run"
+
+real_plan=$build/cluster-deploy/plan.xml
+run_helper 0 "$WORK/status.log" status --plan "$real_plan" # exit 0: every service of every node runs
+for node in $(all_nodes | awk '{ print $1 }'); do
+  grep -qE "^$node +[a-z]+ +active" "$WORK/status.log" || fail "$node: no running service after the real-cluster tests"
+done
+say "ok: ctest --preset real-cluster on a real inventory ran, skipped what stops services, left every service running"
