@@ -115,7 +115,10 @@ void Cluster::connect(const Connector& connector)
     m_output.node_busy(slot.node->name);
     Done done{m_output, slot.node->name};
     auto start = std::chrono::steady_clock::now();
-    auto transport = connector(m_plan, *slot.node);
+    auto transport = [&] {
+      StepLog step(slot.node->name, "connect");
+      return connector(m_plan, *slot.node);
+    }();
     if (!transport) {
       mark_failed(slot, "-", "connect", transport.error(), seconds_since(start));
       return;

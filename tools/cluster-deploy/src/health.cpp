@@ -1,5 +1,6 @@
 #include "health.hpp"
 
+#include "output.hpp"
 #include "render.hpp"
 
 #include <thread>
@@ -17,6 +18,7 @@ std::string status_line(std::string_view response)
 Result<void> probe_http(NodeOps& ops, const Service& service)
 {
   std::string request = "GET " + service.health.path + " HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  StepLog step(ops.node(), "probe http " + std::to_string(service.health.port) + service.health.path);
   CD_TRY(response, ops.transport().tcp_request(service.health.port, request, Seconds{10}));
   if (!http_status_ok(*response)) {
     return fail("GET " + service.health.path + " on port " + std::to_string(service.health.port) + " answered '" +

@@ -1,6 +1,7 @@
 #include "node_ops.hpp"
 
 #include "hash.hpp"
+#include "output.hpp"
 #include "preflight.hpp"
 #include "quote.hpp"
 #include "remote_scripts.hpp"
@@ -91,6 +92,7 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
                                        std::vector<std::string> args, std::string_view input, Seconds timeout)
 {
   args.insert(args.begin(), m_layout.cluster);
+  StepLog step(m_node, what);
   auto result = m_transport.exec(root_command(script, args), input, timeout);
   if (!result) {
     return fail(m_node + ": " + what + ": " + result.error());
@@ -114,6 +116,7 @@ Result<std::string> NodeOps::current_release()
 
 Result<ExecResult> NodeOps::run_as_service_user(const std::string& shell_command, Seconds timeout)
 {
+  StepLog step(m_node, "as the service user: " + shell_command);
   auto result = m_transport.exec(root_command(remote::as_service_user, {m_layout.cluster, shell_command}), {}, timeout);
   if (!result) {
     return fail(m_node + ": " + result.error());
@@ -148,6 +151,7 @@ Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& rel
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
 {
   auto command = root_command(remote::upload, {m_layout.cluster, release.id, file.path});
+  StepLog step(m_node, "upload " + file.path);
   auto result = m_transport.exec_with_file(command, file.local, Seconds{600});
   if (!result) {
     return fail(m_node + ": uploading " + file.path + ": " + result.error());
@@ -195,6 +199,7 @@ Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& chan
 
 Result<std::optional<std::string>> NodeOps::lock(const std::string& who, Seconds lease)
 {
+  StepLog step(m_node, "lock");
   auto result = m_transport.exec(
       root_command(remote::lock, {m_layout.cluster, run_id(), std::to_string(lease.count()), who}), {}, Seconds{30});
   if (!result) {
@@ -244,6 +249,7 @@ Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
 
 Result<void> NodeOps::preflight(const NodeRelease& release, std::uint64_t bytes)
 {
+  StepLog step(m_node, "preflight");
   auto result = m_transport.exec(root_command(remote::preflight, {m_layout.cluster, std::to_string(bytes)}),
                                  preflight_request(release), Seconds{60});
   if (!result) {

@@ -61,7 +61,7 @@ void forward_libssh_log(int /*priority*/, const char* /*function*/, const char* 
   if (t_config_messages != nullptr && buffer != nullptr) {
     t_config_messages->emplace_back(buffer);
   }
-  spdlog::debug("{}: libssh: {}", t_log_host, buffer != nullptr ? buffer : "");
+  spdlog::trace("{}: libssh: {}", t_log_host, buffer != nullptr ? buffer : ""); // -vv
 }
 
 std::string read_text(const std::filesystem::path& file)
@@ -118,9 +118,7 @@ void route_libssh_logs(const std::string& host)
   t_log_host = host;
   ssh_set_log_callback(forward_libssh_log);
   const auto level = spdlog::get_level();
-  if (level <= spdlog::level::trace) {
-    ssh_set_log_level(SSH_LOG_FUNCTIONS);
-  } else if (level <= spdlog::level::debug) {
+  if (level <= spdlog::level::trace) { // -vv: libssh's protocol lines; -v shows our steps only
     ssh_set_log_level(SSH_LOG_PROTOCOL);
   } else {
     ssh_set_log_level(SSH_LOG_WARN);
