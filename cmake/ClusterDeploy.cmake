@@ -293,6 +293,13 @@ Cache variables
   When not empty, override the inventory's ``SSH_CONFIG`` / ``HOST_KEY_POLICY``.
 ``CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL``
   The ``local-cluster`` script used by ``LOCAL_CLUSTER`` inventories.
+``CLUSTER_DEPLOY_KEEP_CLUSTER``
+  ``OFF`` by default. When ``ON``, the ``cluster.cleanup`` fixture only heals
+  faults: the cluster stays deployed (and the local cluster up) between
+  ``ctest`` runs, whatever ``TEARDOWN`` says. For IDEs that run each test as
+  its own ``ctest -R <test>``: the next run's ``cluster.setup`` finds
+  everything current and changes nothing. Take it down with the
+  ``local-cluster-down`` target (or ``cluster-clean``) when done.
 #]=======================================================================]
 
 set(CLUSTER_DEPLOY_SSH_CONFIG "" CACHE FILEPATH
@@ -300,6 +307,8 @@ set(CLUSTER_DEPLOY_SSH_CONFIG "" CACHE FILEPATH
 set(CLUSTER_DEPLOY_HOST_KEY_POLICY "" CACHE STRING
   "strict or accept-new; overrides cluster_deploy_inventory(HOST_KEY_POLICY) when not empty")
 set_property(CACHE CLUSTER_DEPLOY_HOST_KEY_POLICY PROPERTY STRINGS ";strict;accept-new")
+option(CLUSTER_DEPLOY_KEEP_CLUSTER
+  "ctest leaves the cluster deployed and the local cluster up (cluster.cleanup only heals faults)" OFF)
 
 # ---------------------------------------------------------------------------
 # Internal helpers
@@ -1056,6 +1065,9 @@ function(_cluster_deploy_add_fixture_tests plan)
   get_property(teardown GLOBAL PROPERTY _CLUSTER_DEPLOY_TEARDOWN)
   set(setup "")
   set(cleanup ${heal})
+  if(CLUSTER_DEPLOY_KEEP_CLUSTER)
+    set(teardown none) # kept for the next ctest run (an IDE running one test at a time)
+  endif()
   if(teardown STREQUAL "down")
     list(APPEND cleanup ::step:: "${helper}" down --plan "${plan}")
   elseif(teardown STREQUAL "clean" AND NOT local_cluster)

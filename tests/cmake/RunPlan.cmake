@@ -207,6 +207,20 @@ set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "local-cluster:down")
 run(nonzero "local cluster: ctest -L cluster, local-cluster down fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
 
+# CLUSTER_DEPLOY_KEEP_CLUSTER: two ctest runs, as an IDE runs two tests; nothing is taken down.
+configure("${b}" -DCLUSTER_DEPLOY_KEEP_CLUSTER=ON)
+foreach(round IN ITEMS 1 2)
+  run(0 "local cluster, keep (run ${round}): ctest -L cluster" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
+  expect_log("local cluster, keep (run ${round})"
+    "local-cluster up ${local_cluster_args}"
+    "cluster-deploy heal --plan ${plan}"
+    "cluster-deploy deploy --plan ${plan}"
+    "test plan.env ssh_config=${b}/local-cluster/ssh_config"
+    "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+    "cluster-deploy heal --plan ${plan}")
+endforeach()
+configure("${b}" -DCLUSTER_DEPLOY_KEEP_CLUSTER=OFF)
+
 configure("${b}" -DCLUSTER_DEPLOY_SSH_CONFIG=/etc/cluster/ssh_config -DCLUSTER_DEPLOY_HOST_KEY_POLICY=)
 file(READ "${plan}" actual)
 if(NOT actual MATCHES "<ssh config=\"/etc/cluster/ssh_config\" known-hosts=\"\" host-key-policy=\"accept-new\"")
