@@ -19,6 +19,29 @@ std::string first_line(const std::string& text)
   return text.substr(0, end);
 }
 
+std::vector<std::string> non_empty_lines(const std::string& text)
+{
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) {
+      lines.push_back(line);
+    }
+  }
+  return lines;
+}
+
+/// The one exec of a batch: as root, each step in its own sh, as root_command runs one.
+std::string batch_command(const std::vector<std::string>& steps)
+{
+  std::string text;
+  for (const auto& step : steps) {
+    text += step + std::string(k_batch_step_end);
+  }
+  return shell_join({"sh", "-c", remote::as_root.text, remote::as_root.name, "env", "CLUSTER_DEPLOY_RUN=" + run_id(),
+                     "sh", "-c", text, "batch.sh"});
+}
+
 } // namespace
 
 std::string root_command(const remote::Script& script, const std::vector<std::string>& args)
@@ -282,15 +305,7 @@ Result<void> NodeOps::clean(const std::vector<std::string>& services, bool purge
 Result<std::vector<std::string>> NodeOps::drift()
 {
   CD_TRY(result, run_script("checking drift", remote::drift, {}, {}, Seconds{60}));
-  std::vector<std::string> changed;
-  std::istringstream in(result->out);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) {
-      changed.push_back(line);
-    }
-  }
-  return changed;
+  return non_empty_lines(result->out);
 }
 
 RollbackTarget parse_rollback_target(std::string_view text)
@@ -368,6 +383,73 @@ Result<std::vector<std::string>> NodeOps::heal_faults(const std::string& only)
     }
   }
   return healed;
+}
+
+Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, const std::vector<BatchStep>& steps,
+                                                   Seconds timeout)
+{
+  std::vector<std::string> lines;
+  for (const auto& step : steps) {
+    std::vector<std::string> words = {"sh", "-c", step.script.text, step.script.name, m_layout.cluster};
+    words.insert(words.end(), step.args.begin(), step.args.end());
+    lines.push_back(shell_join(words));
+  }
+  StepLog log(m_node, what);
+  CD_TRY(result, [&]() -> Result<ExecResult> {
+    auto exec = m_transport.exec(batch_command(lines), {}, timeout);
+    return exec ? exec : Result<ExecResult>{fail(m_node + ": " + what + ": " + exec.error())};
+  }());
+  std::vector<ExecResult> results;
+  std::string out;
+  std::istringstream in(result->out);
+  const std::string marker = std::string(k_batch_marker) + " ";
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with(marker)) {
+      out += line + "\n";
+      continue;
+    }
+    ExecResult step{std::atoi(line.c_str() + marker.size()), "", std::move(out), ""};
+    results.push_back(std::move(step));
+    out.clear();
+  }
+  if (results.size() != steps.size()) {
+    return fail(m_node + ": " + what + ": the node answered " + std::to_string(results.size()) + " of " +
+                std::to_string(steps.size()) + " steps (exit " + std::to_string(result->exit_status) +
+                "): " + first_line(result->err));
+  }
+  results.front().err = result->err;
+  return results;
+}
+
+Result<NodeSnapshot> NodeOps::snapshot(const std::vector<std::string>& services)
+{
+  std::vector<BatchStep> steps = {{remote::current, {}}, {remote::drift, {}}, {remote::list_faults, {}}};
+  for (const auto& service : services) {
+    steps.push_back({remote::unit_state, {service, "failures"}});
+  }
+  CD_TRY(results, run_batch("reading status", steps, Seconds{60}));
+  auto failed = [&](const ExecResult& step, const std::string& what) {
+    return fail(m_node + ": " + what + " failed (exit " + std::to_string(step.exit_status) + ")");
+  };
+  const auto& r = *results;
+  NodeSnapshot snapshot;
+  if (r[0].succeeded()) {
+    std::string target = first_line(r[0].out);
+    snapshot.release = target.substr(target.rfind('/') + 1);
+  } else {
+    snapshot.release = failed(r[0], "reading current release");
+  }
+  snapshot.drift = r[1].succeeded() ? Result<std::vector<std::string>>(non_empty_lines(r[1].out))
+                                    : Result<std::vector<std::string>>(failed(r[1], "checking drift"));
+  snapshot.faults = r[2].succeeded() ? Result<std::vector<ActiveFault>>(parse_active_faults(r[2].out))
+                                     : Result<std::vector<ActiveFault>>(failed(r[2], "listing faults"));
+  for (size_t i = 0; i < services.size(); ++i) {
+    const ExecResult& step = r[3 + i];
+    snapshot.units.emplace_back(services[i], step.succeeded()
+                                                 ? Result<UnitState>(parse_unit_state(step.out))
+                                                 : Result<UnitState>(failed(step, "reading state of " + services[i])));
+  }
+  return snapshot;
 }
 
 Result<std::vector<ActiveFault>> NodeOps::active_faults()

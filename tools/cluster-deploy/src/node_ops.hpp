@@ -41,6 +41,12 @@ struct RollbackTarget {
 /// This command run's id ("r" + 15-digit milliseconds), written with every release switch.
 std::string run_id();
 
+/// A batch of scripts (NodeOps::run_batch) is one shell text: each script's command line
+/// followed by k_batch_step_end, which prints "<k_batch_marker> <exit status>" on a line
+/// of its own.
+inline constexpr std::string_view k_batch_marker = "@@cluster-deploy-step";
+inline constexpr std::string_view k_batch_step_end = "\ncd_status=$?; echo; echo @@cluster-deploy-step \"$cd_status\"\n";
+
 /// Parses remote/releases.sh output.
 RollbackTarget parse_rollback_target(std::string_view text);
 
@@ -62,6 +68,16 @@ struct UnitState {
 
   bool running() const { return active == "active" && sub == "running"; }
 };
+
+/// What `status` shows of a node, read in one round trip (NodeOps::snapshot). A part that
+/// could not be read holds the reason.
+struct NodeSnapshot {
+  Result<std::string> release = std::string();   ///< the id `current` points to; empty: none
+  Result<std::vector<std::string>> drift = std::vector<std::string>();
+  Result<std::vector<ActiveFault>> faults = std::vector<ActiveFault>();
+  std::vector<std::pair<std::string, Result<UnitState>>> units; ///< per service asked for
+};
+
 
 /// Operations on one node, over its Transport.
 class NodeOps {
@@ -119,6 +135,9 @@ public:
   /// those whose id or kind is `only`. Returns what was undone, a line each.
   Result<std::vector<std::string>> heal_faults(const std::string& only = {});
   Result<std::vector<ActiveFault>> active_faults();
+  /// The release, drift, faults and the units of `services` (with their failures), in
+  /// one round trip.
+  Result<NodeSnapshot> snapshot(const std::vector<std::string>& services);
   /// The release a rollback goes to: `wanted`, or the newest one before `current`.
   Result<RollbackTarget> rollback_target(const std::string& wanted);
 
@@ -126,6 +145,15 @@ public:
   Transport& transport() { return m_transport; }
 
 private:
+  /// One script of a batch, with its arguments (after the cluster).
+  struct BatchStep {
+    const remote::Script& script;
+    std::vector<std::string> args;
+  };
+  /// Runs `steps` one after the other in one round trip, each as run_script would run it
+  /// alone; returns each one's stdout and exit status (stderr: all of them, on the first).
+  Result<std::vector<ExecResult>> run_batch(const std::string& what, const std::vector<BatchStep>& steps,
+                                            Seconds timeout);
   /// Runs `script` with the cluster as $1 and `args` after it.
   Result<ExecResult> run_script(const std::string& what, const remote::Script& script, std::vector<std::string> args,
                                 std::string_view input = {}, Seconds timeout = Seconds{120});

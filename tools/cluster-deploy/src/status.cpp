@@ -28,25 +28,38 @@ NodeStatus node_status(NodeSlot& slot, const std::vector<const Service*>& servic
   status.name = slot.node->name;
   status.address = slot.node->address;
   status.group = slot.node->group;
-  if (auto current = slot.ops->current_release()) {
-    status.release = *current;
+  std::vector<std::string> names;
+  for (const Service* service : services) {
+    if (service->group == slot.node->group) {
+      names.push_back(service->name);
+    }
   }
-  if (auto drift = slot.ops->drift()) {
-    status.drift = *drift;
+  auto snapshot = slot.ops->snapshot(names); // one round trip per node
+  if (!snapshot) {
+    for (const auto& name : names) {
+      ServiceStatus row;
+      row.name = name;
+      row.error = snapshot.error();
+      status.services.push_back(std::move(row));
+    }
+    return status;
   }
-  if (auto faults = slot.ops->active_faults()) {
+  if (snapshot->release) {
+    status.release = *snapshot->release;
+  }
+  if (snapshot->drift) {
+    status.drift = *snapshot->drift;
+  }
+  if (snapshot->faults) {
     status.faults.emplace();
-    for (const auto& fault : *faults) {
+    for (const auto& fault : *snapshot->faults) {
       status.faults->push_back(FaultStatus{fault.id, fault.kind, fault.seconds_left, fault.units});
     }
   }
-  for (const Service* service : services) {
-    if (service->group != slot.node->group) {
-      continue;
-    }
+  for (const auto& [name, state] : snapshot->units) {
     ServiceStatus row;
-    row.name = service->name;
-    if (auto state = slot.ops->unit_state(service->name, true)) {
+    row.name = name;
+    if (state) {
       row.loaded = state->loaded;
       row.active = state->active;
       row.sub = state->sub;

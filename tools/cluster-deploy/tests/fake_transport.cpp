@@ -1,6 +1,7 @@
 #include "fake_transport.hpp"
 
 #include "hash.hpp"
+#include "node_ops.hpp"
 
 #include <fstream>
 #include <mutex>
@@ -215,6 +216,22 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
 
 Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_view stdin_data, Seconds)
 {
+  ++m_node.round_trips;
+  auto words = split_quoted(command);
+  if (words.size() == 10 && words[9] == "batch.sh") { // NodeOps::run_batch: one step per k_batch_step_end
+    ExecResult all{0, "", "", ""};
+    std::string text = words[8];
+    for (size_t start = 0, end; (end = text.find(k_batch_step_end, start)) != std::string::npos;
+         start = end + k_batch_step_end.size()) {
+      auto step = split_quoted(text.substr(start, end - start));
+      std::string script = step.at(3);
+      m_node.commands.push_back(script);
+      auto result = handle(std::vector<std::string>(step.begin() + 4, step.end()), script, {});
+      all.out += result.out + "\n" + std::string(k_batch_marker) + " " + std::to_string(result.exit_status) + "\n";
+      all.err += result.err;
+    }
+    return all;
+  }
   auto [script, args] = script_and_args(command);
   m_node.commands.push_back(script);
   return handle(args, script, stdin_data);

@@ -35,6 +35,7 @@ struct FakeNode {
   bool cleaned = false;                                   ///< clean.sh ran
   bool data_purged = false;                               ///< clean.sh ran with purge
   std::vector<std::string> commands;                      ///< every script run, by name ("state.sh", ...)
+  int round_trips = 0;                                    ///< execs (a batch of scripts is one)
   std::vector<std::string> service_user_commands;         ///< what as-service-user.sh ran (probes, QUORUM, LEADER)
   std::vector<std::string> systemctl;                     ///< "restart example-etcd.service", ...
   std::vector<std::string> faults;                        ///< "partition 10.0.0.2", "pause demo-db.service", ...

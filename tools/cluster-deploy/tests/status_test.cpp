@@ -36,10 +36,16 @@ TEST_CASE("status prints a row per node and service and fails when one is not ru
   std::string table;
   bool ok = false;
   {
+    for (auto& [name, node] : fakes.nodes) {
+      node.round_trips = 0;
+    }
     testing::FakeRun run(plan, fakes, all.nodes);
     table = testing::capture_stdout([&] { ok = run_status(run.cluster, all.services); });
   }
   CHECK(ok);
+  for (auto& [name, node] : fakes.nodes) {
+    CHECK(node.round_trips == 1); // release, drift, faults and every unit: one exec per node
+  }
   auto db = row_of(table, "server1", "db");
   REQUIRE(db.size() >= 4);
   CHECK(db[2] == "active");
