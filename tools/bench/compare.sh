@@ -7,6 +7,7 @@
 #
 #   tools/bench/compare.sh BUILD_DIR [--nodes "8 32"] [--runs 3] [--ansible-runs R] [--out FILE] [--raw FILE]
 #
+# The output of every step of the last run is kept in BUILD_DIR/bench/logs.
 # As root, with the local cluster down; it boots it for each node count and takes it down again.
 # Installs the Debian packages pssh and ansible-core when their commands are missing, and python3
 # on the nodes (Ansible needs it there; the debs are downloaded once into BUILD_DIR/bench/debs).
@@ -44,6 +45,7 @@ fi
 
 work=$(mktemp -d /tmp/cluster-deploy-compare.XXXXXX)
 results=$work/results.tsv   # nodes tool scenario run seconds
+logs=$build/bench/logs      # every step's output of the last run, kept for reading
 : >"$results"
 
 log() { printf '%s compare: %s\n' "$(date +%T)" "$*" >&2; }
@@ -63,6 +65,9 @@ take_down() {
 
 cleanup() {
   take_down
+  rm -rf "$logs"
+  mkdir -p "$logs"
+  cp "$work"/*.log "$work"/*.tsv "$logs/" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -101,10 +106,11 @@ install_python() {
   mkdir -p "$work/debs"
   for pkg in "${packages[@]}"; do cp "$debs/${pkg}"_*.deb "$work/debs/"; done
   log "installing python3 on $count nodes (${#packages[@]} packages)"
-  # Unpacked, not installed: dpkg -i would byte-compile the standard library on every node (about
-  # 9 s of CPU each); the modules are compiled on first use instead (the untimed warm-up below).
+  # Unpacked (keeping the merged-/usr symlinks /lib, /bin, ...), not installed: dpkg -i byte-compiles
+  # the standard library on every node (over a minute for 8 nodes on 2 cores); unpacked, python
+  # compiles what it imports on first use instead (the untimed Ansible warm-up).
   each_node "scp -q -F '$ssh_config' -r '$work/debs' {}:python-debs &&
-    ssh -F '$ssh_config' {} 'for deb in python-debs/*.deb; do sudo dpkg-deb -x \$deb / || exit 1; done; rm -rf python-debs'"
+    ssh -F '$ssh_config' {} 'for deb in python-debs/*.deb; do dpkg-deb --fsys-tarfile \$deb | sudo tar -x --keep-directory-symlink -C / || exit 1; done; rm -rf python-debs'"
 }
 
 # setup <N>: inventory, local cluster, plans and renders for the three tools, python3 on the nodes.
@@ -134,8 +140,8 @@ setup() {
     python3 "$repo/tests/helper/plan_variant.py" "$plan" "$dir/$tool/changed" "${name[@]}" --inventory "$dir/inventory" \
       --ssh-config "$ssh_config" --template "worker=$dir/worker.conf.in" >/dev/null
     # A dry run renders every node's files into <out>/render and changes nothing on the nodes.
-    "$helper" deploy --dry-run --plan "$dir/$tool/plan.xml" >>"$work/setup.log" 2>&1
-    "$helper" deploy --dry-run --plan "$dir/$tool/changed/plan.xml" >>"$work/setup.log" 2>&1
+    "$helper" deploy --dry-run --plan "$dir/$tool/plan.xml" >>"$work/$count-setup.log" 2>&1
+    "$helper" deploy --dry-run --plan "$dir/$tool/changed/plan.xml" >>"$work/$count-setup.log" 2>&1
   done
   "$helper" inventory --export ansible --plan "$dir/bench-ansible/plan.xml" >"$dir/inventory.ini"
   install_python
@@ -150,7 +156,8 @@ timed() {
   shift 3
   logfile=$work/$count-$tool-$scenario-$run.log
   start=$(date +%s%N)
-  if ! "$@" >"$logfile" 2>&1; then
+  # Every output line gets the time it arrived (seconds since the epoch), to see where the time goes.
+  if ! "$@" 2>&1 | perl -MTime::HiRes=time -ne '$| = 1; printf "%.3f %s", time, $_' >"$logfile"; then  # pipefail: the command's status
     echo "compare: $tool $scenario (N=$count, run $run) failed:" >&2
     tail -n 30 "$logfile" >&2
     exit 1
@@ -158,6 +165,12 @@ timed() {
   ms=$((($(date +%s%N) - start) / 1000000))
   printf '%s\t%s\t%s\t%s\t%d.%03d\n' "$count" "$tool" "$scenario" "$run" $((ms / 1000)) $((ms % 1000)) >>"$results"
   log "N=$count run $run: $tool $scenario $((ms / 1000)).$((ms % 1000 / 100)) s"
+}
+
+untimed() {  # untimed <log name> <command...>
+  local logfile=$work/$count-$1.log
+  shift
+  "$@" >>"$logfile" 2>&1 || { echo "compare: $* failed:" >&2; tail -n 30 "$logfile" >&2; exit 1; }
 }
 
 record() {  # record <tool> <scenario> <run> <seconds>
@@ -206,7 +219,7 @@ restart_until_healthy() {
 
 ansible_env=()
 ansible_run() {  # ansible_run <playbook|adhoc> <render dir>
-  local render=$2
+  local render=${2:-}
   if [[ $1 == playbook ]]; then
     env "${ansible_env[@]}" ansible-playbook -i "$dir_n/inventory.ini" "$bench/ansible/deploy.yml" \
       -e name=bench-ansible -e "render=$render" -e "etcd_program=$etcd_binary" -e "worker_program=$worker_binary"
@@ -232,19 +245,19 @@ one_run() {
 
   timed cluster-deploy first "$run" "$helper" deploy --plan "$cd/plan.xml"
   timed cluster-deploy unchanged "$run" "$helper" deploy --plan "$cd/plan.xml"
-  grep -q '^nothing changed on any node$' "$work/$count-cluster-deploy-unchanged-$run.log" ||
+  grep -q ' nothing changed on any node$' "$work/$count-cluster-deploy-unchanged-$run.log" ||
     { echo "compare: the unchanged deploy changed something" >&2; exit 1; }
   timed cluster-deploy config "$run" "$helper" deploy --plan "$cd/changed/plan.xml"
   timed cluster-deploy status "$run" "$helper" status --plan "$cd/plan.xml"
   seconds=$(restart_until_healthy)
   record floor restart "$run" "$seconds"
-  "$helper" clean --plan "$cd/plan.xml" --purge-data >/dev/null
+  untimed clean-cluster-deploy "$helper" clean --plan "$cd/plan.xml" --purge-data
 
   timed pssh first "$run" pssh_run deploy "$dir_n/bench-pssh/render"
   timed pssh unchanged "$run" pssh_run deploy "$dir_n/bench-pssh/render"
   timed pssh config "$run" pssh_run deploy "$dir_n/bench-pssh/changed/render"
   timed pssh status "$run" pssh_run status
-  pssh_run clean >/dev/null
+  untimed clean-pssh pssh_run clean
 
   ((run <= ansible_runs)) || return 0
   timed ansible first "$run" ansible_run playbook "$dir_n/bench-ansible/render"
@@ -253,18 +266,20 @@ one_run() {
     { echo "compare: the unchanged Ansible run changed something" >&2; exit 1; }
   timed ansible config "$run" ansible_run playbook "$dir_n/bench-ansible/changed/render"
   timed ansible status "$run" ansible_run adhoc
-  "$bench/pssh-deploy.sh" clean bench-ansible "$ssh_config" "$nodes_file" >/dev/null
+  # The same removal as the pssh script's (an Ansible clean playbook would be slower, and it is not timed).
+  untimed clean-ansible "$bench/pssh-deploy.sh" clean bench-ansible "$ssh_config" "$nodes_file"
 }
 
 install_tools
 started=$(date +%s)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for count in $node_counts; do
   setup "$count"
   mkdir -p "$work/ansible/cp" "$work/ansible/home"
   ansible_env=(ANSIBLE_CONFIG="$bench/ansible/ansible.cfg" ANSIBLE_HOME="$work/ansible/home"
     ANSIBLE_SSH_CONTROL_PATH_DIR="$work/ansible/cp" ANSIBLE_NOCOLOR=1)
   log "warming up Ansible (python on the nodes compiles what it imports)"
-  env "${ansible_env[@]}" ansible -i "$dir_n/inventory.ini" all -b -m ansible.builtin.stat -a path=/ >>"$work/setup.log" 2>&1
+  untimed setup env "${ansible_env[@]}" ansible -i "$dir_n/inventory.ini" all -b -m ansible.builtin.stat -a path=/
   for ((run = 1; run <= runs; run++)); do one_run "$run"; done
   log "taking $count nodes down"
   take_down
@@ -272,4 +287,4 @@ done
 
 [[ -z $raw ]] || cp "$results" "$raw"
 python3 "$bench/compare_table.py" "$results" --runs "$runs" --ansible-runs "$ansible_runs" \
-  --minutes $((($(date +%s) - started + 59) / 60)) >"$out"
+  --minutes $((($(date +%s) - started + 59) / 60)) --load "$load_before" >"$out"

@@ -25,6 +25,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ansible-runs", type=int, default=3)
     parser.add_argument("--minutes", type=int)
+    parser.add_argument("--load", help="the host's load averages when the run started")
     args = parser.parse_args()
 
     samples = defaultdict(list)
@@ -75,7 +76,8 @@ def main():
     counts = sorted({len(v) for k, v in samples.items() if k[1] != "ansible"})
     ansible_counts = sorted({len(v) for k, v in samples.items() if k[1] == "ansible"})
     print(f"Runs per cell: {'/'.join(map(str, counts))} (Ansible: {'/'.join(map(str, ansible_counts)) or '0'})."
-          + (f" One full run of the script took {args.minutes} min." if args.minutes else ""))
+          + (f" One full run of the script took {args.minutes} min." if args.minutes else "")
+          + (f" Host load averages at the start: {args.load}." if args.load else ""))
 
 
 if __name__ == "__main__":

@@ -76,11 +76,11 @@ deploy() {
   local render=${1:?render dir} etcd=${2:?etcd binary} worker=${3:?worker binary}
   stage servers "$etcd" "$render"
   stage workers "$worker" "$render"
-  parallel-scp "${pssh_opts[@]}" -h "$work/servers" -r "$work/stage-servers" "$stage_dir" >/dev/null &
-  parallel-scp "${pssh_opts[@]}" -h "$work/workers" -r "$work/stage-workers" "$stage_dir" >/dev/null
+  parallel-scp "${pssh_opts[@]}" -h "$work/servers" -r "$work/stage-servers" "$stage_dir" &
+  parallel-scp "${pssh_opts[@]}" -h "$work/workers" -r "$work/stage-workers" "$stage_dir"
   wait $!
-  install_script | parallel-ssh "${pssh_opts[@]}" -h "$work/servers" -I "sudo sh -s -- $name etcd $stage_dir" >/dev/null
-  install_script | parallel-ssh "${pssh_opts[@]}" -h "$work/workers" -I "sudo sh -s -- $name worker $stage_dir" >/dev/null
+  install_script | parallel-ssh "${pssh_opts[@]}" -h "$work/servers" -I "sudo sh -s -- $name etcd $stage_dir"
+  install_script | parallel-ssh "${pssh_opts[@]}" -h "$work/workers" -I "sudo sh -s -- $name worker $stage_dir"
 }
 
 status() {
@@ -96,7 +96,7 @@ clean() {
     done
     systemctl daemon-reload
     rm -rf /opt/$name /var/lib/$name $stage_dir
-    if id -u $name >/dev/null 2>&1; then userdel $name; fi'" >/dev/null
+    if id -u $name >/dev/null 2>&1; then userdel $name; fi'"
 }
 
 case $command in
