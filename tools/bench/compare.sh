@@ -193,24 +193,14 @@ scp_files() {  # every node's files (the same as the tools send) to its home fol
 
 clean_home() { each_node "ssh -F '$ssh_config' {} 'find . -maxdepth 1 -type f ! -name \".*\" -delete'"; }
 
-# One restart of every worker at once until it is registered again, timed on the node (no SSH in
-# it); prints the slowest node's seconds.
+# One restart of every worker at once until it is registered again, timed on the node
+# (restart-until-healthy.sh); prints the slowest node's seconds.
 restart_until_healthy() {
-  # shellcheck disable=SC2016 # expanded by the node's shell
-  local script='stamp=$(mktemp); t0=$(date +%s%N); systemctl restart example-worker.service
-    for _ in $(seq 1200); do
-      [ -s /var/lib/example/worker/registered ] && [ /var/lib/example/worker/registered -nt "$stamp" ] && break
-      sleep 0.1
-    done
-    t1=$(date +%s%N)
-    [ /var/lib/example/worker/registered -nt "$stamp" ] || { rm -f "$stamp"; exit 1; }
-    rm -f "$stamp"
-    echo $(((t1 - t0) / 1000000))'
   local node
   rm -f "$work"/restart-*
   for node in "${nodes[@]}"; do
     [[ $node == worker* ]] || continue
-    ssh -F "$ssh_config" "$node" sudo sh -c "'$script'" >"$work/restart-$node" &
+    ssh -F "$ssh_config" "$node" sudo bash -s <"$bench/restart-until-healthy.sh" >"$work/restart-$node" &
   done
   wait
   [[ $(cat "$work"/restart-* | grep -c .) -eq $((count - 3)) ]] || { echo "compare: a worker did not come back" >&2; return 1; }

@@ -3,7 +3,7 @@
 # Debian's pssh (parallel-scp, parallel-ssh) to do the job cluster-deploy does for the example
 # cluster. Every run copies every file and restarts every service (no change detection):
 # parallel-scp of the binary and the rendered configs and units to every node, then parallel-ssh
-# installs them, restarts the servers and waits until they are healthy, then the same for the workers.
+# runs pssh-install.sh on the servers (install, restart, wait until healthy), then on the workers.
 #
 #   pssh-deploy.sh deploy NAME SSH_CONFIG NODES RENDER ETCD_BINARY WORKER_BINARY
 #   pssh-deploy.sh status NAME SSH_CONFIG NODES
@@ -16,6 +16,7 @@
 set -euo pipefail
 
 command=${1:?command} name=${2:?name} ssh_config=${3:?ssh_config} nodes=${4:?nodes file}
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/bench-pssh.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 stage_dir=/home/deploy/$name-stage   # on the node
@@ -25,42 +26,6 @@ awk '$3 == "workers" {print $1}' "$nodes" >"$work/workers"
 cat "$work/servers" "$work/workers" >"$work/all"
 count=$(wc -l <"$work/all")
 pssh_opts=(-p "$count" -t 300 -x "-F $ssh_config")
-
-# The script parallel-ssh runs as root on every node of one group: install, restart, wait until
-# healthy (at most 120 s). Arguments: NAME SERVICE STAGE_DIR.
-install_script() {
-  cat <<'EOF'
-set -eu
-name=$1 service=$2 stage=$3 node=$(hostname)
-unit=$name-$service.service
-id -u "$name" >/dev/null 2>&1 || useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$name"
-install -d -m 0755 "/opt/$name/current/bin" "/opt/$name/current/etc/$service"
-install -m 0755 "$stage"/bin/* "/opt/$name/current/bin/"
-install -m 0640 -g "$name" "$stage/nodes/$node/etc/$service"/* "/opt/$name/current/etc/$service/"
-install -m 0644 "$stage/nodes/$node/units/$unit" /etc/systemd/system/
-rm -rf "$stage"
-systemctl daemon-reload
-systemctl enable --quiet "$unit"
-stamp=$(mktemp)
-systemctl restart "$unit"
-for _ in $(seq 240); do
-  if [ "$service" = etcd ]; then
-    curl -fsS --max-time 2 http://127.0.0.1:2379/health 2>/dev/null | grep -q '"health":"true"' && break
-  else
-    marker=/var/lib/$name/worker/registered
-    [ -s "$marker" ] && [ "$marker" -nt "$stamp" ] && break
-  fi
-  sleep 0.5
-done
-rm -f "$stamp"
-systemctl is-active --quiet "$unit" || { echo "$node: $unit is not active" >&2; exit 1; }
-if [ "$service" = etcd ]; then
-  curl -fsS --max-time 2 http://127.0.0.1:2379/health | grep -q '"health":"true"' || { echo "$node: etcd not healthy after 120 s" >&2; exit 1; }
-else
-  [ -s "/var/lib/$name/worker/registered" ] || { echo "$node: worker not registered after 120 s" >&2; exit 1; }
-fi
-EOF
-}
 
 # stage <group> <binary> <render>: the local folder parallel-scp sends to the group's nodes.
 stage() {
@@ -79,8 +44,8 @@ deploy() {
   parallel-scp "${pssh_opts[@]}" -h "$work/servers" -r "$work/stage-servers" "$stage_dir" &
   parallel-scp "${pssh_opts[@]}" -h "$work/workers" -r "$work/stage-workers" "$stage_dir"
   wait $!
-  install_script | parallel-ssh "${pssh_opts[@]}" -h "$work/servers" -I "sudo sh -s -- $name etcd $stage_dir"
-  install_script | parallel-ssh "${pssh_opts[@]}" -h "$work/workers" -I "sudo sh -s -- $name worker $stage_dir"
+  parallel-ssh "${pssh_opts[@]}" -h "$work/servers" -I "sudo bash -s -- $name etcd $stage_dir" <"$here/pssh-install.sh"
+  parallel-ssh "${pssh_opts[@]}" -h "$work/workers" -I "sudo bash -s -- $name worker $stage_dir" <"$here/pssh-install.sh"
 }
 
 status() {
