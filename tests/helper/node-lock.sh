@@ -60,5 +60,18 @@ for node in $(all_nodes | awk '{ print $1 }'); do
   on_node "$node" "! sudo test -e $record" || fail "$node: a finished run left its lock behind"
 done
 
+# 5. A run whose controller is killed mid-deploy: its connection closes, and the node is free
+#    at once, not after the 10-minute lease (a few seconds' wait covers sshd noticing).
+"$CLUSTER_DEPLOY" deploy --plan "$changed" >"$WORK/killed-deploy.log" 2>&1 &
+deployer=$!
+for _ in $(seq 100); do
+  on_node "$worker" "sudo test -e $record" && break
+  sleep 0.1
+done
+on_node "$worker" "sudo grep -q '^connection [0-9]' $record" || fail "the lock does not name the run's connection"
+kill -9 "$deployer"
+wait "$deployer" 2>/dev/null || true
+run_helper 0 "$WORK/after-kill.log" deploy --plan "$CLUSTER_DEPLOY_PLAN" --lock-wait 10
+
 run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"
-say "ok: a held node refuses other runs (naming the holder), --lock-wait waits, a dead run's lock expires"
+say "ok: a held node refuses other runs (naming the holder), --lock-wait waits, a dead run's lock expires, a dropped connection frees its nodes"

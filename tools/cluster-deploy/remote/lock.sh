@@ -4,13 +4,35 @@
 # Takes this node for one command run that changes it (deploy, rollback, up, down, clean),
 # so that two runs at once (CI and a developer, a deploy and a clean) never interleave.
 # The lock is a record in the run folder (gone at reboot) that every script of the holding
-# run renews (prelude.sh); a run whose controller died holds the node until its lease
-# runs out. Prints "locked <who> since <time> <seconds left>" and exits 5 when another
+# run renews (prelude.sh). It names the SSH connection the run came over (its sshd session
+# process): when that is gone, the controller died or lost the connection, and the node is
+# free at once; else it is held until its lease runs out. Prints "locked <who> since <time> <seconds left>" and exits 5 when another
 # run holds the node. Taking it again for the same run renews it.
 set -eu
 # shellcheck source=prelude.sh
 . ./prelude.sh
 run=$2 lease=$3 who=$4
+
+# "<pid> <start time>" of the sshd process of this connection: our first sshd ancestor.
+connection() {
+  pid=$$
+  while [ "$pid" -gt 1 ] 2>/dev/null; do
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sshd ]; then
+      echo "$pid $(cut -d' ' -f22 "/proc/$pid/stat")"
+      return
+    fi
+    pid=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+  done
+}
+
+# True while the connection "<pid> <start time>" is open (unknown counts as open).
+connection_open() {
+  [ -z "$1" ] && return 0
+  # shellcheck disable=SC2086 # "<pid> <start time>": two words
+  set -- $1
+  [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f22 "/proc/$1/stat")" = "$2" ]
+}
+
 umask 077
 mkdir -p "$run_dir"
 exec 8>"$run_dir/.lock-guard"
@@ -21,11 +43,13 @@ fi
 if [ -f "$lock_record" ]; then
   holder=$(sed -n 's/^run //p' "$lock_record")
   holder_lease=$(sed -n 's/^lease //p' "$lock_record")
+  holder_connection=$(sed -n 's/^connection //p' "$lock_record")
   age=$(($(date +%s) - $(stat -c %Y "$lock_record")))
-  if [ "$holder" != "$run" ] && [ "$age" -lt "${holder_lease:-0}" ]; then
+  if [ "$holder" != "$run" ] && [ "$age" -lt "${holder_lease:-0}" ] && connection_open "$holder_connection"; then
     echo "locked $(sed -n 's/^who //p' "$lock_record") since $(sed -n 's/^since //p' "$lock_record") $((holder_lease - age))"
     exit 5
   fi
 fi
-printf 'run %s\nlease %s\nwho %s\nsince %s\n' "$run" "$lease" "$who" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$lock_record.tmp"
+printf 'run %s\nlease %s\nwho %s\nsince %s\nconnection %s\n' "$run" "$lease" "$who" \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(connection)" >"$lock_record.tmp"
 mv -f "$lock_record.tmp" "$lock_record"
