@@ -22,6 +22,7 @@ struct Rollout {
   const HealthOptions& health;
   const std::function<void(const Service&, NodeSlot&)>& on_healthy;
   std::map<std::string, std::set<std::string>> touched; ///< node -> services (re)started in this run
+  std::map<std::string, std::set<std::string>> seen_running; ///< node -> services left running as they were
   std::string stopped_by;                               ///< the service whose failures stopped the rollout
   std::mutex mutex;
 
@@ -121,7 +122,8 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
 }
 
 /// What `deploy`/`up` do to one service on one node; returns the action name.
-Result<std::string> start_action(NodeOps& ops, const Service& service, bool restart)
+/// `running_now` says whether a service left as it was is running (not starting).
+Result<std::string> start_action(NodeOps& ops, const Service& service, bool restart, bool& running_now)
 {
   CD_TRY(state, ops.unit_state(service.name));
   bool running = state->active == "active" || state->active == "activating";
@@ -130,6 +132,7 @@ Result<std::string> start_action(NodeOps& ops, const Service& service, bool rest
     return done ? Result<std::string>{std::string("restarted")} : fail(done.error());
   }
   if (running) {
+    running_now = state->running();
     return std::string("unchanged");
   }
   auto done = ops.systemctl("start", service.name);
@@ -157,7 +160,8 @@ void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::
   if (restart && !switch_release(r, slot)) { // the node moves to its new release at this service's turn
     return;
   }
-  auto action = start_action(*slot.ops, service, restart);
+  bool running_now = false;
+  auto action = start_action(*slot.ops, service, restart, running_now);
   if (!action) {
     r.cluster.mark_failed(slot, service.name, "start", action.error(), seconds_since(start));
     return;
@@ -165,6 +169,9 @@ void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::
   r.cluster.output().progress(slot.node->name, service.name + ": " + *action);
   std::lock_guard lock(r.mutex);
   actions[slot.node->name] = *action;
+  if (running_now) {
+    r.seen_running[slot.node->name].insert(service.name);
+  }
   if (*action != "unchanged") {
     r.touched[slot.node->name].insert(service.name);
   }
@@ -177,7 +184,18 @@ void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const s
   if (action == "unchanged") {
     options.settle = Seconds{0}; // not (re)started by this run: nothing to settle
   }
-  auto healthy = wait_healthy(*slot.ops, r.cluster.plan(), *slot.node, service, options);
+  // Left running as it was, and seen running a moment ago: its probe is the check (one
+  // round trip fewer per service and node); only a failing probe waits and looks again.
+  bool seen_running = false;
+  if (action == "unchanged") {
+    std::lock_guard lock(r.mutex); // the nodes are checked in parallel
+    auto it = r.seen_running.find(slot.node->name);
+    seen_running = it != r.seen_running.end() && it->second.count(service.name) != 0;
+  }
+  auto healthy = seen_running ? probe_once(*slot.ops, r.cluster.plan(), *slot.node, service) : Result<void>{};
+  if (!seen_running || !healthy) {
+    healthy = wait_healthy(*slot.ops, r.cluster.plan(), *slot.node, service, options);
+  }
   if (!healthy) {
     auto journal = slot.ops->journal_tail(service.name, 20);
     r.cluster.output().block(slot.node->name, journal ? *journal : journal.error());
@@ -203,7 +221,7 @@ std::vector<NodeSlot*> run_on(Rollout& r, const Service& service, const std::vec
   r.cluster.output().phase("start " + service.name);
   if (bootstrap_first) {
     start_on(r, service, *first, actions);
-    if (first->alive()) {
+    if (first->alive() && actions[first->node->name] != "unchanged") { // it was running already
       wait_started(*first->ops, service.name);
     }
   }
