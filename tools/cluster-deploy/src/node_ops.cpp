@@ -130,13 +130,6 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
   return result;
 }
 
-Result<std::string> NodeOps::current_release()
-{
-  CD_TRY(result, run_script("reading current release", remote::current, {}, {}, Seconds{30}));
-  std::string target = first_line(result->out);
-  return target.substr(target.rfind('/') + 1);
-}
-
 Result<ExecResult> NodeOps::run_as_service_user(const std::string& shell_command, Seconds timeout)
 {
   StepLog step(m_node, "as the service user: " + shell_command);
@@ -256,10 +249,9 @@ Result<void> NodeOps::systemctl(const std::string& verb, const std::string& serv
   return result ? Result<void>{} : fail(result.error());
 }
 
-Result<UnitState> NodeOps::unit_state(const std::string& service, bool with_failures)
+Result<UnitState> NodeOps::unit_state(const std::string& service)
 {
-  CD_TRY(result, run_script("reading state of " + service, remote::unit_state,
-                            {service, with_failures ? "failures" : "-"}, {}, Seconds{30}));
+  CD_TRY(result, run_script("reading state of " + service, remote::unit_state, {service, "-"}, {}, Seconds{30}));
   return parse_unit_state(result->out);
 }
 
@@ -282,11 +274,8 @@ Result<void> NodeOps::preflight(const NodeRelease& release, std::uint64_t bytes)
     return {};
   }
   std::string problems; // every line: the user fixes them all at once
-  std::istringstream lines(result->err.empty() ? result->out : result->err);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty()) {
-      problems += (problems.empty() ? "" : "; ") + line;
-    }
+  for (const auto& line : non_empty_lines(result->err.empty() ? result->out : result->err)) {
+    problems += (problems.empty() ? "" : "; ") + line;
   }
   if (result->exit_status != 6 && result->exit_status != 4) {
     problems = "checking the node failed (exit " + std::to_string(result->exit_status) + "): " + problems;
@@ -300,12 +289,6 @@ Result<void> NodeOps::clean(const std::vector<std::string>& services, bool purge
   args.insert(args.end(), services.begin(), services.end());
   auto result = run_script("cleaning", remote::clean, args, {}, Seconds{300});
   return result ? Result<void>{} : fail(result.error());
-}
-
-Result<std::vector<std::string>> NodeOps::drift()
-{
-  CD_TRY(result, run_script("checking drift", remote::drift, {}, {}, Seconds{60}));
-  return non_empty_lines(result->out);
 }
 
 RollbackTarget parse_rollback_target(std::string_view text)
@@ -450,12 +433,6 @@ Result<NodeSnapshot> NodeOps::snapshot(const std::vector<std::string>& services)
                                                  : Result<UnitState>(failed(step, "reading state of " + services[i])));
   }
   return snapshot;
-}
-
-Result<std::vector<ActiveFault>> NodeOps::active_faults()
-{
-  CD_TRY(result, run_script("listing faults", remote::list_faults, {}, {}, Seconds{30}));
-  return parse_active_faults(result->out);
 }
 
 Result<RollbackTarget> NodeOps::rollback_target(const std::string& wanted)

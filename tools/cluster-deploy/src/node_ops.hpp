@@ -78,7 +78,6 @@ struct NodeSnapshot {
   std::vector<std::pair<std::string, Result<UnitState>>> units; ///< per service asked for
 };
 
-
 /// Operations on one node, over its Transport.
 class NodeOps {
 public:
@@ -116,16 +115,12 @@ public:
   Result<void> systemctl(const std::string& verb, const std::string& service);
   /// Runs `shell_command` as the services' user (HEALTH exec probes).
   Result<ExecResult> run_as_service_user(const std::string& shell_command, Seconds timeout);
-  /// The unit's state; `with_failures` also reads UnitState::failures (one more journal query).
-  Result<UnitState> unit_state(const std::string& service, bool with_failures = false);
+  /// The unit's state (without UnitState::failures: snapshot() reads those).
+  Result<UnitState> unit_state(const std::string& service);
   Result<std::string> journal_tail(const std::string& service, int lines);
-  /// The id of the release `current` points to; empty when nothing is deployed.
-  Result<std::string> current_release();
 
   /// Stops and removes units and releases; data only with `purge_data`.
   Result<void> clean(const std::vector<std::string>& services, bool purge_data);
-  /// Files of the current release (and installed units) that differ from its manifest.
-  Result<std::vector<std::string>> drift();
 
   /// Applies a fault (remote/fault.sh) that heals itself after `seconds`; `args`
   /// are addresses (partition) or unit names (the other kinds).
@@ -134,9 +129,9 @@ public:
   /// Undoes the faults of this cluster on the node (remote/heal.sh): all of them, or
   /// those whose id or kind is `only`. Returns what was undone, a line each.
   Result<std::vector<std::string>> heal_faults(const std::string& only = {});
-  Result<std::vector<ActiveFault>> active_faults();
-  /// The release, drift, faults and the units of `services` (with their failures), in
-  /// one round trip.
+  /// The release `current` points to (empty: none), the files and units that differ from
+  /// its manifest (drift), the active faults, and the units of `services` with their
+  /// failures since deploy: what `status` shows, in one round trip.
   Result<NodeSnapshot> snapshot(const std::vector<std::string>& services);
   /// The release a rollback goes to: `wanted`, or the newest one before `current`.
   Result<RollbackTarget> rollback_target(const std::string& wanted);

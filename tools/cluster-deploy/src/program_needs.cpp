@@ -180,7 +180,12 @@ Result<std::vector<BundledLibrary>> libraries_to_bundle(const std::filesystem::p
     if (path == "not") {
       return fail(program.string() + " needs " + soname + ", which this machine cannot find either (BUNDLE_LIBS)");
     }
-    libraries.push_back({soname, std::filesystem::canonical(path)});
+    std::error_code ec;
+    auto local = std::filesystem::canonical(path, ec);
+    if (ec) {
+      return fail(program.string() + " needs " + soname + " from " + path + ": " + ec.message() + " (BUNDLE_LIBS)");
+    }
+    libraries.push_back({soname, local});
   }
   return libraries;
 }
