@@ -53,6 +53,7 @@ Commands
                              [KNOWN_HOSTS <file>]
                              [HOST_KEY_POLICY strict|accept-new]
                              [PARALLEL <n>]
+                             [FAN_OUT auto|on|off]
                              [FAULTS]
                              [TEARDOWN none|down|clean]
                              [LOCAL_CLUSTER])
@@ -91,6 +92,15 @@ Commands
 
   ``PARALLEL <n>``
     How many nodes the helper works on at once (default 64).
+
+  ``FAN_OUT auto|on|off``
+    Whether nodes pass programs and libraries on to each other during a deploy
+    (fan-out), so that this machine sends one copy of a file many nodes need
+    instead of one per node. ``auto`` (the default) does it where it pays (a
+    file of 4 MiB or more going to 8 nodes or more); ``on`` for every program or
+    library that goes to two nodes or more; ``off`` when the nodes cannot reach
+    each other over SSH. ``cluster-deploy deploy --fan-out`` overrides it for one
+    run. A transfer between nodes that fails falls back to a direct upload.
 
   ``FAULTS``
     Tests may inject faults into this cluster (``cluster-deploy fault``:
@@ -553,7 +563,7 @@ endfunction()
 function(cluster_deploy_inventory dir)
   set(fn cluster_deploy_inventory)
   cmake_parse_arguments(PARSE_ARGV 1 arg "LOCAL_CLUSTER;FAULTS"
-    "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL;TEARDOWN" "")
+    "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL;FAN_OUT;TEARDOWN" "")
   _cluster_deploy_check_args(${fn})
 
   get_property(previous GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
@@ -628,6 +638,12 @@ function(cluster_deploy_inventory dir)
     message(FATAL_ERROR "${fn}: PARALLEL must be a positive integer, not '${arg_PARALLEL}'")
   endif()
 
+  if(NOT DEFINED arg_FAN_OUT)
+    set(arg_FAN_OUT auto)
+  elseif(NOT arg_FAN_OUT MATCHES "^(auto|on|off)$")
+    message(FATAL_ERROR "${fn}: FAN_OUT must be auto, on or off, not '${arg_FAN_OUT}'")
+  endif()
+
   if(DEFINED arg_SSH_CONFIG)
     get_filename_component(arg_SSH_CONFIG "${arg_SSH_CONFIG}" ABSOLUTE
       BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
@@ -650,6 +666,7 @@ function(cluster_deploy_inventory dir)
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_KNOWN_HOSTS "${arg_KNOWN_HOSTS}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_HOST_KEY_POLICY "${arg_HOST_KEY_POLICY}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_PARALLEL "${arg_PARALLEL}")
+  set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_FAN_OUT "${arg_FAN_OUT}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_LOCAL_CLUSTER "${arg_LOCAL_CLUSTER}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_TEARDOWN "${arg_TEARDOWN}")
   if(arg_FAULTS OR arg_LOCAL_CLUSTER)
@@ -977,6 +994,7 @@ function(_cluster_deploy_write_plan plan)
   get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
   get_property(known_hosts GLOBAL PROPERTY _CLUSTER_DEPLOY_KNOWN_HOSTS)
   get_property(parallel GLOBAL PROPERTY _CLUSTER_DEPLOY_PARALLEL)
+  get_property(fan_out GLOBAL PROPERTY _CLUSTER_DEPLOY_FAN_OUT)
   get_property(services GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
   get_property(faults GLOBAL PROPERTY _CLUSTER_DEPLOY_FAULTS)
   _cluster_deploy_effective_ssh_config(ssh_config)
@@ -992,7 +1010,7 @@ function(_cluster_deploy_write_plan plan)
     set(faults_attribute " faults=\"allowed\"")
   endif()
   string(APPEND xml "<plan version=\"1\" cluster=\"${cluster}\" inventory=\"${inventory}\" output=\"${output}\"${faults_attribute}>\n")
-  string(APPEND xml "  <ssh config=\"${ssh_config}\" known-hosts=\"${known_hosts}\" host-key-policy=\"${policy}\" parallel=\"${parallel}\"/>\n")
+  string(APPEND xml "  <ssh config=\"${ssh_config}\" known-hosts=\"${known_hosts}\" host-key-policy=\"${policy}\" parallel=\"${parallel}\" fan-out=\"${fan_out}\"/>\n")
   foreach(name IN LISTS services)
     _cluster_deploy_service_xml(xml ${name})
   endforeach()

@@ -2,8 +2,8 @@
 # clean.sh <cluster> purge|keep [<service>...]   (run as root)
 #
 # Stops and removes every unit of ours (those of the named services and any other that
-# carries our mark) and /opt/<cluster>; with "purge" also the services' data. Refuses
-# folders without our mark.
+# carries our mark), /opt/<cluster> and the fan-out's relay account; with "purge" also the
+# services' data. Refuses folders without our mark.
 # shellcheck source=prelude.sh
 . ./prelude.sh
 purge=$2
@@ -17,6 +17,10 @@ for u in "$unit_dir/$cluster"-*.service; do
 done
 systemctl daemon-reload
 systemctl reset-failed 2>/dev/null || true
-rm -rf "$root"
+rm -rf "$root" "$relay_run"
+if getent passwd "$relay_user" >/dev/null && [ "$(getent passwd "$relay_user" | cut -d: -f5)" = "$relay_mark" ]; then
+  pkill -KILL -u "$relay_user" 2>/dev/null || true
+  userdel "$relay_user" 2>/dev/null || true
+fi
 if [ "$purge" = purge ]; then rm -rf "$data" "$private_data"; fi
 exit 0

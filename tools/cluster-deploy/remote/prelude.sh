@@ -10,6 +10,13 @@ private_data=/var/lib/private/$cluster # the same for services with DynamicUser=
 unit_dir=/etc/systemd/system          # <cluster>-<service>.service
 run_dir=/run/cluster-deploy/$cluster  # faults/<id>, heal.sh, .lock: gone at reboot, like a fault
 lock_record=$run_dir/lock             # which command run holds the node (lock.sh)
+# A deploy's fan-out (relay-*.sh): other nodes pass files to this account, with a key that
+# exists only for that deploy and may only write into the inbox.
+relay_user=$cluster-relay
+relay_mark="cluster-deploy $cluster relay"
+relay_home=$root/relay                # .ssh/authorized_keys (the deploy's key), receive.sh, inbox/
+relay_inbox=$relay_home/inbox         # what arrives, named by its sha256, until relay-adopt.sh takes it
+relay_run=$run_dir/relay              # the deploy's private key, for passing files on (root's alone)
 mark="cluster-deploy $cluster"        # the service user's comment and the .cluster-deploy files
 unit_mark="# cluster-deploy: cluster=$cluster" # a line of every unit we install
 

@@ -29,6 +29,7 @@ struct Options {
   std::string color = "auto";
   int verbose = 0;
   bool dry_run = false;
+  std::string fan_out; ///< empty: the plan's
   bool json = false;
   int health_timeout = 120;
   int lock_wait = 0;
@@ -75,7 +76,8 @@ const std::vector<Command>& commands()
   static const std::vector<Command> table = {
       {"deploy", "push binaries, configs and units; restart what changed; verify health",
        [](Cluster& c, const auto& s, const Options& o) {
-         DeployOptions options{o.dry_run, HealthOptions{Seconds{o.health_timeout}, Seconds{2}}};
+         DeployOptions options{o.dry_run, HealthOptions{Seconds{o.health_timeout}, Seconds{2}},
+                               *parse_fan_out_mode(o.fan_out.empty() ? c.plan().ssh.fan_out : o.fan_out)};
          return run_deploy(c, s, o.releases, options);
        },
        true},
@@ -136,6 +138,9 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
 {
   if (name == "deploy") {
     sub.add_flag("--dry-run", options.dry_run, "print what would change on each node; change nothing");
+    sub.add_option("--fan-out", options.fan_out,
+                   "auto, on or off: nodes pass programs on to each other (default: the plan's, auto)")
+        ->check(CLI::IsMember({"auto", "on", "off"}));
   }
   if (name == "deploy" || name == "up" || name == "rollback" || name == "down" || name == "clean") {
     sub.add_option("--lock-wait", options.lock_wait,

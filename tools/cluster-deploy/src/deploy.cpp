@@ -49,12 +49,10 @@ std::string describe(const ChangeSet& changes, const NodeRelease& release)
          (restarts.empty() ? "" : "; restart " + restarts);
 }
 
-Result<void> stage(NodeOps& ops, const NodeChange& work, Output& output)
+/// Creates the staging folder with what the node already has; returns the files to send.
+Result<std::vector<const ReleaseFile*>> prepare(NodeOps& ops, const NodeChange& work, Output& output)
 {
   const auto& changes = work.changes;
-  if (!changes.release_changed || changes.release_on_node) {
-    return {};
-  }
   CD_TRY(resend, ops.prepare_staging(work.release, changes));
   std::vector<const ReleaseFile*> uploads = changes.send;
   for (const auto& file : work.release.files) {
@@ -63,6 +61,13 @@ Result<void> stage(NodeOps& ops, const NodeChange& work, Output& output)
       uploads.push_back(&file);
     }
   }
+  return uploads;
+}
+
+/// Sends `uploads` from here and seals the release.
+Result<void> send_and_seal(NodeOps& ops, const NodeChange& work, const std::vector<const ReleaseFile*>& uploads,
+                           Output& output)
+{
   for (const ReleaseFile* file : uploads) {
     if (auto sent = ops.upload(work.release, *file); !sent) {
       return sent;
@@ -73,6 +78,11 @@ Result<void> stage(NodeOps& ops, const NodeChange& work, Output& output)
   }
   output.progress(ops.node(), "staged release " + work.release.id);
   return ops.seal(work.release);
+}
+
+bool must_stage(const ChangeSet& changes)
+{
+  return changes.release_changed && !changes.release_on_node;
 }
 
 /// A node whose group runs no service of the plan any more: what an earlier plan put there
@@ -152,7 +162,10 @@ void refuse_unless_every_node_ready(Cluster& cluster)
               "out with --node or --group");
 }
 
-void stage_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run)
+/// Says what changes on the node and creates its staging folder; the files it must get
+/// go to `uploads`.
+void prepare_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run,
+                  std::vector<const ReleaseFile*>& uploads)
 {
   auto start = Clock::now();
   if (work.release.files.empty()) { // no service of the plan runs here (any more)
@@ -160,12 +173,15 @@ void stage_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run
     return;
   }
   cluster.output().progress(slot.node->name, (dry_run ? "would deploy: " : "") + describe(work.changes, work.release));
-  if (dry_run) {
+  if (dry_run || !must_stage(work.changes)) {
     return;
   }
-  if (auto staged = stage(*slot.ops, work, cluster.output()); !staged) {
-    cluster.mark_failed(slot, "-", "stage", staged.error(), seconds_since(start));
+  auto prepared = prepare(*slot.ops, work, cluster.output());
+  if (!prepared) {
+    cluster.mark_failed(slot, "-", "stage", prepared.error(), seconds_since(start));
+    return;
   }
+  uploads = std::move(*prepared);
 }
 
 /// What the dry run found for one node, for --json.
@@ -218,7 +234,26 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
     refuse_unless_every_node_ready(cluster);
     cluster.output().phase("stage");
   }
-  cluster.for_each_alive([&](NodeSlot& slot) { stage_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
+  std::map<std::string, std::vector<const ReleaseFile*>> uploads;
+  for (const auto& slot : cluster.slots()) {
+    uploads[slot.node->name]; // every entry exists before the threads below write theirs
+  }
+  cluster.for_each_alive([&](NodeSlot& slot) {
+    prepare_node(cluster, slot, work.at(slot.node->name), options.dry_run, uploads.at(slot.node->name));
+  });
+  if (!options.dry_run) {
+    fan_out(cluster, work, uploads, options.fan_out);
+    cluster.for_each_alive([&](NodeSlot& slot) {
+      const NodeChange& mine = work.at(slot.node->name);
+      if (mine.release.files.empty() || !must_stage(mine.changes)) {
+        return;
+      }
+      auto start = Clock::now();
+      if (auto staged = send_and_seal(*slot.ops, mine, uploads.at(slot.node->name), cluster.output()); !staged) {
+        cluster.mark_failed(slot, "-", "stage", staged.error(), seconds_since(start));
+      }
+    });
+  }
   if (options.dry_run) {
     bool ok = std::all_of(cluster.slots().begin(), cluster.slots().end(),
                           [](const NodeSlot& s) { return s.failure.empty(); });

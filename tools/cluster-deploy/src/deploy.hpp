@@ -2,6 +2,7 @@
 #pragma once
 
 #include "cluster.hpp"
+#include "fan_out.hpp"
 #include "health.hpp"
 
 #include <map>
@@ -12,6 +13,7 @@ namespace deploy {
 struct DeployOptions {
   bool dry_run = false;
   HealthOptions health;
+  FanOutMode fan_out = FanOutMode::automatic;
 };
 
 /// Renders every selected node, stages new releases in parallel, activates them

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 
 namespace deploy {
@@ -176,6 +177,50 @@ Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file
     return fail(m_node + ": uploading " + file.path + " failed: " + first_line(result->err));
   }
   return {};
+}
+
+Result<RelayOpened> NodeOps::open_relay(const KeyPair& key)
+{
+  CD_TRY(result, run_script("joining the fan-out", remote::relay_open, {key.public_key, remote::relay_receive.text},
+                            key.private_key, Seconds{60}));
+  RelayOpened opened;
+  for (const auto& line : non_empty_lines(result->out)) {
+    if (line.starts_with("hostkey ")) {
+      opened.host_keys.push_back(line.substr(8));
+    } else if (line == "no-ssh-client") {
+      opened.can_pass_on = false;
+    }
+  }
+  if (opened.host_keys.empty()) {
+    return fail(m_node + ": joining the fan-out: no host key found in /etc/ssh");
+  }
+  return opened;
+}
+
+Result<void> NodeOps::pass_on(const NodeRelease& release, const ReleaseFile& file, const RelayPeer& peer,
+                              const std::string& peer_name)
+{
+  // Time for the bytes at 1 MiB/s at least, on top of ssh's own bounds (connect, keepalive).
+  std::error_code ec;
+  auto bytes = std::filesystem::file_size(file.local, ec);
+  Seconds timeout{60 + (ec ? 0 : static_cast<long>(bytes / (1024 * 1024)))};
+  auto result = run_script("passing " + file.path + " on to " + peer_name, remote::relay_send,
+                           {release.id, file.path, file.sha256, peer.login, std::to_string(peer.port)},
+                           peer.known_hosts, timeout);
+  return result ? Result<void>{} : fail(result.error());
+}
+
+Result<void> NodeOps::adopt(const NodeRelease& release, const ReleaseFile& file)
+{
+  auto result = run_script("checking " + file.path + " as passed on", remote::relay_adopt,
+                           {release.id, file.path, file.sha256}, {}, Seconds{120});
+  return result ? Result<void>{} : fail(result.error());
+}
+
+Result<void> NodeOps::close_relay()
+{
+  auto result = run_script("leaving the fan-out", remote::relay_close, {}, {}, Seconds{60});
+  return result ? Result<void>{} : fail(result.error());
 }
 
 Result<void> NodeOps::seal(const NodeRelease& release)

@@ -5,6 +5,7 @@
 #include "changes.hpp"
 #include "error.hpp"
 #include "remote_scripts.hpp"
+#include "ssh_keygen.hpp"
 #include "transport.hpp"
 
 #include <map>
@@ -78,6 +79,19 @@ struct NodeSnapshot {
   std::vector<std::pair<std::string, Result<UnitState>>> units; ///< per service asked for
 };
 
+/// Another node of a deploy's fan-out, as this node reaches it (NodeOps::pass_on).
+struct RelayPeer {
+  std::string login; ///< <cluster>-relay@<address>
+  int port = 22;
+  std::string known_hosts; ///< its host keys, as known_hosts lines
+};
+
+/// What a node said when it joined a deploy's fan-out (NodeOps::open_relay).
+struct RelayOpened {
+  std::vector<std::string> host_keys; ///< "<type> <base64>", for the others' known_hosts
+  bool can_pass_on = true;            ///< false: it has no ssh client, so it only receives
+};
+
 /// Operations on one node, over its Transport.
 class NodeOps {
 public:
@@ -92,6 +106,16 @@ public:
   /// they must be uploaded too.
   Result<std::vector<std::string>> prepare_staging(const NodeRelease& release, const ChangeSet& changes);
   Result<void> upload(const NodeRelease& release, const ReleaseFile& file);
+  /// Fan-out (fan_out.hpp): lets other nodes pass files to this one, and this one to them,
+  /// with the deploy's `key` (remote/relay-open.sh).
+  Result<RelayOpened> open_relay(const KeyPair& key);
+  /// Passes `file`, staged here for `release`, on to `peer` (named `peer_name` in messages).
+  Result<void> pass_on(const NodeRelease& release, const ReleaseFile& file, const RelayPeer& peer,
+                       const std::string& peer_name);
+  /// Takes `file` of `release`, passed on by another node, into staging once its hash is checked.
+  Result<void> adopt(const NodeRelease& release, const ReleaseFile& file);
+  /// Removes the deploy's key and the relay inbox (also when nothing was opened).
+  Result<void> close_relay();
   /// Writes the manifest, checks every file's hash, and moves the release into place.
   Result<void> seal(const NodeRelease& release);
   /// Checks that the node can take `release` (`bytes` more in /opt) before any node is

@@ -283,6 +283,12 @@ Result<Plan> parse_plan(std::string_view xml, const std::string& file)
     plan.ssh.host_key_policy =
         attribute(ssh, "host-key-policy") == "accept-new" ? HostKeyPolicy::accept_new : HostKeyPolicy::strict;
     plan.ssh.parallel = std::clamp(ssh->IntAttribute("parallel", 64), 1, 1024);
+    if (const char* fan_out = ssh->Attribute("fan-out")) {
+      plan.ssh.fan_out = fan_out;
+      if (plan.ssh.fan_out != "auto" && plan.ssh.fan_out != "on" && plan.ssh.fan_out != "off") {
+        return fail(file + ": fan-out must be auto, on or off, not '" + plan.ssh.fan_out + "'");
+      }
+    }
   }
   std::vector<Service> services;
   for (auto* e = root->FirstChildElement("service"); e; e = e->NextSiblingElement("service")) {

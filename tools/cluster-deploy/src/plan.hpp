@@ -73,6 +73,7 @@ struct SshSettings {
   std::filesystem::path known_hosts;
   HostKeyPolicy host_key_policy = HostKeyPolicy::strict;
   int parallel = 64;
+  std::string fan_out = "auto"; ///< auto, on or off (fan_out.hpp); deploy --fan-out overrides it
 };
 
 struct Plan {

@@ -33,6 +33,11 @@ extern const Script fault;           ///< applies one fault after arming the tim
 extern const Script heal;            ///< undoes the faults of ours on the node
 extern const Script list_faults;     ///< prints the active faults
 extern const Script releases;        ///< picks the release a rollback goes to
+extern const Script relay_open;      ///< fan-out: installs the deploy's key and inbox, prints the host keys
+extern const Script relay_receive;   ///< fan-out: the key's forced command (the text relay_open installs)
+extern const Script relay_send;      ///< fan-out: passes a staged file on to another node
+extern const Script relay_adopt;     ///< fan-out: checks what arrived and puts it into staging
+extern const Script relay_close;     ///< fan-out: removes the deploy's key and inbox
 extern const Script reap_sessions;   ///< kills the commands of a connection that timed out (login user)
 
 } // namespace deploy::remote

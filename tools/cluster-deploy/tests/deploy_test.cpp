@@ -279,7 +279,7 @@ TEST_CASE("clean removes every node's units and releases and keeps the data unle
   CHECK_FALSE(fakes.nodes["server1"].data_purged);
 }
 
-TEST_CASE("a node whose group runs no service any more is retired; one that never ran any is left alone")
+TEST_CASE("a node whose group runs no service any more is retired - one that never ran any is left alone")
 {
   Plan plan = testing::example_plan("deploy-retire");
   FakeCluster fakes;

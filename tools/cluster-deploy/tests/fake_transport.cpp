@@ -144,6 +144,23 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     if (!m_node.preflight_problem.empty()) {
       return ExecResult{6, "", "", m_node.preflight_problem + "\n"};
     }
+  } else if (script == "relay-open.sh") {
+    if (!m_node.relay_refused.empty()) {
+      return ExecResult{4, "", "", m_node.relay_refused + "\n"};
+    }
+    m_node.relay_open = true;
+    m_node.relay_private_key = std::string(input);
+    m_node.relay_open_args = args;
+    ok.out = "hostkey ssh-ed25519 AAAAfakehostkeyof" + m_node.name + "\n";
+  } else if (script == "relay-send.sh") { // cluster release path sha login port
+    m_node.passed_on.push_back(args.at(2) + " " + args.at(4) + " " + args.at(5));
+    if (m_node.pass_on_fails) {
+      return ExecResult{255, "", "", "ssh: connect to host: Connection timed out\n"};
+    }
+  } else if (script == "relay-adopt.sh") {
+    m_node.adopted.push_back(args.at(2));
+  } else if (script == "relay-close.sh") {
+    m_node.relay_open = false;
   } else if (script == "seal.sh") {
     m_node.manifests[args.at(1)] = std::string(input);
   } else if (script == "activate.sh") {

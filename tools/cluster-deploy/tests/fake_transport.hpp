@@ -42,6 +42,13 @@ struct FakeNode {
   int fault_exit = 0;                                     ///< what fault.sh exits with
   std::string preflight_problem;                          ///< non-empty: preflight.sh fails (exit 6) saying it
   std::vector<std::string> preflight_requests;            ///< what preflight.sh read, per call
+  bool relay_open = false;                                ///< the fan-out's key is installed (relay-open.sh, not yet relay-close.sh)
+  std::string relay_refused;                              ///< non-empty: relay-open.sh fails (exit 4) saying it
+  std::string relay_private_key;                          ///< what relay-open.sh read on stdin
+  std::vector<std::string> relay_open_args;               ///< its arguments
+  std::vector<std::string> passed_on;                     ///< "<path> <user@address> <port>" per relay-send.sh
+  bool pass_on_fails = false;                             ///< relay-send.sh exits 255 (ssh could not reach the peer)
+  std::vector<std::string> adopted;                       ///< release paths taken in by relay-adopt.sh
   std::string leader_answer;                              ///< what a LEADER query prints on this node
   /// Commands run as the service user (HEALTH exec, QUORUM, LEADER) that contain the key
   /// exit with the value; all others exit 0.

@@ -81,7 +81,7 @@ TEST_CASE("a node variable may not hide a built-in template name")
   CHECK(nodes.error() == "s.txt:1: variable 'address' is a built-in template name; choose another");
 }
 
-TEST_CASE("a '#' inside a value is part of it; a comment starts at a line's start or after a space")
+TEST_CASE("a '#' inside a value is part of it - a comment starts at a line's start or after a space")
 {
   auto nodes = parse_group("n1:10.0.0.1 token=ab#c # the token\n#n2:10.0.0.2\n", "g", "g.txt");
   REQUIRE(nodes);

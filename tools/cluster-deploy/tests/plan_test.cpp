@@ -77,7 +77,7 @@ TEST_CASE("SERIAL is read from the plan")
   CHECK(plan->services[0].serial.count == 2);
 }
 
-TEST_CASE("SERIAL and MAX_FAIL take a count or a percentage; QUORUM is read")
+TEST_CASE("SERIAL and MAX_FAIL take a count or a percentage - QUORUM is read")
 {
   auto plan = parse_plan("<plan version='1' cluster='c'><service name='s' group='g' serial='25%' canary='1' "
                          "max-fail='2'><program>/x</program><quorum command='check'/></service></plan>",

@@ -59,7 +59,7 @@ TEST_CASE("a command template error stops the render, before any node is changed
   CHECK(render_node(plan, *plan.inventory.find("server1"), cache)); // db has no such command
 }
 
-TEST_CASE("a release lists what its programs need from the node; BUNDLE_LIBS ships the libraries")
+TEST_CASE("a release lists what its programs need from the node - BUNDLE_LIBS ships the libraries")
 {
   Plan plan = testing::example_plan("render-bundle");
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe"); // links libssh, libstdc++
@@ -105,6 +105,6 @@ TEST_CASE("a release lists what its programs need from the node; BUNDLE_LIBS shi
   CHECK(needed(*bundled, "libc.so.6"));
   CHECK(bundled->programs.size() == libs.size() + 1); // the shipped libraries are checked too
   CHECK(read(plan.output_dir / "server1/units/demo-db.service")
-            .find("Environment=LD_LIBRARY_PATH=/opt/demo/current/lib/db\n") != std::string::npos);
+            .find("Environment=\"LD_LIBRARY_PATH=/opt/demo/current/lib/db\"\n") != std::string::npos);
   CHECK(bundled->id != plain->id);
 }

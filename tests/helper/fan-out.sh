@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Fan-out (deploy --fan-out on): a new worker program goes from here to one worker, and
+# the workers pass it on to each other over SSH with a key made for this deploy alone.
+# A worker cut off from the other nodes in the middle of passing it on does not stop the
+# deploy: the file goes from here instead. After a deploy that succeeded and after one
+# that failed, the key is gone from every node.
+source "$(dirname "$0")/lib.sh"
+require_env
+
+program=$(plan_attr 'r.find("service[@name=\"worker\"]/program").text')
+name=$(basename "$program")
+c=$CLUSTER_DEPLOY_NAME
+mapfile -t workers < <(nodes_in_group workers)
+(( ${#workers[@]} >= 3 )) || fail "needs 3 workers, has ${#workers[@]}"
+# The first copy goes to the first worker that can pass on: the first in the inventory.
+seed=${workers[0]}
+
+# A worker program with <MiB> of random bytes appended (an ELF file runs with trailing data).
+big_program() {  # big_program <variant> <MiB>
+  mkdir -p "$WORK/$1"
+  cp "$program" "$WORK/$1/$name"
+  head -c "$(($2 * 1024 * 1024))" /dev/urandom >>"$WORK/$1/$name"
+  sha256sum "$WORK/$1/$name" | cut -d' ' -f1
+}
+
+check_runs() {  # check_runs <sha256>: every worker runs the program with this content
+  local worker got
+  for worker in "${workers[@]}"; do
+    got=$(on_node "$worker" "sha256sum /opt/$c/current/bin/$name" | cut -d' ' -f1)
+    [[ $got == "$1" ]] || fail "$worker: bin/$name is $got, expected $1"
+    [[ "$(on_node "$worker" "systemctl is-active $c-worker.service")" == active ]] || fail "$worker: worker not running"
+  done
+}
+
+check_key_gone() {  # check_key_gone <when>: no node holds either half of a fan-out key
+  local node
+  while read -r node _; do
+    on_node "$node" "sudo sh -c 'test ! -e /opt/$c/relay/.ssh/authorized_keys && test ! -e /run/cluster-deploy/$c/relay'" ||
+      fail "$node: the fan-out key is still there $1"
+  done < <(all_nodes)
+}
+
+cut_table=cd_test_fan_out_cut
+heal_cut() { on_node "$seed" "sudo nft delete table inet $cut_table 2>/dev/null || true" || true; }
+restore() {
+  heal_cut
+  "$CLUSTER_DEPLOY" deploy --plan "$CLUSTER_DEPLOY_PLAN" >"$WORK/restore.log" 2>&1 || sed 's/^/    | /' "$WORK/restore.log"
+  rm -rf "$WORK"
+}
+trap restore EXIT
+
+# 1. Passed on: one copy from here, the others between workers; the key is gone afterwards.
+sha=$(big_program one 64)
+one=$(plan_variant one --program "worker=$WORK/one/$name")
+run_helper 0 "$WORK/one.log" deploy --plan "$one" --fan-out on
+grep -qE "^fan-out: 1 file \(.*\): 1 sent from here \(.*\), $(( ${#workers[@]} - 1 )) passed on between nodes, 0 fell back" \
+  "$WORK/one.log" || fail "the workers did not pass the program on (see the fan-out line above)"
+check_runs "$sha"
+check_key_gone "after a deploy that succeeded"
+say "ok: one copy sent from here, $(( ${#workers[@]} - 1 )) passed on between workers"
+
+# 2. The seed is cut off from the other workers (not from here, nor from etcd) while it
+# passes the file on.
+sha=$(big_program cut 256)
+cut=$(plan_variant cut --program "worker=$WORK/cut/$name")
+others=$(for worker in "${workers[@]:1}"; do
+  awk -v n="$worker" '$1 == n { print $2 }' "$CLUSTER_DEPLOY_NODES"; done | paste -sd, -)
+# On the seed itself: as soon as its relay ssh runs, drop everything between it and the other workers.
+on_node "$seed" "sudo sh -c 'for i in \$(seq 1200); do
+    if pgrep -f \"^ssh -F /dev/null -T -i /run/cluster-deploy/$c/relay/key\" >/dev/null; then
+      sleep 0.2
+      nft -f - <<NFT
+table inet $cut_table {
+  chain out { type filter hook output priority 0; ip daddr { $others } drop; }
+  chain in { type filter hook input priority 0; ip saddr { $others } drop; }
+}
+NFT
+      echo cut; exit 0
+    fi
+    sleep 0.05
+  done; exit 1'" >"$WORK/cutter.log" 2>&1 &
+cutter=$!
+run_helper 0 "$WORK/cut.log" deploy --plan "$cut" --fan-out on
+wait "$cutter" || fail "the seed never passed the file on (no relay ssh seen on $seed)"
+grep -q "^cut$" "$WORK/cutter.log" || fail "the cut was not applied: $(cat "$WORK/cutter.log")"
+grep -qE "fan-out: bin/$name from $seed failed \(.*\); sending it from here" "$WORK/cut.log" ||
+  fail "no fallback from the cut-off $seed in the log"
+check_runs "$sha"
+check_key_gone "after a deploy with a node cut off"
+heal_cut
+say "ok: $seed cut off from the workers mid-transfer, its receiver got the file from here, every worker runs it"
+
+# 3. A deploy that fails (the new workers never become healthy) takes the key away too.
+big_program bad 1 >/dev/null
+bad=$(plan_variant bad --program "worker=$WORK/bad/$name" --health-exec 'worker=false')
+run_helper 1 "$WORK/bad.log" deploy --plan "$bad" --fan-out on --health-timeout 5
+grep -q "^fan-out: 1 file " "$WORK/bad.log" || fail "the failing deploy did not use the fan-out"
+check_key_gone "after a deploy that failed"
+say "ok: the fan-out key is gone from every node after a failed deploy"

@@ -1,0 +1,29 @@
+#!/bin/sh
+# relay-send.sh <cluster> <release> <path> <sha256> <user@address> <port>   (run as root;
+# stdin: the receiver's known_hosts lines)
+#
+# Passes one staged file of <release> on to another node of the deploy's fan-out, over SSH
+# with the deploy's key (relay-open.sh), checking the receiver's host key strictly against
+# what the controller read from that node. The node's own ssh configuration, agent and
+# keys are not used, and nothing is forwarded. Every wait is bounded: 5 s to connect, 9 s
+# without an answer.
+set -e
+# shellcheck source=prelude.sh
+. ./prelude.sh
+file=$root/releases/.staging-$2/$3
+if [ ! -f "$relay_run/key" ]; then
+  echo "this node holds no relay key (relay-open.sh did not run)" >&2
+  exit 5
+fi
+hosts=$(mktemp "$relay_run/known_hosts.XXXXXX")
+trap 'rm -f "$hosts"' EXIT
+cat >"$hosts"
+ssh -F /dev/null -T -i "$relay_run/key" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+  -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$hosts" -o GlobalKnownHostsFile=/dev/null \
+  -o ConnectTimeout=5 -o ServerAliveInterval=3 -o ServerAliveCountMax=3 \
+  -o ForwardAgent=no -o ClearAllForwardings=yes -o LogLevel=ERROR \
+  -p "$6" "$5" "$4" <"$file" || {
+  status=$?
+  echo "ssh to $5 port $6 failed (exit $status)" >&2
+  exit "$status"
+}

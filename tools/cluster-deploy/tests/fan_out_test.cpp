@@ -1,0 +1,240 @@
+#include "fan_out.hpp"
+#include "fake_cluster.hpp"
+#include "test_support.hpp"
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <set>
+
+using namespace deploy;
+using deploy::testing::FakeCluster;
+
+namespace {
+
+/// `count` nodes that each must get the same program, and a config of their own.
+struct Files {
+  std::vector<ReleaseFile> programs, configs;
+  std::vector<std::vector<const ReleaseFile*>> uploads;
+
+  Files(std::size_t count, std::uint64_t bytes)
+  {
+    auto dir = testing::scratch_dir("fan-out");
+    std::ofstream(dir / "prog") << std::string(bytes, 'x');
+    std::ofstream(dir / "conf") << "secret=1";
+    programs.assign(count, ReleaseFile{"bin/prog", dir / "prog", "aa", {"svc"}});
+    configs.assign(count, ReleaseFile{"etc/svc/svc.conf", dir / "conf", "cc", {"svc"}});
+    for (std::size_t i = 0; i < count; ++i) {
+      uploads.push_back({&programs[i], &configs[i]});
+    }
+  }
+};
+
+/// Moves that record who got what, and check that no node is in two moves at once.
+struct Recorder {
+  std::mutex mutex;
+  std::vector<std::atomic<int>> in_use;
+  std::map<std::size_t, int> got;          ///< node -> copies received
+  std::vector<std::pair<std::size_t, std::size_t>> passes; ///< from, to
+  std::set<std::size_t> failing_senders;   ///< pass_on from these fails
+  std::set<std::size_t> unreachable;       ///< send to these fails
+  bool overlap = false;
+
+  explicit Recorder(std::size_t count) : in_use(count) {}
+
+  void enter(std::size_t node)
+  {
+    if (in_use[node]++ != 0) {
+      overlap = true;
+    }
+  }
+  void leave(std::size_t node) { --in_use[node]; }
+
+  FanOutMoves moves()
+  {
+    FanOutMoves m;
+    m.send = [this](std::size_t to, const ReleaseFile&) -> Result<void> {
+      enter(to);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      leave(to);
+      if (unreachable.count(to)) {
+        return fail("node" + std::to_string(to) + ": connection lost");
+      }
+      std::lock_guard lock(mutex);
+      ++got[to];
+      return {};
+    };
+    m.pass_on = [this](std::size_t from, const ReleaseFile&, std::size_t to, const ReleaseFile&) -> Result<void> {
+      enter(from);
+      enter(to);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      leave(from);
+      leave(to);
+      std::lock_guard lock(mutex);
+      passes.emplace_back(from, to);
+      if (failing_senders.count(from)) {
+        return fail("ssh: connect timed out");
+      }
+      ++got[to];
+      return {};
+    };
+    m.fell_back = [](std::size_t, std::size_t, const ReleaseFile&, const std::string&) {};
+    return m;
+  }
+};
+
+} // namespace
+
+TEST_CASE("fan-out: programs and libraries only, to two nodes or more - auto only where it pays")
+{
+  Files small(3, 1000);
+  CHECK(choose_fan_out(small.uploads, FanOutMode::off).empty());
+  auto on = choose_fan_out(small.uploads, FanOutMode::on);
+  REQUIRE(on.size() == 1); // the program; never the config (it may hold a secret)
+  CHECK(on[0].sha256 == "aa");
+  CHECK(on[0].bytes == 1000);
+  CHECK(on[0].nodes.size() == 3);
+  CHECK(choose_fan_out(small.uploads, FanOutMode::automatic).empty());
+
+  Files large_few(k_fan_out_min_nodes - 1, k_fan_out_min_bytes);
+  CHECK(choose_fan_out(large_few.uploads, FanOutMode::automatic).empty());
+  Files small_many(k_fan_out_min_nodes, k_fan_out_min_bytes - 1);
+  CHECK(choose_fan_out(small_many.uploads, FanOutMode::automatic).empty());
+  Files large_many(k_fan_out_min_nodes, k_fan_out_min_bytes);
+  CHECK(choose_fan_out(large_many.uploads, FanOutMode::automatic).size() == 1);
+
+  Files one(1, 1000);
+  CHECK(choose_fan_out(one.uploads, FanOutMode::on).empty());
+}
+
+TEST_CASE("fan-out: one copy from here, the nodes pass it on, each node busy with one move at a time")
+{
+  Files files(32, 100);
+  auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
+  Recorder recorder(32);
+  FanOutCounts counts;
+  auto failed = supervise_fan_out(chosen, std::vector<bool>(32, true), recorder.moves(), counts);
+  CHECK(failed.empty());
+  CHECK(counts.sent == 1);
+  CHECK(counts.passed_on == 31);
+  CHECK(counts.fallbacks == 0);
+  CHECK(counts.bytes_sent == 100);
+  CHECK(recorder.got.size() == 32);
+  for (const auto& [node, copies] : recorder.got) {
+    CHECK(copies == 1);
+  }
+  CHECK_FALSE(recorder.overlap);
+  // Holders grow as they pass on: many nodes pass on, not only the first.
+  std::set<std::size_t> senders;
+  for (const auto& [from, to] : recorder.passes) {
+    senders.insert(from);
+  }
+  CHECK(senders.size() >= 8);
+}
+
+TEST_CASE("fan-out: a node whose passing on fails stops passing on - its receiver gets the file from here")
+{
+  Files files(16, 100);
+  auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
+  Recorder recorder(16);
+  std::size_t first = chosen[0].nodes[0].first; // the first copy goes here: make it the bad sender
+  recorder.failing_senders = {first};
+  FanOutCounts counts;
+  auto failed = supervise_fan_out(chosen, std::vector<bool>(16, true), recorder.moves(), counts);
+  CHECK(failed.empty());
+  CHECK(recorder.got.size() == 16);
+  int tries_from_first = 0;
+  for (const auto& [from, to] : recorder.passes) {
+    tries_from_first += from == first ? 1 : 0;
+  }
+  CHECK(tries_from_first == 1);
+  CHECK(counts.fallbacks == 1);
+  CHECK(counts.sent == 2); // the first copy and the fallback; everything else passed on
+  CHECK(counts.passed_on == 14);
+  CHECK_FALSE(recorder.overlap);
+}
+
+TEST_CASE("fan-out: nodes that cannot pass on get the file from here - a node that cannot take it is reported")
+{
+  Files files(4, 100);
+  auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
+  Recorder recorder(4);
+  recorder.unreachable = {2};
+  FanOutCounts counts;
+  auto failed = supervise_fan_out(chosen, std::vector<bool>(4, false), recorder.moves(), counts);
+  REQUIRE(failed.size() == 1);
+  CHECK(failed.at(2) == "node2: connection lost");
+  CHECK(counts.passed_on == 0);
+  CHECK(counts.sent == 3);
+  CHECK(recorder.got.size() == 3);
+}
+
+TEST_CASE("deploy --fan-out on: the servers' program goes once from here - the key is taken away from every node")
+{
+  Plan plan = testing::example_plan("fan-out-deploy");
+  FakeCluster fakes;
+  Output output(Color::never);
+  auto all = testing::everything(plan);
+  Cluster cluster(plan, all.nodes, output, 4);
+  cluster.connect(fakes.connector());
+  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
+  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  auto& s1 = fakes.nodes["server1"];
+  auto& s2 = fakes.nodes["server2"];
+  auto has = [](const std::vector<std::string>& list, const std::string& item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
+  };
+  // bin/db went to one server from here and was passed on to the other.
+  CHECK(has(s1.uploaded, "bin/db") != has(s2.uploaded, "bin/db"));
+  CHECK(has(s1.adopted, "bin/db") != has(s2.adopted, "bin/db"));
+  CHECK(s1.passed_on.size() + s2.passed_on.size() == 1);
+  // Configs always come from here.
+  CHECK(has(s1.uploaded, "etc/db/db.conf"));
+  CHECK(has(s2.uploaded, "etc/db/db.conf"));
+  // The private key went on stdin, never in argv; it is gone again everywhere.
+  CHECK(s1.relay_private_key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+  for (const auto& arg : s1.relay_open_args) {
+    CHECK(arg.find("PRIVATE KEY") == std::string::npos);
+  }
+  CHECK(s1.relay_open_args.at(1).starts_with("ssh-ed25519 "));
+  for (auto& [name, node] : fakes.nodes) {
+    CHECK_FALSE(node.relay_open);
+  }
+  // worker1 is alone with its program: nothing to pass on, so it never got the key.
+  CHECK(fakes.nodes["worker1"].relay_open_args.empty());
+}
+
+TEST_CASE("deploy --fan-out on: a failed pass-on falls back to sending from here and the deploy succeeds")
+{
+  Plan plan = testing::example_plan("fan-out-fallback");
+  FakeCluster fakes;
+  fakes.nodes["server1"].pass_on_fails = true;
+  fakes.nodes["server2"].pass_on_fails = true;
+  Output output(Color::never);
+  auto all = testing::everything(plan);
+  Cluster cluster(plan, all.nodes, output, 4);
+  cluster.connect(fakes.connector());
+  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
+  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
+  CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
+  CHECK_FALSE(fakes.nodes["server1"].relay_open);
+  CHECK_FALSE(fakes.nodes["server2"].relay_open);
+}
+
+TEST_CASE("deploy --fan-out on: a node that cannot join the fan-out gets its files from here")
+{
+  Plan plan = testing::example_plan("fan-out-refused");
+  FakeCluster fakes;
+  fakes.nodes["server2"].relay_refused = "user demo-relay exists and was not created by cluster-deploy";
+  Output output(Color::never);
+  auto all = testing::everything(plan);
+  Cluster cluster(plan, all.nodes, output, 4);
+  cluster.connect(fakes.connector());
+  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
+  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  CHECK(fakes.nodes["server1"].passed_on.empty());
+  CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
+  CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
+  CHECK_FALSE(fakes.nodes["server1"].relay_open);
+}
