@@ -164,7 +164,7 @@ set(local_cluster_args "--inventory ${source}/inventory --out ${b}/local-cluster
 configure("${b}" -DPLAN_LOCAL_CLUSTER=ON -DCLUSTER_DEPLOY_HOST_KEY_POLICY=strict)
 regex_escape(b_re "${b}")
 file(READ "${plan}" actual)
-if(NOT actual MATCHES "<ssh config=\"${b_re}/local-cluster/ssh_config\" known-hosts=\"\" host-key-policy=\"strict\" parallel=\"8\"/>")
+if(NOT actual MATCHES "<ssh config=\"${b_re}/local-cluster/ssh_config\" known-hosts=\"\" host-key-policy=\"strict\" parallel=\"8\" fan-out=\"off\"/>")
   fail("local cluster plan.xml: <ssh> element")
   message(STATUS "actual:\n${actual}")
 endif()

@@ -6,10 +6,12 @@
 # nodes). Measures the wall time of each deploy and the bytes this host (the controller) sent to
 # the nodes.
 #
-#   tools/bench/fan-out.sh BUILD_DIR [N] [RUNS] [--write-doc]
+#   tools/bench/fan-out.sh BUILD_DIR [N] [RUNS] [--worker-mib M] [--write-doc]
 #
 # N: nodes, 4-40 (default 32); RUNS: deploys per mode (default 3); the modes alternate, run by run,
-# so a change in the host's load hits both alike. --write-doc also puts the method and the table
+# so a change in the host's load hits both alike. --worker-mib M deploys a worker program of M MiB
+# (the example's with random bytes appended; an ELF file runs with trailing data), as large as the
+# programs the issue is about (a 50 MB binary). --write-doc also puts the method and the table
 # into docs/benchmarks.md as the section "## Fan-out" (replaced if there, else appended).
 # As root, with the local cluster down: it brings its own up and takes it down again, and always
 # removes its nftables table at exit. Installs the Debian package nftables when nft is missing.
@@ -37,18 +39,23 @@ readonly burst_bytes=0
 readonly uplink_test_bytes=50000000       # the scp that measures the simulated uplink: 50 MB
 readonly modes=(off auto on)
 
-count=32 runs=3 doc=0
+count=32 runs=3 doc=0 worker_mib=0
 positional=()
 while (($#)); do
   case $1 in
     --write-doc) doc=1 ;;
+    --worker-mib)
+      [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "fan-out: --worker-mib needs a size in MiB" >&2; exit 2; }
+      worker_mib=$2
+      shift
+      ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     -*) echo "fan-out: unknown option $1" >&2; exit 2 ;;
     *) positional+=("$1") ;;
   esac
   shift
 done
-((${#positional[@]} >= 1 && ${#positional[@]} <= 3)) || { echo "usage: fan-out.sh BUILD_DIR [N] [RUNS] [--write-doc]" >&2; exit 2; }
+((${#positional[@]} >= 1 && ${#positional[@]} <= 3)) || { echo "usage: fan-out.sh BUILD_DIR [N] [RUNS] [--worker-mib M] [--write-doc]" >&2; exit 2; }
 build=$(cd "${positional[0]}" && pwd)
 count=${positional[1]:-$count}
 runs=${positional[2]:-$runs}
@@ -88,7 +95,8 @@ cleanup() {
   timeout 30 nft delete table inet "$nft_table" >/dev/null 2>&1 || true
   if ((cluster_up)); then
     timeout 300 "$helper" clean --plan "$work/plan.xml" --purge-data >/dev/null 2>&1 || true
-    timeout 600 "$local_cluster" down --inventory "$work/inventory" >/dev/null 2>&1 || true
+    timeout 600 "$local_cluster" down --inventory "$work/inventory" --helper "$helper" >/dev/null 2>&1 ||
+      timeout 600 "$local_cluster" down >/dev/null 2>&1 || true
   fi
   rm -rf "$logs"
   mkdir -p "$logs"
@@ -143,8 +151,17 @@ setup() {
     >"$work/local-cluster-up.log" 2>&1 || { echo "fan-out: local-cluster up failed:" >&2; tail -n 20 "$work/local-cluster-up.log" >&2; exit 1; }
   ssh_config=$work/local-cluster/ssh_config
   first_node=$(awk 'NR == 1 { print $1 }' "$work/local-cluster/nodes.txt")
+  local program_args=()
+  if ((worker_mib)); then
+    local program
+    program=$(python3 -c 'import sys, xml.etree.ElementTree as ET; print(ET.parse(sys.argv[1]).getroot().find("service[@name=\"worker\"]/program").text)' "$plan")
+    mkdir -p "$work/worker"
+    cp "$program" "$work/worker/"
+    head -c $((worker_mib * 1024 * 1024 - $(stat -c %s "$program"))) /dev/urandom >>"$work/worker/${program##*/}"
+    program_args=(--program "worker=$work/worker/${program##*/}")
+  fi
   python3 "$repo/tests/helper/plan_variant.py" "$plan" "$work" --inventory "$work/inventory" \
-    --ssh-config "$ssh_config" >/dev/null
+    --ssh-config "$ssh_config" "${program_args[@]}" >/dev/null
   uplink_ruleset >"$work/uplink.nft"
   timeout 30 nft -f "$work/uplink.nft"
 }
@@ -274,16 +291,22 @@ EOF
 
 # write_doc <table file>: docs/benchmarks.md gets the section "## Fan-out", in place of the old one.
 write_doc() {
-  local section=$work/section.md
+  local section=$work/section.md heading="## Fan-out: the example" worker_option=""
+  if ((worker_mib)); then
+    heading="## Fan-out: the example with a $worker_mib MiB worker program"
+    worker_option=" --worker-mib $worker_mib"
+  fi
   {
     cat <<EOF
-## Fan-out (\`tools/bench/fan-out.sh\`)
+$heading
 
-One run of \`tools/bench/fan-out.sh <build> $count $runs --write-doc\` (as root, with the local
+One run of \`tools/bench/fan-out.sh <build> $count $runs$worker_option --write-doc\` (as root, with the local
 cluster down) boots a $count-node local cluster (the example: 3 etcd servers, $((count - 3)) workers) and
 times the first deploy of the example cluster (after \`cluster-deploy clean --purge-data\`) with
-\`--fan-out off\` (every node gets its files from the controller) and \`--fan-out on\` (a file that
-goes to 2 or more nodes is relayed between nodes), $runs times each, the modes alternating.
+\`--fan-out off\` (every node gets its files from the controller), \`--fan-out auto\` (the default:
+a program of 4 MiB or more that goes to 8 nodes or more is passed on between nodes) and
+\`--fan-out on\` (every program that goes to 2 or more nodes is passed on), $runs times each, the
+modes alternating.
 
 **The uplink**: an nftables table of the script's own (\`inet $nft_table\`, removed at exit) limits
 what this host sends to the local cluster's subnet ($subnet) to 100 Mbit/s
@@ -308,15 +331,15 @@ EOF
     echo
     cat "$1"
   } >"$section"
-  python3 - "$repo/docs/benchmarks.md" "$section" <<'EOF'
+  python3 - "$repo/docs/benchmarks.md" "$section" "$heading" <<'EOF'
 import sys
 
-doc_path, section_path = sys.argv[1:3]
+doc_path, section_path, heading = sys.argv[1:4]
 with open(doc_path) as f:
     lines = f.read().splitlines(keepends=True)
 with open(section_path) as f:
     section = f.read().rstrip("\n") + "\n"
-start = next((i for i, line in enumerate(lines) if line.startswith("## Fan-out")), None)
+start = next((i for i, line in enumerate(lines) if line.rstrip("\n") == heading), None)
 if start is None:
     text = "".join(lines).rstrip("\n") + "\n\n" + section
 else:
@@ -326,7 +349,7 @@ else:
 with open(doc_path, "w") as f:
     f.write(text)
 EOF
-  log "wrote the section \"## Fan-out\" of docs/benchmarks.md"
+  log "wrote the section \"$heading\" of docs/benchmarks.md"
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

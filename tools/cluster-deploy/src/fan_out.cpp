@@ -1,5 +1,6 @@
 #include "fan_out.hpp"
 
+#include "parallel.hpp"
 #include "ssh_keygen.hpp"
 
 #include <algorithm>
@@ -312,11 +313,15 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   struct CloseRelays {
     Cluster& cluster;
     std::vector<NodeSlot*> nodes;
-    ~CloseRelays()
+    ~CloseRelays() // also on nodes marked failed meanwhile: every node that is still connected
     {
-      cluster.for_each_of(nodes, [&](NodeSlot& slot) {
-        if (auto closed = slot.ops->close_relay(); !closed) {
-          cluster.output().progress(slot.node->name, "warning: " + closed.error());
+      run_parallel(nodes.size(), cluster.parallel(), [&](std::size_t i) {
+        if (!nodes[i]->ops) {
+          return;
+        }
+        if (auto closed = nodes[i]->ops->close_relay(); !closed) {
+          cluster.output().progress(nodes[i]->node->name, "warning: " + closed.error() +
+                                                              " (the key expires on the node within an hour)");
         }
       });
     }
@@ -355,11 +360,15 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
     output.sent(size_of(file));
     return {};
   };
+  std::mutex relayed_mutex;
+  std::map<std::size_t, std::vector<const ReleaseFile*>> relayed; ///< node -> in its relay inbox, unchecked
   moves.pass_on = [&](std::size_t from, const ReleaseFile& held, std::size_t to, const ReleaseFile& file) -> Result<void> {
     auto [address, port] = peer_address(*slots[to]->node);
     RelayPeer peer{relay_user + "@" + address, port, host_keys[to]};
     CD_TRY_VOID(slots[from]->ops->pass_on(release_of(from), held, peer, slots[to]->node->name));
-    return slots[to]->ops->adopt(release_of(to), file);
+    std::lock_guard lock(relayed_mutex);
+    relayed[to].push_back(&file);
+    return {};
   };
   moves.fell_back = [&](std::size_t from, std::size_t to, const ReleaseFile& file, const std::string& why) {
     output.progress(slots[to]->node->name, "fan-out: " + file.path + " from " + slots[from]->node->name +
@@ -368,12 +377,35 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   FanOutCounts counts;
   auto failed = supervise_fan_out(files, can_pass_on, moves, counts);
 
+  // What arrived by relay counts once the receiver's root has checked it (one round trip a
+  // node); what did not arrive whole stays in `uploads` and is sent from here.
+  std::vector<std::pair<std::size_t, std::vector<const ReleaseFile*>>> receivers(relayed.begin(), relayed.end());
+  std::vector<std::vector<std::string>> resend(receivers.size());
+  run_parallel(receivers.size(), cluster.parallel(), [&](std::size_t r) {
+    auto [node, got] = receivers[r];
+    auto adopted = slots[node]->ops->adopt(release_of(node), got);
+    for (const ReleaseFile* file : got) {
+      if (!adopted || std::find(adopted->begin(), adopted->end(), file->path) != adopted->end()) {
+        resend[r].push_back(file->path);
+        output.progress(slots[node]->node->name, "fan-out: " + file->path + " did not arrive whole" +
+                                                     (adopted ? "" : " (" + adopted.error() + ")") +
+                                                     "; sending it from here");
+      }
+    }
+  });
   std::uint64_t one_copy = 0;
   for (const auto& file : files) {
     one_copy += file.bytes;
     for (const auto& [node, sent] : file.nodes) {
-      auto& list = uploads[slots[node]->node->name];
-      std::erase(list, sent);
+      auto r = std::find_if(receivers.begin(), receivers.end(), [&](const auto& entry) { return entry.first == node; });
+      if (r != receivers.end()) {
+        const auto& again = resend[static_cast<std::size_t>(r - receivers.begin())];
+        if (std::find(again.begin(), again.end(), sent->path) != again.end()) {
+          counts.fallbacks += 1;
+          continue;
+        }
+      }
+      std::erase(uploads[slots[node]->node->name], sent);
     }
   }
   for (const auto& [node, why] : failed) {

@@ -50,8 +50,8 @@ std::vector<FanOutFile> choose_fan_out(const std::vector<std::vector<const Relea
 struct FanOutMoves {
   /// From this machine to node `to`.
   std::function<Result<void>(std::size_t to, const ReleaseFile& file)> send;
-  /// From node `from`, which holds it as `held`, to node `to`, where it counts only
-  /// once its hash is checked.
+  /// From node `from`, which holds it as `held`, to node `to` (where it counts only once
+  /// its hash is checked: fan_out() does that for every node at the end).
   std::function<Result<void>(std::size_t from, const ReleaseFile& held, std::size_t to, const ReleaseFile& file)>
       pass_on;
   /// A transfer between nodes failed: `to` gets the file from here instead.

@@ -210,11 +210,21 @@ Result<void> NodeOps::pass_on(const NodeRelease& release, const ReleaseFile& fil
   return result ? Result<void>{} : fail(result.error());
 }
 
-Result<void> NodeOps::adopt(const NodeRelease& release, const ReleaseFile& file)
+Result<std::vector<std::string>> NodeOps::adopt(const NodeRelease& release,
+                                                const std::vector<const ReleaseFile*>& files)
 {
-  auto result = run_script("checking " + file.path + " as passed on", remote::relay_adopt,
-                           {release.id, file.path, file.sha256}, {}, Seconds{120});
-  return result ? Result<void>{} : fail(result.error());
+  std::vector<std::string> args = {release.id};
+  for (const ReleaseFile* file : files) {
+    args.insert(args.end(), {file->path, file->sha256});
+  }
+  CD_TRY(result, run_script("checking what was passed on", remote::relay_adopt, args, {}, Seconds{120}));
+  std::vector<std::string> resend;
+  for (const auto& line : non_empty_lines(result->out)) {
+    if (line.starts_with("resend ")) {
+      resend.push_back(line.substr(7));
+    }
+  }
+  return resend;
 }
 
 Result<void> NodeOps::close_relay()

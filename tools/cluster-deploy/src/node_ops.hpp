@@ -112,8 +112,9 @@ public:
   /// Passes `file`, staged here for `release`, on to `peer` (named `peer_name` in messages).
   Result<void> pass_on(const NodeRelease& release, const ReleaseFile& file, const RelayPeer& peer,
                        const std::string& peer_name);
-  /// Takes `file` of `release`, passed on by another node, into staging once its hash is checked.
-  Result<void> adopt(const NodeRelease& release, const ReleaseFile& file);
+  /// Takes `files` of `release`, passed on by other nodes, into staging once each one's hash
+  /// is checked; returns the paths that did not arrive or arrived damaged.
+  Result<std::vector<std::string>> adopt(const NodeRelease& release, const std::vector<const ReleaseFile*>& files);
   /// Removes the deploy's key and the relay inbox (also when nothing was opened).
   Result<void> close_relay();
   /// Writes the manifest, checks every file's hash, and moves the release into place.

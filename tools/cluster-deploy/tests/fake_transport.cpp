@@ -157,8 +157,14 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     if (m_node.pass_on_fails) {
       return ExecResult{255, "", "", "ssh: connect to host: Connection timed out\n"};
     }
-  } else if (script == "relay-adopt.sh") {
-    m_node.adopted.push_back(args.at(2));
+  } else if (script == "relay-adopt.sh") { // cluster release [path sha]...
+    for (size_t i = 2; i + 1 < args.size(); i += 2) {
+      if (m_node.arrives_damaged.count(args[i])) {
+        ok.out += "resend " + args[i] + "\n";
+      } else {
+        m_node.adopted.push_back(args[i]);
+      }
+    }
   } else if (script == "relay-close.sh") {
     m_node.relay_open = false;
   } else if (script == "seal.sh") {

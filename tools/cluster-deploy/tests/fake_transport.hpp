@@ -49,6 +49,7 @@ struct FakeNode {
   std::vector<std::string> passed_on;                     ///< "<path> <user@address> <port>" per relay-send.sh
   bool pass_on_fails = false;                             ///< relay-send.sh exits 255 (ssh could not reach the peer)
   std::vector<std::string> adopted;                       ///< release paths taken in by relay-adopt.sh
+  std::set<std::string> arrives_damaged;                  ///< paths relay-adopt.sh finds damaged (resend)
   std::string leader_answer;                              ///< what a LEADER query prints on this node
   /// Commands run as the service user (HEALTH exec, QUORUM, LEADER) that contain the key
   /// exit with the value; all others exit 0.

@@ -238,3 +238,22 @@ TEST_CASE("deploy --fan-out on: a node that cannot join the fan-out gets its fil
   CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
   CHECK_FALSE(fakes.nodes["server1"].relay_open);
 }
+
+TEST_CASE("deploy --fan-out on: a file that arrives damaged is sent again from here")
+{
+  Plan plan = testing::example_plan("fan-out-damaged");
+  FakeCluster fakes;
+  fakes.nodes["server1"].arrives_damaged = {"bin/db"};
+  fakes.nodes["server2"].arrives_damaged = {"bin/db"};
+  Output output(Color::never);
+  auto all = testing::everything(plan);
+  Cluster cluster(plan, all.nodes, output, 4);
+  cluster.connect(fakes.connector());
+  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
+  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  // One server got it from here first, the other by relay, damaged: then from here too.
+  CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
+  CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
+  CHECK(fakes.nodes["server1"].adopted.empty());
+  CHECK(fakes.nodes["server2"].adopted.empty());
+}

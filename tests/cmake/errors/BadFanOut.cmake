@@ -1,0 +1,1 @@
+cluster_deploy_inventory(inventory CLUSTER c FAN_OUT sometimes)
