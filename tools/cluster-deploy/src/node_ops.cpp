@@ -167,7 +167,7 @@ Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& rel
 
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
 {
-  auto command = root_command(remote::upload, {m_layout.cluster, release.id, file.path});
+  auto command = root_command(remote::upload, {m_layout.cluster, release.id, file.path, file.sha256});
   StepLog step(m_node, "upload " + file.path);
   auto result = m_transport.exec_with_file(command, file.local, Seconds{600});
   if (!result) {

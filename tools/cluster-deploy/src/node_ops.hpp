@@ -105,6 +105,7 @@ public:
   /// Returns the paths whose content on the node was not what its manifest says:
   /// they must be uploaded too.
   Result<std::vector<std::string>> prepare_staging(const NodeRelease& release, const ChangeSet& changes);
+  /// Sends `file` into staging; the node keeps it only if its hash is right.
   Result<void> upload(const NodeRelease& release, const ReleaseFile& file);
   /// Fan-out (fan_out.hpp): lets other nodes pass files to this one, and this one to them,
   /// with the deploy's `key` (remote/relay-open.sh).
@@ -117,7 +118,8 @@ public:
   Result<std::vector<std::string>> adopt(const NodeRelease& release, const std::vector<const ReleaseFile*>& files);
   /// Removes the deploy's key and the relay inbox (also when nothing was opened).
   Result<void> close_relay();
-  /// Writes the manifest, checks every file's hash, and moves the release into place.
+  /// Writes the manifest, checks that every file is staged (each one's hash was checked as
+  /// it was staged: prepare, upload, adopt), and moves the release into place.
   Result<void> seal(const NodeRelease& release);
   /// Checks that the node can take `release` (`bytes` more in /opt) before any node is
   /// changed: fails with every problem found, in one line.
