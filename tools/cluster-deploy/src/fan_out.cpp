@@ -147,8 +147,10 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
         [&, f, p, node](std::unique_lock<std::mutex>&, Result<void> result) {
           busy[node] = false;
           if (result) {
-            ++counts.sent;
-            counts.bytes_sent += files[f].bytes;
+            if (files[f].pass_on) {
+              ++counts.sent;
+              counts.bytes_sent += files[f].bytes;
+            }
             spread[f].holders.push_back(p);
           } else {
             failed.emplace(node, result.error());
@@ -187,9 +189,30 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
     holders.erase(std::find(holders.begin(), holders.end(), from_p));
   };
   auto assign = [&] {
+    // While a first copy is on its way, the uplink is its alone: what no node passes on waits.
+    auto seeding = [&] {
+      for (std::size_t f = 0; f < files.size(); ++f) {
+        if (files[f].pass_on && spread[f].holders.empty() && spread[f].in_flight > 0) {
+          return true;
+        }
+      }
+      return false;
+    };
     for (std::size_t f = 0; f < files.size(); ++f) {
       Spread& s = spread[f];
       std::erase_if(s.pending, [&](std::size_t p) { return failed.count(files[f].nodes[p].first) > 0; });
+      if (!files[f].pass_on) { // from here, to each node when it is free
+        for (auto it = s.pending.begin(); it != s.pending.end() && !seeding();) {
+          if (busy[files[f].nodes[*it].first]) {
+            ++it;
+            continue;
+          }
+          std::size_t p = *it;
+          it = s.pending.erase(it);
+          send(f, p);
+        }
+        continue;
+      }
       auto idle_pending = [&](bool relayable) {
         return std::find_if(s.pending.begin(), s.pending.end(), [&](std::size_t p) {
           std::size_t node = files[f].nodes[p].first;
@@ -352,6 +375,20 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
     return;
   }
 
+  // Everything else these nodes must get goes from here through the same supervisor: it
+  // overlaps passing on, and each node is in one transfer at a time.
+  std::size_t relayed_files = files.size();
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    for (const ReleaseFile* file : wanted[i]) {
+      bool passed_on = std::any_of(files.begin(), files.begin() + static_cast<long>(relayed_files), [&](const auto& f) {
+        return std::any_of(f.nodes.begin(), f.nodes.end(),
+                           [&](const auto& entry) { return entry.first == i && entry.second == file; });
+      });
+      if (!passed_on) {
+        files.push_back(FanOutFile{file->sha256, size_of(*file), {{i, file}}, false});
+      }
+    }
+  }
   const std::string relay_user = cluster.plan().cluster + "-relay";
   auto release_of = [&](std::size_t i) -> const NodeRelease& { return work.at(slots[i]->node->name).release; };
   FanOutMoves moves;
@@ -395,7 +432,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   });
   std::uint64_t one_copy = 0;
   for (const auto& file : files) {
-    one_copy += file.bytes;
+    one_copy += file.pass_on ? file.bytes : 0;
     for (const auto& [node, sent] : file.nodes) {
       auto r = std::find_if(receivers.begin(), receivers.end(), [&](const auto& entry) { return entry.first == node; });
       if (r != receivers.end()) {
@@ -411,7 +448,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   for (const auto& [node, why] : failed) {
     cluster.mark_failed(*slots[node], "-", "stage", why, 0);
   }
-  output.progress("fan-out", std::to_string(files.size()) + (files.size() == 1 ? " file (" : " files (") +
+  output.progress("fan-out", std::to_string(relayed_files) + (relayed_files == 1 ? " file (" : " files (") +
                                  human_mib(one_copy) + " in one copy each): " +
                                  std::to_string(counts.sent) + " sent from here (" + human_mib(counts.bytes_sent) +
                                  "), " + std::to_string(counts.passed_on) + " passed on between nodes, " +

@@ -39,6 +39,7 @@ struct FanOutFile {
   std::string sha256;
   std::uint64_t bytes = 0;
   std::vector<std::pair<std::size_t, const ReleaseFile*>> nodes; ///< node index, that node's file
+  bool pass_on = true; ///< false: sent from here to each node, once no first copy is on its way
 };
 
 /// The files to pass on among `uploads` (per node index: what that node must get), by
@@ -77,9 +78,10 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
                                                      std::vector<bool> can_pass_on, const FanOutMoves& moves,
                                                      FanOutCounts& counts);
 
-/// Stages the files of `uploads` (node name: what it must get) that `mode` passes on
-/// between nodes and takes them out of `uploads`; a node that got them by no way is
-/// marked failed. Before it returns, the deploy's key is gone from every node it went to.
+/// When `mode` passes any of `uploads` (node name: what it must get) on between nodes,
+/// stages all of them, passed on or sent from here, and takes them out of `uploads` (what
+/// did not arrive whole stays, to be sent again); a node that got them by no way is marked
+/// failed. Before it returns, the deploy's key is gone from every node it went to.
 void fan_out(Cluster& cluster, const ClusterChanges& work,
              std::map<std::string, std::vector<const ReleaseFile*>>& uploads, FanOutMode mode);
 

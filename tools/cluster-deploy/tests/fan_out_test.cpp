@@ -257,3 +257,39 @@ TEST_CASE("deploy --fan-out on: a file that arrives damaged is sent again from h
   CHECK(fakes.nodes["server1"].adopted.empty());
   CHECK(fakes.nodes["server2"].adopted.empty());
 }
+
+TEST_CASE("fan-out: what no node passes on is sent from here once the first copy has left, one move a node at a time")
+{
+  Files files(8, 100);
+  auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
+  REQUIRE(chosen.size() == 1);
+  for (std::size_t i = 0; i < 8; ++i) { // each node's config, from here only
+    chosen.push_back(FanOutFile{"cc", 8, {{i, &files.configs[i]}}, false});
+  }
+  std::mutex mutex;
+  std::vector<std::string> sends; ///< "<node> <path>" in the order they started
+  bool first_copy_sent = false, config_too_early = false;
+  Recorder recorder(8);
+  FanOutMoves moves = recorder.moves();
+  auto recorded_send = moves.send;
+  moves.send = [&](std::size_t to, const ReleaseFile& file) -> Result<void> {
+    {
+      std::lock_guard lock(mutex);
+      sends.push_back(std::to_string(to) + " " + file.path);
+      config_too_early = config_too_early || (file.path.starts_with("etc/") && !first_copy_sent);
+    }
+    auto result = recorded_send(to, file);
+    std::lock_guard lock(mutex);
+    first_copy_sent = first_copy_sent || file.path == "bin/prog";
+    return result;
+  };
+  FanOutCounts counts;
+  auto failed = supervise_fan_out(chosen, std::vector<bool>(8, true), moves, counts);
+  CHECK(failed.empty());
+  REQUIRE(sends.size() == 9);
+  CHECK(sends.front().ends_with("bin/prog")); // the first copy left before any config
+  CHECK_FALSE(config_too_early);              // and no config shared the uplink with it
+  CHECK(counts.sent == 1);                   // configs are not counted as fan-out copies
+  CHECK(counts.passed_on == 7);
+  CHECK_FALSE(recorder.overlap);
+}
