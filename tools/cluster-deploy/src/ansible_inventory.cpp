@@ -315,6 +315,9 @@ std::string ansible_ini(const std::vector<const Node*>& nodes, const std::string
       if (!node->user.empty()) {
         out << " ansible_user=" << ini_value(node->user);
       }
+      if (!node->fan_out) {
+        out << " fan_out=off";
+      }
       for (const auto& [key, value] : node->vars) {
         out << " " << key << "=" << ini_value(value);
       }

@@ -308,7 +308,14 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
       wanted.push_back(it->second);
     }
   }
-  auto files = choose_fan_out(wanted, mode);
+  // A node the inventory keeps out (fan_out=off: it cannot reach the others) gets its files from here.
+  std::vector<std::vector<const ReleaseFile*>> candidates = wanted;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    if (!slots[i]->node->fan_out) {
+      candidates[i].clear();
+    }
+  }
+  auto files = choose_fan_out(candidates, mode);
   if (files.empty()) {
     return;
   }

@@ -118,6 +118,11 @@ Result<void> set_node_field_impl(Node& node, const std::string& key, const std::
       return fail("bad user '" + value + "'");
     }
     node.user = value;
+  } else if (key == "fan_out") {
+    if (value != "off" && value != "auto") {
+      return fail("bad fan_out '" + value + "' (off: this node gets its files from here and passes none on; auto)");
+    }
+    node.fan_out = value == "auto";
   } else if (is_reserved(key)) {
     return fail("variable '" + key + "' is a built-in template name; choose another");
   } else if (node.vars.count(key) != 0) {

@@ -1,5 +1,5 @@
 // The inventory: one file per group (servers.txt, workers.txt), one node a line:
-//   name:address [port=N] [user=U] [key=value ...]   # comment
+//   name:address [port=N] [user=U] [fan_out=off] [key=value ...]   # comment
 // or an Ansible INI inventory file (ansible_inventory.hpp).
 #pragma once
 
@@ -20,6 +20,7 @@ struct Node {
   int index = 0; ///< position in its group, from 0
   int port = 0;  ///< 0: from ssh_config or 22
   std::string user;
+  bool fan_out = true; ///< false (fan_out=off): gets every file from here, passes none on (fan_out.hpp)
   std::map<std::string, std::string> vars; ///< free key=value fields for templates
   std::string origin;                      ///< "file:line", for messages
 };
@@ -39,7 +40,7 @@ Result<std::vector<Node>> parse_group(std::string_view text, const std::string& 
 /// inventory; errors name file:line.
 Result<Inventory> read_inventory(const std::filesystem::path& dir);
 
-/// Sets one `key=value` field of a node: port, user, or a template variable
+/// Sets one `key=value` field of a node: port, user, fan_out, or a template variable
 /// (checked: names, ports, no built-in template names, not twice).
 Result<void> set_node_field(Node& node, const std::string& key, const std::string& value);
 

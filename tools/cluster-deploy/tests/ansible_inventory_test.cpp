@@ -89,6 +89,7 @@ TEST_CASE("our inventory exported for Ansible reads back as the same nodes")
   original->nodes[0].port = 2222;
   original->nodes[0].user = "ops";
   original->nodes[0].vars["motd"] = "hello world \"quoted\"";
+  original->nodes[1].fan_out = false;
   std::vector<const Node*> nodes;
   for (const auto& node : original->nodes) {
     nodes.push_back(&node);
@@ -96,6 +97,7 @@ TEST_CASE("our inventory exported for Ansible reads back as the same nodes")
   std::string text = ansible_ini(nodes, "demo-kv", "/tmp/my ssh_config", "inv");
   CHECK_THAT(text, Catch::Contains("[servers]\nserver1 ansible_host=10.0.0.1 ansible_port=2222 ansible_user=ops "
                                    "motd=\"hello world \\\"quoted\\\"\"\n"));
+  CHECK_THAT(text, Catch::Contains("server2 ansible_host=10.0.0.2 fan_out=off\n"));
   CHECK_THAT(text, Catch::Contains("[demo_kv:children]\nservers\nworkers\n"));
   CHECK_THAT(text, Catch::Contains("[all:vars]\nansible_ssh_common_args=\"-F '/tmp/my ssh_config'\"\n"));
   auto back = parse_ansible_inventory(text, "export.ini");
@@ -109,6 +111,7 @@ TEST_CASE("our inventory exported for Ansible reads back as the same nodes")
     CHECK(back->nodes[i].index == original->nodes[i].index);
     CHECK(back->nodes[i].port == original->nodes[i].port);
     CHECK(back->nodes[i].user == original->nodes[i].user);
+    CHECK(back->nodes[i].fan_out == original->nodes[i].fan_out);
     CHECK(back->nodes[i].vars == original->nodes[i].vars);
   }
 }

@@ -293,3 +293,23 @@ TEST_CASE("fan-out: what no node passes on is sent from here once the first copy
   CHECK(counts.passed_on == 7);
   CHECK_FALSE(recorder.overlap);
 }
+
+TEST_CASE("deploy --fan-out on: a node with fan_out=off in the inventory gets its files from here")
+{
+  Plan plan = testing::example_plan("fan-out-inventory-off");
+  for (auto& node : plan.inventory.nodes) {
+    if (node.name == "server2") {
+      node.fan_out = false;
+    }
+  }
+  FakeCluster fakes;
+  Output output(Color::never);
+  auto all = testing::everything(plan);
+  Cluster cluster(plan, all.nodes, output, 4);
+  cluster.connect(fakes.connector());
+  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
+  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  CHECK(fakes.nodes["server1"].passed_on.empty());
+  CHECK(fakes.nodes["server2"].relay_open_args.empty()); // never got the key
+  CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
+}

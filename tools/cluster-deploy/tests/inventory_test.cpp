@@ -41,6 +41,17 @@ TEST_CASE("inventory errors name file and line")
   CHECK(error_of("n:10.0.0.1 user=$(x)") == "inv/servers.txt:1: bad user '$(x)'");
   CHECK(error_of("n:10.0.0.1 a=1 a=2") == "inv/servers.txt:1: variable 'a' given twice");
   CHECK(error_of("n:a;b") == "inv/servers.txt:1: bad address 'a;b' for node n");
+  CHECK(error_of("n:10.0.0.1 fan_out=no").starts_with("inv/servers.txt:1: bad fan_out 'no' (off: "));
+}
+
+TEST_CASE("fan_out=off keeps a node out of the fan-out, and is no template variable")
+{
+  auto nodes = parse_group("a:10.0.0.1 fan_out=off\nb:10.0.0.2 fan_out=auto\nc:10.0.0.3\n", "workers", "w.txt");
+  REQUIRE(nodes);
+  CHECK_FALSE((*nodes)[0].fan_out);
+  CHECK((*nodes)[1].fan_out);
+  CHECK((*nodes)[2].fan_out);
+  CHECK((*nodes)[0].vars.empty());
 }
 
 TEST_CASE("addresses are IPv4 or bracketed IPv6 or host names")
