@@ -61,7 +61,13 @@ check_refused "$lacking" "$WORK/lacking.log" "cannot run on this node: it lacks 
 worker=$(nodes_in_group workers | head -n 1)
 bundled=$(plan_variant bundled --program "worker=$WORK/lib/$name" --bundle-libs worker \
   --health-exec 'worker=test -s @data_dir@/bundled-ran')
-trap 'run_helper 0 "$WORK/back.log" deploy --plan "$CLUSTER_DEPLOY_PLAN" --node "$worker"' EXIT
+restore() {  # the worker back on the plan's release, and the work folder gone either way
+  local status=0
+  (run_helper 0 "$WORK/back.log" deploy --plan "$CLUSTER_DEPLOY_PLAN" --node "$worker") || status=1
+  rm -rf "$WORK"
+  ((status == 0)) || exit 1
+}
+trap restore EXIT
 on_node "$worker" "sudo rm -f /var/lib/$CLUSTER_DEPLOY_NAME/worker/bundled-ran"
 run_helper 0 "$WORK/bundled.log" deploy --plan "$bundled" --node "$worker"
 on_node "$worker" "sudo test -s /var/lib/$CLUSTER_DEPLOY_NAME/worker/bundled-ran" || fail "the bundled program did not run"
