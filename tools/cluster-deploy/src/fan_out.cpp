@@ -188,6 +188,20 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
     auto& holders = spread[f].holders;
     holders.erase(std::find(holders.begin(), holders.end(), from_p));
   };
+  // From here to each free node still waiting for file `f` that `pick` takes, in order.
+  auto send_from_here = [&](std::size_t f, const std::function<bool(std::size_t node)>& pick) {
+    auto& pending = spread[f].pending;
+    for (auto it = pending.begin(); it != pending.end();) {
+      std::size_t node = files[f].nodes[*it].first;
+      if (busy[node] || !pick(node)) {
+        ++it;
+        continue;
+      }
+      std::size_t p = *it;
+      it = pending.erase(it);
+      send(f, p);
+    }
+  };
   auto assign = [&] {
     // While a first copy is on its way, the uplink is its alone: what no node passes on waits.
     auto seeding = [&] {
@@ -202,15 +216,7 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
       Spread& s = spread[f];
       std::erase_if(s.pending, [&](std::size_t p) { return failed.count(files[f].nodes[p].first) > 0; });
       if (!files[f].pass_on) { // from here, to each node when it is free
-        for (auto it = s.pending.begin(); it != s.pending.end() && !seeding();) {
-          if (busy[files[f].nodes[*it].first]) {
-            ++it;
-            continue;
-          }
-          std::size_t p = *it;
-          it = s.pending.erase(it);
-          send(f, p);
-        }
+        send_from_here(f, [&](std::size_t) { return !seeding(); });
         continue;
       }
       auto idle_pending = [&](bool relayable) {
@@ -237,33 +243,20 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
       // From here: each node no other may send to, and, when no holder can pass it on and
       // nothing is under way (the first copy, or after failures), one node that can.
       bool seed = !any_can_pass_on && s.in_flight == 0;
-      for (bool direct_pass : {true, false}) {
-        for (auto it = s.pending.begin(); it != s.pending.end();) {
-          std::size_t node = files[f].nodes[*it].first;
-          bool wanted = direct_pass ? direct_only[node] : seed && can_pass_on[node];
-          if (busy[node] || !wanted) {
-            ++it;
-            continue;
-          }
-          std::size_t p = *it;
-          it = s.pending.erase(it);
-          send(f, p);
-          seed = seed && !can_pass_on[node];
-        }
-      }
+      send_from_here(f, [&](std::size_t node) {
+        seed = seed && !(direct_only[node] && can_pass_on[node]);
+        return direct_only[node];
+      });
+      send_from_here(f, [&](std::size_t node) {
+        bool wanted = seed && can_pass_on[node];
+        seed = seed && !wanted;
+        return wanted;
+      });
       // No node left that could pass it on: every one gets it from here.
       bool none_can = std::none_of(s.pending.begin(), s.pending.end(),
                                    [&](std::size_t p) { return can_pass_on[files[f].nodes[p].first]; });
       if (seed && none_can) {
-        for (auto it = s.pending.begin(); it != s.pending.end();) {
-          if (busy[files[f].nodes[*it].first]) {
-            ++it;
-            continue;
-          }
-          std::size_t p = *it;
-          it = s.pending.erase(it);
-          send(f, p);
-        }
+        send_from_here(f, [](std::size_t) { return true; });
       }
     }
   };

@@ -83,6 +83,17 @@ struct Recorder {
   }
 };
 
+/// Deploys every service of `plan` to `fakes` with --fan-out on.
+bool deploy_with_fan_out(const Plan& plan, FakeCluster& fakes)
+{
+  Output output(Color::never);
+  auto all = testing::everything(plan);
+  Cluster cluster(plan, all.nodes, output, 4);
+  cluster.connect(fakes.connector());
+  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
+  return run_deploy(cluster, all.services, render_releases(plan, all.nodes), options);
+}
+
 } // namespace
 
 TEST_CASE("fan-out: programs and libraries only, to two nodes or more - auto only where it pays")
@@ -173,12 +184,7 @@ TEST_CASE("deploy --fan-out on: the servers' program goes once from here - the k
 {
   Plan plan = testing::example_plan("fan-out-deploy");
   FakeCluster fakes;
-  Output output(Color::never);
-  auto all = testing::everything(plan);
-  Cluster cluster(plan, all.nodes, output, 4);
-  cluster.connect(fakes.connector());
-  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
-  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  REQUIRE(deploy_with_fan_out(plan, fakes));
   auto& s1 = fakes.nodes["server1"];
   auto& s2 = fakes.nodes["server2"];
   auto has = [](const std::vector<std::string>& list, const std::string& item) {
@@ -210,12 +216,7 @@ TEST_CASE("deploy --fan-out on: a failed pass-on falls back to sending from here
   FakeCluster fakes;
   fakes.nodes["server1"].pass_on_fails = true;
   fakes.nodes["server2"].pass_on_fails = true;
-  Output output(Color::never);
-  auto all = testing::everything(plan);
-  Cluster cluster(plan, all.nodes, output, 4);
-  cluster.connect(fakes.connector());
-  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
-  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  REQUIRE(deploy_with_fan_out(plan, fakes));
   CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
   CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
   CHECK_FALSE(fakes.nodes["server1"].relay_open);
@@ -227,12 +228,7 @@ TEST_CASE("deploy --fan-out on: a node that cannot join the fan-out gets its fil
   Plan plan = testing::example_plan("fan-out-refused");
   FakeCluster fakes;
   fakes.nodes["server2"].relay_refused = "user demo-relay exists and was not created by cluster-deploy";
-  Output output(Color::never);
-  auto all = testing::everything(plan);
-  Cluster cluster(plan, all.nodes, output, 4);
-  cluster.connect(fakes.connector());
-  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
-  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  REQUIRE(deploy_with_fan_out(plan, fakes));
   CHECK(fakes.nodes["server1"].passed_on.empty());
   CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
   CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
@@ -245,12 +241,7 @@ TEST_CASE("deploy --fan-out on: a file that arrives damaged is sent again from h
   FakeCluster fakes;
   fakes.nodes["server1"].arrives_damaged = {"bin/db"};
   fakes.nodes["server2"].arrives_damaged = {"bin/db"};
-  Output output(Color::never);
-  auto all = testing::everything(plan);
-  Cluster cluster(plan, all.nodes, output, 4);
-  cluster.connect(fakes.connector());
-  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
-  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  REQUIRE(deploy_with_fan_out(plan, fakes));
   // One server got it from here first, the other by relay, damaged: then from here too.
   CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
   CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
@@ -303,12 +294,7 @@ TEST_CASE("deploy --fan-out on: a node with fan_out=off in the inventory gets it
     }
   }
   FakeCluster fakes;
-  Output output(Color::never);
-  auto all = testing::everything(plan);
-  Cluster cluster(plan, all.nodes, output, 4);
-  cluster.connect(fakes.connector());
-  DeployOptions options{false, HealthOptions{Seconds{5}, Seconds{0}}, FanOutMode::on};
-  REQUIRE(run_deploy(cluster, all.services, render_releases(plan, all.nodes), options));
+  REQUIRE(deploy_with_fan_out(plan, fakes));
   CHECK(fakes.nodes["server1"].passed_on.empty());
   CHECK(fakes.nodes["server2"].relay_open_args.empty()); // never got the key
   CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
