@@ -122,6 +122,25 @@ case_up_idempotent() {
     else
         fail "a second up changed the cluster (diff above)"
     fi
+    # A node that runs but no longer serves SSH is not taken as up (a running cluster is
+    # checked without SSH, so this proves the check looks at sshd): up names it and fails.
+    # sshd comes back by itself after 10 s (a timer on the node), and up passes again.
+    local victim
+    victim=$(inventory_nodes | tail -n 1)
+    node_ssh "$victim" sudo -n systemd-run --quiet --on-active=10 --unit=local-cluster-test-sshd \
+        systemctl start ssh.service || fail "could not schedule sshd's return on $victim"
+    node_ssh "$victim" sudo -n systemctl stop ssh.service || fail "could not stop sshd on $victim"
+    rc=0
+    tool up --inventory "$INVENTORY" --out "$OUT" --timeout 3 >"$TMP/up.out" 2>&1 || rc=$?
+    if (( rc == 1 )) && grep -q "error: node $victim: not ready" "$TMP/up.out"; then
+        pass "up with $victim's sshd stopped fails and names it"
+    else
+        fail "up with $victim's sshd stopped exited $rc: $(cat "$TMP/up.out")"
+    fi
+    rc=0
+    tool up --inventory "$INVENTORY" --out "$OUT" --timeout "$UP_TIMEOUT" >"$TMP/up.out" 2>&1 || rc=$?
+    (( rc == 0 )) || fail "up after sshd came back on $victim exited $rc: $(cat "$TMP/up.out")"
+    node_ssh "$victim" true || fail "no ssh to $victim after sshd came back"
     finish
 }
 

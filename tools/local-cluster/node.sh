@@ -260,6 +260,7 @@ start_missing_nodes() {
         remove_node_state "$name"
         prepare_node "$name" "$addr" "${NODE_GROUPS[$i]}"
         start_node "$name" "$addr"
+        STARTED_NODES+=("$name")
         started=$((started + 1))
     done
     info "$started node(s) started, $(( ${#NODE_NAMES[@]} - started )) already running"

@@ -40,11 +40,14 @@ old=${old##*/}
 ln -sfn "releases/$release" "$root/.current.tmp"
 mv -Tf "$root/.current.tmp" "$root/current"
 printf '%s %s -> %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$old" "$release" "$reason" >>"$root/deploy.log"
-# A reload only when a unit file changed; enable (a reload too) only what is not enabled yet:
-# a config-only change reloads nothing.
-if [ -n "$changed" ]; then systemctl daemon-reload; fi
+# A reload only when a unit file changed, and only one: `systemctl enable` (of what is not
+# enabled yet) reloads by itself. A config-only change reloads nothing.
 # shellcheck disable=SC2086 # one word per unit
-if [ -n "$enable" ]; then systemctl enable -q $enable; fi
+if [ -n "$enable" ]; then
+  systemctl enable -q $enable
+elif [ -n "$changed" ]; then
+  systemctl daemon-reload
+fi
 cd "$root/releases"
 # shellcheck disable=SC2010,SC2012 # release ids are hex digits: ls is safe here and sorts by time
 # A release is renamed out of the way before it is removed: an interrupted prune never

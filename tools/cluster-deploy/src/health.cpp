@@ -3,6 +3,8 @@
 #include "output.hpp"
 #include "render.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <thread>
 
 namespace deploy {
@@ -37,24 +39,13 @@ Result<void> probe_exec(NodeOps& ops, const Plan& plan, const Node& node, const 
   return {};
 }
 
-/// One check: running, no restart while we watch, probe passes.
-Result<void> check_once(NodeOps& ops, const Plan& plan, const Node& node, const Service& service,
-                        const HealthOptions& options)
-{
-  CD_TRY(before, ops.unit_state(service.name));
-  if (!before->running()) {
-    return fail("unit is " + before->active + " (" + before->sub + ")");
-  }
-  if (options.settle.count() == 0) {
-    return probe_once(ops, plan, node, service);
-  }
-  std::this_thread::sleep_for(options.settle);
-  CD_TRY(after, ops.unit_state(service.name));
-  if (!after->running() || after->restarts != before->restarts || after->main_pid != before->main_pid) {
-    return fail("unit restarted while settling (" + std::to_string(after->restarts) + " restarts)");
-  }
-  return probe_once(ops, plan, node, service);
-}
+/// The process a look saw running, and since when we watch it: the settle window runs
+/// from the first look that saw this process, not from each attempt.
+struct Watched {
+  long main_pid = 0;
+  long restarts = 0;
+  Clock::time_point since;
+};
 
 } // namespace
 
@@ -87,15 +78,41 @@ Result<void> probe_once(NodeOps& ops, const Plan& plan, const Node& node, const 
 Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, const Service& service,
                           const HealthOptions& options)
 {
+  // Looks come quickly at first (a service that just started is often ready within a
+  // fraction of a second) and then once a second; the whole wait is bounded by the timeout.
+  constexpr std::chrono::milliseconds first_pause{200};
+  constexpr std::chrono::milliseconds longest_pause{1000};
   auto deadline = Clock::now() + options.timeout;
+  auto pause = first_pause;
+  std::optional<Watched> watched;
   std::string last = "not checked";
+  auto wait_until = [&](Clock::time_point until) { std::this_thread::sleep_until(std::min(until, deadline)); };
   while (Clock::now() < deadline) {
-    auto checked = check_once(ops, plan, node, service, options);
-    if (checked) {
-      return {};
+    auto state = ops.unit_state(service.name);
+    if (!state || !state->running()) {
+      last = state ? "unit is " + state->active + " (" + state->sub + ")" : state.error();
+      watched.reset();
+    } else {
+      if (watched && (state->main_pid != watched->main_pid || state->restarts != watched->restarts)) {
+        last = "unit restarted while settling (" + std::to_string(state->restarts) + " restarts)";
+        watched.reset();
+      }
+      if (!watched) {
+        watched = Watched{state->main_pid, state->restarts, Clock::now()};
+      }
+      auto probed = probe_once(ops, plan, node, service);
+      if (probed) {
+        auto settled_at = watched->since + options.settle;
+        if (Clock::now() >= settled_at) {
+          return {};
+        }
+        wait_until(settled_at); // then look again: still the same process, and the probe still passes
+        continue;
+      }
+      last = probed.error();
     }
-    last = checked.error();
-    std::this_thread::sleep_for(Seconds{1});
+    wait_until(Clock::now() + pause);
+    pause = std::min(pause * 2, longest_pause);
   }
   return fail(service.name + " not healthy after " + std::to_string(options.timeout.count()) + "s: " + last);
 }

@@ -13,7 +13,9 @@ namespace deploy {
 
 struct HealthOptions {
   Seconds timeout{120};
-  Seconds settle{2}; ///< 0: no restart window (a service this run did not start)
+  /// How long the same process must be seen running, counted from the first look that
+  /// saw it; 0: no window (a service this run did not start).
+  Seconds settle{2};
 };
 
 /// Runs the service's probe once; fails saying why.

@@ -446,7 +446,7 @@ std::vector<int> batch_sizes(const Service& service, int rolling, int group_size
 bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, ClusterChanges& changes,
                  const HealthOptions& health, const std::function<void(const Service&, NodeSlot&)>& on_healthy)
 {
-  Rollout r{cluster, changes, health, on_healthy, {}, {}, {}};
+  Rollout r{cluster, changes, health, on_healthy, {}, {}, {}, {}};
   std::map<std::string, int> healthy;
   for (const Service* service : services) {
     if (!r.stopped_by.empty()) {
