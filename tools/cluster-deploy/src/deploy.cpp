@@ -116,16 +116,17 @@ void compare_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_r
       cluster.output().progress(slot.node->name, "error: " + why);
     }
   };
-  auto state = slot.ops->read_state();
-  if (!state) {
-    refuse(state.error());
+  auto reading = slot.ops->read_node(services_of(work.release));
+  if (!reading) {
+    refuse(reading.error());
     return;
   }
-  work.before = *state;
+  work.before = reading->deployed;
+  work.units_before = std::move(reading->units);
   if (work.release.files.empty()) { // no service of the plan runs here (any more): retired later
     return;
   }
-  work.changes = compute_changes(work.release, *state);
+  work.changes = compute_changes(work.release, work.before);
   if (work.changes.release_changed && !work.changes.release_on_node) {
     if (auto ready = slot.ops->preflight(work.release, work.changes.bytes_to_send); !ready) {
       refuse(ready.error());

@@ -147,6 +147,49 @@ Result<RemoteState> NodeOps::read_state()
   return parse_remote_state(result->out);
 }
 
+Result<NodeReading> NodeOps::read_node(const std::vector<std::string>& services)
+{
+  if (m_reading && m_read_with_lock == services) {
+    NodeReading reading = std::move(*m_reading);
+    m_reading.reset();
+    return reading;
+  }
+  std::vector<BatchStep> steps;
+  add_reading_steps(steps, services);
+  CD_TRY(results, run_batch("reading deployed state", steps, Seconds{60}));
+  return parse_reading(*results, 0, services);
+}
+
+void NodeOps::read_with_lock(std::vector<std::string> services)
+{
+  m_read_with_lock = std::move(services);
+}
+
+void NodeOps::add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services)
+{
+  steps.push_back({remote::state, {}});
+  for (const auto& service : services) {
+    steps.push_back({remote::unit_state, {service, "-"}});
+  }
+}
+
+Result<NodeReading> NodeOps::parse_reading(const std::vector<ExecResult>& results, std::size_t first,
+                                           const std::vector<std::string>& services)
+{
+  const ExecResult& state = results.at(first);
+  if (!state.succeeded()) {
+    return fail(m_node + ": reading deployed state failed (exit " + std::to_string(state.exit_status) +
+                "): " + first_line(results.front().err));
+  }
+  NodeReading reading{parse_remote_state(state.out), {}};
+  for (size_t i = 0; i < services.size(); ++i) {
+    if (results.at(first + 1 + i).succeeded()) {
+      reading.units[services[i]] = parse_unit_state(results[first + 1 + i].out);
+    }
+  }
+  return reading;
+}
+
 Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& release, const ChangeSet& changes)
 {
   std::vector<std::string> args = {release.id};
@@ -270,18 +313,23 @@ Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& chan
 
 Result<std::optional<std::string>> NodeOps::lock(const std::string& who, Seconds lease)
 {
-  StepLog step(m_node, "lock");
-  auto result = m_transport.exec(
-      root_command(remote::lock, {m_layout.cluster, run_id(), std::to_string(lease.count()), who}), {}, Seconds{30});
-  if (!result) {
-    return fail(m_node + ": taking the lock: " + result.error());
+  std::vector<BatchStep> steps = {{remote::lock, {run_id(), std::to_string(lease.count()), who}}};
+  if (m_read_with_lock) {
+    add_reading_steps(steps, *m_read_with_lock);
   }
-  if (result->exit_status == 5 && result->out.starts_with("locked ")) {
-    return std::optional<std::string>(first_line(result->out.substr(7)));
+  CD_TRY(results, run_batch("taking the lock", steps, Seconds{30}));
+  const ExecResult& result = results->front();
+  if (result.exit_status == 5 && result.out.starts_with("locked ")) {
+    return std::optional<std::string>(first_line(result.out.substr(7)));
   }
-  if (!result->succeeded()) {
-    return fail(m_node + ": taking the lock failed (exit " + std::to_string(result->exit_status) +
-                "): " + first_line(result->err));
+  if (!result.succeeded()) {
+    return fail(m_node + ": taking the lock failed (exit " + std::to_string(result.exit_status) +
+                "): " + first_line(result.err));
+  }
+  if (m_read_with_lock) {
+    if (auto reading = parse_reading(*results, 1, *m_read_with_lock)) {
+      m_reading = std::move(*reading);
+    } // else read_node() asks again and reports why
   }
   return std::optional<std::string>{};
 }

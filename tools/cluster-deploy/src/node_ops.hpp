@@ -79,6 +79,12 @@ struct NodeSnapshot {
   std::vector<std::pair<std::string, Result<UnitState>>> units; ///< per service asked for
 };
 
+/// What a deploy reads of a node before it decides anything (NodeOps::read_node).
+struct NodeReading {
+  RemoteState deployed;
+  std::map<std::string, UnitState> units; ///< per service asked for whose state could be read
+};
+
 /// Another node of a deploy's fan-out, as this node reaches it (NodeOps::pass_on).
 struct RelayPeer {
   std::string login; ///< <cluster>-relay@<address>
@@ -101,6 +107,12 @@ public:
   }
 
   Result<RemoteState> read_state();
+  /// The deployed state and the units of `services`, in one round trip: a service a deploy
+  /// leaves as it was and that was running then is not asked again.
+  Result<NodeReading> read_node(const std::vector<std::string>& services);
+  /// Makes the next lock() also read the node (as read_node(services)) in its round trip;
+  /// the next read_node() of those services answers from that reading.
+  void read_with_lock(std::vector<std::string> services);
   /// Creates the staging folder of `release` and puts the reused files in it.
   /// Returns the paths whose content on the node was not what its manifest says:
   /// they must be uploaded too.
@@ -176,6 +188,10 @@ private:
   /// alone; returns each one's stdout and exit status (stderr: all of them, on the first).
   Result<std::vector<ExecResult>> run_batch(const std::string& what, const std::vector<BatchStep>& steps,
                                             Seconds timeout);
+  /// read_node()'s scripts, and what they answered (from results[first] on).
+  static void add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services);
+  Result<NodeReading> parse_reading(const std::vector<ExecResult>& results, std::size_t first,
+                                    const std::vector<std::string>& services);
   /// Runs `script` with the cluster as $1 and `args` after it.
   Result<ExecResult> run_script(const std::string& what, const remote::Script& script, std::vector<std::string> args,
                                 std::string_view input = {}, Seconds timeout = Seconds{120});
@@ -183,6 +199,8 @@ private:
   Transport& m_transport;
   std::string m_node;
   NodeLayout m_layout;
+  std::optional<std::vector<std::string>> m_read_with_lock; ///< read_with_lock()
+  std::optional<NodeReading> m_reading;                      ///< what lock() read for read_node()
 };
 
 /// Parses `systemctl show` key=value output.

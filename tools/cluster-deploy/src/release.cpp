@@ -258,4 +258,13 @@ std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::
   return releases;
 }
 
+std::vector<std::string> services_of(const NodeRelease& release)
+{
+  std::vector<std::string> services;
+  for (const auto& [service, digest] : release.service_digests) {
+    services.push_back(service);
+  }
+  return services;
+}
+
 } // namespace deploy

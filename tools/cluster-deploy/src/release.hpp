@@ -41,6 +41,9 @@ struct NodeRelease {
   std::vector<ReleaseProgram> programs; ///< its ELF files, for preflight
 };
 
+/// The services of a release (those that run on its node), by name.
+std::vector<std::string> services_of(const NodeRelease& release);
+
 /// What is read once per run from this machine's programs and libraries, whatever the
 /// number of nodes that get them: hashes, ELF needs, the libraries BUNDLE_LIBS ships.
 struct ProgramCache {

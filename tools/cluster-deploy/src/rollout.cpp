@@ -123,8 +123,14 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
 
 /// What `deploy`/`up` do to one service on one node; returns the action name.
 /// `running_now` says whether a service left as it was is running (not starting).
-Result<std::string> start_action(NodeOps& ops, const Service& service, bool restart, bool& running_now)
+/// `seen`: its unit as read earlier in this run, if it was.
+Result<std::string> start_action(NodeOps& ops, const Service& service, bool restart, bool& running_now,
+                                 const UnitState* seen)
 {
+  if (!restart && seen && seen->running()) { // left as it was: its health check follows
+    running_now = true;
+    return std::string("unchanged");
+  }
   CD_TRY(state, ops.unit_state(service.name));
   bool running = state->active == "active" || state->active == "activating";
   if (restart && running) {
@@ -161,7 +167,12 @@ void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::
     return;
   }
   bool running_now = false;
-  auto action = start_action(*slot.ops, service, restart, running_now);
+  const UnitState* seen = nullptr;
+  if (const NodeChange* change = r.change_of(slot)) {
+    auto it = change->units_before.find(service.name);
+    seen = it == change->units_before.end() ? nullptr : &it->second;
+  }
+  auto action = start_action(*slot.ops, service, restart, running_now, seen);
   if (!action) {
     r.cluster.mark_failed(slot, service.name, "start", action.error(), seconds_since(start));
     return;

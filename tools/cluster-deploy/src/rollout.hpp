@@ -26,6 +26,9 @@ struct NodeChange {
   NodeRelease release; ///< what the node switches to
   ChangeSet changes;
   RemoteState before;    ///< what it had: where a failed batch takes it back
+  /// Its services' units as read with `before`: one left as it was and running then is
+  /// checked by its probe alone.
+  std::map<std::string, UnitState> units_before;
   bool switched = false; ///< switched to `release` in this run
   std::string reason = "deploy"; ///< why it switches (deploy.log): deploy or rollback
 };

@@ -41,3 +41,33 @@ TEST_CASE("a node another run holds stops the command before anything changes, a
     }
   }
 }
+
+TEST_CASE("a deploy reads each node in the lock's round trip and reads it again only when asked anew")
+{
+  Plan plan = testing::example_plan("lock-reads");
+  FakeCluster fakes;
+  Output quiet(Color::never);
+  REQUIRE(testing::deploy_everything(plan, fakes, quiet));
+  testing::FakeRun run(plan, fakes, testing::everything(plan).nodes);
+  NodeSlot* worker = nullptr;
+  for (auto& slot : run.cluster.slots()) {
+    if (slot.node->name == "worker1") {
+      worker = &slot;
+    }
+  }
+  REQUIRE(worker);
+  auto& node = fakes.nodes["worker1"];
+  node.round_trips = 0;
+  worker->ops->read_with_lock({"worker"});
+  ClusterLock lock(run.cluster, "deploy", Seconds{0});
+  REQUIRE(lock.held());
+  CHECK(node.round_trips == 1);
+  auto reading = worker->ops->read_node({"worker"});
+  REQUIRE(reading);
+  CHECK(node.round_trips == 1); // answered from what the lock read
+  CHECK_FALSE(reading->deployed.current_id.empty());
+  REQUIRE(reading->units.count("worker") == 1);
+  CHECK(reading->units.at("worker").running());
+  REQUIRE(worker->ops->read_node({"worker"})); // a second reading is a fresh one
+  CHECK(node.round_trips == 2);
+}

@@ -51,10 +51,15 @@ TEST_CASE("a second deploy with nothing changed sends nothing and restarts nothi
   for (int settle : {0, 1}) {
     for (auto& [name, node] : fakes.nodes) {
       node.commands.clear();
+      node.round_trips = 0;
     }
     Output quiet(Color::never);
     REQUIRE(testing::deploy_everything(plan, fakes, quiet, Seconds{settle}));
     for (auto& [name, node] : fakes.nodes) {
+      INFO(name);
+      // One round trip reads the release and the units; the worker's exec probe is the only
+      // other (the db's tcp probe is a forwarded connection, not a command).
+      CHECK(node.round_trips == (name.starts_with("worker") ? 2 : 1));
       long looks = std::count(node.commands.begin(), node.commands.end(), "unit-state.sh");
       if (settle == 0) {
         looks_without_settle[name] = looks;
