@@ -310,6 +310,12 @@ Cache variables
   its own ``ctest -R <test>``: the next run's ``cluster.setup`` finds
   everything current and changes nothing. Take it down with the
   ``local-cluster-down`` target (or ``cluster-clean``) when done.
+``CLUSTER_DEPLOY_WARM_SESSIONS``
+  ``0`` by default. When a number of seconds, the targets and the fixture tests
+  run the helper with ``--warm <seconds>``: an agent of this user keeps the SSH
+  sessions to the nodes open between runs and exits after that long unused
+  (with ``CLUSTER_DEPLOY_KEEP_CLUSTER``, the IDE loop's ``cluster.setup``
+  connects to nothing new).
 #]=======================================================================]
 
 set(CLUSTER_DEPLOY_SSH_CONFIG "" CACHE FILEPATH
@@ -319,6 +325,8 @@ set(CLUSTER_DEPLOY_HOST_KEY_POLICY "" CACHE STRING
 set_property(CACHE CLUSTER_DEPLOY_HOST_KEY_POLICY PROPERTY STRINGS ";strict;accept-new")
 option(CLUSTER_DEPLOY_KEEP_CLUSTER
   "ctest leaves the cluster deployed and the local cluster up (cluster.cleanup only heals faults)" OFF)
+set(CLUSTER_DEPLOY_WARM_SESSIONS "0" CACHE STRING
+  "seconds an agent keeps the SSH sessions to the nodes open between runs (0: no agent)")
 
 # ---------------------------------------------------------------------------
 # Internal helpers
@@ -399,6 +407,19 @@ function(_cluster_deploy_helper out_command out_file)
   else()
     set(${out_command} ClusterDeploy::cluster-deploy PARENT_SCOPE)
     set(${out_file} "$<TARGET_FILE:ClusterDeploy::cluster-deploy>" PARENT_SCOPE)
+  endif()
+endfunction()
+
+# The helper's --warm argument from CLUSTER_DEPLOY_WARM_SESSIONS (empty when 0).
+function(_cluster_deploy_warm_args out)
+  if(NOT CLUSTER_DEPLOY_WARM_SESSIONS MATCHES "^[0-9]+$" OR CLUSTER_DEPLOY_WARM_SESSIONS GREATER 86400)
+    message(FATAL_ERROR "CLUSTER_DEPLOY_WARM_SESSIONS is '${CLUSTER_DEPLOY_WARM_SESSIONS}': "
+      "give the seconds the SSH sessions stay open unused (0 to 86400; 0: no agent)")
+  endif()
+  if(CLUSTER_DEPLOY_WARM_SESSIONS GREATER 0)
+    set(${out} --warm ${CLUSTER_DEPLOY_WARM_SESSIONS} PARENT_SCOPE)
+  else()
+    set(${out} "" PARENT_SCOPE)
   endif()
 endfunction()
 
@@ -1023,6 +1044,7 @@ function(_cluster_deploy_add_targets plan)
   get_property(inventory GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
   get_property(local_cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_LOCAL_CLUSTER)
   get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
+  _cluster_deploy_warm_args(warm)
 
   # name | helper sub-command | extra arguments (comma-separated) | comment
   set(table
@@ -1042,7 +1064,7 @@ function(_cluster_deploy_add_targets plan)
     list(GET row 3 comment)
     string(REPLACE "," ";" extra "${extra}")
     add_custom_target(${target}
-      COMMAND ${helper} ${command} --plan "${plan}" ${extra}
+      COMMAND ${helper} ${command} --plan "${plan}" ${extra} ${warm}
       COMMENT "${comment}"
       USES_TERMINAL
       VERBATIM)
@@ -1079,7 +1101,8 @@ function(_cluster_deploy_add_fixture_tests plan)
   get_property(local_cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_LOCAL_CLUSTER)
   set(run_steps "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/ClusterDeploy/RunSteps.cmake")
   # A fault left by a failed or interrupted test is healed before anything else.
-  set(heal ::optional-step:: "${helper}" heal --plan "${plan}")
+  _cluster_deploy_warm_args(warm)
+  set(heal ::optional-step:: "${helper}" heal --plan "${plan}" ${warm})
   get_property(teardown GLOBAL PROPERTY _CLUSTER_DEPLOY_TEARDOWN)
   set(setup "")
   set(cleanup ${heal})
@@ -1087,9 +1110,9 @@ function(_cluster_deploy_add_fixture_tests plan)
     set(teardown none) # kept for the next ctest run (an IDE running one test at a time)
   endif()
   if(teardown STREQUAL "down")
-    list(APPEND cleanup ::step:: "${helper}" down --plan "${plan}")
+    list(APPEND cleanup ::step:: "${helper}" down --plan "${plan}" ${warm})
   elseif(teardown STREQUAL "clean" AND NOT local_cluster)
-    list(APPEND cleanup ::step:: "${helper}" clean --plan "${plan}")
+    list(APPEND cleanup ::step:: "${helper}" clean --plan "${plan}" ${warm})
   endif()
   if(local_cluster)
     _cluster_deploy_local_cluster_tool(tool)
@@ -1103,7 +1126,7 @@ function(_cluster_deploy_add_fixture_tests plan)
                           ::step:: "${tool}" down ${local_cluster_args})
     endif()
   endif()
-  list(APPEND setup ${heal} ::step:: "${helper}" deploy --plan "${plan}")
+  list(APPEND setup ${heal} ::step:: "${helper}" deploy --plan "${plan}" ${warm})
 
   add_test(NAME cluster.setup COMMAND "${CMAKE_COMMAND}" -P "${run_steps}" -- ${setup})
   add_test(NAME cluster.cleanup COMMAND "${CMAKE_COMMAND}" -P "${run_steps}" -- ${cleanup})

@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include "agent.hpp"
+#include "agent_client.hpp"
 #include "ansible_inventory.hpp"
 #include "cluster_lock.hpp"
 #include "deploy.hpp"
@@ -40,6 +42,7 @@ struct Options {
   std::string rollback_to;
   std::string export_format;
   std::string inventory; ///< inventory --inventory DIR: read it without a plan
+  int warm = 0;          ///< --warm SECONDS: sessions through the agent, kept that long unused
   std::map<std::string, NodeRelease> releases; ///< rendered before connecting (deploy)
 };
 
@@ -132,6 +135,10 @@ void add_selection_options(CLI::App& app, Options& options)
   app.add_option("--color", options.color, "auto, always or never (NO_COLOR is honoured)")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_flag("-v,--verbose", options.verbose, "more detail on stderr (twice: libssh protocol)");
+  app.add_option("--warm", options.warm,
+                 "keep the SSH sessions to the nodes open for later runs, in an agent of this user that exits after "
+                 "SECONDS unused (default 0: connect for this run only)")
+      ->check(CLI::Range(0, 86400));
 }
 
 void add_command_options(const std::string& name, CLI::App& sub, Options& options)
@@ -192,6 +199,21 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
   }
 }
 
+/// Direct sessions, or with --warm the agent's (started when none runs). Where the agent
+/// cannot be used, this run connects directly and says why.
+Connector connector(const Options& options)
+{
+  if (options.warm == 0) {
+    return ssh_connector();
+  }
+  auto socket = ensure_agent(Seconds{options.warm});
+  if (!socket) {
+    std::fprintf(stderr, "cluster-deploy: warning: %s; connecting without it\n", socket.error().c_str());
+    return ssh_connector();
+  }
+  return agent_connector(*socket);
+}
+
 int execute(const Command& command, Options& options)
 {
   if (!options.inventory.empty()) { // inventory --inventory DIR: no plan
@@ -237,7 +259,7 @@ int execute(const Command& command, Options& options)
   bool long_running = name == "deploy" || name == "up" || name == "rollback" || name == "down" || name == "clean";
   Output output(parse_color(options.color), options.json ? Format::json : Format::text, long_running);
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
-  cluster.connect(ssh_connector());
+  cluster.connect(connector(options));
   std::optional<ClusterLock> lock; // the commands that change nodes hold them for the run
   if (long_running && !options.dry_run) {
     if (name == "deploy") { // what a deploy reads first comes with the lock: one round trip fewer
@@ -270,6 +292,12 @@ int run(int argc, char** argv)
   app.require_subcommand(1);
   Options options;
   const Command* chosen = nullptr;
+  std::string agent_socket;
+  int agent_idle = 600;
+  CLI::App* agent = app.add_subcommand("agent", "keep SSH sessions to the nodes open between runs (started by --warm; "
+                                                "exits after --idle seconds without a client)");
+  agent->add_option("--socket", agent_socket, "the socket to serve (in a folder of this user's alone)")->required();
+  agent->add_option("--idle", agent_idle, "seconds without a client before it exits")->check(CLI::Range(1, 86400));
   for (const auto& command : commands()) {
     CLI::App* sub = app.add_subcommand(command.name, command.help);
     add_selection_options(*sub, options);
@@ -283,6 +311,9 @@ int run(int argc, char** argv)
     return code == 0 ? k_exit_ok : k_exit_usage;
   }
   setup_logging(options);
+  if (agent->parsed()) {
+    return run_agent(agent_socket, Seconds{agent_idle}, [](const ConnectOptions& o) { return connect_ssh(o); });
+  }
   try {
     return execute(*chosen, options);
   } catch (const Error& e) {

@@ -1,5 +1,6 @@
 #include "cluster.hpp"
 
+#include "agent_client.hpp"
 #include "parallel.hpp"
 
 #include <algorithm>
@@ -31,18 +32,30 @@ std::string join(const std::vector<std::string>& words)
 
 } // namespace
 
+namespace {
+
+ConnectOptions connect_options(const Plan& plan, const Node& node)
+{
+  ConnectOptions options;
+  options.host = node.address;
+  options.port = node.port;
+  options.user = node.user;
+  options.ssh_config = plan.ssh.config;
+  options.known_hosts = plan.ssh.known_hosts;
+  options.host_key_policy = plan.ssh.host_key_policy;
+  return options;
+}
+
+} // namespace
+
 Connector ssh_connector()
 {
-  return [](const Plan& plan, const Node& node) {
-    ConnectOptions options;
-    options.host = node.address;
-    options.port = node.port;
-    options.user = node.user;
-    options.ssh_config = plan.ssh.config;
-    options.known_hosts = plan.ssh.known_hosts;
-    options.host_key_policy = plan.ssh.host_key_policy;
-    return connect_ssh(options);
-  };
+  return [](const Plan& plan, const Node& node) { return connect_ssh(connect_options(plan, node)); };
+}
+
+Connector agent_connector(const std::filesystem::path& socket)
+{
+  return [socket](const Plan& plan, const Node& node) { return connect_via_agent(socket, connect_options(plan, node)); };
 }
 
 Result<std::vector<const Node*>> select_nodes(const Plan& plan, const Selection& selection)

@@ -6,6 +6,7 @@
 #include "output.hpp"
 #include "plan.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -29,6 +30,8 @@ using Connector = std::function<Result<std::unique_ptr<Transport>>(const Plan&, 
 
 /// The real connector: libssh with the plan's ssh settings and the node's port/user.
 Connector ssh_connector();
+/// The same sessions, lent by the warm-session agent at `socket` (agent.hpp).
+Connector agent_connector(const std::filesystem::path& socket);
 
 /// The nodes picked by `selection` (checked: unknown names are errors).
 Result<std::vector<const Node*>> select_nodes(const Plan& plan, const Selection& selection);

@@ -1,0 +1,256 @@
+#include "agent.hpp"
+
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace deploy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Sessions not lent to a client, by what they were opened with.
+class Pool {
+public:
+  std::unique_ptr<Transport> take(const std::string& key)
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_idle.find(key);
+    if (it == m_idle.end()) {
+      return nullptr;
+    }
+    auto transport = std::move(it->second);
+    m_idle.erase(it);
+    return transport;
+  }
+  void give(const std::string& key, std::unique_ptr<Transport> transport)
+  {
+    std::lock_guard lock(m_mutex);
+    m_idle.emplace(key, std::move(transport));
+  }
+
+private:
+  std::mutex m_mutex;
+  std::multimap<std::string, std::unique_ptr<Transport>> m_idle;
+};
+
+/// What a session was opened with, and the state of the files that decided whom it trusts:
+/// an edited ssh_config or known_hosts makes new sessions.
+std::string pool_key(const Frame& connect)
+{
+  std::string key;
+  for (const auto& field : connect) {
+    key += field;
+    key += '\0';
+  }
+  const char* home = std::getenv("HOME");
+  std::string own = home ? home : "";
+  for (const std::string& file : {connect.at(4), connect.at(5), own + "/.ssh/config", own + "/.ssh/known_hosts",
+                                  std::string("/etc/ssh/ssh_config")}) {
+    struct stat st {};
+    if (!file.empty() && ::stat(file.c_str(), &st) == 0) {
+      key += file + "@" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+             std::to_string(st.st_size) + '\0';
+    }
+  }
+  return key;
+}
+
+Frame exec_reply(const Result<ExecResult>& result)
+{
+  if (!result) {
+    return {"error", result.error()};
+  }
+  return {"ok", std::to_string(result->exit_status), result->exit_signal, result->out, result->err};
+}
+
+Seconds seconds_field(const std::string& text)
+{
+  return Seconds{std::strtol(text.c_str(), nullptr, 10)};
+}
+
+/// One client: its session first (from the pool, checked, or new), then its calls until
+/// it says "release" (the session goes back) or goes away (the session is closed).
+void serve(int fd, Pool& pool, const SessionOpener& open)
+{
+  auto hello = read_frame(fd);
+  auto options = hello ? parse_connect_frame(*hello) : Result<ConnectOptions>{fail(hello.error())};
+  if (!options) {
+    (void)write_frame(fd, {"error", options.error()});
+    return;
+  }
+  std::string key = pool_key(*hello);
+  auto transport = pool.take(key);
+  if (transport) { // it may have died since (a node rebooted): one cheap look before lending it
+    auto alive = transport->exec("true", "", Seconds{5});
+    if (!alive || !alive->succeeded()) {
+      transport.reset();
+    }
+  }
+  if (!transport) {
+    auto opened = open(*options);
+    if (!opened) {
+      (void)write_frame(fd, {"error", opened.error()});
+      return;
+    }
+    transport = std::move(*opened);
+  }
+  if (!write_frame(fd, {"ok"})) {
+    return;
+  }
+  bool sound = true; // no call failed in the transport itself
+  while (true) {
+    auto request = read_frame(fd);
+    if (!request || request->empty()) {
+      return; // the client went away mid-run: its session goes with it
+    }
+    const Frame& r = *request;
+    const std::string& op = r[0];
+    Frame reply;
+    if (op == "release" && r.size() == 1) {
+      if (sound) {
+        pool.give(key, std::move(transport));
+      }
+      return;
+    } else if (op == "exec" && r.size() == 4) {
+      auto result = transport->exec(r[1], r[2], seconds_field(r[3]));
+      sound = sound && result.ok();
+      reply = exec_reply(result);
+    } else if (op == "exec_file" && r.size() == 4) {
+      auto result = transport->exec_with_file(r[1], r[2], seconds_field(r[3]));
+      sound = sound && result.ok();
+      reply = exec_reply(result);
+    } else if (op == "tcp" && r.size() == 4) {
+      auto result = transport->tcp_request(std::atoi(r[1].c_str()), r[2], seconds_field(r[3]));
+      reply = result ? Frame{"ok", *result} : Frame{"error", result.error()};
+    } else if (op == "stream" && r.size() == 3) {
+      bool client_gone = false;
+      auto result = transport->exec_streaming(
+          r[1],
+          [&](std::string_view chunk) {
+            auto more = write_frame(fd, {"chunk", std::string(chunk)}) ? read_frame(fd) : Result<Frame>{fail("gone")};
+            client_gone = !more;
+            return more && !more->empty() && (*more)[0] == "more";
+          },
+          seconds_field(r[2]));
+      if (client_gone) {
+        return;
+      }
+      sound = sound && result.ok();
+      reply = result ? Frame{"ok", std::to_string(*result)} : Frame{"error", result.error()};
+    } else {
+      reply = {"error", "the agent does not know this request"};
+    }
+    if (!write_frame(fd, reply)) {
+      return;
+    }
+  }
+}
+
+bool same_user(int fd)
+{
+  ucred peer{};
+  socklen_t size = sizeof peer;
+  return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) == 0 && peer.uid == ::getuid();
+}
+
+} // namespace
+
+Frame connect_frame(const ConnectOptions& options)
+{
+  return {"connect",
+          options.host,
+          std::to_string(options.port),
+          options.user,
+          options.ssh_config.string(),
+          options.known_hosts.string(),
+          options.identity.string(),
+          options.host_key_policy == HostKeyPolicy::strict ? "strict" : "accept-new",
+          std::to_string(options.connect_timeout.count())};
+}
+
+Result<ConnectOptions> parse_connect_frame(const Frame& frame)
+{
+  if (frame.size() != 9 || frame[0] != "connect") {
+    return fail("the agent expected a connect request");
+  }
+  ConnectOptions options;
+  options.host = frame[1];
+  options.port = std::atoi(frame[2].c_str());
+  options.user = frame[3];
+  options.ssh_config = frame[4];
+  options.known_hosts = frame[5];
+  options.identity = frame[6];
+  options.host_key_policy = frame[7] == "strict" ? HostKeyPolicy::strict : HostKeyPolicy::accept_new;
+  options.connect_timeout = seconds_field(frame[8]);
+  return options;
+}
+
+int run_agent(const std::filesystem::path& socket, Seconds idle, const SessionOpener& open)
+{
+  // One agent per socket: it holds <socket>.lock for its life.
+  std::string lock_path = socket.string() + ".lock";
+  int lock_fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock_fd < 0 || ::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return 1;
+  }
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket.string().size() >= sizeof address.sun_path) {
+    return 1;
+  }
+  std::strcpy(address.sun_path, socket.c_str());
+  ::unlink(socket.c_str()); // left by an agent that died: we hold the lock, so it is not in use
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  mode_t old_mask = ::umask(0177);
+  bool bound = listener >= 0 && ::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+               ::listen(listener, 64) == 0;
+  ::umask(old_mask);
+  if (!bound) {
+    return 1;
+  }
+  Pool pool;
+  std::atomic<int> clients{0};
+  std::atomic<Clock::rep> last_seen{Clock::now().time_since_epoch().count()};
+  while (true) {
+    pollfd waiting{listener, POLLIN, 0};
+    int ready = ::poll(&waiting, 1, 1000);
+    if (ready > 0 && (waiting.revents & POLLIN)) {
+      int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0 && !same_user(fd)) {
+        ::close(fd);
+      } else if (fd >= 0) {
+        ++clients;
+        std::thread([fd, &pool, &open, &clients, &last_seen] {
+          serve(fd, pool, open);
+          ::close(fd);
+          last_seen = Clock::now().time_since_epoch().count();
+          --clients;
+        }).detach();
+      }
+    }
+    auto quiet_since = Clock::time_point(Clock::duration(last_seen.load()));
+    if (clients == 0 && Clock::now() - quiet_since >= idle) {
+      break;
+    }
+  }
+  ::unlink(socket.c_str());
+  ::close(listener);
+  ::close(lock_fd);
+  return 0;
+}
+
+} // namespace deploy
