@@ -221,6 +221,18 @@ foreach(round IN ITEMS 1 2)
 endforeach()
 configure("${b}" -DCLUSTER_DEPLOY_KEEP_CLUSTER=OFF)
 
+# CLUSTER_DEPLOY_WARM_SESSIONS: the fixture's helper calls keep their sessions warm.
+configure("${b}" -DCLUSTER_DEPLOY_KEEP_CLUSTER=ON -DCLUSTER_DEPLOY_WARM_SESSIONS=600)
+run(0 "local cluster, warm: ctest -L cluster" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster --output-on-failure)
+expect_log("local cluster, warm"
+  "local-cluster up ${local_cluster_args}"
+  "cluster-deploy heal --plan ${plan} --warm 600"
+  "cluster-deploy deploy --plan ${plan} --warm 600"
+  "test plan.env ssh_config=${b}/local-cluster/ssh_config"
+  "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+  "cluster-deploy heal --plan ${plan} --warm 600")
+configure("${b}" -DCLUSTER_DEPLOY_KEEP_CLUSTER=OFF -DCLUSTER_DEPLOY_WARM_SESSIONS=0)
+
 configure("${b}" -DCLUSTER_DEPLOY_SSH_CONFIG=/etc/cluster/ssh_config -DCLUSTER_DEPLOY_HOST_KEY_POLICY=)
 file(READ "${plan}" actual)
 if(NOT actual MATCHES "<ssh config=\"/etc/cluster/ssh_config\" known-hosts=\"\" host-key-policy=\"accept-new\"")

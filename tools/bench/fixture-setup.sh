@@ -5,15 +5,20 @@
 # It runs cluster.setup once to boot the local cluster and deploy, then RUNS more times
 # (default 7) as `ctest -R '^cluster\.setup$'`, as an IDE does, and times each of its steps
 # alone as often; prints the medians. cluster.cleanup takes the local cluster down at the end.
+# With the build configured -DCLUSTER_DEPLOY_WARM_SESSIONS=<seconds>, the steps run --warm:
+# the agent they start lives in this script's own runtime folder and is stopped at the end.
 set -euo pipefail
 
 build=$(cd "${1:?build dir}" && pwd)
 runs=${2:-7}
 work=$(mktemp -d /tmp/cluster-deploy-bench-fixture.XXXXXX)
+export XDG_RUNTIME_DIR=$work/runtime  # a warm-session agent of this run's own
+mkdir -m 0700 "$XDG_RUNTIME_DIR"
 
 cleanup() {
   ctest --test-dir "$build" -R '^cluster\.cleanup$' >"$work/cleanup.log" 2>&1 ||
     { echo "fixture-setup: cluster.cleanup failed:" >&2; tail -n 20 "$work/cleanup.log" >&2; }
+  pkill -f "cluster-deploy agent --socket $XDG_RUNTIME_DIR/" || true
   rm -rf "$work"
 }
 

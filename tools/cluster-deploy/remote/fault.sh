@@ -50,7 +50,7 @@ if [ "$(sha256sum <"$dir/.heal.sh.$id" | cut -d' ' -f1)" != "$heal_sha" ]; then
 fi
 mv -f "$dir/.heal.sh.$id" "$dir/heal.sh"
 record=$dir/faults/$id
-table=$table_prefix$id
+table=$(table_prefix)$id
 until=$(($(date +%s) + seconds))
 # Timer first, then the record, then (below) each change after the record line that undoes it:
 # cut short at any point, what is left is healed by the timer.

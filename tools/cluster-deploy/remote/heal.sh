@@ -47,9 +47,10 @@ for record in "$dir"/faults/*; do
 done
 
 if [ -z "$only" ] && command -v nft >/dev/null 2>&1; then
+  prefix=$(table_prefix)
   nft list tables inet 2>/dev/null | while read -r _ _ table; do
     # Ours: the prefix, then a fault id "f<digits>" (cluster "a" must not match cluster "a-2").
-    case ${table#"$table_prefix"} in
+    case ${table#"$prefix"} in
     "$table" | f | f*[!0-9]*) continue ;;
     f*) nft delete table inet "$table" && echo "healed - partition (table $table)" ;;
     esac

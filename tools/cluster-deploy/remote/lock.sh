@@ -13,15 +13,35 @@ set -eu
 . ./prelude.sh
 run=$2 lease=$3 who=$4
 
+# The start time of process $1 (field 22 of /proc/<pid>/stat; the fields before it hold no
+# space for the processes asked about here: sshd and its session processes).
+start_time() {
+  read -r stat <"/proc/$1/stat" || return 0
+  # shellcheck disable=SC2086 # split into fields on purpose
+  set -- $stat
+  shift 21
+  echo "$1"
+}
+
 # "<pid> <start time>" of the sshd process of this connection: our first sshd ancestor.
+# Shell builtins only: this runs in every locking command run.
 connection() {
   pid=$$
   while [ "$pid" -gt 1 ] 2>/dev/null; do
-    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sshd ]; then
-      echo "$pid $(cut -d' ' -f22 "/proc/$pid/stat")"
+    comm=""
+    read -r comm <"/proc/$pid/comm" 2>/dev/null || true
+    if [ "$comm" = sshd ]; then
+      echo "$pid $(start_time "$pid")"
       return
     fi
-    pid=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+    parent=""
+    while read -r key value; do
+      if [ "$key" = PPid: ]; then
+        parent=$value
+        break
+      fi
+    done <"/proc/$pid/status" 2>/dev/null || true
+    pid=$parent
   done
 }
 
@@ -30,7 +50,7 @@ connection_open() {
   [ -z "$1" ] && return 0
   # shellcheck disable=SC2086 # "<pid> <start time>": two words
   set -- $1
-  [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f22 "/proc/$1/stat")" = "$2" ]
+  [ -r "/proc/$1/stat" ] && [ "$(start_time "$1")" = "$2" ]
 }
 
 umask 077
@@ -41,13 +61,22 @@ if ! flock -w 10 8; then
   exit 5
 fi
 if [ -f "$lock_record" ]; then
-  holder=$(sed -n 's/^run //p' "$lock_record")
-  holder_lease=$(sed -n 's/^lease //p' "$lock_record")
-  holder_connection=$(sed -n 's/^connection //p' "$lock_record")
-  age=$(($(date +%s) - $(stat -c %Y "$lock_record")))
-  if [ "$holder" != "$run" ] && [ "$age" -lt "${holder_lease:-0}" ] && connection_open "$holder_connection"; then
-    echo "locked $(sed -n 's/^who //p' "$lock_record") since $(sed -n 's/^since //p' "$lock_record") $((holder_lease - age))"
-    exit 5
+  holder="" holder_lease="" holder_connection="" holder_who="" holder_since=""
+  while read -r key value; do
+    case $key in
+    run) holder=$value ;;
+    lease) holder_lease=$value ;;
+    connection) holder_connection=$value ;;
+    who) holder_who=$value ;;
+    since) holder_since=$value ;;
+    esac
+  done <"$lock_record"
+  if [ "$holder" != "$run" ]; then
+    age=$(($(date +%s) - $(stat -c %Y "$lock_record")))
+    if [ "$age" -lt "${holder_lease:-0}" ] && connection_open "$holder_connection"; then
+      echo "locked $holder_who since $holder_since $((holder_lease - age))"
+      exit 5
+    fi
   fi
 fi
 printf 'run %s\nlease %s\nwho %s\nsince %s\nconnection %s\n' "$run" "$lease" "$who" \

@@ -21,7 +21,7 @@ mark="cluster-deploy $cluster"        # the service user's comment and the .clus
 unit_mark="# cluster-deploy: cluster=$cluster" # a line of every unit we install
 
 # Our nft tables: <prefix>f<digits>, one per partition fault (nft names allow [A-Za-z0-9_]).
-table_prefix=$(printf 'cluster_deploy_%s_' "$cluster" | tr -c 'A-Za-z0-9_\n' _)
+table_prefix() { printf 'cluster_deploy_%s_' "$cluster" | tr -c 'A-Za-z0-9_\n' _; }
 
 # The transient timer and service that heal fault <id>.
 heal_unit() { printf 'cluster-deploy-heal-%s-%s\n' "$cluster" "$1"; }
@@ -57,8 +57,12 @@ make_ours() {
   done
 }
 
-# A script of the run that holds the node's lock renews its lease (lock.sh).
-if [ -n "${CLUSTER_DEPLOY_RUN:-}" ] && [ -f "$lock_record" ] &&
-  [ "$(sed -n 's/^run //p' "$lock_record" 2>/dev/null)" = "$CLUSTER_DEPLOY_RUN" ]; then
-  touch "$lock_record" 2>/dev/null || true
+# A script of the run that holds the node's lock renews its lease (lock.sh). Read with the
+# shell's own `read`: this runs before every node action, so it starts no process.
+if [ -n "${CLUSTER_DEPLOY_RUN:-}" ] && [ -f "$lock_record" ]; then
+  lock_run=""
+  while read -r lock_key lock_value; do
+    [ "$lock_key" != run ] || lock_run=$lock_value
+  done <"$lock_record" 2>/dev/null || true
+  [ "$lock_run" != "$CLUSTER_DEPLOY_RUN" ] || touch "$lock_record" 2>/dev/null || true
 fi

@@ -9,11 +9,24 @@
 # shellcheck source=prelude.sh
 . ./prelude.sh
 unit=$(unit_name "$2")
-systemctl show -p LoadState -p ActiveState -p SubState -p Result -p MainPID -p NRestarts "$unit"
-t=$(systemctl show -p ActiveEnterTimestampMonotonic --value "$unit")
-now=$(cut -d' ' -f1 /proc/uptime)
-if [ "$(systemctl show -p ActiveState --value "$unit")" = active ] && [ -n "$t" ] && [ "$t" != 0 ]; then
-  echo "Uptime=$((${now%.*} - t / 1000000))"
+# One systemctl call; the uptime is worked out here from its start time (shell builtins).
+show=$(systemctl show -p LoadState -p ActiveState -p SubState -p Result -p MainPID -p NRestarts \
+  -p ActiveEnterTimestampMonotonic "$unit")
+active="" entered=""
+while IFS='=' read -r key value; do
+  case $key in
+  ActiveEnterTimestampMonotonic) entered=$value ;;
+  *)
+    [ "$key" != ActiveState ] || active=$value
+    printf '%s=%s\n' "$key" "$value"
+    ;;
+  esac
+done <<EOF
+$show
+EOF
+read -r now _ </proc/uptime
+if [ "$active" = active ] && [ -n "$entered" ] && [ "$entered" != 0 ]; then
+  echo "Uptime=$((${now%.*} - entered / 1000000))"
 fi
 [ "$3" = failures ] || exit 0
 since=$(stat -c %Y "$unit_dir/$unit" "$root/started/$2" 2>/dev/null | sort -n | tail -n 1)
