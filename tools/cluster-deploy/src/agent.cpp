@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cerrno>
 #include <cstdlib>
@@ -201,6 +202,7 @@ Result<ConnectOptions> parse_connect_frame(const Frame& frame)
 
 int run_agent(const std::filesystem::path& socket, Seconds idle, const SessionOpener& open)
 {
+  std::signal(SIGPIPE, SIG_IGN); // a peer that went away is an error value, not the agent's end
   // One agent per socket: it holds <socket>.lock for its life.
   std::string lock_path = socket.string() + ".lock";
   int lock_fd = ::open(lock_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);

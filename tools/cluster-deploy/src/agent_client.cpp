@@ -122,9 +122,17 @@ Result<void> start_agent(const std::filesystem::path& exe, const std::filesystem
     if (::fork() != 0) {
       ::_exit(0);
     }
+    // Nothing of this run's stays open in the agent: no pipe of a caller (ctest waits for
+    // its test's output to end), no folder it might delete.
     int null = ::open("/dev/null", O_RDWR);
     for (int fd : {0, 1, 2}) {
       ::dup2(null, fd);
+    }
+    for (int fd = 3; fd < 1024; ++fd) {
+      ::close(fd);
+    }
+    if (::chdir("/") != 0) {
+      ::_exit(127);
     }
     std::string seconds = std::to_string(idle.count());
     ::execl(exe.c_str(), "cluster-deploy", "agent", "--socket", socket.c_str(), "--idle", seconds.c_str(),
