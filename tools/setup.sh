@@ -11,6 +11,7 @@ readonly packages=(
   nlohmann-json3-dev libssl-dev libelf-dev
   ansible-core   # helper.ansible-inventory reads the Ansible export with ansible-inventory
   openssh-client openssh-server iproute2 systemd-container debootstrap shellcheck
+  procps         # pgrep/pkill: tests look for the warm-session agent and the fan-out relay
 )
 
 die() { echo "setup: error: $*" >&2; exit 2; }
