@@ -70,19 +70,6 @@ std::string pool_key(const Frame& connect)
   return key;
 }
 
-Frame exec_reply(const Result<ExecResult>& result)
-{
-  if (!result) {
-    return {"error", result.error()};
-  }
-  return {"ok", std::to_string(result->exit_status), result->exit_signal, result->out, result->err};
-}
-
-Seconds seconds_field(const std::string& text)
-{
-  return Seconds{std::strtol(text.c_str(), nullptr, 10)};
-}
-
 /// One client: its session first (from the pool, checked, or new), then its calls until
 /// it says "release" (the session goes back) or goes away (the session is closed).
 void serve(int fd, Pool& pool, const SessionOpener& open)
@@ -127,15 +114,15 @@ void serve(int fd, Pool& pool, const SessionOpener& open)
       }
       return;
     } else if (op == "exec" && r.size() == 4) {
-      auto result = transport->exec(r[1], r[2], seconds_field(r[3]));
+      auto result = transport->exec(r[1], r[2], seconds_of(r[3]));
       sound = sound && result.ok();
-      reply = exec_reply(result);
+      reply = exec_frame(result);
     } else if (op == "exec_file" && r.size() == 4) {
-      auto result = transport->exec_with_file(r[1], r[2], seconds_field(r[3]));
+      auto result = transport->exec_with_file(r[1], r[2], seconds_of(r[3]));
       sound = sound && result.ok();
-      reply = exec_reply(result);
+      reply = exec_frame(result);
     } else if (op == "tcp" && r.size() == 4) {
-      auto result = transport->tcp_request(std::atoi(r[1].c_str()), r[2], seconds_field(r[3]));
+      auto result = transport->tcp_request(std::atoi(r[1].c_str()), r[2], seconds_of(r[3]));
       reply = result ? Frame{"ok", *result} : Frame{"error", result.error()};
     } else if (op == "stream" && r.size() == 3) {
       bool client_gone = false;
@@ -146,7 +133,7 @@ void serve(int fd, Pool& pool, const SessionOpener& open)
             client_gone = !more;
             return more && !more->empty() && (*more)[0] == "more";
           },
-          seconds_field(r[2]));
+          seconds_of(r[2]));
       if (client_gone) {
         return;
       }
@@ -169,36 +156,6 @@ bool same_user(int fd)
 }
 
 } // namespace
-
-Frame connect_frame(const ConnectOptions& options)
-{
-  return {"connect",
-          options.host,
-          std::to_string(options.port),
-          options.user,
-          options.ssh_config.string(),
-          options.known_hosts.string(),
-          options.identity.string(),
-          options.host_key_policy == HostKeyPolicy::strict ? "strict" : "accept-new",
-          std::to_string(options.connect_timeout.count())};
-}
-
-Result<ConnectOptions> parse_connect_frame(const Frame& frame)
-{
-  if (frame.size() != 9 || frame[0] != "connect") {
-    return fail("the agent expected a connect request");
-  }
-  ConnectOptions options;
-  options.host = frame[1];
-  options.port = std::atoi(frame[2].c_str());
-  options.user = frame[3];
-  options.ssh_config = frame[4];
-  options.known_hosts = frame[5];
-  options.identity = frame[6];
-  options.host_key_policy = frame[7] == "strict" ? HostKeyPolicy::strict : HostKeyPolicy::accept_new;
-  options.connect_timeout = seconds_field(frame[8]);
-  return options;
-}
 
 int run_agent(const std::filesystem::path& socket, Seconds idle, const SessionOpener& open)
 {

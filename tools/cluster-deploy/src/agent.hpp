@@ -25,8 +25,4 @@ using SessionOpener = std::function<Result<std::unique_ptr<Transport>>(const Con
 /// when the socket cannot be served (another agent has it: not an error for the caller).
 int run_agent(const std::filesystem::path& socket, Seconds idle, const SessionOpener& open);
 
-/// The connect frame's fields for `options`, and back (agent_client.cpp and agent.cpp).
-Frame connect_frame(const ConnectOptions& options);
-Result<ConnectOptions> parse_connect_frame(const Frame& frame);
-
 } // namespace deploy

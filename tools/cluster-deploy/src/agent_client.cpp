@@ -1,6 +1,5 @@
 #include "agent_client.hpp"
 
-#include "agent.hpp"
 #include "agent_wire.hpp"
 
 #include <fcntl.h>
@@ -29,14 +28,16 @@ public:
 
   Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) override
   {
-    return exec_reply(call({"exec", command, std::string(stdin_data), std::to_string(timeout.count())}));
+    CD_TRY(reply, call({"exec", command, std::string(stdin_data), std::to_string(timeout.count())}));
+    return parse_exec_frame(*reply);
   }
   Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
                                     Seconds timeout) override
   {
     // The agent runs as this user and reads the file itself.
     auto path = std::filesystem::absolute(local_file).string();
-    return exec_reply(call({"exec_file", command, path, std::to_string(timeout.count())}));
+    CD_TRY(reply, call({"exec_file", command, path, std::to_string(timeout.count())}));
+    return parse_exec_frame(*reply);
   }
   Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override
   {
@@ -55,22 +56,14 @@ public:
         }
         continue;
       }
-      if ((*frame)[0] == "ok" && frame->size() == 2) {
-        return std::atoi((*frame)[1].c_str());
-      }
-      return fail(frame->size() == 2 ? (*frame)[1] : "the agent answered nonsense");
+      CD_TRY(status, parse_value_frame(*frame));
+      return std::atoi(status->c_str());
     }
   }
   Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) override
   {
-    auto reply = call({"tcp", std::to_string(port), std::string(request), std::to_string(timeout.count())});
-    if (!reply) {
-      return fail(reply.error());
-    }
-    if ((*reply)[0] == "ok" && reply->size() == 2) {
-      return (*reply)[1];
-    }
-    return fail(reply->size() == 2 ? (*reply)[1] : "the agent answered nonsense");
+    CD_TRY(reply, call({"tcp", std::to_string(port), std::string(request), std::to_string(timeout.count())}));
+    return parse_value_frame(*reply);
   }
 
 private:
@@ -92,17 +85,6 @@ private:
       return broken(reply ? "empty answer" : reply.error());
     }
     return reply;
-  }
-  static Result<ExecResult> exec_reply(const Result<Frame>& reply)
-  {
-    if (!reply) {
-      return fail(reply.error());
-    }
-    const Frame& r = *reply;
-    if (r[0] == "ok" && r.size() == 5) {
-      return ExecResult{std::atoi(r[1].c_str()), r[2], r[3], r[4]};
-    }
-    return fail(r.size() == 2 ? r[1] : "the agent answered nonsense");
   }
 
   int m_fd;
@@ -184,7 +166,7 @@ Result<std::unique_ptr<Transport>> connect_via_agent(const std::filesystem::path
   if (!reply || reply->empty()) {
     return fail("warm-session agent: " + (reply ? std::string("empty answer") : reply.error()));
   }
-  if ((*reply)[0] != "ok") {
+  if (reply->size() != 1 || (*reply)[0] != "ok") {
     return fail(reply->size() == 2 ? (*reply)[1] : "the agent answered nonsense");
   }
   return std::unique_ptr<Transport>(std::move(transport));

@@ -98,6 +98,65 @@ Result<Frame> read_frame(int fd)
   return frame;
 }
 
+Frame connect_frame(const ConnectOptions& options)
+{
+  return {"connect",
+          options.host,
+          std::to_string(options.port),
+          options.user,
+          options.ssh_config.string(),
+          options.known_hosts.string(),
+          options.identity.string(),
+          options.host_key_policy == HostKeyPolicy::strict ? "strict" : "accept-new",
+          std::to_string(options.connect_timeout.count())};
+}
+
+Result<ConnectOptions> parse_connect_frame(const Frame& frame)
+{
+  if (frame.size() != 9 || frame[0] != "connect") {
+    return fail("the agent expected a connect request");
+  }
+  ConnectOptions options;
+  options.host = frame[1];
+  options.port = std::atoi(frame[2].c_str());
+  options.user = frame[3];
+  options.ssh_config = frame[4];
+  options.known_hosts = frame[5];
+  options.identity = frame[6];
+  options.host_key_policy = frame[7] == "strict" ? HostKeyPolicy::strict : HostKeyPolicy::accept_new;
+  options.connect_timeout = seconds_of(frame[8]);
+  return options;
+}
+
+Frame exec_frame(const Result<ExecResult>& result)
+{
+  if (!result) {
+    return {"error", result.error()};
+  }
+  return {"ok", std::to_string(result->exit_status), result->exit_signal, result->out, result->err};
+}
+
+Result<ExecResult> parse_exec_frame(const Frame& frame)
+{
+  if (frame.size() == 5 && frame[0] == "ok") {
+    return ExecResult{std::atoi(frame[1].c_str()), frame[2], frame[3], frame[4]};
+  }
+  return fail(frame.size() == 2 && frame[0] == "error" ? frame[1] : "the agent answered nonsense");
+}
+
+Result<std::string> parse_value_frame(const Frame& frame)
+{
+  if (frame.size() == 2 && frame[0] == "ok") {
+    return frame[1];
+  }
+  return fail(frame.size() == 2 && frame[0] == "error" ? frame[1] : "the agent answered nonsense");
+}
+
+Seconds seconds_of(const std::string& field)
+{
+  return Seconds{std::strtol(field.c_str(), nullptr, 10)};
+}
+
 Result<std::filesystem::path> agent_dir()
 {
   const char* runtime = std::getenv("XDG_RUNTIME_DIR");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "error.hpp"
+#include "transport.hpp"
 
 #include <filesystem>
 #include <string>
@@ -17,6 +18,21 @@ using Frame = std::vector<std::string>;
 Result<void> write_frame(int fd, const Frame& frame);
 /// Reads one frame from `fd`; fails on EOF, a short read or a frame over 256 MiB.
 Result<Frame> read_frame(int fd);
+
+/// The frames of one client's conversation, both ways:
+///   connect <ConnectOptions fields>   -> ok | error <why>       (first, once)
+///   exec <command> <stdin> <timeout>  -> ok <status> <signal> <out> <err> | error <why>
+///   exec_file <command> <path> <timeout>, tcp <port> <request> <timeout>
+///   stream <command> <timeout>        -> chunk <data> (answered more | stop)..., then ok <status>
+///   release                           (the session goes back to the pool; no answer)
+Frame connect_frame(const ConnectOptions& options);
+Result<ConnectOptions> parse_connect_frame(const Frame& frame);
+Frame exec_frame(const Result<ExecResult>& result);
+Result<ExecResult> parse_exec_frame(const Frame& frame);
+/// The value of a one-value answer ("ok <value>"), or the failure an "error <why>" names.
+Result<std::string> parse_value_frame(const Frame& frame);
+/// A timeout field.
+Seconds seconds_of(const std::string& field);
 
 /// The folder of this user's agent sockets: $XDG_RUNTIME_DIR/cluster-deploy, else
 /// /tmp/cluster-deploy-<uid>. Created 0700 when missing; refused unless it is a real

@@ -262,12 +262,13 @@ int execute(const Command& command, Options& options)
   cluster.connect(connector(options));
   std::optional<ClusterLock> lock; // the commands that change nodes hold them for the run
   if (long_running && !options.dry_run) {
-    if (name == "deploy") { // what a deploy reads first comes with the lock: one round trip fewer
-      for (auto& slot : cluster.slots()) {
-        auto release = options.releases.find(slot.node->name);
-        if (slot.ops && release != options.releases.end()) {
-          slot.ops->read_with_lock(services_of(release->second));
-        }
+    // What a deploy or rollback reads first comes with the lock: one round trip fewer.
+    for (auto& slot : cluster.slots()) {
+      auto release = options.releases.find(slot.node->name);
+      if (slot.ops && name == "deploy" && release != options.releases.end()) {
+        slot.ops->read_with_lock(services_of(release->second));
+      } else if (slot.ops && name == "rollback") {
+        slot.ops->read_with_lock({});
       }
     }
     lock.emplace(cluster, name, Seconds{options.lock_wait});

@@ -30,10 +30,6 @@ std::string join(const std::vector<std::string>& words)
   return text;
 }
 
-} // namespace
-
-namespace {
-
 ConnectOptions connect_options(const Plan& plan, const Node& node)
 {
   ConnectOptions options;

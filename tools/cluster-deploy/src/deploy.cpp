@@ -297,7 +297,7 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
   std::map<std::string, std::string> runs; // node -> the run that made its current release
   cluster.for_each_alive([&](NodeSlot& slot) {
     auto start = Clock::now();
-    auto state = slot.ops->read_state();
+    auto state = slot.ops->read_node({});
     auto target = state ? slot.ops->rollback_target(to) : Result<RollbackTarget>{fail(state.error())};
     if (!target) {
       cluster.mark_failed(slot, "-", "read state", target.error(), seconds_since(start));
@@ -312,8 +312,8 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
     NodeChange& change = work[slot.node->name];
     change.release = release_from_manifest(cluster.plan(), *slot.node, target->files);
     change.release.id = target->id;
-    change.before = *state;
-    change.changes = compute_changes(change.release, *state);
+    change.before = state->deployed;
+    change.changes = compute_changes(change.release, change.before);
     change.reason = to.empty() ? "rollback" : "deploy"; // --to picks a release as a deploy would
   });
   // Without --to, a rollback undoes the newest command run: nodes whose current release an

@@ -4,7 +4,6 @@
 #include "render.hpp"
 
 #include <algorithm>
-#include <optional>
 #include <thread>
 
 namespace deploy {
@@ -84,25 +83,27 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
   constexpr std::chrono::milliseconds longest_pause{1000};
   auto deadline = Clock::now() + options.timeout;
   auto pause = first_pause;
-  std::optional<Watched> watched;
+  Watched watched;
+  bool watching = false;
   std::string last = "not checked";
   auto wait_until = [&](Clock::time_point until) { std::this_thread::sleep_until(std::min(until, deadline)); };
   while (Clock::now() < deadline) {
     auto state = ops.unit_state(service.name);
     if (!state || !state->running()) {
       last = state ? "unit is " + state->active + " (" + state->sub + ")" : state.error();
-      watched.reset();
+      watching = false;
     } else {
-      if (watched && (state->main_pid != watched->main_pid || state->restarts != watched->restarts)) {
+      if (watching && (state->main_pid != watched.main_pid || state->restarts != watched.restarts)) {
         last = "unit restarted while settling (" + std::to_string(state->restarts) + " restarts)";
-        watched.reset();
+        watching = false;
       }
-      if (!watched) {
+      if (!watching) {
         watched = Watched{state->main_pid, state->restarts, Clock::now()};
+        watching = true;
       }
       auto probed = probe_once(ops, plan, node, service);
       if (probed) {
-        auto settled_at = watched->since + options.settle;
+        auto settled_at = watched.since + options.settle;
         if (Clock::now() >= settled_at) {
           return {};
         }

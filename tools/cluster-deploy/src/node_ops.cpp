@@ -141,12 +141,6 @@ Result<ExecResult> NodeOps::run_as_service_user(const std::string& shell_command
   return result;
 }
 
-Result<RemoteState> NodeOps::read_state()
-{
-  CD_TRY(result, run_script("reading deployed state", remote::state, {}, {}, Seconds{60}));
-  return parse_remote_state(result->out);
-}
-
 Result<NodeReading> NodeOps::read_node(const std::vector<std::string>& services)
 {
   if (m_reading && m_read_with_lock == services) {

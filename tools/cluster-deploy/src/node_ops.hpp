@@ -106,7 +106,6 @@ public:
   {
   }
 
-  Result<RemoteState> read_state();
   /// The deployed state and the units of `services`, in one round trip: a service a deploy
   /// leaves as it was and that was running then is not asked again.
   Result<NodeReading> read_node(const std::vector<std::string>& services);

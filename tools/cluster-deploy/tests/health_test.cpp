@@ -1,4 +1,5 @@
 #include "health.hpp"
+#include "test_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,4 +12,90 @@ TEST_CASE("http health accepts 2xx only")
   CHECK_FALSE(http_status_ok("HTTP/1.1 503 Service Unavailable\r\n"));
   CHECK_FALSE(http_status_ok("SSH-2.0-OpenSSH_9.2"));
   CHECK_FALSE(http_status_ok(""));
+}
+
+namespace {
+
+/// A node whose unit is seen as the given looks, one per unit-state.sh (the last one
+/// repeats), and whose HTTP probe answers 200.
+class LooksTransport final : public Transport {
+public:
+  explicit LooksTransport(std::vector<std::pair<long, long>> looks) : m_looks(std::move(looks)) {}
+  Result<ExecResult> exec(const std::string& command, std::string_view, Seconds) override
+  {
+    REQUIRE(command.find("unit-state.sh") != std::string::npos);
+    auto [pid, restarts] = m_looks[std::min(looks, m_looks.size() - 1)];
+    ++looks;
+    std::string state = pid == 0 ? "ActiveState=activating\nSubState=auto-restart\n"
+                                 : "ActiveState=active\nSubState=running\n";
+    return ExecResult{0, "",
+                      state + "MainPID=" + std::to_string(pid) + "\nNRestarts=" + std::to_string(restarts) + "\n",
+                      ""};
+  }
+  Result<ExecResult> exec_with_file(const std::string&, const std::filesystem::path&, Seconds) override
+  {
+    return fail("not used");
+  }
+  Result<int> exec_streaming(const std::string&, const ChunkSink&, Seconds) override { return fail("not used"); }
+  Result<std::string> tcp_request(int, std::string_view, Seconds) override
+  {
+    ++probes;
+    return std::string("HTTP/1.0 200 OK\r\n\r\n");
+  }
+
+  std::size_t looks = 0;
+  int probes = 0;
+
+private:
+  std::vector<std::pair<long, long>> m_looks; ///< MainPID (0: not running), NRestarts
+};
+
+struct HealthCase {
+  Plan plan = testing::example_plan("health");
+  const Service& db = *plan.find_service("db");
+  const Node& node = *plan.inventory.find("server1");
+};
+
+} // namespace
+
+TEST_CASE("the settle window runs from the first look that saw the process and is not slept again")
+{
+  HealthCase c;
+  LooksTransport node({{10, 0}});
+  NodeOps ops(node, "server1", NodeLayout{"demo"});
+  REQUIRE(wait_healthy(ops, c.plan, c.node, c.db, HealthOptions{Seconds{10}, Seconds{1}}));
+  CHECK(node.looks == 2); // the first look, and one when the window has passed
+  CHECK(node.probes == 2);
+}
+
+TEST_CASE("a process that is replaced while settling is watched anew, and one never steady fails")
+{
+  HealthCase c;
+  SECTION("replaced once")
+  {
+    LooksTransport node({{10, 0}, {11, 1}});
+    NodeOps ops(node, "server1", NodeLayout{"demo"});
+    REQUIRE(wait_healthy(ops, c.plan, c.node, c.db, HealthOptions{Seconds{10}, Seconds{1}}));
+    CHECK(node.looks == 3); // pid 10 watched; pid 11 seen after the window: watched anew
+  }
+  SECTION("replaced at every look")
+  {
+    std::vector<std::pair<long, long>> looks;
+    for (long i = 1; i < 100; ++i) {
+      looks.emplace_back(10 + i, i);
+    }
+    LooksTransport node(looks);
+    NodeOps ops(node, "server1", NodeLayout{"demo"});
+    auto healthy = wait_healthy(ops, c.plan, c.node, c.db, HealthOptions{Seconds{2}, Seconds{1}});
+    REQUIRE_FALSE(healthy);
+    CHECK(healthy.error().find("restarted while settling") != std::string::npos);
+  }
+  SECTION("not running: looks come again soon, and the probe is not tried")
+  {
+    LooksTransport node({{0, 0}, {0, 0}, {12, 0}});
+    NodeOps ops(node, "server1", NodeLayout{"demo"});
+    REQUIRE(wait_healthy(ops, c.plan, c.node, c.db, HealthOptions{Seconds{10}, Seconds{0}}));
+    CHECK(node.looks == 3);
+    CHECK(node.probes == 1);
+  }
 }
