@@ -140,6 +140,7 @@ Commands
                            [BOOTSTRAP]
                            [BUNDLE_LIBS]
                            [SERIAL <n>|<n>%] [CANARY <n>] [MAX_FAIL <n>|<n>%]
+                           [SETTLE <seconds>]
                            [QUORUM exec <command>]
                            [LEADER exec <command>]
                            [LIMITS <Setting=value>...])
@@ -198,6 +199,17 @@ Commands
   ``MAX_FAIL <n>|<n>%``
     How many nodes of a roll may fail (each goes back to its previous release)
     before the rollout stops. Default 0.
+
+  ``SETTLE <seconds>``
+    The settle window: how long a node's instance that this run started or
+    restarted must be seen running as the same process, with its ``HEALTH``
+    probe passing, before it counts as healthy (0 to 600; default 2). It
+    catches a build that starts and then crashes. A service with a ``HEALTH``
+    probe settles once per run, in its first batch (the canary); later batches
+    are gated by their probe alone. Without a probe every batch settles. Use
+    ``SETTLE 0`` when the probe alone proves the instance works (for example
+    a local cluster in the edit-deploy-test loop), or more for a service that
+    fails late.
 
   ``QUORUM exec <command>``
     The group's own view of itself: a command run as the service user on one
@@ -699,7 +711,7 @@ endfunction()
 function(cluster_deploy_service name)
   set(fn cluster_deploy_service)
   cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP;BUNDLE_LIBS"
-    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL" "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;LIMITS")
+    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL;SETTLE" "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;LIMITS")
   _cluster_deploy_check_args(${fn})
   _cluster_deploy_check_name(${fn} service "${name}")
 
@@ -782,6 +794,9 @@ function(cluster_deploy_service name)
   if(DEFINED arg_MAX_FAIL AND NOT arg_MAX_FAIL MATCHES "^([0-9]+|([0-9][0-9]?|100)%)$")
     message(FATAL_ERROR "${fn}(${name}): MAX_FAIL must be a number of nodes or a percentage, not '${arg_MAX_FAIL}'")
   endif()
+  if(DEFINED arg_SETTLE AND NOT (arg_SETTLE MATCHES "^[0-9]+$" AND arg_SETTLE LESS_EQUAL 600))
+    message(FATAL_ERROR "${fn}(${name}): SETTLE must be a number of seconds from 0 to 600, not '${arg_SETTLE}'")
+  endif()
 
   set(limit_names "")
   foreach(entry IN LISTS arg_LIMITS)
@@ -819,6 +834,7 @@ function(cluster_deploy_service name)
   set_property(GLOBAL PROPERTY ${prefix}_QUORUM "${arg_QUORUM}")
   set_property(GLOBAL PROPERTY ${prefix}_CANARY "${arg_CANARY}")
   set_property(GLOBAL PROPERTY ${prefix}_MAX_FAIL "${arg_MAX_FAIL}")
+  set_property(GLOBAL PROPERTY ${prefix}_SETTLE "${arg_SETTLE}")
   set_property(GLOBAL PROPERTY ${prefix}_LIMITS "${arg_LIMITS}")
   set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_SERVICES "${name}")
   _cluster_deploy_schedule_finalize()
@@ -871,7 +887,7 @@ endfunction()
 function(_cluster_deploy_service_xml out name)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
   foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP BUNDLE_LIBS SERIAL LEADER QUORUM
-                         CANARY MAX_FAIL LIMITS)
+                         CANARY MAX_FAIL SETTLE LIMITS)
     get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
   endforeach()
   set(service_xml "")
@@ -890,6 +906,9 @@ function(_cluster_deploy_service_xml out name)
   endif()
   if(NOT MAX_FAIL STREQUAL "")
     string(APPEND serial " max-fail=\"${MAX_FAIL}\"")
+  endif()
+  if(NOT SETTLE STREQUAL "")
+    string(APPEND serial " settle=\"${SETTLE}\"")
   endif()
   if(BUNDLE_LIBS)
     string(APPEND serial " bundle-libs=\"true\"")

@@ -128,7 +128,7 @@ void compare_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_r
   }
   work.changes = compute_changes(work.release, work.before);
   if (work.changes.release_changed && !work.changes.release_on_node) {
-    if (auto ready = slot.ops->preflight(work.release, work.changes.bytes_to_send); !ready) {
+    if (auto ready = slot.ops->preflight(work.release, work.changes); !ready) {
       refuse(ready.error());
     }
   }

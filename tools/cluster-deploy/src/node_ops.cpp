@@ -359,11 +359,11 @@ Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
   return result->out;
 }
 
-Result<void> NodeOps::preflight(const NodeRelease& release, std::uint64_t bytes)
+Result<void> NodeOps::preflight(const NodeRelease& release, const ChangeSet& changes)
 {
   StepLog step(m_node, "preflight");
-  auto result = m_transport.exec(root_command(remote::preflight, {m_layout.cluster, std::to_string(bytes)}),
-                                 preflight_request(release), Seconds{60});
+  auto result = m_transport.exec(root_command(remote::preflight, {m_layout.cluster, std::to_string(changes.bytes_to_send)}),
+                                 preflight_request(release, changes), Seconds{60});
   if (!result) {
     return fail(m_node + ": checking the node: " + result.error());
   }

@@ -132,9 +132,9 @@ public:
   /// Writes the manifest, checks that every file is staged (each one's hash was checked as
   /// it was staged: prepare, upload, adopt), and moves the release into place.
   Result<void> seal(const NodeRelease& release);
-  /// Checks that the node can take `release` (`bytes` more in /opt) before any node is
-  /// changed: fails with every problem found, in one line.
-  Result<void> preflight(const NodeRelease& release, std::uint64_t bytes);
+  /// Checks that the node can take `release` (the bytes `changes` sends, more in /opt; the
+  /// programs it sends) before any node is changed: fails with every problem found, in one line.
+  Result<void> preflight(const NodeRelease& release, const ChangeSet& changes);
   /// Stops and removes units no longer in the plan, installs changed units,
   /// switches `current` atomically, prunes old releases. `reason` (deploy, back
   /// after a failed batch, rollback) goes into deploy.log.

@@ -104,6 +104,12 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
     *field = *amount;
   }
   service.canary = std::max(element->IntAttribute("canary", 0), 0);
+  if (element->Attribute("settle")) {
+    service.settle = element->IntAttribute("settle", -1);
+    if (service.settle < 0 || service.settle > 600) {
+      return fail(where + ": settle must be 0 to 600 seconds");
+    }
+  }
   if (const XMLElement* program = element->FirstChildElement("program")) {
     service.program = text_of(program);
   }

@@ -52,6 +52,8 @@ struct Service {
   Amount serial;    ///< given: restart running instances this many nodes at a time (rolling)
   int canary = 0;   ///< > 0: the first batch of a roll has this many nodes
   Amount max_fail;  ///< failed nodes a roll tolerates (each rolled back) before it stops
+  /// Settle window of an instance this run (re)starts (SETTLE); negative: the run's default.
+  int settle = -1;
   /// A command (template) that must pass on one healthy node of the group after each
   /// batch: the whole group is back (QUORUM exec). Empty when there is none.
   std::string quorum;

@@ -3,6 +3,7 @@
 // this builds what it reads.
 #pragma once
 
+#include "changes.hpp"
 #include "release.hpp"
 
 #include <string>
@@ -10,7 +11,8 @@
 namespace deploy {
 
 /// preflight.sh's stdin for `release`: "program <path> <machine> <loader or ->" and
-/// "needs <path> <library> [<version>...]" lines.
-std::string preflight_request(const NodeRelease& release);
+/// "needs <path> <library> [<version>...]" lines, for the programs `changes` sends (a
+/// program the node has already was checked when it was sent).
+std::string preflight_request(const NodeRelease& release, const ChangeSet& changes);
 
 } // namespace deploy

@@ -23,6 +23,7 @@ struct Rollout {
   const std::function<void(const Service&, NodeSlot&)>& on_healthy;
   std::map<std::string, std::set<std::string>> touched; ///< node -> services (re)started in this run
   std::map<std::string, std::set<std::string>> seen_running; ///< node -> services left running as they were
+  std::set<std::string> settled; ///< services of which a (re)started instance has passed its settle window
   std::string stopped_by;                               ///< the service whose failures stopped the rollout
   std::mutex mutex;
 
@@ -31,12 +32,32 @@ struct Rollout {
     auto it = changes.find(slot.node->name);
     return it == changes.end() ? nullptr : &it->second;
   }
+  /// The service's unit as the lock's round trip read it at the start of this run, if it did.
+  const UnitState* unit_before(const NodeSlot& slot, const Service& service)
+  {
+    const NodeChange* change = change_of(slot);
+    if (!change) {
+      return nullptr;
+    }
+    auto it = change->units_before.find(service.name);
+    return it == change->units_before.end() ? nullptr : &it->second;
+  }
   bool restart_due(const Service& service, const NodeSlot& slot)
   {
     const NodeChange* change = change_of(slot);
     return change && change->changes.restart.count(service.name) != 0;
   }
 };
+
+/// The run's health options with the service's own settle window (SETTLE) if it has one.
+HealthOptions settle_of(const Rollout& r, const Service& service)
+{
+  HealthOptions options = r.health;
+  if (service.settle >= 0) {
+    options.settle = Seconds{service.settle};
+  }
+  return options;
+}
 
 /// The node switches to its new release (units, `current`) right before the first of
 /// its services (re)starts in this run.
@@ -108,7 +129,8 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
   for (const auto& name : services) {
     const Service* service = plan.find_service(name);
     auto restarted = slot.ops->systemctl("restart", name);
-    auto healthy = restarted ? wait_healthy(*slot.ops, plan, *slot.node, *service, r.health) : Result<void>{};
+    auto healthy =
+        restarted ? wait_healthy(*slot.ops, plan, *slot.node, *service, settle_of(r, *service)) : Result<void>{};
     auto old = change->before.started.find(name);
     (void)slot.ops->record_started(name, old == change->before.started.end() ? "none" : old->second);
     bool ok = restarted && healthy;
@@ -130,6 +152,11 @@ Result<std::string> start_action(NodeOps& ops, const Service& service, bool rest
   if (!restart && seen && seen->running()) { // left as it was: its health check follows
     running_now = true;
     return std::string("unchanged");
+  }
+  if (restart && seen) { // `systemctl restart` starts a stopped unit too: the reading only names the action
+    bool was_running = seen->active == "active" || seen->active == "activating";
+    auto done = ops.systemctl("restart", service.name);
+    return done ? Result<std::string>{std::string(was_running ? "restarted" : "started")} : fail(done.error());
   }
   CD_TRY(state, ops.unit_state(service.name));
   bool running = state->active == "active" || state->active == "activating";
@@ -167,12 +194,7 @@ void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::
     return;
   }
   bool running_now = false;
-  const UnitState* seen = nullptr;
-  if (const NodeChange* change = r.change_of(slot)) {
-    auto it = change->units_before.find(service.name);
-    seen = it == change->units_before.end() ? nullptr : &it->second;
-  }
-  auto action = start_action(*slot.ops, service, restart, running_now, seen);
+  auto action = start_action(*slot.ops, service, restart, running_now, r.unit_before(slot, service));
   if (!action) {
     r.cluster.mark_failed(slot, service.name, "start", action.error(), seconds_since(start));
     return;
@@ -191,9 +213,17 @@ void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::
 void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const std::string& action)
 {
   auto start = Clock::now();
-  HealthOptions options = r.health;
+  HealthOptions options = settle_of(r, service);
   if (action == "unchanged") {
     options.settle = Seconds{0}; // not (re)started by this run: nothing to settle
+  } else if (service.health.kind != Health::Kind::none) {
+    // The first batch (the canary) proved that this run's release stays up for the window;
+    // later batches are gated by their probe. Without a probe, "active" alone proves too
+    // little, so every batch settles.
+    std::lock_guard lock(r.mutex);
+    if (r.settled.count(service.name) != 0) {
+      options.settle = Seconds{0};
+    }
   }
   // Left running as it was, and seen running a moment ago: its probe is the check (one
   // round trip fewer per service and node); only a failing probe waits and looks again.
@@ -215,6 +245,10 @@ void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const s
   }
   if (action != "unchanged") {
     r.on_healthy(service, slot);
+  }
+  if (options.settle.count() > 0) {
+    std::lock_guard lock(r.mutex);
+    r.settled.insert(service.name);
   }
   r.cluster.output().add(SummaryRow{slot.node->name, service.name, action, true, "", seconds_since(start)});
 }
@@ -291,7 +325,9 @@ std::vector<NodeSlot*> split_rolling(Rollout& r, const Service& service, std::ve
   r.cluster.for_each_in_group(service.group, [&](NodeSlot& slot) {
     bool roll = false;
     if (r.restart_due(service, slot)) {
-      auto state = slot.ops->unit_state(service.name);
+      // Read with the lock at the start of the run; else read now.
+      const UnitState* seen = r.unit_before(slot, service);
+      auto state = seen ? Result<UnitState>{*seen} : slot.ops->unit_state(service.name);
       if (!state) {
         r.cluster.mark_failed(slot, service.name, "read state", state.error(), 0);
         return;
@@ -457,7 +493,7 @@ std::vector<int> batch_sizes(const Service& service, int rolling, int group_size
 bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, ClusterChanges& changes,
                  const HealthOptions& health, const std::function<void(const Service&, NodeSlot&)>& on_healthy)
 {
-  Rollout r{cluster, changes, health, on_healthy, {}, {}, {}, {}};
+  Rollout r{cluster, changes, health, on_healthy, {}, {}, {}, {}, {}};
   std::map<std::string, int> healthy;
   for (const Service* service : services) {
     if (!r.stopped_by.empty()) {

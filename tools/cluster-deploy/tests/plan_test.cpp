@@ -95,6 +95,21 @@ TEST_CASE("SERIAL and MAX_FAIL take a count or a percentage - QUORUM is read")
   CHECK(parse_amount("", "SERIAL")->given() == false);
 }
 
+TEST_CASE("SETTLE: the service's own settle window, or the run's when absent")
+{
+  auto plan_with = [](const std::string& attribute) {
+    return parse_plan("<plan version='1' cluster='c'><service name='s' group='g'" + attribute +
+                          "><program>/x</program></service></plan>",
+                      "p.xml");
+  };
+  CHECK(plan_with("")->services[0].settle < 0);
+  CHECK(plan_with(" settle='0'")->services[0].settle == 0);
+  CHECK(plan_with(" settle='30'")->services[0].settle == 30);
+  auto bad = plan_with(" settle='601'");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error() == "p.xml: service 's': settle must be 0 to 600 seconds");
+}
+
 TEST_CASE("LIMITS are read from the plan and unknown settings or odd values refused")
 {
   auto plan = parse_plan("<plan version='1' cluster='c'><service name='s' group='g'><program>/x</program>"

@@ -38,7 +38,7 @@ struct Fakes {
   std::vector<std::string> order;
 };
 
-bool deploy_once(const Plan& plan, Fakes& fakes, Output& output)
+bool deploy_once(const Plan& plan, Fakes& fakes, Output& output, Seconds settle = Seconds{0})
 {
   std::vector<const Node*> nodes;
   for (const auto& node : plan.inventory.nodes) {
@@ -54,7 +54,7 @@ bool deploy_once(const Plan& plan, Fakes& fakes, Output& output)
   cluster.connect([&](const Plan&, const Node& node) -> Result<std::unique_ptr<Transport>> {
     return std::unique_ptr<Transport>(new FakeTransport(fakes.nodes[node.name]));
   });
-  DeployOptions options{false, HealthOptions{Seconds{2}, Seconds{0}}};
+  DeployOptions options{false, HealthOptions{Seconds{2}, settle}};
   return run_deploy(cluster, services, render_releases(plan, nodes), options);
 }
 
@@ -137,6 +137,7 @@ TEST_CASE("no roll begins while the group's QUORUM check fails")
   REQUIRE(deploy_once(plan, fakes, first));
   std::string v1 = fakes.nodes["s1"].current;
   std::ofstream(plan.services[0].program) << "db v2";
+  fakes.order.clear();
   // The group is not whole (a member lags, say): the roll must not begin.
   Output second(Color::never);
   for (const char* node : {"s1", "s2", "s3"}) {
@@ -202,6 +203,53 @@ TEST_CASE("a failure in a later batch takes every switched node back, the failed
   CHECK(has_row(second, "s1", "rolled back"));
   CHECK(has_row(second, "s2", "rolled back"));
   CHECK(has_row(second, "s3", "not restarted"));
+}
+
+TEST_CASE("the first batch settles, later batches of a probed service are gated by their probe")
+{
+  for (bool probed : {true, false}) {
+    INFO("probed: " << probed);
+    Plan plan = rollout_plan(probed ? "rollout-settle-once" : "rollout-settle-each", "", "", " serial='1'");
+    if (!probed) {
+      plan.services[1].health = Health{}; // "active" is all it has: every batch settles
+    }
+    Fakes fakes;
+    deployed_releases(plan, fakes);
+    std::ofstream(plan.services[1].program) << "worker v2";
+    fakes.order.clear();
+    for (auto& [name, node] : fakes.nodes) {
+      node.commands.clear();
+    }
+    Output second(Color::never);
+    REQUIRE(deploy_once(plan, fakes, second, Seconds{1}));
+    REQUIRE(restarts_of(fakes, "demo-worker.service").size() == 3); // one batch a worker
+    auto looks = [&](const char* node) {
+      const auto& commands = fakes.nodes[node].commands;
+      return std::count(commands.begin(), commands.end(), "unit-state.sh");
+    };
+    // A settling worker is looked at once more, when its window has passed.
+    CHECK(looks("w2") == looks("w3"));
+    CHECK(looks("w1") == looks("w2") + (probed ? 1 : 0));
+  }
+}
+
+TEST_CASE("a service's SETTLE replaces the run's settle window")
+{
+  Plan plan = rollout_plan("rollout-settle-own", "", "", " serial='1'");
+  plan.services[1].settle = 0;
+  Fakes fakes;
+  deployed_releases(plan, fakes);
+  std::ofstream(plan.services[1].program) << "worker v2";
+  for (auto& [name, node] : fakes.nodes) {
+    node.commands.clear();
+  }
+  Output second(Color::never);
+  REQUIRE(deploy_once(plan, fakes, second, Seconds{1}));
+  auto looks = [&](const char* node) {
+    const auto& commands = fakes.nodes[node].commands;
+    return std::count(commands.begin(), commands.end(), "unit-state.sh");
+  };
+  CHECK(looks("w1") == looks("w2")); // the canary did not settle either
 }
 
 TEST_CASE("releases.sh output: the target, its manifest and the run that made current current")
