@@ -3,6 +3,8 @@
 #
 # Creates the staging folder of <release> (removing any other, and any release half
 # pruned, left by an interrupted deploy) and puts there the files the node already has.
+# Prints "partial <sha256> <bytes>" for each upload an interrupted deploy left unfinished
+# (releases/.partial, see upload.sh): the controller sends only the rest.
 # A file is reused only if its content is still what the manifest says; otherwise
 # "resend <path>" is printed and the controller uploads it. Programs are hard links
 # (large, never written in place); everything else is copied. Staging is root's alone
@@ -31,4 +33,7 @@ while [ $# -ge 3 ]; do
     echo "resend $2"
   fi
   shift 3
+done
+for part in "$root"/releases/.partial/*; do
+  if [ -f "$part" ]; then echo "partial ${part##*/} $(stat -c %s "$part")"; fi
 done

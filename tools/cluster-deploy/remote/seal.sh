@@ -32,3 +32,4 @@ chmod 0755 .
 chmod 0644 MANIFEST
 cd /
 mv -T "$staging" "$root/releases/$2"
+rm -rf "$root/releases/.partial" # every file is here: what an interrupted upload left is not needed

@@ -117,8 +117,8 @@ void serve(int fd, Pool& pool, const SessionOpener& open)
       auto result = transport->exec(r[1], r[2], seconds_of(r[3]));
       sound = sound && result.ok();
       reply = exec_frame(result);
-    } else if (op == "exec_file" && r.size() == 4) {
-      auto result = transport->exec_with_file(r[1], r[2], seconds_of(r[3]));
+    } else if (op == "exec_file" && r.size() == 5) {
+      auto result = transport->exec_with_file(r[1], r[2], std::strtoull(r[3].c_str(), nullptr, 10), seconds_of(r[4]));
       sound = sound && result.ok();
       reply = exec_frame(result);
     } else if (op == "tcp" && r.size() == 4) {

@@ -32,11 +32,11 @@ public:
     return parse_exec_frame(*reply);
   }
   Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                    Seconds timeout) override
+                                    std::uint64_t from, Seconds timeout) override
   {
     // The agent runs as this user and reads the file itself.
     auto path = std::filesystem::absolute(local_file).string();
-    CD_TRY(reply, call({"exec_file", command, path, std::to_string(timeout.count())}));
+    CD_TRY(reply, call({"exec_file", command, path, std::to_string(from), std::to_string(timeout.count())}));
     return parse_exec_frame(*reply);
   }
   Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override

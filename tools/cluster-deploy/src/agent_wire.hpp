@@ -22,7 +22,7 @@ Result<Frame> read_frame(int fd);
 /// The frames of one client's conversation, both ways:
 ///   connect <ConnectOptions fields>   -> ok | error <why>       (first, once)
 ///   exec <command> <stdin> <timeout>  -> ok <status> <signal> <out> <err> | error <why>
-///   exec_file <command> <path> <timeout>, tcp <port> <request> <timeout>
+///   exec_file <command> <path> <from> <timeout>, tcp <port> <request> <timeout>
 ///   stream <command> <timeout>        -> chunk <data> (answered more | stop)..., then ok <status>
 ///   release                           (the session goes back to the pool; no answer)
 Frame connect_frame(const ConnectOptions& options);

@@ -192,11 +192,16 @@ Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& rel
   }
   CD_TRY(result, run_script("preparing release " + release.id, remote::prepare, args));
   std::vector<std::string> resend;
-  std::istringstream in(result->out);
-  std::string word, path;
-  while (in >> word >> path) {
+  m_partial.clear();
+  for (const auto& line : non_empty_lines(result->out)) {
+    std::istringstream in(line);
+    std::string word, what;
+    std::uint64_t bytes = 0;
+    in >> word >> what;
     if (word == "resend") {
-      resend.push_back(path);
+      resend.push_back(what);
+    } else if (word == "partial" && in >> bytes) {
+      m_partial[what] = bytes;
     }
   }
   return resend;
@@ -204,9 +209,29 @@ Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& rel
 
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
 {
-  auto command = root_command(remote::upload, {m_layout.cluster, release.id, file.path, file.sha256});
-  StepLog step(m_node, "upload " + file.path);
-  auto result = m_transport.exec_with_file(command, file.local, Seconds{600});
+  std::error_code ec;
+  std::uint64_t bytes = std::filesystem::file_size(file.local, ec);
+  if (ec) {
+    return fail(m_node + ": uploading " + file.path + ": cannot read " + file.local.string() + ": " + ec.message());
+  }
+  std::uint64_t from = 0;
+  if (auto part = m_partial.find(file.sha256); part != m_partial.end()) {
+    from = part->second < bytes ? part->second : 0; // as long as the file but not it: damaged
+    m_partial.erase(part);
+  }
+  auto send = [&](std::uint64_t offset) {
+    auto command = root_command(remote::upload, {m_layout.cluster, release.id, file.path, file.sha256,
+                                                 std::to_string(bytes), std::to_string(offset)});
+    StepLog step(m_node, "upload " + file.path +
+                             (offset > 0 ? " (resumed at byte " + std::to_string(offset) + " of " +
+                                               std::to_string(bytes) + ")"
+                                         : ""));
+    return m_transport.exec_with_file(command, file.local, offset, Seconds{600});
+  };
+  auto result = send(from);
+  if (from > 0 && result && (result->exit_status == 3 || result->exit_status == 5)) {
+    result = send(0); // the part on the node was not the start of this file: all of it
+  }
   if (!result) {
     return fail(m_node + ": uploading " + file.path + ": " + result.error());
   }

@@ -114,9 +114,11 @@ public:
   void read_with_lock(std::vector<std::string> services);
   /// Creates the staging folder of `release` and puts the reused files in it.
   /// Returns the paths whose content on the node was not what its manifest says:
-  /// they must be uploaded too.
+  /// they must be uploaded too. Notes what interrupted uploads left on the node.
   Result<std::vector<std::string>> prepare_staging(const NodeRelease& release, const ChangeSet& changes);
-  /// Sends `file` into staging; the node keeps it only if its hash is right.
+  /// Sends `file` into staging; the node keeps it only if its hash is right. An upload of
+  /// the same content that an earlier run left unfinished is resumed: only the rest is sent
+  /// (and the whole file if the node's part turns out to be damaged).
   Result<void> upload(const NodeRelease& release, const ReleaseFile& file);
   /// Fan-out (fan_out.hpp): lets other nodes pass files to this one, and this one to them,
   /// with the deploy's `key` (remote/relay-open.sh).
@@ -200,6 +202,7 @@ private:
   NodeLayout m_layout;
   std::optional<std::vector<std::string>> m_read_with_lock; ///< read_with_lock()
   std::optional<NodeReading> m_reading;                      ///< what lock() read for read_node()
+  std::map<std::string, std::uint64_t> m_partial;            ///< sha256 -> bytes an interrupted upload left
 };
 
 /// Parses `systemctl show` key=value output.

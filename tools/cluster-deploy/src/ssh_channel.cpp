@@ -92,8 +92,14 @@ private:
 
 class FileInput : public Input {
 public:
-  explicit FileInput(const std::filesystem::path& path) : m_stream(path, std::ios::binary), m_path(path.string()) {}
-  bool is_open() const { return m_stream.is_open(); }
+  FileInput(const std::filesystem::path& path, std::uint64_t from)
+      : m_stream(path, std::ios::binary), m_path(path.string())
+  {
+    if (from > 0) {
+      m_stream.seekg(static_cast<std::streamoff>(from));
+    }
+  }
+  bool is_open() const { return m_stream.is_open() && m_stream.good(); }
   Result<std::string_view> peek() override
   {
     if (m_pos == m_len && !m_eof) {
@@ -426,7 +432,7 @@ Result<CommandEnd> exec_command(ssh_session session, const std::string& host, co
     MemoryInput memory(input.data);
     return run_command(session, host, command, &memory, output, timeout, Reap::yes);
   }
-  FileInput file(input.file);
+  FileInput file(input.file, input.from);
   if (!file.is_open()) {
     return fail("cannot open local file " + input.file.string() + " to send to " + host);
   }

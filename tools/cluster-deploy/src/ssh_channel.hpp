@@ -75,6 +75,7 @@ using OutputFn = std::function<bool(std::string_view chunk, bool is_stderr)>;
 struct CommandInput {
   std::string_view data;
   std::filesystem::path file;
+  std::uint64_t from = 0; ///< of `file`: the bytes before it are not sent
 };
 
 /// The end of a command that ran to its end or was stopped by its OutputFn.

@@ -26,9 +26,9 @@ Result<ExecResult> LibsshTransport::exec(const std::string& command, std::string
 }
 
 Result<ExecResult> LibsshTransport::exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                                   Seconds timeout)
+                                                   std::uint64_t from, Seconds timeout)
 {
-  return collect(command, CommandInput{{}, local_file}, timeout);
+  return collect(command, CommandInput{{}, local_file, from}, timeout);
 }
 
 Result<ExecResult> LibsshTransport::collect(const std::string& command, const CommandInput& input, Seconds timeout)

@@ -14,7 +14,7 @@ public:
 
   Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) override;
   Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                    Seconds timeout) override;
+                                    std::uint64_t from, Seconds timeout) override;
   Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override;
   Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) override;
 

@@ -5,6 +5,7 @@
 #include "error.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -41,10 +42,11 @@ public:
   /// takes none of it for `timeout`. A timed-out command is killed.
   virtual Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) = 0;
 
-  /// Like exec(), but streams the contents of `local_file` as standard input
-  /// (used to upload: `cat > tmp`). Data is pipelined through the channel window.
+  /// Like exec(), but streams the contents of `local_file` from byte `from` on as
+  /// standard input (used to upload: `cat > tmp`; `from` > 0 resumes an upload).
+  /// Data is pipelined through the channel window.
   virtual Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                            Seconds timeout) = 0;
+                                            std::uint64_t from, Seconds timeout) = 0;
 
   /// Runs `command` and passes its stdout to `sink` as it arrives, until the
   /// command ends or `sink` returns false. Returns the exit status (-1 when the

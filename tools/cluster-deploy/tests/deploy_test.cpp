@@ -1,5 +1,6 @@
 #include "deploy.hpp"
 #include "fake_cluster.hpp"
+#include "hash.hpp"
 #include "release.hpp"
 #include "test_support.hpp"
 
@@ -144,6 +145,50 @@ TEST_CASE("a node that fails preflight stops the deploy before any node is chang
   Output again(Color::never);
   REQUIRE(deploy_once(plan, fakes, again));
   CHECK(fakes.nodes["server1"].preflight_requests.size() == 2);
+}
+
+TEST_CASE("an upload an interrupted run left unfinished is resumed: only the rest is sent")
+{
+  Plan plan = testing::example_plan("deploy-resume");
+  const std::string program = plan.find_service("worker")->program.string();
+  auto sha = sha256_file(program);
+  REQUIRE(sha);
+  REQUIRE(std::filesystem::file_size(program) > 6);
+  FakeCluster fakes;
+  fakes.nodes["worker1"].partials[*sha] = 6; // an earlier deploy got 6 bytes of the program there
+  fakes.nodes["worker1"].partials["ff00"] = 3; // a part of something this release does not have
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  const auto& worker1 = fakes.nodes["worker1"];
+  for (std::size_t i = 0; i < worker1.uploaded.size(); ++i) {
+    CHECK(worker1.uploaded_from[i] == (worker1.uploaded[i] == "bin/worker" ? 6 : 0));
+  }
+  CHECK(std::count(worker1.uploaded.begin(), worker1.uploaded.end(), "bin/worker") == 1);
+  FakeCluster whole; // the same deploy with nothing left over
+  Output quiet(Color::never);
+  REQUIRE(deploy_once(plan, whole, quiet));
+  CHECK(whole.nodes["worker1"].uploaded_bytes - worker1.uploaded_bytes == 6);
+}
+
+TEST_CASE("a damaged part on the node is sent again whole")
+{
+  Plan plan = testing::example_plan("deploy-resume-damaged");
+  const std::string program = plan.find_service("worker")->program.string();
+  auto sha = sha256_file(program);
+  REQUIRE(sha);
+  FakeCluster fakes;
+  fakes.nodes["worker1"].partials[*sha] = 6;
+  fakes.nodes["worker1"].partials_damaged = true;
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  const auto& worker1 = fakes.nodes["worker1"];
+  std::vector<std::uint64_t> program_uploads;
+  for (std::size_t i = 0; i < worker1.uploaded.size(); ++i) {
+    if (worker1.uploaded[i] == "bin/worker") {
+      program_uploads.push_back(worker1.uploaded_from[i]);
+    }
+  }
+  CHECK(program_uploads == std::vector<std::uint64_t>{6, 0}); // resumed, found damaged, sent whole
 }
 
 TEST_CASE("down stops services in reverse order")

@@ -137,6 +137,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
         ok.out += "resend " + args[i + 1] + "\n";
       }
     }
+    for (const auto& [sha, bytes] : m_node.partials) {
+      ok.out += "partial " + sha + " " + std::to_string(bytes) + "\n";
+    }
   } else if (script == "record-started.sh") {
     m_node.started[args.at(1)] = args.at(2);
   } else if (script == "preflight.sh") {
@@ -261,12 +264,17 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
 }
 
 Result<ExecResult> FakeTransport::exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                                 Seconds)
+                                                 std::uint64_t from, Seconds)
 {
   auto [script, args] = script_and_args(command);
   m_node.uploaded.push_back(args.at(2));
+  m_node.uploaded_from.push_back(from);
   std::error_code ec;
-  m_node.uploaded_bytes += std::filesystem::file_size(local_file, ec);
+  m_node.uploaded_bytes += std::filesystem::file_size(local_file, ec) - from;
+  if (from > 0 && m_node.partials_damaged) {
+    return ExecResult{3, "", "", args.at(2) + " arrived damaged (its sha256 differs)\n"};
+  }
+  m_node.partials.erase(args.at(3));
   return ExecResult{0, "", "", ""};
 }
 

@@ -28,6 +28,9 @@ struct FakeNode {
   bool healthy = true;                                      ///< what HTTP probes answer
   std::vector<std::string> uploaded;                        ///< release paths sent
   std::uint64_t uploaded_bytes = 0;
+  std::vector<std::uint64_t> uploaded_from;               ///< the byte each upload began at (> 0: resumed)
+  std::map<std::string, std::uint64_t> partials;           ///< sha256 -> bytes an interrupted upload left
+  bool partials_damaged = false;                          ///< upload.sh finds a resumed file damaged (exit 3)
   std::vector<std::string> journal;                       ///< what journal.sh prints ("<timestamp> <text>" lines)
   std::vector<std::vector<std::string>> journal_requests; ///< journal.sh's arguments, per call
   std::string locked_by;                                  ///< the run holding the node's lock (lock.sh), or empty
@@ -64,7 +67,7 @@ public:
 
   Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) override;
   Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                    Seconds timeout) override;
+                                    std::uint64_t from, Seconds timeout) override;
   Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override;
   Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) override;
 

@@ -32,7 +32,7 @@ public:
                       state + "MainPID=" + std::to_string(pid) + "\nNRestarts=" + std::to_string(restarts) + "\n",
                       ""};
   }
-  Result<ExecResult> exec_with_file(const std::string&, const std::filesystem::path&, Seconds) override
+  Result<ExecResult> exec_with_file(const std::string&, const std::filesystem::path&, std::uint64_t, Seconds) override
   {
     return fail("not used");
   }

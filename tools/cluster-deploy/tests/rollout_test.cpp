@@ -227,6 +227,9 @@ TEST_CASE("the first batch settles, later batches of a probed service are gated 
       const auto& commands = fakes.nodes[node].commands;
       return std::count(commands.begin(), commands.end(), "unit-state.sh");
     };
+    // The units read at the start of the run decide "roll" and "restart" without another
+    // look: a worker that does not settle is looked at then, and once for its health.
+    CHECK(looks("w2") == (probed ? 2 : 3));
     // A settling worker is looked at once more, when its window has passed.
     CHECK(looks("w2") == looks("w3"));
     CHECK(looks("w1") == looks("w2") + (probed ? 1 : 0));

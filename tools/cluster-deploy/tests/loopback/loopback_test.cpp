@@ -186,7 +186,7 @@ TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]")
   const auto remote = temp_dir() / "uploaded.bin";
   const auto start = steady_clock::now();
   auto result = transport->exec_with_file(
-      "cat > " + quoted(remote.string()) + " && sha256sum " + quoted(remote.string()), local, Seconds(60));
+      "cat > " + quoted(remote.string()) + " && sha256sum " + quoted(remote.string()), local, 0, Seconds(60));
   const std::chrono::duration<double> elapsed = steady_clock::now() - start;
   REQUIRE(result.ok());
   CHECK(result->exit_status == 0);
@@ -195,10 +195,22 @@ TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]")
   WARN("uploaded " << mb << " MB in " << elapsed.count() << " s: " << mb / elapsed.count() << " MB/s");
 }
 
+TEST_CASE("exec_with_file from a byte on sends the rest of the file (a resumed upload)", "[loopback]")
+{
+  auto transport = connect_loopback();
+  const auto local = temp_dir() / "resume.bin";
+  {
+    std::ofstream(local, std::ios::binary) << "0123456789";
+  }
+  auto result = transport->exec_with_file("cat", local, 4, Seconds(10));
+  REQUIRE(result.ok());
+  CHECK(result->out == "456789");
+}
+
 TEST_CASE("exec_with_file fails for a local file that cannot be opened", "[loopback]")
 {
   auto transport = connect_loopback();
-  auto result = transport->exec_with_file("cat > /dev/null", temp_dir() / "no-such-file", Seconds(10));
+  auto result = transport->exec_with_file("cat > /dev/null", temp_dir() / "no-such-file", 0, Seconds(10));
   REQUIRE_FALSE(result.ok());
   CHECK_THAT(result.error(), Catch::Contains("no-such-file"));
 }
@@ -275,7 +287,7 @@ TEST_CASE("an upload that keeps going is not cut off by its timeout", "[loopback
   const std::string slow_reader = "i=0; while [ $i -lt 10 ]; do head -c 1048576 > /dev/null; sleep 0.3; "
                                   "i=$((i + 1)); done; cat > /dev/null; echo done";
   const auto start = steady_clock::now();
-  auto result = transport->exec_with_file(slow_reader, local, Seconds(2));
+  auto result = transport->exec_with_file(slow_reader, local, 0, Seconds(2));
   const auto elapsed = steady_clock::now() - start;
   INFO((result.ok() ? std::string() : result.error()));
   REQUIRE(result.ok());
