@@ -4,6 +4,8 @@
 # cluster-deploy, by a parallel-ssh script (pssh-deploy.sh) and by an Ansible playbook
 # (ansible/deploy.yml), next to the floors: `ssh true` to every node at once, scp of the same
 # files to every node at once, and one restart of a worker until it is healthy again.
+# cluster-deploy runs each scenario twice: as it comes, and with --warm (SSH sessions kept open
+# between runs by an agent of this script's own, as in an IDE's edit-deploy-test loop).
 #
 #   tools/bench/compare.sh BUILD_DIR [--nodes "8 32"] [--runs 3] [--ansible-runs R] [--out FILE] [--raw FILE]
 #
@@ -44,6 +46,7 @@ if pgrep -x systemd-nspawn >/dev/null; then
 fi
 
 work=$(mktemp -d /tmp/cluster-deploy-compare.XXXXXX)
+mkdir -m 0700 "$work/runtime"  # the warm runs' agent: a socket folder only we can open
 results=$work/results.tsv   # nodes tool scenario run seconds
 logs=$build/bench/logs      # every step's output of the last run, kept for reading
 : >"$results"
@@ -58,7 +61,10 @@ close_ansible_masters() {  # ControlPersist keeps ssh masters for 60 s after a r
   return 0
 }
 
+stop_agent() { pkill -f "cluster-deploy agent --socket $work/runtime/" || true; }
+
 take_down() {
+  stop_agent
   close_ansible_masters
   "$local_cluster" down >/dev/null 2>&1 || true
 }
@@ -178,6 +184,13 @@ record() {  # record <tool> <scenario> <run> <seconds>
   log "N=$count run $3: $1 $2 $4 s"
 }
 
+# cluster-deploy with --warm, its agent in this script's own runtime folder (stopped at the end).
+warm() {  # warm <command> <args...>
+  local command=$1
+  shift
+  XDG_RUNTIME_DIR=$work/runtime "$helper" "$command" --warm 300 "$@"
+}
+
 # The floors.
 ssh_true() { each_node "ssh -F '$ssh_config' {} true"; }
 
@@ -242,6 +255,16 @@ one_run() {
   seconds=$(restart_until_healthy)
   record floor restart "$run" "$seconds"
   untimed clean-cluster-deploy "$helper" clean --plan "$cd/plan.xml" --purge-data
+
+  # The same with --warm: an agent of this script's own keeps one SSH session per node open
+  # between the runs (from the second run on, the first deploy starts with warm sessions too).
+  timed cluster-deploy-warm first "$run" warm deploy --plan "$cd/plan.xml"
+  timed cluster-deploy-warm unchanged "$run" warm deploy --plan "$cd/plan.xml"
+  grep -q ' nothing changed on any node$' "$work/$count-cluster-deploy-warm-unchanged-$run.log" ||
+    { echo "compare: the unchanged warm deploy changed something" >&2; exit 1; }
+  timed cluster-deploy-warm config "$run" warm deploy --plan "$cd/changed/plan.xml"
+  timed cluster-deploy-warm status "$run" warm status --plan "$cd/plan.xml"
+  untimed clean-cluster-deploy-warm warm clean --plan "$cd/plan.xml" --purge-data
 
   timed pssh first "$run" pssh_run deploy "$dir_n/bench-pssh/render"
   timed pssh unchanged "$run" pssh_run deploy "$dir_n/bench-pssh/render"

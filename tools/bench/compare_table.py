@@ -45,28 +45,36 @@ def main():
     def met(ok):
         return "yes" if ok else "**no**"
 
-    print("| nodes | scenario | floor | floor (s) | cluster-deploy (s) | vs floor | target met | pssh script (s) "
-          "| pssh ÷ cluster-deploy (≥ 3) | Ansible (s) | Ansible ÷ cluster-deploy (≥ 10) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for nodes in sorted({key[0] for key in samples}):
-        for scenario, title, floor_text, target in SCENARIOS:
-            floor = floor_of(nodes, scenario)
-            ours = get(nodes, "cluster-deploy", scenario)
-            if scenario == "config":
-                versus = f"floor + {ours - floor:.1f} s"
-                ok = ours - floor <= 1.0
-            else:
-                limit = 1.3 if scenario in ("first", "status") else 1.5
-                versus = f"{ours / floor:.2f}×"
-                ok = ours / floor <= limit
-            row = [str(nodes), title, floor_text, f"{floor:.1f}", f"{ours:.1f}", versus, f"{met(ok)} ({target})"]
-            for tool, goal in (("pssh", 3), ("ansible", 10)):
-                theirs = get(nodes, tool, scenario)
-                if theirs is None:
-                    row += ["-", "-"]
+    def table(ours_tool, name):
+        print(f"| nodes | scenario | floor | floor (s) | {name} (s) | vs floor | target met | pssh script (s) "
+              f"| pssh ÷ {name} (≥ 3) | Ansible (s) | Ansible ÷ {name} (≥ 10) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for nodes in sorted({key[0] for key in samples}):
+            for scenario, title, floor_text, target in SCENARIOS:
+                floor = floor_of(nodes, scenario)
+                ours = get(nodes, ours_tool, scenario)
+                if scenario == "config":
+                    versus = f"floor + {ours - floor:.1f} s"
+                    ok = ours - floor <= 1.0
                 else:
-                    row += [f"{theirs:.1f}", f"{theirs / ours:.1f}× ({met(theirs / ours >= goal)})"]
-            print("| " + " | ".join(row) + " |")
+                    limit = 1.3 if scenario in ("first", "status") else 1.5
+                    versus = f"{ours / floor:.2f}×"
+                    ok = ours / floor <= limit
+                row = [str(nodes), title, floor_text, f"{floor:.1f}", f"{ours:.1f}", versus, f"{met(ok)} ({target})"]
+                for tool, goal in (("pssh", 3), ("ansible", 10)):
+                    theirs = get(nodes, tool, scenario)
+                    if theirs is None:
+                        row += ["-", "-"]
+                    else:
+                        row += [f"{theirs:.1f}", f"{theirs / ours:.1f}× ({met(theirs / ours >= goal)})"]
+                print("| " + " | ".join(row) + " |")
+
+    table("cluster-deploy", "cluster-deploy")
+    if any(key[1] == "cluster-deploy-warm" for key in samples):
+        print()
+        print("With `--warm 300` (an agent of the user's keeps one SSH session per node open between runs):")
+        print()
+        table("cluster-deploy-warm", "cluster-deploy --warm")
     print()
     floors = []
     for nodes in sorted({key[0] for key in samples}):
