@@ -177,7 +177,9 @@ Commands
     answered with 2xx, or a command run on the node that exits 0.
 
   ``AFTER <service>...``
-    Start this service only after the named services are healthy.
+    Start this service only after the named services are healthy. Services of
+    different groups that do not run ``AFTER`` one another start and roll at
+    the same time.
 
   ``SERIAL <n>|<n>%``
     Rolling restarts: when a deploy (or ``rollback``) restarts this service on

@@ -6,7 +6,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
                   [--health-exec SERVICE=COMMAND] [--no-faults]
                   [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value] [--env SERVICE=NAME=value]
-                  [--bundle-libs SERVICE]
+                  [--bundle-libs SERVICE] [--independent SERVICE]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -35,6 +35,7 @@ def main():
     parser.add_argument("--limit", action="append", help="add a <limit> (LIMITS Setting=value) to SERVICE")
     parser.add_argument("--env", action="append", help="add an <env> (ENV NAME=value) to SERVICE")
     parser.add_argument("--bundle-libs", action="append", help="SERVICE ships its libraries (BUNDLE_LIBS)")
+    parser.add_argument("--independent", action="append", help="SERVICE runs AFTER nothing")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -63,6 +64,10 @@ def main():
         name, setting = entry.split("=", 1)
         service = root.find("service[@name='%s']" % name)
         ET.SubElement(service, "limit", {"name": setting.split("=", 1)[0], "value": setting.split("=", 1)[1]})
+    for name in args.independent or []:
+        service = root.find(f"service[@name='{name}']")
+        for after in service.findall("after"):
+            service.remove(after)
     templates, programs, probes = pairs(args.template), pairs(args.program), pairs(args.health_exec)
     for service in root.findall("service"):
         name = service.get("name")

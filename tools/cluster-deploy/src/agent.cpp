@@ -112,6 +112,7 @@ void serve(int fd, Pool& pool, const SessionOpener& open)
       if (sound) {
         pool.give(key, std::move(transport));
       }
+      (void)write_frame(fd, {"ok"});
       return;
     } else if (op == "exec" && r.size() == 4) {
       auto result = transport->exec(r[1], r[2], seconds_of(r[3]));

@@ -3,6 +3,8 @@
 #include "agent_wire.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,8 +20,11 @@ public:
   explicit AgentTransport(int fd) : m_fd(fd) {}
   ~AgentTransport() override
   {
-    if (m_sound) {
-      (void)write_frame(m_fd, {"release"}); // the session goes back to the agent's pool
+    if (m_sound && write_frame(m_fd, {"release"})) { // the session goes back to the agent's pool
+      // Wait (at most 5 s) until it is there, so that a run right after this one finds it.
+      timeval limit{5, 0};
+      ::setsockopt(m_fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+      (void)read_frame(m_fd);
     }
     ::close(m_fd);
   }

@@ -24,7 +24,7 @@ Result<Frame> read_frame(int fd);
 ///   exec <command> <stdin> <timeout>  -> ok <status> <signal> <out> <err> | error <why>
 ///   exec_file <command> <path> <from> <timeout>, tcp <port> <request> <timeout>
 ///   stream <command> <timeout>        -> chunk <data> (answered more | stop)..., then ok <status>
-///   release                           (the session goes back to the pool; no answer)
+///   release                           -> ok (the session is back in the pool)
 Frame connect_frame(const ConnectOptions& options);
 Result<ConnectOptions> parse_connect_frame(const Frame& frame);
 Frame exec_frame(const Result<ExecResult>& result);

@@ -24,8 +24,25 @@ struct Rollout {
   std::map<std::string, std::set<std::string>> touched; ///< node -> services (re)started in this run
   std::map<std::string, std::set<std::string>> seen_running; ///< node -> services left running as they were
   std::set<std::string> settled; ///< services of which a (re)started instance has passed its settle window
-  std::string stopped_by;                               ///< the service whose failures stopped the rollout
+  std::string stopped_by; ///< the service whose failures stopped the rollout (under `mutex`)
+  std::string roll_back_why; ///< non-empty: every node switched in this run goes back, saying this
   std::mutex mutex;
+
+  /// Stops the rollout at `service`; with a reason, every node switched in this run goes
+  /// back once the services running at the same time have ended their batch.
+  void stop(const Service& service, const std::string& why_roll_back = "")
+  {
+    std::lock_guard lock(mutex);
+    if (stopped_by.empty()) {
+      stopped_by = service.name;
+      roll_back_why = why_roll_back;
+    }
+  }
+  std::string stopped() // the service that stopped the rollout, or empty
+  {
+    std::lock_guard lock(mutex);
+    return stopped_by;
+  }
 
   NodeChange* change_of(const NodeSlot& slot)
   {
@@ -400,12 +417,17 @@ bool run_service(Rollout& r, const Service& service)
   int budget = service.max_fail.of(static_cast<int>(rolling.size()));
   if (auto whole = quorum_gate(r, service); !whole) {
     not_restarted(r, service, rolling, "the group is not whole before the roll: " + whole.error());
-    r.stopped_by = service.name;
+    r.stop(service);
     return false;
   }
   int failed = 0;
   size_t begin = 0;
   for (int size : sizes) {
+    if (auto by = r.stopped(); !by.empty()) { // by a service rolling at the same time
+      not_restarted(r, service, std::vector<NodeSlot*>(rolling.begin() + static_cast<long>(begin), rolling.end()),
+                    "the rollout stopped at " + by);
+      return false;
+    }
     std::vector<NodeSlot*> batch(rolling.begin() + static_cast<long>(begin),
                                  rolling.begin() + static_cast<long>(begin + static_cast<size_t>(size)));
     begin += static_cast<size_t>(size);
@@ -429,10 +451,9 @@ bool run_service(Rollout& r, const Service& service)
       std::string why = service.name + ": " + std::to_string(failed) + " node(s) failed, " +
                         (service.max_fail.given() ? "more than MAX_FAIL allows" : "and MAX_FAIL allows none");
       r.cluster.output().progress(batch.front()->node->name, why + ": rolling back every node switched in this run");
-      switch_back_all(r, why);
       not_restarted(r, service, std::vector<NodeSlot*>(rolling.begin() + static_cast<long>(begin), rolling.end()),
                     "the rollout stopped: " + why);
-      r.stopped_by = service.name;
+      r.stop(service, why);
       return false;
     }
     for (NodeSlot* slot : batch_failed) {
@@ -441,10 +462,9 @@ bool run_service(Rollout& r, const Service& service)
     if (!batch_failed.empty() && begin < rolling.size()) {
       if (auto whole = quorum_gate(r, service); !whole) { // the group must be whole before the next batch
         std::string why = service.name + ": the group is not whole after a tolerated failure: " + whole.error();
-        switch_back_all(r, why);
         not_restarted(r, service, std::vector<NodeSlot*>(rolling.begin() + static_cast<long>(begin), rolling.end()),
                       "the rollout stopped: " + why);
-        r.stopped_by = service.name;
+        r.stop(service, why);
         return false;
       }
     }
@@ -490,37 +510,81 @@ std::vector<int> batch_sizes(const Service& service, int rolling, int group_size
   return sizes;
 }
 
+std::vector<std::vector<const Service*>> rollout_waves(const std::vector<const Service*>& services)
+{
+  std::vector<std::vector<const Service*>> waves;
+  std::map<std::string, std::size_t> wave_of;
+  for (const Service* service : services) {
+    std::size_t wave = 0;
+    for (const auto& dependency : service->after) {
+      if (auto it = wave_of.find(dependency); it != wave_of.end()) {
+        wave = std::max(wave, it->second + 1);
+      }
+    }
+    auto same_group = [&](const Service* other) { return other->group == service->group; };
+    while (wave < waves.size() && std::any_of(waves[wave].begin(), waves[wave].end(), same_group)) {
+      ++wave; // one service at a time on a node
+    }
+    if (wave == waves.size()) {
+      waves.emplace_back();
+    }
+    waves[wave].push_back(service);
+    wave_of[service->name] = wave;
+  }
+  return waves;
+}
+
 bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, ClusterChanges& changes,
                  const HealthOptions& health, const std::function<void(const Service&, NodeSlot&)>& on_healthy)
 {
-  Rollout r{cluster, changes, health, on_healthy, {}, {}, {}, {}, {}};
-  std::map<std::string, int> healthy;
-  for (const Service* service : services) {
-    if (!r.stopped_by.empty()) {
+  Rollout r{cluster, changes, health, on_healthy, {}, {}, {}, {}, {}, {}};
+  std::map<std::string, int> healthy; // written between waves only
+  std::set<std::string> skipped;      // a dependency was healthy on no node
+  auto step = [&](const Service& service) {
+    if (auto by = r.stopped(); !by.empty()) {
       std::vector<NodeSlot*> slots;
       for (auto& slot : cluster.slots()) {
-        if (slot.alive() && slot.node->group == service->group && r.restart_due(*service, slot)) {
+        if (slot.alive() && slot.node->group == service.group && r.restart_due(service, slot)) {
           slots.push_back(&slot);
         }
       }
-      not_restarted(r, *service, slots, "the rollout stopped at " + r.stopped_by);
-      continue;
+      not_restarted(r, service, slots, "the rollout stopped at " + by);
+      return;
     }
-    if (!dependencies_healthy(cluster, *service, healthy)) {
-      healthy[service->name] = 0;
-      continue;
+    if (!dependencies_healthy(cluster, service, healthy)) {
+      std::lock_guard lock(r.mutex);
+      skipped.insert(service.name);
+      return;
     }
-    run_service(r, *service);
-    bool selected = std::any_of(cluster.slots().begin(), cluster.slots().end(),
-                                [&](const NodeSlot& slot) { return slot.node->group == service->group; });
-    if (selected) { // a dependency this run does not touch (--node, --group) is not judged
+    run_service(r, service);
+  };
+  for (const auto& wave : rollout_waves(services)) {
+    if (wave.size() == 1) {
+      step(*wave.front());
+    } else { // services of other groups that do not depend on each other roll at the same time
+      run_parallel(wave.size(), static_cast<int>(wave.size()), [&](std::size_t i) { step(*wave[i]); });
+    }
+    if (!r.roll_back_why.empty()) { // every service of the wave has ended its batch
+      switch_back_all(r, r.roll_back_why);
+      r.roll_back_why.clear();
+    }
+    for (const Service* service : wave) {
+      if (skipped.count(service->name) != 0) { // so that what runs after it is skipped too
+        healthy[service->name] = 0;
+        continue;
+      }
+      bool selected = std::any_of(cluster.slots().begin(), cluster.slots().end(),
+                                  [&](const NodeSlot& slot) { return slot.node->group == service->group; });
+      if (!selected) { // a dependency this run does not touch (--node, --group) is not judged
+        continue;
+      }
       healthy[service->name] =
           static_cast<int>(std::count_if(cluster.slots().begin(), cluster.slots().end(), [&](const NodeSlot& slot) {
             return slot.node->group == service->group && slot.alive();
           }));
     }
   }
-  return r.stopped_by.empty();
+  return r.stopped().empty();
 }
 
 void switch_remaining(Cluster& cluster, ClusterChanges& changes)

@@ -1,6 +1,7 @@
 // The order and batches of (re)starts, shared by deploy, up and rollback.
 //
-// Services go in AFTER order. Per service, instances that do not run are started
+// Services go in AFTER order (services of other groups that do not depend on each other at
+// the same time). Per service, instances that do not run are started
 // together (the BOOTSTRAP node first); running instances that must restart roll in
 // batches: SERIAL nodes (or a share) at a time, a CANARY batch first, never more
 // members of a quorum group than it can lose, its leader last, each batch healthy
@@ -39,7 +40,13 @@ using ClusterChanges = std::map<std::string, NodeChange>;
 /// restart, in a group of `group_size` nodes.
 std::vector<int> batch_sizes(const Service& service, int rolling, int group_size);
 
-/// Runs every service's step in order. `changes` (empty for `up`) says what each node
+/// `services` (in AFTER order) as the waves they roll in: a wave's services run at the same
+/// time, each after the waves of the services it runs AFTER, never two of one group (one
+/// service at a time on a node).
+std::vector<std::vector<const Service*>> rollout_waves(const std::vector<const Service*>& services);
+
+/// Runs every service's step in order, services of different groups that do not depend on
+/// each other at the same time. `changes` (empty for `up`) says what each node
 /// switches to and which services restart there; `on_healthy` is called for each
 /// instance that became healthy after a (re)start. Returns false when the rollout
 /// stopped on failures (after rolling back).

@@ -204,6 +204,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
       std::lock_guard lock(order_mutex);
       m_node.order->push_back(m_node.name + " " + verb + " " + unit);
     }
+    if (m_node.on_systemctl) {
+      m_node.on_systemctl(verb + " " + unit);
+    }
     if (verb == "stop") {
       m_node.active.erase(unit);
       return ok;
@@ -296,7 +299,7 @@ Result<int> FakeTransport::exec_streaming(const std::string& command, const Chun
 
 Result<std::string> FakeTransport::tcp_request(int, std::string_view, Seconds)
 {
-  if (!m_node.healthy) {
+  if (m_node.healthy_if ? !m_node.healthy_if() : !m_node.healthy) {
     return std::string("HTTP/1.0 503 Service Unavailable\r\n\r\n");
   }
   return std::string("HTTP/1.0 200 OK\r\n\r\n{\"health\":\"true\"}");

@@ -4,6 +4,7 @@
 
 #include "transport.hpp"
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -26,6 +27,8 @@ struct FakeNode {
   std::map<std::string, std::string> started;               ///< service -> digest recorded after a healthy start
   std::set<std::string> edited;                             ///< current-release paths edited on the node (drift)
   bool healthy = true;                                      ///< what HTTP probes answer
+  std::function<bool()> healthy_if;                         ///< when set: what HTTP probes answer, asked each time
+  std::function<void(const std::string&)> on_systemctl;     ///< told "verb unit" of each systemctl call
   std::vector<std::string> uploaded;                        ///< release paths sent
   std::uint64_t uploaded_bytes = 0;
   std::vector<std::uint64_t> uploaded_from;               ///< the byte each upload began at (> 0: resumed)

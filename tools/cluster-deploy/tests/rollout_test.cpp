@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 
@@ -253,6 +254,76 @@ TEST_CASE("a service's SETTLE replaces the run's settle window")
     return std::count(commands.begin(), commands.end(), "unit-state.sh");
   };
   CHECK(looks("w1") == looks("w2")); // the canary did not settle either
+}
+
+TEST_CASE("waves: services of other groups that do not depend on each other roll at the same time")
+{
+  auto service = [](const char* name, const char* group, std::vector<std::string> after) {
+    Service s;
+    s.name = name;
+    s.group = group;
+    s.after = std::move(after);
+    return s;
+  };
+  Service a = service("a", "g1", {}), b = service("b", "g2", {"a"}), c = service("c", "g3", {}),
+          d = service("d", "g1", {}), e = service("e", "g2", {"c"});
+  auto waves = rollout_waves({&a, &b, &c, &d, &e});
+  std::vector<std::vector<std::string>> names;
+  for (const auto& wave : waves) {
+    names.emplace_back();
+    for (const Service* s : wave) {
+      names.back().push_back(s->name);
+    }
+  }
+  // b after a; d not with a (one service at a time on g1's nodes); e after c, not with b (g2).
+  CHECK(names == std::vector<std::vector<std::string>>{{"a", "c"}, {"b", "d"}, {"e"}});
+}
+
+TEST_CASE("independent services of two groups roll at the same time")
+{
+  Plan plan = rollout_plan("rollout-parallel", "");
+  plan.services[1].after.clear(); // the workers do not wait for db
+  Fakes fakes;
+  deployed_releases(plan, fakes);
+  std::ofstream(plan.services[0].program) << "db v2";
+  std::ofstream(plan.services[1].program) << "worker v2";
+  // db v2 is healthy only once a worker has restarted: one after the other, db's first
+  // batch would never pass its health check.
+  std::atomic<bool> worker_restarted{false};
+  fakes.nodes["w1"].on_systemctl = [&](const std::string& call) {
+    if (call == "restart demo-worker.service") {
+      worker_restarted = true;
+    }
+  };
+  for (const char* node : {"s1", "s2", "s3"}) {
+    fakes.nodes[node].healthy_if = [&] { return worker_restarted.load(); };
+  }
+  fakes.order.clear();
+  Output second(Color::never);
+  CHECK(deploy_once(plan, fakes, second));
+  CHECK(restarts_of(fakes, "demo-db.service").size() == 3);
+  CHECK(restarts_of(fakes, "demo-worker.service").size() == 3);
+}
+
+TEST_CASE("a failure in one of two services rolling at the same time takes every switched node back")
+{
+  Plan plan = rollout_plan("rollout-parallel-stop", "", "", " serial='1'");
+  plan.services[1].after.clear();
+  Fakes fakes;
+  auto v1 = deployed_releases(plan, fakes);
+  std::ofstream(plan.services[0].program) << "db v2";
+  std::ofstream(plan.services[1].program) << "worker v2";
+  fakes.nodes["w1"].exec_exits["ready-check"] = 1; // the first worker never becomes ready
+  fakes.order.clear();
+  Output second(Color::never);
+  CHECK_FALSE(deploy_once(plan, fakes, second));
+  for (const auto& [name, node] : fakes.nodes) {
+    INFO(name);
+    CHECK(node.current == v1[name]); // db's switched nodes too
+  }
+  // db's nodes are back whether db had ended its roll or stopped at a batch boundary.
+  CHECK(restarts_of(fakes, "demo-worker.service") == std::vector<std::string>{"w1", "w1"}); // v2, then back
+  CHECK(has_row(second, "w2", "not restarted"));
 }
 
 TEST_CASE("releases.sh output: the target, its manifest and the run that made current current")
