@@ -41,15 +41,8 @@ check_key_gone() {  # check_key_gone <when>: no node holds either half of a fan-
 }
 
 cut_table=cd_test_fan_out_cut
-heal_cut() { on_node "$seed" "sudo nft delete table inet $cut_table 2>/dev/null || true" || true; }
-restore() {  # the cluster back on the plan's release, and the work folder gone either way
-  local status=0
-  heal_cut
-  (run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN") || status=1
-  rm -rf "$WORK"
-  ((status == 0)) || exit 1
-}
-trap restore EXIT
+heal_cut() { drop_nft_table "$seed" "$cut_table"; }
+restore_on_exit heal_cut
 
 # 1. Passed on: one copy from here, the others between workers; the key is gone afterwards.
 sha=$(big_program one 64)

@@ -6,6 +6,25 @@ HELPER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cluster-deploy-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
+# restore_on_exit [<command>...]: at exit, runs the command (a test's own undo, if any), deploys
+# the plan's release again and removes the work folder; a failed deploy fails the test.
+restore_on_exit() {
+  RESTORE_FIRST=("$@")
+  trap restore_now EXIT
+}
+restore_now() {
+  local status=0
+  ((${#RESTORE_FIRST[@]} == 0)) || "${RESTORE_FIRST[@]}"
+  (run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN") || status=1
+  rm -rf "$WORK"
+  ((status == 0)) || exit 1
+}
+
+# drop_nft_table <node> <table>: removes a test's own inet table from the node, if it is there.
+drop_nft_table() {
+  on_node "$1" "sudo nft delete table inet $2 2>/dev/null || true" || true
+}
+
 plan_attr() {  # plan_attr <xpath-ish python expr over root>
   python3 -c 'import sys, xml.etree.ElementTree as ET; r = ET.parse(sys.argv[1]).getroot(); print(eval(sys.argv[2]))' \
     "$CLUSTER_DEPLOY_PLAN" "$1"

@@ -6,7 +6,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
                   [--health-exec SERVICE=COMMAND] [--no-faults]
                   [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value] [--env SERVICE=NAME=value]
-                  [--bundle-libs SERVICE] [--independent SERVICE]
+                  [--bundle-libs SERVICE] [--independent SERVICE] [--settle SERVICE=SECONDS]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -36,6 +36,7 @@ def main():
     parser.add_argument("--env", action="append", help="add an <env> (ENV NAME=value) to SERVICE")
     parser.add_argument("--bundle-libs", action="append", help="SERVICE ships its libraries (BUNDLE_LIBS)")
     parser.add_argument("--independent", action="append", help="SERVICE runs AFTER nothing")
+    parser.add_argument("--settle", action="append", help="SERVICE's own settle window (SETTLE)")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -68,6 +69,8 @@ def main():
         service = root.find(f"service[@name='{name}']")
         for after in service.findall("after"):
             service.remove(after)
+    for name, seconds in pairs(args.settle).items():
+        root.find(f"service[@name='{name}']").set("settle", seconds)
     templates, programs, probes = pairs(args.template), pairs(args.program), pairs(args.health_exec)
     for service in root.findall("service"):
         name = service.get("name")

@@ -20,13 +20,8 @@ inventory=$(plan_attr 'r.get("inventory")')
 mkdir -p "$WORK/prod"
 cp "$inventory"/*.txt "$WORK/prod/"
 build=$WORK/build
-restore() {  # the cluster back on the plan's release, and the work folder gone either way
-  local status=0
-  (run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN") || status=1
-  rm -rf "$WORK" "$preset_dir" # the latter did not exist before: ctest made it (Testing/)
-  ((status == 0)) || exit 1
-}
-trap restore EXIT
+remove_preset_dir() { rm -rf "$preset_dir"; } # it did not exist before: ctest made it (Testing/)
+restore_on_exit remove_preset_dir
 
 export CLUSTER_DEPLOY_INVENTORY=$WORK/prod
 (cd "$repo" && cmake --preset real-cluster -B "$build" -DCLUSTER_DEPLOY_SSH_CONFIG="$CLUSTER_DEPLOY_SSH_CONFIG") \

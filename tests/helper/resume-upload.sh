@@ -13,15 +13,8 @@ target=${workers[0]}
 partial=/opt/$c/releases/.partial
 
 slow_table=cd_test_resume_slow
-unslow() { on_node "$target" "sudo nft delete table inet $slow_table 2>/dev/null || true" || true; }
-restore() {  # the worker back on the plan's release, and the work folder gone either way
-  local status=0
-  unslow
-  (run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN") || status=1
-  rm -rf "$WORK"
-  ((status == 0)) || exit 1
-}
-trap restore EXIT
+unslow() { drop_nft_table "$target" "$slow_table"; }
+restore_on_exit unslow
 
 # A worker program with 32 MiB of random bytes appended (an ELF file runs with trailing data).
 mkdir -p "$WORK/big"
