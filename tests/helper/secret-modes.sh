@@ -10,30 +10,37 @@ conf=/opt/$CLUSTER_DEPLOY_NAME/current/etc/worker/worker.conf
 mode=$(on_node "$node" "sudo stat -L -c '%a %U:%G' $conf")
 [[ "$mode" == "640 root:$CLUSTER_DEPLOY_NAME" ]] || fail "$conf is '$mode', expected 640 root:$CLUSTER_DEPLOY_NAME"
 
-# A release with a changed config and a 64 MiB program (the worker with zeros appended: it still
-# runs), so staging lasts long enough to watch: a watcher on the node notes the mode of every
-# staged path it sees, every 50 ms, for up to 20 s.
+# A release whose worker config holds a secret and is 64 MiB long (comment lines), so its bytes
+# are in flight long enough to watch: a watcher on the node notes the mode of every path under
+# the staging folders and the folder of partly uploaded files (releases/.partial, named by
+# sha256), every 50 ms, for up to 20 s.
+restore_on_exit :
 template=$(plan_attr 'r.find("service[@name=\"worker\"]/config").get("template")')
-program=$(plan_attr 'r.find("service[@name=\"worker\"]/program").text')
 cp "$template" "$WORK/worker.conf.in"
-echo "# secret=changed-by-the-secret-modes-test-$(date +%s%N)" >>"$WORK/worker.conf.in"
-mkdir -p "$WORK/bin"
-cp "$program" "$WORK/bin/$(basename "$program")"
-head -c 67108864 /dev/zero >>"$WORK/bin/$(basename "$program")"
-changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in" --program "worker=$WORK/bin/$(basename "$program")")
-watch='for i in $(seq 400); do find /opt/'"$CLUSTER_DEPLOY_NAME"'/releases/.staging-* -printf "%m %p\n" 2>/dev/null; sleep 0.05; done'
+{
+  echo "# secret=changed-by-the-secret-modes-test-$(date +%s%N)"
+  (yes '# padding: the config is long so that its upload can be watched' || true) | head -c 67108864
+  echo
+} >>"$WORK/worker.conf.in"
+changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in")
+releases=/opt/$CLUSTER_DEPLOY_NAME/releases
+watch='for i in $(seq 400); do find '"$releases"'/.staging-* '"$releases"'/.partial -printf "%m %s %p\n" 2>/dev/null; sleep 0.05; done'
 on_node "$node" "sudo sh -c $(shell_quote "$watch")" >"$WORK/staged-modes" &
 watcher=$!
 sleep 0.5
 run_helper 0 "$WORK/changed.log" deploy --plan "$changed" --node "$node"
 wait "$watcher" || true
-# The staging folder itself and everything under etc/ (configs); programs and units are not secret.
-grep -E '/\.staging-[^/]*$|/\.staging-[^/]*/etc(/|$)' "$WORK/staged-modes" | sort -u >"$WORK/modes" || true
-grep -q "/etc/worker/worker.conf" "$WORK/modes" || fail "the watcher never saw the config staged"
+# The staging folder itself, everything under etc/ (configs) and the partly uploaded files;
+# programs and units are not secret.
+grep -E '/\.staging-[^/]*$|/\.staging-[^/]*/etc(/|$)|/\.partial(/|$)' "$WORK/staged-modes" |
+  awk '{print $1, $3}' | sort -u >"$WORK/modes" || true
+# The config's bytes were seen arriving: a part of more than 1 MiB (only the config is that large).
+looks=$(awk '$3 ~ /\/\.partial\/[0-9a-f]+$/ && $2 > 1048576 {n++} END {print n + 0}' "$WORK/staged-modes")
+((looks > 0)) || fail "the watcher never saw the config's bytes arrive"
 while read -r perm path; do
   ((8#$perm & 8#007)) && fail "$path was readable by others while staged (mode $perm)"
 done <"$WORK/modes"
-say "$(wc -l <"$WORK/modes") staged paths seen, none readable by others"
+say "$(wc -l <"$WORK/modes") staged paths seen (the config arriving in $looks looks), none readable by others"
 mode=$(on_node "$node" "sudo stat -L -c '%a %U:%G' $conf")
 [[ "$mode" == "640 root:$CLUSTER_DEPLOY_NAME" ]] || fail "the new $conf is '$mode'"
 
@@ -51,5 +58,4 @@ mode=$(on_node "$node" "sudo stat -L -c '%a %U:%G' $env_file")
 pid=$(on_node "$node" "systemctl show -p MainPID --value $CLUSTER_DEPLOY_NAME-worker.service")
 seen=$(on_node "$node" "sudo cat /proc/$pid/environ" | tr '\0' '\n' | sed -n 's/^WORKER_TOKEN=//p')
 [[ "$seen" == "$secret" ]] || fail "the service sees WORKER_TOKEN='$seen', expected '$secret'"
-run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN" --node "$node"
 say "ok: configs and ENV 640 root:$CLUSTER_DEPLOY_NAME in the release, ENV not in the unit, nothing readable by others while staged"
