@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 require_env
 
-template=$(plan_attr 'r.find("service[@name=\"worker\"]/config").get("template")')
+template=$(service_template worker)
 cp "$template" "$WORK/worker.conf.in"
 echo "# changed by the config-change test $(date +%s%N)" >>"$WORK/worker.conf.in"
 changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in")

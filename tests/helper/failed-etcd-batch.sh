@@ -25,7 +25,7 @@ for file in "$inventory"/*.txt; do
   awk -v bad="$bad_node" '/^#/ || NF == 0 { print; next }
     { split($1, n, ":"); print $0 " hb=" (n[1] == bad ? 500 : 100) }' "$file" >"$WORK/inventory/$(basename "$file")"
 done
-template=$(plan_attr 'r.find("service[@name=\"etcd\"]/config").get("template")')
+template=$(service_template etcd)
 cp "$template" "$WORK/etcd.yaml.in"
 printf 'heartbeat-interval: @hb@\nelection-timeout: 1000\n' >>"$WORK/etcd.yaml.in"
 bad=$(plan_variant bad --inventory "$WORK/inventory" --template "etcd=$WORK/etcd.yaml.in")

@@ -32,7 +32,7 @@ done < <(all_nodes)
   fail "dry run of an unchanged cluster wants changes: $(cat "$WORK/dry.json")"
 
 # A changed worker config template: the dry run names each worker's config and restart only.
-template=$(plan_attr 'r.find("service[@name=\"worker\"]/config").get("template")')
+template=$(service_template worker)
 cp "$template" "$WORK/worker.conf.in"
 echo "# changed by the json-output test" >>"$WORK/worker.conf.in"
 variant=$(plan_variant json-config --template "worker=$WORK/worker.conf.in")

@@ -30,6 +30,15 @@ plan_attr() {  # plan_attr <xpath-ish python expr over root>
     "$CLUSTER_DEPLOY_PLAN" "$1"
 }
 
+# service_program <service>: the path of the service's program in the plan.
+service_program() {
+  plan_attr "r.find(\"service[@name='$1']/program\").text"
+}
+# service_template <service>: the template of the service's (first) config in the plan.
+service_template() {
+  plan_attr "r.find(\"service[@name='$1']/config\").get(\"template\")"
+}
+
 plan_variant() {  # plan_variant <name> [options of plan_variant.py]: prints the new plan's path
   local name=$1
   shift

@@ -14,7 +14,7 @@ fake_lock() {  # fake_lock <age in seconds>: another run (say, CI's) holds $work
 }
 
 # 1. Held by another run: refused before anything changes, naming the holder.
-template=$(plan_attr 'r.find("service[@name=\"worker\"]/config").get("template")')
+template=$(service_template worker)
 cp "$template" "$WORK/worker.conf.in"
 echo "# changed by the node-lock test $(date +%s%N)" >>"$WORK/worker.conf.in"
 changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in")

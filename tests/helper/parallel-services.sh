@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 require_env
 
 for service in etcd worker; do
-  template=$(plan_attr "r.find(\"service[@name='$service']/config\").get(\"template\")")
+  template=$(service_template "$service")
   cp "$template" "$WORK/$service.in"
   echo "# changed by the parallel-services test $(date +%s%N)" >>"$WORK/$service.in"
 done

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 require_env
 
-program=$(plan_attr 'r.find("service[@name=\"worker\"]/program").text')
+program=$(service_program worker)
 name=$(basename "$program")
 c=$CLUSTER_DEPLOY_NAME
 mapfile -t workers < <(nodes_in_group workers)

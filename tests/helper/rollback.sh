@@ -22,7 +22,7 @@ done
 
 # --- a bad build: the canary fails, goes back, nothing else moves
 mkdir -p "$WORK/bad"
-program=$(plan_attr 'r.find("service[@name=\"worker\"]/program").text')
+program=$(service_program worker)
 printf '#!/bin/sh\necho "bad build: exiting" >&2\nexit 1\n' >"$WORK/bad/$(basename "$program")"
 chmod +x "$WORK/bad/$(basename "$program")"
 bad=$(plan_variant bad --program "worker=$WORK/bad/$(basename "$program")")
@@ -44,7 +44,7 @@ wait_until 20 "$untouched was not restarted after kill -9" eval '[[ "$(main_pid 
 say "bad build: canary $canary rolled back, the others kept ${before[$untouched]} (kill -9 restarted the old version)"
 
 # --- rollback returns every node to the release before
-conf=$(plan_attr 'r.find("service[@name=\"worker\"]/config").get("template")')
+conf=$(service_template worker)
 cp "$conf" "$WORK/worker.conf.in"
 echo "# changed by the rollback test $(date +%s%N)" >>"$WORK/worker.conf.in"
 changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in")

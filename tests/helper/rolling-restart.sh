@@ -6,7 +6,7 @@ require_env
 
 serial=$(plan_attr 'r.find("service[@name=\"etcd\"]").get("serial")')
 [[ "$serial" == 1 ]] || fail "etcd is not declared SERIAL 1 in the plan (serial='$serial')"
-template=$(plan_attr 'r.find("service[@name=\"etcd\"]/config").get("template")')
+template=$(service_template etcd)
 cp "$template" "$WORK/etcd.yaml.in"
 echo "# changed by the rolling-restart test $(date +%s%N)" >>"$WORK/etcd.yaml.in"
 changed=$(plan_variant changed --template "etcd=$WORK/etcd.yaml.in")

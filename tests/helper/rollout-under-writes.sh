@@ -7,7 +7,7 @@ require_env
 
 mapfile -t servers < <(nodes_in_group servers)
 ((${#servers[@]} >= 3)) || fail "needs 3 etcd members"
-template=$(plan_attr 'r.find("service[@name=\"etcd\"]/config").get("template")')
+template=$(service_template etcd)
 cp "$template" "$WORK/etcd.yaml.in"
 echo "# changed by the rollout-under-writes test $(date +%s%N)" >>"$WORK/etcd.yaml.in"
 changed=$(plan_variant changed --template "etcd=$WORK/etcd.yaml.in")

@@ -15,7 +15,7 @@ mode=$(on_node "$node" "sudo stat -L -c '%a %U:%G' $conf")
 # the staging folders and the folder of partly uploaded files (releases/.partial, named by
 # sha256), every 50 ms, for up to 20 s.
 restore_on_exit :
-template=$(plan_attr 'r.find("service[@name=\"worker\"]/config").get("template")')
+template=$(service_template worker)
 cp "$template" "$WORK/worker.conf.in"
 {
   echo "# secret=changed-by-the-secret-modes-test-$(date +%s%N)"

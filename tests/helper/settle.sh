@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 require_env
 restore_on_exit : # no undo of its own
 
-program=$(plan_attr 'r.find("service[@name=\"worker\"]/program").text')
+program=$(service_program worker)
 name=$(basename "$program")
 mkdir -p "$WORK/late"
 printf '#!/bin/sh\nsleep 1\necho "late crash" >&2\nexit 1\n' >"$WORK/late/$name"

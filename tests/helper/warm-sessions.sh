@@ -39,7 +39,7 @@ run_helper 0 "$WORK/status.log" status --plan "$CLUSTER_DEPLOY_PLAN" --warm "$id
 
 # 3. A warm run killed mid-deploy: the agent closes that run's sessions, so the nodes are
 #    free at once for the next run (the lock names the connection, which is gone).
-template=$(plan_attr 'r.find("service[@name=\"worker\"]/config").get("template")')
+template=$(service_template worker)
 cp "$template" "$WORK/worker.conf.in"
 echo "# changed by the warm-sessions test $(date +%s%N)" >>"$WORK/worker.conf.in"
 changed=$(plan_variant changed --template "worker=$WORK/worker.conf.in")
