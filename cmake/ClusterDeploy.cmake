@@ -301,8 +301,12 @@ run), ``cluster-up``, ``cluster-down``, ``cluster-status``, ``cluster-logs``,
 ``cluster-clean``, ``cluster-rollback`` (every node back to the release before
 its current one, with the same batches and gates as ``deploy``) and, for a
 ``LOCAL_CLUSTER`` inventory, ``local-cluster-up``, ``local-cluster-down`` and
-``local-cluster-status`` (the local cluster itself: boot, remove, list its nodes). If :variable:`BUILD_TESTING` is true and a service is
-declared, it also adds the fixture tests ``cluster.setup`` and ``cluster.cleanup``.
+``local-cluster-status`` (the local cluster itself: boot, remove, list its nodes). When a service is
+declared and either a test was added with :command:`cluster_deploy_add_test` or
+:variable:`BUILD_TESTING` is true, it also adds the fixture tests ``cluster.setup`` and
+``cluster.cleanup`` (so a project that turns testing on with :command:`enable_testing`
+alone, or with ``include(CTest)``, gets them alike). A cluster test without any
+service is an error at configure time: there would be nothing to deploy.
 Both first undo every fault of ours (``cluster-deploy heal``), so a fault that a
 failed or interrupted test left behind is healed before anything else.
 Tests cannot build: build the project before running ``ctest``.
@@ -878,6 +882,9 @@ function(cluster_deploy_add_test name)
     SKIP_RETURN_CODE 77
     TIMEOUT ${arg_TIMEOUT}
     ENVIRONMENT "CLUSTER_DEPLOY=${helper_file};CLUSTER_DEPLOY_PLAN=${plan};CLUSTER_DEPLOY_SSH_CONFIG=${ssh_config};CLUSTER_DEPLOY_NODES=${CMAKE_BINARY_DIR}/cluster-deploy/nodes.txt;CLUSTER_DEPLOY_NAME=${cluster};CLUSTER_DEPLOY_FAULT=${fault_wrapper};CLUSTER_DEPLOY_TEARDOWN=${teardown}")
+  # The fixture tests follow the cluster tests, not BUILD_TESTING: a project that turns
+  # testing on with enable_testing() alone has no BUILD_TESTING.
+  set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_TESTS "${name}")
   _cluster_deploy_schedule_finalize()
 endfunction()
 
@@ -1173,7 +1180,13 @@ function(_cluster_deploy_finalize)
   _cluster_deploy_plan_file(plan)
   _cluster_deploy_write_plan("${plan}")
   _cluster_deploy_add_targets("${plan}")
-  if(BUILD_TESTING AND services)
+  get_property(tests GLOBAL PROPERTY _CLUSTER_DEPLOY_TESTS)
+  if(tests AND NOT services)
+    list(GET tests 0 first)
+    message(FATAL_ERROR "cluster_deploy_add_test(${first}): no service is declared, so there is nothing "
+      "to deploy before the test; declare one with cluster_deploy_service()")
+  endif()
+  if(services AND (tests OR BUILD_TESTING))
     _cluster_deploy_add_fixture_tests("${plan}")
   endif()
 endfunction()

@@ -11,7 +11,9 @@
 #   MODE=fetchcontent:    configure the consumer with FetchContent cloning the repository's
 #                         HEAD commit from its local path (no network); skipped (77) when
 #                         the repository is not a git checkout.
-# Both build the consumer's service `hello` and check its plan.xml. Nothing is deployed.
+# Each builds the consumer's service `hello`, checks its plan.xml, and checks that its cluster
+# test requires the deploy fixture both with enable_testing() and with include(CTest)
+# (a second configure). Nothing is deployed.
 #
 #   cmake -DMODE=<mode> -DREPO=<repo> -DWORK=<scratch dir> [-DGENERATOR=<gen>] -P RunConsumer.cmake
 cmake_minimum_required(VERSION 3.25)
@@ -81,9 +83,9 @@ if(MODE STREQUAL "find_package")
   message(STATUS "ok   installed files")
   step("the installed local-cluster finds its parts" "${prefix}/bin/local-cluster" --help)
 
+  set(consumer_args "-DCMAKE_PREFIX_PATH=${prefix}")
   step("configure the consumer (find_package)"
-    "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}"
-    "-DCMAKE_PREFIX_PATH=${prefix}")
+    "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}" ${consumer_args})
   expect_match("helper is imported" "${step_output}"
     "consumer: ClusterDeploy::cluster-deploy IMPORTED=TRUE")
 
@@ -109,9 +111,9 @@ if(MODE STREQUAL "find_package")
   expect_match("hello.greets gets CLUSTER_DEPLOY" "${tests_json}"
     "\"CLUSTER_DEPLOY=${prefix_re}/bin/cluster-deploy\"")
 elseif(MODE STREQUAL "add_subdirectory")
+  set(consumer_args "-DCLUSTER_DEPLOY_SOURCE_DIR=${REPO}" -DBUILD_TESTING=OFF)
   step("configure the consumer (add_subdirectory)"
-    "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}"
-    "-DCLUSTER_DEPLOY_SOURCE_DIR=${REPO}" -DBUILD_TESTING=OFF)
+    "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}" ${consumer_args})
   expect_match("helper is the in-tree target" "${step_output}"
     "consumer: ClusterDeploy::cluster-deploy IMPORTED=FALSE")
   file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL:")
@@ -124,9 +126,9 @@ elseif(MODE STREQUAL "fetchcontent")
     message(STATUS "module.consumer.fetchcontent: ${REPO} is not a git checkout: skipped")
     cmake_language(EXIT 77)
   endif()
+  set(consumer_args "-DCLUSTER_DEPLOY_GIT_REPOSITORY=${REPO}" "-DCLUSTER_DEPLOY_GIT_TAG=${commit}" -DBUILD_TESTING=OFF)
   step("configure the consumer (FetchContent of ${commit})"
-    "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}"
-    "-DCLUSTER_DEPLOY_GIT_REPOSITORY=${REPO}" "-DCLUSTER_DEPLOY_GIT_TAG=${commit}" -DBUILD_TESTING=OFF)
+    "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${consumer}" -G "${GENERATOR}" ${consumer_args})
   expect_match("helper is the fetched in-tree target" "${step_output}"
     "consumer: ClusterDeploy::cluster-deploy IMPORTED=FALSE")
   file(STRINGS "${consumer}/CMakeCache.txt" tool REGEX "^CLUSTER_DEPLOY_LOCAL_CLUSTER_TOOL:")
@@ -135,6 +137,45 @@ elseif(MODE STREQUAL "fetchcontent")
 else()
   message(FATAL_ERROR "RunConsumer.cmake: MODE must be find_package, add_subdirectory or fetchcontent, not '${MODE}'")
 endif()
+
+# expect_fixtures(<what> <build dir>): the consumer's cluster test requires the deploy
+# fixture, and the fixture's setup and cleanup tests exist, however testing was turned on.
+function(expect_fixtures what dir)
+  step("list the tests (${what})" "${CMAKE_CTEST_COMMAND}" --test-dir "${dir}" --show-only=json-v1)
+  string(JSON count LENGTH "${step_output}" tests)
+  set(found "")
+  math(EXPR last "${count} - 1")
+  foreach(i RANGE ${last})
+    string(JSON name GET "${step_output}" tests ${i} name)
+    string(JSON properties GET "${step_output}" tests ${i} properties)
+    string(JSON n LENGTH "${properties}")
+    math(EXPR last_property "${n} - 1")
+    foreach(j RANGE ${last_property})
+      string(JSON key GET "${properties}" ${j} name)
+      if(key MATCHES "^FIXTURES_(REQUIRED|SETUP|CLEANUP)$")
+        string(JSON value GET "${properties}" ${j} value 0)
+        list(APPEND found "${name}:${key}=${value}")
+      endif()
+    endforeach()
+  endforeach()
+  foreach(expected IN ITEMS "hello.greets:FIXTURES_REQUIRED=ClusterDeployed"
+                            "cluster.setup:FIXTURES_SETUP=ClusterDeployed"
+                            "cluster.cleanup:FIXTURES_CLEANUP=ClusterDeployed")
+    if(NOT expected IN_LIST found)
+      message(FATAL_ERROR "${what}: no ${expected} among the tests' fixtures: ${found}")
+    endif()
+  endforeach()
+  message(STATUS "ok   ${what}: the cluster test requires the deploy fixture")
+endfunction()
+
+expect_fixtures("enable_testing()" "${consumer}")
+# include(CTest) turns testing on only where BUILD_TESTING is true: let it default (ON).
+set(ctest_args ${consumer_args})
+list(REMOVE_ITEM ctest_args -DBUILD_TESTING=OFF)
+step("configure the consumer with include(CTest)"
+  "${CMAKE_COMMAND}" -S "${consumer_source}" -B "${WORK}/consumer-ctest" -G "${GENERATOR}"
+  ${ctest_args} -DCONSUMER_TESTING=ctest)
+expect_fixtures("include(CTest)" "${WORK}/consumer-ctest")
 
 step("build hello" "${CMAKE_COMMAND}" --build "${consumer}" --target hello)
 # Ninja's help lists targets others depend on only as CMakeFiles/<target>.
