@@ -1,17 +1,24 @@
 #!/bin/sh
-# lock.sh <cluster> <run> <lease seconds> <who>   (run as root)
+# lock.sh <cluster> <run> <lease seconds> <who> <controller> [<dead run>]   (run as root)
 #
 # Takes this node for one command run that changes it (deploy, rollback, up, down, clean),
 # so that two runs at once (CI and a developer, a deploy and a clean) never interleave.
 # The lock is a record in the run folder (gone at reboot) that every script of the holding
-# run renews (prelude.sh). It names the SSH connection the run came over (its sshd session
-# process): when that is gone, the controller died or lost the connection, and the node is
-# free at once; else it is held until its lease runs out. Prints "locked <who> since <time> <seconds left>" and exits 5 when another
-# run holds the node. Taking it again for the same run renews it.
+# run renews (prelude.sh). It names the SSH connection the run came over (its sshd or, from
+# OpenSSH 9.8 on, sshd-session process) and the controller's process (<controller>: "<boot
+# id> <pid> <start time>", which only the controller can judge). Another run's lock is
+# stale when its lease ran out, when its connection is gone (the controller died or lost
+# the link), or when it is <dead run>: a run the caller found dead on its own machine.
+# A stale lock is taken over once the scripts its run left running here have ended
+# (waited for up to 10 s, then killed).
+# Prints "locked <who> since <time> <seconds left>" and "holder <run> <controller>" and
+# exits 5 when another run holds the node. Exits 6, taking nothing, when this script's own
+# connection is already gone (its controller was killed while it ran). Taking it again for
+# the same run renews it.
 set -eu
 # shellcheck source=prelude.sh
 . ./prelude.sh
-run=$2 lease=$3 who=$4
+run=$2 lease=$3 who=$4 controller=$5 dead=${6:-}
 
 # The start time of process $1 (field 22 of /proc/<pid>/stat; the fields before it hold no
 # space for the processes asked about here: sshd and its session processes).
@@ -23,17 +30,23 @@ start_time() {
   echo "$1"
 }
 
-# "<pid> <start time>" of the sshd process of this connection: our first sshd ancestor.
-# Shell builtins only: this runs in every locking command run.
+# "<pid> <start time>" of this connection's sshd process: our first ancestor named sshd
+# (OpenSSH before 9.8) or sshd-session (9.8 and later, whose listener is the "sshd" above
+# it). Empty when there is none; "gone" when the chain ends in a shell or sudo that init
+# adopted: the connection closed under this script. Shell builtins only: this runs in every
+# locking command run.
 connection() {
-  pid=$$
+  pid=$$ top=""
   while [ "$pid" -gt 1 ] 2>/dev/null; do
     comm=""
     read -r comm <"/proc/$pid/comm" 2>/dev/null || true
-    if [ "$comm" = sshd ]; then
+    case $comm in
+    sshd | sshd-session)
       echo "$pid $(start_time "$pid")"
       return
-    fi
+      ;;
+    esac
+    top=$comm
     parent=""
     while read -r key value; do
       if [ "$key" = PPid: ]; then
@@ -42,6 +55,22 @@ connection() {
       fi
     done <"/proc/$pid/status" 2>/dev/null || true
     pid=$parent
+  done
+  case $top in sh | dash | bash | sudo | env) echo gone ;; esac
+}
+
+# Waits up to 10 s for the scripts of run $1 (their environment names it) to end, then
+# kills what is left: a stale lock's run may still be hashing or switching here.
+end_scripts_of() {
+  left=""
+  for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    left=$(grep -lzxF "CLUSTER_DEPLOY_RUN=$1" /proc/[0-9]*/environ 2>/dev/null || true)
+    [ -n "$left" ] || return 0
+    sleep 0.5
+  done
+  for f in $left; do
+    p=${f#/proc/}
+    kill -KILL "${p%/environ}" 2>/dev/null || true
   done
 }
 
@@ -53,6 +82,11 @@ connection_open() {
   [ -r "/proc/$1/stat" ] && [ "$(start_time "$1")" = "$2" ]
 }
 
+mine=$(connection)
+if [ "$mine" = gone ]; then
+  echo "the connection of run $run closed while it was taking the lock: nothing taken" >&2
+  exit 6
+fi
 umask 077
 mkdir -p "$run_dir"
 exec 8>"$run_dir/.lock-guard"
@@ -61,7 +95,7 @@ if ! flock -w 10 8; then
   exit 5
 fi
 if [ -f "$lock_record" ]; then
-  holder="" holder_lease="" holder_connection="" holder_who="" holder_since=""
+  holder="" holder_lease="" holder_connection="" holder_who="" holder_since="" holder_controller=""
   while read -r key value; do
     case $key in
     run) holder=$value ;;
@@ -69,16 +103,19 @@ if [ -f "$lock_record" ]; then
     connection) holder_connection=$value ;;
     who) holder_who=$value ;;
     since) holder_since=$value ;;
+    controller) holder_controller=$value ;;
     esac
   done <"$lock_record"
   if [ "$holder" != "$run" ]; then
     age=$(($(date +%s) - $(stat -c %Y "$lock_record")))
-    if [ "$age" -lt "${holder_lease:-0}" ] && connection_open "$holder_connection"; then
+    if [ "$holder" != "$dead" ] && [ "$age" -lt "${holder_lease:-0}" ] && connection_open "$holder_connection"; then
       echo "locked $holder_who since $holder_since $((holder_lease - age))"
+      echo "holder $holder $holder_controller"
       exit 5
     fi
+    [ -z "$holder" ] || end_scripts_of "$holder"
   fi
 fi
-printf 'run %s\nlease %s\nwho %s\nsince %s\nconnection %s\n' "$run" "$lease" "$who" \
-  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(connection)" >"$lock_record.tmp"
+printf 'run %s\nlease %s\nwho %s\nsince %s\nconnection %s\ncontroller %s\n' "$run" "$lease" "$who" \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$mine" "$controller" >"$lock_record.tmp"
 mv -f "$lock_record.tmp" "$lock_record"

@@ -1,31 +1,87 @@
 #include "cluster_lock.hpp"
 
+#include "crash_point.hpp"
 #include "parallel.hpp"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 namespace deploy {
 
 std::string lock_holder_name(const std::string& command)
 {
-  const char* user = std::getenv("USER");
+  // $USER is unset under cron and in many CI runners: ask the system.
+  std::string user = "?";
+  if (const char* env = std::getenv("USER"); env && *env) {
+    user = env;
+  } else if (const passwd* entry = getpwuid(geteuid())) {
+    user = entry->pw_name;
+  }
   char host[256] = "?";
   gethostname(host, sizeof host - 1);
-  return std::string(user && *user ? user : "?") + "@" + host + " pid " + std::to_string(getpid()) + " " + command;
+  return user + "@" + host + " pid " + std::to_string(getpid()) + " " + command;
+}
+
+namespace {
+
+std::string read_first_line(const std::string& path)
+{
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+/// Field 22 of /proc/<pid>/stat (the start time in clock ticks since boot), or empty.
+std::string process_start_time(const std::string& pid)
+{
+  std::string stat = read_first_line("/proc/" + pid + "/stat");
+  auto paren = stat.rfind(')');
+  if (paren == std::string::npos) {
+    return "";
+  }
+  std::istringstream fields(stat.substr(paren + 2)); // field 3 on
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+  }
+  return field;
+}
+
+} // namespace
+
+std::string controller_id()
+{
+  std::string pid = std::to_string(getpid());
+  return read_first_line("/proc/sys/kernel/random/boot_id") + " " + pid + " " + process_start_time(pid);
+}
+
+bool controller_dead_here(const std::string& controller)
+{
+  std::istringstream words(controller);
+  std::string boot, pid, start;
+  if (!(words >> boot >> pid >> start) || boot != read_first_line("/proc/sys/kernel/random/boot_id") ||
+      pid.find_first_not_of("0123456789") != std::string::npos) {
+    return false; // another machine (or boot), or a record without it: only its node can judge
+  }
+  return process_start_time(pid) != start;
 }
 
 ClusterLock::ClusterLock(Cluster& cluster, const std::string& command, Seconds wait, Seconds lease)
     : m_cluster(cluster), m_parallel(cluster.parallel())
 {
-  std::string who = lock_holder_name(command);
-  std::map<std::string, std::string> held_by; // node -> holder, for the nodes not taken yet
+  const std::string who = lock_holder_name(command);
+  const std::string controller = controller_id();
+  std::map<std::string, LockHolder> held_by;    // node -> holder, for the nodes not taken yet
+  std::map<std::string, std::string> dead_runs; // node -> a holder found dead on this machine
   std::mutex mutex;
   std::vector<NodeSlot*> pending;
   for (auto& slot : cluster.slots()) {
@@ -37,31 +93,54 @@ ClusterLock::ClusterLock(Cluster& cluster, const std::string& command, Seconds w
   while (true) {
     held_by.clear();
     cluster.for_each_of(pending, [&](NodeSlot& slot) {
-      auto taken = slot.ops->lock(who, lease);
+      std::string dead;
+      {
+        std::lock_guard lock(mutex);
+        dead = dead_runs[slot.node->name];
+      }
+      auto taken = slot.ops->lock(who, controller, lease, dead);
       std::lock_guard lock(mutex);
       if (!taken) {
         cluster.mark_failed(slot, "-", "lock", taken.error(), 0);
       } else if (*taken) {
         held_by[slot.node->name] = **taken;
       } else {
+        if (!dead.empty()) {
+          std::fprintf(stderr, "cluster-deploy: %s: took over the lock of run %s, whose controller on this machine "
+                               "is gone\n", slot.node->name.c_str(), dead.c_str());
+        }
         m_taken.push_back(&slot);
       }
     });
     std::erase_if(pending, [&](NodeSlot* slot) { return held_by.count(slot->node->name) == 0; });
-    if (pending.empty() || std::chrono::steady_clock::now() + Seconds{2} > deadline) {
+    // A holder whose controller was this machine's and is gone: ask again at once, naming it.
+    bool found_dead = false;
+    for (const auto& [node, holder] : held_by) {
+      if (!holder.run.empty() && dead_runs[node] != holder.run && controller_dead_here(holder.controller)) {
+        dead_runs[node] = holder.run;
+        found_dead = true;
+      }
+    }
+    if (pending.empty() || (!found_dead && std::chrono::steady_clock::now() + Seconds{2} > deadline)) {
       break;
     }
-    std::this_thread::sleep_for(Seconds{2});
+    if (!found_dead) {
+      std::this_thread::sleep_for(Seconds{2});
+    }
   }
   if (held_by.empty()) {
     m_held = true;
+    crash_point("locked");
     return;
   }
   for (const auto& [node, holder] : held_by) {
-    // holder: "<who...> since <time> <seconds left>"
-    auto left = holder.substr(holder.rfind(' ') + 1);
-    auto rest = holder.substr(0, holder.rfind(' '));
-    std::fprintf(stderr, "cluster-deploy: error: %s is locked by %s (for %s s more if that run is gone)\n",
+    // description: "<who...> since <time> <seconds left>"
+    const auto& text = holder.description;
+    auto left = text.substr(text.rfind(' ') + 1);
+    auto rest = text.substr(0, text.rfind(' '));
+    std::fprintf(stderr,
+                 "cluster-deploy: error: %s is locked by %s; it frees when that run ends or its connection "
+                 "closes (in %s s at the latest)\n",
                  node.c_str(), rest.c_str(), left.c_str());
   }
   std::fprintf(stderr, "cluster-deploy: error: nothing was changed; wait for that run to finish, or pass "

@@ -15,7 +15,9 @@ public:
   /// Takes every alive node's lock (remote/lock.sh), in parallel. Nodes another run
   /// holds are asked again every 2 s for up to `wait`; if one is still held then, the
   /// nodes taken are given back and held() is false (the reasons are on stderr).
-  /// A run whose controller died holds its nodes until `lease` after its last step.
+  /// A run whose controller died holds its nodes until its connection closes (or, where
+  /// the node cannot tell, `lease` after its last step); one whose controller ran on this
+  /// machine and is gone is taken over at once.
   ClusterLock(Cluster& cluster, const std::string& command, Seconds wait, Seconds lease = Seconds{600});
   /// Gives back every node taken.
   ~ClusterLock();
@@ -35,5 +37,12 @@ private:
 
 /// "user@host pid <pid> <command>": who holds a node, as other runs see it.
 std::string lock_holder_name(const std::string& command);
+
+/// "<boot id> <pid> <start time>": this process, as lock.sh records its controller.
+std::string controller_id();
+
+/// True when `controller` (a controller_id()) was a process of this machine's current boot
+/// that is gone: its run is dead, and its locks need not wait for the connection or lease.
+bool controller_dead_here(const std::string& controller);
 
 } // namespace deploy

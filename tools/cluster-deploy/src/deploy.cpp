@@ -1,5 +1,6 @@
 #include "deploy.hpp"
 
+#include "crash_point.hpp"
 #include "json_report.hpp"
 #include "rollout.hpp"
 
@@ -233,6 +234,7 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   cluster.for_each_alive([&](NodeSlot& slot) { compare_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
   if (!options.dry_run) {
     refuse_unless_every_node_ready(cluster);
+    crash_point("compared");
     cluster.output().phase("stage");
   }
   std::map<std::string, std::vector<const ReleaseFile*>> uploads;
@@ -243,6 +245,7 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
     prepare_node(cluster, slot, work.at(slot.node->name), options.dry_run, uploads.at(slot.node->name));
   });
   if (!options.dry_run) {
+    crash_point("prepared");
     fan_out(cluster, work, uploads, options.fan_out);
     cluster.for_each_alive([&](NodeSlot& slot) {
       const NodeChange& mine = work.at(slot.node->name);
@@ -268,6 +271,7 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
     }
     return ok;
   }
+  crash_point("staged");
   // Every node is staged; each switches to its release at its turn in the rollout.
   auto record = [&](const Service& service, NodeSlot& slot) {
     const NodeChange& mine = work.at(slot.node->name);
@@ -278,10 +282,12 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
         !recorded) {
       cluster.output().progress(slot.node->name, "warning: " + recorded.error());
     }
+    crash_point("recorded");
   };
   if (run_rollout(cluster, services, work, options.health, record)) {
     switch_remaining(cluster, work);
   }
+  crash_point("rolled-out");
   bool changed = std::any_of(work.begin(), work.end(), [](const auto& w) {
     return !w.second.changes.nothing_to_do() || !w.second.changes.restart.empty();
   });

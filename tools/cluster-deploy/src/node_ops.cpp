@@ -55,6 +55,29 @@ std::string root_command(const remote::Script& script, const std::vector<std::st
   return shell_join(words);
 }
 
+LockHolder parse_lock_holder(std::string_view text)
+{
+  LockHolder holder;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    auto line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (line.starts_with("locked ")) {
+      holder.description = line.substr(7);
+    } else if (line.starts_with("holder ")) {
+      auto rest = line.substr(7);
+      auto space = rest.find(' ');
+      holder.run = rest.substr(0, space);
+      holder.controller = space == std::string_view::npos ? "" : std::string(rest.substr(space + 1));
+    }
+    if (end == std::string_view::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  return holder;
+}
+
 UnitState parse_unit_state(std::string_view text)
 {
   UnitState state;
@@ -330,16 +353,21 @@ Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& chan
   return result ? Result<void>{} : fail(result.error());
 }
 
-Result<std::optional<std::string>> NodeOps::lock(const std::string& who, Seconds lease)
+Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const std::string& controller, Seconds lease,
+                                                 const std::string& dead_run)
 {
-  std::vector<BatchStep> steps = {{remote::lock, {run_id(), std::to_string(lease.count()), who}}};
+  std::vector<std::string> args = {run_id(), std::to_string(lease.count()), who, controller};
+  if (!dead_run.empty()) {
+    args.push_back(dead_run);
+  }
+  std::vector<BatchStep> steps = {{remote::lock, args}};
   if (m_read_with_lock) {
     add_reading_steps(steps, *m_read_with_lock);
   }
   CD_TRY(results, run_batch("taking the lock", steps, Seconds{30}));
   const ExecResult& result = results->front();
   if (result.exit_status == 5 && result.out.starts_with("locked ")) {
-    return std::optional<std::string>(first_line(result.out.substr(7)));
+    return std::optional<LockHolder>(parse_lock_holder(result.out));
   }
   if (!result.succeeded()) {
     return fail(m_node + ": taking the lock failed (exit " + std::to_string(result.exit_status) +
@@ -350,7 +378,7 @@ Result<std::optional<std::string>> NodeOps::lock(const std::string& who, Seconds
       m_reading = std::move(*reading);
     } // else read_node() asks again and reports why
   }
-  return std::optional<std::string>{};
+  return std::optional<LockHolder>{};
 }
 
 Result<void> NodeOps::unlock()

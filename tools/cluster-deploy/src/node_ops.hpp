@@ -98,6 +98,13 @@ struct RelayOpened {
   bool can_pass_on = true;            ///< false: it has no ssh client, so it only receives
 };
 
+/// Another run that holds a node (remote/lock.sh's answer).
+struct LockHolder {
+  std::string description; ///< "<who> since <time> <seconds left>"
+  std::string run;         ///< its run id
+  std::string controller;  ///< "<boot id> <pid> <start time>" of its controller, or empty
+};
+
 /// Operations on one node, over its Transport.
 class NodeOps {
 public:
@@ -143,9 +150,11 @@ public:
   Result<void> activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason = "deploy");
 
   /// Takes the node for this command run (remote/lock.sh) with a lease that every script
-  /// of the run renews. Returns the holder ("<who> since <time> <seconds left>") when
-  /// another run holds it, nothing when it is ours.
-  Result<std::optional<std::string>> lock(const std::string& who, Seconds lease);
+  /// of the run renews. `controller` names this process ("<boot id> <pid> <start time>");
+  /// a lock of run `dead_run` (one the caller found dead) counts as stale. Returns the
+  /// holder when another run holds it, nothing when it is ours.
+  Result<std::optional<LockHolder>> lock(const std::string& who, const std::string& controller, Seconds lease,
+                                         const std::string& dead_run = "");
   /// Gives the node back if this run holds it.
   Result<void> unlock();
 
@@ -207,5 +216,9 @@ private:
 
 /// Parses `systemctl show` key=value output.
 UnitState parse_unit_state(std::string_view text);
+
+/// Parses lock.sh's answer for a node another run holds: "locked <who> since <time>
+/// <seconds left>", then "holder <run> [<controller>]" (absent from older scripts).
+LockHolder parse_lock_holder(std::string_view text);
 
 } // namespace deploy

@@ -1,5 +1,6 @@
 #include "rollout.hpp"
 
+#include "crash_point.hpp"
 #include "leader.hpp"
 #include "parallel.hpp"
 #include "release.hpp"
@@ -91,6 +92,7 @@ bool switch_release(Rollout& r, NodeSlot& slot)
     return false;
   }
   r.cluster.output().progress(slot.node->name, "switched to release " + change->release.id);
+  crash_point("switched");
   return true;
 }
 
@@ -142,6 +144,7 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
     return;
   }
   change->switched = false;
+  crash_point("switched-back");
   std::string detail = why + "; back on release " + back.id;
   for (const auto& name : services) {
     const Service* service = plan.find_service(name);
@@ -217,6 +220,7 @@ void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::
     return;
   }
   r.cluster.output().progress(slot.node->name, service.name + ": " + *action);
+  crash_point("started");
   std::lock_guard lock(r.mutex);
   actions[slot.node->name] = *action;
   if (running_now) {

@@ -1,6 +1,10 @@
 #include "cluster_lock.hpp"
 #include "fake_cluster.hpp"
+#include "node_ops.hpp"
 #include "test_support.hpp"
+
+#include <chrono>
+#include <cstdlib>
 
 using namespace deploy;
 using deploy::testing::FakeCluster;
@@ -70,4 +74,71 @@ TEST_CASE("a deploy reads each node in the lock's round trip and reads it again 
   CHECK(reading->units.at("worker").running());
   REQUIRE(worker->ops->read_node({"worker"})); // a second reading is a fresh one
   CHECK(node.round_trips == 2);
+}
+
+TEST_CASE("a lock whose controller ran on this machine and is gone is taken over at once")
+{
+  Plan plan = testing::example_plan("lock-dead-here");
+  FakeCluster fakes;
+  // A deploy of this machine, killed: its pid is no process (above any pid_max).
+  std::string boot = controller_id().substr(0, controller_id().find(' '));
+  fakes.nodes["server2"].locked_by = "r000000000000001";
+  fakes.nodes["server2"].lock_controller = boot + " 99999999 12345";
+  testing::FakeRun run(plan, fakes, testing::everything(plan).nodes);
+  auto started = std::chrono::steady_clock::now();
+  ClusterLock lock(run.cluster, "deploy", Seconds{0});
+  CHECK(lock.held());
+  CHECK(fakes.nodes["server2"].locked_by == run_id());
+  CHECK(std::chrono::steady_clock::now() - started < Seconds{2}); // no waiting round
+}
+
+TEST_CASE("a lock whose controller lives, or ran on another machine, is not taken over")
+{
+  Plan plan = testing::example_plan("lock-alive");
+  FakeCluster fakes;
+  fakes.nodes["server1"].locked_by = "r000000000000001";
+  fakes.nodes["server1"].lock_controller = controller_id(); // alive: this very process
+  fakes.nodes["server2"].locked_by = "r000000000000002";
+  fakes.nodes["server2"].lock_controller = "00000000-0000-0000-0000-000000000000 99999999 12345";
+  fakes.nodes["worker1"].locked_by = "r000000000000003"; // an older record: no controller
+  testing::FakeRun run(plan, fakes, testing::everything(plan).nodes);
+  ClusterLock lock(run.cluster, "deploy", Seconds{0});
+  CHECK_FALSE(lock.held());
+  CHECK(fakes.nodes["server1"].locked_by == "r000000000000001");
+  CHECK(fakes.nodes["server2"].locked_by == "r000000000000002");
+  CHECK(fakes.nodes["worker1"].locked_by == "r000000000000003");
+}
+
+TEST_CASE("controller_dead_here judges only processes of this machine's boot")
+{
+  CHECK_FALSE(controller_dead_here(controller_id()));
+  std::string boot = controller_id().substr(0, controller_id().find(' '));
+  CHECK(controller_dead_here(boot + " 99999999 1"));
+  CHECK(controller_dead_here(boot + " 1 999999999999")); // pid 1 lives, but started at another time
+  CHECK_FALSE(controller_dead_here("another-boot 99999999 1"));
+  CHECK_FALSE(controller_dead_here(""));
+}
+
+TEST_CASE("lock.sh's answer names the holder's run and controller")
+{
+  auto holder = parse_lock_holder("locked ci@runner pid 42 deploy since 2026-11-27T10:00:00Z 300\n"
+                                  "holder r000000000000001 boot-id 42 777\n");
+  CHECK(holder.description == "ci@runner pid 42 deploy since 2026-11-27T10:00:00Z 300");
+  CHECK(holder.run == "r000000000000001");
+  CHECK(holder.controller == "boot-id 42 777");
+  auto old = parse_lock_holder("locked ci@runner pid 42 deploy since 2026-11-27T10:00:00Z 300\nholder r1 \n");
+  CHECK(old.run == "r1");
+  CHECK(old.controller.empty());
+}
+
+TEST_CASE("the lock names its holder's user from the system when USER is unset")
+{
+  std::string saved = std::getenv("USER") ? std::getenv("USER") : "";
+  unsetenv("USER");
+  auto who = lock_holder_name("deploy");
+  if (!saved.empty()) {
+    setenv("USER", saved.c_str(), 1);
+  }
+  CHECK_FALSE(who.starts_with("?@"));
+  CHECK(who.find(" pid ") != std::string::npos);
 }

@@ -228,10 +228,16 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
       }
     }
   } else if (script == "lock.sh") {
-    if (!m_node.locked_by.empty() && m_node.locked_by != args.at(1)) {
-      return ExecResult{5, "", "locked " + m_node.locked_by + " since 2026-11-27T10:00:00Z 300\n", ""};
+    const std::string dead = args.size() > 5 ? args.at(5) : "";
+    if (!m_node.locked_by.empty() && m_node.locked_by != args.at(1) && m_node.locked_by != dead) {
+      return ExecResult{5,
+                        "",
+                        "locked ci@runner pid 4242 deploy since 2026-11-27T10:00:00Z 300\nholder " + m_node.locked_by +
+                            " " + m_node.lock_controller + "\n",
+                        ""};
     }
     m_node.locked_by = args.at(1);
+    m_node.lock_controller = args.at(4);
     m_node.lock_holders.push_back(args.at(3));
   } else if (script == "unlock.sh") {
     if (m_node.locked_by == args.at(1)) {

@@ -37,6 +37,7 @@ struct FakeNode {
   std::vector<std::string> journal;                       ///< what journal.sh prints ("<timestamp> <text>" lines)
   std::vector<std::vector<std::string>> journal_requests; ///< journal.sh's arguments, per call
   std::string locked_by;                                  ///< the run holding the node's lock (lock.sh), or empty
+  std::string lock_controller;                            ///< the holding run's controller (lock.sh's <controller>)
   std::vector<std::string> lock_holders;                  ///< who took the lock, per lock.sh
   bool cleaned = false;                                   ///< clean.sh ran
   bool data_purged = false;                               ///< clean.sh ran with purge
