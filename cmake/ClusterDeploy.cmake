@@ -67,7 +67,7 @@ Commands
     other ``ansible_*`` variables are ignored). A relative path is relative to
     :variable:`CMAKE_CURRENT_SOURCE_DIR`. The helper reads the files at build
     and test time. Group (file or section) and node names follow the name rules
-    (README "Names"): 1-63 characters of ``A-Z a-z 0-9 . _ -``, the first a
+    (docs/using.md "Names"): 1-63 characters of ``A-Z a-z 0-9 . _ -``, the first a
     letter or digit.
 
   ``CLUSTER <name>``
@@ -162,7 +162,7 @@ Commands
 
   ``ARGS <arg>...``
     Command-line arguments. The helper substitutes ``@etc@``, ``@node@`` and the
-    other placeholders documented in the README. Generator expressions are
+    other placeholders documented in docs/using.md. Generator expressions are
     not evaluated in arguments.
 
   ``CONFIG <template>...``
@@ -358,7 +358,7 @@ function(_cluster_deploy_xml_escape out value)
   set(${out} "${value}" PARENT_SCOPE)
 endfunction()
 
-# The name rules (README "Names"; the helper's inventory.hpp applies the same):
+# The name rules (docs/using.md "Names"; the helper's inventory.hpp applies the same):
 # cluster and service names are 1-32 characters of a-z 0-9 -, the first a letter;
 # node and group names 1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit.
 function(_cluster_deploy_check_name function kind name)

@@ -2,7 +2,7 @@
 # `ctest --preset real-cluster` against a real inventory leaves every service running. The
 # inventory is the local cluster's nodes written as a user writes real machines (no
 # LOCAL_CLUSTER, so TEARDOWN defaults to none); ssh goes through the local cluster's ssh_config
-# (CLUSTER_DEPLOY_SSH_CONFIG, as README "Pointing it at real machines" allows). The tests that
+# (CLUSTER_DEPLOY_SSH_CONFIG, as docs/using.md "Pointing it at real machines" allows). The tests that
 # stop services skip, saying why; afterwards every service of every node runs.
 source "$(dirname "$0")/lib.sh"
 require_env

@@ -164,7 +164,7 @@ write_inv() {
 case_bad_inventory() {
     local before after
     before=$(nspawn_processes)
-    # What any inventory must satisfy: the helper reads it (the name rules of README "Names").
+    # What any inventory must satisfy: the helper reads it (the name rules of docs/using.md "Names").
     write_inv 'badnode2 10.213.77.202';          expect_bad "missing colon"      "servers.txt:3: expected name:address"
     write_inv 'bad/node2:10.213.77.202';         expect_bad "bad name character" "servers.txt:3: bad node name 'bad/node2'"
     write_inv '_badnode2:10.213.77.202';         expect_bad "name not starting with a letter or digit" "servers.txt:3: bad node name '_badnode2'"

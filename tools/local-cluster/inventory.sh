@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # local-cluster: the inventory, read through the cluster-deploy helper, so the local cluster
-# accepts exactly what a deploy accepts (one parser, one set of name rules: README "Names").
+# accepts exactly what a deploy accepts (one parser, one set of name rules: docs/using.md "Names").
 # Sourced by local-cluster (beside it); uses its conventions and messages. See docs/local-cluster.md.
 
 # The helper: --helper, else cluster-deploy beside this command (as installed), else on the PATH.

@@ -3,7 +3,7 @@
 
 namespace deploy {
 
-/// Exit codes are API: documented in the README.
+/// Exit codes are API: documented in docs/helper.md ("Exit codes").
 constexpr int k_exit_ok = 0;
 constexpr int k_exit_node_failure = 1;
 constexpr int k_exit_usage = 2;

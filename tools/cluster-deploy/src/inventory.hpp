@@ -50,7 +50,7 @@ Result<void> add_node(Inventory& inventory, Node node);
 /// Checks an address: IPv4, [IPv6], or a host name / ssh_config alias.
 bool is_valid_address(std::string_view address);
 
-// The name rules (README "Names"). cmake/ClusterDeploy.cmake applies the same when
+// The name rules (docs/using.md "Names"). cmake/ClusterDeploy.cmake applies the same when
 // configuring, and the local cluster tool reads inventories through this helper.
 
 /// Node and group names: 1-63 characters of A-Z a-z 0-9 . _ -, the first a letter or digit.

@@ -1,5 +1,5 @@
 // The machine-readable output (--json): status, the dry run and command summaries as
-// JSON documents with stable, documented fields (README, "Machine-readable output").
+// JSON documents with stable, documented fields (docs/helper.md, "Machine-readable output").
 #pragma once
 
 #include "output.hpp"
