@@ -6,6 +6,7 @@
 #include "cluster_lock.hpp"
 #include "deploy.hpp"
 #include "fault.hpp"
+#include "interrupt.hpp"
 #include "inventory.hpp"
 #include "logs.hpp"
 #include "nodes_file.hpp"
@@ -262,6 +263,7 @@ int execute(const Command& command, Options& options)
   cluster.connect(connector(options));
   std::optional<ClusterLock> lock; // the commands that change nodes hold them for the run
   if (long_running && !options.dry_run) {
+    catch_interrupts();
     // What a deploy or rollback reads first comes with the lock: one round trip fewer.
     for (auto& slot : cluster.slots()) {
       auto release = options.releases.find(slot.node->name);
@@ -281,6 +283,11 @@ int execute(const Command& command, Options& options)
   if (!options.junit.empty()) {
     write_junit(options.junit, std::string("cluster-deploy ") + command.name + " " + plan.cluster, output.rows())
         .value_or_throw(k_exit_node_failure); // nodes were already touched: not a usage error
+  }
+  if (interrupted()) {
+    std::fprintf(stderr, "cluster-deploy: %s stopped by %s: the nodes above marked not done keep what they had; "
+                         "run the same command again to finish\n", command.name, interrupt_name().c_str());
+    return 128 + interrupted();
   }
   return ok ? k_exit_ok : k_exit_node_failure;
 }

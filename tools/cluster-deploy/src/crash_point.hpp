@@ -10,8 +10,8 @@ namespace deploy {
 
 /// When $CLUSTER_DEPLOY_CRASH_AT is "<point>[@<n>][:<signal>]" and this is the n-th time
 /// (default 1) the run reaches `point`, sends this process <signal> (KILL, the default,
-/// INT or TERM). Points: locked, compared, prepared, staged, switched, started, recorded,
-/// switched-back, rolled-out. Thread-safe; costs one atomic read when unset.
+/// INT or TERM). Points: locked, compared, prepared, passed-on, staged, switched, started,
+/// recorded, switched-back, rolled-out. Thread-safe; costs one atomic read when unset.
 void crash_point(std::string_view point);
 
 } // namespace deploy

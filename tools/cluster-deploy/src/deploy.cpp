@@ -1,6 +1,7 @@
 #include "deploy.hpp"
 
 #include "crash_point.hpp"
+#include "interrupt.hpp"
 #include "json_report.hpp"
 #include "rollout.hpp"
 
@@ -253,6 +254,10 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
         return;
       }
       auto start = Clock::now();
+      if (interrupted()) {
+        cluster.mark_failed(slot, "-", "stage", "not staged: stopped by " + interrupt_name(), 0);
+        return;
+      }
       if (auto staged = send_and_seal(*slot.ops, mine, uploads.at(slot.node->name), cluster.output()); !staged) {
         cluster.mark_failed(slot, "-", "stage", staged.error(), seconds_since(start));
       }

@@ -1,9 +1,12 @@
 #include "fan_out.hpp"
 
+#include "crash_point.hpp"
+#include "interrupt.hpp"
 #include "parallel.hpp"
 #include "ssh_keygen.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -167,6 +170,7 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
         [&, f, from_p, to_p, from, to](std::unique_lock<std::mutex>&, Result<void> result) {
           busy[from] = busy[to] = false;
           if (result) {
+            crash_point("passed-on");
             ++counts.passed_on;
             spread[f].holders.push_back(from_p);
             spread[f].holders.push_back(to_p);
@@ -267,7 +271,16 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
   {
     std::unique_lock lock(mutex);
     while (true) {
-      assign();
+      if (interrupted()) { // start nothing more; what is under way ends by itself
+        for (std::size_t f = 0; f < files.size(); ++f) {
+          for (std::size_t p : spread[f].pending) {
+            failed.emplace(files[f].nodes[p].first, "fan-out: stopped by " + interrupt_name());
+          }
+          spread[f].pending.clear();
+        }
+      } else {
+        assign();
+      }
       if (in_flight == 0) {
         if (!unfinished()) {
           break;
@@ -282,7 +295,9 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
         }
         break;
       }
-      done.wait(lock); // every transfer ends: each move is bounded by its own timeout
+      // Every transfer ends (each move is bounded by its own timeout); look at the signal flag
+      // now and then meanwhile.
+      done.wait_for(lock, std::chrono::milliseconds(200));
     }
   }
   transfers.clear(); // joins; all have finished

@@ -1,6 +1,7 @@
 #include "rollout.hpp"
 
 #include "crash_point.hpp"
+#include "interrupt.hpp"
 #include "leader.hpp"
 #include "parallel.hpp"
 #include "release.hpp"
@@ -39,9 +40,12 @@ struct Rollout {
       roll_back_why = why_roll_back;
     }
   }
-  std::string stopped() // the service that stopped the rollout, or empty
+  std::string stopped() // the service (or signal) that stopped the rollout, or empty
   {
     std::lock_guard lock(mutex);
+    if (stopped_by.empty() && interrupted()) {
+      stopped_by = interrupt_name();
+    }
     return stopped_by;
   }
 
