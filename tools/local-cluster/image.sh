@@ -1,14 +1,22 @@
 # shellcheck shell=bash
-# local-cluster: the base image every node boots from (debootstrap, cached by recipe).
+# local-cluster: the base images nodes boot from, one per Debian release (debootstrap, cached
+# by recipe and release; a node's release is its inventory field image=, bookworm by default).
 # Sourced by local-cluster (beside it); uses its conventions and messages. See docs/local-cluster.md.
 
-# THE RECIPE. The image cache key is the sha256 of this function's text, so any
-# change here rebuilds the image (into a new cache directory).
+# THE RECIPE. The image cache key is the sha256 of this function's text and the release, so
+# any change here rebuilds the images (into new cache directories). The releases differ only
+# in libssl's package name.
 image_recipe() {
-    local dir=$1 mirror=$2 unit
+    local dir=$1 mirror=$2 release=$3 unit libssl
+    case $release in
+        bullseye) libssl=libssl1.1 ;;
+        bookworm) libssl=libssl3 ;;
+        trixie) libssl=libssl3t64 ;; # renamed for the 64-bit time_t transition
+        *) echo "no recipe for Debian release '$release'" >&2; return 1 ;;
+    esac
     debootstrap --variant=minbase \
-        --include=systemd,systemd-sysv,openssh-server,sudo,dbus,iproute2,procps,libssl3,libstdc++6,ca-certificates,curl,nftables \
-        bookworm "$dir" "$mirror"
+        --include=systemd,systemd-sysv,openssh-server,sudo,dbus,iproute2,procps,$libssl,libstdc++6,ca-certificates,curl,nftables \
+        "$release" "$dir" "$mirror"
     # Per-node identity is written into each node's upper layer before boot.
     rm -f "$dir"/etc/ssh/ssh_host_* "$dir"/etc/hostname
     : >"$dir/etc/machine-id"
@@ -40,12 +48,12 @@ image_recipe() {
     rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
 }
 
-image_hash() {
-    declare -f image_recipe | sha256sum | cut -c1-16
+image_hash() {  # image_hash <release>
+    { declare -f image_recipe; echo "$1"; } | sha256sum | cut -c1-16
 }
 
-image_dir() {
-    echo "$CACHE_DIR/image-$(image_hash)"
+image_dir() {  # image_dir <release>
+    echo "$CACHE_DIR/image-$1-$(image_hash "$1")"
 }
 
 # The Debian mirror of the host's apt sources (deb822 *.sources or one-line format):
@@ -78,11 +86,11 @@ debian_mirror() {
     usage_error "no Debian bookworm mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d/ (set CLUSTER_DEPLOY_LOCAL_CLUSTER_MIRROR)"
 }
 
-# Builds the image into a temp dir and renames it into place, so an interrupted
+# Builds the image of <release> into a temp dir and renames it into place, so an interrupted
 # build is never used. Serialised by a lock on the cache directory.
 ensure_image() {
-    local final tmp mirror
-    final=$(image_dir)
+    local release=$1 final tmp mirror log
+    final=$(image_dir "$release")
     [[ -d $final ]] && return 0
     mkdir -p "$CACHE_DIR"
     exec 8>"$CACHE_DIR/.lock"
@@ -94,15 +102,24 @@ ensure_image() {
             rm -rf --one-file-system "$tmp"
         done
         mirror=$(debian_mirror)
-        tmp="$CACHE_DIR/.image-$(image_hash).tmp"
-        info "building base image $final from $mirror (about a minute, once)"
-        if ! image_recipe "$tmp" "$mirror" >"$CACHE_DIR/image-build.log" 2>&1; then
+        tmp="$CACHE_DIR/.image-$release-$(image_hash "$release").tmp"
+        log="$CACHE_DIR/image-build-$release.log"
+        info "building the $release base image $final from $mirror (a few minutes, once)"
+        if ! image_recipe "$tmp" "$mirror" "$release" >"$log" 2>&1; then
             umount_below "$tmp"
             rm -rf --one-file-system "$tmp"
-            die "base image build failed, see $CACHE_DIR/image-build.log: $(tail -n 1 "$CACHE_DIR/image-build.log")"
+            die "$release base image build failed, see $log: $(tail -n 1 "$log")"
         fi
         mv -T "$tmp" "$final"
-        info "base image ready"
+        info "$release base image ready"
     fi
     exec 8>&-
+}
+
+# The image of every release the inventory's nodes boot.
+ensure_images() {
+    local release
+    while read -r release; do
+        ensure_image "$release"
+    done < <(printf '%s\n' "${NODE_IMAGES[@]}" | sort -u)
 }

@@ -33,12 +33,13 @@ check_address() {
         || usage_error "$where: address $addr is reserved ($NET_PREFIX.0 network, .1 bridge, .255 broadcast)"
 }
 
-# Fills NODE_NAMES, NODE_ADDRS, NODE_GROUPS from `cluster-deploy inventory --inventory DIR`
-# ("name address group file:line" per node; its errors name file:line), then applies the
+# Fills NODE_NAMES, NODE_ADDRS, NODE_GROUPS, NODE_IMAGES from `cluster-deploy inventory
+# --inventory DIR` ("name address group image file:line" per node, image being the Debian
+# release the node boots: its field image=; its errors name file:line), then applies the
 # local cluster's own rules: every address in NET_PREFIX.0/24 and not reserved, and no address
 # twice (a deploy allows one address with two ports; a local node has one sshd).
 read_inventory() {
-    local dir=$1 helper listing errors rc=0 name addr group where
+    local dir=$1 helper listing errors rc=0 name addr group image where
     [[ -d $dir ]] || usage_error "inventory directory '$dir' does not exist"
     helper=$(find_helper)
     make_tmp_dir errors
@@ -50,7 +51,7 @@ read_inventory() {
         die "$helper inventory --inventory $dir failed (exit $rc): $message"
     fi
     local -A seen_addr=()
-    while read -r name addr group where; do
+    while read -r name addr group image where; do
         [[ -n $name ]] || continue
         check_address "$addr" "$where"
         [[ -z ${seen_addr[$addr]:-} ]] \
@@ -59,6 +60,7 @@ read_inventory() {
         NODE_NAMES+=("$name")
         NODE_ADDRS+=("$addr")
         NODE_GROUPS+=("$group")
+        NODE_IMAGES+=("$image")
     done <<<"$listing"
     (( ${#NODE_NAMES[@]} > 0 )) || usage_error "inventory '$dir' lists no node"
     return 0

@@ -132,9 +132,9 @@ write_node_identity() {
 
 # Fresh node: overlay (lower = image, upper/work per node), identity, network.
 prepare_node() {
-    local name=$1 addr=$2 group=$3 dir image
+    local name=$1 addr=$2 group=$3 release=$4 dir image
     dir=$(node_dir "$name")
-    image=$(image_dir)
+    image=$(image_dir "$release")
     mkdir -p "$dir/upper" "$dir/work" "$dir/root"
     echo "$addr" >"$dir/address"
     echo "$group" >"$dir/group"
@@ -241,6 +241,9 @@ check_node_addresses() {
         if node_running "$name"; then
             rec=$(cat "$dir/address" 2>/dev/null || true)
             [[ $rec == "$addr" ]] || usage_error "node $name is running with address $rec, inventory says $addr; run '$PROG down' first"
+            rec=$(cat "$dir/image" 2>/dev/null || true)
+            [[ $rec == "$(image_dir "${NODE_IMAGES[$i]}")" ]] ||
+                usage_error "node $name is running from image $rec, inventory says ${NODE_IMAGES[$i]}; run '$PROG down' first"
             continue
         fi
         for rec in "$NODES_DIR"/*/address; do
@@ -258,7 +261,7 @@ start_missing_nodes() {
         node_running "$name" && continue
         stop_nodes "$name"              # leftovers of a node that died
         remove_node_state "$name"
-        prepare_node "$name" "$addr" "${NODE_GROUPS[$i]}"
+        prepare_node "$name" "$addr" "${NODE_GROUPS[$i]}" "${NODE_IMAGES[$i]}"
         start_node "$name" "$addr"
         STARTED_NODES+=("$name")
         started=$((started + 1))

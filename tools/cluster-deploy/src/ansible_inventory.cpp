@@ -315,6 +315,9 @@ std::string ansible_ini(const std::vector<const Node*>& nodes, const std::string
       if (!node->user.empty()) {
         out << " ansible_user=" << ini_value(node->user);
       }
+      if (!node->image.empty()) {
+        out << " image=" << node->image;
+      }
       if (!node->fan_out) {
         out << " fan_out=off";
       }

@@ -118,6 +118,11 @@ Result<void> set_node_field_impl(Node& node, const std::string& key, const std::
       return fail("bad user '" + value + "'");
     }
     node.user = value;
+  } else if (key == "image") {
+    if (value != "bullseye" && value != "bookworm" && value != "trixie") {
+      return fail("bad image '" + value + "' (the Debian release a local cluster node boots: bullseye, bookworm or trixie)");
+    }
+    node.image = value;
   } else if (key == "fan_out") {
     if (value != "off" && value != "auto") {
       return fail("bad fan_out '" + value + "' (off: this node gets its files from here and passes none on; auto)");
@@ -221,7 +226,8 @@ std::string node_lines(const Inventory& inventory)
 {
   std::string lines;
   for (const auto& node : inventory.nodes) {
-    lines += node.name + ' ' + node.address + ' ' + node.group + ' ' + node.origin + '\n';
+    lines += node.name + ' ' + node.address + ' ' + node.group + ' ' + (node.image.empty() ? "bookworm" : node.image) +
+             ' ' + node.origin + '\n';
   }
   return lines;
 }

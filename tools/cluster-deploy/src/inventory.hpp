@@ -20,7 +20,8 @@ struct Node {
   int index = 0; ///< position in its group, from 0
   int port = 0;  ///< 0: from ssh_config or 22
   std::string user;
-  bool fan_out = true; ///< false (fan_out=off): gets every file from here, passes none on (fan_out.hpp)
+  bool fan_out = true; ///< false (fan_out=off): gets every file from the controller, passes none on (fan_out.hpp)
+  std::string image;   ///< image=<Debian release>: what a local cluster node boots (empty: bookworm); else unused
   std::map<std::string, std::string> vars; ///< free key=value fields for templates
   std::string origin;                      ///< "file:line", for messages
 };

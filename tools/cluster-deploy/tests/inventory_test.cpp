@@ -178,14 +178,14 @@ TEST_CASE("read_inventory applies the name rules to group files and to nodes fro
   CHECK_FALSE(add_node(inventory, node));
 }
 
-TEST_CASE("node_lines lists name, address, group and origin per node (inventory --inventory)")
+TEST_CASE("node_lines lists name, address, group, image and origin per node (inventory --inventory)")
 {
   auto inventory = read_inventory(CD_TEST_DATA "/inv");
   REQUIRE(inventory);
   auto lines = node_lines(*inventory);
   auto first = lines.substr(0, lines.find('\n'));
   const Node& node = inventory->nodes.front();
-  CHECK(first == node.name + " " + node.address + " " + node.group + " " + node.origin);
+  CHECK(first == node.name + " " + node.address + " " + node.group + " bookworm " + node.origin);
   CHECK(std::count(lines.begin(), lines.end(), '\n') == static_cast<long>(inventory->nodes.size()));
 }
 
@@ -199,4 +199,18 @@ TEST_CASE("a control character anywhere in a group file is refused, naming file:
   REQUIRE_FALSE(escape);
   CHECK(escape.error() == "s.txt:2: control character U+001B");
   CHECK(parse_group("node1:10.0.0.1\tzone=a\n", "servers", "s.txt")); // a tab separates words
+}
+
+TEST_CASE("image= names the Debian release a local cluster node boots")
+{
+  auto nodes = parse_group("old:10.0.0.1 image=bullseye\nnew:10.0.0.2 image=trixie\nplain:10.0.0.3\n", "servers",
+                           "inv/servers.txt");
+  REQUIRE(nodes);
+  CHECK(nodes->at(0).image == "bullseye");
+  CHECK(nodes->at(1).image == "trixie");
+  CHECK(nodes->at(2).image.empty());
+  CHECK(nodes->at(0).vars.count("image") == 0);
+  auto bad = parse_group("n:10.0.0.1 image=buster\n", "servers", "inv/servers.txt");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().starts_with("inv/servers.txt:1: bad image 'buster'"));
 }
