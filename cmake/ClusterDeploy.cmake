@@ -138,7 +138,7 @@ Commands
                            [HEALTH tcp <port> | HEALTH http <port> <path> | HEALTH exec <command>]
                            [AFTER <service>...]
                            [BOOTSTRAP]
-                           [BUNDLE_LIBS]
+                           [BUNDLE_LIBS [ALL]]
                            [SERIAL <n>|<n>%] [CANARY <n>] [MAX_FAIL <n>|<n>%]
                            [SETTLE <seconds>]
                            [QUORUM exec <command>]
@@ -264,10 +264,40 @@ Commands
     ``ldd`` finds them, indirect ones included) with it, in the release's
     ``lib/<name>/``, and start the service with ``LD_LIBRARY_PATH`` pointing
     there: for nodes that lack them. glibc's own libraries (``libc``, ``libm``,
-    the loader, ...) are never shipped; they must match the node's loader.
+    the loader, ...) are not shipped; they must match the node's loader.
     Without it, ``deploy`` checks before changing any node that every node
     has every library, in the versions the program uses, and stops (exit 2)
     naming the node and the library when one does not.
+
+  ``BUNDLE_LIBS ALL``
+    Ship the program's whole closure: every shared library it loads, glibc's
+    own included (``libc.so.6``, ``libm.so.6``, ``libpthread.so.0``, ...), and
+    the dynamic loader its ``PT_INTERP`` names (``ld-linux-x86-64.so.2``),
+    and start the service through that loader::
+
+      ExecStart=<current>/lib/<name>/<loader> --library-path <current>/lib/<name> <program> <args>...
+
+    The program then runs on the glibc it was built with, so a program built
+    on a newer distribution runs on a node with an older glibc (``deploy``
+    neither asks the node for glibc's symbol versions nor for its loader).
+    What it cannot cover:
+
+    * setuid and file-capability programs: the loader is what is executed,
+      so the program's own bits are ignored;
+    * libraries the program opens with ``dlopen()`` (``ldd`` does not list
+      them) are the node's, and must work with the shipped glibc: a name is
+      looked up in the shipped folder first (``--library-path``), then in
+      the node's ``/etc/ld.so.cache`` and default folders (a ``DT_RPATH``,
+      not ``DT_RUNPATH``, comes before them all); an absolute path is the
+      node's file;
+    * NSS modules are such libraries: ``files`` and ``dns`` are built into
+      ``libc.so.6`` since glibc 2.34, but ``systemd``, ``sss``, ``ldap``, ...
+      in ``/etc/nsswitch.conf`` load the node's modules (older ones usually
+      work, glibc keeps its old symbol versions); ``iconv`` modules and
+      locales are the node's files too;
+    * ``/proc/self/exe`` is the loader, so a program that re-executes itself
+      through it breaks. The programs it runs use the node's loader and
+      libraries: nothing is inherited, unlike ``LD_LIBRARY_PATH``.
 
 .. command:: cluster_deploy_add_test
 
@@ -716,8 +746,24 @@ endfunction()
 
 function(cluster_deploy_service name)
   set(fn cluster_deploy_service)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP;BUNDLE_LIBS"
-    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL;SETTLE" "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;LIMITS")
+  # BUNDLE_LIBS is a flag with an optional value (ALL): parsed as a list that may be empty.
+  cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
+    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL;SETTLE"
+    "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;LIMITS;BUNDLE_LIBS")
+  set(bundle_libs "")
+  if("BUNDLE_LIBS" IN_LIST arg_KEYWORDS_MISSING_VALUES)
+    list(REMOVE_ITEM arg_KEYWORDS_MISSING_VALUES BUNDLE_LIBS)
+    if(NOT arg_KEYWORDS_MISSING_VALUES)
+      unset(arg_KEYWORDS_MISSING_VALUES)
+    endif()
+    set(bundle_libs true)
+  endif()
+  if(DEFINED arg_BUNDLE_LIBS)
+    if(NOT arg_BUNDLE_LIBS STREQUAL "ALL")
+      message(FATAL_ERROR "${fn}(${name}): BUNDLE_LIBS takes no value or ALL, not '${arg_BUNDLE_LIBS}'")
+    endif()
+    set(bundle_libs all)
+  endif()
   _cluster_deploy_check_args(${fn})
   _cluster_deploy_check_name(${fn} service "${name}")
 
@@ -834,7 +880,7 @@ function(cluster_deploy_service name)
   set_property(GLOBAL PROPERTY ${prefix}_HEALTH "${arg_HEALTH}")
   set_property(GLOBAL PROPERTY ${prefix}_AFTER "${arg_AFTER}")
   set_property(GLOBAL PROPERTY ${prefix}_BOOTSTRAP "${arg_BOOTSTRAP}")
-  set_property(GLOBAL PROPERTY ${prefix}_BUNDLE_LIBS "${arg_BUNDLE_LIBS}")
+  set_property(GLOBAL PROPERTY ${prefix}_BUNDLE_LIBS "${bundle_libs}")
   set_property(GLOBAL PROPERTY ${prefix}_SERIAL "${arg_SERIAL}")
   set_property(GLOBAL PROPERTY ${prefix}_LEADER "${arg_LEADER}")
   set_property(GLOBAL PROPERTY ${prefix}_QUORUM "${arg_QUORUM}")
@@ -920,7 +966,7 @@ function(_cluster_deploy_service_xml out name)
     string(APPEND serial " settle=\"${SETTLE}\"")
   endif()
   if(BUNDLE_LIBS)
-    string(APPEND serial " bundle-libs=\"true\"")
+    string(APPEND serial " bundle-libs=\"${BUNDLE_LIBS}\"")
   endif()
   string(APPEND service_xml "  <service name=\"${name}\" group=\"${group}\" bootstrap=\"${bootstrap}\"${serial}>\n")
   if(KIND STREQUAL "PROGRAM")

@@ -6,7 +6,7 @@
 # every program can run here (the versions are looked up as whole strings in the
 # library; no program is run). stdin has a line per ELF file of the release and per
 # library it links:
-#   program <release path> <ELF machine> <loader or ->
+#   program <release path> <ELF machine> <loader or ->   (-: static, or its loader ships with it)
 #   needs <release path> <library> [<symbol version>...]
 # Prints one line per problem on stderr and exits 6 when there is any. Changes nothing.
 # shellcheck source=prelude.sh
@@ -68,8 +68,11 @@ while read -r kind path a b; do
       done
       [ $found = yes ] || lacking="$lacking $version"
     done
+    # glibc is the node's unless the whole closure ships; any other library can ship alone.
+    hint="BUNDLE_LIBS ships it"
+    case $lacking in *" GLIBC_"*) hint="BUNDLE_LIBS ALL ships glibc and its loader with the program" ;; esac
     if [ -n "$lacking" ]; then
-      problem "$path cannot run on this node: it needs${lacking} (the node's $a is older)"
+      problem "$path cannot run on this node: it needs${lacking} (the node's $a is older; $hint)"
     fi
     ;;
   esac

@@ -6,8 +6,8 @@
 # Prints "partial <sha256> <bytes>" for each upload an interrupted deploy left unfinished
 # (releases/.partial, see upload.sh): the controller sends only the rest.
 # A file is reused only if its content is still what the manifest says; otherwise
-# "resend <path>" is printed and the controller uploads it. Programs are hard links
-# (large, never written in place); everything else is copied. Staging is root's alone
+# "resend <path>" is printed and the controller uploads it. Programs and the libraries
+# shipped with them are hard links (large, never written in place); everything else is copied. Staging is root's alone
 # (0700) until seal.sh.
 set -e
 # shellcheck source=prelude.sh
@@ -26,7 +26,7 @@ while [ $# -ge 3 ]; do
   mkdir -p "$(dirname "$to")"
   if [ -f "$from" ] && [ "$(sha256sum <"$from" | cut -d' ' -f1)" = "$3" ]; then
     case $2 in
-    bin/*) ln "$from" "$to" 2>/dev/null || cp -p "$from" "$to" ;;
+    bin/* | lib/*) ln "$from" "$to" 2>/dev/null || cp -p "$from" "$to" ;;
     *) cp -p "$from" "$to" ;;
     esac
   else

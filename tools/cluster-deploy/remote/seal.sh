@@ -28,6 +28,9 @@ for d in bin lib units; do
   if [ -d "$d" ]; then chmod -R go-w,a+rX "$d"; fi
 done
 if [ -d bin ]; then chmod 0755 bin/*; fi
+# Shared libraries executable, as some distributions install them: the loader that ships
+# with a program (BUNDLE_LIBS ALL) is its unit's ExecStart.
+if [ -d lib ]; then chmod -R a+x lib; fi
 chmod 0755 .
 chmod 0644 MANIFEST
 cd /

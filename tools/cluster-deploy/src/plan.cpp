@@ -88,6 +88,21 @@ bool is_limit_setting(const std::string& name)
   return known.count(name) != 0;
 }
 
+/// bundle-libs: absent (nothing ships), "true" (BUNDLE_LIBS) or "all" (BUNDLE_LIBS ALL).
+Result<Service::Bundle> parse_bundle(const std::string& value, const std::string& where)
+{
+  if (value.empty()) {
+    return Service::Bundle::none;
+  }
+  if (value == "true") {
+    return Service::Bundle::libraries;
+  }
+  if (value == "all") {
+    return Service::Bundle::all;
+  }
+  return fail(where + ": bundle-libs must be true or all, not '" + value + "'");
+}
+
 Result<Service> parse_service(const XMLElement* element, const std::string& file)
 {
   Service service;
@@ -98,7 +113,8 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   }
   service.group = attribute(element, "group");
   service.bootstrap = attribute(element, "bootstrap") == "true";
-  service.bundle_libs = attribute(element, "bundle-libs") == "true";
+  CD_TRY(bundle, parse_bundle(attribute(element, "bundle-libs"), where));
+  service.bundle_libs = *bundle;
   for (auto [field, name] : {std::pair{&service.serial, "serial"}, std::pair{&service.max_fail, "max-fail"}}) {
     CD_TRY(amount, parse_amount(attribute(element, name), where + ": " + name));
     *field = *amount;

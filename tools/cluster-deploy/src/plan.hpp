@@ -49,9 +49,9 @@ struct Service {
   Health health;
   std::vector<std::string> after;
   bool bootstrap = false;
-  Amount serial;    ///< given: restart running instances this many nodes at a time (rolling)
-  int canary = 0;   ///< > 0: the first batch of a roll has this many nodes
-  Amount max_fail;  ///< failed nodes a roll tolerates (each rolled back) before it stops
+  Amount serial;   ///< given: restart running instances this many nodes at a time (rolling)
+  int canary = 0;  ///< > 0: the first batch of a roll has this many nodes
+  Amount max_fail; ///< failed nodes a roll tolerates (each rolled back) before it stops
   /// Settle window of an instance this run (re)starts (SETTLE); negative: the run's default.
   int settle = -1;
   /// A command (template) that must pass on one healthy node of the group after each
@@ -61,9 +61,14 @@ struct Service {
   /// address of the group's leader (LEADER exec); empty when there is none.
   std::string leader;
   std::vector<std::pair<std::string, std::string>> limits; ///< systemd resource settings (LIMITS)
-  /// Ship the shared libraries the program loads (except glibc's) with it and point the
-  /// service at them (BUNDLE_LIBS): for nodes that lack them.
-  bool bundle_libs = false;
+  /// What ships with the program (BUNDLE_LIBS): for nodes that lack its libraries or
+  /// have an older glibc.
+  enum class Bundle {
+    none,      ///< nothing: the node's libraries (plan: no bundle-libs)
+    libraries, ///< the shared libraries it loads, except glibc's (BUNDLE_LIBS; plan: "true")
+    all,       ///< its whole closure and the loader, which starts it (BUNDLE_LIBS ALL; plan: "all")
+  };
+  Bundle bundle_libs = Bundle::none;
 
   /// A Raft-like group (QUORUM or LEADER declared): never more members down at once
   /// than it can lose, floor((n-1)/2) (at least one).

@@ -10,7 +10,8 @@
 
 namespace deploy {
 
-/// preflight.sh's stdin for `release`: "program <path> <machine> <loader or ->" and
+/// preflight.sh's stdin for `release`: "program <path> <machine> <loader or ->" (- when
+/// static or when the loader ships with it, BUNDLE_LIBS ALL) and
 /// "needs <path> <library> [<version>...]" lines, for the programs `changes` sends (a
 /// program the node has already was checked when it was sent).
 std::string preflight_request(const NodeRelease& release, const ChangeSet& changes);

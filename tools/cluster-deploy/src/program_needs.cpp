@@ -147,17 +147,19 @@ Result<std::optional<ProgramNeeds>> read_program_needs(const std::filesystem::pa
 bool is_glibc_library(std::string_view soname)
 {
   static const std::set<std::string_view> glibc = {
-      "libc.so.6",        "libm.so.6",      "libpthread.so.0",      "libdl.so.2",        "librt.so.1",
-      "libresolv.so.2",   "libutil.so.1",   "libanl.so.1",          "libnsl.so.1",       "libBrokenLocale.so.1",
-      "libmvec.so.1",     "libthread_db.so.1", "libnss_files.so.2", "libnss_dns.so.2",   "linux-vdso.so.1",
+      "libc.so.6",      "libm.so.6",         "libpthread.so.0",   "libdl.so.2",      "librt.so.1",
+      "libresolv.so.2", "libutil.so.1",      "libanl.so.1",       "libnsl.so.1",     "libBrokenLocale.so.1",
+      "libmvec.so.1",   "libthread_db.so.1", "libnss_files.so.2", "libnss_dns.so.2", "linux-vdso.so.1",
       "linux-gate.so.1"};
   return glibc.count(soname) != 0 || soname.starts_with("ld-linux") || soname.starts_with("ld64.so");
 }
 
-Result<std::vector<BundledLibrary>> libraries_to_bundle(const std::filesystem::path& program)
+namespace {
+
+/// ldd's text for `program`: it finds the libraries as the loader would (RUNPATH, the
+/// cache, the default folders), indirect ones included. The program is the user's own build.
+Result<std::string> ldd_text(const std::filesystem::path& program)
 {
-  // ldd finds them as the loader would (RUNPATH, the cache, the default folders), indirect
-  // ones included. The program is the user's own build.
   std::string command = "ldd " + shell_quote(program.string()) + " 2>&1";
   std::unique_ptr<FILE, PipeCloser> pipe(popen(command.c_str(), "r"));
   if (!pipe) {
@@ -168,13 +170,20 @@ Result<std::vector<BundledLibrary>> libraries_to_bundle(const std::filesystem::p
   while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) {
     text.append(buffer.data(), n);
   }
+  return text;
+}
+
+/// The "<soname> => <path>" lines of ldd, glibc's own libraries left out unless `with_glibc`.
+Result<std::vector<BundledLibrary>> ldd_libraries(const std::filesystem::path& program, bool with_glibc)
+{
+  CD_TRY(text, ldd_text(program));
   std::vector<BundledLibrary> libraries;
-  std::istringstream lines(text);
+  std::istringstream lines(*text);
   for (std::string line; std::getline(lines, line);) {
     std::istringstream words(line);
     std::string soname, arrow, path;
     words >> soname >> arrow >> path;
-    if (arrow != "=>" || is_glibc_library(soname)) {
+    if (arrow != "=>" || (!with_glibc && is_glibc_library(soname))) {
       continue;
     }
     if (path == "not") {
@@ -188,6 +197,31 @@ Result<std::vector<BundledLibrary>> libraries_to_bundle(const std::filesystem::p
     libraries.push_back({soname, local});
   }
   return libraries;
+}
+
+} // namespace
+
+Result<std::vector<BundledLibrary>> libraries_to_bundle(const std::filesystem::path& program)
+{
+  return ldd_libraries(program, false);
+}
+
+Result<std::vector<BundledLibrary>> closure_to_bundle(const std::filesystem::path& program)
+{
+  CD_TRY(needs, read_program_needs(program));
+  if (!*needs || (*needs)->interpreter.empty()) {
+    return fail(program.string() + " has no loader (PT_INTERP): BUNDLE_LIBS ALL is for dynamically linked programs");
+  }
+  std::filesystem::path interpreter = (*needs)->interpreter;
+  std::error_code ec;
+  auto loader = std::filesystem::canonical(interpreter, ec);
+  if (ec) {
+    return fail(program.string() + " needs the loader " + interpreter.string() + ": " + ec.message() +
+                " (BUNDLE_LIBS ALL)");
+  }
+  CD_TRY(libraries, ldd_libraries(program, true));
+  libraries->push_back({interpreter.filename().string(), loader, true});
+  return std::move(*libraries);
 }
 
 } // namespace deploy

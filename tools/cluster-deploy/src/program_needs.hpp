@@ -19,8 +19,8 @@ struct LibraryNeed {
 };
 
 struct ProgramNeeds {
-  int machine = 0;          ///< ELF e_machine (62: x86-64, 183: aarch64, ...)
-  std::string interpreter;  ///< the loader (PT_INTERP); empty for static programs and libraries
+  int machine = 0;         ///< ELF e_machine (62: x86-64, 183: aarch64, ...)
+  std::string interpreter; ///< the loader (PT_INTERP); empty for static programs and libraries
   std::vector<LibraryNeed> libraries;
 };
 
@@ -29,14 +29,20 @@ Result<std::optional<ProgramNeeds>> read_program_needs(const std::filesystem::pa
 
 /// A library of this machine that a program loads (found as the loader would).
 struct BundledLibrary {
-  std::string soname;
+  std::string soname; ///< for the loader: the file name of the program's PT_INTERP
   std::filesystem::path local;
+  bool is_loader = false; ///< the dynamic loader (BUNDLE_LIBS ALL), started with the program as argument
 };
 
 /// The shared libraries `program` loads here, direct and indirect, except glibc's own
 /// (libc, libm, the loader...), which must match the node's loader and come from the node.
 /// Fails naming a library this machine cannot find either.
 Result<std::vector<BundledLibrary>> libraries_to_bundle(const std::filesystem::path& program);
+
+/// The whole closure `program` loads here (BUNDLE_LIBS ALL): every shared library, glibc's
+/// own included, and the loader its PT_INTERP names, last. Fails for a program without a
+/// loader (static, or not ELF) and, as libraries_to_bundle, for a library not found.
+Result<std::vector<BundledLibrary>> closure_to_bundle(const std::filesystem::path& program);
 
 /// glibc's own libraries: never bundled, always the node's.
 bool is_glibc_library(std::string_view soname);

@@ -63,9 +63,10 @@ Result<ReleaseFile> render_config(const Plan& plan, const Node& node, const Serv
   return file;
 }
 
-Result<ReleaseFile> render_unit_file(const Plan& plan, const Node& node, const Service& service)
+Result<ReleaseFile> render_unit_file(const Plan& plan, const Node& node, const Service& service,
+                                     const std::string& loader)
 {
-  CD_TRY(unit, render_unit(plan, node, service));
+  CD_TRY(unit, render_unit(plan, node, service, loader));
   std::string name = NodeLayout{plan.cluster}.unit_name(service.name);
   ReleaseFile file{
       NodeLayout::release_unit(name), plan.output_dir / node.name / "units" / name, sha256_hex(*unit), {service.name}};
@@ -108,7 +109,8 @@ Result<std::optional<ProgramNeeds>> needs_of(const std::filesystem::path& file, 
   return known->second;
 }
 
-/// Adds an ELF file's needs for preflight, less the libraries the release ships.
+/// Adds an ELF file's needs for preflight, less the libraries the release ships and, when
+/// the loader ships too (BUNDLE_LIBS ALL), less the node's loader: the shipped one runs it.
 Result<void> add_needs(NodeRelease& release, const std::string& path, const std::filesystem::path& local,
                        const std::vector<BundledLibrary>& shipped, ProgramCache& cache)
 {
@@ -117,51 +119,79 @@ Result<void> add_needs(NodeRelease& release, const std::string& path, const std:
     return {};
   }
   ReleaseProgram program{path, **needs};
-  std::erase_if(program.needs.libraries, [&](const LibraryNeed& library) {
-    return std::any_of(shipped.begin(), shipped.end(),
-                       [&](const BundledLibrary& b) { return b.soname == library.soname; });
-  });
+  auto ships = [&](const std::string& soname) {
+    return std::any_of(shipped.begin(), shipped.end(), [&](const BundledLibrary& b) { return b.soname == soname; });
+  };
+  std::erase_if(program.needs.libraries, [&](const LibraryNeed& library) { return ships(library.soname); });
+  if (std::any_of(shipped.begin(), shipped.end(), [](const BundledLibrary& b) { return b.is_loader; })) {
+    program.needs.interpreter.clear();
+  }
   release.programs.push_back(std::move(program));
   return {};
 }
 
-/// The service's program, and with BUNDLE_LIBS the libraries it loads, in the release.
+/// What ships with the service's program (BUNDLE_LIBS), found once per run.
+Result<std::vector<BundledLibrary>> shipped_with(const Service& service, ProgramCache& cache)
+{
+  if (service.bundle_libs == Service::Bundle::none) {
+    return std::vector<BundledLibrary>{};
+  }
+  bool all = service.bundle_libs == Service::Bundle::all;
+  auto& known = all ? cache.closures : cache.bundles;
+  if (!known.count(service.program)) {
+    CD_TRY(found, all ? closure_to_bundle(service.program) : libraries_to_bundle(service.program));
+    known[service.program] = std::move(*found);
+  }
+  return known.at(service.program);
+}
+
+/// The file name of the loader that ships with the service's program (BUNDLE_LIBS ALL);
+/// empty when the node's loader runs it.
+std::string shipped_loader(const Service& service, const ProgramCache& cache)
+{
+  if (service.bundle_libs != Service::Bundle::all || !cache.closures.count(service.program)) {
+    return {};
+  }
+  for (const auto& library : cache.closures.at(service.program)) {
+    if (library.is_loader) {
+      return library.soname;
+    }
+  }
+  return {};
+}
+
+/// The service's program, and with BUNDLE_LIBS the libraries it loads (ALL: and the loader),
+/// in the release's lib/<service>/. A program two services run is one file; each service
+/// has its own libraries, as its unit points at them.
 Result<void> add_program(NodeRelease& release, const Service& service, ProgramCache& cache)
 {
   std::string where = "service " + service.name + ": ";
   std::string path = NodeLayout::release_program(service.program.filename().string());
-  for (auto& file : release.files) {
-    if (file.path == path) {
-      file.services.push_back(service.name);
-      return {};
+  auto program = std::find_if(release.files.begin(), release.files.end(),
+                              [&](const ReleaseFile& file) { return file.path == path; });
+  if (program != release.files.end()) {
+    program->services.push_back(service.name);
+  } else {
+    auto hash = hash_of(service.program, cache);
+    if (!hash) {
+      return fail(where + hash.error());
     }
+    release.files.push_back(ReleaseFile{path, service.program, *hash, {service.name}});
   }
-  auto hash = hash_of(service.program, cache);
-  if (!hash) {
-    return fail(where + hash.error());
+  auto shipped = shipped_with(service, cache);
+  if (!shipped) {
+    return fail(where + shipped.error());
   }
-  release.files.push_back(ReleaseFile{path, service.program, *hash, {service.name}});
-  std::vector<BundledLibrary> shipped;
-  if (service.bundle_libs) {
-    if (!cache.bundles.count(service.program)) {
-      auto found = libraries_to_bundle(service.program);
-      if (!found) {
-        return fail(where + found.error());
-      }
-      cache.bundles[service.program] = std::move(*found);
-    }
-    shipped = cache.bundles.at(service.program);
-  }
-  for (const auto& library : shipped) {
+  for (const auto& library : *shipped) {
     std::string library_path = NodeLayout::release_library_dir(service.name) + "/" + library.soname;
     auto library_hash = hash_of(library.local, cache);
     if (!library_hash) {
       return fail(where + library_hash.error());
     }
     release.files.push_back(ReleaseFile{library_path, library.local, *library_hash, {service.name}});
-    CD_TRY_VOID(add_needs(release, library_path, library.local, shipped, cache));
+    CD_TRY_VOID(add_needs(release, library_path, library.local, *shipped, cache));
   }
-  auto added = add_needs(release, path, service.program, shipped, cache);
+  auto added = add_needs(release, path, service.program, *shipped, cache);
   return added ? added : Result<void>{fail(where + added.error())};
 }
 
@@ -241,7 +271,7 @@ Result<NodeRelease> render_node(const Plan& plan, const Node& node, ProgramCache
     if (*env) {
       release.files.push_back(std::move(**env));
     }
-    CD_TRY(unit, render_unit_file(plan, node, *service));
+    CD_TRY(unit, render_unit_file(plan, node, *service, shipped_loader(*service, cache)));
     release.files.push_back(std::move(*unit));
   }
   finish_release(release);

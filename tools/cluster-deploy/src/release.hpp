@@ -25,7 +25,7 @@ struct ReleaseFile {
 
 /// An ELF file of a release and what it needs from the node (checked before any change).
 struct ReleaseProgram {
-  std::string path; ///< bin/<program> or lib/<service>/<library>
+  std::string path;   ///< bin/<program> or lib/<service>/<library>
   ProgramNeeds needs; ///< without the libraries the release ships itself
 };
 
@@ -49,7 +49,8 @@ std::vector<std::string> services_of(const NodeRelease& release);
 struct ProgramCache {
   std::map<std::filesystem::path, std::string> hashes;
   std::map<std::filesystem::path, std::optional<ProgramNeeds>> needs;
-  std::map<std::filesystem::path, std::vector<BundledLibrary>> bundles;
+  std::map<std::filesystem::path, std::vector<BundledLibrary>> bundles;  ///< BUNDLE_LIBS
+  std::map<std::filesystem::path, std::vector<BundledLibrary>> closures; ///< BUNDLE_LIBS ALL (the loader last)
 };
 
 /// Renders `node`'s configs and units into <plan.output_dir>/<node>/ and hashes

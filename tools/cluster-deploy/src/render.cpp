@@ -95,8 +95,12 @@ std::string unit_text(const Plan& plan, const Node& node, const Service& service
        << "[Unit]\nDescription=" << plan.cluster << " " << service.name << " (ClusterDeploy)\n"
        << "After=" << after << "\nStartLimitIntervalSec=0\n\n"
        << "[Service]\nType=simple\nUser=" << layout.user() << "\nGroup=" << layout.user() << "\n"
-       << "ExecStart=" << exec_start << "\n"
-       << "WorkingDirectory=" << layout.data_dir(service.name) << "\n"
+       << "ExecStart=" << exec_start << "\n";
+  std::string program = service.program.filename().string();
+  if (service.bundle_libs == Service::Bundle::all && is_safe_name(program)) {
+    unit << "SyslogIdentifier=" << program << "\n"; // not the loader's name
+  }
+  unit << "WorkingDirectory=" << layout.data_dir(service.name) << "\n"
        << "StateDirectory=" << plan.cluster << "/" << service.name << "\nStateDirectoryMode=0700\n";
   for (const auto& assignment : environment) {
     unit << "Environment=" << systemd_env_quote(assignment) << "\n";
@@ -162,20 +166,30 @@ Result<std::string> expand_command(std::string_view text, const Plan& plan, cons
   return expand(text, plan, node, service, origin, true);
 }
 
-Result<std::string> render_unit(const Plan& plan, const Node& node, const Service& service)
+Result<std::string> render_unit(const Plan& plan, const Node& node, const Service& service, const std::string& loader)
 {
   NodeLayout layout{plan.cluster};
   std::string origin = "service " + service.name;
+  std::string libraries = layout.current() + "/" + layout.release_library_dir(service.name);
   std::string exec_start =
       systemd_quote(layout.current() + "/" + layout.release_program(service.program.filename().string()));
+  if (service.bundle_libs == Service::Bundle::all) {
+    // The shipped loader starts the program on the shipped glibc, whatever the node's is;
+    // --library-path, unlike LD_LIBRARY_PATH, is not inherited by what the program runs.
+    if (loader.empty()) {
+      return fail(origin + ": BUNDLE_LIBS ALL: no loader ships with the program");
+    }
+    exec_start = systemd_quote(libraries + "/" + loader) + " " + systemd_quote("--library-path") + " " +
+                 systemd_quote(libraries) + " " + exec_start;
+  }
   for (const auto& arg : service.args) {
     CD_TRY(expanded, expand_template(arg, plan, node, service, origin + " ARGS"));
     exec_start += " " + systemd_quote(*expanded);
   }
   std::vector<std::string> environment = {"CLUSTER_DEPLOY_NODE=" + node.name,
                                           "CLUSTER_DEPLOY_DATA_DIR=" + layout.data_dir(service.name)};
-  if (service.bundle_libs) { // the libraries shipped with the program come first
-    environment.push_back("LD_LIBRARY_PATH=" + layout.current() + "/" + layout.release_library_dir(service.name));
+  if (service.bundle_libs == Service::Bundle::libraries) { // the libraries shipped with the program come first
+    environment.push_back("LD_LIBRARY_PATH=" + libraries);
   }
   return unit_text(plan, node, service, exec_start, environment);
 }

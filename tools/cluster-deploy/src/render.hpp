@@ -25,7 +25,10 @@ Result<std::string> expand_command(std::string_view text, const Plan& plan, cons
                                    const std::string& origin);
 
 /// The systemd unit for `service` on `node`, with hardening and ExecStart through `current`.
-Result<std::string> render_unit(const Plan& plan, const Node& node, const Service& service);
+/// With BUNDLE_LIBS ALL, `loader` is the file name of the loader shipped in the service's
+/// library folder, and ExecStart starts the program through it (an error when empty).
+Result<std::string> render_unit(const Plan& plan, const Node& node, const Service& service,
+                                const std::string& loader = {});
 
 /// The service's ENV as a systemd EnvironmentFile (NAME="value" lines); empty when it
 /// has none. ENV values may be secrets: they never go into the unit file.

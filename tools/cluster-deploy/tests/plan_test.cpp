@@ -110,6 +110,21 @@ TEST_CASE("SETTLE: the service's own settle window, or the run's when absent")
   CHECK(bad.error() == "p.xml: service 's': settle must be 0 to 600 seconds");
 }
 
+TEST_CASE("BUNDLE_LIBS: bundle-libs is absent, true (the libraries but glibc's) or all (the whole closure)")
+{
+  auto plan_with = [](const std::string& attribute) {
+    return parse_plan("<plan version='1' cluster='c'><service name='s' group='g'" + attribute +
+                          "><program>/x</program></service></plan>",
+                      "p.xml");
+  };
+  CHECK(plan_with("")->services[0].bundle_libs == Service::Bundle::none);
+  CHECK(plan_with(" bundle-libs='true'")->services[0].bundle_libs == Service::Bundle::libraries);
+  CHECK(plan_with(" bundle-libs='all'")->services[0].bundle_libs == Service::Bundle::all);
+  auto bad = plan_with(" bundle-libs='some'");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error() == "p.xml: service 's': bundle-libs must be true or all, not 'some'");
+}
+
 TEST_CASE("LIMITS are read from the plan and unknown settings or odd values refused")
 {
   auto plan = parse_plan("<plan version='1' cluster='c'><service name='s' group='g'><program>/x</program>"

@@ -1,16 +1,20 @@
 #include "preflight.hpp"
 
+#include "quote.hpp"
+#include "remote_scripts.hpp"
 #include "test_support.hpp"
+
+#include <cstdlib>
 
 using namespace deploy;
 
 TEST_CASE("preflight asks a node for each program's architecture, loader and library versions")
 {
   NodeRelease release;
-  release.programs.push_back({"bin/worker",
-                              ProgramNeeds{62,
-                                           "/lib64/ld-linux-x86-64.so.2",
-                                           {{"libstdc++.so.6", {"GLIBCXX_3.4.30", "CXXABI_1.3"}}, {"libfoo.so.1", {}}}}});
+  release.programs.push_back(
+      {"bin/worker", ProgramNeeds{62,
+                                  "/lib64/ld-linux-x86-64.so.2",
+                                  {{"libstdc++.so.6", {"GLIBCXX_3.4.30", "CXXABI_1.3"}}, {"libfoo.so.1", {}}}}});
   release.programs.push_back({"bin/etcd", ProgramNeeds{62, "", {}}}); // static: only its architecture
   ReleaseFile worker{"bin/worker", {}, "aa", {"worker"}};
   ReleaseFile etcd{"bin/etcd", {}, "bb", {"etcd"}};
@@ -23,4 +27,45 @@ TEST_CASE("preflight asks a node for each program's architecture, loader and lib
   // A program the node has already (a config-only change reuses it) was checked when it was sent.
   changes.send = {&etcd};
   CHECK(preflight_request(release, changes) == "program bin/etcd 62 -\n");
+}
+
+namespace {
+
+/// Runs remote/preflight.sh here, as a node would (prelude included), with `request` on its
+/// stdin; returns what it said on stderr. The cluster's name is free on this machine.
+std::string run_preflight(const std::string& request)
+{
+  auto dir = testing::scratch_dir("preflight-script");
+  std::ofstream(dir / "request") << request;
+  std::string line = shell_join({"sh", "-c", remote::preflight.text, "preflight.sh", "cdtestfree", "0"}) + " <" +
+                     shell_quote((dir / "request").string()) + " 2>" + shell_quote((dir / "err").string());
+  [[maybe_unused]] int status = std::system(line.c_str()); // exit 6 here without systemd: stderr says why
+  std::ifstream in(dir / "err");
+  std::stringstream err;
+  err << in.rdbuf();
+  return err.str();
+}
+
+} // namespace
+
+TEST_CASE("preflight's refusal of a glibc symbol version names it, and BUNDLE_LIBS ALL, on one line")
+{
+  std::string err = run_preflight("needs bin/worker libc.so.6 GLIBC_2.2.5 GLIBC_9.99\n"
+                                  "needs bin/worker libstdc++.so.6 GLIBCXX_9.99\n");
+  CHECK_THAT(err, Catch::Contains("bin/worker cannot run on this node: it needs GLIBC_9.99 (the node's libc.so.6 is "
+                                  "older; BUNDLE_LIBS ALL ships glibc and its loader with the program)\n"));
+  CHECK_THAT(err, Catch::Contains("bin/worker cannot run on this node: it needs GLIBCXX_9.99 (the node's "
+                                  "libstdc++.so.6 is older; BUNDLE_LIBS ships it)\n"));
+  CHECK_THAT(err, !Catch::Contains("GLIBC_2.2.5")); // this machine has it
+}
+
+TEST_CASE("BUNDLE_LIBS ALL: preflight asks for the architecture only, not the node's loader")
+{
+  NodeRelease release;
+  release.programs.push_back({"bin/worker", ProgramNeeds{62, "", {}}}); // its loader and libraries ship with it
+  ReleaseFile worker{"bin/worker", {}, "aa", {"worker"}};
+  ChangeSet changes;
+  changes.send = {&worker};
+  CHECK(preflight_request(release, changes) == "program bin/worker 62 -\n");
+  CHECK_THAT(run_preflight(preflight_request(release, changes)), !Catch::Contains("bin/worker"));
 }

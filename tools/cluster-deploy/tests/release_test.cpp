@@ -1,4 +1,6 @@
 #include "release.hpp"
+
+#include "changes.hpp"
 #include "test_support.hpp"
 
 #include <algorithm>
@@ -88,7 +90,7 @@ TEST_CASE("a release lists what its programs need from the node - BUNDLE_LIBS sh
   CHECK(needed(*plain, "libssh.so.4"));
 
   for (auto& service : plan.services) {
-    service.bundle_libs = true;
+    service.bundle_libs = Service::Bundle::libraries;
   }
   auto bundled = render_node(plan, *plan.inventory.find("server1"), cache);
   REQUIRE(bundled);
@@ -101,10 +103,81 @@ TEST_CASE("a release lists what its programs need from the node - BUNDLE_LIBS sh
   }
   CHECK(std::find(libs.begin(), libs.end(), "lib/db/libssh.so.4") != libs.end());
   CHECK(std::find(libs.begin(), libs.end(), "lib/db/libc.so.6") == libs.end()); // glibc is the node's
-  CHECK_FALSE(needed(*bundled, "libssh.so.4"));                                // shipped: not asked of the node
+  CHECK_FALSE(needed(*bundled, "libssh.so.4"));                                 // shipped: not asked of the node
   CHECK(needed(*bundled, "libc.so.6"));
   CHECK(bundled->programs.size() == libs.size() + 1); // the shipped libraries are checked too
   CHECK(read(plan.output_dir / "server1/units/demo-db.service")
             .find("Environment=\"LD_LIBRARY_PATH=/opt/demo/current/lib/db\"\n") != std::string::npos);
   CHECK(bundled->id != plain->id);
+}
+
+TEST_CASE("BUNDLE_LIBS ALL ships the whole closure, glibc and the loader included, and asks the node for neither")
+{
+  Plan plan = testing::example_plan("render-bundle-all");
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe"); // links libssh, libstdc++, libc
+  for (auto& service : plan.services) {
+    service.program = self;
+    service.bundle_libs = Service::Bundle::all;
+  }
+  ProgramCache cache;
+  auto release = render_node(plan, *plan.inventory.find("server1"), cache);
+  REQUIRE(release);
+  auto file = [&](const std::string& path) {
+    auto found = std::find_if(release->files.begin(), release->files.end(),
+                              [&](const ReleaseFile& f) { return f.path == path; });
+    return found == release->files.end() ? nullptr : &*found;
+  };
+  for (const char* name : {"libc.so.6", "libm.so.6", "libssh.so.4", "libstdc++.so.6", "ld-linux-x86-64.so.2"}) {
+    INFO(name);
+    const ReleaseFile* shipped = file("lib/db/" + std::string(name));
+    REQUIRE(shipped);
+    CHECK(shipped->services == std::vector<std::string>{"db"});
+    CHECK(shipped->sha256.size() == 64); // content-addressed like every release file
+  }
+  CHECK(file("lib/db/ld-linux-x86-64.so.2")->local == std::filesystem::canonical("/lib64/ld-linux-x86-64.so.2"));
+  CHECK(file("lib/db/libc.so.6")->local == std::filesystem::canonical("/lib/x86_64-linux-gnu/libc.so.6"));
+  // Preflight asks the node for its architecture only: no library, no version, no loader.
+  for (const auto& program : release->programs) {
+    INFO(program.path);
+    CHECK(program.needs.machine == 62);
+    CHECK(program.needs.libraries.empty());
+    CHECK(program.needs.interpreter.empty());
+  }
+  CHECK_THAT(read(plan.output_dir / "server1/units/demo-db.service"),
+             Catch::Contains("ExecStart=\"/opt/demo/current/lib/db/ld-linux-x86-64.so.2\" \"--library-path\" "
+                             "\"/opt/demo/current/lib/db\" \"/opt/demo/current/bin/" +
+                             self.filename().string() + "\""));
+  // Content-addressed: a node that has this libc already, under any service's folder, reuses it.
+  RemoteState remote;
+  remote.current_id = "older";
+  remote.files["lib/other/libc.so.6"] = file("lib/db/libc.so.6")->sha256;
+  ChangeSet changes = compute_changes(*release, remote);
+  CHECK(std::any_of(changes.reuse.begin(), changes.reuse.end(), [](const ChangeSet::Reuse& reuse) {
+    return reuse.from == "lib/other/libc.so.6" && reuse.to == "lib/db/libc.so.6";
+  }));
+  CHECK(std::none_of(changes.send.begin(), changes.send.end(),
+                     [](const ReleaseFile* sent) { return sent->path == "lib/db/libc.so.6"; }));
+
+  // The plain BUNDLE_LIBS is unchanged: glibc and the loader are the node's.
+  plan.services[0].bundle_libs = Service::Bundle::libraries; // db (servers)
+  auto plain = render_node(plan, *plan.inventory.find("server1"), cache);
+  REQUIRE(plain);
+  CHECK(std::none_of(plain->files.begin(), plain->files.end(), [](const ReleaseFile& f) {
+    return f.path == "lib/db/libc.so.6" || f.path == "lib/db/ld-linux-x86-64.so.2";
+  }));
+  CHECK_FALSE(plain->programs.back().needs.interpreter.empty());
+}
+
+TEST_CASE("BUNDLE_LIBS ALL refuses a program without a loader")
+{
+  Plan plan = testing::example_plan("render-bundle-all-script");
+  for (auto& service : plan.services) {
+    service.bundle_libs = Service::Bundle::all; // the example programs are text files
+  }
+  ProgramCache cache;
+  auto release = render_node(plan, *plan.inventory.find("server1"), cache);
+  REQUIRE_FALSE(release);
+  CHECK_THAT(release.error(), Catch::StartsWith("service db: ") &&
+                                  Catch::Contains("has no loader (PT_INTERP): BUNDLE_LIBS ALL is for dynamically "
+                                                  "linked programs"));
 }

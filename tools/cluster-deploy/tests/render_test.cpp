@@ -61,6 +61,33 @@ TEST_CASE("units run through current as a non-root user with hardening")
   CHECK_THAT(*unit, Catch::Contains("EnvironmentFile=/opt/demo/current/etc/db/cluster-deploy.env\n"));
 }
 
+TEST_CASE("BUNDLE_LIBS ALL: the unit starts the program through the loader shipped with it")
+{
+  Plan plan = testing::example_plan("render-bundle-all");
+  for (auto& service : plan.services) {
+    service.bundle_libs = Service::Bundle::all;
+  }
+  const Node& server1 = *plan.inventory.find("server1");
+  const Service& db = *plan.find_service("db");
+  auto unit = render_unit(plan, server1, db, "ld-linux-x86-64.so.2");
+  REQUIRE(unit);
+  CHECK_THAT(*unit, Catch::Contains("ExecStart=\"/opt/demo/current/lib/db/ld-linux-x86-64.so.2\" \"--library-path\" "
+                                    "\"/opt/demo/current/lib/db\" \"/opt/demo/current/bin/db\" \"--name=server1\"\n"));
+  CHECK_THAT(*unit, Catch::Contains("SyslogIdentifier=db\n")); // the journal names the program, not the loader
+  // Nothing the program runs inherits the shipped glibc: no LD_LIBRARY_PATH.
+  CHECK_THAT(*unit, !Catch::Contains("LD_LIBRARY_PATH"));
+  auto without = render_unit(plan, server1, db);
+  REQUIRE_FALSE(without);
+  CHECK(without.error() == "service db: BUNDLE_LIBS ALL: no loader ships with the program");
+
+  plan.services[0].bundle_libs = Service::Bundle::libraries; // db: the plain BUNDLE_LIBS is unchanged
+  auto plain = render_unit(plan, server1, *plan.find_service("db"));
+  REQUIRE(plain);
+  CHECK_THAT(*plain, Catch::Contains("ExecStart=\"/opt/demo/current/bin/db\" \"--name=server1\"\n"));
+  CHECK_THAT(*plain, Catch::Contains("Environment=\"LD_LIBRARY_PATH=/opt/demo/current/lib/db\"\n"));
+  CHECK_THAT(*plain, !Catch::Contains("SyslogIdentifier"));
+}
+
 TEST_CASE("LIMITS become settings of the unit's [Service] section")
 {
   Plan plan = testing::example_plan("render-limits");
