@@ -57,7 +57,7 @@ fake_lock() {  # fake_lock <controller>: a run r000000000000042 holds $worker
 }
 fake_lock "$boot 99999999 1"
 run_helper 0 "$WORK/dead-here.log" deploy --plan "$changed"
-grep -q "$worker: took over the lock of run r000000000000042, whose controller on this machine is gone" \
+grep -q "$worker: took over the stale lock of run r000000000000042 (ci@runner pid 4242 deploy since 2026-12-03T10:00:00Z): its controller process is gone" \
   "$WORK/dead-here.log" || fail "the take-over of a dead local run's lock is not reported"
 #    The same lock from another machine's controller is not ours to judge: refused, saying so.
 fake_lock "00000000-0000-0000-0000-000000000000 4242 1"
@@ -85,6 +85,32 @@ holder=$(on_node "$worker" "sudo sed -n 's/^connection \([0-9]*\) .*/\1/p' $reco
 run_helper 1 "$WORK/session-open.log" deploy --plan "$changed"
 on_node "$worker" "sudo kill -KILL -- -$holder"
 run_helper 0 "$WORK/session-gone.log" deploy --plan "$changed"
+grep -q "$worker: took over the stale lock of run r000000000000044 (session@test pid 1 deploy since .*): its connection is gone" \
+  "$WORK/session-gone.log" || fail "the take-over of a lock whose connection is gone is not reported"
 no_lock_left "every run"
+
+# 5. A real OpenSSH 10 node (trixie: sshd-session): a run killed right after taking its locks,
+#    whose controller the node cannot judge (another machine's, as far as the record says),
+#    is free as soon as its connection is gone.
+session_node=""
+for node in $(all_nodes | awk '{ print $1 }'); do
+  # shellcheck disable=SC2016 # $PPID is the node's
+  if [[ $(on_node "$node" 'cat /proc/$PPID/comm') == sshd-session ]]; then session_node=$node; break; fi
+done
+if [[ -z $session_node ]]; then
+  say "no node serves SSH from sshd-session (no trixie node in the inventory): step 5 skipped"
+else
+  rc=0
+  CLUSTER_DEPLOY_CRASH_AT=locked "$CLUSTER_DEPLOY" deploy --plan "$changed" --node "$session_node" \
+    >"$WORK/crash-session.log" 2>&1 || rc=$?
+  ((rc == 137)) || fail "the deploy to $session_node did not die at crash point locked (exit $rc)"
+  on_node "$session_node" "sudo sed -i 's/^controller .*/controller 00000000-0000-0000-0000-000000000000 4242 1/' $record"
+  holder=$(on_node "$session_node" "sudo sed -n 's/^connection \([0-9]*\) .*/\1/p' $record")
+  [[ -n $holder ]] || fail "$session_node: the lock names no connection"
+  [[ $(on_node "$session_node" "cat /proc/$holder/comm 2>/dev/null || echo gone") != sshd ]] ||
+    fail "$session_node: the lock names the sshd listener, not the connection's sshd-session"
+  run_helper 0 "$WORK/session-node.log" deploy --plan "$changed" --node "$session_node"
+fi
+no_lock_left "the run on the sshd-session node"
 
 say "ok: a killed run's locks never block the next run; dead local runs are taken over; an orphaned lock.sh takes nothing; sshd-session connections are recognised"

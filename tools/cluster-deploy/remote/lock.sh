@@ -12,7 +12,8 @@
 # A stale lock is taken over once the scripts its run left running here have ended
 # (waited for up to 10 s, then killed).
 # Prints "locked <who> since <time> <seconds left>" and "holder <run> <controller>" and
-# exits 5 when another run holds the node. Exits 6, taking nothing, when this script's own
+# exits 5 when another run holds the node; prints "stale <run> dead|lease|connection <who>
+# since <time>" when it took a stale lock over (why it was stale). Exits 6, taking nothing, when this script's own
 # connection is already gone (its controller was killed while it ran). Taking it again for
 # the same run renews it.
 set -eu
@@ -113,7 +114,17 @@ if [ -f "$lock_record" ]; then
       echo "holder $holder $holder_controller"
       exit 5
     fi
-    [ -z "$holder" ] || end_scripts_of "$holder"
+    if [ -n "$holder" ]; then
+      end_scripts_of "$holder"
+      if [ "$holder" = "$dead" ]; then
+        why=dead
+      elif [ "$age" -ge "${holder_lease:-0}" ]; then
+        why=lease
+      else
+        why=connection
+      fi
+      echo "stale $holder $why $holder_who since $holder_since"
+    fi
   fi
 fi
 printf 'run %s\nlease %s\nwho %s\nsince %s\nconnection %s\ncontroller %s\n' "$run" "$lease" "$who" \

@@ -105,9 +105,9 @@ ClusterLock::ClusterLock(Cluster& cluster, const std::string& command, Seconds w
       } else if (*taken) {
         held_by[slot.node->name] = **taken;
       } else {
-        if (!dead.empty()) {
-          std::fprintf(stderr, "cluster-deploy: %s: took over the lock of run %s, whose controller on this machine "
-                               "is gone\n", slot.node->name.c_str(), dead.c_str());
+        if (const auto& stale = slot.ops->taken_over(); !stale.empty()) { // what a dead run left
+          std::fprintf(stderr, "cluster-deploy: %s: took over the stale lock of %s\n", slot.node->name.c_str(),
+                       stale.c_str());
         }
         m_taken.push_back(&slot);
       }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 namespace deploy {
@@ -76,6 +77,23 @@ LockHolder parse_lock_holder(std::string_view text)
     start = end + 1;
   }
   return holder;
+}
+
+std::string describe_stale_lock(std::string_view text)
+{
+  auto at = text.find("stale ");
+  if (at != 0 && (at == std::string_view::npos || text[at - 1] != '\n')) {
+    return "";
+  }
+  std::istringstream line(std::string(text.substr(at + 6, text.find('\n', at) - at - 6)));
+  std::string run, why, who;
+  line >> run >> why;
+  std::getline(line >> std::ws, who);
+  static const std::map<std::string, std::string> words = {{"dead", "its controller process is gone"},
+                                                           {"lease", "its lease ran out"},
+                                                           {"connection", "its connection is gone"}};
+  auto said = words.find(why);
+  return "run " + run + " (" + who + "): " + (said == words.end() ? why : said->second);
 }
 
 UnitState parse_unit_state(std::string_view text)
@@ -378,6 +396,7 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
       m_reading = std::move(*reading);
     } // else read_node() asks again and reports why
   }
+  m_taken_over = describe_stale_lock(result.out);
   return std::optional<LockHolder>{};
 }
 

@@ -157,6 +157,9 @@ public:
                                          const std::string& dead_run = "");
   /// Gives the node back if this run holds it.
   Result<void> unlock();
+  /// After lock(): the stale lock of a dead run it took over ("run <id> (<who> since
+  /// <time>): <why>"), or empty.
+  const std::string& taken_over() const { return m_taken_over; }
 
   /// Notes that `service` runs healthy from files with this digest (see ChangeSet::restart).
   Result<void> record_started(const std::string& service, const std::string& digest);
@@ -211,6 +214,7 @@ private:
   NodeLayout m_layout;
   std::optional<std::vector<std::string>> m_read_with_lock; ///< read_with_lock()
   std::optional<NodeReading> m_reading;                      ///< what lock() read for read_node()
+  std::string m_taken_over;                                  ///< taken_over()
   std::map<std::string, std::uint64_t> m_partial;            ///< sha256 -> bytes an interrupted upload left
 };
 
@@ -220,5 +224,9 @@ UnitState parse_unit_state(std::string_view text);
 /// Parses lock.sh's answer for a node another run holds: "locked <who> since <time>
 /// <seconds left>", then "holder <run> [<controller>]" (absent from older scripts).
 LockHolder parse_lock_holder(std::string_view text);
+
+/// lock.sh's "stale <run> dead|lease|connection <who...> since <time>" line, if any, as
+/// "run <run> (<who...> since <time>): <why in words>"; else empty.
+std::string describe_stale_lock(std::string_view text);
 
 } // namespace deploy

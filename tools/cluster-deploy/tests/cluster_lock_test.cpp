@@ -90,6 +90,14 @@ TEST_CASE("a lock whose controller ran on this machine and is gone is taken over
   CHECK(lock.held());
   CHECK(fakes.nodes["server2"].locked_by == run_id());
   CHECK(std::chrono::steady_clock::now() - started < Seconds{2}); // no waiting round
+  for (auto& slot : run.cluster.slots()) {
+    if (slot.node->name == "server2") { // said once, per node
+      CHECK(slot.ops->taken_over() == "run r000000000000001 (ci@runner pid 4242 deploy since 2026-11-27T10:00:00Z): "
+                                      "its controller process is gone");
+    } else {
+      CHECK(slot.ops->taken_over().empty());
+    }
+  }
 }
 
 TEST_CASE("a lock whose controller lives, or ran on another machine, is not taken over")
@@ -141,4 +149,13 @@ TEST_CASE("the lock names its holder's user from the system when USER is unset")
   }
   CHECK_FALSE(who.starts_with("?@"));
   CHECK(who.find(" pid ") != std::string::npos);
+}
+
+TEST_CASE("lock.sh's word for a stale lock it took over becomes a sentence")
+{
+  CHECK(describe_stale_lock("stale r1 connection ci@runner pid 42 deploy since T\n") ==
+        "run r1 (ci@runner pid 42 deploy since T): its connection is gone");
+  CHECK(describe_stale_lock("stale r2 lease ? pid 1 up since T") == "run r2 (? pid 1 up since T): its lease ran out");
+  CHECK(describe_stale_lock("").empty());
+  CHECK(describe_stale_lock("locked x since T 5\n").empty());
 }

@@ -236,6 +236,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
                             " " + m_node.lock_controller + "\n",
                         ""};
     }
+    if (!m_node.locked_by.empty() && m_node.locked_by == dead) {
+      ok.out = "stale " + dead + " dead ci@runner pid 4242 deploy since 2026-11-27T10:00:00Z\n";
+    }
     m_node.locked_by = args.at(1);
     m_node.lock_controller = args.at(4);
     m_node.lock_holders.push_back(args.at(3));
