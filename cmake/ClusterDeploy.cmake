@@ -242,12 +242,20 @@ Commands
     * ``CPUQuota``: a percentage of one CPU (``150%`` = one and a half CPUs).
     * ``CPUWeight``, ``IOWeight``: 1 to 10000.
     * ``TasksMax``: a number, a percentage or ``infinity``.
+    * ``AllowedCPUs``, ``StartupAllowedCPUs``: CPU indices and ranges
+      (``0-3,6``), to keep a latency-sensitive service (a Raft member) on its
+      own CPUs, at all times or while the node starts up. ``StartupAllowedCPUs``
+      needs systemd 249 or later (Debian 11 has 247).
     * ``LimitNOFILE``, ``LimitNPROC``: a number or ``infinity``, optionally
       ``soft:hard``.
     * ``LimitCORE``, ``LimitMEMLOCK``, ``LimitSTACK``, ``LimitAS``,
       ``LimitFSIZE``: bytes (suffixes ``K`` to ``E``) or ``infinity``,
       optionally ``soft:hard``.
 
+    Before a deploy changes any node, each node's own systemd checks every
+    setting of the units it is about to get (``systemd-analyze verify``): one it
+    does not know (it would be ignored) stops the deploy with one line naming
+    the node, the unit, the setting and the node's systemd version.
     A service killed for exceeding ``MemoryMax`` shows ``result oom-kill`` in
     ``cluster-deploy status``. The cgroup settings (``Memory*``, ``CPU*``,
     ``IOWeight``, ``TasksMax``) need the node's systemd to control the cgroup
@@ -280,7 +288,8 @@ Commands
     The program then runs on the glibc it was built with, so a program built
     on a newer distribution runs on a node with an older glibc (``deploy``
     neither asks the node for glibc's symbol versions nor for its loader).
-    What it cannot cover:
+    A program without a loader (a script, a statically linked program) ships
+    nothing more and starts as it is. What it cannot cover:
 
     * setuid and file-capability programs: the loader is what is executed,
       so the program's own bits are ignored;
@@ -563,7 +572,10 @@ function(_cluster_deploy_check_limit function service entry)
   foreach(setting IN ITEMS LimitCORE LimitMEMLOCK LimitSTACK LimitAS LimitFSIZE)
     set(_${setting} "^${rlimit_bytes}(:${rlimit_bytes})?$")
   endforeach()
+  set(_AllowedCPUs "^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$")
+  set(_StartupAllowedCPUs "${_AllowedCPUs}")
   set(known MemoryMin MemoryLow MemoryHigh MemoryMax MemorySwapMax CPUQuota CPUWeight IOWeight TasksMax
+            AllowedCPUs StartupAllowedCPUs
             LimitNOFILE LimitNPROC LimitCORE LimitMEMLOCK LimitSTACK LimitAS LimitFSIZE)
   if(NOT entry MATCHES "^([A-Za-z]+)=(.*)$")
     message(FATAL_ERROR "${function}(${service}): LIMITS entry '${entry}' is not Setting=value")

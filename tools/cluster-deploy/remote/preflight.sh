@@ -8,6 +8,10 @@
 # library it links:
 #   program <release path> <ELF machine> <loader or ->   (-: static, or its loader ships with it)
 #   needs <release path> <library> [<symbol version>...]
+#   setting <unit> <section> <key>=<value>   (each setting of a unit to install)
+# A setting is checked by asking this node's systemd (systemd-analyze verify of the units
+# rebuilt from these lines, in a private temp folder): one it does not know would be
+# ignored, so it is refused, naming the node's systemd version.
 # Prints one line per problem on stderr and exits 6 when there is any. Changes nothing.
 # shellcheck source=prelude.sh
 . ./prelude.sh
@@ -44,8 +48,15 @@ esac
 libraries=$(/sbin/ldconfig -p 2>/dev/null | awk -v tag="$tag" '
   $2 ~ /^\(/ && (tag == "" || index($2, tag) > 0) { print $1, $NF }')
 
+units=$(mktemp -d)
+trap 'rm -rf "$units"' EXIT
 while read -r kind path a b; do
   case $kind in
+  setting)
+    [ -f "$units/$path" ] || : >"$units/$path"
+    if ! grep -qxF "[$a]" "$units/$path"; then printf '[%s]\n' "$a" >>"$units/$path"; fi
+    printf '%s\n' "$b" >>"$units/$path"
+    ;;
   program)
     if [ -n "$want" ] && [ "$a" != "$want" ]; then
       problem "$path is built for another architecture (ELF machine $a) than this $machine node"
@@ -77,5 +88,16 @@ while read -r kind path a b; do
     ;;
   esac
 done
+
+# Units are rebuilt section by section in the order their settings came (as rendered).
+if [ -n "$(ls "$units")" ]; then
+  version=$(systemctl --version | awk 'NR == 1 { print $2 }')
+  unknown=$(cd "$units" && SYSTEMD_LOG_COLOR=0 SYSTEMD_COLORS=0 systemd-analyze verify ./* 2>&1 |
+    sed -n "s|.*/\([^/:]*\):[0-9]*: Unknown key\( name\)\{0,1\} '\([^']*\)' in section \[\{0,1\}'\{0,1\}\([A-Za-z]*\).*|\1 \4 \3|p")
+  printf '%s\n' "$unknown" | while read -r unit section key; do
+    [ -n "$key" ] && echo "$unit: $section setting $key is unknown to this node's systemd $version (it would be ignored): leave it out for this node" >&2
+  done
+  [ -z "$unknown" ] || problems=$((problems + 1))
+fi
 
 [ "$problems" -eq 0 ] || exit 6

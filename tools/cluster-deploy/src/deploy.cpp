@@ -129,7 +129,9 @@ void compare_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_r
     return;
   }
   work.changes = compute_changes(work.release, work.before);
-  if (work.changes.release_changed && !work.changes.release_on_node) {
+  // A release the node has already (staged by an earlier run) is asked about again when it
+  // brings new units: a program may run another way under them (BUNDLE_LIBS ALL dropped).
+  if (work.changes.release_changed && (!work.changes.release_on_node || !work.changes.units_to_install.empty())) {
     if (auto ready = slot.ops->preflight(work.release, work.changes); !ready) {
       refuse(ready.error());
     }

@@ -84,7 +84,8 @@ bool is_limit_setting(const std::string& name)
 {
   static const std::set<std::string> known = {
       "MemoryMin", "MemoryLow",   "MemoryHigh", "MemoryMax", "MemorySwapMax", "CPUQuota",   "CPUWeight", "IOWeight",
-      "TasksMax",  "LimitNOFILE", "LimitNPROC", "LimitCORE", "LimitMEMLOCK",  "LimitSTACK", "LimitAS",   "LimitFSIZE"};
+      "TasksMax",  "LimitNOFILE", "LimitNPROC", "LimitCORE", "LimitMEMLOCK",  "LimitSTACK", "LimitAS",   "LimitFSIZE",
+      "AllowedCPUs", "StartupAllowedCPUs"};
   return known.count(name) != 0;
 }
 
@@ -148,7 +149,7 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   for (auto* e = element->FirstChildElement("limit"); e; e = e->NextSiblingElement("limit")) {
     std::string name = attribute(e, "name"), value = attribute(e, "value");
     if (!is_limit_setting(name) || value.empty() ||
-        value.find_first_not_of("0123456789.%:KMGTPEinfty") != std::string::npos) {
+        value.find_first_not_of("0123456789.%:KMGTPEinfty,-") != std::string::npos) {
       return fail(where + ": bad limit '" + name + "=" + value + "'");
     }
     service.limits.emplace_back(name, value);

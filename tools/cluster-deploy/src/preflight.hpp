@@ -12,8 +12,11 @@ namespace deploy {
 
 /// preflight.sh's stdin for `release`: "program <path> <machine> <loader or ->" (- when
 /// static or when the loader ships with it, BUNDLE_LIBS ALL) and
-/// "needs <path> <library> [<version>...]" lines, for the programs `changes` sends (a
-/// program the node has already was checked when it was sent).
+/// "needs <path> <library> [<version>...]" lines, for the programs `changes` sends or whose
+/// services get a new unit (a program the node has, run as before, was checked when it was
+/// sent; with another unit it may now need the node's glibc); and "setting <unit>
+/// <section> <key>=<value>" for each setting of the units `changes` installs, which the
+/// node's own systemd must know.
 std::string preflight_request(const NodeRelease& release, const ChangeSet& changes);
 
 } // namespace deploy

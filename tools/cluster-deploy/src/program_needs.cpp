@@ -210,7 +210,7 @@ Result<std::vector<BundledLibrary>> closure_to_bundle(const std::filesystem::pat
 {
   CD_TRY(needs, read_program_needs(program));
   if (!*needs || (*needs)->interpreter.empty()) {
-    return fail(program.string() + " has no loader (PT_INTERP): BUNDLE_LIBS ALL is for dynamically linked programs");
+    return std::vector<BundledLibrary>{}; // a script or a static program: nothing to ship, it runs as it is
   }
   std::filesystem::path interpreter = (*needs)->interpreter;
   std::error_code ec;

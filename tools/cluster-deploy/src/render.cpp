@@ -173,12 +173,10 @@ Result<std::string> render_unit(const Plan& plan, const Node& node, const Servic
   std::string libraries = layout.current() + "/" + layout.release_library_dir(service.name);
   std::string exec_start =
       systemd_quote(layout.current() + "/" + layout.release_program(service.program.filename().string()));
-  if (service.bundle_libs == Service::Bundle::all) {
+  if (service.bundle_libs == Service::Bundle::all && !loader.empty()) {
     // The shipped loader starts the program on the shipped glibc, whatever the node's is;
     // --library-path, unlike LD_LIBRARY_PATH, is not inherited by what the program runs.
-    if (loader.empty()) {
-      return fail(origin + ": BUNDLE_LIBS ALL: no loader ships with the program");
-    }
+    // No loader ships with a script or a static program: it starts as it is.
     exec_start = systemd_quote(libraries + "/" + loader) + " " + systemd_quote("--library-path") + " " +
                  systemd_quote(libraries) + " " + exec_start;
   }

@@ -69,3 +69,33 @@ TEST_CASE("BUNDLE_LIBS ALL: preflight asks for the architecture only, not the no
   CHECK(preflight_request(release, changes) == "program bin/worker 62 -\n");
   CHECK_THAT(run_preflight(preflight_request(release, changes)), !Catch::Contains("bin/worker"));
 }
+
+TEST_CASE("preflight sends the settings of each unit to install, for the node's systemd to check")
+{
+  auto dir = testing::scratch_dir("preflight-units");
+  std::ofstream(dir / "worker.service") << "# Written by ClusterDeploy\n[Unit]\nDescription=w\n\n[Service]\n"
+                                           "ExecStart=/opt/c/current/bin/worker\nStartupAllowedCPUs=0-1\n";
+  NodeRelease release;
+  ReleaseFile unit{"units/c-worker.service", dir / "worker.service", "cc", {"worker"}};
+  release.files.push_back(unit);
+  ChangeSet changes;
+  CHECK(preflight_request(release, changes).empty()); // the node has the unit already
+  changes.units_to_install = {"c-worker.service"};
+  CHECK(preflight_request(release, changes) == "setting c-worker.service Unit Description=w\n"
+                                               "setting c-worker.service Service ExecStart=/opt/c/current/bin/worker\n"
+                                               "setting c-worker.service Service StartupAllowedCPUs=0-1\n");
+}
+
+TEST_CASE("preflight asks again about a program the node has when its service gets a new unit")
+{
+  // BUNDLE_LIBS ALL taken away: the same program, now on the node's glibc.
+  NodeRelease release;
+  release.programs.push_back({"bin/worker", ProgramNeeds{62, "/lib64/ld-linux-x86-64.so.2", {{"libc.so.6", {"GLIBC_2.34"}}}}});
+  release.files.push_back({"bin/worker", {}, "aa", {"worker"}});
+  release.files.push_back({"units/c-worker.service", testing::scratch_dir("preflight-new-unit") / "none", "bb", {"worker"}});
+  ChangeSet changes; // the node has bin/worker already
+  CHECK(preflight_request(release, changes).empty());
+  changes.units_to_install = {"c-worker.service"};
+  CHECK_THAT(preflight_request(release, changes),
+             Catch::StartsWith("program bin/worker 62 /lib64/ld-linux-x86-64.so.2\nneeds bin/worker libc.so.6 GLIBC_2.34\n"));
+}
