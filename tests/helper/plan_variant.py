@@ -6,7 +6,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
                   [--health-exec SERVICE=COMMAND] [--no-faults]
                   [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value] [--env SERVICE=NAME=value]
-                  [--bundle-libs SERVICE] [--independent SERVICE] [--settle SERVICE=SECONDS]
+                  [--bundle-libs SERVICE[=true|all|none]] [--independent SERVICE] [--settle SERVICE=SECONDS]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -34,7 +34,8 @@ def main():
     parser.add_argument("--only", help="keep this service only")
     parser.add_argument("--limit", action="append", help="add a <limit> (LIMITS Setting=value) to SERVICE")
     parser.add_argument("--env", action="append", help="add an <env> (ENV NAME=value) to SERVICE")
-    parser.add_argument("--bundle-libs", action="append", help="SERVICE ships its libraries (BUNDLE_LIBS)")
+    parser.add_argument("--bundle-libs", action="append",
+                        help="SERVICE[=true|all|none]: BUNDLE_LIBS (true, the default), BUNDLE_LIBS ALL, or neither")
     parser.add_argument("--independent", action="append", help="SERVICE runs AFTER nothing")
     parser.add_argument("--settle", action="append", help="SERVICE's own settle window (SETTLE)")
     args = parser.parse_args()
@@ -72,12 +73,15 @@ def main():
     for name, seconds in pairs(args.settle).items():
         root.find(f"service[@name='{name}']").set("settle", seconds)
     templates, programs, probes = pairs(args.template), pairs(args.program), pairs(args.health_exec)
+    bundles = dict((e.split("=", 1) + ["true"])[:2] for e in args.bundle_libs or [])
     for service in root.findall("service"):
         name = service.get("name")
         if name in templates:
             service.find("config").set("template", templates[name])
-        if name in (args.bundle_libs or []):
-            service.set("bundle-libs", "true")
+        if bundles.get(name) == "none":
+            service.attrib.pop("bundle-libs", None)
+        elif name in bundles:
+            service.set("bundle-libs", bundles[name])
         if name in programs:
             service.find("program").text = programs[name]
         if name in probes:

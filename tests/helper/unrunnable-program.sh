@@ -33,7 +33,7 @@ check_refused() {  # check_refused <plan> <log> <expected reason (regex)>
 # The worker built for aarch64 (its ELF header says so).
 cp "$program" "$WORK/arm/$name"
 printf '\267\000' | dd of="$WORK/arm/$name" bs=1 seek=18 conv=notrunc status=none
-arm=$(plan_variant arm --program "worker=$WORK/arm/$name")
+arm=$(plan_variant arm --program "worker=$WORK/arm/$name" --bundle-libs worker=none)
 check_refused "$arm" "$WORK/arm.log" "is built for another architecture \(ELF machine 183\) than this x86_64 node"
 
 # A worker linked against a library that no node has (this machine finds it by RUNPATH, as
@@ -54,12 +54,14 @@ int main(void) {
 }
 C
 cc -o "$WORK/lib/$name" "$WORK/lib/main.c" -Wl,-rpath,"$WORK/lib" "$WORK/lib/libcdmissing.so.1"
-lacking=$(plan_variant lacking --program "worker=$WORK/lib/$name")
+lacking=$(plan_variant lacking --program "worker=$WORK/lib/$name" --bundle-libs worker=none)
 check_refused "$lacking" "$WORK/lacking.log" "cannot run on this node: it lacks libcdmissing.so.1"
 
-# BUNDLE_LIBS: the library goes with the program and the service finds it.
-worker=$(nodes_in_group workers | head -n 1)
-bundled=$(plan_variant bundled --program "worker=$WORK/lib/$name" --bundle-libs worker \
+# BUNDLE_LIBS: the library goes with the program and the service finds it. On the last worker:
+# the first may be older than this machine's glibc (that is BUNDLE_LIBS ALL's case:
+# helper.portable-program).
+worker=$(nodes_in_group workers | tail -n 1)
+bundled=$(plan_variant bundled --program "worker=$WORK/lib/$name" --bundle-libs worker=true \
   --health-exec 'worker=test -s @data_dir@/bundled-ran')
 restore() {  # the worker back on the plan's release, and the work folder gone either way
   local status=0

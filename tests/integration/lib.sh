@@ -56,10 +56,16 @@ on_node() {
   timeout 60 ssh "${ssh_args[@]}" "$node" "$*" </dev/null
 }
 
-# etcd_post <node> <path> <json body>: POST to etcd's JSON gateway on the node; prints the response body.
+# etcd_post <node> <path> <json body>: POST to etcd's JSON gateway on the node; prints the response
+# body, and fails on an HTTP error status as well (curl's --fail-with-body, which bullseye's curl
+# 7.74 lacks: the status comes as the last line instead).
 etcd_post() {
-  on_node "$1" "curl -sS --fail-with-body -m 5 -X POST -H 'Content-Type: application/json' \
-    --data-binary $(shell_quote "$3") http://127.0.0.1:2379$2"
+  local out code
+  out=$(on_node "$1" "curl -sS -m 5 -X POST -H 'Content-Type: application/json' -w '\n%{http_code}' \
+    --data-binary $(shell_quote "$3") http://127.0.0.1:2379$2") || return
+  code=${out##*$'\n'}
+  printf '%s\n' "${out%$'\n'*}"
+  [[ $code == 2?? ]]
 }
 
 b64() {
