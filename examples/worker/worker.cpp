@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "config.hpp"
 #include "etcd_client.hpp"
@@ -66,8 +68,25 @@ bool load_config(const std::string& path, Config* config, std::vector<Endpoint>*
   return true;
 }
 
+// The program file this code runs from, as the kernel resolved it (symlinks such as
+// /opt/<cluster>/current followed): the mapping of /proc/self/maps that holds this very
+// function. Not /proc/self/exe, which names the loader when the program is started through
+// one (BUNDLE_LIBS ALL: ld-linux-x86-64.so.2 --library-path ... <program>).
 std::string own_executable()
 {
+  const auto here = reinterpret_cast<std::uintptr_t>(&own_executable);
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::uintptr_t from = 0, to = 0;
+    char dash = 0;
+    std::istringstream fields(line);
+    fields >> std::hex >> from >> dash >> to;
+    auto slash = line.find('/');
+    if (fields && dash == '-' && from <= here && here < to && slash != std::string::npos) {
+      return line.substr(slash);
+    }
+  }
   std::error_code ec;
   const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? "" : path.string();

@@ -64,10 +64,10 @@ others=$(for worker in "${workers[@]:1}"; do
 on_node "$seed" "sudo sh -c 'for i in \$(seq 1200); do
     if pgrep -f \"^ssh -F /dev/null -T -i /run/cluster-deploy/$c/relay/key\" >/dev/null; then
       sleep 0.2
-      nft -f - <<NFT
+      nft -f - <<NFT || exit 2
 table inet $cut_table {
-  chain out { type filter hook output priority 0; ip daddr { $others } drop; }
-  chain in { type filter hook input priority 0; ip saddr { $others } drop; }
+  chain cut_out { type filter hook output priority 0; ip daddr { $others } drop; }
+  chain cut_in { type filter hook input priority 0; ip saddr { $others } drop; }
 }
 NFT
       echo cut; exit 0

@@ -26,8 +26,8 @@ big=$(plan_variant big --program "worker=$WORK/big/$name")
 
 # The node takes at most 2 MB/s over SSH, so the upload lasts long enough to be cut.
 on_node "$target" "sudo nft add table inet $slow_table &&
-  sudo nft add chain inet $slow_table in '{ type filter hook input priority 0; policy accept; }' &&
-  sudo nft add rule inet $slow_table in tcp dport 22 limit rate over 2 mbytes/second drop"
+  sudo nft add chain inet $slow_table slow_in '{ type filter hook input priority 0; policy accept; }' &&
+  sudo nft add rule inet $slow_table slow_in tcp dport 22 limit rate over 2 mbytes/second drop"
 
 # 1. Killed once a quarter of the program is on the node (bounded wait: 60 s).
 "$CLUSTER_DEPLOY" deploy --plan "$big" --node "$target" >"$WORK/killed.log" 2>&1 &

@@ -22,8 +22,9 @@ id=$2 seconds=$3 heal_sha=$4 kind=$5
 shift 5
 
 if [ "$kind" = kill ]; then
-  # Instant: nothing stays changed, nothing to heal.
-  systemctl kill --kill-whom=main --signal=SIGKILL -- "$@"
+  # Instant: nothing stays changed, nothing to heal. --kill-who, not --kill-whom: systemd
+  # 247 (Debian 11) knows only the first, 252 and later both.
+  systemctl kill --kill-who=main --signal=SIGKILL -- "$@"
   exit 0
 fi
 if [ "$kind" = partition ] && ! command -v nft >/dev/null 2>&1; then
@@ -106,7 +107,7 @@ kill-keep-down | stop)
     fi
     if [ "$kind" = kill-keep-down ]; then
       # The crash; stop then cancels the restart and ends any other process of the unit.
-      systemctl kill --kill-whom=main --signal=SIGKILL -- "$unit"
+      systemctl kill --kill-who=main --signal=SIGKILL -- "$unit"
     fi
     systemctl stop -- "$unit"
   done
