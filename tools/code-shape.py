@@ -48,8 +48,8 @@ LAYERS = [
     ("cluster", ["cluster"]),
     # What the user sees: cluster and the steps report into it, node_ops does not.
     ("presentation", ["output", "progress", "json_report", "report"]),
-    # Each remote action and the parsing of its output.
-    ("node actions", ["node_ops"]),
+    # Each remote action and the parsing of its output; one node's part of a deploy.
+    ("node actions", ["node_ops", "node_change"]),
     # How we reach a node: the seam and what is behind it (libssh, the warm-session agent).
     ("transport", ["transport", "ssh_transport", "ssh_session", "ssh_channel",
                    "ssh_config_warnings", "ssh_keygen", "agent", "agent_client", "agent_wire"]),
@@ -59,7 +59,7 @@ LAYERS = [
     ("plan", ["plan", "inventory", "ansible_inventory", "nodes_file"]),
     # Leaves anyone may use.
     ("base", ["error", "quote", "layout", "hash", "parallel", "interrupt", "crash_point",
-              "remote_scripts"]),
+              "remote_scripts", "step_log", "summary_row", "host_key_policy"]),
 ]
 
 # ---------------------------------------------------------------------------------------------

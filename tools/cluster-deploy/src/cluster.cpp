@@ -2,6 +2,7 @@
 
 #include "agent_client.hpp"
 #include "parallel.hpp"
+#include "step_log.hpp"
 
 #include <algorithm>
 

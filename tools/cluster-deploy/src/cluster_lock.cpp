@@ -78,56 +78,13 @@ bool controller_dead_here(const std::string& controller)
 ClusterLock::ClusterLock(Cluster& cluster, const std::string& command, Seconds wait, Seconds lease)
     : m_cluster(cluster), m_parallel(cluster.parallel())
 {
-  const std::string who = lock_holder_name(command);
-  const std::string controller = controller_id();
-  std::map<std::string, LockHolder> held_by;    // node -> holder, for the nodes not taken yet
-  std::map<std::string, std::string> dead_runs; // node -> a holder found dead on this machine
-  std::mutex mutex;
   std::vector<NodeSlot*> pending;
   for (auto& slot : cluster.slots()) {
     if (slot.alive()) {
       pending.push_back(&slot);
     }
   }
-  auto deadline = std::chrono::steady_clock::now() + wait;
-  while (true) {
-    held_by.clear();
-    cluster.for_each_of(pending, [&](NodeSlot& slot) {
-      std::string dead;
-      {
-        std::lock_guard lock(mutex);
-        dead = dead_runs[slot.node->name];
-      }
-      auto taken = slot.ops->lock(who, controller, lease, dead);
-      std::lock_guard lock(mutex);
-      if (!taken) {
-        cluster.mark_failed(slot, "-", "lock", taken.error(), 0);
-      } else if (*taken) {
-        held_by[slot.node->name] = **taken;
-      } else {
-        if (const auto& stale = slot.ops->taken_over(); !stale.empty()) { // what a dead run left
-          std::fprintf(stderr, "cluster-deploy: %s: took over the stale lock of %s\n", slot.node->name.c_str(),
-                       stale.c_str());
-        }
-        m_taken.push_back(&slot);
-      }
-    });
-    std::erase_if(pending, [&](NodeSlot* slot) { return held_by.count(slot->node->name) == 0; });
-    // A holder whose controller was this machine's and is gone: ask again at once, naming it.
-    bool found_dead = false;
-    for (const auto& [node, holder] : held_by) {
-      if (!holder.run.empty() && dead_runs[node] != holder.run && controller_dead_here(holder.controller)) {
-        dead_runs[node] = holder.run;
-        found_dead = true;
-      }
-    }
-    if (pending.empty() || (!found_dead && std::chrono::steady_clock::now() + Seconds{2} > deadline)) {
-      break;
-    }
-    if (!found_dead) {
-      std::this_thread::sleep_for(Seconds{2});
-    }
-  }
+  auto held_by = take(pending, lock_holder_name(command), wait, lease);
   if (held_by.empty()) {
     m_held = true;
     crash_point("locked");
@@ -146,6 +103,62 @@ ClusterLock::ClusterLock(Cluster& cluster, const std::string& command, Seconds w
   std::fprintf(stderr, "cluster-deploy: error: nothing was changed; wait for that run to finish, or pass "
                        "--lock-wait SECONDS to wait for it\n");
   release();
+}
+
+std::map<std::string, LockHolder> ClusterLock::take(std::vector<NodeSlot*> pending, const std::string& who,
+                                                    Seconds wait, Seconds lease)
+{
+  const std::string controller = controller_id();
+  std::map<std::string, LockHolder> held_by;    // node -> holder, for the nodes not taken yet
+  std::map<std::string, std::string> dead_runs; // node -> a holder found dead on this machine
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (true) {
+    held_by = take_round(pending, who, controller, lease, dead_runs);
+    std::erase_if(pending, [&](NodeSlot* slot) { return held_by.count(slot->node->name) == 0; });
+    // A holder whose controller was this machine's and is gone: ask again at once, naming it.
+    bool found_dead = false;
+    for (const auto& [node, holder] : held_by) {
+      if (!holder.run.empty() && dead_runs[node] != holder.run && controller_dead_here(holder.controller)) {
+        dead_runs[node] = holder.run;
+        found_dead = true;
+      }
+    }
+    if (pending.empty() || (!found_dead && std::chrono::steady_clock::now() + Seconds{2} > deadline)) {
+      return held_by;
+    }
+    if (!found_dead) {
+      std::this_thread::sleep_for(Seconds{2});
+    }
+  }
+}
+
+std::map<std::string, LockHolder> ClusterLock::take_round(const std::vector<NodeSlot*>& pending, const std::string& who,
+                                                          const std::string& controller, Seconds lease,
+                                                          std::map<std::string, std::string>& dead_runs)
+{
+  std::map<std::string, LockHolder> held_by;
+  std::mutex mutex;
+  m_cluster.for_each_of(pending, [&](NodeSlot& slot) {
+    std::string dead;
+    {
+      std::lock_guard lock(mutex);
+      dead = dead_runs[slot.node->name];
+    }
+    auto taken = slot.ops->lock(who, controller, lease, dead);
+    std::lock_guard lock(mutex);
+    if (!taken) {
+      m_cluster.mark_failed(slot, "-", "lock", taken.error(), 0);
+    } else if (*taken) {
+      held_by[slot.node->name] = **taken;
+    } else {
+      if (const auto& stale = slot.ops->taken_over(); !stale.empty()) { // what a dead run left
+        std::fprintf(stderr, "cluster-deploy: %s: took over the stale lock of %s\n", slot.node->name.c_str(),
+                     stale.c_str());
+      }
+      m_taken.push_back(&slot);
+    }
+  });
+  return held_by;
 }
 
 ClusterLock::~ClusterLock()

@@ -3,7 +3,9 @@
 #pragma once
 
 #include "cluster.hpp"
+#include "node_ops.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,14 @@ public:
   bool held() const { return m_held; }
 
 private:
+  /// Takes the `pending` nodes, asking again every 2 s for up to `wait` (at once where a
+  /// holder's controller is found dead here); returns the nodes still held by others.
+  std::map<std::string, LockHolder> take(std::vector<NodeSlot*> pending, const std::string& who, Seconds wait,
+                                         Seconds lease);
+  /// One lock.sh on each pending node, in parallel; `dead_runs` names a dead holder per node.
+  std::map<std::string, LockHolder> take_round(const std::vector<NodeSlot*>& pending, const std::string& who,
+                                               const std::string& controller, Seconds lease,
+                                               std::map<std::string, std::string>& dead_runs);
   void release();
 
   Cluster& m_cluster;

@@ -8,8 +8,8 @@
 
 #include "cluster.hpp"
 #include "error.hpp"
+#include "node_change.hpp"
 #include "release.hpp"
-#include "rollout.hpp"
 
 #include <cstdint>
 #include <functional>

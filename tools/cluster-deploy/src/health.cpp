@@ -1,7 +1,7 @@
 #include "health.hpp"
 
-#include "output.hpp"
 #include "render.hpp"
+#include "step_log.hpp"
 
 #include <algorithm>
 #include <thread>

@@ -2,7 +2,7 @@
 // JSON documents with stable, documented fields (docs/helper.md, "Machine-readable output").
 #pragma once
 
-#include "output.hpp"
+#include "summary_row.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -1,10 +1,10 @@
 #include "node_ops.hpp"
 
 #include "hash.hpp"
-#include "output.hpp"
 #include "preflight.hpp"
 #include "quote.hpp"
 #include "remote_scripts.hpp"
+#include "step_log.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,5 @@
 #include "output.hpp"
 
-#include <spdlog/spdlog.h>
 
 #include "json_report.hpp"
 #include "progress.hpp"
@@ -231,20 +230,6 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows)
 double seconds_since(std::chrono::steady_clock::time_point start)
 {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-namespace {
-const auto k_run_start = std::chrono::steady_clock::now(); // the command run began
-}
-
-StepLog::StepLog(std::string node, std::string step)
-    : m_node(std::move(node)), m_step(std::move(step)), m_start(std::chrono::steady_clock::now())
-{
-}
-
-StepLog::~StepLog()
-{
-  spdlog::debug("{}: at {:.3f}s: {} ({:.3f}s)", m_node, seconds_since(k_run_start), m_step, seconds_since(m_start));
 }
 
 } // namespace deploy

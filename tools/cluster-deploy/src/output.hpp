@@ -3,6 +3,8 @@
 // table on stdout.
 #pragma once
 
+#include "summary_row.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -18,16 +20,6 @@ namespace deploy {
 enum class Color { automatic, always, never };
 /// What stdout carries: aligned text tables, or one JSON document (--json).
 enum class Format { text, json };
-
-/// One row of the summary: what happened to one service (or the node) on one node.
-struct SummaryRow {
-  std::string node;
-  std::string service; ///< "-" for node-level steps
-  std::string action;  ///< unchanged, restarted, started, stopped, ...
-  bool ok = true;
-  std::string detail; ///< failure reason
-  double seconds = 0;
-};
 
 /// Thread-safe progress printer and summary collector.
 class Output {
@@ -88,20 +80,5 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 /// Seconds elapsed since `start`.
 double seconds_since(std::chrono::steady_clock::time_point start);
-
-/// Logs one step on a node when it ends, for -v: "<node>: at <s since the run began>:
-/// <step> (<its seconds>)", so where a deploy spends its time can be read per node.
-class StepLog {
-public:
-  StepLog(std::string node, std::string step);
-  ~StepLog();
-  StepLog(const StepLog&) = delete;
-  StepLog& operator=(const StepLog&) = delete;
-
-private:
-  std::string m_node;
-  std::string m_step;
-  std::chrono::steady_clock::time_point m_start;
-};
 
 } // namespace deploy

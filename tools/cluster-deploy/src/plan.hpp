@@ -3,8 +3,8 @@
 #pragma once
 
 #include "error.hpp"
+#include "host_key_policy.hpp"
 #include "inventory.hpp"
-#include "transport.hpp"
 
 #include <filesystem>
 #include <string>

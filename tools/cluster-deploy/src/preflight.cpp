@@ -79,8 +79,8 @@ std::string preflight_request(const NodeRelease& release, const ChangeSet& chang
   }
   for (const auto& unit : changes.units_to_install) {
     auto path = NodeLayout::release_unit(unit);
-    auto file = std::find_if(release.files.begin(), release.files.end(),
-                             [&](const ReleaseFile& f) { return f.path == path; });
+    auto file =
+        std::find_if(release.files.begin(), release.files.end(), [&](const ReleaseFile& f) { return f.path == path; });
     if (file != release.files.end()) {
       text += unit_settings(unit, file->local);
     }

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "error.hpp"
-#include "output.hpp"
+#include "summary_row.hpp"
 
 #include <filesystem>
 #include <string>

@@ -12,9 +12,10 @@
 // run goes back and the rollout stops.
 #pragma once
 
+#include "changes.hpp"
 #include "cluster.hpp"
 #include "health.hpp"
-#include "changes.hpp"
+#include "node_change.hpp"
 
 #include <map>
 #include <string>
@@ -22,19 +23,6 @@
 
 namespace deploy {
 
-/// One node's part of a deploy or rollback.
-struct NodeChange {
-  NodeRelease release; ///< what the node switches to
-  ChangeSet changes;
-  RemoteState before;    ///< what it had: where a failed batch takes it back
-  /// Its services' units as read with `before`: one left as it was and running then is
-  /// checked by its probe alone.
-  std::map<std::string, UnitState> units_before;
-  bool switched = false; ///< switched to `release` in this run
-  std::string reason = "deploy"; ///< why it switches (deploy.log): deploy or rollback
-};
-
-using ClusterChanges = std::map<std::string, NodeChange>;
 
 /// Sizes of the consecutive batches in which `rolling` running instances of `service`
 /// restart, in a group of `group_size` nodes.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "error.hpp"
+#include "host_key_policy.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -59,9 +60,6 @@ public:
   /// An empty `request` only checks that the port accepts connections.
   virtual Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) = 0;
 };
-
-/// How to reach one node.
-enum class HostKeyPolicy { strict, accept_new };
 
 struct ConnectOptions {
   std::string host;                  ///< inventory address or ssh_config Host alias
