@@ -95,7 +95,7 @@ Commands
 
   ``FAN_OUT auto|on|off``
     Whether nodes pass programs and libraries on to each other during a deploy
-    (fan-out), so that this machine sends one copy of a file many nodes need
+    (fan-out), so that the controller sends one copy of a file many nodes need
     instead of one per node. ``auto`` (the default) does it where it pays (a
     file of 4 MiB or more going to 8 nodes or more); ``on`` for every program or
     library that goes to two nodes or more; ``off`` when the nodes cannot reach
@@ -118,7 +118,7 @@ Commands
 
   ``LOCAL_CLUSTER``
     This inventory is the local cluster (the ``local-cluster`` tool: systemd-nspawn
-    nodes on this machine). ``SSH_CONFIG``
+    nodes on the controller). ``SSH_CONFIG``
     then defaults to ``${CMAKE_BINARY_DIR}/local-cluster/ssh_config``, the ``deploy``
     and ``cluster-up`` targets and the ``cluster.setup`` test bring the local
     cluster up first, and ``cluster.cleanup`` takes it down. The tool is
@@ -155,7 +155,7 @@ Commands
     An imported executable target (for example from :command:`find_package`).
 
   ``PROGRAM <path>``
-    A program file on this machine (relative to :variable:`CMAKE_CURRENT_SOURCE_DIR`).
+    A program file on the controller (relative to :variable:`CMAKE_CURRENT_SOURCE_DIR`).
 
   ``GROUP <group>``
     The inventory group (``<group>.txt``) whose nodes run the service.
@@ -268,7 +268,7 @@ Commands
     Templates see ``@bootstrap@`` as ``true`` on that node only.
 
   ``BUNDLE_LIBS``
-    Ship the shared libraries the program loads on this machine (found as
+    Ship the shared libraries the program loads on the controller (found as
     ``ldd`` finds them, indirect ones included) with it, in the release's
     ``lib/<name>/``, and start the service with ``LD_LIBRARY_PATH`` pointing
     there: for nodes that lack them. glibc's own libraries (``libc``, ``libm``,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fan-out (deploy --fan-out on): a new worker program goes from here to one worker, and
+# Fan-out (deploy --fan-out on): a new worker program goes from the controller to one worker, and
 # the workers pass it on to each other over SSH with a key made for this deploy alone.
 # A worker cut off from the other nodes in the middle of passing it on does not stop the
-# deploy: the file goes from here instead. After a deploy that succeeded and after one
+# deploy: the file goes from the controller instead. After a deploy that succeeded and after one
 # that failed, the key is gone from every node.
 source "$(dirname "$0")/lib.sh"
 require_env
@@ -44,17 +44,17 @@ cut_table=cd_test_fan_out_cut
 heal_cut() { drop_nft_table "$seed" "$cut_table"; }
 restore_on_exit heal_cut
 
-# 1. Passed on: one copy from here, the others between workers; the key is gone afterwards.
+# 1. Passed on: one copy from the controller, the others between workers; the key is gone afterwards.
 sha=$(big_program one 64)
 one=$(plan_variant one --program "worker=$WORK/one/$name")
 run_helper 0 "$WORK/one.log" deploy --plan "$one" --fan-out on
-grep -qE "^fan-out: 1 file \(.*\): 1 sent from here \(.*\), $(( ${#workers[@]} - 1 )) passed on between nodes, 0 fell back" \
+grep -qE "^fan-out: 1 file \(.*\): 1 sent from the controller \(.*\), $(( ${#workers[@]} - 1 )) passed on between nodes, 0 fell back" \
   "$WORK/one.log" || fail "the workers did not pass the program on (see the fan-out line above)"
 check_runs "$sha"
 check_key_gone "after a deploy that succeeded"
-say "ok: one copy sent from here, $(( ${#workers[@]} - 1 )) passed on between workers"
+say "ok: one copy sent from the controller, $(( ${#workers[@]} - 1 )) passed on between workers"
 
-# 2. The seed is cut off from the other workers (not from here, nor from etcd) while it
+# 2. The seed is cut off from the other workers (not from the controller, nor from etcd) while it
 # passes the file on.
 sha=$(big_program cut 256)
 cut=$(plan_variant cut --program "worker=$WORK/cut/$name")
@@ -78,12 +78,12 @@ cutter=$!
 run_helper 0 "$WORK/cut.log" deploy --plan "$cut" --fan-out on
 wait "$cutter" || fail "the seed never passed the file on (no relay ssh seen on $seed)"
 grep -q "^cut$" "$WORK/cutter.log" || fail "the cut was not applied: $(cat "$WORK/cutter.log")"
-grep -qE "fan-out: bin/$name from $seed failed \(.*\); sending it from here" "$WORK/cut.log" ||
+grep -qE "fan-out: bin/$name from $seed failed \(.*\); sending it from the controller" "$WORK/cut.log" ||
   fail "no fallback from the cut-off $seed in the log"
 check_runs "$sha"
 check_key_gone "after a deploy with a node cut off"
 heal_cut
-say "ok: $seed cut off from the workers mid-transfer, its receiver got the file from here, every worker runs it"
+say "ok: $seed cut off from the workers mid-transfer, its receiver got the file from the controller, every worker runs it"
 
 # 3. A deploy that fails (the new workers never become healthy) takes the key away too.
 big_program bad 1 >/dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A run killed at any moment never locks the next one out (issue 22): killed right after
 # taking its locks or after staging, the same command again just works, with no --lock-wait;
-# a lock whose controller ran on this machine and is gone is taken over at once (even while
+# a lock whose controller process ran on the same machine and is gone is taken over at once (even while
 # the node still sees its connection); lock.sh whose connection closed under it takes
 # nothing; and a connection served by an "sshd-session" process (OpenSSH 9.8+) frees its
 # lock as soon as that process is gone.
@@ -49,7 +49,7 @@ run_helper 0 "$WORK/converged.log" deploy --plan "$changed" --dry-run
 grep -qE "^$worker: would deploy: unchanged" "$WORK/converged.log" || fail "after the re-run, $worker still has changes"
 no_lock_left "the re-runs"
 
-# 2. A lock whose controller was a process of this machine that is gone: taken over at once,
+# 2. A lock whose controller was a process of this same machine that is gone: taken over at once,
 #    although the node still counts its connection as open (pid 1 of the node, alive).
 boot=$(cat /proc/sys/kernel/random/boot_id)
 fake_lock() {  # fake_lock <controller>: a run r000000000000042 holds $worker

@@ -36,7 +36,7 @@ printf '\267\000' | dd of="$WORK/arm/$name" bs=1 seek=18 conv=notrunc status=non
 arm=$(plan_variant arm --program "worker=$WORK/arm/$name" --bundle-libs worker=none)
 check_refused "$arm" "$WORK/arm.log" "is built for another architecture \(ELF machine 183\) than this x86_64 node"
 
-# A worker linked against a library that no node has (this machine finds it by RUNPATH, as
+# A worker linked against a library that no node has (the controller finds it by RUNPATH, as
 # in a CMake build tree). It records that it ran, then waits to be stopped.
 printf 'int cluster_deploy_test_missing(void) { return 0; }\n' >"$WORK/lib/missing.c"
 cc -shared -fPIC -o "$WORK/lib/libcdmissing.so.1" -Wl,-soname,libcdmissing.so.1 "$WORK/lib/missing.c"
@@ -58,7 +58,7 @@ lacking=$(plan_variant lacking --program "worker=$WORK/lib/$name" --bundle-libs 
 check_refused "$lacking" "$WORK/lacking.log" "cannot run on this node: it lacks libcdmissing.so.1"
 
 # BUNDLE_LIBS: the library goes with the program and the service finds it. On the last worker:
-# the first may be older than this machine's glibc (that is BUNDLE_LIBS ALL's case:
+# the first may be older than the controller's glibc (that is BUNDLE_LIBS ALL's case:
 # helper.portable-program).
 worker=$(nodes_in_group workers | tail -n 1)
 bundled=$(plan_variant bundled --program "worker=$WORK/lib/$name" --bundle-libs worker=true \

@@ -110,12 +110,13 @@ std::map<std::string, LockHolder> ClusterLock::take(std::vector<NodeSlot*> pendi
 {
   const std::string controller = controller_id();
   std::map<std::string, LockHolder> held_by;    // node -> holder, for the nodes not taken yet
-  std::map<std::string, std::string> dead_runs; // node -> a holder found dead on this machine
+  std::map<std::string, std::string> dead_runs; // node -> a holder whose controller process is gone
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (true) {
     held_by = take_round(pending, who, controller, lease, dead_runs);
     std::erase_if(pending, [&](NodeSlot* slot) { return held_by.count(slot->node->name) == 0; });
-    // A holder whose controller was this machine's and is gone: ask again at once, naming it.
+    // A holder whose controller process ran on this same machine and is gone: ask again at
+    // once, naming it.
     bool found_dead = false;
     for (const auto& [node, holder] : held_by) {
       if (!holder.run.empty() && dead_runs[node] != holder.run && controller_dead_here(holder.controller)) {

@@ -66,7 +66,7 @@ Result<std::vector<const ReleaseFile*>> prepare(NodeOps& ops, const NodeChange& 
   return uploads;
 }
 
-/// Sends `uploads` from here and seals the release.
+/// Sends `uploads` from the controller and seals the release.
 Result<void> send_and_seal(NodeOps& ops, const NodeChange& work, const std::vector<const ReleaseFile*>& uploads,
                            Output& output)
 {

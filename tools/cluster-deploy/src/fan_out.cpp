@@ -176,7 +176,7 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
             spread[f].holders.push_back(to_p);
             return;
           }
-          // The sender passes nothing on any more; `to` gets files from here from now on
+          // The sender passes nothing on any more; `to` gets files from the controller from now on
           // (and may still pass them on: it may be the sender's fault).
           ++counts.fallbacks;
           can_pass_on[from] = false;
@@ -219,7 +219,7 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
     for (std::size_t f = 0; f < files.size(); ++f) {
       Spread& s = spread[f];
       std::erase_if(s.pending, [&](std::size_t p) { return failed.count(files[f].nodes[p].first) > 0; });
-      if (!files[f].pass_on) { // from here, to each node when it is free
+      if (!files[f].pass_on) { // from the controller, to each node when it is free
         send_from_here(f, [&](std::size_t) { return !seeding(); });
         continue;
       }
@@ -256,7 +256,7 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
         seed = seed && !wanted;
         return wanted;
       });
-      // No node left that could pass it on: every one gets it from here.
+      // No node left that could pass it on: every one gets it from the controller.
       bool none_can = std::none_of(s.pending.begin(), s.pending.end(),
                                    [&](std::size_t p) { return can_pass_on[files[f].nodes[p].first]; });
       if (seed && none_can) {
@@ -286,7 +286,7 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
           break;
         }
         // Nothing moves and something is left: cannot happen (a node with nothing in
-        // flight is never busy, so assign() sends from here); stop rather than spin.
+        // flight is never busy, so assign() sends from the controller); stop rather than spin.
         for (std::size_t f = 0; f < files.size(); ++f) {
           for (std::size_t p : spread[f].pending) {
             failed.emplace(files[f].nodes[p].first, "fan-out: " + files[f].nodes[p].second->path + " was never sent");
@@ -316,7 +316,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
       wanted.push_back(it->second);
     }
   }
-  // A node the inventory keeps out (fan_out=off: it cannot reach the others) gets its files from here.
+  // A node the inventory keeps out (fan_out=off: it cannot reach the others) gets its files from the controller.
   std::vector<std::vector<const ReleaseFile*>> candidates = wanted;
   for (std::size_t i = 0; i < slots.size(); ++i) {
     if (!slots[i]->node->fan_out) {
@@ -330,7 +330,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   Output& output = cluster.output();
   auto key = generate_key_pair();
   if (!key) {
-    output.progress("fan-out", "warning: " + key.error() + ": every node gets its files from here");
+    output.progress("fan-out", "warning: " + key.error() + ": every node gets its files from the controller");
     return;
   }
 
@@ -373,7 +373,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
       if (why.starts_with(slot.node->name + ": ")) {
         why.erase(0, slot.node->name.size() + 2);
       }
-      output.progress(slot.node->name, "fan-out: " + why + "; it gets its files from here");
+      output.progress(slot.node->name, "fan-out: " + why + "; it gets its files from the controller");
       return;
     }
     opened[i] = true;
@@ -382,7 +382,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
       host_keys[i] += known_hosts_name(*slot.node) + " " + line + "\n";
     }
   });
-  for (auto& file : files) { // a node that could not open gets its files from here
+  for (auto& file : files) { // a node that could not open gets its files from the controller
     std::erase_if(file.nodes, [&](const auto& entry) { return !opened[entry.first]; });
   }
   std::erase_if(files, [](const FanOutFile& file) { return file.nodes.size() < 2; });
@@ -390,7 +390,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
     return;
   }
 
-  // Everything else these nodes must get goes from here through the same supervisor: it
+  // Everything else these nodes must get goes from the controller through the same supervisor: it
   // overlaps passing on, and each node is in one transfer at a time.
   std::size_t relayed_files = files.size();
   for (std::size_t i = 0; i < slots.size(); ++i) {
@@ -424,13 +424,13 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   };
   moves.fell_back = [&](std::size_t from, std::size_t to, const ReleaseFile& file, const std::string& why) {
     output.progress(slots[to]->node->name, "fan-out: " + file.path + " from " + slots[from]->node->name +
-                                               " failed (" + why + "); sending it from here");
+                                               " failed (" + why + "); sending it from the controller");
   };
   FanOutCounts counts;
   auto failed = supervise_fan_out(files, can_pass_on, moves, counts);
 
   // What arrived by relay counts once the receiver's root has checked it (one round trip a
-  // node); what did not arrive whole stays in `uploads` and is sent from here.
+  // node); what did not arrive whole stays in `uploads` and is sent from the controller.
   std::vector<std::pair<std::size_t, std::vector<const ReleaseFile*>>> receivers(relayed.begin(), relayed.end());
   std::vector<std::vector<std::string>> resend(receivers.size());
   run_parallel(receivers.size(), cluster.parallel(), [&](std::size_t r) {
@@ -441,7 +441,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
         resend[r].push_back(file->path);
         output.progress(slots[node]->node->name, "fan-out: " + file->path + " did not arrive whole" +
                                                      (adopted ? "" : " (" + adopted.error() + ")") +
-                                                     "; sending it from here");
+                                                     "; sending it from the controller");
       }
     }
   });
@@ -465,7 +465,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   }
   output.progress("fan-out", std::to_string(relayed_files) + (relayed_files == 1 ? " file (" : " files (") +
                                  human_mib(one_copy) + " in one copy each): " +
-                                 std::to_string(counts.sent) + " sent from here (" + human_mib(counts.bytes_sent) +
+                                 std::to_string(counts.sent) + " sent from the controller (" + human_mib(counts.bytes_sent) +
                                  "), " + std::to_string(counts.passed_on) + " passed on between nodes, " +
                                  std::to_string(counts.fallbacks) + " fell back");
 }

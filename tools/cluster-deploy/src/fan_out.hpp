@@ -1,4 +1,4 @@
-// Fan-out: a program or library that many nodes must get goes from here to one of them,
+// Fan-out: a program or library that many nodes must get goes from the controller to one of them,
 // and the nodes that have it pass it on to those that lack it, over SSH between nodes
 // with a key made for this deploy alone (ssh_keygen.hpp; remote/relay-*.sh). This
 // machine supervises: it picks who passes what to whom, and sends a file itself to any
@@ -20,14 +20,14 @@
 
 namespace deploy {
 
-/// off: every node gets its files from here. on: every program or library that goes to
+/// off: every node gets its files from the controller. on: every program or library that goes to
 /// two or more nodes is passed on. automatic: only where it pays (k_fan_out_min_nodes,
 /// k_fan_out_min_bytes).
 enum class FanOutMode { off, automatic, on };
 
 /// The rule of `automatic`, from docs/benchmarks.md ("Fan-out"): passing a file on costs
 /// each hop an SSH connection between nodes and a check of what arrived, which pays only
-/// when this machine's uplink would otherwise carry many copies of a large file.
+/// when the controller's uplink would otherwise carry many copies of a large file.
 inline constexpr std::size_t k_fan_out_min_nodes = 8;
 inline constexpr std::uint64_t k_fan_out_min_bytes = 4 * 1024 * 1024;
 
@@ -39,7 +39,7 @@ struct FanOutFile {
   std::string sha256;
   std::uint64_t bytes = 0;
   std::vector<std::pair<std::size_t, const ReleaseFile*>> nodes; ///< node index, that node's file
-  bool pass_on = true; ///< false: sent from here to each node, once no first copy is on its way
+  bool pass_on = true; ///< false: sent from the controller to each node, once no first copy is on its way
 };
 
 /// The files to pass on among `uploads` (per node index: what that node must get), by
@@ -49,28 +49,28 @@ std::vector<FanOutFile> choose_fan_out(const std::vector<std::vector<const Relea
 
 /// How the supervisor moves one file. A node is in at most one call at a time.
 struct FanOutMoves {
-  /// From this machine to node `to`.
+  /// From the controller to node `to`.
   std::function<Result<void>(std::size_t to, const ReleaseFile& file)> send;
   /// From node `from`, which holds it as `held`, to node `to` (where it counts only once
   /// its hash is checked: fan_out() does that for every node at the end).
   std::function<Result<void>(std::size_t from, const ReleaseFile& held, std::size_t to, const ReleaseFile& file)>
       pass_on;
-  /// A transfer between nodes failed: `to` gets the file from here instead.
+  /// A transfer between nodes failed: `to` gets the file from the controller instead.
   std::function<void(std::size_t from, std::size_t to, const ReleaseFile& file, const std::string& why)> fell_back;
 };
 
 /// What the fan-out did.
 struct FanOutCounts {
-  int sent = 0;       ///< copies sent from here, first copies and fallbacks
+  int sent = 0;       ///< copies sent from the controller, first copies and fallbacks
   int passed_on = 0;  ///< copies passed between nodes
-  int fallbacks = 0;  ///< transfers between nodes that failed (the file was sent from here)
+  int fallbacks = 0;  ///< transfers between nodes that failed (the file was sent from the controller)
   std::uint64_t bytes_sent = 0;
 };
 
-/// Gets every file to every node of it: first from here to one node that can pass files
+/// Gets every file to every node of it: first from the controller to one node that can pass files
 /// on, then from every node that has it to one that lacks it, as nodes become free (so
 /// the number of holders about doubles each round). A node whose transfer between nodes
-/// failed gets that file and every later one from here, and its sender passes nothing on
+/// failed gets that file and every later one from the controller, and its sender passes nothing on
 /// any more.
 /// `can_pass_on[i]`: node i can send to the others. Returns, per node that did not get
 /// every file, why. Every call of `moves` is bounded by its own timeout.
@@ -79,7 +79,7 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
                                                      FanOutCounts& counts);
 
 /// When `mode` passes any of `uploads` (node name: what it must get) on between nodes,
-/// stages all of them, passed on or sent from here, and takes them out of `uploads` (what
+/// stages all of them, passed on or sent from the controller, and takes them out of `uploads` (what
 /// did not arrive whole stays, to be sent again); a node that got them by no way is marked
 /// failed. Before it returns, the deploy's key is gone from every node it went to.
 void fan_out(Cluster& cluster, const ClusterChanges& work,

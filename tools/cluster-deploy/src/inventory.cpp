@@ -125,7 +125,7 @@ Result<void> set_node_field_impl(Node& node, const std::string& key, const std::
     node.image = value;
   } else if (key == "fan_out") {
     if (value != "off" && value != "auto") {
-      return fail("bad fan_out '" + value + "' (off: this node gets its files from here and passes none on; auto)");
+      return fail("bad fan_out '" + value + "' (off: this node gets its files from the controller and passes none on; auto)");
     }
     node.fan_out = value == "auto";
   } else if (is_reserved(key)) {

@@ -187,7 +187,7 @@ Result<std::vector<BundledLibrary>> ldd_libraries(const std::filesystem::path& p
       continue;
     }
     if (path == "not") {
-      return fail(program.string() + " needs " + soname + ", which this machine cannot find either (BUNDLE_LIBS)");
+      return fail(program.string() + " needs " + soname + ", which the controller cannot find either (BUNDLE_LIBS)");
     }
     std::error_code ec;
     auto local = std::filesystem::canonical(path, ec);

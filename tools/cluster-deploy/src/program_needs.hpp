@@ -1,6 +1,6 @@
 // What a program needs from the node that runs it: the architecture it was built for, its
 // loader, its shared libraries and the symbol versions it uses from each (read from the
-// ELF file with libelf); and, for BUNDLE_LIBS, where this machine's copies of them are.
+// ELF file with libelf); and, for BUNDLE_LIBS, where the controller's copies of them are.
 #pragma once
 
 #include "error.hpp"
@@ -27,7 +27,7 @@ struct ProgramNeeds {
 /// The needs of an ELF file; nullopt for anything else (a script), which is not checked.
 Result<std::optional<ProgramNeeds>> read_program_needs(const std::filesystem::path& file);
 
-/// A library of this machine that a program loads (found as the loader would).
+/// A library of the controller that a program loads (found as the loader would).
 struct BundledLibrary {
   std::string soname; ///< for the loader: the file name of the program's PT_INTERP
   std::filesystem::path local;
@@ -36,7 +36,7 @@ struct BundledLibrary {
 
 /// The shared libraries `program` loads here, direct and indirect, except glibc's own
 /// (libc, libm, the loader...), which must match the node's loader and come from the node.
-/// Fails naming a library this machine cannot find either.
+/// Fails naming a library the controller cannot find either.
 Result<std::vector<BundledLibrary>> libraries_to_bundle(const std::filesystem::path& program);
 
 /// The whole closure `program` loads here (BUNDLE_LIBS ALL): every shared library, glibc's

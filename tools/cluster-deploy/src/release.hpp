@@ -18,7 +18,7 @@ namespace deploy {
 /// One file of a release, relative to the release folder.
 struct ReleaseFile {
   std::string path;            ///< bin/<program>, etc/<service>/<name>, units/<unit>
-  std::filesystem::path local; ///< where its content is on this machine
+  std::filesystem::path local; ///< where its content is on the controller
   std::string sha256;
   std::vector<std::string> services; ///< the services restarted when it changes
 };
@@ -44,7 +44,7 @@ struct NodeRelease {
 /// The services of a release (those that run on its node), by name.
 std::vector<std::string> services_of(const NodeRelease& release);
 
-/// What is read once per run from this machine's programs and libraries, whatever the
+/// What is read once per run from the controller's programs and libraries, whatever the
 /// number of nodes that get them: hashes, ELF needs, the libraries BUNDLE_LIBS ships.
 struct ProgramCache {
   std::map<std::filesystem::path, std::string> hashes;

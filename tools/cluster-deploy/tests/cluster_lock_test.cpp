@@ -76,11 +76,11 @@ TEST_CASE("a deploy reads each node in the lock's round trip and reads it again 
   CHECK(node.round_trips == 2);
 }
 
-TEST_CASE("a lock whose controller ran on this machine and is gone is taken over at once")
+TEST_CASE("a lock whose controller process ran on the same machine and is gone is taken over at once")
 {
   Plan plan = testing::example_plan("lock-dead-here");
   FakeCluster fakes;
-  // A deploy of this machine, killed: its pid is no process (above any pid_max).
+  // A deploy run here, killed: its pid is no process (above any pid_max).
   std::string boot = controller_id().substr(0, controller_id().find(' '));
   fakes.nodes["server2"].locked_by = "r000000000000001";
   fakes.nodes["server2"].lock_controller = boot + " 99999999 12345";
@@ -117,7 +117,7 @@ TEST_CASE("a lock whose controller lives, or ran on another machine, is not take
   CHECK(fakes.nodes["worker1"].locked_by == "r000000000000003");
 }
 
-TEST_CASE("controller_dead_here judges only processes of this machine's boot")
+TEST_CASE("controller_dead_here judges only processes of the same machine and boot")
 {
   CHECK_FALSE(controller_dead_here(controller_id()));
   std::string boot = controller_id().substr(0, controller_id().find(' '));

@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ struct FakeCluster {
   std::map<std::string, FakeNode> nodes;
   std::set<std::string> unreachable;
   std::vector<std::string> order; ///< systemctl start/restart/stop across nodes, in order
+  std::mutex connecting;          ///< a Cluster connects its nodes in parallel: one map insert at a time
 
   Connector connector()
   {
@@ -27,9 +29,11 @@ struct FakeCluster {
       if (unreachable.count(node.name)) {
         return fail(node.address + ": connection refused");
       }
-      nodes[node.name].name = node.name;
-      nodes[node.name].order = &order;
-      return std::unique_ptr<Transport>(new FakeTransport(nodes[node.name]));
+      std::lock_guard lock(connecting);
+      FakeNode& fake = nodes[node.name];
+      fake.name = node.name;
+      fake.order = &order;
+      return std::unique_ptr<Transport>(new FakeTransport(fake));
     };
   }
 };

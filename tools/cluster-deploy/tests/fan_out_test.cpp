@@ -118,7 +118,7 @@ TEST_CASE("fan-out: programs and libraries only, to two nodes or more - auto onl
   CHECK(choose_fan_out(one.uploads, FanOutMode::on).empty());
 }
 
-TEST_CASE("fan-out: one copy from here, the nodes pass it on, each node busy with one move at a time")
+TEST_CASE("fan-out: one copy from the controller, the nodes pass it on, each node busy with one move at a time")
 {
   Files files(32, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
@@ -143,7 +143,7 @@ TEST_CASE("fan-out: one copy from here, the nodes pass it on, each node busy wit
   CHECK(senders.size() >= 8);
 }
 
-TEST_CASE("fan-out: a node whose passing on fails stops passing on - its receiver gets the file from here")
+TEST_CASE("fan-out: a node whose passing on fails stops passing on - its receiver gets the file from the controller")
 {
   Files files(16, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
@@ -165,7 +165,7 @@ TEST_CASE("fan-out: a node whose passing on fails stops passing on - its receive
   CHECK_FALSE(recorder.overlap);
 }
 
-TEST_CASE("fan-out: nodes that cannot pass on get the file from here - a node that cannot take it is reported")
+TEST_CASE("fan-out: nodes that cannot pass on get the file from the controller - a node that cannot take it is reported")
 {
   Files files(4, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
@@ -180,7 +180,7 @@ TEST_CASE("fan-out: nodes that cannot pass on get the file from here - a node th
   CHECK(recorder.got.size() == 3);
 }
 
-TEST_CASE("deploy --fan-out on: the servers' program goes once from here - the key is taken away from every node")
+TEST_CASE("deploy --fan-out on: the servers' program goes once from the controller - the key is taken away from every node")
 {
   Plan plan = testing::example_plan("fan-out-deploy");
   FakeCluster fakes;
@@ -190,11 +190,11 @@ TEST_CASE("deploy --fan-out on: the servers' program goes once from here - the k
   auto has = [](const std::vector<std::string>& list, const std::string& item) {
     return std::find(list.begin(), list.end(), item) != list.end();
   };
-  // bin/db went to one server from here and was passed on to the other.
+  // bin/db went to one server from the controller and was passed on to the other.
   CHECK(has(s1.uploaded, "bin/db") != has(s2.uploaded, "bin/db"));
   CHECK(has(s1.adopted, "bin/db") != has(s2.adopted, "bin/db"));
   CHECK(s1.passed_on.size() + s2.passed_on.size() == 1);
-  // Configs always come from here.
+  // Configs always come from the controller.
   CHECK(has(s1.uploaded, "etc/db/db.conf"));
   CHECK(has(s2.uploaded, "etc/db/db.conf"));
   // The private key went on stdin, never in argv; it is gone again everywhere.
@@ -210,7 +210,7 @@ TEST_CASE("deploy --fan-out on: the servers' program goes once from here - the k
   CHECK(fakes.nodes["worker1"].relay_open_args.empty());
 }
 
-TEST_CASE("deploy --fan-out on: a failed pass-on falls back to sending from here and the deploy succeeds")
+TEST_CASE("deploy --fan-out on: a failed pass-on falls back to sending from the controller and the deploy succeeds")
 {
   Plan plan = testing::example_plan("fan-out-fallback");
   FakeCluster fakes;
@@ -223,7 +223,7 @@ TEST_CASE("deploy --fan-out on: a failed pass-on falls back to sending from here
   CHECK_FALSE(fakes.nodes["server2"].relay_open);
 }
 
-TEST_CASE("deploy --fan-out on: a node that cannot join the fan-out gets its files from here")
+TEST_CASE("deploy --fan-out on: a node that cannot join the fan-out gets its files from the controller")
 {
   Plan plan = testing::example_plan("fan-out-refused");
   FakeCluster fakes;
@@ -235,26 +235,26 @@ TEST_CASE("deploy --fan-out on: a node that cannot join the fan-out gets its fil
   CHECK_FALSE(fakes.nodes["server1"].relay_open);
 }
 
-TEST_CASE("deploy --fan-out on: a file that arrives damaged is sent again from here")
+TEST_CASE("deploy --fan-out on: a file that arrives damaged is sent again from the controller")
 {
   Plan plan = testing::example_plan("fan-out-damaged");
   FakeCluster fakes;
   fakes.nodes["server1"].arrives_damaged = {"bin/db"};
   fakes.nodes["server2"].arrives_damaged = {"bin/db"};
   REQUIRE(deploy_with_fan_out(plan, fakes));
-  // One server got it from here first, the other by relay, damaged: then from here too.
+  // One server got it from the controller first, the other by relay, damaged: then from the controller too.
   CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
   CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
   CHECK(fakes.nodes["server1"].adopted.empty());
   CHECK(fakes.nodes["server2"].adopted.empty());
 }
 
-TEST_CASE("fan-out: what no node passes on is sent from here once the first copy has left, one move a node at a time")
+TEST_CASE("fan-out: what no node passes on is sent from the controller once the first copy has left, one move a node at a time")
 {
   Files files(8, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
   REQUIRE(chosen.size() == 1);
-  for (std::size_t i = 0; i < 8; ++i) { // each node's config, from here only
+  for (std::size_t i = 0; i < 8; ++i) { // each node's config, from the controller only
     chosen.push_back(FanOutFile{"cc", 8, {{i, &files.configs[i]}}, false});
   }
   std::mutex mutex;
@@ -285,7 +285,7 @@ TEST_CASE("fan-out: what no node passes on is sent from here once the first copy
   CHECK_FALSE(recorder.overlap);
 }
 
-TEST_CASE("deploy --fan-out on: a node with fan_out=off in the inventory gets its files from here")
+TEST_CASE("deploy --fan-out on: a node with fan_out=off in the inventory gets its files from the controller")
 {
   Plan plan = testing::example_plan("fan-out-inventory-off");
   for (auto& node : plan.inventory.nodes) {

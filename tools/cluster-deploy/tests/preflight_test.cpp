@@ -32,7 +32,7 @@ TEST_CASE("preflight asks a node for each program's architecture, loader and lib
 namespace {
 
 /// Runs remote/preflight.sh here, as a node would (prelude included), with `request` on its
-/// stdin; returns what it said on stderr. The cluster's name is free on this machine.
+/// stdin; returns what it said on stderr. The cluster's name is free on the controller.
 std::string run_preflight(const std::string& request)
 {
   auto dir = testing::scratch_dir("preflight-script");
@@ -56,7 +56,7 @@ TEST_CASE("preflight's refusal of a glibc symbol version names it, and BUNDLE_LI
                                   "older; BUNDLE_LIBS ALL ships glibc and its loader with the program)\n"));
   CHECK_THAT(err, Catch::Contains("bin/worker cannot run on this node: it needs GLIBCXX_9.99 (the node's "
                                   "libstdc++.so.6 is older; BUNDLE_LIBS ships it)\n"));
-  CHECK_THAT(err, !Catch::Contains("GLIBC_2.2.5")); // this machine has it
+  CHECK_THAT(err, !Catch::Contains("GLIBC_2.2.5")); // the controller has it
 }
 
 TEST_CASE("BUNDLE_LIBS ALL: preflight asks for the architecture only, not the node's loader")

@@ -74,7 +74,7 @@ TEST_CASE("a release lists what its programs need from the node - BUNDLE_LIBS sh
   REQUIRE(plain->programs.size() == 1);
   const ProgramNeeds& needs = plain->programs[0].needs;
   CHECK(plain->programs[0].path == "bin/" + self.filename().string());
-  CHECK(needs.machine == 62); // this machine: x86-64
+  CHECK(needs.machine == 62); // the controller: x86-64
   CHECK(needs.interpreter.starts_with("/lib"));
   auto needed = [](const NodeRelease& release, const std::string& soname) {
     for (const auto& library : release.programs[0].needs.libraries) {

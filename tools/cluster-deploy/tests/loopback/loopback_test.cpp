@@ -106,7 +106,7 @@ std::filesystem::path copy_known_hosts(const char* source_env, const char* name)
   return target;
 }
 
-/// Whether a process with exactly these arguments runs on this machine (the loopback
+/// Whether a process with exactly these arguments runs on the controller (the loopback
 /// sshd's commands do), waiting up to `patience` for it to go away.
 bool process_runs(const std::vector<std::string>& args, std::chrono::milliseconds patience)
 {
