@@ -117,6 +117,14 @@ def strip(text):
             if out[k] != "\n":
                 out[k] = " "
 
+    def skip_literal(start, quote):
+        """Blanks the string or character literal opened at `start`; returns the index after it."""
+        j = start + 1
+        while j < n and text[j] != quote and text[j] != "\n":
+            j += 2 if text[j] == "\\" else 1
+        blank(start + 1, min(j, n))
+        return j + 1
+
     while i < n:
         c = text[i]
         if c == "\n":
@@ -174,11 +182,7 @@ def strip(text):
                     blank(i + 1, end - 1)
                     i = end
                     continue
-            j = i + 1
-            while j < n and text[j] != '"' and text[j] != "\n":
-                j += 2 if text[j] == "\\" else 1
-            blank(i + 1, min(j, n))
-            i = j + 1
+            i = skip_literal(i, '"')
             continue
         if c == "'":
             # A digit separator (1'000) is not a character literal.
@@ -188,11 +192,7 @@ def strip(text):
             if k < i and text[k].isdigit():
                 i += 1
                 continue
-            j = i + 1
-            while j < n and text[j] != "'" and text[j] != "\n":
-                j += 2 if text[j] == "\\" else 1
-            blank(i + 1, min(j, n))
-            i = j + 1
+            i = skip_literal(i, "'")
             continue
         i += 1
     return "".join(out), comments, includes
