@@ -382,6 +382,8 @@ set(CLUSTER_DEPLOY_HOST_KEY_POLICY "" CACHE STRING
 set_property(CACHE CLUSTER_DEPLOY_HOST_KEY_POLICY PROPERTY STRINGS ";strict;accept-new")
 option(CLUSTER_DEPLOY_KEEP_CLUSTER
   "ctest leaves the cluster deployed and the local cluster up (cluster.cleanup only heals faults)" OFF)
+option(CLUSTER_DEPLOY_EVIDENCE_ALWAYS
+  "collect the evidence of passing cluster tests too (failed and timed-out ones always get it)" OFF)
 set(CLUSTER_DEPLOY_WARM_SESSIONS "0" CACHE STRING
   "seconds an agent keeps the SSH sessions to the nodes open between runs (0: no agent)")
 
@@ -925,10 +927,22 @@ function(cluster_deploy_add_test name)
   if(DEFINED arg_WORKING_DIRECTORY)
     set(working_directory WORKING_DIRECTORY "${arg_WORKING_DIRECTORY}")
   endif()
-  add_test(NAME "${name}" COMMAND ${arg_COMMAND} ${working_directory})
-
   _cluster_deploy_helper(helper_command helper_file)
   _cluster_deploy_plan_file(plan)
+  # The test runs through `cluster-deploy run-test`, which collects its evidence when it fails
+  # or reaches its deadline. add_test would replace a first word naming an executable target
+  # by its file only in first position: do it here.
+  list(POP_FRONT arg_COMMAND first)
+  if(first MATCHES "^[A-Za-z0-9_.+-]+(::[A-Za-z0-9_.+-]+)*$") # could name a target (a path cannot)
+    set(first "$<$<TARGET_EXISTS:${first}>:$<TARGET_FILE:${first}>>$<$<NOT:$<TARGET_EXISTS:${first}>>:${first}>")
+  endif()
+  set(always "")
+  if(CLUSTER_DEPLOY_EVIDENCE_ALWAYS)
+    set(always --always)
+  endif()
+  add_test(NAME "${name}"
+    COMMAND "${helper_file}" run-test --plan "${plan}" --name "${name}" ${always} -- "${first}" ${arg_COMMAND}
+    ${working_directory})
   set(fault_wrapper "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/ClusterDeploy/cluster-fault")
   _cluster_deploy_effective_ssh_config(ssh_config)
   get_property(cluster GLOBAL PROPERTY _CLUSTER_DEPLOY_CLUSTER)
@@ -940,10 +954,21 @@ function(cluster_deploy_add_test name)
     SKIP_RETURN_CODE 77
     TIMEOUT ${arg_TIMEOUT}
     ENVIRONMENT "CLUSTER_DEPLOY=${helper_file};CLUSTER_DEPLOY_PLAN=${plan};CLUSTER_DEPLOY_SSH_CONFIG=${ssh_config};CLUSTER_DEPLOY_NODES=${CMAKE_BINARY_DIR}/cluster-deploy/nodes.txt;CLUSTER_DEPLOY_NAME=${cluster};CLUSTER_DEPLOY_FAULT=${fault_wrapper};CLUSTER_DEPLOY_TEARDOWN=${teardown}")
+  # The test's deadline is its TIMEOUT as the directory leaves it (set_tests_properties may
+  # change it after this call); CTest's own TIMEOUT gets a minute more, for the collection.
+  cmake_language(EVAL CODE "cmake_language(DEFER CALL _cluster_deploy_test_deadline [[${name}]])")
   # The fixture tests follow the cluster tests, not BUILD_TESTING: a project that turns
   # testing on with enable_testing() alone has no BUILD_TESTING.
   set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_TESTS "${name}")
   _cluster_deploy_schedule_finalize()
+endfunction()
+
+# Run at the end of the directory that added test <name> (cluster_deploy_add_test).
+function(_cluster_deploy_test_deadline name)
+  get_test_property("${name}" TIMEOUT timeout)
+  math(EXPR ctest_timeout "${timeout} + 60")
+  set_property(TEST "${name}" APPEND PROPERTY ENVIRONMENT "CLUSTER_DEPLOY_TEST_DEADLINE=${timeout}")
+  set_tests_properties("${name}" PROPERTIES TIMEOUT ${ctest_timeout})
 endfunction()
 
 # ---------------------------------------------------------------------------
@@ -1141,7 +1166,8 @@ function(_cluster_deploy_add_targets plan)
     "cluster-status|status||Status of cluster ${cluster}"
     "cluster-logs|logs|--lines,100|Logs of cluster ${cluster}"
     "cluster-clean|clean||Removing everything deployed to cluster ${cluster}"
-    "cluster-rollback|rollback||Rolling cluster ${cluster} back to its previous release")
+    "cluster-rollback|rollback||Rolling cluster ${cluster} back to its previous release"
+    "cluster-collect|collect|--since,-15m|Collecting the last 15 minutes of cluster ${cluster} (reads only)")
   foreach(row IN LISTS table)
     string(REPLACE "|" ";" row "${row}")
     list(GET row 0 target)
@@ -1191,7 +1217,9 @@ function(_cluster_deploy_add_fixture_tests plan)
   set(heal ::optional-step:: "${helper}" heal --plan "${plan}" ${warm})
   get_property(teardown GLOBAL PROPERTY _CLUSTER_DEPLOY_TEARDOWN)
   set(setup "")
-  set(cleanup ${heal})
+  # First the evidence of a test killed before it could collect it (CTest's TIMEOUT), while
+  # the nodes and their journals are still there.
+  set(cleanup ::optional-step:: "${helper}" collect --plan "${plan}" --pending ${warm} ${heal})
   if(CLUSTER_DEPLOY_KEEP_CLUSTER)
     set(teardown none) # kept for the next ctest run (an IDE running one test at a time)
   endif()

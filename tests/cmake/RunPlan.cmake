@@ -122,8 +122,10 @@ run(0 "ctest -L cluster" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster -
 expect_log("ctest -L cluster"
   "cluster-deploy heal --plan ${plan}"
   "cluster-deploy deploy --plan ${plan}"
+  "cluster-deploy run-test --plan ${plan} --name plan.env -- ${CMAKE_COMMAND} -DEXPECT_BINARY_DIR=${b} -P ${source}/check-env.cmake"
   "test plan.env ssh_config="
   "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+  "cluster-deploy collect --plan ${plan} --pending"
   "cluster-deploy heal --plan ${plan}")   # TEARDOWN none (a real inventory's default): nothing stops
 
 # A failing heal (nothing reachable yet, say) does not stop the fixture.
@@ -136,6 +138,7 @@ run(nonzero "ctest -L cluster, deploy fails" "${CMAKE_CTEST_COMMAND}" --test-dir
 expect_log("ctest -L cluster, deploy fails"
   "cluster-deploy heal --plan ${plan}"
   "cluster-deploy deploy --plan ${plan}"
+  "cluster-deploy collect --plan ${plan} --pending"
   "cluster-deploy heal --plan ${plan}")
 set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "")
 
@@ -148,8 +151,10 @@ foreach(teardown IN ITEMS down clean)
   expect_log("TEARDOWN ${teardown}: ctest -L cluster"
     "cluster-deploy heal --plan ${plan}"
     "cluster-deploy deploy --plan ${plan}"
+    "cluster-deploy run-test --plan ${plan} --name plan.env -- ${CMAKE_COMMAND} -DEXPECT_BINARY_DIR=${b} -P ${source}/check-env.cmake"
     "test plan.env ssh_config="
     "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+    "cluster-deploy collect --plan ${plan} --pending"
     "cluster-deploy heal --plan ${plan}"
     "cluster-deploy ${teardown} --plan ${plan}")
   set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "cluster-deploy:${teardown}")
@@ -191,8 +196,10 @@ expect_log("local cluster: ctest -L cluster"
   "local-cluster up ${local_cluster_args}"
   "cluster-deploy heal --plan ${plan}"
   "cluster-deploy deploy --plan ${plan}"
+  "cluster-deploy run-test --plan ${plan} --name plan.env -- ${CMAKE_COMMAND} -DEXPECT_BINARY_DIR=${b} -P ${source}/check-env.cmake"
   "test plan.env ssh_config=${b}/local-cluster/ssh_config"
   "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+  "cluster-deploy collect --plan ${plan} --pending"
   "cluster-deploy heal --plan ${plan}"
   "cluster-deploy clean --plan ${plan}"
   "local-cluster down ${local_cluster_args}")
@@ -200,6 +207,7 @@ set(ENV{CLUSTER_DEPLOY_FAKE_FAIL} "local-cluster:up")
 run(nonzero "local cluster: ctest -L cluster, local-cluster up fails" "${CMAKE_CTEST_COMMAND}" --test-dir "${b}" -L cluster)
 expect_log("local cluster: local-cluster up fails"
   "local-cluster up ${local_cluster_args}"
+  "cluster-deploy collect --plan ${plan} --pending"
   "cluster-deploy heal --plan ${plan}"
   "cluster-deploy clean --plan ${plan}"
   "local-cluster down ${local_cluster_args}")
@@ -215,8 +223,10 @@ foreach(round IN ITEMS 1 2)
     "local-cluster up ${local_cluster_args}"
     "cluster-deploy heal --plan ${plan}"
     "cluster-deploy deploy --plan ${plan}"
+    "cluster-deploy run-test --plan ${plan} --name plan.env -- ${CMAKE_COMMAND} -DEXPECT_BINARY_DIR=${b} -P ${source}/check-env.cmake"
     "test plan.env ssh_config=${b}/local-cluster/ssh_config"
     "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+    "cluster-deploy collect --plan ${plan} --pending"
     "cluster-deploy heal --plan ${plan}")
 endforeach()
 configure("${b}" -DCLUSTER_DEPLOY_KEEP_CLUSTER=OFF)
@@ -228,8 +238,10 @@ expect_log("local cluster, warm"
   "local-cluster up ${local_cluster_args}"
   "cluster-deploy heal --plan ${plan} --warm 600"
   "cluster-deploy deploy --plan ${plan} --warm 600"
+  "cluster-deploy run-test --plan ${plan} --name plan.env -- ${CMAKE_COMMAND} -DEXPECT_BINARY_DIR=${b} -P ${source}/check-env.cmake"
   "test plan.env ssh_config=${b}/local-cluster/ssh_config"
   "cluster-deploy fault --plan ${plan} partition one --service store --for 5"
+  "cluster-deploy collect --plan ${plan} --pending --warm 600"
   "cluster-deploy heal --plan ${plan} --warm 600")
 configure("${b}" -DCLUSTER_DEPLOY_KEEP_CLUSTER=OFF -DCLUSTER_DEPLOY_WARM_SESSIONS=0)
 

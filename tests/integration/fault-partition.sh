@@ -28,6 +28,8 @@ for i in $(seq 1 20); do
   acked+=("$prefix/$i")
 done
 
+fail_here_if_asked "while $isolated is cut off"
+
 # The partition is real: the isolated member can reach no leader, so it cannot commit a write.
 if etcd_put "$isolated" "$prefix/from-isolated" x 2>/dev/null; then
   fail "a write through the isolated member $isolated succeeded: the partition cut nothing"

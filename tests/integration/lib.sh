@@ -87,8 +87,38 @@ print(v if isinstance(v, str) else json.dumps(v))
 ' "$1"
 }
 
+# record_operation <process> <op> <start> <end> <exit status of the request>: one line of the
+# test's history (docs/testing.md, "A test's history"), read by timeline.html when the test fails.
+# Status 0 is ok, 1 an HTTP error (etcd refused: fail), anything else (a timeout, no connection)
+# unknown: the write may or may not have happened.
+record_operation() {
+  [[ -n "${CLUSTER_DEPLOY_HISTORY:-}" ]] || return 0
+  local result=unknown
+  case $5 in 0) result=ok ;; 1) result=fail ;; esac
+  printf '{"process":"%s","op":"%s","start":%s,"end":%s,"result":"%s"}\n' "$1" "$2" "$3" "$4" "$result" \
+    >>"$CLUSTER_DEPLOY_HISTORY"
+}
+
 etcd_put() {
-  etcd_post "$1" /v3/kv/put "{\"key\":\"$(b64 "$2")\",\"value\":\"$(b64 "$3")\"}" >/dev/null
+  local start=$EPOCHREALTIME status=0
+  etcd_post "$1" /v3/kv/put "{\"key\":\"$(b64 "$2")\",\"value\":\"$(b64 "$3")\"}" >/dev/null || status=$?
+  record_operation "client via $1" "put $2" "$start" "$EPOCHREALTIME" "$status"
+  return "$status"
+}
+
+# fail_here_if_asked <what the test is doing>: with CLUSTER_DEPLOY_EXAMPLE_FAIL=fail the test
+# fails here, with =hang it stops making progress here (until its deadline): how
+# helper.evidence shows what a failed or timed-out test leaves behind.
+fail_here_if_asked() {
+  case ${CLUSTER_DEPLOY_EXAMPLE_FAIL:-} in
+  fail) fail "failing on purpose $1 (CLUSTER_DEPLOY_EXAMPLE_FAIL=fail)" ;;
+  hang)
+    say "hanging on purpose $1 (CLUSTER_DEPLOY_EXAMPLE_FAIL=hang)"
+    local fd
+    exec {fd}<> <(:) # a read that never gets a line, with no process left behind to wait on
+    read -r -t 3600 -u "$fd" || true
+    ;;
+  esac
 }
 
 # etcd_get <node> <key>: prints the value, or nothing when the key does not exist.

@@ -25,6 +25,7 @@ if [ "$kind" = kill ]; then
   # Instant: nothing stays changed, nothing to heal. --kill-who, not --kill-whom: systemd
   # 247 (Debian 11) knows only the first, 252 and later both.
   systemctl kill --kill-who=main --signal=SIGKILL -- "$@"
+  say_in_journal "fault $id kill: $*"
   exit 0
 fi
 if [ "$kind" = partition ] && ! command -v nft >/dev/null 2>&1; then
@@ -143,3 +144,4 @@ pause)
   ;;
 esac
 trap - EXIT
+say_in_journal "fault $id $kind for ${seconds}s: $*"

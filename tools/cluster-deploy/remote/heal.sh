@@ -43,6 +43,7 @@ for record in "$dir"/faults/*; do
     esac
   done <"$record"
   rm -f "$record"
+  say_in_journal "healed $id $kind"
   echo "healed $id $kind"
 done
 

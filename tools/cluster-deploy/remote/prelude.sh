@@ -26,6 +26,10 @@ table_prefix() { printf 'cluster_deploy_%s_' "$cluster" | tr -c 'A-Za-z0-9_\n' _
 # The transient timer and service that heal fault <id>.
 heal_unit() { printf 'cluster-deploy-heal-%s-%s\n' "$cluster" "$1"; }
 
+# A line in the node's journal under our tag, where the evidence of a failed test looks for
+# faults (collect.sh). Never fails the caller.
+say_in_journal() { logger -t "cluster-deploy-$cluster" -- "$*" 2>/dev/null || true; }
+
 unit_name() { printf '%s-%s.service\n' "$cluster" "$1"; }
 
 # True for a unit file of ours (cluster "kv" never touches "kv-test"'s units).

@@ -4,7 +4,9 @@
 #include "agent_client.hpp"
 #include "ansible_inventory.hpp"
 #include "cluster_lock.hpp"
+#include "collect.hpp"
 #include "deploy.hpp"
+#include "evidence.hpp"
 #include "fault.hpp"
 #include "interrupt.hpp"
 #include "inventory.hpp"
@@ -12,13 +14,16 @@
 #include "nodes_file.hpp"
 #include "quote.hpp"
 #include "report.hpp"
+#include "run_test.hpp"
 #include "status.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 
@@ -44,6 +49,13 @@ struct Options {
   std::string export_format;
   std::string inventory; ///< inventory --inventory DIR: read it without a plan
   int warm = 0;          ///< --warm SECONDS: sessions through the agent, kept that long unused
+  struct {
+    std::string since = "-10m";
+    std::string until;
+    std::string out;
+    bool pending = false;
+  } collect;
+  RunTestOptions test;
   std::map<std::string, NodeRelease> releases; ///< rendered before connecting (deploy)
 };
 
@@ -200,6 +212,11 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
   }
 }
 
+double now_seconds()
+{
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 /// Direct sessions, or with --warm the agent's (started when none runs). Where the agent
 /// cannot be used, this run connects directly and says why.
 Connector connector(const Options& options)
@@ -262,7 +279,8 @@ int execute(const Command& command, Options& options)
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
   cluster.connect(connector(options));
   std::optional<ClusterLock> lock; // the commands that change nodes hold them for the run
-  if (long_running && !options.dry_run) {
+  bool lock_taken = long_running && !options.dry_run;
+  if (lock_taken) {
     catch_interrupts();
     // What a deploy or rollback reads first comes with the lock: one round trip fewer.
     for (auto& slot : cluster.slots()) {
@@ -278,18 +296,71 @@ int execute(const Command& command, Options& options)
       return k_exit_node_failure;
     }
   }
+  double started = now_seconds();
   bool ok = command.run(cluster, services, options);
   lock.reset();
   if (!options.junit.empty()) {
     write_junit(options.junit, std::string("cluster-deploy ") + command.name + " " + plan.cluster, output.rows())
         .value_or_throw(k_exit_node_failure); // nodes were already touched: not a usage error
   }
+  int code = ok ? k_exit_ok : k_exit_node_failure;
   if (interrupted()) {
     std::fprintf(stderr, "cluster-deploy: %s stopped by %s: the nodes above marked not done keep what they had; "
                          "run the same command again to finish\n", command.name, interrupt_name().c_str());
-    return 128 + interrupted();
+    code = 128 + interrupted();
   }
-  return ok ? k_exit_ok : k_exit_node_failure;
+  if (lock_taken) { // what changed nodes, for the evidence of a test that fails meanwhile
+    append_run(plan.output_dir / "runs.jsonl", {run_id(), name, started, now_seconds(), code, ""});
+  }
+  return code;
+}
+
+/// A collector for `plan` with fresh connections (collect, run-test).
+Collector plan_collector(const Plan& plan, const std::vector<const Node*>& nodes, const Options& options)
+{
+  return [&plan, nodes, &options](const CollectOptions& window) {
+    Output output(parse_color(options.color), Format::text, false);
+    return collect_from_plan(plan, nodes, connector(options), output, window);
+  };
+}
+
+/// collect: the evidence of a window, or (--pending) of the tests killed before they could.
+int execute_collect(Options& options)
+{
+  Plan plan = load_plan(options.plan).value_or_throw();
+  auto nodes = select_nodes(plan, options.selection).value_or_throw();
+  std::filesystem::path evidence = plan.output_dir / "evidence";
+  if (options.collect.pending) {
+    int n = collect_pending(evidence, plan_collector(plan, nodes, options));
+    std::printf("cluster-deploy: collected the evidence of %d test(s) killed before they could\n", n);
+    return k_exit_ok;
+  }
+  double now = now_seconds();
+  CollectOptions window;
+  window.since = parse_time(options.collect.since, now).value_or_throw();
+  window.until = options.collect.until.empty() ? now : parse_time(options.collect.until, now).value_or_throw();
+  if (window.until <= window.since) {
+    throw Error("--until must come after --since");
+  }
+  window.out = options.collect.out.empty() ? evidence / "collect" / std::to_string(static_cast<long long>(now))
+                                           : std::filesystem::path(options.collect.out);
+  auto files = plan_collector(plan, nodes, options)(window).value_or_throw(k_exit_node_failure);
+  std::printf("cluster-deploy: evidence in %s\n", window.out.c_str());
+  for (const auto& file : files) {
+    std::printf("  %s\n", file.c_str());
+  }
+  return k_exit_ok;
+}
+
+/// run-test: how CTest runs a cluster_deploy_add_test test (the deadline comes from the module).
+int execute_run_test(Options& options)
+{
+  Plan plan = load_plan(options.plan).value_or_throw();
+  options.test.evidence = plan.output_dir / "evidence";
+  if (const char* deadline = std::getenv("CLUSTER_DEPLOY_TEST_DEADLINE")) {
+    options.test.deadline = std::atoi(deadline);
+  }
+  return run_test(options.test, plan_collector(plan, {}, options));
 }
 
 } // namespace
@@ -306,6 +377,24 @@ int run(int argc, char** argv)
                                                 "exits after --idle seconds without a client)");
   agent->add_option("--socket", agent_socket, "the socket to serve (in a folder of this user's alone)")->required();
   agent->add_option("--idle", agent_idle, "seconds without a client before it exits")->check(CLI::Range(1, 86400));
+  CLI::App* collect = app.add_subcommand(
+      "collect", "write the evidence of a time window from every node (journals, faults, status, timeline.html); "
+                 "reads only");
+  add_selection_options(*collect, options);
+  collect->add_option("--since", options.collect.since, "start: epoch seconds, -10m (ago) or 2026-12-03T20:00:00Z")
+      ->capture_default_str();
+  collect->add_option("--until", options.collect.until, "end, in the same forms (default: now)");
+  collect->add_option("--out", options.collect.out,
+                      "the folder to write (default <build>/cluster-deploy/evidence/collect/<time>)");
+  collect->add_flag("--pending", options.collect.pending,
+                    "collect for the tests killed before they could (what the cluster.cleanup fixture runs)");
+  CLI::App* test = app.add_subcommand(
+      "run-test", "run a cluster test's command as CTest does for cluster_deploy_add_test: on failure or "
+                  "timeout, collect its evidence");
+  add_selection_options(*test, options);
+  test->add_option("--name", options.test.name, "the test's name (its evidence folder)")->required();
+  test->add_flag("--always", options.test.always, "collect for a passing test too");
+  test->add_option("command", options.test.command, "the test's command, after --")->required();
   for (const auto& command : commands()) {
     CLI::App* sub = app.add_subcommand(command.name, command.help);
     add_selection_options(*sub, options);
@@ -323,6 +412,12 @@ int run(int argc, char** argv)
     return run_agent(agent_socket, Seconds{agent_idle}, [](const ConnectOptions& o) { return connect_ssh(o); });
   }
   try {
+    if (collect->parsed()) {
+      return execute_collect(options);
+    }
+    if (test->parsed()) {
+      return execute_run_test(options);
+    }
     return execute(*chosen, options);
   } catch (const Error& e) {
     std::fprintf(stderr, "cluster-deploy: error: %s\n", e.what());

@@ -32,6 +32,7 @@ extern const Script unlock;          ///< gives it back
 extern const Script fault;           ///< applies one fault after arming the timer that heals it
 extern const Script heal;            ///< undoes the faults of ours on the node
 extern const Script list_faults;     ///< prints the active faults
+extern const Script collect;         ///< a window of journal, status and release, for evidence (reads only)
 extern const Script releases;        ///< picks the release a rollback goes to
 extern const Script relay_open;      ///< fan-out: installs the deploy's key and inbox, prints the host keys
 extern const Script relay_receive;   ///< fan-out: the key's forced command (the text relay_open installs)
