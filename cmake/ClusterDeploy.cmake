@@ -331,12 +331,26 @@ Commands
   leader. Faults need ``FAULTS`` (or ``LOCAL_CLUSTER``) on the inventory.
   Call it after :command:`cluster_deploy_inventory`.
 
+  The test runs through ``cluster-deploy run-test``: its output is passed
+  through, it is stopped at its deadline (its ``TIMEOUT`` as the directory
+  leaves it, so a later :command:`set_tests_properties` counts; CTest's own
+  ``TIMEOUT`` is 60 s more, for what follows), and when it fails or reaches
+  the deadline the evidence of its time window is collected from the nodes
+  into ``<build>/cluster-deploy/evidence/<name>/<time>/`` (``latest`` points
+  to the newest): every node's journal of the services and of our faults,
+  ``systemctl status``, the release, ``faults.jsonl``, ``summary.txt`` and a
+  self-contained ``timeline.html``. The output ends with
+  ``[[ATTACHMENT|<path>]]`` lines that Jenkins, GitLab and Azure DevOps attach
+  to the test in ``ctest --output-junit`` reports. The test's client may write
+  its operations as JSON lines to ``CLUSTER_DEPLOY_HISTORY`` for the timeline
+  (docs/testing.md, "A test's history").
+
 Targets and tests
 ^^^^^^^^^^^^^^^^^
 
 When an inventory is declared, the end of the top-level configure step creates
 these targets (none is part of ``ALL``): ``deploy``, ``cluster-plan`` (a dry
-run), ``cluster-up``, ``cluster-down``, ``cluster-status``, ``cluster-logs``,
+run), ``cluster-up``, ``cluster-down``, ``cluster-status``, ``cluster-logs``, ``cluster-collect``,
 ``cluster-clean``, ``cluster-rollback`` (every node back to the release before
 its current one, with the same batches and gates as ``deploy``) and, for a
 ``LOCAL_CLUSTER`` inventory, ``local-cluster-up``, ``local-cluster-down`` and
@@ -346,8 +360,11 @@ declared and either a test was added with :command:`cluster_deploy_add_test` or
 ``cluster.cleanup`` (so a project that turns testing on with :command:`enable_testing`
 alone, or with ``include(CTest)``, gets them alike). A cluster test without any
 service is an error at configure time: there would be nothing to deploy.
-Both first undo every fault of ours (``cluster-deploy heal``), so a fault that a
-failed or interrupted test left behind is healed before anything else.
+Both undo every fault of ours (``cluster-deploy heal``) before anything else, so
+a fault that a failed or interrupted test left behind is healed; the cleanup
+first collects the evidence of a test that was killed before it could
+(``cluster-deploy collect --pending``). The target ``cluster-collect`` collects
+the last 15 minutes by hand (it only reads).
 Tests cannot build: build the project before running ``ctest``.
 
 Cache variables
@@ -367,6 +384,9 @@ Cache variables
   its own ``ctest -R <test>``: the next run's ``cluster.setup`` finds
   everything current and changes nothing. Take it down with the
   ``local-cluster-down`` target (or ``cluster-clean``) when done.
+``CLUSTER_DEPLOY_EVIDENCE_ALWAYS``
+  ``OFF`` by default. When ``ON``, a passing cluster test's evidence is
+  collected too (a failed or timed-out one always gets it).
 ``CLUSTER_DEPLOY_WARM_SESSIONS``
   ``0`` by default. When a number of seconds, the targets and the fixture tests
   run the helper with ``--warm <seconds>``: an agent of this user keeps the SSH

@@ -39,7 +39,7 @@ BUCKETS = [(1, 20), (21, 40), (41, 60), (61, 100), (101, None)]
 LAYERS = [
     ("entry", ["main", "cli"]),
     # What each command does to the nodes (deploy also does rollback, up, down, clean).
-    ("commands", ["deploy", "status", "logs", "fault", "cluster_lock"]),
+    ("commands", ["deploy", "status", "logs", "fault", "cluster_lock", "run_test", "collect"]),
     # The order and batches of (re)starts, shared by deploy, rollback and up.
     ("rollout", ["rollout"]),
     # Steps a command or the rollout takes: passing files on, health, the Raft leader.
@@ -47,7 +47,7 @@ LAYERS = [
     # The nodes of a run, one Transport each, in parallel.
     ("cluster", ["cluster"]),
     # What the user sees: cluster and the steps report into it, node_ops does not.
-    ("presentation", ["output", "progress", "json_report", "report"]),
+    ("presentation", ["output", "progress", "json_report", "report", "timeline", "evidence"]),
     # Each remote action and the parsing of its output; one node's part of a deploy.
     ("node actions", ["node_ops", "node_change"]),
     # How we reach a node: the seam and what is behind it (libssh, the warm-session agent).

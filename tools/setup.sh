@@ -12,6 +12,7 @@ readonly packages=(
   ansible-core   # helper.ansible-inventory reads the Ansible export with ansible-inventory
   openssh-client openssh-server iproute2 systemd-container debootstrap shellcheck
   procps         # pgrep/pkill: tests look for the warm-session agent and the fan-out relay
+  chromium       # helper.evidence opens a failed test's timeline.html headless
 )
 
 die() { echo "setup: error: $*" >&2; exit 2; }

@@ -100,9 +100,9 @@ record_operation() {
 }
 
 etcd_put() {
-  local start=$EPOCHREALTIME status=0
+  local start=${EPOCHREALTIME/,/.} status=0 # a locale's decimal comma would not be JSON
   etcd_post "$1" /v3/kv/put "{\"key\":\"$(b64 "$2")\",\"value\":\"$(b64 "$3")\"}" >/dev/null || status=$?
-  record_operation "client via $1" "put $2" "$start" "$EPOCHREALTIME" "$status"
+  record_operation "client via $1" "put $2" "$start" "${EPOCHREALTIME/,/.}" "$status"
   return "$status"
 }
 

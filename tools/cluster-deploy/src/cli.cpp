@@ -232,6 +232,40 @@ Connector connector(const Options& options)
   return agent_connector(*socket);
 }
 
+/// Usage errors that need the plan, before anything is connected.
+void refuse_misuse(const Command& command, const Plan& plan, const Options& options)
+{
+  std::string name = command.name;
+  if (name == "clean" && !options.selection.services.empty()) {
+    throw Error("clean removes whole nodes' releases: it takes --group and --node, not --service");
+  }
+  if (name == "fault" && !plan.faults_allowed) {
+    throw Error("faults are not allowed on the inventory " + plan.inventory_dir.string() +
+                ": add FAULTS to its cluster_deploy_inventory() call if this cluster may be disturbed");
+  }
+  if (options.fault.keep_down && options.fault.kind != "kill") {
+    throw Error("--keep-down goes with kill only");
+  }
+}
+
+/// Takes every node's lock into `lock` for a command that changes nodes; Ctrl-C ends it cleanly.
+/// False when some node could not be taken.
+bool take_nodes(Cluster& cluster, const std::string& name, const Options& options, std::optional<ClusterLock>& lock)
+{
+  catch_interrupts();
+  // What a deploy or rollback reads first comes with the lock: one round trip fewer.
+  for (auto& slot : cluster.slots()) {
+    auto release = options.releases.find(slot.node->name);
+    if (slot.ops && name == "deploy" && release != options.releases.end()) {
+      slot.ops->read_with_lock(services_of(release->second));
+    } else if (slot.ops && name == "rollback") {
+      slot.ops->read_with_lock({});
+    }
+  }
+  lock.emplace(cluster, name, Seconds{options.lock_wait});
+  return lock->held();
+}
+
 int execute(const Command& command, Options& options)
 {
   if (!options.inventory.empty()) { // inventory --inventory DIR: no plan
@@ -241,10 +275,8 @@ int execute(const Command& command, Options& options)
   if (options.plan.empty()) { // only inventory may go without it, given --inventory
     throw Error("give --plan <build>/cluster-deploy/plan.xml or, to list an inventory's nodes, --inventory DIR");
   }
-  if (std::string(command.name) == "clean" && !options.selection.services.empty()) {
-    throw Error("clean removes whole nodes' releases: it takes --group and --node, not --service");
-  }
   Plan plan = load_plan(options.plan).value_or_throw();
+  refuse_misuse(command, plan, options);
   std::string name = command.name;
   options.selection.idle_nodes = (name == "deploy" || name == "clean") && options.selection.services.empty();
   auto nodes = select_nodes(plan, options.selection).value_or_throw();
@@ -254,13 +286,6 @@ int execute(const Command& command, Options& options)
     for (const auto& node : plan.inventory.nodes) {
       nodes.push_back(&node);
     }
-  }
-  if (std::string(command.name) == "fault" && !plan.faults_allowed) {
-    throw Error("faults are not allowed on the inventory " + plan.inventory_dir.string() +
-                ": add FAULTS to its cluster_deploy_inventory() call if this cluster may be disturbed");
-  }
-  if (options.fault.keep_down && options.fault.kind != "kill") {
-    throw Error("--keep-down goes with kill only");
   }
   if (command.offline) {
     return command.offline(plan, nodes, options) ? k_exit_ok : k_exit_node_failure;
@@ -278,23 +303,10 @@ int execute(const Command& command, Options& options)
   Output output(parse_color(options.color), options.json ? Format::json : Format::text, long_running);
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
   cluster.connect(connector(options));
+  bool changes_nodes = long_running && !options.dry_run;
   std::optional<ClusterLock> lock; // the commands that change nodes hold them for the run
-  bool lock_taken = long_running && !options.dry_run;
-  if (lock_taken) {
-    catch_interrupts();
-    // What a deploy or rollback reads first comes with the lock: one round trip fewer.
-    for (auto& slot : cluster.slots()) {
-      auto release = options.releases.find(slot.node->name);
-      if (slot.ops && name == "deploy" && release != options.releases.end()) {
-        slot.ops->read_with_lock(services_of(release->second));
-      } else if (slot.ops && name == "rollback") {
-        slot.ops->read_with_lock({});
-      }
-    }
-    lock.emplace(cluster, name, Seconds{options.lock_wait});
-    if (!lock->held()) {
-      return k_exit_node_failure;
-    }
+  if (changes_nodes && !take_nodes(cluster, name, options, lock)) {
+    return k_exit_node_failure;
   }
   double started = now_seconds();
   bool ok = command.run(cluster, services, options);
@@ -309,18 +321,19 @@ int execute(const Command& command, Options& options)
                          "run the same command again to finish\n", command.name, interrupt_name().c_str());
     code = 128 + interrupted();
   }
-  if (lock_taken) { // what changed nodes, for the evidence of a test that fails meanwhile
+  if (changes_nodes) { // for the evidence of a test that fails meanwhile
     append_run(plan.output_dir / "runs.jsonl", {run_id(), name, started, now_seconds(), code, ""});
   }
   return code;
 }
 
-/// A collector for `plan` with fresh connections (collect, run-test).
-Collector plan_collector(const Plan& plan, const std::vector<const Node*>& nodes, const Options& options)
+/// A collector for `plan` with fresh connections (collect, run-test); empty lists: all.
+Collector plan_collector(const Plan& plan, const std::vector<const Node*>& nodes,
+                         const std::vector<const Service*>& services, const Options& options)
 {
-  return [&plan, nodes, &options](const CollectOptions& window) {
+  return [&plan, nodes, services, &options](const CollectOptions& window) {
     Output output(parse_color(options.color), Format::text, false);
-    return collect_from_plan(plan, nodes, connector(options), output, window);
+    return collect_from_plan(plan, nodes, services, connector(options), output, window);
   };
 }
 
@@ -329,9 +342,10 @@ int execute_collect(Options& options)
 {
   Plan plan = load_plan(options.plan).value_or_throw();
   auto nodes = select_nodes(plan, options.selection).value_or_throw();
+  auto services = select_services(plan, options.selection).value_or_throw();
   std::filesystem::path evidence = plan.output_dir / "evidence";
   if (options.collect.pending) {
-    int n = collect_pending(evidence, plan_collector(plan, nodes, options));
+    int n = collect_pending(evidence, plan_collector(plan, nodes, services, options));
     std::printf("cluster-deploy: collected the evidence of %d test(s) killed before they could\n", n);
     return k_exit_ok;
   }
@@ -344,7 +358,7 @@ int execute_collect(Options& options)
   }
   window.out = options.collect.out.empty() ? evidence / "collect" / std::to_string(static_cast<long long>(now))
                                            : std::filesystem::path(options.collect.out);
-  auto files = plan_collector(plan, nodes, options)(window).value_or_throw(k_exit_node_failure);
+  auto files = plan_collector(plan, nodes, services, options)(window).value_or_throw(k_exit_node_failure);
   std::printf("cluster-deploy: evidence in %s\n", window.out.c_str());
   for (const auto& file : files) {
     std::printf("  %s\n", file.c_str());
@@ -360,7 +374,31 @@ int execute_run_test(Options& options)
   if (const char* deadline = std::getenv("CLUSTER_DEPLOY_TEST_DEADLINE")) {
     options.test.deadline = std::atoi(deadline);
   }
-  return run_test(options.test, plan_collector(plan, {}, options));
+  return run_test(options.test, plan_collector(plan, {}, {}, options));
+}
+
+/// collect and run-test: the evidence of a failed test (collect.hpp, run_test.hpp).
+std::pair<CLI::App*, CLI::App*> add_evidence_commands(CLI::App& app, Options& options)
+{
+  CLI::App* collect = app.add_subcommand(
+      "collect", "write the evidence of a time window from every node (journals, faults, status, timeline.html); "
+                 "reads only");
+  add_selection_options(*collect, options);
+  collect->add_option("--since", options.collect.since, "start: epoch seconds, -10m (ago) or 2026-12-03T20:00:00Z")
+      ->capture_default_str();
+  collect->add_option("--until", options.collect.until, "end, in the same forms (default: now)");
+  collect->add_option("--out", options.collect.out,
+                      "the folder to write (default <build>/cluster-deploy/evidence/collect/<time>)");
+  collect->add_flag("--pending", options.collect.pending,
+                    "collect for the tests killed before they could (what the cluster.cleanup fixture runs)");
+  CLI::App* test = app.add_subcommand(
+      "run-test", "run a cluster test's command as CTest does for cluster_deploy_add_test: on failure or "
+                  "timeout, collect its evidence");
+  test->add_option("--plan", options.plan, "plan file written by CMake (<build>/cluster-deploy/plan.xml)")->required();
+  test->add_option("--name", options.test.name, "the test's name (its evidence folder)")->required();
+  test->add_flag("--always", options.test.always, "collect for a passing test too");
+  test->add_option("command", options.test.command, "the test's command, after --")->required();
+  return {collect, test};
 }
 
 } // namespace
@@ -377,24 +415,7 @@ int run(int argc, char** argv)
                                                 "exits after --idle seconds without a client)");
   agent->add_option("--socket", agent_socket, "the socket to serve (in a folder of this user's alone)")->required();
   agent->add_option("--idle", agent_idle, "seconds without a client before it exits")->check(CLI::Range(1, 86400));
-  CLI::App* collect = app.add_subcommand(
-      "collect", "write the evidence of a time window from every node (journals, faults, status, timeline.html); "
-                 "reads only");
-  add_selection_options(*collect, options);
-  collect->add_option("--since", options.collect.since, "start: epoch seconds, -10m (ago) or 2026-12-03T20:00:00Z")
-      ->capture_default_str();
-  collect->add_option("--until", options.collect.until, "end, in the same forms (default: now)");
-  collect->add_option("--out", options.collect.out,
-                      "the folder to write (default <build>/cluster-deploy/evidence/collect/<time>)");
-  collect->add_flag("--pending", options.collect.pending,
-                    "collect for the tests killed before they could (what the cluster.cleanup fixture runs)");
-  CLI::App* test = app.add_subcommand(
-      "run-test", "run a cluster test's command as CTest does for cluster_deploy_add_test: on failure or "
-                  "timeout, collect its evidence");
-  add_selection_options(*test, options);
-  test->add_option("--name", options.test.name, "the test's name (its evidence folder)")->required();
-  test->add_flag("--always", options.test.always, "collect for a passing test too");
-  test->add_option("command", options.test.command, "the test's command, after --")->required();
+  auto [collect, test] = add_evidence_commands(app, options);
   for (const auto& command : commands()) {
     CLI::App* sub = app.add_subcommand(command.name, command.help);
     add_selection_options(*sub, options);

@@ -1,6 +1,7 @@
 #include "collect.hpp"
 
 #include "node_ops.hpp"
+#include "timeline.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -163,10 +164,18 @@ Result<std::vector<std::filesystem::path>> run_collect(Cluster& cluster, const s
   if (!options.test_output.empty()) {
     evidence.test_output = read_text(options.test_output);
   }
-  return write_evidence(evidence, options.out);
+  auto files = write_evidence(evidence, options.out);
+  if (files && !write_file(options.out / "timeline.html", timeline_html(evidence))) {
+    return Failure{"could not write " + (options.out / "timeline.html").string()};
+  }
+  if (files) { // the page right after the summary: people look at it before they read a log
+    files->insert(files->begin() + 1, options.out / "timeline.html");
+  }
+  return files;
 }
 
 Result<std::vector<std::filesystem::path>> collect_from_plan(const Plan& plan, std::vector<const Node*> nodes,
+                                                             std::vector<const Service*> services,
                                                              const Connector& connector, Output& output,
                                                              CollectOptions options)
 {
@@ -176,13 +185,14 @@ Result<std::vector<std::filesystem::path>> collect_from_plan(const Plan& plan, s
     }
   }
   auto chosen = sample_nodes(plan, nodes, k_collect_max_nodes, options.left_out);
-  auto services = select_services(plan, {});
-  if (!services) {
-    return Failure{services.error()};
+  if (services.empty()) {
+    for (const auto& service : plan.services) {
+      services.push_back(&service);
+    }
   }
   Cluster cluster(plan, chosen, output, plan.ssh.parallel);
   cluster.connect(connector);
-  return run_collect(cluster, *services, options);
+  return run_collect(cluster, services, options);
 }
 
 } // namespace deploy

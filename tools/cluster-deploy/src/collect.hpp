@@ -29,8 +29,10 @@ Result<std::vector<std::filesystem::path>> run_collect(Cluster& cluster, const s
                                                        const CollectOptions& options);
 
 /// Connects to `nodes` (sampled when there are many; empty: every node of the plan) and collects
-/// what the plan's services logged. A node that cannot be reached is named in the summary.
+/// what `services` logged (empty: every service). A node that cannot be reached is named in the
+/// summary.
 Result<std::vector<std::filesystem::path>> collect_from_plan(const Plan& plan, std::vector<const Node*> nodes,
+                                                             std::vector<const Service*> services,
                                                              const Connector& connector, Output& output,
                                                              CollectOptions options);
 

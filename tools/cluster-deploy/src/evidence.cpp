@@ -1,7 +1,5 @@
 #include "evidence.hpp"
 
-#include "timeline.hpp"
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -113,12 +111,18 @@ bool became_leader(const std::string& message)
          message.find("entering leader state") != std::string::npos;
 }
 
+} // namespace
+
 bool write_file(const std::filesystem::path& path, const std::string& text)
 {
+  mode_t old_mask = ::umask(077); // journals may hold what a service logged: this user's alone
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  ::umask(old_mask);
   out << text;
   return static_cast<bool>(out);
 }
+
+namespace {
 
 std::string clock_time(double seconds)
 {
@@ -365,7 +369,7 @@ Result<std::vector<std::filesystem::path>> write_evidence(const Evidence& ev, co
     ::umask(old_mask);
     return Failure{"cannot create " + dir.string() + ": " + ec.message()};
   }
-  std::vector<fs::path> files = {dir / "summary.txt", dir / "timeline.html", dir / "faults.jsonl"};
+  std::vector<fs::path> files = {dir / "summary.txt", dir / "faults.jsonl"};
   bool ok = write_file(dir / "summary.txt", evidence_summary(ev));
   std::string faults, runs, history;
   for (const auto& f : ev.faults) {
@@ -396,7 +400,6 @@ Result<std::vector<std::filesystem::path>> write_evidence(const Evidence& ev, co
          write_file(nd / "kernel.txt", n.kernel) && write_file(nd / "cores.txt", n.cores) && ok;
     files.push_back(nd / "journal.txt");
   }
-  ok = write_file(dir / "timeline.html", timeline_html(ev)) && ok;
   ::umask(old_mask);
   if (!ok) {
     return Failure{"could not write every file of " + dir.string()};

@@ -105,10 +105,14 @@ std::vector<RunRecord> read_runs(const std::filesystem::path& file, double since
 /// Appends one run to runs.jsonl (the commands that change nodes, at their end).
 void append_run(const std::filesystem::path& file, const RunRecord& run);
 
-/// Writes the folder: summary.txt, faults.jsonl, runs.jsonl, history.jsonl, test-output.txt,
-/// nodes/<node>/{journal.txt,status.txt,current,kernel.txt,cores.txt} and timeline.html; every
-/// file readable by this user alone. Returns the files that matter most, summary first.
+/// Writes the folder: summary.txt, faults.jsonl, runs.jsonl, history.jsonl, test-output.txt and
+/// nodes/<node>/{journal.txt,status.txt,current,kernel.txt,cores.txt}; every file readable by
+/// this user alone. Returns the files that matter most, summary first. (timeline.html comes
+/// from timeline.hpp, written beside them by collect.)
 Result<std::vector<std::filesystem::path>> write_evidence(const Evidence& evidence, const std::filesystem::path& dir);
+
+/// Writes `text` to `path` (truncating); false when it could not.
+bool write_file(const std::filesystem::path& path, const std::string& text);
 
 /// The summary.txt text.
 std::string evidence_summary(const Evidence& evidence);

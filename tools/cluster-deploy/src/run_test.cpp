@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -79,8 +80,15 @@ void report(const std::string& name, const std::string& result, const fs::path& 
   }
   std::printf("cluster-deploy: %s %s: evidence in %s (summary.txt, then timeline.html)\n", name.c_str(),
               result.c_str(), dir.c_str());
-  for (const auto& file : *files) { // Jenkins, GitLab and Azure attach these to the JUnit test case
-    std::printf("[[ATTACHMENT|%s]]\n", fs::absolute(file).c_str());
+  // Jenkins and Azure attach these to the JUnit test case; GitLab too, with a path relative
+  // to its project folder.
+  const char* project = std::getenv("CI_PROJECT_DIR");
+  for (const auto& file : *files) {
+    fs::path path = fs::absolute(file);
+    if (project && *project && path.string().starts_with(fs::path(project).lexically_normal().string() + "/")) {
+      path = path.lexically_relative(project);
+    }
+    std::printf("[[ATTACHMENT|%s]]\n", path.c_str());
   }
   std::fflush(stdout);
 }

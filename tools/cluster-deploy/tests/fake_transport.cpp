@@ -246,6 +246,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     if (m_node.locked_by == args.at(1)) {
       m_node.locked_by.clear();
     }
+  } else if (script == "collect.sh") {
+    m_node.collect_requests.push_back(args);
+    ok.out = m_node.collect_output;
   } else if (script != "journal.sh") {
     ok = ExecResult{127, "", "", script + ": no such script in the fake"};
   }

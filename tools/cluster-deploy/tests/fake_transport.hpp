@@ -36,6 +36,8 @@ struct FakeNode {
   bool partials_damaged = false;                          ///< upload.sh finds a resumed file damaged (exit 3)
   std::vector<std::string> journal;                       ///< what journal.sh prints ("<timestamp> <text>" lines)
   std::vector<std::vector<std::string>> journal_requests; ///< journal.sh's arguments, per call
+  std::string collect_output;                             ///< what collect.sh prints
+  std::vector<std::vector<std::string>> collect_requests; ///< collect.sh's arguments, per call
   std::string locked_by;                                  ///< the run holding the node's lock (lock.sh), or empty
   std::string lock_controller;                            ///< the holding run's controller (lock.sh's <controller>)
   std::vector<std::string> lock_holders;                  ///< who took the lock, per lock.sh
