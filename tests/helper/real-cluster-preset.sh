@@ -43,4 +43,20 @@ run_helper 0 "$WORK/status.log" status --plan "$real_plan" # exit 0: every servi
 for node in $(all_nodes | awk '{ print $1 }'); do
   grep -qE "^$node +[a-z]+ +active" "$WORK/status.log" || fail "$node: no running service after the real-cluster tests"
 done
-say "ok: ctest --preset real-cluster on a real inventory ran, skipped what stops services, left every service running"
+
+# Collecting evidence on a real inventory only reads: what we own on each node (files, units,
+# modes, times, the lock and fault records) and the services' processes are the same after it.
+node_state() { # <node>
+  on_node "$1" "sudo sh -c 'find /opt/$CLUSTER_DEPLOY_NAME /etc/systemd/system /run/cluster-deploy -xdev \
+    -printf \"%p %s %m %T@\n\" 2>/dev/null | sort | sha256sum; systemctl show -p MainPID -p NRestarts \
+    $CLUSTER_DEPLOY_NAME-etcd.service $CLUSTER_DEPLOY_NAME-worker.service'"
+}
+for node in $(all_nodes | awk '{ print $1 }'); do node_state "$node" >"$WORK/before.$node"; done
+run_helper 0 "$WORK/collect.log" collect --plan "$real_plan" --since -2m --out "$WORK/evidence"
+[[ -s $WORK/evidence/summary.txt && -s $WORK/evidence/timeline.html ]] || fail "collect wrote no evidence"
+for node in $(all_nodes | awk '{ print $1 }'); do
+  [[ -s $WORK/evidence/nodes/$node/journal.txt ]] || fail "$node: collect read no journal"
+  node_state "$node" >"$WORK/after.$node"
+  cmp -s "$WORK/before.$node" "$WORK/after.$node" || fail "$node: collect changed the node: $(diff "$WORK/before.$node" "$WORK/after.$node")"
+done
+say "ok: ctest --preset real-cluster on a real inventory ran, skipped what stops services, left every service running; collect changed nothing"
