@@ -47,7 +47,7 @@ LAYERS = [
     # The nodes of a run, one Transport each, in parallel.
     ("cluster", ["cluster"]),
     # What the user sees: cluster and the steps report into it, node_ops does not.
-    ("presentation", ["output", "progress", "json_report", "report", "timeline", "evidence"]),
+    ("presentation", ["output", "progress", "json_report", "report", "timeline", "evidence", "audit"]),
     # Each remote action and the parsing of its output; one node's part of a deploy.
     ("node actions", ["node_ops", "node_change"]),
     # How we reach a node: the seam and what is behind it (libssh, the warm-session agent).

@@ -50,16 +50,18 @@ run_helper 1 "$WORK/status.log" status --plan "$plan"   # 1: etcd is down on $s3
 grep -E "^$w1 +worker .*pause" "$WORK/status.log" >/dev/null || fail "status shows no pause on $w1"
 grep -E "^$s3 +etcd .*kill-keep-down" "$WORK/status.log" >/dev/null || fail "status shows no kill on $s3"
 
-# ... are healed by the fixture's first step, run exactly as ctest runs cluster.cleanup.
+# ... are healed by the fixture's first step that changes anything, run exactly as ctest runs
+# cluster.cleanup.
 build=$(dirname "$(dirname "$plan")")
 mapfile -t heal_step < <(ctest --test-dir "$build" --show-only=json-v1 | python3 -c '
 import json, sys
 tests = {t["name"]: t for t in json.load(sys.stdin)["tests"]}
 command = tests["cluster.cleanup"]["command"]
-marks = [i for i, w in enumerate(command) if w in ("::step::", "::optional-step::")]
-step = command[:marks[1]] if len(marks) > 1 else command
-assert step[marks[0] + 2] == "heal", "the cleanup fixture does not heal first: %r" % step
-print("\n".join(step))')
+marks = [i for i, w in enumerate(command) if w in ("::step::", "::optional-step::")] + [len(command)]
+steps = [command[a:b] for a, b in zip(marks, marks[1:])]
+# Its first step collects the evidence of a killed test (reads only); the heal comes next.
+assert steps[0][2] == "collect" and steps[1][2] == "heal", "the cleanup fixture does not heal first: %r" % steps
+print("\n".join(command[:marks[0]] + steps[1]))')
 ((${#heal_step[@]} > 0)) || fail "cannot read the cleanup fixture's command"
 "${heal_step[@]}" || fail "the cleanup fixture's heal step failed"
 wait_until 30 "etcd did not come back on $s3 after heal" etcd_active "$s3"

@@ -14,4 +14,14 @@ after=$(fingerprints)
 services=$(echo "$after" | wc -l)
 report=$(python3 -c 'import sys, xml.etree.ElementTree as ET; s = ET.parse(sys.argv[1]).getroot(); print(s.get("tests"), s.get("failures"))' "$WORK/deploy.xml")
 [[ "$report" == "$services 0" ]] || fail "JUnit report says '$report' (tests failures), expected '$services 0'"
-say "nothing sent, nothing restarted on $(echo "$after" | wc -l) services"
+
+# The run is in the build tree's audit: `runs` lists it last, `runs --run` shows its steps per node.
+run_helper 0 "$WORK/runs.log" runs --plan "$CLUSTER_DEPLOY_PLAN" --last 1
+run=$(awk '$2 == "deploy" && $5 == "exit" && $6 == 0 { print $3 }' "$WORK/runs.log")
+[[ -n $run ]] || fail "runs does not show the deploy that just ended"
+run_helper 0 "$WORK/steps.log" runs --plan "$CLUSTER_DEPLOY_PLAN" --run "$run"
+while read -r node _; do
+  grep -qE "^ *\+[0-9.]+s +[0-9.]+s  $node +.*lock.* ok$" "$WORK/steps.log" ||
+    fail "the audit of $run has no lock step on $node"
+done < <(all_nodes)
+say "nothing sent, nothing restarted on $(echo "$after" | wc -l) services; the run is in the audit"

@@ -3,6 +3,7 @@
 #include "agent.hpp"
 #include "agent_client.hpp"
 #include "ansible_inventory.hpp"
+#include "audit.hpp"
 #include "cluster_lock.hpp"
 #include "collect.hpp"
 #include "deploy.hpp"
@@ -56,6 +57,8 @@ struct Options {
     bool pending = false;
   } collect;
   RunTestOptions test;
+  int runs_last = 10;
+  std::string runs_run; ///< runs --run ID: that run's steps
   std::map<std::string, NodeRelease> releases; ///< rendered before connecting (deploy)
 };
 
@@ -123,6 +126,15 @@ const std::vector<Command>& commands()
        [](Cluster& c, const auto&, const Options&) { return run_heal(c); }},
       {"leader", "print the node that leads the service's group (its LEADER query)",
        [](Cluster& c, const auto& s, const Options&) { return run_leader(c, s); }},
+      {"runs",
+       "show the last runs that changed nodes from this build tree, or (--run ID) one run's steps per node; "
+       "connects to nothing",
+       nullptr,
+       false,
+       [](const Plan& plan, const std::vector<const Node*>&, const Options& o) {
+         std::printf("%s", runs_report(plan.output_dir, o.runs_last, o.runs_run).c_str());
+         return true;
+       }},
       {"inventory",
        "print the inventory in another tool's format (--plan P --export ansible), or check one and list its nodes "
        "(--inventory DIR); connects to nothing",
@@ -152,6 +164,20 @@ void add_selection_options(CLI::App& app, Options& options)
                  "keep the SSH sessions to the nodes open for later runs, in an agent of this user that exits after "
                  "SECONDS unused (default 0: connect for this run only)")
       ->check(CLI::Range(0, 86400));
+}
+
+/// fault's kind, targets and options.
+void add_fault_options(CLI::App& sub, Options& options)
+{
+  sub.add_option("kind", options.fault.kind, "partition, kill, pause, resume or stop")
+      ->required()
+      ->check(CLI::IsMember({"partition", "kill", "pause", "resume", "stop"}));
+  sub.add_option("targets", options.fault.targets,
+                 "node or group names, or one, minority, majority, leader (of --service's group)");
+  sub.add_option("--for", options.fault.seconds, "seconds until the fault heals itself on the node (default 600)")
+      ->check(CLI::Range(1, 86400));
+  sub.add_option("--from", options.fault.from, "partition: cut off from these nodes or groups only")->delimiter(',');
+  sub.add_flag("--keep-down", options.fault.keep_down, "kill: keep the killed services stopped for --for seconds");
 }
 
 void add_command_options(const std::string& name, CLI::App& sub, Options& options)
@@ -188,7 +214,12 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
                    "read this inventory instead of a plan: print 'name address group file:line' per node")
         ->excludes(plan);
   }
-  if (name != "logs" && name != "inventory") {
+  if (name == "runs") {
+    sub.add_option("--last", options.runs_last, "how many runs (default 10)")->check(CLI::Range(1, 100000));
+    sub.add_option("--run", options.runs_run, "the run id whose steps to show")
+        ->check([](const std::string& id) { return is_safe_name(id) ? std::string() : "not a run id: " + id; });
+  }
+  if (name != "logs" && name != "inventory" && name != "runs") {
     sub.add_flag("--json", options.json, "print the result (status, dry run or summary) as JSON on stdout");
   }
   if (name == "logs") {
@@ -197,15 +228,7 @@ void add_command_options(const std::string& name, CLI::App& sub, Options& option
     sub.add_option("--since", options.logs.since, "as journalctl --since (e.g. '10 min ago')");
   }
   if (name == "fault") {
-    sub.add_option("kind", options.fault.kind, "partition, kill, pause, resume or stop")
-        ->required()
-        ->check(CLI::IsMember({"partition", "kill", "pause", "resume", "stop"}));
-    sub.add_option("targets", options.fault.targets,
-                   "node or group names, or one, minority, majority, leader (of --service's group)");
-    sub.add_option("--for", options.fault.seconds, "seconds until the fault heals itself on the node (default 600)")
-        ->check(CLI::Range(1, 86400));
-    sub.add_option("--from", options.fault.from, "partition: cut off from these nodes or groups only")->delimiter(',');
-    sub.add_flag("--keep-down", options.fault.keep_down, "kill: keep the killed services stopped for --for seconds");
+    add_fault_options(sub, options);
   }
   if (name == "clean") {
     sub.add_flag("--purge-data", options.purge_data, "also delete /var/lib/<cluster> (the services' data)");
@@ -266,6 +289,28 @@ bool take_nodes(Cluster& cluster, const std::string& name, const Options& option
   return lock->held();
 }
 
+/// The end of a command run: the JUnit report, what an interrupt left, the audit line (for a run
+/// that changed nodes, `started` >= 0). Returns the exit status.
+int finish_run(const Command& command, const Plan& plan, const Options& options, const std::vector<SummaryRow>& rows,
+               bool ok, double started)
+{
+  std::string name = command.name;
+  if (!options.junit.empty()) {
+    write_junit(options.junit, std::string("cluster-deploy ") + command.name + " " + plan.cluster, rows)
+        .value_or_throw(k_exit_node_failure); // nodes were already touched: not a usage error
+  }
+  int code = ok ? k_exit_ok : k_exit_node_failure;
+  if (interrupted()) {
+    std::fprintf(stderr, "cluster-deploy: %s stopped by %s: the nodes above marked not done keep what they had; "
+                         "run the same command again to finish\n", command.name, interrupt_name().c_str());
+    code = 128 + interrupted();
+  }
+  if (started >= 0) { // for the evidence of a test that fails meanwhile
+    append_run(plan.output_dir / "runs.jsonl", {run_id(), name, started, now_seconds(), code, ""});
+  }
+  return code;
+}
+
 int execute(const Command& command, Options& options)
 {
   if (!options.inventory.empty()) { // inventory --inventory DIR: no plan
@@ -304,28 +349,22 @@ int execute(const Command& command, Options& options)
   Cluster cluster(plan, nodes, output, options.parallel > 0 ? options.parallel : plan.ssh.parallel);
   cluster.connect(connector(options));
   bool changes_nodes = long_running && !options.dry_run;
-  std::optional<ClusterLock> lock; // the commands that change nodes hold them for the run
-  if (changes_nodes && !take_nodes(cluster, name, options, lock)) {
-    return k_exit_node_failure;
+  if (changes_nodes) { // every node step of this run, for `cluster-deploy runs --run <id>`
+    StepLog::audit_to(audit_file(plan.output_dir / "runs" / (run_id() + ".jsonl")));
   }
   double started = now_seconds();
+  std::optional<ClusterLock> lock; // the commands that change nodes hold them for the run
+  if (changes_nodes && !take_nodes(cluster, name, options, lock)) {
+    StepLog::audit_to({});
+    append_run(plan.output_dir / "runs.jsonl", {run_id(), name, started, now_seconds(), k_exit_node_failure, ""});
+    return k_exit_node_failure;
+  }
   bool ok = command.run(cluster, services, options);
   lock.reset();
-  if (!options.junit.empty()) {
-    write_junit(options.junit, std::string("cluster-deploy ") + command.name + " " + plan.cluster, output.rows())
-        .value_or_throw(k_exit_node_failure); // nodes were already touched: not a usage error
-  }
-  int code = ok ? k_exit_ok : k_exit_node_failure;
-  if (interrupted()) {
-    std::fprintf(stderr, "cluster-deploy: %s stopped by %s: the nodes above marked not done keep what they had; "
-                         "run the same command again to finish\n", command.name, interrupt_name().c_str());
-    code = 128 + interrupted();
-  }
-  if (changes_nodes) { // for the evidence of a test that fails meanwhile
-    append_run(plan.output_dir / "runs.jsonl", {run_id(), name, started, now_seconds(), code, ""});
-  }
-  return code;
+  StepLog::audit_to({});
+  return finish_run(command, plan, options, output.rows(), ok, changes_nodes ? started : -1);
 }
+
 
 /// A collector for `plan` with fresh connections (collect, run-test); empty lists: all.
 Collector plan_collector(const Plan& plan, const std::vector<const Node*>& nodes,

@@ -127,7 +127,11 @@ void Cluster::connect(const Connector& connector)
     auto start = std::chrono::steady_clock::now();
     auto transport = [&] {
       StepLog step(slot.node->name, "connect");
-      return connector(m_plan, *slot.node);
+      auto connected = connector(m_plan, *slot.node);
+      if (!connected) {
+        step.result(connected.error());
+      }
+      return connected;
     }();
     if (!transport) {
       mark_failed(slot, "-", "connect", transport.error(), seconds_since(start));

@@ -136,16 +136,6 @@ std::string fault_json(const FaultSpan& f)
   return j.dump();
 }
 
-std::string run_json(const RunRecord& r)
-{
-  return json{{"run", r.run},
-              {"command", r.command},
-              {"start", r.start},
-              {"end", r.end},
-              {"exit", r.exit}}
-      .dump();
-}
-
 /// The lines of the test's output that say why it failed: those with FAIL or error in them,
 /// else its last lines.
 std::vector<std::string> failure_lines(const std::string& output)
@@ -281,30 +271,6 @@ std::vector<ClientOperation> read_history(const std::filesystem::path& file, int
     history.push_back(std::move(op));
   }
   return history;
-}
-
-std::vector<RunRecord> read_runs(const std::filesystem::path& file, double since, double until)
-{
-  std::vector<RunRecord> runs;
-  std::ifstream in(file);
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("start") || !j.contains("end")) {
-      continue;
-    }
-    RunRecord r{j.value("run", ""), j.value("command", ""), j.value("start", 0.0), j.value("end", 0.0),
-                j.value("exit", 0), line};
-    if (r.end >= since && r.start <= until) {
-      runs.push_back(std::move(r));
-    }
-  }
-  return runs;
-}
-
-void append_run(const std::filesystem::path& file, const RunRecord& run)
-{
-  std::ofstream out(file, std::ios::app);
-  out << run_json(run) << "\n";
 }
 
 std::string evidence_summary(const Evidence& ev)

@@ -3,6 +3,7 @@
 // and written as one folder (docs/testing.md, "When a test fails").
 #pragma once
 
+#include "audit.hpp"
 #include "error.hpp"
 
 #include <filesystem>
@@ -67,16 +68,6 @@ struct ClientOperation {
   std::string line;   ///< the line as written
 };
 
-/// A command run of the helper that changed nodes (<build>/cluster-deploy/runs.jsonl).
-struct RunRecord {
-  std::string run;
-  std::string command;
-  double start = 0;
-  double end = 0;
-  int exit = 0;
-  std::string line;
-};
-
 struct Evidence {
   std::string cluster;
   std::string test;   ///< empty: collected by hand
@@ -100,10 +91,6 @@ void find_faults_and_events(Evidence& evidence);
 
 /// Reads a JSON-lines history (bad lines are skipped and counted in `skipped`).
 std::vector<ClientOperation> read_history(const std::filesystem::path& file, int& skipped);
-/// Reads the runs of runs.jsonl that overlap [since, until].
-std::vector<RunRecord> read_runs(const std::filesystem::path& file, double since, double until);
-/// Appends one run to runs.jsonl (the commands that change nodes, at their end).
-void append_run(const std::filesystem::path& file, const RunRecord& run);
 
 /// Writes the folder: summary.txt, faults.jsonl, runs.jsonl, history.jsonl, test-output.txt and
 /// nodes/<node>/{journal.txt,status.txt,current,kernel.txt,cores.txt}; every file readable by

@@ -20,8 +20,13 @@ Result<void> probe_http(NodeOps& ops, const Service& service)
 {
   std::string request = "GET " + service.health.path + " HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n";
   StepLog step(ops.node(), "probe http " + std::to_string(service.health.port) + service.health.path);
-  CD_TRY(response, ops.transport().tcp_request(service.health.port, request, Seconds{10}));
+  auto response = ops.transport().tcp_request(service.health.port, request, Seconds{10});
+  if (!response) {
+    step.result(response.error());
+    return fail(response.error());
+  }
   if (!http_status_ok(*response)) {
+    step.result(status_line(*response));
     return fail("GET " + service.health.path + " on port " + std::to_string(service.health.port) + " answered '" +
                 status_line(*response) + "'");
   }

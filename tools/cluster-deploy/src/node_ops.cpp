@@ -160,6 +160,7 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
   StepLog step(m_node, what);
   auto result = m_transport.exec(root_command(script, args), input, timeout);
   if (!result) {
+    step.result(result.error());
     return fail(m_node + ": " + what + ": " + result.error());
   }
   if (!result->succeeded()) {
@@ -167,6 +168,7 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
     if (!result->exit_signal.empty()) {
       why = "killed by SIG" + result->exit_signal;
     }
+    step.result("exit " + std::to_string(result->exit_status) + ": " + why);
     return fail(m_node + ": " + what + " failed (exit " + std::to_string(result->exit_status) + "): " + why);
   }
   return result;
@@ -549,6 +551,9 @@ Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, cons
   StepLog log(m_node, what);
   CD_TRY(result, [&]() -> Result<ExecResult> {
     auto exec = m_transport.exec(batch_command(lines), {}, timeout);
+    if (!exec) {
+      log.result(exec.error());
+    }
     return exec ? exec : Result<ExecResult>{fail(m_node + ": " + what + ": " + exec.error())};
   }());
   std::vector<ExecResult> results;

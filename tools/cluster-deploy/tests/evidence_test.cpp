@@ -1,3 +1,4 @@
+#include "audit.hpp"
 #include "collect.hpp"
 #include "evidence.hpp"
 #include "fake_cluster.hpp"
@@ -274,4 +275,32 @@ TEST_CASE("collect asks each node for its group's services in the window and wri
   std::ifstream summary(options.out / "summary.txt");
   std::string text((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
   CHECK(text.find("server1  1 journal lines, release abc123") != std::string::npos);
+}
+
+TEST_CASE("audit: each node step of a run is a JSON line; runs shows the last runs and one run's steps")
+{
+  auto out = testing::scratch_dir("audit");
+  {
+    StepLog::audit_to(audit_file(out / "runs" / "r1.jsonl"));
+    {
+      StepLog lock("server1", "lock");
+    }
+    {
+      StepLog failed("server2", "seal");
+      failed.result("exit 3: missing bin/db");
+    }
+    StepLog::audit_to({});
+    StepLog after("server1", "not recorded");
+  }
+  append_run(out / "runs.jsonl", {"r0", "deploy", 1796328000, 1796328010, 0, ""});
+  append_run(out / "runs.jsonl", {"r1", "rollback", 1796328100, 1796328112.5, 1, ""});
+  std::string runs = runs_report(out, 1, "");
+  CHECK(runs.find("r0") == std::string::npos); // --last 1
+  CHECK(runs.find("2026-12-03T20:01:40Z  rollback  r1     12.5s  exit 1\n") != std::string::npos);
+  std::string steps = runs_report(out, 10, "r1");
+  CHECK(steps.find("server1     lock  ok\n") != std::string::npos);
+  CHECK(steps.find("server2     seal  exit 3: missing bin/db\n") != std::string::npos);
+  CHECK(steps.find("not recorded") == std::string::npos);
+  CHECK(runs_report(out, 10, "r9").starts_with("no steps recorded"));
+  CHECK(runs_report(testing::scratch_dir("audit-none"), 10, "") == "no run has changed nodes from this build tree yet\n");
 }
