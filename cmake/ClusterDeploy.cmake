@@ -341,7 +341,8 @@ Commands
   ``systemctl status``, the release, ``faults.jsonl``, ``summary.txt`` and a
   self-contained ``timeline.html``. The output ends with
   ``[[ATTACHMENT|<path>]]`` lines that Jenkins, GitLab and Azure DevOps attach
-  to the test in ``ctest --output-junit`` reports. The test's client may write
+  to the test in ``ctest --output-junit`` reports; ``ATTACHED_FILES_ON_FAIL``
+  names ``latest/summary.txt`` and ``latest/timeline.html`` for CDash. The test's client may write
   its operations as JSON lines to ``CLUSTER_DEPLOY_HISTORY`` for the timeline
   (docs/testing.md, "A test's history").
 
@@ -988,7 +989,12 @@ function(_cluster_deploy_test_deadline name)
   get_test_property("${name}" TIMEOUT timeout)
   math(EXPR ctest_timeout "${timeout} + 60")
   set_property(TEST "${name}" APPEND PROPERTY ENVIRONMENT "CLUSTER_DEPLOY_TEST_DEADLINE=${timeout}")
-  set_tests_properties("${name}" PROPERTIES TIMEOUT ${ctest_timeout})
+  # For CDash: the newest evidence of this test (run-test points `latest` at it before CTest reads these).
+  _cluster_deploy_plan_file(plan)
+  get_filename_component(evidence "${plan}" DIRECTORY)
+  set(latest "${evidence}/evidence/${name}/latest")
+  set_tests_properties("${name}" PROPERTIES TIMEOUT ${ctest_timeout}
+    ATTACHED_FILES_ON_FAIL "${latest}/summary.txt;${latest}/timeline.html")
 endfunction()
 
 # ---------------------------------------------------------------------------

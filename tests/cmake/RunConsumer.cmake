@@ -110,6 +110,8 @@ if(MODE STREQUAL "find_package")
     "\"${prefix_re}/lib/cmake/ClusterDeploy/ClusterDeploy/RunSteps\\.cmake\"")
   expect_match("hello.greets gets CLUSTER_DEPLOY" "${tests_json}"
     "\"CLUSTER_DEPLOY=${prefix_re}/bin/cluster-deploy\"")
+  expect_match("hello.greets attaches its evidence for CDash" "${tests_json}"
+    "\"ATTACHED_FILES_ON_FAIL\",[ \n]*\"value\" : [ \n]*\\[[ \n]*\"[^\"]*/cluster-deploy/evidence/hello\\.greets/latest/summary\\.txt\"")
 elseif(MODE STREQUAL "add_subdirectory")
   set(consumer_args "-DCLUSTER_DEPLOY_SOURCE_DIR=${REPO}" -DBUILD_TESTING=OFF)
   step("configure the consumer (add_subdirectory)"

@@ -9,6 +9,11 @@ require_env
   fail "status --json | python3 -m json.tool failed: $(cat "$WORK/status.err")"
 json 'd["command"], d["cluster"], d["ok"]' <"$WORK/status.json" | grep -qx "\[\"status\", \"$CLUSTER_DEPLOY_NAME\", true\]" ||
   fail "status --json header: $(head -c 300 "$WORK/status.json")"
+# The document says which helper wrote it, as --version does.
+version=$("$CLUSTER_DEPLOY" --version) || fail "cluster-deploy --version failed"
+[[ $version =~ ^cluster-deploy\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "--version printed '$version'"
+[[ "cluster-deploy $(json 'd["version"]' <"$WORK/status.json")" == "$version" ]] ||
+  fail "status --json has version $(json 'd.get("version")' <"$WORK/status.json"), --version says '$version'"
 [[ $(json 'len(d["nodes"])' <"$WORK/status.json") -eq $(all_nodes | wc -l) ]] || fail "status --json does not list every node"
 while read -r node group; do
   service=$([[ $group == servers ]] && echo etcd || echo worker)

@@ -3,9 +3,10 @@
 #
 # Takes the files other nodes passed on to this one (relay-receive.sh) out of the relay
 # inbox into the staging folder of <release>: each counts only if its content has its
-# sha256. Each is moved into root's folder first and checked there, so the relay account
-# cannot change it after the check. Prints "resend <path>" for each that did not arrive or
-# arrived damaged: the controller sends those itself.
+# sha256. Each is copied into a new file of root's first and checked there: a process of the
+# relay account that still holds the inbox file open for writing (a mv keeps the inode) cannot
+# change what was checked. Prints "resend <path>" for each that did not arrive or arrived
+# damaged: the controller sends those itself.
 set -e
 # shellcheck source=prelude.sh
 . ./prelude.sh
@@ -19,9 +20,9 @@ while [ $# -ge 2 ]; do
     continue
   fi
   mkdir -p "$(dirname "$file")"
-  mv -f "$got" "$file.part"
-  chown root:root "$file.part"
-  chmod 0600 "$file.part"
+  rm -f "$file.part"
+  (umask 077 && cp "$got" "$file.part")
+  rm -f "$got"
   if [ "$(sha256sum <"$file.part" | cut -d' ' -f1)" = "$2" ]; then
     mv -f "$file.part" "$file"
   else

@@ -18,9 +18,7 @@ void add_file_change(ChangeSet& changes, const ReleaseFile& file, const RemoteSt
     }
   }
   changes.send.push_back(&file);
-  std::error_code ec;
-  auto size = std::filesystem::file_size(file.local, ec);
-  changes.bytes_to_send += ec ? 0 : size;
+  changes.bytes_to_send += local_size(file);
 }
 
 } // namespace

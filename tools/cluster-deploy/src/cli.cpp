@@ -445,6 +445,7 @@ std::pair<CLI::App*, CLI::App*> add_evidence_commands(CLI::App& app, Options& op
 int run(int argc, char** argv)
 {
   CLI::App app{"cluster-deploy: deploy, start, stop and inspect a cluster over SSH"};
+  app.set_version_flag("--version", "cluster-deploy " CLUSTER_DEPLOY_VERSION);
   app.require_subcommand(1);
   Options options;
   const Command* chosen = nullptr;

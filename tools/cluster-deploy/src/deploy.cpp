@@ -3,6 +3,7 @@
 #include "crash_point.hpp"
 #include "interrupt.hpp"
 #include "json_report.hpp"
+#include "progress.hpp"
 #include "rollout.hpp"
 
 #include <algorithm>
@@ -16,17 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string human_bytes(std::uint64_t bytes)
-{
-  if (bytes >= 10 * 1024 * 1024) {
-    return std::to_string(bytes / (1024 * 1024)) + " MiB";
-  }
-  if (bytes >= 10 * 1024) {
-    return std::to_string(bytes / 1024) + " KiB";
-  }
-  return std::to_string(bytes) + " B";
-}
-
 std::string describe(const ChangeSet& changes, const NodeRelease& release)
 {
   if (changes.nothing_to_do()) {
@@ -36,7 +26,7 @@ std::string describe(const ChangeSet& changes, const NodeRelease& release)
   if (changes.release_on_node) {
     text += "already on the node";
   } else if (changes.release_changed) {
-    text += "send " + std::to_string(changes.send.size()) + " files (" + human_bytes(changes.bytes_to_send) +
+    text += "send " + std::to_string(changes.send.size()) + " files (" + format_bytes(changes.bytes_to_send) +
             "), reuse " + std::to_string(changes.reuse.size());
   } else {
     text += "current";
@@ -74,9 +64,7 @@ Result<void> send_and_seal(NodeOps& ops, const NodeChange& work, const std::vect
     if (auto sent = ops.upload(work.release, *file); !sent) {
       return sent;
     }
-    std::error_code ec;
-    auto bytes = std::filesystem::file_size(file->local, ec);
-    output.sent(ec ? 0 : static_cast<std::uint64_t>(bytes));
+    output.sent(local_size(*file));
   }
   output.progress(ops.node(), "staged release " + work.release.id);
   return ops.seal(work.release);
@@ -205,9 +193,7 @@ NodeChanges changes_view(const NodeSlot& slot, const NodeChange& work)
   view.release = work.release.id;
   view.changed = !changes.nothing_to_do() || !changes.restart.empty();
   for (const ReleaseFile* file : changes.send) {
-    std::error_code ec;
-    auto bytes = std::filesystem::file_size(file->local, ec);
-    view.send.push_back({file->path, ec ? 0 : static_cast<std::uint64_t>(bytes)});
+    view.send.push_back({file->path, local_size(*file)});
   }
   for (const auto& reuse : changes.reuse) {
     view.reuse.push_back(reuse.to);

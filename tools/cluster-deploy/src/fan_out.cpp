@@ -3,6 +3,7 @@
 #include "crash_point.hpp"
 #include "interrupt.hpp"
 #include "parallel.hpp"
+#include "progress.hpp"
 #include "ssh_keygen.hpp"
 
 #include <algorithm>
@@ -14,13 +15,6 @@
 
 namespace deploy {
 namespace {
-
-std::uint64_t size_of(const ReleaseFile& file)
-{
-  std::error_code ec;
-  auto bytes = std::filesystem::file_size(file.local, ec);
-  return ec ? 0 : static_cast<std::uint64_t>(bytes);
-}
 
 bool passes_on(const ReleaseFile& file)
 {
@@ -49,11 +43,6 @@ std::string known_hosts_name(const Node& node)
 {
   auto [address, port] = peer_address(node);
   return port == 22 ? address : "[" + address + "]:" + std::to_string(port);
-}
-
-std::string human_mib(std::uint64_t bytes)
-{
-  return std::to_string((bytes + 512 * 1024) / (1024 * 1024)) + " MiB";
 }
 
 } // namespace
@@ -86,7 +75,7 @@ std::vector<FanOutFile> choose_fan_out(const std::vector<std::vector<const Relea
       FanOutFile& entry = by_content[file->sha256];
       if (entry.nodes.empty()) {
         entry.sha256 = file->sha256;
-        entry.bytes = size_of(*file);
+        entry.bytes = local_size(*file);
       }
       if (entry.nodes.empty() || entry.nodes.back().first != node) { // once per node
         entry.nodes.emplace_back(node, file);
@@ -400,7 +389,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
                            [&](const auto& entry) { return entry.first == i && entry.second == file; });
       });
       if (!passed_on) {
-        files.push_back(FanOutFile{file->sha256, size_of(*file), {{i, file}}, false});
+        files.push_back(FanOutFile{file->sha256, local_size(*file), {{i, file}}, false});
       }
     }
   }
@@ -409,7 +398,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   FanOutMoves moves;
   moves.send = [&](std::size_t to, const ReleaseFile& file) -> Result<void> {
     CD_TRY_VOID(slots[to]->ops->upload(release_of(to), file));
-    output.sent(size_of(file));
+    output.sent(local_size(file));
     return {};
   };
   std::mutex relayed_mutex;
@@ -464,8 +453,8 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
     cluster.mark_failed(*slots[node], "-", "stage", why, 0);
   }
   output.progress("fan-out", std::to_string(relayed_files) + (relayed_files == 1 ? " file (" : " files (") +
-                                 human_mib(one_copy) + " in one copy each): " +
-                                 std::to_string(counts.sent) + " sent from the controller (" + human_mib(counts.bytes_sent) +
+                                 format_bytes(one_copy) + " in one copy each): " +
+                                 std::to_string(counts.sent) + " sent from the controller (" + format_bytes(counts.bytes_sent) +
                                  "), " + std::to_string(counts.passed_on) + " passed on between nodes, " +
                                  std::to_string(counts.fallbacks) + " fell back");
 }

@@ -11,8 +11,10 @@ using json = nlohmann::ordered_json;
 
 std::string text(const json& document)
 {
+  json versioned = {{"version", CLUSTER_DEPLOY_VERSION}}; // which helper wrote it, first
+  versioned.update(document);
   // Remote output may hold invalid UTF-8: replaced, never an exception.
-  return document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  return versioned.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 json string_or_null(const std::string& value, const std::string& none = "")

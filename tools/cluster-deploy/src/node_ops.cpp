@@ -253,7 +253,7 @@ Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& rel
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
 {
   std::error_code ec;
-  std::uint64_t bytes = std::filesystem::file_size(file.local, ec);
+  std::uint64_t bytes = std::filesystem::file_size(file.local, ec); // not local_size: here we say why
   if (ec) {
     return fail(m_node + ": uploading " + file.path + ": cannot read " + file.local.string() + ": " + ec.message());
   }
@@ -306,9 +306,7 @@ Result<void> NodeOps::pass_on(const NodeRelease& release, const ReleaseFile& fil
                               const std::string& peer_name)
 {
   // Time for the bytes at 1 MiB/s at least, on top of ssh's own bounds (connect, keepalive).
-  std::error_code ec;
-  auto bytes = std::filesystem::file_size(file.local, ec);
-  Seconds timeout{60 + (ec ? 0 : static_cast<long>(bytes / (1024 * 1024)))};
+  Seconds timeout{60 + static_cast<long>(local_size(file) / (1024 * 1024))};
   auto result = run_script("passing " + file.path + " on to " + peer_name, remote::relay_send,
                            {release.id, file.path, file.sha256, peer.login, std::to_string(peer.port)},
                            peer.known_hosts, timeout);

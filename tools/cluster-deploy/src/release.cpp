@@ -288,6 +288,13 @@ std::map<std::string, NodeRelease> render_releases(const Plan& plan, const std::
   return releases;
 }
 
+std::uint64_t local_size(const ReleaseFile& file)
+{
+  std::error_code ec;
+  auto bytes = std::filesystem::file_size(file.local, ec);
+  return ec ? 0 : static_cast<std::uint64_t>(bytes);
+}
+
 std::vector<std::string> services_of(const NodeRelease& release)
 {
   std::vector<std::string> services;

@@ -7,6 +7,7 @@
 #include "plan.hpp"
 #include "program_needs.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -40,6 +41,10 @@ struct NodeRelease {
   std::map<std::string, std::string> service_digests;
   std::vector<ReleaseProgram> programs; ///< its ELF files, for preflight
 };
+
+/// The size of a file's content on the controller (0 when it cannot be read: sending it then
+/// fails and says why). The one place a release file's size is read.
+std::uint64_t local_size(const ReleaseFile& file);
 
 /// The services of a release (those that run on its node), by name.
 std::vector<std::string> services_of(const NodeRelease& release);

@@ -138,6 +138,7 @@ TEST_CASE("status JSON has every node with its release, drift and services' syst
   text = testing::capture_stdout([&] { ok = run_status(cluster, run.services); });
   CHECK_FALSE(ok);
   json document = json::parse(text);
+  CHECK(text.starts_with("{\n  \"version\": \"" CLUSTER_DEPLOY_VERSION "\",\n")); // which helper wrote it, first
   CHECK(document.at("command") == "status");
   CHECK(document.at("ok") == false);
   REQUIRE(document.at("nodes").size() == 3);
