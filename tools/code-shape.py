@@ -51,7 +51,7 @@ LAYERS = [
     # Each remote action and the parsing of its output; one node's part of a deploy.
     ("node actions", ["node_ops", "node_change"]),
     # How we reach a node: the seam and what is behind it (libssh, the warm-session agent).
-    ("transport", ["transport", "ssh_transport", "ssh_session", "ssh_channel",
+    ("transport", ["transport", "shared_transport", "ssh_transport", "ssh_session", "ssh_channel",
                    "ssh_config_warnings", "ssh_keygen", "agent", "agent_client", "agent_wire"]),
     # What a node should have; no network ("release and changes use no network").
     ("release", ["preflight", "changes", "release", "render", "program_needs"]),

@@ -4,10 +4,12 @@
 # Takes this node for one command run that changes it (deploy, rollback, up, down, clean),
 # so that two runs at once (CI and a developer, a deploy and a clean) never interleave.
 # The lock is a record in the run folder (gone at reboot) that every script of the holding
-# run renews (prelude.sh). It names the SSH connection the run came over (its sshd or, from
-# OpenSSH 9.8 on, sshd-session process) and the controller's process (<controller>: "<boot
-# id> <pid> <start time>", which only the controller can judge). Another run's lock is
-# stale when its lease ran out, when its connection is gone (the controller died or lost
+# run renews (prelude.sh), and its controller every quarter lease (renew-lock.sh). It names
+# the SSH connection the run came over (its sshd or, from OpenSSH 9.8 on, sshd-session
+# process) and the controller's process (<controller>: "<boot id> <pid> <start time>",
+# which only the controller can judge). Another run's lock is
+# stale when its lease ran out (and no script of its run is still running here: a long
+# upload renews only at its start), when its connection is gone (the controller died or lost
 # the link), or when it is <dead run>: a run the caller found dead on its own machine.
 # A stale lock is taken over once the scripts its run left running here have ended
 # (waited for up to 10 s, then killed).
@@ -60,12 +62,18 @@ connection() {
   case $top in sh | dash | bash | sudo | env) echo gone ;; esac
 }
 
-# Waits up to 10 s for the scripts of run $1 (their environment names it) to end, then
-# kills what is left: a stale lock's run may still be hashing or switching here.
+# The /proc/<pid>/environ files of the scripts of run $1 still running here (their
+# environment names it); fails when there are none.
+scripts_of() {
+  grep -lzxF "CLUSTER_DEPLOY_RUN=$1" /proc/[0-9]*/environ 2>/dev/null
+}
+
+# Waits up to 10 s for the scripts of run $1 to end, then kills what is left: a stale
+# lock's run may still be hashing or switching here.
 end_scripts_of() {
   left=""
   for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-    left=$(grep -lzxF "CLUSTER_DEPLOY_RUN=$1" /proc/[0-9]*/environ 2>/dev/null || true)
+    left=$(scripts_of "$1" || true)
     [ -n "$left" ] || return 0
     sleep 0.5
   done
@@ -109,8 +117,10 @@ if [ -f "$lock_record" ]; then
   done <"$lock_record"
   if [ "$holder" != "$run" ]; then
     age=$(($(date +%s) - $(stat -c %Y "$lock_record")))
-    if [ "$holder" != "$dead" ] && [ "$age" -lt "${holder_lease:-0}" ] && connection_open "$holder_connection"; then
-      echo "locked $holder_who since $holder_since $((holder_lease - age))"
+    if [ "$holder" != "$dead" ] && connection_open "$holder_connection" &&
+      { [ "$age" -lt "${holder_lease:-0}" ] || scripts_of "$holder" >/dev/null; }; then
+      seconds_left=$((holder_lease - age))
+      echo "locked $holder_who since $holder_since $((seconds_left > 0 ? seconds_left : 0))"
       echo "holder $holder $holder_controller"
       exit 5
     fi

@@ -137,7 +137,7 @@ void Cluster::connect(const Connector& connector)
       mark_failed(slot, "-", "connect", transport.error(), seconds_since(start));
       return;
     }
-    slot.transport = std::move(*transport);
+    slot.transport = std::make_unique<SharedTransport>(std::move(*transport)); // the lock's renewer shares it
     slot.ops.emplace(*slot.transport, slot.node->name, NodeLayout{m_plan.cluster});
   });
 }

@@ -5,6 +5,7 @@
 #include "node_ops.hpp"
 #include "output.hpp"
 #include "plan.hpp"
+#include "shared_transport.hpp"
 
 #include <filesystem>
 #include <functional>
@@ -41,7 +42,7 @@ Result<std::vector<const Service*>> select_services(const Plan& plan, const Sele
 /// One node and its connection (or why there is none).
 struct NodeSlot {
   const Node* node = nullptr;
-  std::unique_ptr<Transport> transport;
+  std::unique_ptr<SharedTransport> transport; ///< shared by the run's steps and the lock's renewer
   std::optional<NodeOps> ops;
   std::string failure; ///< set once anything failed on this node
 

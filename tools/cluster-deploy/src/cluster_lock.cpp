@@ -1,12 +1,14 @@
 #include "cluster_lock.hpp"
 
 #include "crash_point.hpp"
+#include "output.hpp"
 #include "parallel.hpp"
 
 #include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -78,6 +80,9 @@ bool controller_dead_here(const std::string& controller)
 ClusterLock::ClusterLock(Cluster& cluster, const std::string& command, Seconds wait, Seconds lease)
     : m_cluster(cluster), m_parallel(cluster.parallel())
 {
+  if (const char* text = std::getenv("CLUSTER_DEPLOY_LOCK_LEASE"); text && std::atoi(text) > 0) {
+    lease = Seconds{std::atoi(text)}; // a test's short lease (tests/helper/interrupted-lock.sh)
+  }
   std::vector<NodeSlot*> pending;
   for (auto& slot : cluster.slots()) {
     if (slot.alive()) {
@@ -87,6 +92,7 @@ ClusterLock::ClusterLock(Cluster& cluster, const std::string& command, Seconds w
   auto held_by = take(pending, lock_holder_name(command), wait, lease);
   if (held_by.empty()) {
     m_held = true;
+    m_renewer = std::jthread([this, lease](std::stop_token stop) { renew_until(stop, lease); });
     crash_point("locked");
     return;
   }
@@ -162,8 +168,40 @@ std::map<std::string, LockHolder> ClusterLock::take_round(const std::vector<Node
   return held_by;
 }
 
+void ClusterLock::renew_until(std::stop_token stop, Seconds lease)
+{
+  std::mutex mutex;
+  std::condition_variable_any wake;
+  std::vector<char> lost(m_taken.size(), 0); // written by the threads below, one index each
+  const auto every = std::max(Seconds{1}, lease / 4);
+  while (true) {
+    {
+      std::unique_lock lock(mutex);
+      if (wake.wait_for(lock, stop, every, [] { return false; }) || stop.stop_requested()) {
+        return;
+      }
+    }
+    // A node whose session is busy is skipped: the script running there holds the lock
+    // (lock.sh), and a step stuck on a lost link must not hold up the other nodes' renewal.
+    run_parallel(m_taken.size(), m_parallel, [&](std::size_t i) {
+      NodeSlot& slot = *m_taken[i];
+      if (!slot.ops || !slot.transport || lost[i] || stop.stop_requested() || slot.transport->busy()) {
+        return;
+      }
+      if (auto renewed = slot.ops->renew_lock(); !renewed && renewed.error().find("not this run's") != std::string::npos) {
+        lost[i] = 1; // said once
+        m_cluster.output().progress(slot.node->name, "warning: " + renewed.error());
+      }
+    });
+  }
+}
+
 ClusterLock::~ClusterLock()
 {
+  if (m_renewer.joinable()) {
+    m_renewer.request_stop();
+    m_renewer.join();
+  }
   release();
 }
 

@@ -6,7 +6,9 @@
 #include "node_ops.hpp"
 
 #include <map>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace deploy {
@@ -19,9 +21,11 @@ public:
   /// nodes taken are given back and held() is false (the reasons are on stderr).
   /// A run whose controller died holds its nodes until its connection closes (or, where
   /// the node cannot tell, `lease` after its last step); one whose controller ran on this
-  /// machine and is gone is taken over at once.
+  /// machine and is gone is taken over at once. While held, a thread renews every node
+  /// taken each quarter lease, so a node waiting for its batch longer than the lease stays
+  /// this run's. $CLUSTER_DEPLOY_LOCK_LEASE (seconds) overrides `lease`, for tests.
   ClusterLock(Cluster& cluster, const std::string& command, Seconds wait, Seconds lease = Seconds{600});
-  /// Gives back every node taken.
+  /// Stops renewing and gives back every node taken.
   ~ClusterLock();
   ClusterLock(const ClusterLock&) = delete;
   ClusterLock& operator=(const ClusterLock&) = delete;
@@ -37,12 +41,15 @@ private:
   std::map<std::string, LockHolder> take_round(const std::vector<NodeSlot*>& pending, const std::string& who,
                                                const std::string& controller, Seconds lease,
                                                std::map<std::string, std::string>& dead_runs);
+  /// Renews every node taken each `lease / 4` until `stop` is requested (the renewer thread).
+  void renew_until(std::stop_token stop, Seconds lease);
   void release();
 
   Cluster& m_cluster;
   int m_parallel;
   std::vector<NodeSlot*> m_taken;
   bool m_held = false;
+  std::jthread m_renewer;
 };
 
 /// "user@host pid <pid> <command>": who holds a node, as other runs see it.

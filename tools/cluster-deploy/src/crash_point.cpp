@@ -29,7 +29,7 @@ CrashAt parse_crash_at(const char* text)
   std::string spec = text;
   if (auto colon = spec.find(':'); colon != std::string::npos) {
     std::string name = spec.substr(colon + 1);
-    at.signal = name == "INT" ? SIGINT : name == "TERM" ? SIGTERM : SIGKILL;
+    at.signal = name == "INT" ? SIGINT : name == "TERM" ? SIGTERM : name == "STOP" ? SIGSTOP : SIGKILL;
     spec.resize(colon);
   }
   if (auto at_sign = spec.find('@'); at_sign != std::string::npos) {

@@ -10,8 +10,10 @@ namespace deploy {
 
 /// When $CLUSTER_DEPLOY_CRASH_AT is "<point>[@<n>][:<signal>]" and this is the n-th time
 /// (default 1) the run reaches `point`, sends this process <signal> (KILL, the default,
-/// INT or TERM). Points: locked, compared, prepared, passed-on, staged, switched, started,
-/// recorded, switched-back, rolled-out. Thread-safe; costs one atomic read when unset.
+/// INT, TERM, or STOP: frozen until a test cuts a node's link and sends SIGCONT).
+/// Points: locked, compared, prepared, relay-opened, passed-on, relay-closed, uploaded,
+/// sealed, staged, switched, started, healthy, recorded, switched-back, rolled-out.
+/// Thread-safe; costs one atomic read when unset.
 void crash_point(std::string_view point);
 
 } // namespace deploy

@@ -65,9 +65,12 @@ Result<void> send_and_seal(NodeOps& ops, const NodeChange& work, const std::vect
       return sent;
     }
     output.sent(local_size(*file));
+    crash_point("uploaded");
   }
   output.progress(ops.node(), "staged release " + work.release.id);
-  return ops.seal(work.release);
+  CD_TRY_VOID(ops.seal(work.release));
+  crash_point("sealed");
+  return {};
 }
 
 bool must_stage(const ChangeSet& changes)

@@ -350,6 +350,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
           cluster.output().progress(nodes[i]->node->name, "warning: " + closed.error() +
                                                               " (the key expires on the node within an hour)");
         }
+        crash_point("relay-closed");
       });
     }
   } close{cluster, involved};
@@ -357,6 +358,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   cluster.for_each_of(involved, [&](NodeSlot& slot) {
     std::size_t i = index_of(slot);
     auto relay = slot.ops->open_relay(*key);
+    crash_point("relay-opened");
     if (!relay) {
       std::string why = relay.error();
       if (why.starts_with(slot.node->name + ": ")) {

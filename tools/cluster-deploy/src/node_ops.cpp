@@ -400,6 +400,12 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
   return std::optional<LockHolder>{};
 }
 
+Result<void> NodeOps::renew_lock()
+{
+  CD_TRY_VOID(run_script("renewing the lock", remote::renew_lock, {}, {}, Seconds{30}));
+  return {};
+}
+
 Result<void> NodeOps::unlock()
 {
   CD_TRY_VOID(run_script("giving the lock back", remote::unlock, {run_id()}, {}, Seconds{30}));

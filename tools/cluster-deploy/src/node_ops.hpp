@@ -155,6 +155,9 @@ public:
   /// holder when another run holds it, nothing when it is ours.
   Result<std::optional<LockHolder>> lock(const std::string& who, const std::string& controller, Seconds lease,
                                          const std::string& dead_run = "");
+  /// Renews this run's lock (remote/renew-lock.sh); fails when the node is not this
+  /// run's any more.
+  Result<void> renew_lock();
   /// Gives the node back if this run holds it.
   Result<void> unlock();
   /// After lock(): the stale lock of a dead run it took over ("run <id> (<who> since

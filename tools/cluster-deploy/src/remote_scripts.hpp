@@ -28,6 +28,7 @@ extern const Script journal;         ///< one unit's journal tail
 extern const Script drift;           ///< files and units changed on the node since deploy
 extern const Script clean;           ///< removes units, releases and (with purge) data
 extern const Script lock;            ///< takes the node for one command run
+extern const Script renew_lock;      ///< renews this run's lock while the run waits elsewhere
 extern const Script unlock;          ///< gives it back
 extern const Script fault;           ///< applies one fault after arming the timer that heals it
 extern const Script heal;            ///< undoes the faults of ours on the node

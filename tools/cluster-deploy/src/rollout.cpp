@@ -269,6 +269,7 @@ void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const s
     return;
   }
   if (action != "unchanged") {
+    crash_point("healthy");
     r.on_healthy(service, slot);
   }
   if (options.settle.count() > 0) {
