@@ -10,24 +10,7 @@ program=$(service_program worker)
 name=$(basename "$program")
 c=$CLUSTER_DEPLOY_NAME
 mapfile -t workers < <(nodes_in_group workers)
-record=/run/cluster-deploy/$c/lock
 restore_on_exit
-
-nothing_of_ours_left() {  # nothing_of_ours_left <when>: no lock, fan-out key or inbox on any node
-  local node
-  while read -r node _; do
-    on_node "$node" "sudo sh -c 'test ! -e $record && test ! -e /opt/$c/relay/.ssh/authorized_keys && test ! -e /run/cluster-deploy/$c/relay && test -z \"\$(ls -A /opt/$c/relay/inbox 2>/dev/null)\"'" ||
-      fail "$node: a lock, fan-out key or inbox file is left $1"
-  done < <(all_nodes)
-}
-converges() {  # converges <plan> <what>: the same deploy again succeeds, then nothing is left to change
-  run_helper 0 "$WORK/again-$2.log" deploy --plan "$1"
-  run_helper 0 "$WORK/dry-$2.log" deploy --plan "$1" --dry-run
-  if grep -E "^[a-z0-9]+: would deploy:" "$WORK/dry-$2.log" | grep -qv ": would deploy: unchanged"; then
-    fail "after $2 and the same deploy again, a node still has changes"
-  fi
-  nothing_of_ours_left "after $2 and the same deploy again"
-}
 
 # 1. Ctrl-C while the workers pass a new program on to each other.
 mkdir -p "$WORK/big"
@@ -40,7 +23,7 @@ sed 's/^/    | /' "$WORK/int.log"
 ((rc == 130)) || fail "a deploy interrupted during the fan-out exited $rc, not 130"
 grep -q "crash point passed-on reached" "$WORK/int.log" || fail "no file was passed on between nodes"
 grep -q "deploy stopped by SIGINT" "$WORK/int.log" || fail "the interrupted deploy does not say it was stopped"
-nothing_of_ours_left "after Ctrl-C during the fan-out"
+no_run_leftovers "after Ctrl-C during the fan-out"
 for worker in "${workers[@]}"; do
   [[ "$(on_node "$worker" "systemctl is-active $c-worker.service")" == active ]] ||
     fail "$worker: the worker is not running after the interrupted deploy"
@@ -60,7 +43,7 @@ sed 's/^/    | /' "$WORK/term.log"
 grep -q "the rollout stopped at SIGTERM" "$WORK/term.log" || fail "the later batches do not say the rollout stopped"
 restarted=$(grep -cE "^worker[0-9]* +worker +restarted +ok" "$WORK/term.log" || true)
 ((restarted == 1)) || fail "$restarted workers restarted after SIGTERM at the first switch, expected 1"
-nothing_of_ours_left "after SIGTERM"
+no_run_leftovers "after SIGTERM"
 converges "$changed" "SIGTERM at the first switch"
 
 # 3. A second Ctrl-C stops at once (no summary); the next run copes.

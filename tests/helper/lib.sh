@@ -87,6 +87,36 @@ exe_release_of() {
     sed -n 's|.*/releases/\([^/]*\)/.*|\1|p'
 }
 
+# no_run_leftovers <when>: on no node a lock, fan-out key or inbox file of ours (what a run that
+# ended, even by a signal, must not leave behind).
+no_run_leftovers() {
+  local node c=$CLUSTER_DEPLOY_NAME
+  while read -r node _; do
+    on_node "$node" "sudo sh -c 'test ! -e /run/cluster-deploy/$c/lock && test ! -e /opt/$c/relay/.ssh/authorized_keys && test ! -e /run/cluster-deploy/$c/relay && test -z \"\$(ls -A /opt/$c/relay/inbox 2>/dev/null)\"'" ||
+      fail "$node: a lock, fan-out key or inbox file is left $1"
+  done < <(all_nodes)
+}
+
+# converges <plan> <what>: after <what>, the same deploy again exits 0; then a dry run shows nothing
+# to change, no node has a staging folder, partly uploaded file, lock, key or inbox file left, and
+# every service runs from the release `current` points to.
+converges() {
+  local node group service c=$CLUSTER_DEPLOY_NAME
+  run_helper 0 "$WORK/again.log" deploy --plan "$1"
+  run_helper 0 "$WORK/dry.log" deploy --plan "$1" --dry-run
+  if grep -E "^[a-z0-9]+: would deploy:" "$WORK/dry.log" | grep -qv ": would deploy: unchanged"; then
+    fail "after $2 and the same deploy again, a node still has changes"
+  fi
+  no_run_leftovers "after $2 and the same deploy again"
+  while read -r node group; do
+    on_node "$node" "sudo sh -c 'test -z \"\$(ls -d /opt/$c/releases/.staging-* /opt/$c/releases/.partial/* 2>/dev/null)\"'" ||
+      fail "$node: a staging folder or partly uploaded file is left after $2 and the same deploy again"
+    case $group in servers) service=etcd ;; workers) service=worker ;; *) continue ;; esac
+    [[ "$(exe_release_of "$node" "$service")" == "$(release_of "$node")" ]] ||
+      fail "$node: $service does not run the release current points to after $2 and the same deploy again"
+  done < <(all_nodes)
+}
+
 # start_writer <acked file> <nodes...>: a client that writes unique keys to etcd through the nodes in
 # turn until $WORK/stop exists (at most 10 minutes), appending "<time> <key>" for each acknowledged
 # write. Sets WRITER to its pid; stop_writer ends it.
@@ -117,10 +147,21 @@ longest_gap() {
   awk 'NR > 1 && $1 - last > gap { gap = $1 - last } { last = $1 } END { printf "%.1f", gap }' "$1"
 }
 
-# check_acked <acked file> <node>: every acknowledged write is readable through the node.
+# check_acked <acked file> <node>: every acknowledged write is readable through the node (one
+# linearizable range read of the writer's keys).
 check_acked() {
-  local key
-  while read -r _ key; do
-    [[ "$(etcd_get "$2" "$key")" == "v${key##*/}" ]] || fail "acknowledged write $key is lost"
-  done <"$1"
+  [[ -s $1 ]] || return 0
+  local first prefix
+  first=$(awk 'NR == 1 { print $2 }' "$1")
+  prefix=${first%/*}/
+  etcd_post "$2" /v3/kv/range "{\"key\":\"$(b64 "$prefix")\",\"range_end\":\"$(b64 "${prefix%/}0")\"}" \
+    >"$WORK/range.json" || fail "could not read the acknowledged writes back through $2"
+  python3 - "$1" "$WORK/range.json" "$WORK/lost" <<'PY' || fail "acknowledged writes are lost: $(cat "$WORK/lost")"
+import base64, json, sys
+kvs = json.load(open(sys.argv[2])).get("kvs", [])
+have = {base64.b64decode(kv["key"]).decode(): base64.b64decode(kv.get("value", "")).decode() for kv in kvs}
+lost = [k for k in (line.split()[1] for line in open(sys.argv[1])) if have.get(k) != "v" + k.rsplit("/", 1)[1]]
+open(sys.argv[3], "w").write(" ".join(lost[:10]) + (" ..." if len(lost) > 10 else ""))
+sys.exit(1 if lost else 0)
+PY
 }
