@@ -56,7 +56,7 @@ LAYERS = [
     # What a node should have; no network ("release and changes use no network").
     ("release", ["preflight", "changes", "release", "render", "program_needs"]),
     # What the plan and the inventory say.
-    ("plan", ["plan", "inventory", "ansible_inventory", "nodes_file"]),
+    ("plan", ["plan", "inventory_source", "inventory", "ansible_inventory", "nodes_file"]),
     # Leaves anyone may use.
     ("base", ["error", "quote", "layout", "hash", "parallel", "interrupt", "crash_point",
               "remote_scripts", "step_log", "summary_row", "host_key_policy"]),

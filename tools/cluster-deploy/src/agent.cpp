@@ -16,6 +16,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace deploy {
@@ -70,6 +71,40 @@ std::string pool_key(const Frame& connect)
   return key;
 }
 
+/// A streaming exec: each chunk goes to the client, which answers "more" to go on. Returns the
+/// reply frame, or nothing when the client went away; `sound` turns false when the transport failed.
+std::optional<Frame> stream(int fd, Transport& transport, const std::string& command, Seconds timeout, bool& sound)
+{
+  bool client_gone = false;
+  auto result = transport.exec_streaming(
+      command,
+      [&](std::string_view chunk) {
+        auto more = write_frame(fd, {"chunk", std::string(chunk)}) ? read_frame(fd) : Result<Frame>{fail("gone")};
+        client_gone = !more;
+        return more && !more->empty() && (*more)[0] == "more";
+      },
+      timeout);
+  if (client_gone) {
+    return std::nullopt;
+  }
+  sound = sound && result.ok();
+  return result ? Frame{"ok", std::to_string(*result)} : Frame{"error", result.error()};
+}
+
+/// A pooled session of `key`, checked, or a new one.
+Result<std::unique_ptr<Transport>> session_for(Pool& pool, const std::string& key, const SessionOpener& open,
+                                               const ConnectOptions& options)
+{
+  auto transport = pool.take(key);
+  if (transport) { // it may have died since (a node rebooted): one cheap look before lending it
+    auto alive = transport->exec("true", "", Seconds{5});
+    if (alive && alive->succeeded()) {
+      return transport;
+    }
+  }
+  return open(options);
+}
+
 /// One client: its session first (from the pool, checked, or new), then its calls until
 /// it says "release" (the session goes back) or goes away (the session is closed).
 void serve(int fd, Pool& pool, const SessionOpener& open)
@@ -81,21 +116,12 @@ void serve(int fd, Pool& pool, const SessionOpener& open)
     return;
   }
   std::string key = pool_key(*hello);
-  auto transport = pool.take(key);
-  if (transport) { // it may have died since (a node rebooted): one cheap look before lending it
-    auto alive = transport->exec("true", "", Seconds{5});
-    if (!alive || !alive->succeeded()) {
-      transport.reset();
-    }
+  auto lent = session_for(pool, key, open, *options);
+  if (!lent) {
+    (void)write_frame(fd, {"error", lent.error()});
+    return;
   }
-  if (!transport) {
-    auto opened = open(*options);
-    if (!opened) {
-      (void)write_frame(fd, {"error", opened.error()});
-      return;
-    }
-    transport = std::move(*opened);
-  }
+  auto transport = std::move(*lent);
   if (!write_frame(fd, {"ok"})) {
     return;
   }
@@ -126,20 +152,11 @@ void serve(int fd, Pool& pool, const SessionOpener& open)
       auto result = transport->tcp_request(std::atoi(r[1].c_str()), r[2], seconds_of(r[3]));
       reply = result ? Frame{"ok", *result} : Frame{"error", result.error()};
     } else if (op == "stream" && r.size() == 3) {
-      bool client_gone = false;
-      auto result = transport->exec_streaming(
-          r[1],
-          [&](std::string_view chunk) {
-            auto more = write_frame(fd, {"chunk", std::string(chunk)}) ? read_frame(fd) : Result<Frame>{fail("gone")};
-            client_gone = !more;
-            return more && !more->empty() && (*more)[0] == "more";
-          },
-          seconds_of(r[2]));
-      if (client_gone) {
-        return;
+      auto streamed = stream(fd, *transport, r[1], seconds_of(r[2]), sound);
+      if (!streamed) {
+        return; // the client went away
       }
-      sound = sound && result.ok();
-      reply = result ? Frame{"ok", std::to_string(*result)} : Frame{"error", result.error()};
+      reply = std::move(*streamed);
     } else {
       reply = {"error", "the agent does not know this request"};
     }

@@ -112,6 +112,31 @@ std::vector<std::string> ancestors(const Parsed& parsed, const std::string& grou
   return order;
 }
 
+/// A host line of a [group] section: `name[:port] [key=value ...]`.
+Result<RawHost> parse_host_line(const std::vector<std::string>& words, const std::string& group,
+                                const std::string& origin)
+{
+  RawHost host{words.front(), "", group, origin, {}};
+  if (host.name.find('[') != std::string::npos) {
+    return fail(origin + ": host ranges such as '" + host.name + "' are not supported; list the hosts");
+  }
+  if (auto colon = host.name.find(':'); colon != std::string::npos) {
+    host.port = host.name.substr(colon + 1);
+    host.name = host.name.substr(0, colon);
+  }
+  if (group == "all") {
+    return fail(origin + ": put host " + host.name + " in a group ([all] cannot hold hosts of a ClusterDeploy inventory)");
+  }
+  for (size_t i = 1; i < words.size(); ++i) {
+    auto eq = words[i].find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return fail(origin + ": expected key=value, got '" + words[i] + "'");
+    }
+    host.vars.emplace_back(words[i].substr(0, eq), words[i].substr(eq + 1));
+  }
+  return host;
+}
+
 Result<Parsed> parse_sections(std::string_view text, const std::string& file)
 {
   Parsed parsed;
@@ -154,31 +179,13 @@ Result<Parsed> parse_sections(std::string_view text, const std::string& file)
       parsed.parents[words.front()].insert(group);
       continue;
     }
-    RawHost host{words.front(), "", group, origin, {}};
-    if (host.name.find('[') != std::string::npos) {
-      return fail(origin + ": host ranges such as '" + host.name + "' are not supported; list the hosts");
-    }
-    if (auto colon = host.name.find(':'); colon != std::string::npos) {
-      host.port = host.name.substr(colon + 1);
-      host.name = host.name.substr(0, colon);
-    }
-    if (group == "all") {
-      return fail(origin + ": put host " + host.name +
-                  " in a group ([all] cannot hold hosts of a ClusterDeploy inventory)");
-    }
-    if (auto seen = host_origin.find(host.name); seen != host_origin.end()) {
-      return fail(origin + ": host " + host.name + " is already listed at " + seen->second +
+    CD_TRY(host, parse_host_line(words, group, origin));
+    if (auto seen = host_origin.find(host->name); seen != host_origin.end()) {
+      return fail(origin + ": host " + host->name + " is already listed at " + seen->second +
                   "; a ClusterDeploy node belongs to one group");
     }
-    host_origin[host.name] = origin;
-    for (size_t i = 1; i < words.size(); ++i) {
-      auto eq = words[i].find('=');
-      if (eq == std::string::npos || eq == 0) {
-        return fail(origin + ": expected key=value, got '" + words[i] + "'");
-      }
-      host.vars.emplace_back(words[i].substr(0, eq), words[i].substr(eq + 1));
-    }
-    parsed.hosts.push_back(std::move(host));
+    host_origin[host->name] = origin;
+    parsed.hosts.push_back(std::move(*host));
   }
   return parsed;
 }

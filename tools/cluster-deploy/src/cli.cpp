@@ -10,7 +10,7 @@
 #include "evidence.hpp"
 #include "fault.hpp"
 #include "interrupt.hpp"
-#include "inventory.hpp"
+#include "inventory_source.hpp"
 #include "logs.hpp"
 #include "nodes_file.hpp"
 #include "quote.hpp"

@@ -213,6 +213,61 @@ bool finish(Cluster& cluster, const std::string& command, std::optional<bool> ch
   return cluster.output().print_summary(command, cluster.plan().cluster, changed);
 }
 
+/// Sends what fan-out left in `uploads` and seals every node's release that must be staged.
+void stage_every_node(Cluster& cluster, const ClusterChanges& work,
+                      const std::map<std::string, std::vector<const ReleaseFile*>>& uploads)
+{
+  cluster.for_each_alive([&](NodeSlot& slot) {
+    const NodeChange& mine = work.at(slot.node->name);
+    if (mine.release.files.empty() || !must_stage(mine.changes)) {
+      return;
+    }
+    auto start = Clock::now();
+    if (interrupted()) {
+      cluster.mark_failed(slot, "-", "stage", "not staged: stopped by " + interrupt_name(), 0);
+      return;
+    }
+    if (auto staged = send_and_seal(*slot.ops, mine, uploads.at(slot.node->name), cluster.output()); !staged) {
+      cluster.mark_failed(slot, "-", "stage", staged.error(), seconds_since(start));
+    }
+  });
+}
+
+/// A dry run's end: with --json, every node's changes as JSON. True when every node could be read.
+bool finish_dry_run(Cluster& cluster, const ClusterChanges& work)
+{
+  bool ok =
+      std::all_of(cluster.slots().begin(), cluster.slots().end(), [](const NodeSlot& s) { return s.failure.empty(); });
+  if (cluster.output().format() == Format::json) {
+    std::vector<NodeChanges> nodes;
+    for (const auto& slot : cluster.slots()) {
+      nodes.push_back(changes_view(slot, work.at(slot.node->name)));
+    }
+    std::printf("%s", dry_run_json(cluster.plan().cluster, ok, nodes).c_str());
+    std::fflush(stdout);
+  }
+  return ok;
+}
+
+/// Without --to, a rollback undoes the newest command run: nodes whose current release an
+/// older run made (the last deploy did not change them) are left as they are.
+void keep_newest_run(Cluster& cluster, ClusterChanges& work, std::map<std::string, std::string>& runs)
+{
+  std::string newest;
+  for (const auto& [node, change] : work) {
+    newest = std::max(newest, runs[node]);
+  }
+  for (auto it = work.begin(); it != work.end();) {
+    if (runs[it->first] != newest) {
+      cluster.output().progress(it->first, "left alone: the last deploy did not change it (release " +
+                                               it->second.before.current_id + ")");
+      it = work.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 } // namespace
 
 bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
@@ -239,33 +294,10 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   if (!options.dry_run) {
     crash_point("prepared");
     fan_out(cluster, work, uploads, options.fan_out);
-    cluster.for_each_alive([&](NodeSlot& slot) {
-      const NodeChange& mine = work.at(slot.node->name);
-      if (mine.release.files.empty() || !must_stage(mine.changes)) {
-        return;
-      }
-      auto start = Clock::now();
-      if (interrupted()) {
-        cluster.mark_failed(slot, "-", "stage", "not staged: stopped by " + interrupt_name(), 0);
-        return;
-      }
-      if (auto staged = send_and_seal(*slot.ops, mine, uploads.at(slot.node->name), cluster.output()); !staged) {
-        cluster.mark_failed(slot, "-", "stage", staged.error(), seconds_since(start));
-      }
-    });
+    stage_every_node(cluster, work, uploads);
   }
   if (options.dry_run) {
-    bool ok = std::all_of(cluster.slots().begin(), cluster.slots().end(),
-                          [](const NodeSlot& s) { return s.failure.empty(); });
-    if (cluster.output().format() == Format::json) {
-      std::vector<NodeChanges> nodes;
-      for (const auto& slot : cluster.slots()) {
-        nodes.push_back(changes_view(slot, work.at(slot.node->name)));
-      }
-      std::printf("%s", dry_run_json(cluster.plan().cluster, ok, nodes).c_str());
-      std::fflush(stdout);
-    }
-    return ok;
+    return finish_dry_run(cluster, work);
   }
   crash_point("staged");
   // Every node is staged; each switches to its release at its turn in the rollout.
@@ -318,20 +350,8 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
     change.changes = compute_changes(change.release, change.before);
     change.reason = to.empty() ? "rollback" : "deploy"; // --to picks a release as a deploy would
   });
-  // Without --to, a rollback undoes the newest command run: nodes whose current release an
-  // older run made (the last deploy did not change them) are left as they are.
-  std::string newest;
-  for (const auto& [node, change] : work) {
-    newest = std::max(newest, runs[node]);
-  }
-  for (auto it = work.begin(); to.empty() && it != work.end();) {
-    if (runs[it->first] != newest) {
-      cluster.output().progress(it->first, "left alone: the last deploy did not change it (release " +
-                                               it->second.before.current_id + ")");
-      it = work.erase(it);
-    } else {
-      ++it;
-    }
+  if (to.empty()) {
+    keep_newest_run(cluster, work, runs);
   }
   if (work.empty() || (!refusals.empty() && !to.empty())) {
     std::sort(refusals.begin(), refusals.end());

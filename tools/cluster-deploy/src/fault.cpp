@@ -243,6 +243,29 @@ Result<std::vector<const Node*>> resolve_targets(const Plan& plan, const Selecti
   return targets;
 }
 
+/// `fault resume`: ends the pause faults on `targets` early; prints their names.
+bool resume_paused(Cluster& cluster, const std::vector<const Node*>& targets)
+{
+  std::vector<NodeSlot*> slots;
+  for (const Node* node : targets) {
+    slots.push_back(cluster.find(node->name));
+  }
+  cluster.for_each_of(slots, [&](NodeSlot& slot) {
+    auto healed = slot.ops->heal_faults("pause");
+    if (!healed) {
+      cluster.mark_failed(slot, "-", "resume", healed.error(), 0);
+      return;
+    }
+    cluster.output().progress(slot.node->name, healed->empty() ? "nothing paused" : "resumed");
+  });
+  bool ok = true;
+  for (const Node* node : targets) {
+    ok = ok && cluster.find(node->name)->failure.empty();
+    std::printf("%s\n", node->name.c_str());
+  }
+  return ok;
+}
+
 bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions& options)
 {
   const Plan& plan = cluster.plan();
@@ -263,24 +286,7 @@ bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions&
     }
   }
   if (options.kind == "resume") {
-    std::vector<NodeSlot*> slots;
-    for (const Node* node : targets) {
-      slots.push_back(cluster.find(node->name));
-    }
-    bool ok = true;
-    cluster.for_each_of(slots, [&](NodeSlot& slot) {
-      auto healed = slot.ops->heal_faults("pause");
-      if (!healed) {
-        cluster.mark_failed(slot, "-", "resume", healed.error(), 0);
-        return;
-      }
-      cluster.output().progress(slot.node->name, healed->empty() ? "nothing paused" : "resumed");
-    });
-    for (const Node* node : targets) {
-      ok = ok && cluster.find(node->name)->failure.empty();
-      std::printf("%s\n", node->name.c_str());
-    }
-    return ok;
+    return resume_paused(cluster, targets);
   }
   auto steps = plan_steps(cluster, selection, options, targets).value_or_throw();
   std::string id = new_fault_id();

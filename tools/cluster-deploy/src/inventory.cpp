@@ -1,6 +1,5 @@
 #include "inventory.hpp"
 
-#include "ansible_inventory.hpp"
 #include "quote.hpp"
 
 #include <algorithm>
@@ -292,18 +291,9 @@ Result<std::vector<Node>> parse_group(std::string_view text, const std::string& 
   return nodes;
 }
 
-Result<Inventory> read_inventory(const std::filesystem::path& dir)
+Result<Inventory> read_group_files(const std::filesystem::path& dir)
 {
   std::error_code ec;
-  if (std::filesystem::is_regular_file(dir, ec)) {
-    std::ifstream in(dir);
-    std::stringstream text;
-    text << in.rdbuf();
-    return parse_ansible_inventory(text.str(), dir.string());
-  }
-  if (!std::filesystem::is_directory(dir, ec)) {
-    return fail("inventory " + dir.string() + " is neither a folder nor an Ansible inventory file");
-  }
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() == ".txt") { // a <group>.txt that cannot be read is an error, not empty

@@ -1,6 +1,6 @@
 // The inventory: one file per group (servers.txt, workers.txt), one node a line:
 //   name:address [port=N] [user=U] [fan_out=off] [key=value ...]   # comment
-// or an Ansible INI inventory file (ansible_inventory.hpp).
+// or an Ansible INI inventory file (ansible_inventory.hpp; inventory_source.hpp reads either).
 #pragma once
 
 #include "error.hpp"
@@ -37,9 +37,9 @@ struct Inventory {
 /// Parses one group file's text. `file` names it in error messages.
 Result<std::vector<Node>> parse_group(std::string_view text, const std::string& group, const std::string& file);
 
-/// Reads every `<group>.txt` in `dir`, or, when `dir` is a file, an Ansible INI
-/// inventory; errors name file:line.
-Result<Inventory> read_inventory(const std::filesystem::path& dir);
+/// Reads every `<group>.txt` in the folder `dir`; errors name file:line. (read_inventory in
+/// inventory_source.hpp also takes an Ansible INI file.)
+Result<Inventory> read_group_files(const std::filesystem::path& dir);
 
 /// Sets one `key=value` field of a node: port, user, fan_out, or a template variable
 /// (checked: names, ports, no built-in template names, not twice).

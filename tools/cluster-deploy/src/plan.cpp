@@ -1,5 +1,6 @@
 #include "plan.hpp"
 
+#include "inventory_source.hpp"
 #include "quote.hpp"
 
 #include <tinyxml2.h>
@@ -104,6 +105,23 @@ Result<Service::Bundle> parse_bundle(const std::string& value, const std::string
   return fail(where + ": bundle-libs must be true or all, not '" + value + "'");
 }
 
+/// SERIAL, MAX_FAIL, CANARY and SETTLE of a service element.
+Result<void> parse_rollout_settings(const XMLElement* element, const std::string& where, Service& service)
+{
+  for (auto [field, name] : {std::pair{&service.serial, "serial"}, std::pair{&service.max_fail, "max-fail"}}) {
+    CD_TRY(amount, parse_amount(attribute(element, name), where + ": " + name));
+    *field = *amount;
+  }
+  service.canary = std::max(element->IntAttribute("canary", 0), 0);
+  if (element->Attribute("settle")) {
+    service.settle = element->IntAttribute("settle", -1);
+    if (service.settle < 0 || service.settle > 600) {
+      return fail(where + ": settle must be 0 to 600 seconds");
+    }
+  }
+  return {};
+}
+
 Result<Service> parse_service(const XMLElement* element, const std::string& file)
 {
   Service service;
@@ -116,17 +134,7 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   service.bootstrap = attribute(element, "bootstrap") == "true";
   CD_TRY(bundle, parse_bundle(attribute(element, "bundle-libs"), where));
   service.bundle_libs = *bundle;
-  for (auto [field, name] : {std::pair{&service.serial, "serial"}, std::pair{&service.max_fail, "max-fail"}}) {
-    CD_TRY(amount, parse_amount(attribute(element, name), where + ": " + name));
-    *field = *amount;
-  }
-  service.canary = std::max(element->IntAttribute("canary", 0), 0);
-  if (element->Attribute("settle")) {
-    service.settle = element->IntAttribute("settle", -1);
-    if (service.settle < 0 || service.settle > 600) {
-      return fail(where + ": settle must be 0 to 600 seconds");
-    }
-  }
+  CD_TRY_VOID(parse_rollout_settings(element, where, service));
   if (const XMLElement* program = element->FirstChildElement("program")) {
     service.program = text_of(program);
   }

@@ -100,6 +100,25 @@ bool switch_release(Rollout& r, NodeSlot& slot)
   return true;
 }
 
+/// From `from` back to `back`: every unit of `back` installed again, those only `from` has removed.
+ChangeSet changes_going_back(const NodeRelease& from, const NodeRelease& back)
+{
+  ChangeSet changes;
+  changes.release_changed = true;
+  for (const auto& file : back.files) {
+    if (auto unit = NodeLayout::unit_of_release_path(file.path); !unit.empty()) {
+      changes.units_to_install.push_back(unit);
+    }
+  }
+  for (const auto& file : from.files) {
+    bool kept = std::any_of(back.files.begin(), back.files.end(), [&](const auto& f) { return f.path == file.path; });
+    if (auto unit = NodeLayout::unit_of_release_path(file.path); !unit.empty() && !kept) {
+      changes.units_to_remove.push_back(unit);
+    }
+  }
+  return changes;
+}
+
 /// Back to the release the node had before this run, restarting what this run
 /// (re)started there; rows say "rolled back".
 void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
@@ -126,19 +145,7 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
     return;
   }
   NodeRelease back = release_from_manifest(plan, *slot.node, change->before.files);
-  ChangeSet back_changes;
-  back_changes.release_changed = true;
-  for (const auto& file : back.files) {
-    if (auto unit = NodeLayout::unit_of_release_path(file.path); !unit.empty()) {
-      back_changes.units_to_install.push_back(unit);
-    }
-  }
-  for (const auto& file : change->release.files) {
-    bool kept = std::any_of(back.files.begin(), back.files.end(), [&](const auto& f) { return f.path == file.path; });
-    if (auto unit = NodeLayout::unit_of_release_path(file.path); !unit.empty() && !kept) {
-      back_changes.units_to_remove.push_back(unit);
-    }
-  }
+  ChangeSet back_changes = changes_going_back(change->release, back);
   back.id = change->before.current_id; // the folder's name, even if it was made by an older rule
   // Going back from a deploy pops it from deploy.log's history; going back from a failed
   // rollback puts the release it left back on top.
@@ -410,6 +417,28 @@ void not_restarted(Rollout& r, const Service& service, const std::vector<NodeSlo
   }
 }
 
+/// One batch of a rolling restart: (re)starts `service` on `batch`, then its group must be
+/// whole (QUORUM). Returns the slots that failed (all of the batch when the group is not whole).
+std::vector<NodeSlot*> run_batch(Rollout& r, const Service& service, const std::vector<NodeSlot*>& batch)
+{
+  std::string names;
+  for (const NodeSlot* slot : batch) {
+    names += (names.empty() ? "" : ", ") + slot->node->name;
+  }
+  r.cluster.output().progress(batch.front()->node->name, service.name + ": rolling restart, " +
+                                                             std::to_string(batch.size()) + " node(s): " + names);
+  auto batch_failed = run_on(r, service, batch);
+  if (batch_failed.empty()) {
+    if (auto whole = quorum_gate(r, service); !whole) {
+      for (NodeSlot* slot : batch) {
+        r.cluster.mark_failed(*slot, service.name, "quorum", whole.error(), 0);
+      }
+      batch_failed = batch;
+    }
+  }
+  return batch_failed;
+}
+
 /// One service across its group. Returns false when the rollout must stop.
 bool run_service(Rollout& r, const Service& service)
 {
@@ -440,21 +469,7 @@ bool run_service(Rollout& r, const Service& service)
     std::vector<NodeSlot*> batch(rolling.begin() + static_cast<long>(begin),
                                  rolling.begin() + static_cast<long>(begin + static_cast<size_t>(size)));
     begin += static_cast<size_t>(size);
-    std::string names;
-    for (const NodeSlot* slot : batch) {
-      names += (names.empty() ? "" : ", ") + slot->node->name;
-    }
-    r.cluster.output().progress(batch.front()->node->name, service.name + ": rolling restart, " +
-                                                               std::to_string(batch.size()) + " node(s): " + names);
-    auto batch_failed = run_on(r, service, batch);
-    if (batch_failed.empty()) {
-      if (auto whole = quorum_gate(r, service); !whole) {
-        for (NodeSlot* slot : batch) {
-          r.cluster.mark_failed(*slot, service.name, "quorum", whole.error(), 0);
-        }
-        batch_failed = batch;
-      }
-    }
+    auto batch_failed = run_batch(r, service, batch);
     failed += static_cast<int>(batch_failed.size());
     if (failed > budget) {
       std::string why = service.name + ": " + std::to_string(failed) + " node(s) failed, " +

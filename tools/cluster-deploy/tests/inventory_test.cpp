@@ -1,4 +1,5 @@
 #include "inventory.hpp"
+#include "inventory_source.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,7 @@
 // Shared test inputs: a two-service plan over tests/data/inv, rendered into a temp folder.
 #pragma once
 
+#include "inventory_source.hpp"
 #include "plan.hpp"
 
 #include <catch2/catch.hpp>
