@@ -779,34 +779,12 @@ function(cluster_deploy_inventory dir)
   _cluster_deploy_schedule_finalize()
 endfunction()
 
-function(cluster_deploy_service name)
-  set(fn cluster_deploy_service)
-  # BUNDLE_LIBS is a flag with an optional value (ALL): parsed as a list that may be empty.
-  cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
-    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL;SETTLE"
-    "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;LIMITS;BUNDLE_LIBS")
-  set(bundle_libs "")
-  if("BUNDLE_LIBS" IN_LIST arg_KEYWORDS_MISSING_VALUES)
-    list(REMOVE_ITEM arg_KEYWORDS_MISSING_VALUES BUNDLE_LIBS)
-    if(NOT arg_KEYWORDS_MISSING_VALUES)
-      unset(arg_KEYWORDS_MISSING_VALUES)
-    endif()
-    set(bundle_libs true)
-  endif()
-  if(DEFINED arg_BUNDLE_LIBS)
-    if(NOT arg_BUNDLE_LIBS STREQUAL "ALL")
-      message(FATAL_ERROR "${fn}(${name}): BUNDLE_LIBS takes no value or ALL, not '${arg_BUNDLE_LIBS}'")
-    endif()
-    set(bundle_libs all)
-  endif()
-  _cluster_deploy_check_args(${fn})
-  _cluster_deploy_check_name(${fn} service "${name}")
+# The helpers of cluster_deploy_service below read the arg_* variables its cmake_parse_arguments
+# set (a function sees its caller's variables) and return through variables of the caller.
 
-  get_property(services GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
-  if(name IN_LIST services)
-    message(FATAL_ERROR "${fn}: service '${name}' is already declared")
-  endif()
-
+# Exactly one of TARGET, PROGRAM_TARGET and PROGRAM, and a GROUP; sets _cd_program to PROGRAM
+# made absolute (empty without PROGRAM).
+function(_cluster_deploy_check_service_program fn name)
   set(kinds "")
   foreach(keyword IN ITEMS TARGET PROGRAM_TARGET PROGRAM)
     if(DEFINED arg_${keyword})
@@ -829,6 +807,11 @@ function(cluster_deploy_service name)
     get_filename_component(arg_PROGRAM "${arg_PROGRAM}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
   endif()
 
+  set(_cd_program "${arg_PROGRAM}" PARENT_SCOPE)
+endfunction()
+
+# Sets <out> to the CONFIG templates, made absolute: each exists, no two install the same file.
+function(_cluster_deploy_service_configs fn name out)
   set(configs "")
   set(config_names "")
   foreach(template IN LISTS arg_CONFIG)
@@ -845,6 +828,12 @@ function(cluster_deploy_service name)
     list(APPEND configs "${template}")
   endforeach()
 
+  set(${out} "${configs}" PARENT_SCOPE)
+endfunction()
+
+# ENV, HEALTH, LEADER, QUORUM, SERIAL, CANARY, MAX_FAIL, SETTLE, LIMITS and AFTER are well formed;
+# sets _cd_leader and _cd_quorum to the commands of LEADER and QUORUM exec.
+function(_cluster_deploy_check_service_rollout fn name)
   foreach(entry IN LISTS arg_ENV)
     if(NOT entry MATCHES "^[A-Za-z_][A-Za-z0-9_]*=")
       message(FATAL_ERROR "${fn}(${name}): ENV entry '${entry}' is not NAME=value")
@@ -901,6 +890,12 @@ function(cluster_deploy_service name)
     endif()
   endforeach()
 
+  set(_cd_leader "${arg_LEADER}" PARENT_SCOPE)
+  set(_cd_quorum "${arg_QUORUM}" PARENT_SCOPE)
+endfunction()
+
+# Records the checked service in global properties, for the plan written at the end.
+function(_cluster_deploy_store_service name configs bundle_libs)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
   foreach(keyword IN ITEMS TARGET PROGRAM_TARGET PROGRAM)
     if(DEFINED arg_${keyword})
@@ -924,6 +919,46 @@ function(cluster_deploy_service name)
   set_property(GLOBAL PROPERTY ${prefix}_SETTLE "${arg_SETTLE}")
   set_property(GLOBAL PROPERTY ${prefix}_LIMITS "${arg_LIMITS}")
   set_property(GLOBAL APPEND PROPERTY _CLUSTER_DEPLOY_SERVICES "${name}")
+endfunction()
+
+function(cluster_deploy_service name)
+  set(fn cluster_deploy_service)
+  # BUNDLE_LIBS is a flag with an optional value (ALL): parsed as a list that may be empty.
+  cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
+    "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL;SETTLE"
+    "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;LIMITS;BUNDLE_LIBS")
+  set(bundle_libs "")
+  if("BUNDLE_LIBS" IN_LIST arg_KEYWORDS_MISSING_VALUES)
+    list(REMOVE_ITEM arg_KEYWORDS_MISSING_VALUES BUNDLE_LIBS)
+    if(NOT arg_KEYWORDS_MISSING_VALUES)
+      unset(arg_KEYWORDS_MISSING_VALUES)
+    endif()
+    set(bundle_libs true)
+  endif()
+  if(DEFINED arg_BUNDLE_LIBS)
+    if(NOT arg_BUNDLE_LIBS STREQUAL "ALL")
+      message(FATAL_ERROR "${fn}(${name}): BUNDLE_LIBS takes no value or ALL, not '${arg_BUNDLE_LIBS}'")
+    endif()
+    set(bundle_libs all)
+  endif()
+  _cluster_deploy_check_args(${fn})
+  _cluster_deploy_check_name(${fn} service "${name}")
+
+  get_property(services GLOBAL PROPERTY _CLUSTER_DEPLOY_SERVICES)
+  if(name IN_LIST services)
+    message(FATAL_ERROR "${fn}: service '${name}' is already declared")
+  endif()
+
+  _cluster_deploy_check_service_program(${fn} ${name})
+  _cluster_deploy_service_configs(${fn} ${name} configs)
+  _cluster_deploy_check_service_rollout(${fn} ${name})
+  foreach(keyword IN ITEMS PROGRAM LEADER QUORUM) # as the checks left them, where given
+    if(DEFINED arg_${keyword})
+      string(TOLOWER "_cd_${keyword}" checked)
+      set(arg_${keyword} "${${checked}}")
+    endif()
+  endforeach()
+  _cluster_deploy_store_service(${name} "${configs}" "${bundle_libs}")
   _cluster_deploy_schedule_finalize()
 endfunction()
 

@@ -7,6 +7,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
                   [--health-exec SERVICE=COMMAND] [--no-faults]
                   [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value] [--env SERVICE=NAME=value]
                   [--bundle-libs SERVICE[=true|all|none]] [--independent SERVICE] [--settle SERVICE=SECONDS]
+                  [--group SERVICE=GROUP] [--after SERVICE=OTHER] [--quorum SERVICE=COMMAND]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -38,6 +39,9 @@ def main():
                         help="SERVICE[=true|all|none]: BUNDLE_LIBS (true, the default), BUNDLE_LIBS ALL, or neither")
     parser.add_argument("--independent", action="append", help="SERVICE runs AFTER nothing")
     parser.add_argument("--settle", action="append", help="SERVICE's own settle window (SETTLE)")
+    parser.add_argument("--group", action="append", help="SERVICE runs on GROUP's nodes instead")
+    parser.add_argument("--after", action="append", help="SERVICE runs AFTER OTHER (and nothing else)")
+    parser.add_argument("--quorum", action="append", help="SERVICE's QUORUM exec command")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -72,6 +76,15 @@ def main():
             service.remove(after)
     for name, seconds in pairs(args.settle).items():
         root.find(f"service[@name='{name}']").set("settle", seconds)
+    for name, group in pairs(args.group).items():
+        root.find(f"service[@name='{name}']").set("group", group)
+    for name, other in pairs(args.after).items():
+        service = root.find(f"service[@name='{name}']")
+        for after in service.findall("after"):
+            service.remove(after)
+        ET.SubElement(service, "after").text = other
+    for name, command in pairs(args.quorum).items():
+        root.find(f"service[@name='{name}']/quorum").set("command", command)
     templates, programs, probes = pairs(args.template), pairs(args.program), pairs(args.health_exec)
     bundles = dict((e.split("=", 1) + ["true"])[:2] for e in args.bundle_libs or [])
     for service in root.findall("service"):

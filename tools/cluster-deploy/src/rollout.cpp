@@ -388,6 +388,15 @@ std::vector<NodeSlot*> split_rolling(Rollout& r, const Service& service, std::ve
   return rolling;
 }
 
+/// Nodes of a group that must keep its quorum go back one at a time, each healthy again before the next.
+bool one_at_a_time(const Plan& plan, const std::vector<NodeSlot*>& slots)
+{
+  return std::any_of(slots.begin(), slots.end(), [&](const NodeSlot* slot) {
+    auto services = plan.services_on(*slot->node);
+    return std::any_of(services.begin(), services.end(), [](const Service* s) { return s->is_quorum_group(); });
+  });
+}
+
 /// Goes back on every node switched in this run, in parallel.
 void switch_back_all(Rollout& r, const std::string& why)
 {
@@ -401,13 +410,9 @@ void switch_back_all(Rollout& r, const std::string& why)
   // The failed nodes first (they are down already), then the others. A group that must keep
   // its quorum goes back one node at a time, each healthy again before the next.
   std::stable_partition(switched.begin(), switched.end(), [](const NodeSlot* s) { return !s->alive(); });
-  const Plan& plan = r.cluster.plan();
-  bool one_at_a_time = std::any_of(switched.begin(), switched.end(), [&](const NodeSlot* slot) {
-    auto services = plan.services_on(*slot->node);
-    return std::any_of(services.begin(), services.end(), [](const Service* s) { return s->is_quorum_group(); });
-  });
   // Failed nodes are among them: not for_each_of, which skips those.
-  run_parallel(switched.size(), one_at_a_time ? 1 : 0, [&](size_t i) { switch_back(r, *switched[i], why); });
+  run_parallel(switched.size(), one_at_a_time(r.cluster.plan(), switched) ? 1 : 0,
+               [&](size_t i) { switch_back(r, *switched[i], why); });
 }
 
 void not_restarted(Rollout& r, const Service& service, const std::vector<NodeSlot*>& slots, const std::string& why)
@@ -558,6 +563,37 @@ std::vector<std::vector<const Service*>> rollout_waves(const std::vector<const S
   return waves;
 }
 
+/// A node switches at the turn of the first of its services due to restart. When the rollout
+/// stops before another of them has restarted there, that service would run its old program
+/// while its unit and `current` point to the new release, and its next crash would start the
+/// new build past every gate: such a node goes back (and what this run restarted there with it).
+void back_where_restarts_stopped(Rollout& r, const std::string& by)
+{
+  std::vector<NodeSlot*> behind;
+  std::vector<std::string> names_of; // per node behind, the services not restarted there
+  for (auto& slot : r.cluster.slots()) {
+    NodeChange* change = r.change_of(slot);
+    if (!slot.alive() || !change || !change->switched) {
+      continue;
+    }
+    std::string names;
+    for (const auto& service : r.cluster.plan().services) {
+      std::lock_guard lock(r.mutex);
+      if (service.group == slot.node->group && r.restart_due(service, slot) &&
+          r.touched[slot.node->name].count(service.name) == 0) {
+        names += (names.empty() ? "" : ", ") + service.name;
+      }
+    }
+    if (!names.empty()) {
+      behind.push_back(&slot);
+      names_of.push_back(names);
+    }
+  }
+  run_parallel(behind.size(), one_at_a_time(r.cluster.plan(), behind) ? 1 : 0, [&](std::size_t i) {
+    switch_back(r, *behind[i], names_of[i] + " did not restart here (the rollout stopped at " + by + ")");
+  });
+}
+
 bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, ClusterChanges& changes,
                  const HealthOptions& health, const std::function<void(const Service&, NodeSlot&)>& on_healthy)
 {
@@ -607,6 +643,9 @@ bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, 
             return slot.node->group == service->group && slot.alive();
           }));
     }
+  }
+  if (auto by = r.stopped(); !by.empty()) {
+    back_where_restarts_stopped(r, by);
   }
   return r.stopped().empty();
 }

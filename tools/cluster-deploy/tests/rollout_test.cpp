@@ -150,6 +150,36 @@ TEST_CASE("no roll begins while the group's QUORUM check fails")
   CHECK(fakes.nodes["s1"].current == v1); // nothing switched
 }
 
+TEST_CASE("a node whose later service may not restart goes back: no unit or current ahead of what runs")
+{
+  // Two services on the servers: `worker` rolls first, then db, whose QUORUM check refuses the roll.
+  Plan plan = rollout_plan("rollout-two-on-a-node", "<quorum command='group-check'/>");
+  plan.services[1].group = "servers";
+  plan.services[1].after.clear();
+  plan.services[0].after = {"worker"};
+  std::swap(plan.services[0], plan.services[1]); // the plan lists services in AFTER order
+  Fakes fakes;
+  auto v1 = deployed_releases(plan, fakes);
+  std::ofstream(plan.services[0].program) << "worker v2";
+  std::ofstream(plan.services[1].program) << "db v2";
+  for (const char* node : {"s1", "s2", "s3"}) {
+    fakes.nodes[node].exec_exits["group-check"] = 1;
+  }
+  fakes.order.clear();
+  Output second(Color::never);
+  CHECK_FALSE(deploy_once(plan, fakes, second));
+  CHECK(restarts_of(fakes, "demo-db.service").empty());
+  for (const char* node : {"s1", "s2", "s3"}) {
+    INFO(node);
+    // db still runs v1: its node is back on v1, so a crash of db does not start v2 past its gate.
+    CHECK(fakes.nodes[node].current == v1[node]);
+    CHECK(has_row(second, node, "rolled back"));
+    CHECK(has_row(second, node, "not restarted"));
+  }
+  // Each server's worker: v2, then back to v1 with its node.
+  CHECK(restarts_of(fakes, "demo-worker.service").size() == 6);
+}
+
 TEST_CASE("a canary that fails is rolled back, and the other workers never leave their release")
 {
   Plan plan = rollout_plan("rollout-canary", "", "", " serial='50%' canary='1'");
