@@ -664,21 +664,11 @@ endfunction()
 # Public commands
 # ---------------------------------------------------------------------------
 
-function(cluster_deploy_inventory dir)
-  set(fn cluster_deploy_inventory)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "LOCAL_CLUSTER;FAULTS"
-    "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL;FAN_OUT;TEARDOWN" "")
-  _cluster_deploy_check_args(${fn})
-
-  get_property(previous GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
-  if(previous)
-    message(FATAL_ERROR "${fn}: called twice; the project already deploys to the inventory "
-      "'${previous}' (one inventory per project)")
-  endif()
-
-  get_filename_component(dir "${dir}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+# Sets <out> to the inventory's groups, sorted and checked: the <group>.txt files of the folder
+# <dir>, or the groups of the Ansible inventory file <dir> (not for the local cluster).
+function(_cluster_deploy_inventory_groups fn dir local_cluster out)
   if(EXISTS "${dir}" AND NOT IS_DIRECTORY "${dir}")
-    if(arg_LOCAL_CLUSTER)
+    if(local_cluster)
       message(FATAL_ERROR "${fn}: LOCAL_CLUSTER needs an inventory directory of <group>.txt files, "
         "not the Ansible inventory '${dir}'")
     endif()
@@ -700,25 +690,45 @@ function(cluster_deploy_inventory dir)
   foreach(group IN LISTS groups)
     _cluster_deploy_check_name(${fn} group "${group}" " (in the inventory '${dir}')")
   endforeach()
+  set(${out} "${groups}" PARENT_SCOPE)
+endfunction()
 
+# The cluster name becomes a system user and /opt/<name>, /var/lib/<name>: never one of the
+# accounts or folders a Debian system (or a common service) already has. The nodes check
+# the rest: what exists there without cluster-deploy's mark is refused.
+function(_cluster_deploy_check_cluster_name fn cluster)
+  _cluster_deploy_check_name(${fn} cluster "${cluster}")
+  set(reserved root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc
+    gnats nobody systemd _apt apt dpkg messagebus sshd polkitd postgres postgresql mysql mariadb
+    redis etcd consul zookeeper kafka nginx apache2 docker containerd ssl-cert lib local share
+    log cache spool tmp opt var usr etc home srv snap)
+  if(cluster IN_LIST reserved OR cluster MATCHES "^systemd-")
+    message(FATAL_ERROR "${fn}: the cluster name '${cluster}' is a system account or folder name "
+      "(it would become the service user and /opt/${cluster}, /var/lib/${cluster}); "
+      "pass another CLUSTER <name>")
+  endif()
+endfunction()
+
+function(cluster_deploy_inventory dir)
+  set(fn cluster_deploy_inventory)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "LOCAL_CLUSTER;FAULTS"
+    "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL;FAN_OUT;TEARDOWN" "")
+  _cluster_deploy_check_args(${fn})
+
+  get_property(previous GLOBAL PROPERTY _CLUSTER_DEPLOY_INVENTORY)
+  if(previous)
+    message(FATAL_ERROR "${fn}: called twice; the project already deploys to the inventory "
+      "'${previous}' (one inventory per project)")
+  endif()
+
+  get_filename_component(dir "${dir}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  _cluster_deploy_inventory_groups(${fn} "${dir}" "${arg_LOCAL_CLUSTER}" groups)
   if(NOT DEFINED arg_CLUSTER)
     string(TOLOWER "${PROJECT_NAME}" arg_CLUSTER)
     _cluster_deploy_check_name(${fn} cluster "${arg_CLUSTER}"
       " (the lower-cased PROJECT_NAME); pass CLUSTER <name>")
   endif()
-  _cluster_deploy_check_name(${fn} cluster "${arg_CLUSTER}")
-  # The cluster name becomes a system user and /opt/<name>, /var/lib/<name>: never one of the
-  # accounts or folders a Debian system (or a common service) already has. The nodes check
-  # the rest: what exists there without cluster-deploy's mark is refused.
-  set(reserved root daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc
-    gnats nobody systemd _apt apt dpkg messagebus sshd polkitd postgres postgresql mysql mariadb
-    redis etcd consul zookeeper kafka nginx apache2 docker containerd ssl-cert lib local share
-    log cache spool tmp opt var usr etc home srv snap)
-  if(arg_CLUSTER IN_LIST reserved OR arg_CLUSTER MATCHES "^systemd-")
-    message(FATAL_ERROR "${fn}: the cluster name '${arg_CLUSTER}' is a system account or folder name "
-      "(it would become the service user and /opt/${arg_CLUSTER}, /var/lib/${arg_CLUSTER}); "
-      "pass another CLUSTER <name>")
-  endif()
+  _cluster_deploy_check_cluster_name(${fn} "${arg_CLUSTER}")
 
   if(NOT DEFINED arg_HOST_KEY_POLICY)
     set(arg_HOST_KEY_POLICY strict)
