@@ -112,7 +112,7 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     return ok;
   }
   if (script == "current.sh") {
-    ok.out = m_node.current.empty() ? "" : "/opt/" + args.at(0) + "/releases/" + m_node.current + "\n";
+    ok.out = m_node.current.empty() ? "" : "releases/" + m_node.current + "\n"; // readlink of a relative link
   } else if (script == "drift.sh") {
     for (const auto& path : m_node.edited) {
       ok.out += path + "\n";

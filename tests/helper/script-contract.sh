@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The fake transport's node scripts cannot drift from the real ones unnoticed (issue 27): the
+# real read-only scripts (remote/state.sh, unit-state.sh, current.sh) run as root on a deployed
+# server, what they print is saved, and the unit test binary's hidden test "[.contract]" parses
+# it with NodeOps' parsers and checks that every kind of line the fake prints, the script prints.
+#   script-contract.sh <cluster-deploy-tests>
+source "$(dirname "$0")/lib.sh"
+require_env
+tests_binary=${1:?usage: script-contract.sh <cluster-deploy-tests>}
+remote=$HELPER_DIR/../../tools/cluster-deploy/remote
+node=$(nodes_in_group servers | head -n 1)
+c=$CLUSTER_DEPLOY_NAME
+contract=$WORK/contract
+mkdir -p "$contract"
+echo "$c" >"$contract/cluster"
+echo etcd >"$contract/service"
+
+# The scripts go to a folder of their own on the node (each sources prelude.sh beside it, as
+# the helper inlines it) and leave with it.
+payload=$(tar -C "$remote" -czf - state.sh unit-state.sh current.sh prelude.sh | base64 -w0)
+scratch=$(on_node "$node" "d=\$(mktemp -d) && echo $payload | base64 -d | tar -C \$d -xzf - && echo \$d")
+[[ $scratch == /tmp/* ]] || fail "could not copy the scripts to $node"
+trap 'on_node "$node" "rm -rf $scratch" || true; rm -rf "$WORK"' EXIT
+on_node "$node" "cd $scratch && sudo sh state.sh $c" >"$contract/state.out" || fail "state.sh failed on $node"
+on_node "$node" "cd $scratch && sudo sh unit-state.sh $c etcd -" >"$contract/unit-state.out" ||
+  fail "unit-state.sh failed on $node"
+on_node "$node" "cd $scratch && sudo sh current.sh $c" >"$contract/current.out" || fail "current.sh failed on $node"
+for out in state unit-state current; do
+  [[ -s $contract/$out.out ]] || fail "$out.sh printed nothing on $node"
+done
+
+CD_CONTRACT_DIR=$contract "$tests_binary" '[contract]' || fail "the fake and the real node scripts disagree (above)"
+say "ok: what state.sh, unit-state.sh and current.sh print on $node, the parsers read, and the fake prints nothing else"
