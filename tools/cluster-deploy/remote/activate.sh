@@ -14,6 +14,9 @@ release=$2 reason=$3
 shift 3
 refuse_unless_ours "to deploy"
 make_ours
+# seal.sh opens a release (0755) right after moving it into place; a seal cut off between the
+# two left it root's alone, which no service could run from.
+chmod 0755 "$root/releases/$release"
 mode="" enable="" changed=""
 for u in "$@"; do
   case $u in --install | --remove | --enable)

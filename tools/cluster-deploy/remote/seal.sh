@@ -31,8 +31,9 @@ if [ -d bin ]; then chmod 0755 bin/*; fi
 # Shared libraries executable, as some distributions install them: the loader that ships
 # with a program (BUNDLE_LIBS ALL) is its unit's ExecStart.
 if [ -d lib ]; then chmod -R a+x lib; fi
-chmod 0755 .
 chmod 0644 MANIFEST
 cd /
+# The folder opens (0755) only once it is a release: staging stays root's alone to the end.
 mv -T "$staging" "$root/releases/$2"
+chmod 0755 "$root/releases/$2"
 rm -rf "$root/releases/.partial" # every file is here: what an interrupted upload left is not needed
