@@ -3,7 +3,9 @@
 # deploys a change to every etcd member and every worker while a client writes to etcd, and
 # breaks the run at a crash point (docs/testing.md): KILL (kill -9), INT (Ctrl-C), or CUT (the
 # controller frozen there while one node's own nft table drops what the controller sends to its
-# sshd for 8 s, healed by the node's own timer; then the run goes on). After each: the same deploy
+# sshd for 8 s, healed by the node's own timer; then the run goes on). Right after the break, before
+# any other run, every service runs the release its node's `current` points to (a node switches
+# and restarts its service in one step that outlives the controller). Then: the same deploy
 # exits 0, a dry run shows nothing to change, nothing of ours is left on a node, every service runs
 # the release `current` points to, every acknowledged write is readable, and writes never stopped
 # for long (the group kept its quorum).
@@ -133,6 +135,7 @@ for case in "${cases[@]}"; do
       crash_case "$point" "$mode" "$plan"
       what="$point:$mode$CUT_NOTE"
     fi
+    runs_current "right after $what, before any other run"
     converges "$plan" "$what"
     sleep 1
     stop_writer

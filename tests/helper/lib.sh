@@ -97,24 +97,47 @@ no_run_leftovers() {
   done < <(all_nodes)
 }
 
+# behind_current: the first "<node> <service>" whose running process was not started from the
+# release `current` points to (its service is restarting, or runs an older release); fails when
+# there is none.
+behind_current() {
+  local node group service
+  while read -r node group; do
+    case $group in servers) service=etcd ;; workers) service=worker ;; *) continue ;; esac
+    if [[ "$(exe_release_of "$node" "$service")" != "$(release_of "$node")" ]]; then
+      echo "$node $service"
+      return 0
+    fi
+  done < <(all_nodes)
+  return 1
+}
+
+# runs_current <when>: every service runs the release `current` points to, within 30 s (a restart
+# that was queued may still be under way).
+runs_current() {
+  local deadline=$((SECONDS + 30)) behind
+  while behind=$(behind_current); do
+    ((SECONDS < deadline)) || fail "${behind% *}: ${behind#* } does not run the release current points to $1"
+    sleep 1
+  done
+}
+
 # converges <plan> <what>: after <what>, the same deploy again exits 0; then a dry run shows nothing
 # to change, no node has a staging folder, partly uploaded file, lock, key or inbox file left, and
 # every service runs from the release `current` points to.
 converges() {
-  local node group service c=$CLUSTER_DEPLOY_NAME
+  local node c=$CLUSTER_DEPLOY_NAME
   run_helper 0 "$WORK/again.log" deploy --plan "$1"
   run_helper 0 "$WORK/dry.log" deploy --plan "$1" --dry-run
   if grep -E "^[a-z0-9]+: would deploy:" "$WORK/dry.log" | grep -qv ": would deploy: unchanged"; then
     fail "after $2 and the same deploy again, a node still has changes"
   fi
   no_run_leftovers "after $2 and the same deploy again"
-  while read -r node group; do
+  while read -r node _; do
     on_node "$node" "sudo sh -c 'test -z \"\$(ls -d /opt/$c/releases/.staging-* /opt/$c/releases/.partial/* 2>/dev/null)\"'" ||
       fail "$node: a staging folder or partly uploaded file is left after $2 and the same deploy again"
-    case $group in servers) service=etcd ;; workers) service=worker ;; *) continue ;; esac
-    [[ "$(exe_release_of "$node" "$service")" == "$(release_of "$node")" ]] ||
-      fail "$node: $service does not run the release current points to after $2 and the same deploy again"
   done < <(all_nodes)
+  runs_current "after $2 and the same deploy again"
 }
 
 # start_writer <acked file> <nodes...>: a client that writes unique keys to etcd through the nodes in

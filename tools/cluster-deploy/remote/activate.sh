@@ -1,12 +1,15 @@
 #!/bin/sh
 # activate.sh <cluster> <release> <reason> [--install <unit>...] [--remove <unit>...] [--enable <unit>...]
-#   (run as root)
+#   [--restart <service>...]   (run as root, as the transient unit cluster-deploy-switch-<cluster>)
 #
-# Installs the release's changed units, stops and removes units no longer in the plan,
-# switches `current` to <release> atomically (rename(2)), appends
+# The switch of a node, as one step: installs the release's changed units, stops and removes
+# units no longer in the plan, switches `current` to <release> atomically (rename(2)), appends
 # "<time> <old> -> <new> <reason>" to deploy.log (releases.sh replays it), enables every
-# unit of the release not enabled yet (so a half-done earlier activate is completed) and
-# prunes old releases: the newest three besides the new and the previous one stay.
+# unit of the release not enabled yet (so a half-done earlier activate is completed), restarts
+# the services whose turn it is (queued, as systemctl.sh does: the controller's health checks
+# wait) and prunes old releases: the newest three besides the new and the previous one stay.
+# The controller starts it with systemd-run --wait: a controller killed or cut off midway
+# leaves it to finish, so no service runs behind the `current` it switched.
 set -e
 # shellcheck source=prelude.sh
 . ./prelude.sh
@@ -17,9 +20,9 @@ make_ours
 # seal.sh opens a release (0755) right after moving it into place; a seal cut off between the
 # two left it root's alone, which no service could run from.
 chmod 0755 "$root/releases/$release"
-mode="" enable="" changed=""
+mode="" enable="" changed="" restart=""
 for u in "$@"; do
-  case $u in --install | --remove | --enable)
+  case $u in --install | --remove | --enable | --restart)
     mode=$u
     continue
     ;;
@@ -36,6 +39,7 @@ for u in "$@"; do
     changed=yes
     ;;
   --enable) systemctl is-enabled -q "$u" 2>/dev/null || enable="$enable $u" ;;
+  --restart) restart="$restart $(unit_name "$u")" ;;
   esac
 done
 old=$(readlink "$root/current" || true)
@@ -51,6 +55,10 @@ if [ -n "$enable" ]; then
 elif [ -n "$changed" ]; then
   systemctl daemon-reload
 fi
+for unit in $restart; do
+  systemctl reset-failed "$unit" 2>/dev/null || true
+  systemctl restart --no-block "$unit"
+done
 cd "$root/releases"
 # shellcheck disable=SC2010,SC2012 # release ids are hex digits: ls is safe here and sorts by time
 # A release is renamed out of the way before it is removed: an interrupted prune never

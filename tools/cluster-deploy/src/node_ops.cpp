@@ -46,12 +46,16 @@ std::string batch_command(const std::vector<std::string>& steps)
 
 } // namespace
 
-std::string root_command(const remote::Script& script, const std::vector<std::string>& args)
+std::string root_command(const remote::Script& script, const std::vector<std::string>& args, const std::string& unit)
 {
   // The run id lets the script renew this run's lock on the node (remote/prelude.sh).
-  std::vector<std::string> words = {
-      "sh", "-c", remote::as_root.text, remote::as_root.name, "env", "CLUSTER_DEPLOY_RUN=" + run_id(),
-      "sh", "-c", script.text,          script.name};
+  std::vector<std::string> words = {"sh", "-c", remote::as_root.text, remote::as_root.name};
+  if (unit.empty()) {
+    words.insert(words.end(), {"env", "CLUSTER_DEPLOY_RUN=" + run_id(), "sh", "-c", script.text, script.name});
+  } else {
+    words.insert(words.end(), {"sh", "-c", remote::detach.text, remote::detach.name, unit, script.name, script.text,
+                               run_id()});
+  }
   words.insert(words.end(), args.begin(), args.end());
   return shell_join(words);
 }
@@ -154,11 +158,12 @@ RemoteState parse_remote_state(std::string_view text)
 }
 
 Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Script& script,
-                                       std::vector<std::string> args, std::string_view input, Seconds timeout)
+                                       std::vector<std::string> args, std::string_view input, Seconds timeout,
+                                       const std::string& unit)
 {
   args.insert(args.begin(), m_layout.cluster);
   StepLog step(m_node, what);
-  auto result = m_transport.exec(root_command(script, args), input, timeout);
+  auto result = m_transport.exec(root_command(script, args, unit), input, timeout);
   if (!result) {
     step.result(result.error());
     return fail(m_node + ": " + what + ": " + result.error());
@@ -354,7 +359,8 @@ std::string run_id()
   return id;
 }
 
-Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason)
+Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason,
+                               const std::vector<std::string>& restart)
 {
   // deploy.log gets "<reason> run=<id>": rollback undoes the newest run (remote/releases.sh).
   std::vector<std::string> args = {release.id, reason + " run=" + run_id(), "--install"};
@@ -367,7 +373,10 @@ Result<void> NodeOps::activate(const NodeRelease& release, const ChangeSet& chan
       args.push_back(unit);
     }
   }
-  auto result = run_script("activating release " + release.id, remote::activate, args);
+  args.push_back("--restart");
+  args.insert(args.end(), restart.begin(), restart.end());
+  auto result = run_script("activating release " + release.id, remote::activate, args, {}, Seconds{120},
+                           "cluster-deploy-switch-" + m_layout.cluster);
   return result ? Result<void>{} : fail(result.error());
 }
 

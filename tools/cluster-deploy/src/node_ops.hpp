@@ -16,8 +16,10 @@
 namespace deploy {
 
 /// The command line that runs `script` as root with `args` as $1, $2, ... and its
-/// file name as $0 (what the shell names in its errors).
-std::string root_command(const remote::Script& script, const std::vector<std::string>& args);
+/// file name as $0 (what the shell names in its errors); with a `unit`, as that transient
+/// systemd unit (remote/detach.sh), which finishes even when the connection is lost.
+std::string root_command(const remote::Script& script, const std::vector<std::string>& args,
+                         const std::string& unit = {});
 
 /// Parses remote/state.sh output: lines "current ID", "release ID",
 /// "file SHA  PATH", "unit SHA NAME", "started SERVICE DIGEST".
@@ -144,10 +146,12 @@ public:
   /// Checks that the node can take `release` (the bytes `changes` sends, more in /opt; the
   /// programs it sends) before any node is changed: fails with every problem found, in one line.
   Result<void> preflight(const NodeRelease& release, const ChangeSet& changes);
-  /// Stops and removes units no longer in the plan, installs changed units,
-  /// switches `current` atomically, prunes old releases. `reason` (deploy, back
-  /// after a failed batch, rollback) goes into deploy.log.
-  Result<void> activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason = "deploy");
+  /// The node's switch, as one step that finishes even if the connection is lost: stops and
+  /// removes units no longer in the plan, installs changed units, switches `current`
+  /// atomically, restarts the services `restart` names (queued: health checks wait), prunes
+  /// old releases. `reason` (deploy, back after a failed batch, rollback) goes into deploy.log.
+  Result<void> activate(const NodeRelease& release, const ChangeSet& changes, const std::string& reason = "deploy",
+                        const std::vector<std::string>& restart = {});
 
   /// Takes the node for this command run (remote/lock.sh) with a lease that every script
   /// of the run renews. `controller` names this process ("<boot id> <pid> <start time>");
@@ -209,8 +213,10 @@ private:
   Result<NodeReading> parse_reading(const std::vector<ExecResult>& results, std::size_t first,
                                     const std::vector<std::string>& services);
   /// Runs `script` with the cluster as $1 and `args` after it.
+  /// With a `unit`, as that transient unit (root_command).
   Result<ExecResult> run_script(const std::string& what, const remote::Script& script, std::vector<std::string> args,
-                                std::string_view input = {}, Seconds timeout = Seconds{120});
+                                std::string_view input = {}, Seconds timeout = Seconds{120},
+                                const std::string& unit = {});
 
   Transport& m_transport;
   std::string m_node;

@@ -13,6 +13,7 @@ struct Script {
 
 extern const Script prelude;         ///< the layout and ownership functions every script starts with
 extern const Script as_root;         ///< runs a command as root: directly, or through sudo -n
+extern const Script detach;          ///< runs a script as a transient unit that outlives the connection
 extern const Script as_service_user; ///< runs a plan's command (probe, quorum, leader) as the service user
 extern const Script state;           ///< what the node has: releases, manifest, units, started records
 extern const Script preflight;       ///< can the node take a release: ours, systemd, room, runnable programs

@@ -81,17 +81,26 @@ HealthOptions settle_of(const Rollout& r, const Service& service)
   return options;
 }
 
-/// The node switches to its new release (units, `current`) right before the first of
-/// its services (re)starts in this run.
-bool switch_release(Rollout& r, NodeSlot& slot)
+/// True while the node has a release of this run to switch to.
+bool switch_due(Rollout& r, NodeSlot& slot)
+{
+  const NodeChange* change = r.change_of(slot);
+  return slot.alive() && change && !change->switched && !change->changes.nothing_to_do();
+}
+
+/// The node switches to its new release (units, `current`) at the turn of the first of its
+/// services to (re)start in this run (switch_due), and restarts that service in the same step.
+bool switch_release(Rollout& r, NodeSlot& slot, const Service& service)
 {
   NodeChange* change = r.change_of(slot);
-  if (!slot.alive() || !change || change->switched || change->changes.nothing_to_do()) {
-    return slot.alive();
-  }
   auto start = Clock::now();
-  change->switched = true; // even a half-done switch is one to go back from
-  if (auto activated = slot.ops->activate(change->release, change->changes, change->reason); !activated) {
+  change->switched = true; // even a half-done switch is one to go back from,
+  {
+    std::lock_guard lock(r.mutex); // and its service may have restarted: going back restarts it
+    r.touched[slot.node->name].insert(service.name);
+  }
+  if (auto activated = slot.ops->activate(change->release, change->changes, change->reason, {service.name});
+      !activated) {
     r.cluster.mark_failed(slot, "-", "activate", activated.error(), seconds_since(start));
     return false;
   }
@@ -150,7 +159,9 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
   // Going back from a deploy pops it from deploy.log's history; going back from a failed
   // rollback puts the release it left back on top.
   const char* reason = change->reason == "rollback" ? "deploy" : "back";
-  if (auto activated = slot.ops->activate(back, back_changes, reason); !activated) {
+  // What this run (re)started there restarts in the same step, back on the old release.
+  if (auto activated = slot.ops->activate(back, back_changes, reason, {services.begin(), services.end()});
+      !activated) {
     report("not rolled back", false, why + "; switching back failed: " + activated.error());
     return;
   }
@@ -159,18 +170,13 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
   std::string detail = why + "; back on release " + back.id;
   for (const auto& name : services) {
     const Service* service = plan.find_service(name);
-    auto restarted = slot.ops->systemctl("restart", name);
-    auto healthy =
-        restarted ? wait_healthy(*slot.ops, plan, *slot.node, *service, settle_of(r, *service)) : Result<void>{};
+    auto healthy = wait_healthy(*slot.ops, plan, *slot.node, *service, settle_of(r, *service));
     auto old = change->before.started.find(name);
     (void)slot.ops->record_started(name, old == change->before.started.end() ? "none" : old->second);
-    bool ok = restarted && healthy;
-    r.cluster.output().progress(slot.node->name,
-                                name + ": rolled back to release " + back.id +
-                                    (ok ? "" : " (" + (restarted ? healthy.error() : restarted.error()) + ")"));
-    r.cluster.output().add(SummaryRow{
-        slot.node->name, name, "rolled back", false,
-        ok ? detail : detail + ", but " + (restarted ? healthy.error() : restarted.error()), seconds_since(start)});
+    r.cluster.output().progress(slot.node->name, name + ": rolled back to release " + back.id +
+                                                     (healthy ? "" : " (" + healthy.error() + ")"));
+    r.cluster.output().add(SummaryRow{slot.node->name, name, "rolled back", false,
+                                      healthy ? detail : detail + ", but " + healthy.error(), seconds_since(start)});
   }
 }
 
@@ -217,15 +223,36 @@ void wait_started(NodeOps& ops, const std::string& service)
   }
 }
 
+/// What a restart does to a service seen as `seen` (read now if it was not): the action's name.
+Result<std::string> restart_action(NodeOps& ops, const Service& service, const UnitState* seen)
+{
+  std::optional<UnitState> read;
+  if (!seen) {
+    CD_TRY(state, ops.unit_state(service.name));
+    read = *state;
+    seen = &*read;
+  }
+  bool was_running = seen->active == "active" || seen->active == "activating";
+  return std::string(was_running ? "restarted" : "started");
+}
+
 void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::string, std::string>& actions)
 {
   auto start = Clock::now();
   bool restart = r.restart_due(service, slot);
-  if (restart && !switch_release(r, slot)) { // the node moves to its new release at this service's turn
+  if (restart && !slot.alive()) {
     return;
   }
+  const UnitState* seen = r.unit_before(slot, service);
   bool running_now = false;
-  auto action = start_action(*slot.ops, service, restart, running_now, r.unit_before(slot, service));
+  // The node moves to its new release at the turn of its first service due, restarting that
+  // service in the same step.
+  bool switching = restart && switch_due(r, slot);
+  auto action = switching ? restart_action(*slot.ops, service, seen)
+                          : start_action(*slot.ops, service, restart, running_now, seen);
+  if (action && switching && !switch_release(r, slot, service)) {
+    return;
+  }
   if (!action) {
     r.cluster.mark_failed(slot, service.name, "start", action.error(), seconds_since(start));
     return;

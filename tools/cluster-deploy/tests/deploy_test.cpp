@@ -38,6 +38,23 @@ TEST_CASE("first deploy sends every file and starts servers before workers")
                                                 "worker1 restart demo-worker.service"});
 }
 
+TEST_CASE("a node switches and restarts its service in one step, as a transient unit of its systemd")
+{
+  Plan plan = testing::example_plan("deploy-switch-step");
+  FakeCluster fakes;
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  for (const auto& name : {"server1", "worker1"}) {
+    INFO(name);
+    const FakeNode& node = fakes.nodes[name];
+    // No systemctl.sh of its own: the restart went with the switch, so a controller lost in
+    // between cannot leave `current` ahead of what runs.
+    CHECK(std::count(node.commands.begin(), node.commands.end(), "systemctl.sh") == 0);
+    CHECK(node.in_units == std::vector<std::string>{"activate.sh cluster-deploy-switch-demo"});
+  }
+  CHECK(fakes.nodes["server1"].systemctl == std::vector<std::string>{"restart demo-db.service"});
+}
+
 TEST_CASE("a second deploy with nothing changed sends nothing and restarts nothing")
 {
   Plan plan = testing::example_plan("deploy-twice");

@@ -3,6 +3,7 @@
 #include "hash.hpp"
 #include "node_ops.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -11,14 +12,23 @@ namespace deploy::testing {
 namespace {
 
 /// The script's name ($0: "state.sh", ...) and its arguments from a root_command() line, whose
-/// words are: sh -c <as-root.sh> as-root.sh env CLUSTER_DEPLOY_RUN=<id> sh -c <script> <name> <args>...
+/// words are: sh -c <as-root.sh> as-root.sh, then either env CLUSTER_DEPLOY_RUN=<id> sh -c <script>
+/// <name> or sh -c <detach.sh> detach.sh <unit> <name> <script> <id>, then <args>...
 std::pair<std::string, std::vector<std::string>> script_and_args(const std::string& command)
 {
   auto words = split_quoted(command);
   if (words.size() < 10 || words[3] != "as-root.sh" || !words[9].ends_with(".sh")) {
     return {command, {}};
   }
-  return {words[9], std::vector<std::string>(words.begin() + 10, words.end())};
+  auto args = words.begin() + (words[7] == "detach.sh" ? 12 : 10);
+  return {words[9], std::vector<std::string>(args, words.end())};
+}
+
+/// The transient unit a root_command() line runs its script as (detach.sh), or "".
+std::string unit_of_command(const std::string& command)
+{
+  auto words = split_quoted(command);
+  return words.size() > 8 && words[7] == "detach.sh" ? words[8] : "";
 }
 
 std::string unit_of(const std::vector<std::string>& args)
@@ -72,6 +82,27 @@ std::vector<std::string> split_quoted(const std::string& line)
     words.push_back(word);
   }
   return words;
+}
+
+void FakeTransport::systemctl_call(const std::string& verb, const std::string& unit)
+{
+  m_node.systemctl.push_back(verb + " " + unit);
+  if (m_node.order) { // shared by the nodes, which run in parallel
+    static std::mutex order_mutex;
+    std::lock_guard lock(order_mutex);
+    m_node.order->push_back(m_node.name + " " + verb + " " + unit);
+  }
+  if (m_node.on_systemctl) {
+    m_node.on_systemctl(verb + " " + unit);
+  }
+  if (verb == "stop") {
+    m_node.active.erase(unit);
+    return;
+  }
+  if (verb == "restart" && m_node.active.count(unit)) {
+    m_node.restarts[unit]++;
+  }
+  m_node.active.insert(unit);
 }
 
 ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std::string& script,
@@ -172,18 +203,26 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     m_node.relay_open = false;
   } else if (script == "seal.sh") {
     m_node.manifests[args.at(1)] = std::string(input);
-  } else if (script == "activate.sh") {
+  } else if (script == "activate.sh") { // cluster release reason --install ... --enable ... --restart ...
     m_node.current = args.at(1);
+    auto restart = std::find(args.begin(), args.end(), "--restart");
     std::istringstream in(m_node.manifests[m_node.current]);
     std::string sha, path;
     while (in >> sha >> path) {
       if (path.starts_with("units/")) {
-        for (size_t i = 2; i < args.size(); ++i) {
-          if ("units/" + args[i] == path) {
-            m_node.units[args[i]] = sha;
+        for (auto arg = args.begin() + 2; arg != restart; ++arg) {
+          if ("units/" + *arg == path) {
+            m_node.units[*arg] = sha;
           }
         }
       }
+    }
+    for (auto service = restart == args.end() ? restart : restart + 1; service != args.end(); ++service) {
+      systemctl_call("restart", args.at(0) + "-" + *service + ".service");
+    }
+    if (m_node.activate_fails > 0) { // as a prune that fails after the switch and restart
+      --m_node.activate_fails;
+      return ExecResult{1, "", "rm: cannot remove 'releases/.prune-x': Device or resource busy\n", ""};
     }
   } else if (script == "clean.sh") {
     m_node.cleaned = true;
@@ -196,25 +235,7 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
       m_node.data_purged = true;
     }
   } else if (script == "systemctl.sh") {
-    const std::string& verb = args.at(1);
-    const std::string unit = args.at(0) + "-" + args.at(2) + ".service";
-    m_node.systemctl.push_back(verb + " " + unit);
-    if (m_node.order) { // shared by the nodes, which run in parallel
-      static std::mutex order_mutex;
-      std::lock_guard lock(order_mutex);
-      m_node.order->push_back(m_node.name + " " + verb + " " + unit);
-    }
-    if (m_node.on_systemctl) {
-      m_node.on_systemctl(verb + " " + unit);
-    }
-    if (verb == "stop") {
-      m_node.active.erase(unit);
-      return ok;
-    }
-    if (verb == "restart" && m_node.active.count(unit)) {
-      m_node.restarts[unit]++;
-    }
-    m_node.active.insert(unit);
+    systemctl_call(args.at(1), args.at(0) + "-" + args.at(2) + ".service");
   } else if (script == "unit-state.sh") {
     const std::string unit = unit_of(args);
     bool up = m_node.active.count(unit) != 0;
@@ -275,6 +296,9 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
   }
   auto [script, args] = script_and_args(command);
   m_node.commands.push_back(script);
+  if (auto unit = unit_of_command(command); !unit.empty()) {
+    m_node.in_units.push_back(script + " " + unit);
+  }
   return handle(args, script, stdin_data);
 }
 

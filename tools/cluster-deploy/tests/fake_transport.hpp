@@ -44,6 +44,8 @@ struct FakeNode {
   bool cleaned = false;                                   ///< clean.sh ran
   bool data_purged = false;                               ///< clean.sh ran with purge
   std::vector<std::string> commands;                      ///< every script run, by name ("state.sh", ...)
+  int activate_fails = 0;                                 ///< activate.sh exits 1 after doing its work, this many times
+  std::vector<std::string> in_units;                      ///< "<script> <unit>" per script run as a transient unit
   int round_trips = 0;                                    ///< execs (a batch of scripts is one)
   std::vector<std::string> service_user_commands;         ///< what as-service-user.sh ran (probes, QUORUM, LEADER)
   std::vector<std::string> systemctl;                     ///< "restart example-etcd.service", ...
@@ -79,6 +81,8 @@ public:
 
 private:
   ExecResult handle(const std::vector<std::string>& args, const std::string& script, std::string_view input);
+  /// systemctl <verb> <unit> on the node (systemctl.sh, activate.sh --restart).
+  void systemctl_call(const std::string& verb, const std::string& unit);
   FakeNode& m_node;
 };
 

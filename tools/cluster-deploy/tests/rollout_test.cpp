@@ -200,6 +200,22 @@ TEST_CASE("a canary that fails is rolled back, and the other workers never leave
   }
 }
 
+TEST_CASE("a switch that fails after restarting its service goes back and restarts it on the old release")
+{
+  Plan plan = rollout_plan("rollout-switch-fails", "", "", " serial='50%' canary='1'");
+  Fakes fakes;
+  auto v1 = deployed_releases(plan, fakes);
+  std::ofstream(plan.services[1].program) << "worker v2";
+  fakes.nodes["w1"].activate_fails = 1;
+  fakes.order.clear();
+  Output second(Color::never);
+  CHECK_FALSE(deploy_once(plan, fakes, second));
+  // The failed step had restarted the worker on v2: going back restarts it on v1.
+  CHECK(restarts_of(fakes, "demo-worker.service") == std::vector<std::string>{"w1", "w1"});
+  CHECK(fakes.nodes["w1"].current == v1["w1"]);
+  CHECK(has_row(second, "w1", "rolled back"));
+}
+
 TEST_CASE("MAX_FAIL tolerates a failed node: it is rolled back, the others roll on")
 {
   Plan plan = rollout_plan("rollout-maxfail", "", "", " serial='1' max-fail='1'");

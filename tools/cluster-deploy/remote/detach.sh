@@ -1,0 +1,28 @@
+#!/bin/sh
+# detach.sh <unit> <script name> <script text> <run> [arguments...]   (run as root)
+#
+# Runs a node action as the transient systemd unit <unit> instead of under this connection's
+# sshd, so that a controller killed or cut off midway leaves it to finish (the switch of a
+# node: activate.sh). The script is written to a folder of root's in /run; its first line,
+# which the script shares with its own "#!" line so that line numbers stay, removes the folder
+# (the shell reads on from the file it opened). Its output and exit status come back while
+# the connection lasts (--pipe, --wait). <run> is the command run's id, for the lock
+# (prelude.sh). Exits 1 without starting anything while <unit> still runs (an earlier switch
+# has not ended). No ExecStopPost: on systemd 257 with cgroup v1 its spawn can fail
+# (ENOENT) once the main process has gone, and the unit then fails with result "resources".
+set -u
+unit=$1 name=$2 text=$3 run=$4
+shift 4
+# An earlier switch's unit that ended but that systemd has not collected yet (seen on the local
+# cluster's nodes) would refuse the name: it is let go first.
+if ! systemctl is-active -q "$unit"; then
+  systemctl stop "$unit" 2>/dev/null
+  systemctl reset-failed "$unit" 2>/dev/null
+fi
+dir=$(mktemp -d "/run/$unit.XXXXXX") || exit 1
+printf 'rm -rf %s # %s' "$dir" "$text" >"$dir/$name"
+rc=0
+systemd-run --quiet --wait --pipe --collect --unit="$unit" --description="cluster-deploy: $name" \
+  --setenv=CLUSTER_DEPLOY_RUN="$run" /bin/sh "$dir/$name" "$@" || rc=$?
+rm -rf "$dir" # when the unit never started
+exit $rc
