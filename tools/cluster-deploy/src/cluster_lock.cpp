@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -101,13 +100,12 @@ ClusterLock::ClusterLock(Cluster& cluster, const std::string& command, Seconds w
     const auto& text = holder.description;
     auto left = text.substr(text.rfind(' ') + 1);
     auto rest = text.substr(0, text.rfind(' '));
-    std::fprintf(stderr,
-                 "cluster-deploy: error: %s is locked by %s; it frees when that run ends or its connection "
-                 "closes (in %s s at the latest)\n",
-                 node.c_str(), rest.c_str(), left.c_str());
+    m_cluster.output().note("error: " + node + " is locked by " + rest +
+                            "; it frees when that run ends or its connection closes (in " + left +
+                            " s at the latest)");
   }
-  std::fprintf(stderr, "cluster-deploy: error: nothing was changed; wait for that run to finish, or pass "
-                       "--lock-wait SECONDS to wait for it\n");
+  m_cluster.output().note("error: nothing was changed; wait for that run to finish, or pass --lock-wait SECONDS "
+                          "to wait for it");
   release();
 }
 
@@ -159,8 +157,7 @@ std::map<std::string, LockHolder> ClusterLock::take_round(const std::vector<Node
       held_by[slot.node->name] = **taken;
     } else {
       if (const auto& stale = slot.ops->taken_over(); !stale.empty()) { // what a dead run left
-        std::fprintf(stderr, "cluster-deploy: %s: took over the stale lock of %s\n", slot.node->name.c_str(),
-                     stale.c_str());
+        m_cluster.output().note(slot.node->name + ": took over the stale lock of " + stale);
       }
       m_taken.push_back(&slot);
     }

@@ -144,7 +144,8 @@ void refuse_unless_every_node_ready(Cluster& cluster)
     }
     if (cluster.output().format() == Format::text) {
       std::string prefix = slot.node->name + ": ";
-      std::fprintf(stderr, "%s%s\n", slot.failure.starts_with(prefix) ? "" : prefix.c_str(), slot.failure.c_str());
+      cluster.output().progress(slot.node->name,
+                                slot.failure.starts_with(prefix) ? slot.failure.substr(prefix.size()) : slot.failure);
     }
   }
   if (failed == 0) {
@@ -356,9 +357,9 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
   if (work.empty() || (!refusals.empty() && !to.empty())) {
     std::sort(refusals.begin(), refusals.end());
     for (const auto& refusal : refusals) {
-      std::fprintf(stderr, "cluster-deploy: error: %s\n", refusal.c_str());
+      cluster.output().note("error: " + refusal);
     }
-    std::fprintf(stderr, "cluster-deploy: error: nothing was rolled back\n");
+    cluster.output().note("error: nothing was rolled back");
     return false;
   }
   for (const auto& refusal : refusals) { // e.g. a node the last deploy brought its first release

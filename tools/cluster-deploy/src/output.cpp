@@ -154,6 +154,15 @@ void Output::progress(const std::string& node, const std::string& message)
   std::fflush(stderr);
 }
 
+void Output::note(const std::string& message)
+{
+  std::lock_guard lock(m_mutex);
+  clear_locked();
+  std::fprintf(stderr, "cluster-deploy: %s\n", message.c_str());
+  draw_locked();
+  std::fflush(stderr);
+}
+
 void Output::block(const std::string& node, const std::string& text)
 {
   std::lock_guard lock(m_mutex);

@@ -42,6 +42,9 @@ public:
 
   /// Prints "node: message" as one line; lines of different nodes never interleave.
   void progress(const std::string& node, const std::string& message);
+  /// Prints "cluster-deploy: <message>" as one line on stderr (an error says "error: " in
+  /// `message`), clear of the live status line.
+  void note(const std::string& message);
   /// Prints a block of text under a node heading, atomically (e.g. journal lines).
   void block(const std::string& node, const std::string& text);
   void add(SummaryRow row);
