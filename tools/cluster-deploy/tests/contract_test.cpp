@@ -1,8 +1,9 @@
 // The fake transport's node scripts against the real ones. helper.script-contract runs the
-// real read-only scripts (remote/*.sh) on a deployed local-cluster node and saves what they
-// print in $CD_CONTRACT_DIR; this test (hidden from the unit run: [.contract]) reads it with the
-// parsers NodeOps uses and checks that every kind of line the fake prints for the same script
-// is one the real script prints, so the fake cannot drift from the scripts unnoticed.
+// real read-only scripts (remote/state.sh, unit-state.sh, current.sh, list-faults.sh) on
+// deployed local-cluster nodes and saves what they print in $CD_CONTRACT_DIR; this test (hidden
+// from the unit run: [.contract]) reads it with the parsers NodeOps uses and checks that every
+// kind of line the fake prints for the same script is one the real script prints, so the fake
+// cannot drift from the scripts unnoticed.
 #include "changes.hpp"
 #include "fake_transport.hpp"
 #include "node_ops.hpp"
@@ -130,6 +131,23 @@ TEST_CASE("contract: the fake prints what the real read-only node scripts print"
     CHECK(state.running());
     CHECK(state.main_pid > 0);
     CHECK(state.uptime_seconds >= 0);
+  }
+  SECTION("list-faults.sh")
+  {
+    // Saved on a worker while its service was paused (script-contract.sh).
+    std::string real = read_text(dir / "list-faults.out");
+    std::string unit = cluster + "-worker.service";
+    FakeNode paused;
+    paused.faults.push_back("pause " + unit);
+    check_subset(kinds(fake_prints(paused, remote::list_faults, {cluster}), ' '), kinds(real, ' '), "list-faults.sh");
+    auto faults = parse_active_faults(real);
+    REQUIRE(faults.size() == 1);
+    CHECK(faults[0].kind == "pause");
+    CHECK(faults[0].units == std::vector<std::string>{unit});
+    CHECK(faults[0].seconds_left > 0);
+    auto fake = parse_active_faults(fake_prints(paused, remote::list_faults, {cluster}));
+    REQUIRE(fake.size() == 1);
+    CHECK(fake[0].units == faults[0].units); // status ties a fault to its unit through these
   }
   SECTION("current.sh")
   {

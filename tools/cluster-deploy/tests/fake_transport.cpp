@@ -127,8 +127,10 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
   }
   if (script == "list-faults.sh") {
     ok.out = "now 100\n";
-    for (const auto& fault : m_node.faults) {
-      ok.out += "fault f1 " + fault.substr(0, fault.find(' ')) + " 130\n";
+    for (const auto& fault : m_node.faults) { // "<kind> <args>": a unit fault names its units, as the record does
+      std::string kind = fault.substr(0, fault.find(' '));
+      std::string units = kind == "partition" || fault.find(' ') == std::string::npos ? "" : fault.substr(kind.size());
+      ok.out += "fault f1 " + kind + " 130" + units + "\n";
     }
     return ok;
   }
