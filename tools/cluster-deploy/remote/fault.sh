@@ -9,6 +9,8 @@
 #
 # kinds:
 #   partition <address>...  drop every packet from these addresses (our own nft table)
+#   loss <percent> <address>... drop that share of the packets from these addresses, at random
+#                           (nft numgen: a lossy link; Jepsen's default is 20)
 #   kill <unit>...          SIGKILL the units' main processes (Restart= brings them back)
 #   kill-keep-down <unit>... SIGKILL the units' main processes and keep the units stopped
 #   stop <unit>...          stop the units
@@ -28,8 +30,8 @@ if [ "$kind" = kill ]; then
   say_in_journal "fault $id kill: $*"
   exit 0
 fi
-if [ "$kind" = partition ] && ! command -v nft >/dev/null 2>&1; then
-  echo "partition faults need nftables on the node (nft not found)" >&2
+if { [ "$kind" = partition ] || [ "$kind" = loss ]; } && ! command -v nft >/dev/null 2>&1; then
+  echo "$kind faults need nftables on the node (nft not found)" >&2
   exit 3
 fi
 
@@ -74,7 +76,12 @@ systemd-run --quiet --unit="$(heal_unit "$id")" --on-active="${seconds}s" \
 trap 'CLUSTER_DEPLOY_LOCK_HELD=1 sh "$dir/heal.sh" "$cluster" "$id" >/dev/null 2>&1' EXIT
 
 case $kind in
-partition)
+partition | loss)
+  drop=drop
+  if [ "$kind" = loss ]; then
+    drop="numgen random mod 100 < $1 drop"
+    shift
+  fi
   v4="" v6=""
   for address in "$@"; do
     case $address in
@@ -95,8 +102,8 @@ partition)
     echo "table inet $table {"
     echo "  chain input {"
     echo "    type filter hook input priority filter - 10; policy accept;"
-    [ -z "$v4" ] || echo "    ip saddr { $v4 } drop"
-    [ -z "$v6" ] || echo "    ip6 saddr { $v6 } drop"
+    [ -z "$v4" ] || echo "    ip saddr { $v4 } $drop"
+    [ -z "$v6" ] || echo "    ip6 saddr { $v6 } $drop"
     echo "  }"
     echo "}"
   } | nft -f -

@@ -117,7 +117,7 @@ const std::vector<Command>& commands()
       {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
        [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
       {"fault",
-       "inject a fault (partition, kill, pause, resume, stop) that heals itself after --for seconds",
+       "inject a fault (partition, loss, kill, pause, resume, stop) that heals itself after --for seconds",
        [](Cluster& c, const auto&, const Options& o) { return run_fault(c, o.selection, o.fault); },
        false,
        {},
@@ -169,14 +169,17 @@ void add_selection_options(CLI::App& app, Options& options)
 /// fault's kind, targets and options.
 void add_fault_options(CLI::App& sub, Options& options)
 {
-  sub.add_option("kind", options.fault.kind, "partition, kill, pause, resume or stop")
+  sub.add_option("kind", options.fault.kind, "partition, loss, kill, pause, resume or stop")
       ->required()
-      ->check(CLI::IsMember({"partition", "kill", "pause", "resume", "stop"}));
+      ->check(CLI::IsMember({"partition", "loss", "kill", "pause", "resume", "stop"}));
   sub.add_option("targets", options.fault.targets,
                  "node or group names, or one, minority, majority, leader (of --service's group)");
   sub.add_option("--for", options.fault.seconds, "seconds until the fault heals itself on the node (default 600)")
       ->check(CLI::Range(1, 86400));
-  sub.add_option("--from", options.fault.from, "partition: cut off from these nodes or groups only")->delimiter(',');
+  sub.add_option("--from", options.fault.from, "partition, loss: only the links with these nodes or groups")
+      ->delimiter(',');
+  sub.add_option("--percent", options.fault.percent, "loss: the share of packets dropped (default 20)")
+      ->check(CLI::Range(1, 100));
   sub.add_flag("--keep-down", options.fault.keep_down, "kill: keep the killed services stopped for --for seconds");
 }
 

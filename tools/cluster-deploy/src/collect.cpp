@@ -36,19 +36,24 @@ std::string collect_command(const Plan& plan, const std::vector<const Service*>&
   return root_command(remote::collect, words);
 }
 
-/// A partition's record names addresses: say which nodes they are ("from server2 server3").
+/// A partition's or lossy link's record names addresses: say which nodes they are ("from
+/// server2 server3"; a loss says its share first: "20% from server2").
 void name_addresses(const Plan& plan, std::vector<FaultSpan>& faults)
 {
   for (auto& fault : faults) {
-    if (fault.kind != "partition") {
+    if (fault.kind != "partition" && fault.kind != "loss") {
       continue;
     }
     std::istringstream words(fault.detail);
     std::string named;
+    if (std::string percent; fault.kind == "loss" && words >> percent) {
+      named = percent + "%";
+    }
     for (std::string word; words >> word;) {
       auto node = std::find_if(plan.inventory.nodes.begin(), plan.inventory.nodes.end(),
                                [&](const Node& n) { return n.address == word; });
-      named += (named.empty() ? "from " : " ") + (node != plan.inventory.nodes.end() ? node->name : word);
+      bool first = named.empty() || named.ends_with('%');
+      named += (first ? (named.empty() ? "from " : " from ") : " ") + (node != plan.inventory.nodes.end() ? node->name : word);
     }
     fault.detail = named;
   }

@@ -164,7 +164,7 @@ Result<std::vector<FaultStep>> plan_steps(Cluster& cluster, const Selection& sel
   const Plan& plan = cluster.plan();
   std::vector<FaultStep> steps;
   auto slot_of = [&](const Node* node) { return cluster.find(node->name); };
-  if (options.kind == "partition") {
+  if (options.kind == "partition" || options.kind == "loss") {
     std::vector<const Node*> others;
     if (!options.from.empty()) {
       CD_TRY(from, nodes_named(plan, options.from));
@@ -179,12 +179,22 @@ Result<std::vector<FaultStep>> plan_steps(Cluster& cluster, const Selection& sel
       return fail("nothing to cut the targets off from: every node is a target");
     }
     // Jepsen's way: each side drops what comes from the other, so both directions are cut
-    // and the controller, which is on neither list, still reaches every node.
+    // (or lossy) and the controller, which is on neither list, still reaches every node.
+    bool loss = options.kind == "loss";
+    std::string percent = std::to_string(options.percent);
+    auto step = [&](const Node* node, const std::vector<const Node*>& peers) {
+      auto args = addresses_of(peers);
+      if (loss) {
+        args.insert(args.begin(), percent);
+      }
+      steps.push_back({slot_of(node), options.kind, args,
+                       (loss ? "loses " + percent + "% of the packets from " : "cut off from ") + names_of(peers)});
+    };
     for (const Node* node : targets) {
-      steps.push_back({slot_of(node), "partition", addresses_of(others), "cut off from " + names_of(others)});
+      step(node, others);
     }
     for (const Node* node : others) {
-      steps.push_back({slot_of(node), "partition", addresses_of(targets), "cut off from " + names_of(targets)});
+      step(node, targets);
     }
     return steps;
   }

@@ -1,4 +1,4 @@
-// Faults for cluster tests: partition, kill, pause, resume and stop on chosen nodes.
+// Faults for cluster tests: partition, loss, kill, pause, resume and stop on chosen nodes.
 // Every fault heals itself on the node when its time is up (a systemd timer armed
 // before the fault is applied); `heal` undoes all of ours at once.
 #pragma once
@@ -15,9 +15,10 @@
 namespace deploy {
 
 struct FaultOptions {
-  std::string kind;                 ///< partition, kill, pause, resume or stop
+  std::string kind;                 ///< partition, loss, kill, pause, resume or stop
   std::vector<std::string> targets; ///< node names, group names, and one, minority, majority, leader
-  std::vector<std::string> from;    ///< partition: cut off from these nodes or groups only
+  std::vector<std::string> from;    ///< partition, loss: only the links with these nodes or groups
+  int percent = 20;                 ///< loss: the share of packets dropped (Jepsen's default)
   int seconds = 600;                ///< the fault heals itself after this long (--for)
   bool keep_down = false;           ///< kill: keep the killed units stopped for the duration
 };

@@ -29,7 +29,7 @@ struct ServiceStatus {
 /// A fault that is active on a node (cluster-deploy fault).
 struct FaultStatus {
   std::string id;
-  std::string kind;               ///< partition, kill-keep-down, stop, pause
+  std::string kind;               ///< partition, loss, kill-keep-down, stop, pause
   long seconds_left = 0;          ///< until it heals itself
   std::vector<std::string> units; ///< the units it stopped or froze (none for a partition)
 };

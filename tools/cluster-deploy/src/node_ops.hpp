@@ -28,7 +28,7 @@ RemoteState parse_remote_state(std::string_view text);
 /// A fault that is active on a node (remote/list-faults.sh).
 struct ActiveFault {
   std::string id;
-  std::string kind;               ///< partition, kill-keep-down, stop, pause
+  std::string kind;               ///< partition, loss, kill-keep-down, stop, pause
   long seconds_left = 0;          ///< until its timer heals it
   std::vector<std::string> units; ///< the units it stopped or froze (none for a partition)
 };
@@ -182,7 +182,7 @@ public:
   Result<void> clean(const std::vector<std::string>& services, bool purge_data);
 
   /// Applies a fault (remote/fault.sh) that heals itself after `seconds`; `args`
-  /// are addresses (partition) or unit names (the other kinds).
+  /// are addresses (partition; loss after its percent) or unit names (the other kinds).
   Result<void> apply_fault(const std::string& id, int seconds, const std::string& kind,
                            const std::vector<std::string>& args);
   /// Undoes the faults of this cluster on the node (remote/heal.sh): all of them, or

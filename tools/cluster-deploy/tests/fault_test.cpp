@@ -182,17 +182,21 @@ TEST_CASE("a partition cuts both sides and spares the controller")
   }
 }
 
-TEST_CASE("a partition --from given nodes touches only those and the targets")
+TEST_CASE("a partition or a lossy link --from given nodes touches only those and the targets")
 {
-  Plan plan = raft_plan("partition-from");
+  // A loss is a partition that drops a share: its percent comes first.
+  std::string kind = GENERATE(std::string("partition"), std::string("loss"));
+  std::string args = kind == "loss" ? "loss 35 " : "partition ";
+  Plan plan = raft_plan("partition-from-" + kind);
   FakeCluster fake(plan);
   FaultOptions options;
-  options.kind = "partition";
+  options.kind = kind;
   options.targets = {"s1"};
   options.from = {"s2"};
+  options.percent = 35;
   REQUIRE(run_fault(*fake.cluster, {}, options));
-  CHECK(fake.nodes["s1"].faults == std::vector<std::string>{"partition 10.0.0.2"});
-  CHECK(fake.nodes["s2"].faults == std::vector<std::string>{"partition 10.0.0.1"});
+  CHECK(fake.nodes["s1"].faults == std::vector<std::string>{args + "10.0.0.2"});
+  CHECK(fake.nodes["s2"].faults == std::vector<std::string>{args + "10.0.0.1"});
   CHECK(fake.nodes["s3"].faults.empty());
   CHECK(fake.nodes["w1"].faults.empty());
 }
