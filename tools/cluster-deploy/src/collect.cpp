@@ -45,17 +45,17 @@ void name_addresses(const Plan& plan, std::vector<FaultSpan>& faults)
       continue;
     }
     std::istringstream words(fault.detail);
-    std::string named;
-    if (std::string percent; fault.kind == "loss" && words >> percent) {
-      named = percent + "%";
+    std::string share;
+    if (fault.kind == "loss" && words >> share) {
+      share += "% ";
     }
+    std::string names;
     for (std::string word; words >> word;) {
       auto node = std::find_if(plan.inventory.nodes.begin(), plan.inventory.nodes.end(),
                                [&](const Node& n) { return n.address == word; });
-      bool first = named.empty() || named.ends_with('%');
-      named += (first ? (named.empty() ? "from " : " from ") : " ") + (node != plan.inventory.nodes.end() ? node->name : word);
+      names += " " + (node != plan.inventory.nodes.end() ? node->name : word);
     }
-    fault.detail = named;
+    fault.detail = names.empty() ? share : share + "from" + names;
   }
 }
 
