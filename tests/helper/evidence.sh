@@ -13,7 +13,7 @@ require_faults
 build=$(dirname "$(dirname "$CLUSTER_DEPLOY_PLAN")")
 evidence=$build/cluster-deploy/evidence
 test=example.fault-partition
-script=$(cd "$HELPER_DIR/../integration" && pwd)/fault-partition.sh
+script=$(cd "$HELPER_DIR/../../examples/etcd-workers/tests" && pwd)/fault-partition.sh
 mkdir -p "$evidence/$test"
 before=$(ls "$evidence/$test")
 # Our deliberate failures are not the user's: remove the folders this test made.

@@ -1,6 +1,6 @@
 # Shared helpers of the cluster-deploy helper's own integration tests (sourced).
 # They build on the example cluster's test library (on_node, fail, say, ...).
-source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../../examples/etcd-workers/tests/lib.sh"
 
 HELPER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cluster-deploy-test.XXXXXX")

@@ -8,7 +8,7 @@ require_teardown
 mapfile -t servers < <(nodes_in_group servers)
 ((${#servers[@]} > 0)) || fail "no node in group 'servers'"
 
-# The unit each group runs (the example cluster's services, see examples/CMakeLists.txt).
+# The unit each group runs (the example cluster's services, see ../CMakeLists.txt).
 declare -A service_of_group=([servers]=etcd [workers]=worker)
 
 # Active units of this cluster on node $1, one per line (none after `down`).

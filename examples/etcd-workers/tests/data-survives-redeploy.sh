@@ -7,7 +7,7 @@ require_env
 mapfile -t servers < <(nodes_in_group servers)
 ((${#servers[@]} > 0)) || fail "no node in group 'servers'"
 
-# The unit each group runs (the example cluster's services, see examples/CMakeLists.txt).
+# The unit each group runs (the example cluster's services, see ../CMakeLists.txt).
 declare -A service_of_group=([servers]=etcd [workers]=worker)
 
 main_pid() {

@@ -158,7 +158,7 @@ TEST_CASE("release id from the resolved executable path")
   CHECK(release_from_path("/opt/other/releases/r1/bin/example-worker", "example") == "unknown");
   CHECK(release_from_path("/opt/example/current/bin/example-worker", "example") == "unknown");
   CHECK(release_from_path("/opt/example/releases/r1/lib/bin/example-worker", "example") == "unknown");
-  CHECK(release_from_path("/tmp/build/examples/worker/example-worker", "example") == "unknown");
+  CHECK(release_from_path("/tmp/build/examples/etcd-workers/worker/example-worker", "example") == "unknown");
   CHECK(release_from_path("", "example") == "unknown");
 }
 

@@ -6,7 +6,7 @@
 
 namespace worker {
 
-/// What the worker reads from its `key=value` config file (deploy/worker.conf.in).
+/// What the worker reads from its `key=value` config file (templates/worker.conf.in).
 struct Config {
   std::string node;
   std::string cluster = "example";    ///< key prefix "/<cluster>/..." and /opt/<cluster>/releases
