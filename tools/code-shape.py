@@ -16,9 +16,12 @@ Reads tools/cluster-deploy/src/*.cpp and *.hpp (standard library only, no compil
      each #include "B.hpp" in A.cpp or A.hpp (B != A). Then the cycles (strongly connected
      components of more than one module, each cycle listed) and the upward edges against
      LAYERS below (an edge from a lower layer to a higher one; edges within a layer are fine).
+  3. every direct print (printf, fprintf, puts, fwrite, std::cout, ...) outside console.cpp:
+     what the helper prints goes through console.hpp (and Output, which uses it), so that
+     stdout stays a command's report and nothing writes across the live status line.
 
 With --check, prints one "file:line: problem" line per unexcused function over 60 lines, cycle,
-upward edge or module missing from LAYERS, and exits 1 when there is any (0 otherwise).
+upward edge, module missing from LAYERS or direct print, and exits 1 when there is any (0 otherwise).
 Without it, only reports and exits 0.
 """
 import argparse
@@ -58,7 +61,7 @@ LAYERS = [
     # What the plan and the inventory say.
     ("plan", ["plan", "inventory_source", "inventory", "ansible_inventory", "nodes_file"]),
     # Leaves anyone may use.
-    ("base", ["error", "quote", "layout", "hash", "parallel", "interrupt", "crash_point",
+    ("base", ["console", "error", "quote", "layout", "hash", "parallel", "interrupt", "crash_point",
               "remote_scripts", "step_log", "summary_row", "host_key_policy"]),
 ]
 
@@ -97,6 +100,8 @@ class Source:
 
 
 RAW_PREFIX = re.compile(r"(?:u8|u|U|L)?R$")
+PRINT = re.compile(r"\b(?:std::)?(?:printf|fprintf|vprintf|vfprintf|puts|fputs|putchar|fwrite|perror)\s*\("
+                   r"|\bstd::(?:cout|cerr|clog)\b")
 INCLUDE = re.compile(r'#\s*include\s*"([^"]+)"')
 
 
@@ -566,6 +571,20 @@ def main():
                 problems.append(f"{where[(a, b)]}: upward include: {a} (layer {la}) includes "
                                 f"{b}.hpp (layer {lb})")
     if not upward:
+        print("  none")
+
+    # 3. Direct prints.
+    print("\nDirect prints outside console.cpp:")
+    prints = 0
+    for f, src in sources.items():
+        if f == "console.cpp":
+            continue
+        for m in PRINT.finditer(src.code):
+            prints += 1
+            at = f"{src.rel}:{src.line(m.start())}"
+            print(f"  {at}: {m.group(0).rstrip('( ')}")
+            problems.append(f"{at}: prints directly ({m.group(0).rstrip('( ')}): use console.hpp or Output")
+    if not prints:
         print("  none")
 
     if args.check:

@@ -6,6 +6,7 @@
 #include "audit.hpp"
 #include "cluster_lock.hpp"
 #include "collect.hpp"
+#include "console.hpp"
 #include "deploy.hpp"
 #include "evidence.hpp"
 #include "fault.hpp"
@@ -132,7 +133,7 @@ const std::vector<Command>& commands()
        nullptr,
        false,
        [](const Plan& plan, const std::vector<const Node*>&, const Options& o) {
-         std::printf("%s", runs_report(plan.output_dir, o.runs_last, o.runs_run).c_str());
+         print_out(runs_report(plan.output_dir, o.runs_last, o.runs_run));
          return true;
        }},
       {"inventory",
@@ -141,8 +142,7 @@ const std::vector<Command>& commands()
        nullptr,
        false,
        [](const Plan& plan, const std::vector<const Node*>& nodes, const Options&) {
-         std::printf("%s",
-                     ansible_ini(nodes, plan.cluster, plan.ssh.config.string(), plan.inventory_dir.string()).c_str());
+         print_out(ansible_ini(nodes, plan.cluster, plan.ssh.config.string(), plan.inventory_dir.string()));
          return true;
        }},
   };
@@ -252,7 +252,7 @@ Connector connector(const Options& options)
   }
   auto socket = ensure_agent(Seconds{options.warm});
   if (!socket) {
-    std::fprintf(stderr, "cluster-deploy: warning: %s; connecting without it\n", socket.error().c_str());
+    print_note("warning: " + socket.error() + "; connecting without it");
     return ssh_connector();
   }
   return agent_connector(*socket);
@@ -304,8 +304,8 @@ int finish_run(const Command& command, const Plan& plan, const Options& options,
   }
   int code = ok ? k_exit_ok : k_exit_node_failure;
   if (interrupted()) {
-    std::fprintf(stderr, "cluster-deploy: %s stopped by %s: the nodes above marked not done keep what they had; "
-                         "run the same command again to finish\n", command.name, interrupt_name().c_str());
+    print_note(name + " stopped by " + interrupt_name() +
+               ": the nodes above marked not done keep what they had; run the same command again to finish");
     code = 128 + interrupted();
   }
   if (started >= 0) { // for the evidence of a test that fails meanwhile
@@ -317,7 +317,7 @@ int finish_run(const Command& command, const Plan& plan, const Options& options,
 int execute(const Command& command, Options& options)
 {
   if (!options.inventory.empty()) { // inventory --inventory DIR: no plan
-    std::printf("%s", node_lines(read_inventory(options.inventory).value_or_throw()).c_str());
+    print_out(node_lines(read_inventory(options.inventory).value_or_throw()));
     return k_exit_ok;
   }
   if (options.plan.empty()) { // only inventory may go without it, given --inventory
@@ -339,10 +339,9 @@ int execute(const Command& command, Options& options)
     return command.offline(plan, nodes, options) ? k_exit_ok : k_exit_node_failure;
   }
   for (const auto& node : write_nodes_file(plan).value_or_throw()) {
-    std::fprintf(stderr,
-                 "cluster-deploy: warning: %s left the inventory; what was deployed there still runs (put it "
-                 "back in a group that runs no service and deploy: that retires it)\n",
-                 node.c_str());
+    print_note("warning: " + node +
+               " left the inventory; what was deployed there still runs (put it back in a group that runs no "
+               "service and deploy: that retires it)");
   }
   if (command.writes) {
     options.releases = render_releases(plan, nodes); // errors stop us before any node is touched
@@ -388,7 +387,7 @@ int execute_collect(Options& options)
   std::filesystem::path evidence = plan.output_dir / "evidence";
   if (options.collect.pending) {
     int n = collect_pending(evidence, plan_collector(plan, nodes, services, options));
-    std::printf("cluster-deploy: collected the evidence of %d test(s) killed before they could\n", n);
+    print_out("cluster-deploy: collected the evidence of " + std::to_string(n) + " test(s) killed before they could\n");
     return k_exit_ok;
   }
   double now = now_seconds();
@@ -401,9 +400,9 @@ int execute_collect(Options& options)
   window.out = options.collect.out.empty() ? evidence / "collect" / std::to_string(static_cast<long long>(now))
                                            : std::filesystem::path(options.collect.out);
   auto files = plan_collector(plan, nodes, services, options)(window).value_or_throw(k_exit_node_failure);
-  std::printf("cluster-deploy: evidence in %s\n", window.out.c_str());
+  print_out("cluster-deploy: evidence in " + window.out.string() + "\n");
   for (const auto& file : files) {
-    std::printf("  %s\n", file.c_str());
+    print_out("  " + file.string() + "\n");
   }
   return k_exit_ok;
 }
@@ -484,10 +483,10 @@ int run(int argc, char** argv)
     }
     return execute(*chosen, options);
   } catch (const Error& e) {
-    std::fprintf(stderr, "cluster-deploy: error: %s\n", e.what());
+    print_note(std::string("error: ") + e.what());
     return e.exit_code();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cluster-deploy: internal error: %s\n", e.what());
+    print_note(std::string("internal error: ") + e.what());
     return k_exit_node_failure;
   }
 }

@@ -1,5 +1,7 @@
 #include "crash_point.hpp"
 
+#include "console.hpp"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -53,7 +55,7 @@ void crash_point(std::string_view point)
   if (++at.reached != at.nth) {
     return;
   }
-  std::fprintf(stderr, "cluster-deploy: crash point %s reached (CLUSTER_DEPLOY_CRASH_AT)\n", at.point.c_str());
+  print_note("crash point " + at.point + " reached (CLUSTER_DEPLOY_CRASH_AT)");
   std::fflush(stderr);
   kill(getpid(), at.signal);
 }

@@ -1,5 +1,6 @@
 #include "deploy.hpp"
 
+#include "console.hpp"
 #include "crash_point.hpp"
 #include "interrupt.hpp"
 #include "json_report.hpp"
@@ -244,7 +245,7 @@ bool finish_dry_run(Cluster& cluster, const ClusterChanges& work)
     for (const auto& slot : cluster.slots()) {
       nodes.push_back(changes_view(slot, work.at(slot.node->name)));
     }
-    std::printf("%s", dry_run_json(cluster.plan().cluster, ok, nodes).c_str());
+    print_out(dry_run_json(cluster.plan().cluster, ok, nodes));
     std::fflush(stdout);
   }
   return ok;

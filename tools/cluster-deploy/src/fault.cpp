@@ -1,5 +1,6 @@
 #include "fault.hpp"
 
+#include "console.hpp"
 #include "layout.hpp"
 #include "leader.hpp"
 
@@ -271,7 +272,7 @@ bool resume_paused(Cluster& cluster, const std::vector<const Node*>& targets)
   bool ok = true;
   for (const Node* node : targets) {
     ok = ok && cluster.find(node->name)->failure.empty();
-    std::printf("%s\n", node->name.c_str());
+    print_out(node->name + "\n");
   }
   return ok;
 }
@@ -328,7 +329,7 @@ bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions&
     }
   }
   for (const Node* node : targets) {
-    std::printf("%s\n", node->name.c_str());
+    print_out(node->name + "\n");
   }
   std::fflush(stdout);
   return ok;
@@ -366,10 +367,10 @@ bool run_leader(Cluster& cluster, const std::vector<const Service*>& services)
   }
   auto leader = query_leader(cluster, *with_query.front());
   if (!leader) {
-    std::fprintf(stderr, "cluster-deploy: error: %s\n", leader.error().c_str());
+    print_note("error: " + leader.error());
     return false;
   }
-  std::printf("%s\n", (*leader)->name.c_str());
+  print_out((*leader)->name + "\n");
   return true;
 }
 

@@ -1,5 +1,6 @@
 #include "logs.hpp"
 
+#include "console.hpp"
 #include "node_ops.hpp"
 
 #include <algorithm>
@@ -51,7 +52,7 @@ bool run_logs(Cluster& cluster, const std::vector<const Service*>& services, con
             pending.erase(0, nl + 1);
             std::lock_guard lock(mutex);
             if (options.follow) {
-              std::printf("%s | %s\n", slot.node->name.c_str(), line.c_str());
+              print_out(slot.node->name + " | " + line + "\n");
               std::fflush(stdout);
             } else if (!line.starts_with("-- ")) {
               lines.emplace_back(slot.node->name, line);
@@ -71,7 +72,7 @@ bool run_logs(Cluster& cluster, const std::vector<const Service*>& services, con
       },
       options.follow ? static_cast<int>(cluster.slots().size()) : 0); // follow: every node at once
   for (const auto& line : merge_by_time(std::move(lines))) {
-    std::printf("%s\n", line.c_str());
+    print_out(line + "\n");
   }
   return ok && std::all_of(cluster.slots().begin(), cluster.slots().end(), [](const NodeSlot& s) { return s.alive(); });
 }

@@ -1,6 +1,7 @@
 #include "output.hpp"
 
 
+#include "console.hpp"
 #include "json_report.hpp"
 #include "progress.hpp"
 
@@ -89,7 +90,7 @@ void Output::draw_locked()
   }
   winsize size{};
   std::size_t width = ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0 ? size.ws_col : 80;
-  std::fprintf(stderr, "\r\x1b[K%s", format_status_line(snapshot, width).c_str());
+  print_err("\r\x1b[K" + format_status_line(snapshot, width));
   std::fflush(stderr);
   m_line_shown = true;
 }
@@ -97,7 +98,7 @@ void Output::draw_locked()
 void Output::clear_locked()
 {
   if (m_line_shown) {
-    std::fprintf(stderr, "\r\x1b[K");
+    print_err("\r\x1b[K");
     std::fflush(stderr);
     m_line_shown = false;
   }
@@ -149,7 +150,7 @@ void Output::progress(const std::string& node, const std::string& message)
     line = "\x1b[1m" + node + "\x1b[0m: " + message;
   }
   clear_locked();
-  std::fprintf(stderr, "%s\n", line.c_str());
+  print_err(line + "\n");
   draw_locked();
   std::fflush(stderr);
 }
@@ -158,7 +159,7 @@ void Output::note(const std::string& message)
 {
   std::lock_guard lock(m_mutex);
   clear_locked();
-  std::fprintf(stderr, "cluster-deploy: %s\n", message.c_str());
+  print_note(message);
   draw_locked();
   std::fflush(stderr);
 }
@@ -170,7 +171,7 @@ void Output::block(const std::string& node, const std::string& text)
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    std::fprintf(stderr, "%s | %s\n", node.c_str(), line.c_str());
+    print_err(node + " | " + line + "\n");
   }
   draw_locked();
   std::fflush(stderr);
@@ -208,7 +209,7 @@ bool Output::print_summary(const std::string& command, const std::string& cluste
     }
   }
   std::lock_guard lock(m_mutex);
-  std::printf("%s", text.c_str());
+  print_out(text);
   std::fflush(stdout);
   return all_ok;
 }

@@ -1,5 +1,8 @@
 #include "run_test.hpp"
 
+#include "console.hpp"
+
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -74,12 +77,11 @@ void report(const std::string& name, const std::string& result, const fs::path& 
             const Result<std::vector<fs::path>>& files)
 {
   if (!files) {
-    std::printf("cluster-deploy: %s %s; collecting its evidence failed: %s\n", name.c_str(), result.c_str(),
-                files.error().c_str());
+    print_out("cluster-deploy: " + name + " " + result + "; collecting its evidence failed: " + files.error() + "\n");
     return;
   }
-  std::printf("cluster-deploy: %s %s: evidence in %s (summary.txt, then timeline.html)\n", name.c_str(),
-              result.c_str(), dir.c_str());
+  print_out("cluster-deploy: " + name + " " + result + ": evidence in " + dir.string() +
+            " (summary.txt, then timeline.html)\n");
   // Jenkins and Azure attach these to the JUnit test case; GitLab too, with a path relative
   // to its project folder.
   const char* project = std::getenv("CI_PROJECT_DIR");
@@ -88,7 +90,7 @@ void report(const std::string& name, const std::string& result, const fs::path& 
     if (project && *project && path.string().starts_with(fs::path(project).lexically_normal().string() + "/")) {
       path = path.lexically_relative(project);
     }
-    std::printf("[[ATTACHMENT|%s]]\n", path.c_str());
+    print_out("[[ATTACHMENT|" + path.string() + "]]\n");
   }
   std::fflush(stdout);
 }
@@ -113,7 +115,7 @@ pid_t start_test(const std::vector<std::string>& command, int out, const fs::pat
   }
   argv.push_back(nullptr);
   execvp(argv[0], argv.data());
-  std::fprintf(stderr, "cluster-deploy: run-test: cannot run %s: %s\n", argv[0], std::strerror(errno));
+  print_note(std::string("run-test: cannot run ") + argv[0] + ": " + std::strerror(errno));
   _exit(127);
 }
 
@@ -136,7 +138,7 @@ std::pair<int, bool> supervise(pid_t pid, int out, std::ofstream& copy, int dead
     if (deadline > 0 && !timed_out && Clock::now() - start >= std::chrono::seconds(deadline)) {
       timed_out = true;
       killed_at = Clock::now();
-      std::printf("cluster-deploy: run-test: stopping the test at its deadline of %d s\n", deadline);
+      print_out("cluster-deploy: run-test: stopping the test at its deadline of " + std::to_string(deadline) + " s\n");
       std::fflush(stdout);
       kill(-pid, SIGTERM);
     }
@@ -164,7 +166,7 @@ std::pair<int, bool> supervise(pid_t pid, int out, std::ofstream& copy, int dead
       }
       break;
     }
-    fwrite(buffer, 1, static_cast<std::size_t>(n), stdout);
+    print_out(std::string_view(buffer, static_cast<std::size_t>(n)));
     std::fflush(stdout);
     copy.write(buffer, n);
     copy.flush();
@@ -193,8 +195,8 @@ void end_left_behind(pid_t group, const std::string& name)
     long parent = 0, pgrp = 0;
     fields >> state >> parent >> pgrp;
     if (pgrp == group) {
-      std::printf("cluster-deploy: ending what the killed test %s left running (process group %d)\n", name.c_str(),
-                  group);
+      print_out("cluster-deploy: ending what the killed test " + name + " left running (process group " +
+                std::to_string(group) + ")\n");
       kill(-group, SIGKILL);
       return;
     }
@@ -221,7 +223,7 @@ int run_test(const RunTestOptions& options, const Collector& collect)
 
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    std::fprintf(stderr, "cluster-deploy: run-test: pipe: %s\n", std::strerror(errno));
+    print_note(std::string("run-test: pipe: ") + std::strerror(errno));
     return 1;
   }
   struct sigaction action {};

@@ -1,5 +1,7 @@
 #include "status.hpp"
 
+#include "console.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
@@ -176,7 +178,7 @@ bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
   bool ok = all_running(nodes);
   std::string text = cluster.output().format() == Format::json ? status_json(cluster.plan().cluster, ok, nodes)
                                                                : status_table(cluster.plan().cluster, nodes);
-  std::printf("%s", text.c_str());
+  print_out(text);
   std::fflush(stdout);
   return ok;
 }
