@@ -66,7 +66,10 @@ Commands
     host, its groups' ``:vars`` and ``[all:vars]`` become template variables;
     other ``ansible_*`` variables are ignored). A relative path is relative to
     :variable:`CMAKE_CURRENT_SOURCE_DIR`. The helper reads the files at build
-    and test time. Group (file or section) and node names follow the name rules
+    and test time; it is the one reader of an Ansible inventory, so a service's
+    ``GROUP`` missing there, or a bad name in it, is reported by the first
+    target that runs the helper (``deploy``, ``cluster-status``, ...), before
+    any node is touched, rather than at configure time. Group (file or section) and node names follow the name rules
     (docs/using.md "Names"): 1-63 characters of ``A-Z a-z 0-9 . _ -``, the first a
     letter or digit.
 
@@ -546,35 +549,6 @@ function(_cluster_deploy_check_port function port)
   endif()
 endfunction()
 
-# The groups of an Ansible INI inventory: sections with hosts of their own ([name],
-# not [name:vars] or [name:children]), and "ungrouped" for hosts before any section.
-function(_cluster_deploy_ansible_groups function file out)
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${file}")
-  file(STRINGS "${file}" lines)
-  set(groups "")
-  set(section "")
-  set(section_has_hosts FALSE)
-  foreach(line IN LISTS lines)
-    string(STRIP "${line}" line)
-    if(line STREQUAL "" OR line MATCHES "^[#;]")
-      continue()
-    elseif(line MATCHES "^\\[([^]:]+)\\]$")
-      set(section "${CMAKE_MATCH_1}")
-    elseif(line MATCHES "^\\[")
-      set(section ":")  # :vars or :children: no hosts
-    elseif(section STREQUAL "")
-      list(APPEND groups ungrouped)
-    elseif(NOT section STREQUAL ":")
-      list(APPEND groups "${section}")
-    endif()
-  endforeach()
-  list(REMOVE_DUPLICATES groups)
-  if(NOT groups)
-    message(FATAL_ERROR "${function}: the Ansible inventory '${file}' lists no host")
-  endif()
-  set(${out} "${groups}" PARENT_SCOPE)
-endfunction()
-
 # Check one LIMITS entry <Setting=value> of a service: a known setting, a value of its kind.
 function(_cluster_deploy_check_limit function service entry)
   set(bytes "[0-9]+[KMGT]?")
@@ -665,14 +639,17 @@ endfunction()
 # ---------------------------------------------------------------------------
 
 # Sets <out> to the inventory's groups, sorted and checked: the <group>.txt files of the folder
-# <dir>, or the groups of the Ansible inventory file <dir> (not for the local cluster).
+# <dir>. An Ansible inventory file <dir> (not for the local cluster) gives no groups here: the
+# helper is its one reader, and checks its groups and names before any target touches a node.
 function(_cluster_deploy_inventory_groups fn dir local_cluster out)
   if(EXISTS "${dir}" AND NOT IS_DIRECTORY "${dir}")
     if(local_cluster)
       message(FATAL_ERROR "${fn}: LOCAL_CLUSTER needs an inventory directory of <group>.txt files, "
         "not the Ansible inventory '${dir}'")
     endif()
-    _cluster_deploy_ansible_groups(${fn} "${dir}" groups)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${dir}")
+    set(${out} "" PARENT_SCOPE)
+    return()
   elseif(NOT IS_DIRECTORY "${dir}")
     message(FATAL_ERROR "${fn}: inventory directory '${dir}' does not exist")
   else()
@@ -1145,15 +1122,10 @@ function(_cluster_deploy_validate_services)
     get_property(program GLOBAL PROPERTY ${prefix}_PROGRAM)
     get_property(group GLOBAL PROPERTY ${prefix}_GROUP)
     get_property(after GLOBAL PROPERTY ${prefix}_AFTER)
-    if(NOT group IN_LIST groups)
+    if(IS_DIRECTORY "${inventory}" AND NOT group IN_LIST groups)
       string(REPLACE ";" ", " known "${groups}")
-      if(IS_DIRECTORY "${inventory}")
-        set(missing "no ${group}.txt")
-      else()
-        set(missing "no [${group}] section with hosts")
-      endif()
       message(FATAL_ERROR "cluster_deploy_service(${name}): GROUP '${group}' is not in the "
-        "inventory '${inventory}' (${missing}; groups: ${known})")
+        "inventory '${inventory}' (no ${group}.txt; groups: ${known})")
     endif()
     if(kind STREQUAL "TARGET")
       _cluster_deploy_check_program_target(cluster_deploy_service ${name} TARGET "${program}")

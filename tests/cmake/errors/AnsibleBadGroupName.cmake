@@ -1,1 +1,0 @@
-cluster_deploy_inventory(ansible/bad-group.ini CLUSTER c)

@@ -1,1 +1,0 @@
-cluster_deploy_inventory(ansible/no-hosts.ini CLUSTER c)

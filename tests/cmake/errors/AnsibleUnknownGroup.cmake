@@ -1,2 +1,0 @@
-cluster_deploy_inventory(ansible/hosts.ini CLUSTER c)
-cluster_deploy_service(api PROGRAM /bin/true GROUP workers)
