@@ -11,6 +11,8 @@
 #   partition <address>...  drop every packet from these addresses (our own nft table)
 #   loss <percent> <address>... drop that share of the packets from these addresses, at random
 #                           (nft numgen: a lossy link; Jepsen's default is 20)
+#   slow <bytes/s> <address>... take at most that many bytes a second from each of these
+#                           addresses, drop the rest (nft limit: a slow link, one limit each)
 #   kill <unit>...          SIGKILL the units' main processes (Restart= brings them back)
 #   kill-keep-down <unit>... SIGKILL the units' main processes and keep the units stopped
 #   stop <unit>...          stop the units
@@ -30,7 +32,7 @@ if [ "$kind" = kill ]; then
   say_in_journal "fault $id kill: $*"
   exit 0
 fi
-if { [ "$kind" = partition ] || [ "$kind" = loss ]; } && ! command -v nft >/dev/null 2>&1; then
+if { [ "$kind" = partition ] || [ "$kind" = loss ] || [ "$kind" = slow ]; } && ! command -v nft >/dev/null 2>&1; then
   echo "$kind faults need nftables on the node (nft not found)" >&2
   exit 3
 fi
@@ -76,12 +78,13 @@ systemd-run --quiet --unit="$(heal_unit "$id")" --on-active="${seconds}s" \
 trap 'CLUSTER_DEPLOY_LOCK_HELD=1 sh "$dir/heal.sh" "$cluster" "$id" >/dev/null 2>&1' EXIT
 
 case $kind in
-partition | loss)
+partition | loss | slow)
   drop=drop
-  if [ "$kind" = loss ]; then
-    drop="numgen random mod 100 < $1 drop"
-    shift
-  fi
+  case $kind in
+  loss) drop="numgen random mod 100 < $1 drop" ;;
+  slow) drop="limit rate over $1 bytes/second drop" ;;
+  esac
+  [ "$kind" = partition ] || shift
   v4="" v6=""
   for address in "$@"; do
     case $address in
@@ -102,8 +105,14 @@ partition | loss)
     echo "table inet $table {"
     echo "  chain input {"
     echo "    type filter hook input priority filter - 10; policy accept;"
-    [ -z "$v4" ] || echo "    ip saddr { $v4 } $drop"
-    [ -z "$v6" ] || echo "    ip6 saddr { $v6 } $drop"
+    if [ "$kind" = slow ]; then
+      # A limit of its own per address: each link is slow, not all of them together.
+      for a in $(echo "$v4" | tr -d ,); do echo "    ip saddr $a $drop"; done
+      for a in $(echo "$v6" | tr -d ,); do echo "    ip6 saddr $a $drop"; done
+    else
+      [ -z "$v4" ] || echo "    ip saddr { $v4 } $drop"
+      [ -z "$v6" ] || echo "    ip6 saddr { $v6 } $drop"
+    fi
     echo "  }"
     echo "}"
   } | nft -f -

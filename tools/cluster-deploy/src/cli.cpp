@@ -118,7 +118,7 @@ const std::vector<Command>& commands()
       {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
        [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
       {"fault",
-       "inject a fault (partition, loss, kill, pause, resume, stop) that heals itself after --for seconds",
+       "inject a fault (partition, loss, slow, kill, pause, resume, stop) that heals itself after --for seconds",
        [](Cluster& c, const auto&, const Options& o) { return run_fault(c, o.selection, o.fault); },
        false,
        {},
@@ -169,17 +169,24 @@ void add_selection_options(CLI::App& app, Options& options)
 /// fault's kind, targets and options.
 void add_fault_options(CLI::App& sub, Options& options)
 {
-  sub.add_option("kind", options.fault.kind, "partition, loss, kill, pause, resume or stop")
+  sub.add_option("kind", options.fault.kind, "partition, loss, slow, kill, pause, resume or stop")
       ->required()
-      ->check(CLI::IsMember({"partition", "loss", "kill", "pause", "resume", "stop"}));
+      ->check(CLI::IsMember({"partition", "loss", "slow", "kill", "pause", "resume", "stop"}));
   sub.add_option("targets", options.fault.targets,
                  "node or group names, or one, minority, majority, leader (of --service's group)");
   sub.add_option("--for", options.fault.seconds, "seconds until the fault heals itself on the node (default 600)")
       ->check(CLI::Range(1, 86400));
-  sub.add_option("--from", options.fault.from, "partition, loss: only the links with these nodes or groups")
+  sub.add_option("--from", options.fault.from, "partition, loss, slow: only the links with these nodes or groups")
       ->delimiter(',');
+  sub.add_flag("--one-way", options.fault.one_way,
+               "partition, loss, slow: only the targets drop what comes from the others (they still send)");
   sub.add_option("--percent", options.fault.percent, "loss: the share of packets dropped (default 20)")
       ->check(CLI::Range(1, 100));
+  sub.add_option("--rate", options.fault.rate, "slow: each link's rate each way, like 500kbit or 8mbit (default 1mbit)");
+  sub.add_option("--shape", options.fault.shape, "partition: split the targets as halves, majorities-ring or bridge")
+      ->check(CLI::IsMember({"halves", "majorities-ring", "bridge"}));
+  sub.add_option("--seed", options.fault.seed, "the random choices (one, minority, majority, --shape): the same seed "
+                                               "makes the same choices");
   sub.add_flag("--keep-down", options.fault.keep_down, "kill: keep the killed services stopped for --for seconds");
 }
 
@@ -269,8 +276,15 @@ void refuse_misuse(const Command& command, const Plan& plan, const Options& opti
     throw Error("faults are not allowed on the inventory " + plan.inventory_dir.string() +
                 ": add FAULTS to its cluster_deploy_inventory() call if this cluster may be disturbed");
   }
-  if (options.fault.keep_down && options.fault.kind != "kill") {
+  const FaultOptions& fault = options.fault;
+  if (fault.keep_down && fault.kind != "kill") {
     throw Error("--keep-down goes with kill only");
+  }
+  if ((fault.one_way || !fault.from.empty()) && !is_link_fault(fault.kind)) {
+    throw Error("--one-way and --from go with partition, loss and slow only");
+  }
+  if (!fault.shape.empty() && (fault.kind != "partition" || fault.one_way || !fault.from.empty())) {
+    throw Error("--shape goes with partition only, without --from and --one-way: the shape says who is cut off");
   }
 }
 

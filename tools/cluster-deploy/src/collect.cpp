@@ -36,18 +36,18 @@ std::string collect_command(const Plan& plan, const std::vector<const Service*>&
   return root_command(remote::collect, words);
 }
 
-/// A partition's or lossy link's record names addresses: say which nodes they are ("from
-/// server2 server3"; a loss says its share first: "20% from server2").
+/// A link fault's record names addresses: say which nodes they are ("from server2 server3";
+/// a loss says its share first, "20% from server2", a slow link its rate, "125000 B/s from ...").
 void name_addresses(const Plan& plan, std::vector<FaultSpan>& faults)
 {
   for (auto& fault : faults) {
-    if (fault.kind != "partition" && fault.kind != "loss") {
+    if (!is_link_fault(fault.kind)) {
       continue;
     }
     std::istringstream words(fault.detail);
     std::string share;
-    if (fault.kind == "loss" && words >> share) {
-      share += "% ";
+    if (fault.kind != "partition" && words >> share) {
+      share += fault.kind == "loss" ? "% " : " B/s ";
     }
     std::string names;
     for (std::string word; words >> word;) {

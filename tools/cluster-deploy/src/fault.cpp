@@ -5,6 +5,7 @@
 #include "leader.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -138,6 +139,65 @@ std::string new_fault_id()
   return "f" + std::to_string(ms) + std::to_string(std::random_device{}() % 9000 + 1000);
 }
 
+/// Each of `a` drops what comes from `b`, and (both_ways) each of `b` what comes from `a`.
+void cut(Grudge& grudge, const std::vector<const Node*>& a, const std::vector<const Node*>& b, bool both_ways)
+{
+  for (const Node* node : a) {
+    grudge.emplace_back(node, b);
+  }
+  if (both_ways) {
+    for (const Node* node : b) {
+      grudge.emplace_back(node, a);
+    }
+  }
+}
+
+/// The ring's links farther than a majority needs are cut: with n nodes on a ring, a node
+/// that keeps the d nearest on each side sees 2d + 1 nodes, a majority when d = ceil((m-1)/2)
+/// for m = n/2 + 1. Jepsen's majorities-ring drops one way (a grudge), which for TCP cuts the
+/// same links; cutting both ways here says so.
+Grudge majorities_ring(const std::vector<const Node*>& ring)
+{
+  std::size_t n = ring.size();
+  std::size_t keep = (n / 2 + 1) / 2; // ceil((m - 1) / 2) with m = n/2 + 1
+  Grudge grudge;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::vector<const Node*> far;
+    for (std::size_t j = 0; j < n; ++j) {
+      std::size_t distance = std::min((i + n - j) % n, (j + n - i) % n);
+      if (distance > keep) {
+        far.push_back(ring[j]);
+      }
+    }
+    grudge.emplace_back(ring[i], far);
+  }
+  return grudge;
+}
+
+Result<Grudge> shaped(const std::string& shape, std::vector<const Node*> nodes, std::mt19937& random)
+{
+  std::size_t least = shape == "halves" ? 2 : shape == "bridge" ? 3 : 4;
+  if (shape != "halves" && shape != "bridge" && shape != "majorities-ring") {
+    return fail("unknown partition shape '" + shape + "' (halves, majorities-ring or bridge)");
+  }
+  if (nodes.size() < least) {
+    return fail("the shape " + shape + " needs at least " + std::to_string(least) + " target nodes, not " +
+                std::to_string(nodes.size()));
+  }
+  std::shuffle(nodes.begin(), nodes.end(), random);
+  if (shape == "majorities-ring") {
+    return majorities_ring(nodes);
+  }
+  auto middle = nodes.begin() + static_cast<std::ptrdiff_t>(nodes.size() / 2);
+  std::vector<const Node*> one(nodes.begin(), middle), other(middle, nodes.end());
+  if (shape == "bridge") { // the first of the second half reaches both; Jepsen's bridge
+    other.erase(other.begin());
+  }
+  Grudge grudge;
+  cut(grudge, one, other, true);
+  return grudge;
+}
+
 /// The units of the selected services that run on `node`.
 std::vector<std::string> units_on(const Plan& plan, const Selection& selection, const Node& node)
 {
@@ -160,42 +220,29 @@ struct FaultStep {
 };
 
 Result<std::vector<FaultStep>> plan_steps(Cluster& cluster, const Selection& selection, const FaultOptions& options,
-                                          const std::vector<const Node*>& targets)
+                                          const std::vector<const Node*>& targets, std::mt19937& random)
 {
   const Plan& plan = cluster.plan();
   std::vector<FaultStep> steps;
   auto slot_of = [&](const Node* node) { return cluster.find(node->name); };
-  if (options.kind == "partition" || options.kind == "loss") {
-    std::vector<const Node*> others;
-    if (!options.from.empty()) {
-      CD_TRY(from, nodes_named(plan, options.from));
-      others = *from;
-    } else {
-      for (const auto& node : plan.inventory.nodes) {
-        others.push_back(&node);
-      }
+  if (is_link_fault(options.kind)) {
+    CD_TRY(grudge, fault_grudge(plan, options, targets, random));
+    std::string first; // loss: the share dropped; slow: the rate in bytes per second
+    std::string what = options.one_way ? "hears nothing from " : "cut off from ";
+    if (options.kind == "loss") {
+      first = std::to_string(options.percent);
+      what = "loses " + first + "% of the packets from ";
+    } else if (options.kind == "slow") {
+      CD_TRY(bytes, rate_bytes_per_second(options.rate));
+      first = std::to_string(*bytes);
+      what = "takes at most " + options.rate + " from each of ";
     }
-    std::erase_if(others, [&](const Node* node) { return contains(targets, node); });
-    if (others.empty()) {
-      return fail("nothing to cut the targets off from: every node is a target");
-    }
-    // Jepsen's way: each side drops what comes from the other, so both directions are cut
-    // (or lossy) and the controller, which is on neither list, still reaches every node.
-    bool loss = options.kind == "loss";
-    std::string percent = std::to_string(options.percent);
-    auto step = [&](const Node* node, const std::vector<const Node*>& peers) {
+    for (const auto& [node, peers] : *grudge) {
       auto args = addresses_of(peers);
-      if (loss) {
-        args.insert(args.begin(), percent);
+      if (!first.empty()) {
+        args.insert(args.begin(), first);
       }
-      steps.push_back({slot_of(node), options.kind, args,
-                       (loss ? "loses " + percent + "% of the packets from " : "cut off from ") + names_of(peers)});
-    };
-    for (const Node* node : targets) {
-      step(node, others);
-    }
-    for (const Node* node : others) {
-      step(node, targets);
+      steps.push_back({slot_of(node), options.kind, args, what + names_of(peers)});
     }
     return steps;
   }
@@ -254,6 +301,46 @@ Result<std::vector<const Node*>> resolve_targets(const Plan& plan, const Selecti
   return targets;
 }
 
+Result<Grudge> fault_grudge(const Plan& plan, const FaultOptions& options, const std::vector<const Node*>& targets,
+                            std::mt19937& random)
+{
+  if (!options.shape.empty()) {
+    return shaped(options.shape, targets, random);
+  }
+  std::vector<const Node*> others;
+  if (!options.from.empty()) {
+    CD_TRY(from, nodes_named(plan, options.from));
+    others = *from;
+  } else {
+    for (const auto& node : plan.inventory.nodes) {
+      others.push_back(&node);
+    }
+  }
+  std::erase_if(others, [&](const Node* node) { return contains(targets, node); });
+  if (others.empty()) {
+    return fail("nothing to cut the targets off from: every node is a target");
+  }
+  // Jepsen's way: each side drops what comes from the other, so both directions are cut (or
+  // lossy, or slow) and the controller, which is on neither list, still reaches every node.
+  Grudge grudge;
+  cut(grudge, targets, others, !options.one_way);
+  return grudge;
+}
+
+Result<long> rate_bytes_per_second(const std::string& rate)
+{
+  std::size_t digits = 0;
+  while (digits < rate.size() && std::isdigit(static_cast<unsigned char>(rate[digits]))) {
+    ++digits;
+  }
+  std::string unit = rate.substr(digits);
+  long scale = unit == "kbit" ? 1000 : unit == "mbit" ? 1000 * 1000 : 0;
+  if (digits == 0 || digits > 6 || scale == 0 || std::stol(rate.substr(0, digits)) == 0) {
+    return fail("bad rate '" + rate + "': a number of kbit or mbit per second, like 500kbit or 8mbit");
+  }
+  return std::stol(rate.substr(0, digits)) * scale / 8;
+}
+
 /// `fault resume`: ends the pause faults on `targets` early; prints their names.
 bool resume_paused(Cluster& cluster, const std::vector<const Node*>& targets)
 {
@@ -277,13 +364,13 @@ bool resume_paused(Cluster& cluster, const std::vector<const Node*>& targets)
   return ok;
 }
 
-bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions& options)
+/// The fault's targets, every one reachable (else Error, exit 1: nothing applied).
+std::vector<const Node*> reachable_targets(Cluster& cluster, const Selection& selection, const FaultOptions& options,
+                                           std::mt19937& random)
 {
-  const Plan& plan = cluster.plan();
-  std::mt19937 random{std::random_device{}()};
   bool asked_nodes = false; // a failed LEADER query happened on nodes: exit 1, not 2
   auto targets = resolve_targets(
-                     plan, selection, options.targets,
+                     cluster.plan(), selection, options.targets,
                      [&](const Service& service) {
                        asked_nodes = true;
                        return query_leader(cluster, service);
@@ -296,10 +383,24 @@ bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions&
       throw Error("target " + node->name + " is unreachable: no fault applied", 1);
     }
   }
+  return targets;
+}
+
+bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions& options)
+{
+  unsigned seed = options.seed.value_or(std::random_device{}());
+  std::mt19937 random{seed};
+  auto targets = reachable_targets(cluster, selection, options, random);
   if (options.kind == "resume") {
     return resume_paused(cluster, targets);
   }
-  auto steps = plan_steps(cluster, selection, options, targets).value_or_throw();
+  auto steps = plan_steps(cluster, selection, options, targets, random).value_or_throw();
+  bool chose = !options.shape.empty() || std::any_of(options.targets.begin(), options.targets.end(),
+                                                     [](const std::string& w) { return k_selectors.count(w) != 0; });
+  if (chose && !options.seed) {
+    cluster.output().note("random choices of seed " + std::to_string(seed) + " (--seed " + std::to_string(seed) +
+                          " makes them again)");
+  }
   std::string id = new_fault_id();
   std::vector<NodeSlot*> slots;
   for (const auto& step : steps) {

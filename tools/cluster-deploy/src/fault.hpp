@@ -1,4 +1,4 @@
-// Faults for cluster tests: partition, loss, kill, pause, resume and stop on chosen nodes.
+// Faults for cluster tests: partition, loss, slow, kill, pause, resume and stop on chosen nodes.
 // Every fault heals itself on the node when its time is up (a systemd timer armed
 // before the fault is applied); `heal` undoes all of ours at once.
 #pragma once
@@ -8,6 +8,7 @@
 #include "plan.hpp"
 
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,13 +16,32 @@
 namespace deploy {
 
 struct FaultOptions {
-  std::string kind;                 ///< partition, loss, kill, pause, resume or stop
+  std::string kind;                 ///< partition, loss, slow, kill, pause, resume or stop
   std::vector<std::string> targets; ///< node names, group names, and one, minority, majority, leader
-  std::vector<std::string> from;    ///< partition, loss: only the links with these nodes or groups
+  std::vector<std::string> from;    ///< partition, loss, slow: only the links with these nodes or groups
   int percent = 20;                 ///< loss: the share of packets dropped (Jepsen's default)
+  std::string rate = "1mbit";       ///< slow: each link's rate each way, <n>kbit or <n>mbit
+  bool one_way = false;             ///< partition, loss, slow: only the targets' side drops
+  std::string shape;                ///< partition: halves, majorities-ring or bridge of the targets
+  std::optional<unsigned> seed;     ///< the random choices (selectors, shapes), to repeat them
   int seconds = 600;                ///< the fault heals itself after this long (--for)
   bool keep_down = false;           ///< kill: keep the killed units stopped for the duration
 };
+
+/// Who drops what from whom: each node with the nodes whose packets it drops. A link is cut
+/// both ways when each of its ends drops the other.
+using Grudge = std::vector<std::pair<const Node*, std::vector<const Node*>>>;
+
+/// The grudge of a network fault (partition, loss, slow) on `targets`: with a shape, the shape
+/// among the targets (halves: two sides; majorities-ring: each node keeps its nearest
+/// neighbours on a ring, a majority, and no two keep the same; bridge: two sides and one node
+/// both reach); else the targets against the others (--from, or every other node), both ways
+/// or (one_way) only the targets' side.
+Result<Grudge> fault_grudge(const Plan& plan, const FaultOptions& options, const std::vector<const Node*>& targets,
+                            std::mt19937& random);
+
+/// A slow link's rate ("8mbit", "500kbit") in bytes per second.
+Result<long> rate_bytes_per_second(const std::string& rate);
 
 /// Finds who leads a service's group (query_leader in production).
 using LeaderQuery = std::function<Result<const Node*>(const Service&)>;

@@ -28,10 +28,17 @@ RemoteState parse_remote_state(std::string_view text);
 /// A fault that is active on a node (remote/list-faults.sh).
 struct ActiveFault {
   std::string id;
-  std::string kind;               ///< partition, loss, kill-keep-down, stop, pause
+  std::string kind;               ///< partition, loss, slow, kill-keep-down, stop, pause
   long seconds_left = 0;          ///< until its timer heals it
   std::vector<std::string> units; ///< the units it stopped or froze (none for a partition)
 };
+
+/// A fault of the node's links (partition, loss, slow): it touches every unit of the node,
+/// and its record names the addresses of the nodes on the other end.
+inline bool is_link_fault(const std::string& kind)
+{
+  return kind == "partition" || kind == "loss" || kind == "slow";
+}
 
 /// A release already on a node that a rollback switches to (remote/releases.sh).
 struct RollbackTarget {

@@ -79,8 +79,8 @@ NodeStatus node_status(NodeSlot& slot, const std::vector<const Service*>& servic
   return status;
 }
 
-/// The active faults that touch `unit` on a node ("partition(41s)", ...): partitions and
-/// lossy links touch every unit; "?" when they could not be read.
+/// The active faults that touch `unit` on a node ("partition(41s)", ...): faults of the
+/// node's links touch every unit; "?" when they could not be read.
 std::string faults_text(const std::optional<std::vector<FaultStatus>>& faults, const std::string& unit)
 {
   if (!faults) {
@@ -88,7 +88,7 @@ std::string faults_text(const std::optional<std::vector<FaultStatus>>& faults, c
   }
   std::string text;
   for (const auto& fault : *faults) {
-    if (fault.kind == "partition" || fault.kind == "loss" || std::find(fault.units.begin(), fault.units.end(), unit) != fault.units.end()) {
+    if (is_link_fault(fault.kind) || std::find(fault.units.begin(), fault.units.end(), unit) != fault.units.end()) {
       text += (text.empty() ? "" : ",") + fault.kind + "(" + std::to_string(fault.seconds_left) + "s)";
     }
   }

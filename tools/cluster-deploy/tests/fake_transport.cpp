@@ -129,7 +129,7 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     ok.out = "now 100\n";
     for (const auto& fault : m_node.faults) { // "<kind> <args>": a unit fault names its units, as the record does
       std::string kind = fault.substr(0, fault.find(' '));
-      std::string units = kind == "partition" || fault.find(' ') == std::string::npos ? "" : fault.substr(kind.size());
+      std::string units = is_link_fault(kind) || fault.find(' ') == std::string::npos ? "" : fault.substr(kind.size());
       ok.out += "fault f1 " + kind + " 130" + units + "\n";
     }
     return ok;

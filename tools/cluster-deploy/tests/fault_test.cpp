@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <set>
 
 using namespace deploy;
 using deploy::testing::FakeNode;
@@ -199,6 +200,118 @@ TEST_CASE("a partition or a lossy link --from given nodes touches only those and
   CHECK(fake.nodes["s2"].faults == std::vector<std::string>{args + "10.0.0.1"});
   CHECK(fake.nodes["s3"].faults.empty());
   CHECK(fake.nodes["w1"].faults.empty());
+}
+
+TEST_CASE("a slow link limits each link both ways; --one-way leaves the other side alone")
+{
+  Plan plan = raft_plan("slow");
+  FakeCluster fake(plan);
+  FaultOptions options;
+  options.kind = "slow";
+  options.targets = {"w1"};
+  options.from = {"s1", "s2"};
+  options.rate = "8mbit";
+  REQUIRE(run_fault(*fake.cluster, {}, options));
+  CHECK(fake.nodes["w1"].faults == std::vector<std::string>{"slow 1000000 10.0.0.1 10.0.0.2"});
+  CHECK(fake.nodes["s1"].faults == std::vector<std::string>{"slow 1000000 10.0.0.11"});
+
+  FakeCluster one_way(plan);
+  options.kind = "partition";
+  options.one_way = true;
+  REQUIRE(run_fault(*one_way.cluster, {}, options));
+  CHECK(one_way.nodes["w1"].faults == std::vector<std::string>{"partition 10.0.0.1 10.0.0.2"});
+  CHECK(one_way.nodes["s1"].faults.empty());
+  CHECK(one_way.nodes["s2"].faults.empty());
+}
+
+TEST_CASE("a rate is kbit or mbit per second, in bytes per second on the node")
+{
+  CHECK(*rate_bytes_per_second("1mbit") == 125000);
+  CHECK(*rate_bytes_per_second("500kbit") == 62500);
+  for (const char* bad : {"fast", "0mbit", "8", "8mbps", "mbit", "-1mbit", "9999999mbit"}) {
+    CHECK(rate_bytes_per_second(bad).error().starts_with("bad rate '"));
+  }
+}
+
+namespace {
+
+/// For each node of a grudge, the nodes it still has a two-way link with (itself included).
+std::map<std::string, std::vector<std::string>> links(const std::vector<const Node*>& nodes, const Grudge& grudge)
+{
+  auto drops = [&](const Node* a, const Node* b) {
+    for (const auto& [node, peers] : grudge) {
+      if (node == a && std::find(peers.begin(), peers.end(), b) != peers.end()) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::map<std::string, std::vector<std::string>> seen;
+  for (const Node* a : nodes) {
+    for (const Node* b : nodes) {
+      if (!drops(a, b) && !drops(b, a)) {
+        seen[a->name].push_back(b->name);
+      }
+    }
+  }
+  return seen;
+}
+
+std::vector<const Node*> all_nodes(const Plan& plan)
+{
+  std::vector<const Node*> nodes;
+  for (const auto& node : plan.inventory.nodes) {
+    nodes.push_back(&node);
+  }
+  return nodes;
+}
+
+} // namespace
+
+TEST_CASE("partition shapes: halves, a majorities ring and a bridge, the same for the same seed")
+{
+  Plan plan = raft_plan("shapes");
+  FaultOptions options;
+  options.kind = "partition";
+  auto servers = plan.inventory.group("servers");
+  unsigned seed = GENERATE(1u, 2u, 3u, 4u);
+  std::mt19937 random{seed};
+
+  options.shape = "halves";
+  auto halves = links(servers, *fault_grudge(plan, options, servers, random));
+  std::vector<std::size_t> sizes;
+  for (const auto& [node, seen] : halves) {
+    sizes.push_back(seen.size());
+  }
+  std::sort(sizes.begin(), sizes.end());
+  CHECK(sizes == std::vector<std::size_t>{1, 2, 2}); // one alone, two together
+
+  options.shape = "bridge";
+  auto bridge = links(servers, *fault_grudge(plan, options, servers, random));
+  int bridges = 0;
+  for (const auto& [node, seen] : bridge) {
+    bridges += seen.size() == 3 ? 1 : 0;
+    CHECK(seen.size() >= 2); // each end still reaches the bridge
+  }
+  CHECK(bridges == 1);
+
+  options.shape = "majorities-ring";
+  auto everyone = all_nodes(plan);
+  auto ring = links(everyone, *fault_grudge(plan, options, everyone, random));
+  std::set<std::vector<std::string>> majorities;
+  for (const auto& [node, seen] : ring) {
+    CHECK(seen.size() >= everyone.size() / 2 + 1);
+    CHECK(seen.size() < everyone.size());
+    majorities.insert(seen);
+  }
+  CHECK(majorities.size() == everyone.size()); // no two see the same majority
+  CHECK(fault_grudge(plan, options, servers, random).error() ==
+        "the shape majorities-ring needs at least 4 target nodes, not 3");
+
+  std::mt19937 again{seed}, once_more{seed};
+  options.shape = "halves";
+  CHECK(links(servers, *fault_grudge(plan, options, servers, again)) ==
+        links(servers, *fault_grudge(plan, options, servers, once_more)));
 }
 
 TEST_CASE("kill, stop and pause act on the selected services' units of the targets only")
