@@ -10,6 +10,7 @@
 #include "deploy.hpp"
 #include "evidence.hpp"
 #include "fault.hpp"
+#include "fault_schedule.hpp"
 #include "interrupt.hpp"
 #include "inventory_source.hpp"
 #include "logs.hpp"
@@ -28,6 +29,7 @@
 #include <cstdlib>
 #include <functional>
 #include <optional>
+#include <random>
 
 namespace deploy {
 namespace {
@@ -47,6 +49,8 @@ struct Options {
   bool purge_data = false;
   std::string junit;
   FaultOptions fault;
+  ScheduleOptions schedule; ///< fault schedule: --kinds, --dry-run (its seed and length are fault's)
+  std::string interval;     ///< fault schedule --interval A-B
   std::string rollback_to;
   std::string export_format;
   std::string inventory; ///< inventory --inventory DIR: read it without a plan
@@ -91,6 +95,14 @@ void setup_logging(const Options& options)
   spdlog::set_default_logger(logger);
 }
 
+bool run_fault_or_schedule(Cluster& cluster, const Options& options)
+{
+  if (options.fault.kind == "schedule") {
+    return run_schedule(cluster, options.selection, options.schedule);
+  }
+  return run_fault(cluster, options.selection, options.fault);
+}
+
 const std::vector<Command>& commands()
 {
   static const std::vector<Command> table = {
@@ -118,8 +130,9 @@ const std::vector<Command>& commands()
       {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
        [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
       {"fault",
-       "inject a fault (partition, loss, slow, kill, pause, resume, stop) that heals itself after --for seconds",
-       [](Cluster& c, const auto&, const Options& o) { return run_fault(c, o.selection, o.fault); },
+       "inject a fault (partition, loss, slow, kill, pause, resume, stop) that heals itself after --for seconds, "
+       "or a schedule of them",
+       [](Cluster& c, const auto&, const Options& o) { return run_fault_or_schedule(c, o); },
        false,
        {},
        true},
@@ -169,9 +182,9 @@ void add_selection_options(CLI::App& app, Options& options)
 /// fault's kind, targets and options.
 void add_fault_options(CLI::App& sub, Options& options)
 {
-  sub.add_option("kind", options.fault.kind, "partition, loss, slow, kill, pause, resume or stop")
+  sub.add_option("kind", options.fault.kind, "partition, loss, slow, kill, pause, resume or stop; or schedule")
       ->required()
-      ->check(CLI::IsMember({"partition", "loss", "slow", "kill", "pause", "resume", "stop"}));
+      ->check(CLI::IsMember({"partition", "loss", "slow", "kill", "pause", "resume", "stop", "schedule"}));
   sub.add_option("targets", options.fault.targets,
                  "node or group names, or one, minority, majority, leader (of --service's group)");
   sub.add_option("--for", options.fault.seconds, "seconds until the fault heals itself on the node (default 600)")
@@ -188,6 +201,11 @@ void add_fault_options(CLI::App& sub, Options& options)
   sub.add_option("--seed", options.fault.seed, "the random choices (one, minority, majority, --shape): the same seed "
                                                "makes the same choices");
   sub.add_flag("--keep-down", options.fault.keep_down, "kill: keep the killed services stopped for --for seconds");
+  sub.add_option("--kinds", options.schedule.kinds, "schedule: the kinds to draw from (default partition,kill,pause)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"partition", "loss", "slow", "kill", "pause", "stop"}));
+  sub.add_option("--interval", options.interval, "schedule: each fault lasts A to B seconds (default 5-15)");
+  sub.add_flag("--dry-run", options.schedule.dry_run, "schedule: print the sequence (JSON lines), apply nothing");
 }
 
 void add_command_options(const std::string& name, CLI::App& sub, Options& options)
@@ -266,6 +284,23 @@ Connector connector(const Options& options)
 }
 
 /// Usage errors that need the plan, before anything is connected.
+/// fault schedule: its seed (printed when drawn here), length and interval into options.schedule.
+void prepare_schedule(Options& options)
+{
+  if (!options.fault.targets.empty()) {
+    throw Error("fault schedule picks its own targets (one node of --service's group at a time): give no targets");
+  }
+  if (!options.interval.empty()) {
+    parse_interval(options.interval, options.schedule).value_or_throw();
+  }
+  options.schedule.seconds = options.fault.seconds;
+  options.schedule.seed = options.fault.seed.value_or(std::random_device{}());
+  if (!options.fault.seed) {
+    print_note("fault schedule of seed " + std::to_string(options.schedule.seed) + " (--seed " +
+               std::to_string(options.schedule.seed) + " runs the same one again)");
+  }
+}
+
 void refuse_misuse(const Command& command, const Plan& plan, const Options& options)
 {
   std::string name = command.name;
@@ -282,6 +317,10 @@ void refuse_misuse(const Command& command, const Plan& plan, const Options& opti
   }
   if ((fault.one_way || !fault.from.empty()) && !is_link_fault(fault.kind)) {
     throw Error("--one-way and --from go with partition, loss and slow only");
+  }
+  bool scheduled = !options.interval.empty() || options.schedule.dry_run;
+  if (scheduled && fault.kind != "schedule") {
+    throw Error("--interval and --dry-run go with fault schedule only");
   }
   if (!fault.shape.empty() && (fault.kind != "partition" || fault.one_way || !fault.from.empty())) {
     throw Error("--shape goes with partition only, without --from and --one-way: the shape says who is cut off");
@@ -339,6 +378,9 @@ int execute(const Command& command, Options& options)
   }
   Plan plan = load_plan(options.plan).value_or_throw();
   refuse_misuse(command, plan, options);
+  if (command.name == std::string("fault") && options.fault.kind == "schedule") {
+    prepare_schedule(options);
+  }
   std::string name = command.name;
   options.selection.idle_nodes = (name == "deploy" || name == "clean") && options.selection.services.empty();
   auto nodes = select_nodes(plan, options.selection).value_or_throw();

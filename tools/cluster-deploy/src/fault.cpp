@@ -388,12 +388,24 @@ std::vector<const Node*> reachable_targets(Cluster& cluster, const Selection& se
 
 bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions& options)
 {
+  if (options.kind == "resume") {
+    std::mt19937 random{std::random_device{}()};
+    return resume_paused(cluster, reachable_targets(cluster, selection, options, random));
+  }
+  bool ok = true;
+  for (const Node* node : apply_fault(cluster, selection, options, ok)) {
+    print_out(node->name + "\n");
+  }
+  std::fflush(stdout);
+  return ok;
+}
+
+std::vector<const Node*> apply_fault(Cluster& cluster, const Selection& selection, const FaultOptions& options,
+                                     bool& ok)
+{
   unsigned seed = options.seed.value_or(std::random_device{}());
   std::mt19937 random{seed};
   auto targets = reachable_targets(cluster, selection, options, random);
-  if (options.kind == "resume") {
-    return resume_paused(cluster, targets);
-  }
   auto steps = plan_steps(cluster, selection, options, targets, random).value_or_throw();
   bool chose = !options.shape.empty() || std::any_of(options.targets.begin(), options.targets.end(),
                                                      [](const std::string& w) { return k_selectors.count(w) != 0; });
@@ -407,7 +419,6 @@ bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions&
     slots.push_back(step.slot);
   }
   std::mutex mutex;
-  bool ok = true;
   cluster.for_each_of(slots, [&](NodeSlot& slot) {
     for (const auto& step : steps) {
       if (step.slot != &slot) {
@@ -429,11 +440,7 @@ bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions&
       ok = false; // a node on the other side of a partition was unreachable
     }
   }
-  for (const Node* node : targets) {
-    print_out(node->name + "\n");
-  }
-  std::fflush(stdout);
-  return ok;
+  return targets;
 }
 
 bool run_heal(Cluster& cluster)

@@ -57,6 +57,11 @@ Result<std::vector<const Node*>> resolve_targets(const Plan& plan, const Selecti
 /// Refused (Error, exit 2) when the plan does not allow faults.
 bool run_fault(Cluster& cluster, const Selection& selection, const FaultOptions& options);
 
+/// Applies the fault (not resume) and returns its targets, printing nothing on stdout; `ok`
+/// becomes false when a node could not apply its part. Errors as run_fault.
+std::vector<const Node*> apply_fault(Cluster& cluster, const Selection& selection, const FaultOptions& options,
+                                     bool& ok);
+
 /// `fault resume`: thaws what `fault pause` froze on the targets.
 /// `heal`: undoes every fault of ours on every selected node.
 bool run_heal(Cluster& cluster);
