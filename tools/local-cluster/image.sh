@@ -15,7 +15,7 @@ image_recipe() {
         *) echo "no recipe for Debian release '$release'" >&2; return 1 ;;
     esac
     debootstrap --variant=minbase \
-        --include=systemd,systemd-sysv,openssh-server,sudo,dbus,iproute2,procps,$libssl,libstdc++6,ca-certificates,curl,nftables \
+        --include=systemd,systemd-sysv,openssh-server,sudo,dbus,iproute2,procps,$libssl,libstdc++6,ca-certificates,curl,nftables,libfaketime \
         "$release" "$dir" "$mirror"
     # Per-node identity is written into each node's upper layer before boot.
     rm -f "$dir"/etc/ssh/ssh_host_* "$dir"/etc/hostname

@@ -134,13 +134,14 @@ std::string result_key(const std::string& cluster, const std::string& node)
   return "/" + cluster + "/results/" + node;
 }
 
-std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress)
+std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress, long now)
 {
   json doc{{"node", node},
            {"shard", shard},
            {"blocks_done", progress.blocks_done},
            {"primes_found", progress.primes_found},
-           {"last_block", nullptr}};
+           {"last_block", nullptr},
+           {"published_at", now}};
   if (progress.last_block) {
     doc["last_block"] = *progress.last_block;
   }

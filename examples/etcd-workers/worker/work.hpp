@@ -36,10 +36,11 @@ struct Progress {
 std::string registration_key(const std::string& cluster, const std::string& node);
 std::string registration_json(const std::string& node, const std::string& release, long pid, std::uint64_t shard);
 
-/// Key "/<cluster>/results/<node>" and its value {"node","shard","blocks_done","primes_found","last_block"}
-/// (last_block is null before the first block).
+/// Key "/<cluster>/results/<node>" and its value {"node","shard","blocks_done","primes_found","last_block",
+/// "published_at"} (last_block is null before the first block; published_at is `now`, the worker's own
+/// clock in seconds since the epoch: what a clock fault shows).
 std::string result_key(const std::string& cluster, const std::string& node);
-std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress);
+std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress, long now);
 
 /// Progress from a result published earlier, so a restarted worker carries on where it stopped.
 /// nullopt when the document is not a result for this node and shard.

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -177,7 +178,7 @@ void work_loop(EtcdClient& client, const Config& config, const std::string& regi
     const std::uint64_t block = next_block(progress, config.shard, config.shards);
     record_block(&progress, block, count_primes_in_block(block));
     std::string err;
-    if (!client.put(key, result_json(config.node, config.shard, progress), &err)) {
+    if (!client.put(key, result_json(config.node, config.shard, progress, static_cast<long>(std::time(nullptr))), &err)) {
       log_line("publish of block " + std::to_string(block) + " failed: " + err);
     } else if (progress.blocks_done % k_progress_every == 0) {
       log_line("published " + std::to_string(progress.blocks_done) + " blocks, " +

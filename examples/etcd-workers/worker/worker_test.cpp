@@ -211,13 +211,14 @@ TEST_CASE("registration and result documents")
   CHECK(json::parse(registration_json("worker1", "r7", 42, 0)) ==
         json{{"node", "worker1"}, {"release", "r7"}, {"pid", 42}, {"shard", 0}});
   Progress progress;
-  CHECK(json::parse(result_json("worker2", 1, progress))["last_block"].is_null());
+  CHECK(json::parse(result_json("worker2", 1, progress, 1700000000))["last_block"].is_null());
   record_block(&progress, 1, 8392);
   record_block(&progress, 4, 8013);
-  const std::string text = result_json("worker2", 1, progress);
+  const std::string text = result_json("worker2", 1, progress, 1700000000);
   CHECK(result_key("example", "worker2") == "/example/results/worker2");
   CHECK(json::parse(text) ==
-        json{{"node", "worker2"}, {"shard", 1}, {"blocks_done", 2}, {"primes_found", 16405}, {"last_block", 4}});
+        json{{"node", "worker2"},     {"shard", 1},     {"blocks_done", 2},
+             {"primes_found", 16405}, {"last_block", 4}, {"published_at", 1700000000}});
   const auto resumed = parse_result(text, "worker2", 1);
   REQUIRE(resumed);
   CHECK(resumed->blocks_done == 2);

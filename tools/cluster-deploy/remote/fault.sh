@@ -16,6 +16,8 @@
 #   kill <unit>...          SIGKILL the units' main processes (Restart= brings them back)
 #   kill-keep-down <unit>... SIGKILL the units' main processes and keep the units stopped
 #   stop <unit>...          stop the units
+#   clock <+S|-S> <unit>... restart the units with libfaketime preloaded (a runtime drop-in of
+#                           ours): their clock runs S seconds ahead or behind; the node's does not
 # (heal starts again only the units that were active before the fault)
 #   pause <unit>...         freeze the units (cgroup freezer; SIGSTOP of their processes where
 #                           the freezer is missing)
@@ -127,6 +129,41 @@ kill-keep-down | stop)
       systemctl kill --kill-who=main --signal=SIGKILL -- "$unit"
     fi
     systemctl stop -- "$unit"
+  done
+  ;;
+clock)
+  offset=$1
+  shift
+  lib=""
+  for candidate in /usr/lib/*/faketime/libfaketime.so.1; do
+    [ -f "$candidate" ] && lib=$candidate
+  done
+  if [ -z "$lib" ]; then
+    echo "clock faults need libfaketime on the node (package libfaketime)" >&2
+    exit 3
+  fi
+  for unit in "$@"; do
+    dropin=/run/systemd/system/$unit.d/$(table_prefix)$id.conf
+    echo "dropin $dropin" >>"$record"
+    echo "restart $unit" >>"$record"
+    mkdir -p "${dropin%/*}"
+    printf '[Service]\nEnvironment=LD_PRELOAD=%s FAKETIME=%s FAKETIME_DONT_FAKE_MONOTONIC=1\n' \
+      "$lib" "$offset" >"$dropin"
+  done
+  systemctl daemon-reload
+  for unit in "$@"; do
+    systemctl restart -- "$unit"
+    # A Type=simple unit is "started" once forked: give its program up to 5 s to load.
+    tries=25
+    until pid=$(systemctl show -p MainPID --value -- "$unit") && [ "$pid" != 0 ] &&
+      grep -q libfaketime "/proc/$pid/maps" 2>/dev/null; do
+      tries=$((tries - 1))
+      if [ "$tries" -le 0 ]; then
+        echo "$unit did not load libfaketime: the node's libfaketime does not fit the glibc its program runs with" >&2
+        exit 3
+      fi
+      sleep 0.2
+    done
   done
   ;;
 pause)

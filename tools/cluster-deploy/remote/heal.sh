@@ -36,6 +36,12 @@ for record in "$dir"/faults/*; do
       systemctl start --no-block -- "$value" || status=1
       ;;
     thaw) systemctl thaw -- "$value" || status=1 ;;
+    dropin)
+      # Ours only: a runtime drop-in named after our fault (clock).
+      case $value in /run/systemd/system/*.d/"$(table_prefix)$id".conf) rm -f -- "$value" ;; esac
+      systemctl daemon-reload
+      ;;
+    restart) systemctl restart --no-block -- "$value" || status=1 ;;
     cont)
       # shellcheck disable=SC2086 # one word per pid
       kill -s CONT $pids 2>/dev/null || true

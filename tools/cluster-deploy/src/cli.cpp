@@ -130,8 +130,8 @@ const std::vector<Command>& commands()
       {"clean", "stop and remove services, units and releases (data kept unless --purge-data)",
        [](Cluster& c, const auto&, const Options& o) { return run_clean(c, o.purge_data); }},
       {"fault",
-       "inject a fault (partition, loss, slow, kill, pause, resume, stop) that heals itself after --for seconds, "
-       "or a schedule of them",
+       "inject a fault (partition, loss, slow, clock, kill, pause, resume, stop) that heals itself after --for "
+       "seconds, or a schedule of them",
        [](Cluster& c, const auto&, const Options& o) { return run_fault_or_schedule(c, o); },
        false,
        {},
@@ -182,9 +182,9 @@ void add_selection_options(CLI::App& app, Options& options)
 /// fault's kind, targets and options.
 void add_fault_options(CLI::App& sub, Options& options)
 {
-  sub.add_option("kind", options.fault.kind, "partition, loss, slow, kill, pause, resume or stop; or schedule")
+  sub.add_option("kind", options.fault.kind, "partition, loss, slow, clock, kill, pause, resume or stop; or schedule")
       ->required()
-      ->check(CLI::IsMember({"partition", "loss", "slow", "kill", "pause", "resume", "stop", "schedule"}));
+      ->check(CLI::IsMember({"partition", "loss", "slow", "clock", "kill", "pause", "resume", "stop", "schedule"}));
   sub.add_option("targets", options.fault.targets,
                  "node or group names, or one, minority, majority, leader (of --service's group)");
   sub.add_option("--for", options.fault.seconds, "seconds until the fault heals itself on the node (default 600)")
@@ -196,6 +196,8 @@ void add_fault_options(CLI::App& sub, Options& options)
   sub.add_option("--percent", options.fault.percent, "loss: the share of packets dropped (default 20)")
       ->check(CLI::Range(1, 100));
   sub.add_option("--rate", options.fault.rate, "slow: each link's rate each way, like 500kbit or 8mbit (default 1mbit)");
+  sub.add_option("--offset", options.fault.offset,
+                 "clock: +S or -S seconds on the services' clock, through libfaketime (default +300)");
   sub.add_option("--shape", options.fault.shape, "partition: split the targets as halves, majorities-ring or bridge")
       ->check(CLI::IsMember({"halves", "majorities-ring", "bridge"}));
   sub.add_option("--seed", options.fault.seed, "the random choices (one, minority, majority, --shape): the same seed "

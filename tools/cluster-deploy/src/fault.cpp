@@ -3,6 +3,7 @@
 #include "console.hpp"
 #include "layout.hpp"
 #include "leader.hpp"
+#include "program_needs.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -211,6 +212,37 @@ std::vector<std::string> units_on(const Plan& plan, const Selection& selection, 
   return units;
 }
 
+/// A clock fault reaches a program through libfaketime, which only a dynamically linked
+/// program loads and only one that reads the clock through libc uses: refused for a static
+/// program, for a Go program (etcd: Go reads the vDSO itself), and for an offset that is not
+/// +S or -S seconds.
+Result<void> check_clock(const Plan& plan, const Selection& selection, const Node& node, const std::string& offset)
+{
+  bool sign = !offset.empty() && (offset[0] == '+' || offset[0] == '-');
+  if (!sign || offset.size() < 2 || offset.size() > 10 ||
+      offset.find_first_not_of("0123456789", 1) != std::string::npos) {
+    return fail("bad --offset '" + offset + "': +S or -S seconds, like +300");
+  }
+  for (const Service* service : plan.services_on(node)) {
+    if (!selection.services.empty() && std::find(selection.services.begin(), selection.services.end(),
+                                                  service->name) == selection.services.end()) {
+      continue;
+    }
+    CD_TRY(needs, read_program_needs(service->program));
+    std::string program = service->program.filename().string();
+    if (!*needs || (*needs)->interpreter.empty()) {
+      return fail("service " + service->name + ": " + program +
+                  " is statically linked (or not ELF), so libfaketime cannot change its clock: no clock fault");
+    }
+    if ((*needs)->go) {
+      return fail("service " + service->name + ": " + program +
+                  " is a Go program, whose runtime reads the clock without libc, so libfaketime cannot change it: "
+                  "no clock fault");
+    }
+  }
+  return {};
+}
+
 /// One node's part of a fault: what to run there.
 struct FaultStep {
   NodeSlot* slot;
@@ -252,9 +284,13 @@ Result<std::vector<FaultStep>> plan_steps(Cluster& cluster, const Selection& sel
     if (units.empty()) {
       return fail(node->name + " runs none of the selected services: nothing to " + options.kind);
     }
-    std::string what = kind;
+    std::string what = kind == "clock" ? "clock " + options.offset + " s for" : kind;
     for (const auto& unit : units) {
       what += " " + unit;
+    }
+    if (kind == "clock") {
+      CD_TRY_VOID(check_clock(plan, selection, *node, options.offset));
+      units.insert(units.begin(), options.offset);
     }
     steps.push_back({slot_of(node), kind, units, what});
   }

@@ -1,4 +1,4 @@
-// Faults for cluster tests: partition, loss, slow, kill, pause, resume and stop on chosen nodes.
+// Faults for cluster tests: partition, loss, slow, clock, kill, pause, resume and stop on chosen nodes.
 // Every fault heals itself on the node when its time is up (a systemd timer armed
 // before the fault is applied); `heal` undoes all of ours at once.
 #pragma once
@@ -16,11 +16,12 @@
 namespace deploy {
 
 struct FaultOptions {
-  std::string kind;                 ///< partition, loss, slow, kill, pause, resume or stop
+  std::string kind;                 ///< partition, loss, slow, clock, kill, pause, resume or stop
   std::vector<std::string> targets; ///< node names, group names, and one, minority, majority, leader
   std::vector<std::string> from;    ///< partition, loss, slow: only the links with these nodes or groups
   int percent = 20;                 ///< loss: the share of packets dropped (Jepsen's default)
   std::string rate = "1mbit";       ///< slow: each link's rate each way, <n>kbit or <n>mbit
+  std::string offset = "+300";      ///< clock: seconds the services' clock is ahead (+) or behind (-)
   bool one_way = false;             ///< partition, loss, slow: only the targets' side drops
   std::string shape;                ///< partition: halves, majorities-ring or bridge of the targets
   std::optional<unsigned> seed;     ///< the random choices (selectors, shapes), to repeat them

@@ -132,6 +132,12 @@ Result<std::optional<ProgramNeeds>> read_program_needs(const std::filesystem::pa
     if (gelf_getshdr(section, &section_header) == nullptr) {
       continue;
     }
+    std::size_t names = 0;
+    const char* name = elf_getshdrstrndx(elf.get(), &names) == 0 ? elf_strptr(elf.get(), names, section_header.sh_name)
+                                                                  : nullptr;
+    if (name && (std::string_view(name) == ".go.buildinfo" || std::string_view(name) == ".note.go.buildid")) {
+      needs.go = true;
+    }
     if (section_header.sh_type == SHT_DYNAMIC) {
       needed = needed_of(elf.get(), section, section_header);
     } else if (section_header.sh_type == SHT_GNU_verneed) {

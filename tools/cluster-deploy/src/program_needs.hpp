@@ -22,6 +22,7 @@ struct ProgramNeeds {
   int machine = 0;         ///< ELF e_machine (62: x86-64, 183: aarch64, ...)
   std::string interpreter; ///< the loader (PT_INTERP); empty for static programs and libraries
   std::vector<LibraryNeed> libraries;
+  bool go = false; ///< built by Go (its runtime reads the clock without libc)
 };
 
 /// The needs of an ELF file; nullopt for anything else (a script), which is not checked.

@@ -130,6 +130,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     for (const auto& fault : m_node.faults) { // "<kind> <args>": a unit fault names its units, as the record does
       std::string kind = fault.substr(0, fault.find(' '));
       std::string units = is_link_fault(kind) || fault.find(' ') == std::string::npos ? "" : fault.substr(kind.size());
+      if (kind == "clock") { // "clock <offset> <unit>...": the offset is no unit
+        units = units.substr(units.find(' ', 1));
+      }
       ok.out += "fault f1 " + kind + " 130" + units + "\n";
     }
     return ok;

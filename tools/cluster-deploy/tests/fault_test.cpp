@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -312,6 +313,34 @@ TEST_CASE("partition shapes: halves, a majorities ring and a bridge, the same fo
   options.shape = "halves";
   CHECK(links(servers, *fault_grudge(plan, options, servers, again)) ==
         links(servers, *fault_grudge(plan, options, servers, once_more)));
+}
+
+TEST_CASE("a clock fault restarts a dynamically linked service with an offset; a static one is refused")
+{
+  Plan plan = raft_plan("clock");
+  auto dir = plan.inventory_dir.parent_path();
+  std::filesystem::copy_file("/bin/true", dir / "worker", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file("/sbin/ldconfig", dir / "db", std::filesystem::copy_options::overwrite_existing);
+  FakeCluster fake(plan);
+  FaultOptions options;
+  options.kind = "clock";
+  options.targets = {"w1"};
+  options.offset = "-90";
+  REQUIRE(run_fault(*fake.cluster, {}, options));
+  CHECK(fake.nodes["w1"].faults == std::vector<std::string>{"clock -90 demo-worker.service"});
+  CHECK(fake.nodes["w2"].faults.empty());
+
+  options.targets = {"s1"};
+  CHECK_THROWS_WITH(run_fault(*fake.cluster, {}, options),
+                    "service db: db is statically linked (or not ELF), so libfaketime cannot change its clock: "
+                    "no clock fault");
+  CHECK(fake.nodes["s1"].faults.empty());
+  options.targets = {"w2"};
+  for (const char* bad : {"300", "+", "+5m", "+-3"}) {
+    options.offset = bad;
+    CHECK_THROWS_WITH(run_fault(*fake.cluster, {}, options),
+                      "bad --offset '" + std::string(bad) + "': +S or -S seconds, like +300");
+  }
 }
 
 TEST_CASE("kill, stop and pause act on the selected services' units of the targets only")
