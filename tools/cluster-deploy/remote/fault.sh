@@ -75,9 +75,11 @@ systemd-run --quiet --unit="$(heal_unit "$id")" --on-active="${seconds}s" \
   echo "until $until"
 } >"$record"
 
-# From here on, a failure heals what was done so far.
+# From here on, a failure heals what was done so far, and takes back the timer armed above
+# (healing by id leaves timers alone: it is what the timer itself runs).
 # (We hold the lock: the heal we run here must not wait for it.)
-trap 'CLUSTER_DEPLOY_LOCK_HELD=1 sh "$dir/heal.sh" "$cluster" "$id" >/dev/null 2>&1' EXIT
+trap 'CLUSTER_DEPLOY_LOCK_HELD=1 sh "$dir/heal.sh" "$cluster" "$id" >/dev/null 2>&1
+  systemctl stop "$(heal_unit "$id").timer" 2>/dev/null' EXIT
 
 case $kind in
 partition | loss | slow)
