@@ -31,6 +31,11 @@ counts() {
   for node in "$@"; do echo "$node:$(reaches "$node" "$@")"; done
 }
 
+# reaching <count>: the node of `seen` that reaches <count> others.
+reaching() { printf '%s\n' "${seen[@]}" | awk -F: -v n="$1" '$2 == n { print $1 }'; }
+# spread: the counts of `seen`, sorted ("0 1 1 ").
+spread() { printf '%s\n' "${seen[@]}" | awk -F: '{ print $2 }' | sort | tr '\n' ' '; }
+
 # committed <node>: a write through <node> commits within 30 s.
 committed() {
   local key
@@ -41,8 +46,8 @@ committed() {
 shape=halves
 fault partition servers --shape halves --seed 11 --for 120 >/dev/null
 mapfile -t seen < <(counts "${servers[@]}")
-lone=$(printf '%s\n' "${seen[@]}" | awk -F: '$2 == 0 { print $1 }')
-[[ $(printf '%s\n' "${seen[@]}" | awk -F: '{ print $2 }' | sort | tr '\n' ' ') == "0 1 1 " ]] ||
+lone=$(reaching 0)
+[[ $(spread) == "0 1 1 " ]] ||
   fail "halves of 3 servers: expected one alone and two together, saw ${seen[*]}"
 mapfile -t pair < <(without "$lone" "${servers[@]}")
 committed "${pair[0]}"
@@ -55,8 +60,8 @@ fault heal >/dev/null
 shape=bridge
 fault partition servers --shape bridge --seed 11 --for 120 >/dev/null
 mapfile -t seen < <(counts "${servers[@]}")
-bridge=$(printf '%s\n' "${seen[@]}" | awk -F: '$2 == 2 { print $1 }')
-[[ $(printf '%s\n' "${seen[@]}" | awk -F: '{ print $2 }' | sort | tr '\n' ' ') == "1 1 2 " ]] ||
+bridge=$(reaching 2)
+[[ $(spread) == "1 1 2 " ]] ||
   fail "bridge of 3 servers: expected one reaching both and two reaching one, saw ${seen[*]}"
 committed "$bridge"
 say "bridge: $bridge reaches both halves and commits (${seen[*]})"

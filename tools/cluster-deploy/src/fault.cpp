@@ -199,15 +199,25 @@ Result<Grudge> shaped(const std::string& shape, std::vector<const Node*> nodes, 
   return grudge;
 }
 
+/// The services of `node` that the selection names (all of them when it names none).
+std::vector<const Service*> selected_on(const Plan& plan, const Selection& selection, const Node& node)
+{
+  std::vector<const Service*> services;
+  for (const Service* service : plan.services_on(node)) {
+    if (selection.services.empty() ||
+        std::find(selection.services.begin(), selection.services.end(), service->name) != selection.services.end()) {
+      services.push_back(service);
+    }
+  }
+  return services;
+}
+
 /// The units of the selected services that run on `node`.
 std::vector<std::string> units_on(const Plan& plan, const Selection& selection, const Node& node)
 {
   std::vector<std::string> units;
-  for (const Service* service : plan.services_on(node)) {
-    if (selection.services.empty() ||
-        std::find(selection.services.begin(), selection.services.end(), service->name) != selection.services.end()) {
-      units.push_back(NodeLayout{plan.cluster}.unit_name(service->name));
-    }
+  for (const Service* service : selected_on(plan, selection, node)) {
+    units.push_back(NodeLayout{plan.cluster}.unit_name(service->name));
   }
   return units;
 }
@@ -223,11 +233,7 @@ Result<void> check_clock(const Plan& plan, const Selection& selection, const Nod
       offset.find_first_not_of("0123456789", 1) != std::string::npos) {
     return fail("bad --offset '" + offset + "': +S or -S seconds, like +300");
   }
-  for (const Service* service : plan.services_on(node)) {
-    if (!selection.services.empty() && std::find(selection.services.begin(), selection.services.end(),
-                                                  service->name) == selection.services.end()) {
-      continue;
-    }
+  for (const Service* service : selected_on(plan, selection, node)) {
     CD_TRY(needs, read_program_needs(service->program));
     std::string program = service->program.filename().string();
     if (!*needs || (*needs)->interpreter.empty()) {

@@ -3,6 +3,8 @@
 #include "console.hpp"
 #include "interrupt.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <random>
 #include <thread>
@@ -12,13 +14,16 @@ namespace {
 
 std::string json_line(const ScheduledFault& step, const std::vector<const Node*>& targets)
 {
-  std::string names;
+  nlohmann::ordered_json names = nlohmann::ordered_json::array();
   for (const Node* node : targets) {
-    names += (names.empty() ? "\"" : ",\"") + node->name + "\"";
+    names.push_back(node->name);
   }
-  return "{\"at\":" + std::to_string(step.at) + ",\"kind\":\"" + step.fault.kind + "\",\"targets\":[" + names +
-         "],\"seconds\":" + std::to_string(step.fault.seconds) + ",\"seed\":" + std::to_string(*step.fault.seed) +
-         "}\n";
+  nlohmann::ordered_json line = {{"at", step.at},
+                                 {"kind", step.fault.kind},
+                                 {"targets", names},
+                                 {"seconds", step.fault.seconds},
+                                 {"seed", *step.fault.seed}};
+  return line.dump() + "\n";
 }
 
 /// Waits `seconds`, or less when asked to stop; false when asked.

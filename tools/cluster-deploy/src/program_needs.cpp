@@ -127,14 +127,14 @@ Result<std::optional<ProgramNeeds>> read_program_needs(const std::filesystem::pa
   needs.interpreter = interpreter_of(elf.get());
   std::vector<std::string> needed;
   std::map<std::string, std::vector<std::string>> versions;
+  std::size_t names = 0; // the section holding the sections' names
+  bool has_names = elf_getshdrstrndx(elf.get(), &names) == 0;
   for (Elf_Scn* section = elf_nextscn(elf.get(), nullptr); section; section = elf_nextscn(elf.get(), section)) {
     GElf_Shdr section_header;
     if (gelf_getshdr(section, &section_header) == nullptr) {
       continue;
     }
-    std::size_t names = 0;
-    const char* name = elf_getshdrstrndx(elf.get(), &names) == 0 ? elf_strptr(elf.get(), names, section_header.sh_name)
-                                                                  : nullptr;
+    const char* name = has_names ? elf_strptr(elf.get(), names, section_header.sh_name) : nullptr;
     if (name && (std::string_view(name) == ".go.buildinfo" || std::string_view(name) == ".note.go.buildid")) {
       needs.go = true;
     }
