@@ -54,7 +54,7 @@ Commands
                              [HOST_KEY_POLICY strict|accept-new]
                              [PARALLEL <n>]
                              [FAN_OUT auto|on|off]
-                             [FAULTS]
+                             [FAULTS] [CORRUPT_FAULTS]
                              [TEARDOWN none|down|clean]
                              [LOCAL_CLUSTER])
 
@@ -110,6 +110,11 @@ Commands
     partitions, killed, paused and stopped services). Without it the helper
     refuses every fault (exit 2), so a test suite pointed at production by
     mistake cannot cut it apart. ``LOCAL_CLUSTER`` inventories allow faults.
+
+  ``CORRUPT_FAULTS``
+    Tests may also corrupt files under the services' data folders
+    (``cluster-deploy fault corrupt``), which destroys data by design; implies
+    ``FAULTS``. ``LOCAL_CLUSTER`` inventories allow it too.
 
   ``TEARDOWN none|down|clean``
     What the ``cluster.cleanup`` fixture test does after the cluster tests,
@@ -688,7 +693,7 @@ endfunction()
 
 function(cluster_deploy_inventory dir)
   set(fn cluster_deploy_inventory)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "LOCAL_CLUSTER;FAULTS"
+  cmake_parse_arguments(PARSE_ARGV 1 arg "LOCAL_CLUSTER;FAULTS;CORRUPT_FAULTS"
     "CLUSTER;SSH_CONFIG;KNOWN_HOSTS;HOST_KEY_POLICY;PARALLEL;FAN_OUT;TEARDOWN" "")
   _cluster_deploy_check_args(${fn})
 
@@ -760,8 +765,10 @@ function(cluster_deploy_inventory dir)
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_FAN_OUT "${arg_FAN_OUT}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_LOCAL_CLUSTER "${arg_LOCAL_CLUSTER}")
   set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_TEARDOWN "${arg_TEARDOWN}")
-  if(arg_FAULTS OR arg_LOCAL_CLUSTER)
-    set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_FAULTS TRUE)
+  if(arg_CORRUPT_FAULTS OR arg_LOCAL_CLUSTER)
+    set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_FAULTS corrupt)
+  elseif(arg_FAULTS)
+    set_property(GLOBAL PROPERTY _CLUSTER_DEPLOY_FAULTS allowed)
   endif()
   _cluster_deploy_schedule_finalize()
 endfunction()
@@ -1182,7 +1189,7 @@ function(_cluster_deploy_write_plan plan)
   set(xml "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
   set(faults_attribute "")
   if(faults)
-    set(faults_attribute " faults=\"allowed\"")
+    set(faults_attribute " faults=\"${faults}\"")
   endif()
   string(APPEND xml "<plan version=\"1\" cluster=\"${cluster}\" inventory=\"${inventory}\" output=\"${output}\"${faults_attribute}>\n")
   string(APPEND xml "  <ssh config=\"${ssh_config}\" known-hosts=\"${known_hosts}\" host-key-policy=\"${policy}\" parallel=\"${parallel}\" fan-out=\"${fan_out}\"/>\n")

@@ -173,8 +173,8 @@ if(NOT actual MATCHES "<ssh config=\"${b_re}/local-cluster/ssh_config\" known-ho
   fail("local cluster plan.xml: <ssh> element")
   message(STATUS "actual:\n${actual}")
 endif()
-if(NOT actual MATCHES "<plan [^>]* faults=\"allowed\">")
-  fail("local cluster plan.xml: a LOCAL_CLUSTER inventory allows faults")
+if(NOT actual MATCHES "<plan [^>]* faults=\"corrupt\">")
+  fail("local cluster plan.xml: a LOCAL_CLUSTER inventory allows faults, corrupt ones too")
 endif()
 
 run(0 "local cluster: build deploy" "${CMAKE_COMMAND}" --build "${b}" --target deploy)

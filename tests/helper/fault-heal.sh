@@ -17,6 +17,13 @@ nofaults=$(plan_variant nofaults --no-faults)
 run_helper 2 "$WORK/refused.log" fault partition "$s1" --plan "$nofaults"
 grep -q "faults are not allowed on the inventory" "$WORK/refused.log" || fail "no clear refusal"
 [[ -z "$(on_node "$s1" "sudo nft list tables" | grep cluster_deploy_ || true)" ]] || fail "a refused fault left a rule"
+# corrupt destroys data: refused unless the inventory says CORRUPT_FAULTS in so many words
+nocorrupt=$(plan_variant nocorrupt --no-corrupt)
+run_helper 2 "$WORK/no-corrupt.log" fault corrupt "$w1" --service worker --file checkpoint --plan "$nocorrupt"
+grep -q "corrupt destroys data and is not allowed on the inventory .*CORRUPT_FAULTS" "$WORK/no-corrupt.log" ||
+  fail "no clear refusal of corrupt: $(cat "$WORK/no-corrupt.log")"
+run_helper 2 "$WORK/bad-file.log" fault corrupt "$w1" --service worker --file ../etc/passwd --plan "$plan"
+grep -q "bad --file '../etc/passwd'" "$WORK/bad-file.log" || fail "a file outside the data folder was not refused"
 
 # --- what is not ours survives every heal
 on_node "$s2" "sudo nft add table inet someone_else && sudo nft add chain inet someone_else input '{ type filter hook input priority 0; policy accept; }' && sudo nft add rule inet someone_else input tcp dport 9 drop"
@@ -24,13 +31,13 @@ on_node "$s2" "sudo nft add table inet someone_else && sudo nft add chain inet s
 trap '"$CLUSTER_DEPLOY" heal --plan "$plan" >/dev/null 2>&1 || true
   on_node "$s2" "sudo nft delete table inet someone_else" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
-# nothing_of_ours_left: on every node no rule, record or pending (or failed) heal timer of ours, no
+# nothing_of_ours_left: on every node no rule, record, filler or pending (or failed) heal timer of ours, no
 # stopped process of our units. (A finished transient heal unit may stay loaded until systemd collects it.)
 nothing_of_ours_left() {
   local node out
   for node in "${nodes[@]}"; do
-    out=$(on_node "$node" "sudo nft list tables; systemctl list-units --no-legend 'cluster-deploy-heal-*'; sudo ls /run/cluster-deploy/$CLUSTER_DEPLOY_NAME/faults 2>/dev/null; for p in \$(systemctl show -p MainPID --value $(unit etcd) $(unit worker) 2>/dev/null); do [ \$p = 0 ] || ps -o stat= -p \$p; done; systemctl show -p FreezerState $(unit etcd) $(unit worker) 2>/dev/null | grep -v =running || true") || return 1
-    if grep -E 'cluster_deploy_|cluster-deploy-heal|^f[0-9]|^T|^FreezerState' <<<"$out" >/dev/null; then
+    out=$(on_node "$node" "sudo nft list tables; systemctl list-units --no-legend 'cluster-deploy-heal-*'; sudo ls /run/cluster-deploy/$CLUSTER_DEPLOY_NAME/faults 2>/dev/null; sudo ls -a /var/lib/$CLUSTER_DEPLOY_NAME 2>/dev/null; for p in \$(systemctl show -p MainPID --value $(unit etcd) $(unit worker) 2>/dev/null); do [ \$p = 0 ] || ps -o stat= -p \$p; done; systemctl show -p FreezerState $(unit etcd) $(unit worker) 2>/dev/null | grep -v =running || true") || return 1
+    if grep -E 'cluster_deploy_|cluster-deploy-heal|cluster-deploy-fill|^f[0-9]|^T|^FreezerState' <<<"$out" >/dev/null; then
       say "$node still has: $(tr '\n' ' ' <<<"$out")"
       on_node "$node" "sudo journalctl -u 'cluster-deploy-heal-*' -n 20 --no-pager -o short-iso" 2>&1 | sed 's/^/    heal journal | /' || true
       return 1
@@ -43,6 +50,8 @@ etcd_active() { on_node "$1" "systemctl is-active --quiet $(unit etcd)"; }
 run_helper 0 "$WORK/partition.log" fault partition "$s2" --plan "$plan"
 run_helper 0 "$WORK/pause.log" fault pause "$w1" --service worker --plan "$plan"
 run_helper 0 "$WORK/kill.log" fault kill "$s3" --service etcd --keep-down --plan "$plan"
+run_helper 0 "$WORK/disk.log" fault disk-full "$w2" --service worker --plan "$plan"
+on_node "$w2" "sudo ls -a /var/lib/$CLUSTER_DEPLOY_NAME" | grep -q cluster-deploy-fill || fail "no filler on $w2"
 on_node "$s2" "sudo nft list tables" | grep -q cluster_deploy_ || fail "no partition rule on $s2"
 [[ "$(on_node "$w1" "ps -o stat= -p $(main_pid "$w1" worker)")" == T* ]] || fail "$w1 is not paused"
 ! etcd_active "$s3" || fail "etcd runs on $s3 after kill --keep-down"

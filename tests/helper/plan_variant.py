@@ -4,7 +4,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
 
   plan_variant.py PLAN OUT_DIR [--inventory DIR] [--ssh-config FILE]
                   [--template SERVICE=FILE] [--program SERVICE=FILE]
-                  [--health-exec SERVICE=COMMAND] [--no-faults]
+                  [--health-exec SERVICE=COMMAND] [--no-faults] [--no-corrupt]
                   [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value] [--env SERVICE=NAME=value]
                   [--bundle-libs SERVICE[=true|all|none]] [--independent SERVICE] [--settle SERVICE=SECONDS]
                   [--group SERVICE=GROUP] [--after SERVICE=OTHER] [--quorum SERVICE=COMMAND]
@@ -31,6 +31,7 @@ def main():
     parser.add_argument("--program", action="append")
     parser.add_argument("--health-exec", action="append")
     parser.add_argument("--no-faults", action="store_true", help="as an inventory without FAULTS")
+    parser.add_argument("--no-corrupt", action="store_true", help="as an inventory with FAULTS, not CORRUPT_FAULTS")
     parser.add_argument("--cluster", help="another cluster name: nothing shared with the original on the nodes")
     parser.add_argument("--only", help="keep this service only")
     parser.add_argument("--limit", action="append", help="add a <limit> (LIMITS Setting=value) to SERVICE")
@@ -53,6 +54,8 @@ def main():
         root.set("cluster", args.cluster)
     if args.no_faults and "faults" in root.attrib:
         del root.attrib["faults"]
+    if args.no_corrupt and root.get("faults") == "corrupt":
+        root.set("faults", "allowed")
     if args.ssh_config:
         root.find("ssh").set("config", args.ssh_config)
     if args.only:

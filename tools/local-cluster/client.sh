@@ -14,7 +14,7 @@ write_client_files() {
     for i in "${!NODE_NAMES[@]}"; do
         name=${NODE_NAMES[$i]}
         addr=${NODE_ADDRS[$i]}
-        for key in "$(node_dir "$name")"/upper/etc/ssh/ssh_host_*_key.pub; do
+        for key in "$(node_dir "$name")"/disk/upper/etc/ssh/ssh_host_*_key.pub; do
             [[ -f $key ]] && awk -v h="$addr,$name" '{ print h, $1, $2 }' "$key" >>"$out/known_hosts.tmp"
         done
         cat >>"$out/ssh_config.tmp" <<EOF

@@ -52,7 +52,7 @@ node_container_pids() {
         [[ $(readlink "$p/ns/pid" 2>/dev/null) == "$ns" ]] && pids+=("${p#/proc/}")
     done
     (( ${#pids[@]} > 0 )) || return 0
-    grep -qF "upperdir=$dir/upper," "/proc/${pids[0]}/mountinfo" 2>/dev/null || return 0
+    grep -qF "upperdir=$dir/disk/upper," "/proc/${pids[0]}/mountinfo" 2>/dev/null || return 0
     printf '%s\n' "${pids[@]}"
 }
 
@@ -130,16 +130,36 @@ write_node_identity() {
     chown -R "$uid:$gid" "$root/home/deploy/.ssh"
 }
 
-# Fresh node: overlay (lower = image, upper/work per node), identity, network.
+# A node's own disk, as a machine has one: a sparse file of NODE_DISK_SIZE with ext4,
+# mounted through a loop device (detached again at unmount) at nodes/<node>/disk. The
+# node's writable layer lives on it, so a full disk (the disk-full fault) is that node's
+# alone, and filling it costs the host no space (fallocate reserves, writes nothing).
+mount_node_disk() {
+    local dir=$1
+    truncate -s "$NODE_DISK_SIZE" "$dir/disk.img"
+    # -m 0: no blocks reserved for root. overlayfs writes to the upper layer with the
+    # credentials of whoever mounted it (root here), so every write of a node would count
+    # as root's and fill a reserve where a real machine's services could not.
+    mkfs.ext4 -q -F -m 0 -E lazy_itable_init=1,lazy_journal_init=1 "$dir/disk.img" ||
+        die "cannot make a file system on $dir/disk.img"
+    mkdir -p "$dir/disk"
+    # noinit_itable: no background zeroing of inode tables (ext4's checksums cover them);
+    # discard: what the node deletes goes back to the host as holes in the sparse file.
+    mount -o loop,noinit_itable,discard "$dir/disk.img" "$dir/disk" || die "cannot mount $dir/disk.img (loop devices: /dev/loop-control)"
+    mkdir -p "$dir/disk/upper" "$dir/disk/work"
+}
+
+# Fresh node: its disk, overlay (lower = image, upper/work on the disk), identity, network.
 prepare_node() {
     local name=$1 addr=$2 group=$3 release=$4 dir image
     dir=$(node_dir "$name")
     image=$(image_dir "$release")
-    mkdir -p "$dir/upper" "$dir/work" "$dir/root"
+    mkdir -p "$dir/root"
     echo "$addr" >"$dir/address"
     echo "$group" >"$dir/group"
     echo "$image" >"$dir/image"
-    mount -t overlay overlay -o "lowerdir=$image,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+    mount_node_disk "$dir"
+    mount -t overlay overlay -o "lowerdir=$image,upperdir=$dir/disk/upper,workdir=$dir/disk/work" "$dir/root"
     write_node_identity "$name" "$dir/root"
     setup_node_network "$name" "$addr"
 }

@@ -144,11 +144,25 @@ main_pid() {
   on_node "$1" "systemctl show -p MainPID --value $CLUSTER_DEPLOY_NAME-$2.service"
 }
 
-# require_faults: ends the test as skipped (exit 77) unless the inventory allows faults
-# (cluster_deploy_inventory(... FAULTS), or the local cluster).
+# faults_allowed: the plan's faults attribute: "allowed" (FAULTS), "corrupt" (CORRUPT_FAULTS, or
+# the local cluster) or "" (neither).
+faults_allowed() {
+  python3 -c 'import sys, xml.etree.ElementTree as ET; print(ET.parse(sys.argv[1]).getroot().get("faults", ""))' \
+    "$CLUSTER_DEPLOY_PLAN"
+}
+
+# require_faults [corrupt]: ends the test as skipped (exit 77) unless the inventory allows faults
+# (cluster_deploy_inventory(... FAULTS), or the local cluster), and with "corrupt" unless it also
+# allows corrupt faults (CORRUPT_FAULTS).
 require_faults() {
-  python3 -c 'import sys, xml.etree.ElementTree as ET; sys.exit(ET.parse(sys.argv[1]).getroot().get("faults") != "allowed")' \
-    "$CLUSTER_DEPLOY_PLAN" && return 0
+  local allowed
+  allowed=$(faults_allowed)
+  if [[ ${1:-} == corrupt ]]; then
+    [[ $allowed == corrupt ]] && return 0
+    echo "$TEST_NAME: skipped: this inventory does not allow corrupt faults (cluster_deploy_inventory(... CORRUPT_FAULTS))"
+    exit 77
+  fi
+  [[ $allowed == allowed || $allowed == corrupt ]] && return 0
   echo "$TEST_NAME: skipped: this inventory does not allow faults (cluster_deploy_inventory(... FAULTS))"
   exit 77
 }

@@ -134,14 +134,17 @@ std::string result_key(const std::string& cluster, const std::string& node)
   return "/" + cluster + "/results/" + node;
 }
 
-std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress, long now)
+std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress, long now,
+                        const DiskState& disk)
 {
   json doc{{"node", node},
            {"shard", shard},
            {"blocks_done", progress.blocks_done},
            {"primes_found", progress.primes_found},
            {"last_block", nullptr},
-           {"published_at", now}};
+           {"published_at", now},
+           {"disk", disk.last_write},
+           {"corrupt_found", disk.corrupt_found}};
   if (progress.last_block) {
     doc["last_block"] = *progress.last_block;
   }

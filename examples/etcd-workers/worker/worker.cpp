@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "checkpoint.hpp"
 #include "config.hpp"
 #include "etcd_client.hpp"
 #include "stop.hpp"
@@ -167,18 +168,39 @@ void keep_registered(EtcdClient& client, const Config& config, const std::string
   }
 }
 
-/// Counts primes block after block, publishing after each, about one block per second.
+/// Checks the checkpoint file, then writes this block's result into it; says in the journal
+/// when it finds it damaged and when a write starts or stops failing.
+void keep_checkpoint(const std::filesystem::path& path, const std::string& result, DiskState* disk)
+{
+  const std::string found = verify_checkpoint_file(path);
+  if (found.rfind("corrupt", 0) == 0) {
+    disk->corrupt_found += 1;
+    log_line("checkpoint " + path.string() + " is " + found + ": writing it again");
+  }
+  const std::string outcome = write_checkpoint_file(path, result);
+  if (outcome != disk->last_write) {
+    log_line(outcome == "ok" ? "checkpoint written again" : "cannot write checkpoint " + path.string() + ": " + outcome);
+  }
+  disk->last_write = outcome;
+}
+
+/// Counts primes block after block, keeping a checkpoint and publishing after each, about one
+/// block per second.
 void work_loop(EtcdClient& client, const Config& config, const std::string& registration, std::string lease,
                Progress progress)
 {
   const std::string key = result_key(config.cluster, config.node);
+  const auto checkpoint = data_dir(config) / "checkpoint";
+  DiskState disk;
   while (!stop_requested()) {
     const auto started = std::chrono::steady_clock::now();
     keep_registered(client, config, registration, &lease);
     const std::uint64_t block = next_block(progress, config.shard, config.shards);
     record_block(&progress, block, count_primes_in_block(block));
+    const long now = static_cast<long>(std::time(nullptr));
+    keep_checkpoint(checkpoint, result_json(config.node, config.shard, progress, now), &disk);
     std::string err;
-    if (!client.put(key, result_json(config.node, config.shard, progress, static_cast<long>(std::time(nullptr))), &err)) {
+    if (!client.put(key, result_json(config.node, config.shard, progress, now, disk), &err)) {
       log_line("publish of block " + std::to_string(block) + " failed: " + err);
     } else if (progress.blocks_done % k_progress_every == 0) {
       log_line("published " + std::to_string(progress.blocks_done) + " blocks, " +

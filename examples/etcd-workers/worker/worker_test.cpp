@@ -7,9 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "checkpoint.hpp"
 #include "config.hpp"
 #include "etcd_client.hpp"
 #include "etcd_protocol.hpp"
@@ -218,7 +220,11 @@ TEST_CASE("registration and result documents")
   CHECK(result_key("example", "worker2") == "/example/results/worker2");
   CHECK(json::parse(text) ==
         json{{"node", "worker2"},     {"shard", 1},     {"blocks_done", 2},
-             {"primes_found", 16405}, {"last_block", 4}, {"published_at", 1700000000}});
+             {"primes_found", 16405}, {"last_block", 4}, {"published_at", 1700000000},
+             {"disk", "ok"},          {"corrupt_found", 0}});
+  const auto full = json::parse(result_json("worker2", 1, progress, 1700000000, {"No space left on device", 2}));
+  CHECK(full["disk"] == "No space left on device");
+  CHECK(full["corrupt_found"] == 2);
   const auto resumed = parse_result(text, "worker2", 1);
   REQUIRE(resumed);
   CHECK(resumed->blocks_done == 2);
@@ -291,6 +297,35 @@ std::string closed_port()
 }
 
 } // namespace
+
+TEST_CASE("checkpoint: a flipped bit or a cut tail is found, a whole file passes")
+{
+  const std::string document = R"({"node":"worker1","blocks_done":7})";
+  const std::string text = checkpoint_text(document);
+  CHECK(check_checkpoint(text) == "ok");
+  for (std::size_t i = 0; i < text.size() - 1; ++i) { // every bit but those of the final newline
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string flipped = text;
+      flipped[i] = static_cast<char>(flipped[i] ^ (1 << bit));
+      INFO("byte " << i << " bit " << bit);
+      CHECK(check_checkpoint(flipped).rfind("corrupt: ", 0) == 0);
+    }
+  }
+  CHECK(check_checkpoint(text.substr(0, text.size() / 2)).rfind("corrupt: ", 0) == 0);
+  CHECK(check_checkpoint("").rfind("corrupt: ", 0) == 0);
+}
+
+TEST_CASE("checkpoint file: written whole, read back, missing says none")
+{
+  const auto dir = std::filesystem::temp_directory_path() / ("checkpoint-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "checkpoint";
+  CHECK(verify_checkpoint_file(path) == "none");
+  CHECK(write_checkpoint_file(path, "{}") == "ok");
+  CHECK(verify_checkpoint_file(path) == "ok");
+  CHECK(write_checkpoint_file(dir / "no-such-dir" / "checkpoint", "{}") == "No such file or directory");
+  std::filesystem::remove_all(dir);
+}
 
 TEST_CASE("http_post talks HTTP/1.1 to a server on loopback")
 {

@@ -19,6 +19,13 @@
 #   clock <+S|-S> <unit>... restart the units with libfaketime preloaded (a runtime drop-in of
 #                           ours): their clock runs S seconds ahead or behind; the node's does not
 # (heal starts again only the units that were active before the fault)
+#   disk-full <service>...  fill the file system of each service's data folder with a file of
+#                           ours (fallocate: what an unprivileged user may still use), so the
+#                           services' writes fail with ENOSPC; root keeps the file system's reserve
+#   corrupt bitflip|truncate <number> <service> <file>
+#                           bitflip: flip one bit of <file> under the service's data folder (bit
+#                           and byte from <number>); truncate: cut off its last half (at most
+#                           16 MiB). Heal undoes it while the file is still as we left it.
 #   pause <unit>...         freeze the units (cgroup freezer; SIGSTOP of their processes where
 #                           the freezer is missing)
 set -eu
@@ -74,6 +81,27 @@ systemd-run --quiet --unit="$(heal_unit "$id")" --on-active="${seconds}s" \
   echo "kind $kind"
   echo "until $until"
 } >"$record"
+
+# What an unprivileged user may still write on the file system of folder $1, in bytes.
+available_bytes() { df -B1 --output=avail "$1" | tail -n 1 | tr -d ' '; }
+
+# Fills the file system of folder $2 up to what an unprivileged user may use, into the file $1:
+# fallocate reserves the space without writing it, in halves when a whole chunk does not fit
+# (the extents need blocks of their own); the last few blocks are written as zeros.
+fill_up() {
+  rounds=40
+  while [ "$rounds" -gt 0 ] && [ "$(available_bytes "$2")" -gt 0 ]; do
+    rounds=$((rounds - 1))
+    chunk=$(available_bytes "$2") size=$(stat -c %s "$1" 2>/dev/null || echo 0)
+    until fallocate -o "$size" -l "$chunk" "$1" 2>/dev/null; do
+      chunk=$((chunk / 2))
+      [ "$chunk" -ge 65536 ] || break 2
+    done
+  done
+  if [ "$(available_bytes "$2")" -le 67108864 ]; then
+    dd if=/dev/zero bs=4096 2>/dev/null >>"$1" || true
+  fi
+}
 
 # From here on, a failure heals what was done so far, and takes back the timer armed above
 # (healing by id leaves timers alone: it is what the timer itself runs).
@@ -167,6 +195,55 @@ clock)
       sleep 0.2
     done
   done
+  ;;
+disk-full)
+  filled=""
+  for service in "$@"; do
+    echo "affects $(unit_name "$service")" >>"$record"
+    folder=$(data_folder "$service")
+    if [ ! -d "$folder" ]; then
+      echo "$service has no data folder on this node ($folder): nothing filled" >&2
+      exit 3
+    fi
+    device=$(stat -c %d "$folder")
+    case " $filled " in *" $device "*) continue ;; esac
+    filled="$filled $device"
+    # Next to our data folders when on their file system, else inside the service's own.
+    filler=$data/.cluster-deploy-fill-$id-$device
+    [ "$(stat -c %d "$data")" = "$device" ] || filler=$folder/.cluster-deploy-fill-$id-$device
+    echo "fill $filler" >>"$record"
+    fill_up "$filler" "$folder"
+    left=$(available_bytes "$folder")
+    if [ "$left" -gt 0 ]; then
+      echo "cannot fill the file system of $folder: $left bytes left (it may not support fallocate)" >&2
+      exit 3
+    fi
+  done
+  ;;
+corrupt)
+  mode=$1 number=$2 file=$(data_folder "$3")/$4
+  echo "affects $(unit_name "$3")" >>"$record"
+  if [ ! -f "$file" ] || [ -L "$file" ]; then
+    echo "$file is not a regular file: nothing corrupted" >&2
+    exit 3
+  fi
+  size=$(stat -c %s "$file")
+  if [ "$size" -eq 0 ]; then
+    echo "$file is empty: nothing to corrupt" >&2
+    exit 3
+  fi
+  if [ "$mode" = bitflip ]; then
+    offset=$((number / 8 % size)) bit=$((number % 8))
+    byte=$(od -An -tu1 -j "$offset" -N1 -- "$file" | tr -d ' ')
+    flip_byte "$file" "$offset" $((byte ^ (1 << bit)))
+    echo "unflip $file $offset $byte $(sha256sum <"$file" | cut -d' ' -f1)" >>"$record"
+  else
+    cut=$((size / 2))
+    [ "$cut" -le 16777216 ] || cut=16777216
+    tail -c "$cut" -- "$file" >"$record.tail"
+    truncate -s $((size - cut)) -- "$file"
+    echo "untruncate $file $((size - cut)) $record.tail $(sha256sum <"$file" | cut -d' ' -f1)" >>"$record"
+  fi
   ;;
 pause)
   for unit in "$@"; do

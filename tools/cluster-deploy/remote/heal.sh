@@ -29,6 +29,8 @@ for record in "$dir"/faults/*; do
     systemctl stop "$(heal_unit "$id").timer" 2>/dev/null || true
   fi
   while read -r key value pids; do
+    # shellcheck disable=SC2086 # the rest of a record line is words
+    set -- $pids
     case $key in
     table) nft delete table inet "$value" 2>/dev/null || true ;;
     start)
@@ -42,9 +44,23 @@ for record in "$dir"/faults/*; do
       systemctl daemon-reload
       ;;
     restart) systemctl restart --no-block -- "$value" || status=1 ;;
+    fill)
+      # Ours only: the filler named after this fault (disk-full).
+      case ${value##*/} in .cluster-deploy-fill-"$id"-*) rm -f -- "$value" ;; esac
+      ;;
+    unflip | untruncate)
+      # Only while the file is as the fault left it: what the service wrote since stays.
+      if [ "$(sha256sum <"$value" 2>/dev/null | cut -d' ' -f1)" != "$3" ]; then
+        say_in_journal "fault $id: $value changed since it was corrupted: left as it is"
+      elif [ "$key" = unflip ]; then
+        flip_byte "$value" "$1" "$2"
+      elif [ "$(stat -c %s "$value")" = "$1" ]; then
+        cat -- "$2" >>"$value"
+      fi
+      [ "$key" = unflip ] || rm -f -- "$record.tail"
+      ;;
     cont)
-      # shellcheck disable=SC2086 # one word per pid
-      kill -s CONT $pids 2>/dev/null || true
+      kill -s CONT "$@" 2>/dev/null || true
       ;;
     esac
   done <"$record"

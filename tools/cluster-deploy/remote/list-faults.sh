@@ -15,7 +15,7 @@ for record in "$dir"/faults/*; do
     case $key in
     kind) kind=$value ;;
     until) until=$value ;;
-    start | thaw | cont | restart) units="$units $value" ;;
+    start | thaw | cont | restart | affects) units="$units $value" ;;
     esac
   done <"$record"
   echo "fault ${record##*/} $kind $until$units"

@@ -32,6 +32,21 @@ say_in_journal() { logger -t "cluster-deploy-$cluster" -- "$*" 2>/dev/null || tr
 
 unit_name() { printf '%s-%s.service\n' "$cluster" "$1"; }
 
+# A service's data folder (DynamicUser= services keep theirs under /var/lib/private).
+data_folder() {
+  if [ -d "$private_data/$1" ] && [ ! -L "$private_data/$1" ]; then
+    echo "$private_data/$1"
+  else
+    echo "$data/$1"
+  fi
+}
+
+# Writes byte value $3 at offset $2 of file $1, in place (corrupt and its heal).
+flip_byte() {
+  # shellcheck disable=SC2059 # the format is the byte, as an octal escape
+  printf "$(printf '\\%03o' "$3")" | dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
+}
+
 # True for a unit file of ours (cluster "kv" never touches "kv-test"'s units).
 is_our_unit() { [ -f "$1" ] && grep -qx "$unit_mark" "$1"; }
 

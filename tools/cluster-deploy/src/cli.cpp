@@ -182,9 +182,11 @@ void add_selection_options(CLI::App& app, Options& options)
 /// fault's kind, targets and options.
 void add_fault_options(CLI::App& sub, Options& options)
 {
-  sub.add_option("kind", options.fault.kind, "partition, loss, slow, clock, kill, pause, resume or stop; or schedule")
+  sub.add_option("kind", options.fault.kind,
+                 "partition, loss, slow, clock, disk-full, corrupt, kill, pause, resume or stop; or schedule")
       ->required()
-      ->check(CLI::IsMember({"partition", "loss", "slow", "clock", "kill", "pause", "resume", "stop", "schedule"}));
+      ->check(CLI::IsMember({"partition", "loss", "slow", "clock", "disk-full", "corrupt", "kill", "pause", "resume",
+                             "stop", "schedule"}));
   sub.add_option("targets", options.fault.targets,
                  "node or group names, or one, minority, majority, leader (of --service's group)");
   sub.add_option("--for", options.fault.seconds, "seconds until the fault heals itself on the node (default 600)")
@@ -198,6 +200,9 @@ void add_fault_options(CLI::App& sub, Options& options)
   sub.add_option("--rate", options.fault.rate, "slow: each link's rate each way, like 500kbit or 8mbit (default 1mbit)");
   sub.add_option("--offset", options.fault.offset,
                  "clock: +S or -S seconds on the services' clock, through libfaketime (default +300)");
+  sub.add_option("--file", options.fault.file, "corrupt: the file, relative to the service's data folder");
+  sub.add_option("--mode", options.fault.mode, "corrupt: bitflip (one bit) or truncate (the last half; default bitflip)")
+      ->check(CLI::IsMember({"bitflip", "truncate"}));
   sub.add_option("--shape", options.fault.shape, "partition: split the targets as halves, majorities-ring or bridge")
       ->check(CLI::IsMember({"halves", "majorities-ring", "bridge"}));
   sub.add_option("--seed", options.fault.seed, "the random choices (one, minority, majority, --shape): the same seed "
@@ -314,6 +319,15 @@ void refuse_misuse(const Command& command, const Plan& plan, const Options& opti
                 ": add FAULTS to its cluster_deploy_inventory() call if this cluster may be disturbed");
   }
   const FaultOptions& fault = options.fault;
+  if (fault.kind == "corrupt") {
+    if (!plan.corrupt_allowed) {
+      throw Error("corrupt destroys data and is not allowed on the inventory " + plan.inventory_dir.string() +
+                  ": add CORRUPT_FAULTS to its cluster_deploy_inventory() call if that is meant");
+    }
+    check_corrupt_file(fault.file).value_or_throw();
+  } else if (!fault.file.empty()) {
+    throw Error("--file goes with corrupt only");
+  }
   if (fault.keep_down && fault.kind != "kill") {
     throw Error("--keep-down goes with kill only");
   }

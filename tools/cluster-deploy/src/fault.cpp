@@ -249,6 +249,28 @@ Result<void> check_clock(const Plan& plan, const Selection& selection, const Nod
   return {};
 }
 
+/// The names of the selected services on `node`.
+std::vector<std::string> service_names_on(const Plan& plan, const Selection& selection, const Node& node)
+{
+  std::vector<std::string> names;
+  for (const Service* service : selected_on(plan, selection, node)) {
+    names.push_back(service->name);
+  }
+  return names;
+}
+
+/// corrupt's arguments on `node`: mode, the number that picks the bit, service, file.
+Result<std::vector<std::string>> corrupt_args(const Plan& plan, const Selection& selection, const Node& node,
+                                              const FaultOptions& options, std::mt19937& random)
+{
+  auto services = service_names_on(plan, selection, node);
+  if (services.size() != 1) {
+    return fail(node.name + " runs " + std::to_string(services.size()) +
+                " of the selected services: corrupt needs one, give --service <service>");
+  }
+  return std::vector<std::string>{options.mode, std::to_string(random()), services.front(), options.file};
+}
+
 /// One node's part of a fault: what to run there.
 struct FaultStep {
   NodeSlot* slot;
@@ -297,6 +319,13 @@ Result<std::vector<FaultStep>> plan_steps(Cluster& cluster, const Selection& sel
     if (kind == "clock") {
       CD_TRY_VOID(check_clock(plan, selection, *node, options.offset));
       units.insert(units.begin(), options.offset);
+    } else if (kind == "disk-full") {
+      units = service_names_on(plan, selection, *node);
+      what = "fills the disk of" + what.substr(kind.size());
+    } else if (kind == "corrupt") {
+      CD_TRY(args, corrupt_args(plan, selection, *node, options, random));
+      units = *args;
+      what = options.mode + " of " + units[2] + "'s " + options.file;
     }
     steps.push_back({slot_of(node), kind, units, what});
   }
@@ -367,6 +396,19 @@ Result<Grudge> fault_grudge(const Plan& plan, const FaultOptions& options, const
   Grudge grudge;
   cut(grudge, targets, others, !options.one_way);
   return grudge;
+}
+
+Result<void> check_corrupt_file(const std::string& file)
+{
+  bool inside = !file.empty() && file.front() != '/' && file != ".." && !file.starts_with("../") &&
+                file.find("/../") == std::string::npos && !file.ends_with("/..");
+  bool one_word = std::none_of(file.begin(), file.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c));
+  });
+  if (!inside || !one_word) {
+    return fail("bad --file '" + file + "': a file under the service's data folder, relative to it, like member/snap/db");
+  }
+  return {};
 }
 
 Result<long> rate_bytes_per_second(const std::string& rate)

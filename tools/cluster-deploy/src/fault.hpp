@@ -1,4 +1,5 @@
-// Faults for cluster tests: partition, loss, slow, clock, kill, pause, resume and stop on chosen nodes.
+// Faults for cluster tests: partition, loss, slow, clock, disk-full, corrupt, kill, pause, resume
+// and stop on chosen nodes.
 // Every fault heals itself on the node when its time is up (a systemd timer armed
 // before the fault is applied); `heal` undoes all of ours at once.
 #pragma once
@@ -16,12 +17,14 @@
 namespace deploy {
 
 struct FaultOptions {
-  std::string kind;                 ///< partition, loss, slow, clock, kill, pause, resume or stop
+  std::string kind;                 ///< partition, loss, slow, clock, disk-full, corrupt, kill, pause, resume, stop
   std::vector<std::string> targets; ///< node names, group names, and one, minority, majority, leader
   std::vector<std::string> from;    ///< partition, loss, slow: only the links with these nodes or groups
   int percent = 20;                 ///< loss: the share of packets dropped (Jepsen's default)
   std::string rate = "1mbit";       ///< slow: each link's rate each way, <n>kbit or <n>mbit
   std::string offset = "+300";      ///< clock: seconds the services' clock is ahead (+) or behind (-)
+  std::string file;                 ///< corrupt: the file, relative to the service's data folder
+  std::string mode = "bitflip";     ///< corrupt: bitflip (one bit) or truncate (the last half)
   bool one_way = false;             ///< partition, loss, slow: only the targets' side drops
   std::string shape;                ///< partition: halves, majorities-ring or bridge of the targets
   std::optional<unsigned> seed;     ///< the random choices (selectors, shapes), to repeat them
@@ -40,6 +43,9 @@ using Grudge = std::vector<std::pair<const Node*, std::vector<const Node*>>>;
 /// or (one_way) only the targets' side.
 Result<Grudge> fault_grudge(const Plan& plan, const FaultOptions& options, const std::vector<const Node*>& targets,
                             std::mt19937& random);
+
+/// A file to corrupt, as --file names it: relative to the data folder, inside it, one word.
+Result<void> check_corrupt_file(const std::string& file);
 
 /// A slow link's rate ("8mbit", "500kbit") in bytes per second.
 Result<long> rate_bytes_per_second(const std::string& rate);

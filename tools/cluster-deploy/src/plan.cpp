@@ -307,7 +307,8 @@ Result<Plan> parse_plan(std::string_view xml, const std::string& file)
   }
   plan.inventory_dir = attribute(root, "inventory");
   plan.output_dir = attribute(root, "output");
-  plan.faults_allowed = attribute(root, "faults") == "allowed";
+  plan.faults_allowed = attribute(root, "faults") == "allowed" || attribute(root, "faults") == "corrupt";
+  plan.corrupt_allowed = attribute(root, "faults") == "corrupt";
   if (const XMLElement* ssh = root->FirstChildElement("ssh")) {
     plan.ssh.config = attribute(ssh, "config");
     plan.ssh.known_hosts = attribute(ssh, "known-hosts");

@@ -92,6 +92,7 @@ struct Plan {
   Inventory inventory;
   /// `fault` may act on this inventory (the local cluster, or FAULTS in the project).
   bool faults_allowed = false;
+  bool corrupt_allowed = false; ///< CORRUPT_FAULTS (or LOCAL_CLUSTER): `fault corrupt` may destroy data
 
   const Service* find_service(std::string_view name) const;
   /// The services that run on `node` (those of its group), in start order.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <sstream>
 
@@ -132,6 +133,16 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
       std::string units = is_link_fault(kind) || fault.find(' ') == std::string::npos ? "" : fault.substr(kind.size());
       if (kind == "clock") { // "clock <offset> <unit>...": the offset is no unit
         units = units.substr(units.find(' ', 1));
+      } else if (kind == "disk-full" || kind == "corrupt") { // services: the record names their units
+        std::istringstream words(fault.substr(kind.size()));
+        std::vector<std::string> services{std::istream_iterator<std::string>(words), {}};
+        if (kind == "corrupt") { // "corrupt <mode> <number> <service> <file>"
+          services = {services.at(2)};
+        }
+        units.clear();
+        for (const auto& service : services) {
+          units += " " + args.at(0) + "-" + service + ".service";
+        }
       }
       ok.out += "fault f1 " + kind + " 130" + units + "\n";
     }

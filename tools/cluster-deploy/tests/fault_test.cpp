@@ -399,3 +399,51 @@ TEST_CASE("list-faults output becomes active faults with the time left")
   CHECK(faults[1].seconds_left == 0);
   CHECK(faults[1].units == std::vector<std::string>{"demo-db.service"});
 }
+
+TEST_CASE("disk-full fills the selected services' data folders; the record names their units")
+{
+  Plan plan = raft_plan("disk-full");
+  FakeCluster fake(plan);
+  FaultOptions options;
+  options.kind = "disk-full";
+  options.targets = {"w1", "s2"};
+  REQUIRE(run_fault(*fake.cluster, {}, options));
+  CHECK(fake.nodes["w1"].faults == std::vector<std::string>{"disk-full worker"});
+  CHECK(fake.nodes["s2"].faults == std::vector<std::string>{"disk-full db"});
+  CHECK(fake.nodes["s1"].faults.empty());
+  auto snapshot = fake.cluster->find("w1")->ops->snapshot({});
+  REQUIRE(snapshot);
+  REQUIRE(snapshot->faults);
+  REQUIRE(snapshot->faults->size() == 1);
+  CHECK(snapshot->faults->at(0).units == std::vector<std::string>{"demo-worker.service"});
+}
+
+TEST_CASE("corrupt names one service's file; its bit comes from the seed; bad files are refused")
+{
+  Plan plan = raft_plan("corrupt");
+  FakeCluster fake(plan);
+  FaultOptions options;
+  options.kind = "corrupt";
+  options.targets = {"s1"};
+  options.file = "member/snap/db";
+  options.seed = 42;
+  REQUIRE(run_fault(*fake.cluster, {}, options));
+  REQUIRE(fake.nodes["s1"].faults.size() == 1);
+  std::string first = fake.nodes["s1"].faults[0];
+  CHECK(first.starts_with("corrupt bitflip "));
+  CHECK(first.ends_with(" db member/snap/db"));
+  REQUIRE(run_fault(*fake.cluster, {}, options));
+  CHECK(fake.nodes["s1"].faults.at(1) == first); // the same seed flips the same bit
+  options.mode = "truncate";
+  options.seed = 43;
+  REQUIRE(run_fault(*fake.cluster, {}, options));
+  CHECK(fake.nodes["s1"].faults.at(2).starts_with("corrupt truncate "));
+
+  for (const char* bad : {"", "/etc/passwd", "..", "../x", "a/../../x", "a/..", "two words"}) {
+    CHECK(check_corrupt_file(bad).error() ==
+          "bad --file '" + std::string(bad) +
+              "': a file under the service's data folder, relative to it, like member/snap/db");
+  }
+  CHECK(check_corrupt_file("member/wal/0.wal"));
+  CHECK(check_corrupt_file("..hidden"));
+}
