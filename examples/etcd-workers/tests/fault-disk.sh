@@ -9,16 +9,11 @@ source "$(dirname "$0")/lib.sh"
 require_env
 require_faults corrupt
 
-mapfile -t servers < <(nodes_in_group servers)
 mapfile -t workers < <(nodes_in_group workers)
 ((${#workers[@]} >= 2)) || fail "needs two workers: one with a full disk, one to compare"
 target=${workers[0]} other=${workers[1]}
 trap 'fault heal >/dev/null 2>&1 || true' EXIT
 
-# result_field <worker> <field>: a field of the result the worker published last.
-result_field() {
-  etcd_get "${servers[0]}" "/$CLUSTER_DEPLOY_NAME/results/$1" | json "d.get('$2', '')"
-}
 disk_is() { [[ $(result_field "$1" disk) == "$2" ]]; }
 corrupt_found_above() { (($(result_field "$1" corrupt_found) > $2)); }
 data=/var/lib/$CLUSTER_DEPLOY_NAME

@@ -204,6 +204,12 @@ wait_until() {
   done
 }
 
+# result_field <worker> <field>: a field of the result the worker published last (read from the
+# first server's etcd).
+result_field() {
+  etcd_get "$(nodes_in_group servers | head -n 1)" "/$CLUSTER_DEPLOY_NAME/results/$1" | json "d.get('$2', '')"
+}
+
 # A key that no other run uses, under the cluster's own prefix.
 unique_test_key() {
   echo "/$CLUSTER_DEPLOY_NAME/tests/$1-$(date +%s%N)-$$"

@@ -150,6 +150,7 @@ bool EtcdClient::post(const std::string& path, const std::string& request, std::
       *body = std::move(response.body);
       return true;
     }
+    ++m_failures;
     if (reason.empty()) {
       reason = "HTTP " + std::to_string(response.status) + ": " + gateway_error_message(response.body);
     }

@@ -3,6 +3,7 @@
 // The I/O half of the etcd client: HTTP/1.1 over POSIX sockets to etcd 3.4's JSON gateway.
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ public:
   bool keep_alive(const std::string& lease, long* ttl, std::string* err);
   /// True when some endpoint answered; *value is empty when the key does not exist.
   bool get(const std::string& key, std::optional<std::string>* value, std::string* err);
+  /// Requests to an endpoint that failed (no answer in time, or not 200) since the client began:
+  /// each one is a retry on the next endpoint, or an operation that failed.
+  std::uint64_t failures() const { return m_failures; }
 
 private:
   /// POSTs to each endpoint in turn until one answers 200; its body goes to *body.
@@ -37,6 +41,7 @@ private:
   std::vector<Endpoint> m_endpoints;
   std::size_t m_current = 0;
   std::chrono::milliseconds m_timeout{1000};
+  std::uint64_t m_failures = 0;
 };
 
 } // namespace worker

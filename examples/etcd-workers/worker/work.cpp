@@ -135,7 +135,7 @@ std::string result_key(const std::string& cluster, const std::string& node)
 }
 
 std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress, long now,
-                        const DiskState& disk)
+                        const Observations& seen)
 {
   json doc{{"node", node},
            {"shard", shard},
@@ -143,8 +143,9 @@ std::string result_json(const std::string& node, std::uint64_t shard, const Prog
            {"primes_found", progress.primes_found},
            {"last_block", nullptr},
            {"published_at", now},
-           {"disk", disk.last_write},
-           {"corrupt_found", disk.corrupt_found}};
+           {"disk", seen.last_write},
+           {"corrupt_found", seen.corrupt_found},
+           {"etcd_failures", seen.etcd_failures}};
   if (progress.last_block) {
     doc["last_block"] = *progress.last_block;
   }

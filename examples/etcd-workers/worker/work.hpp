@@ -36,20 +36,22 @@ struct Progress {
 std::string registration_key(const std::string& cluster, const std::string& node);
 std::string registration_json(const std::string& node, const std::string& release, long pid, std::uint64_t shard);
 
-/// What the worker saw of its data folder: the outcome of its last checkpoint write ("ok" or the
-/// error, like "No space left on device") and how many times it found the checkpoint damaged.
-struct DiskState {
+/// What the worker saw go wrong, for the faults a test injects to show: the outcome of its last
+/// checkpoint write ("ok" or the error, like "No space left on device": disk-full), how many
+/// times it found the checkpoint damaged (corrupt), and how many etcd requests failed (loss).
+struct Observations {
   std::string last_write = "ok";
   std::uint64_t corrupt_found = 0;
+  std::uint64_t etcd_failures = 0;
 };
 
 /// Key "/<cluster>/results/<node>" and its value {"node","shard","blocks_done","primes_found","last_block",
-/// "published_at","disk","corrupt_found"} (last_block is null before the first block; published_at is
-/// `now`, the worker's own clock in seconds since the epoch: what a clock fault shows; disk and
-/// corrupt_found are DiskState's: what disk-full and corrupt faults show).
+/// "published_at","disk","corrupt_found","etcd_failures"} (last_block is null before the first block;
+/// published_at is `now`, the worker's own clock in seconds since the epoch: what a clock fault shows;
+/// the last three are the Observations).
 std::string result_key(const std::string& cluster, const std::string& node);
 std::string result_json(const std::string& node, std::uint64_t shard, const Progress& progress, long now,
-                        const DiskState& disk = {});
+                        const Observations& seen = {});
 
 /// Progress from a result published earlier, so a restarted worker carries on where it stopped.
 /// nullopt when the document is not a result for this node and shard.

@@ -170,18 +170,18 @@ void keep_registered(EtcdClient& client, const Config& config, const std::string
 
 /// Checks the checkpoint file, then writes this block's result into it; says in the journal
 /// when it finds it damaged and when a write starts or stops failing.
-void keep_checkpoint(const std::filesystem::path& path, const std::string& result, DiskState* disk)
+void keep_checkpoint(const std::filesystem::path& path, const std::string& result, Observations* seen)
 {
   const std::string found = verify_checkpoint_file(path);
   if (found.rfind("corrupt", 0) == 0) {
-    disk->corrupt_found += 1;
+    seen->corrupt_found += 1;
     log_line("checkpoint " + path.string() + " is " + found + ": writing it again");
   }
   const std::string outcome = write_checkpoint_file(path, result);
-  if (outcome != disk->last_write) {
+  if (outcome != seen->last_write) {
     log_line(outcome == "ok" ? "checkpoint written again" : "cannot write checkpoint " + path.string() + ": " + outcome);
   }
-  disk->last_write = outcome;
+  seen->last_write = outcome;
 }
 
 /// Counts primes block after block, keeping a checkpoint and publishing after each, about one
@@ -191,16 +191,17 @@ void work_loop(EtcdClient& client, const Config& config, const std::string& regi
 {
   const std::string key = result_key(config.cluster, config.node);
   const auto checkpoint = data_dir(config) / "checkpoint";
-  DiskState disk;
+  Observations seen;
   while (!stop_requested()) {
     const auto started = std::chrono::steady_clock::now();
     keep_registered(client, config, registration, &lease);
     const std::uint64_t block = next_block(progress, config.shard, config.shards);
     record_block(&progress, block, count_primes_in_block(block));
     const long now = static_cast<long>(std::time(nullptr));
-    keep_checkpoint(checkpoint, result_json(config.node, config.shard, progress, now), &disk);
+    keep_checkpoint(checkpoint, result_json(config.node, config.shard, progress, now), &seen);
+    seen.etcd_failures = client.failures();
     std::string err;
-    if (!client.put(key, result_json(config.node, config.shard, progress, now, disk), &err)) {
+    if (!client.put(key, result_json(config.node, config.shard, progress, now, seen), &err)) {
       log_line("publish of block " + std::to_string(block) + " failed: " + err);
     } else if (progress.blocks_done % k_progress_every == 0) {
       log_line("published " + std::to_string(progress.blocks_done) + " blocks, " +

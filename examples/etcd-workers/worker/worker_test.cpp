@@ -221,10 +221,11 @@ TEST_CASE("registration and result documents")
   CHECK(json::parse(text) ==
         json{{"node", "worker2"},     {"shard", 1},     {"blocks_done", 2},
              {"primes_found", 16405}, {"last_block", 4}, {"published_at", 1700000000},
-             {"disk", "ok"},          {"corrupt_found", 0}});
-  const auto full = json::parse(result_json("worker2", 1, progress, 1700000000, {"No space left on device", 2}));
+             {"disk", "ok"},          {"corrupt_found", 0}, {"etcd_failures", 0}});
+  const auto full = json::parse(result_json("worker2", 1, progress, 1700000000, {"No space left on device", 2, 9}));
   CHECK(full["disk"] == "No space left on device");
   CHECK(full["corrupt_found"] == 2);
+  CHECK(full["etcd_failures"] == 9);
   const auto resumed = parse_result(text, "worker2", 1);
   REQUIRE(resumed);
   CHECK(resumed->blocks_done == 2);
@@ -338,7 +339,7 @@ TEST_CASE("http_post talks HTTP/1.1 to a server on loopback")
   CHECK(response.body == "{}");
 }
 
-TEST_CASE("EtcdClient skips an endpoint that refuses and reads from the next")
+TEST_CASE("EtcdClient skips an endpoint that refuses, counts it, and reads from the next")
 {
   const std::string body = R"({"header":{"revision":"3"},"kvs":[{"key":"L2s=","value":"djE="}]})";
   OneShotServer server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -349,6 +350,7 @@ TEST_CASE("EtcdClient skips an endpoint that refuses and reads from the next")
   REQUIRE(client.get("/k", &value, &err));
   CHECK(value == std::optional<std::string>("v1"));
   CHECK(server.request().find("POST /v3/kv/range HTTP/1.1\r\n") == 0);
+  CHECK(client.failures() == 1); // the refusing endpoint
 }
 
 TEST_CASE("EtcdClient reports every endpoint when all fail")
