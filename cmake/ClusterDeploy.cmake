@@ -107,7 +107,8 @@ Commands
 
   ``FAULTS``
     Tests may inject faults into this cluster (``cluster-deploy fault``:
-    partitions, killed, paused and stopped services). Without it the helper
+    partitions, lossy and slow links, clocks, full disks, killed, paused and
+    stopped services). Without it the helper
     refuses every fault (exit 2), so a test suite pointed at production by
     mistake cannot cut it apart. ``LOCAL_CLUSTER`` inventories allow faults.
 
@@ -336,7 +337,8 @@ Commands
   ``"$CLUSTER_DEPLOY_FAULT" partition one --service db --for 60`` injects a
   fault and prints the nodes it hit, ``"$CLUSTER_DEPLOY_FAULT" heal`` undoes
   every fault, ``"$CLUSTER_DEPLOY_FAULT" leader --service db`` prints the
-  leader. Faults need ``FAULTS`` (or ``LOCAL_CLUSTER``) on the inventory.
+  leader. Faults need ``FAULTS`` (or ``LOCAL_CLUSTER``) on the inventory,
+  ``fault corrupt`` ``CORRUPT_FAULTS``.
   Call it after :command:`cluster_deploy_inventory`.
 
   The test runs through ``cluster-deploy run-test``: its output is passed
