@@ -74,6 +74,54 @@ node_still_up() {
         timeout 5 nsenter -t "$init" -m -p -- systemctl is-active -q ssh.service
 }
 
+# Notes that the node (its nspawn pid, in nodes/<node>/ready) was seen ready: up_is_current.
+mark_ready() {
+    local pid
+    if pid=$(nspawn_pid "$1"); then echo "$pid" >"$(node_dir "$1")/ready"; fi
+}
+
+# The record of the last `up` that ended with every node ready: OUT/.up-current, the
+# inventory's path, then "name nspawn-pid" per node.
+write_up_stamp() {
+    local name pid
+    {
+        echo "inventory $INVENTORY"
+        for name in "${NODE_NAMES[@]}"; do
+            pid=$(nspawn_pid "$name") || return 0
+            echo "$name $pid"
+        done
+    } >"$OUT_DIR/.up-current.tmp" && mv -f "$OUT_DIR/.up-current.tmp" "$OUT_DIR/.up-current"
+}
+
+# True when an `up` would change nothing: the last one ended with every node ready, the
+# inventory has not changed since, and each of its nodes' nspawn still runs, was seen ready,
+# and its init still has an sshd listening (found in the host's /proc). Shell builtins only,
+# no process started: the deploy target runs `up` every time, and this keeps it at a few
+# milliseconds. Anything else goes the whole way.
+up_is_current() {
+    local stamp=$OUT_DIR/.up-current key path name pid comm ready f init p ppid _
+    local -A sshd_parent=()
+    [[ -f $stamp && -f $OUT_DIR/ssh_config && -e /sys/class/net/$BRIDGE ]] || return 1
+    shopt -s globstar nullglob
+    for f in "$INVENTORY" "$INVENTORY"/**; do
+        [[ $f -nt $stamp ]] && { shopt -u globstar nullglob; return 1; }
+    done
+    shopt -u globstar nullglob
+    for p in /proc/[0-9]*; do
+        read -r _ comm _ ppid _ <"$p/stat" 2>/dev/null && [[ $comm == "(sshd)" ]] && sshd_parent[$ppid]=1
+    done
+    {
+        read -r key path && [[ $key == inventory && $path == "$INVENTORY" ]] || return 1
+        while read -r name pid; do
+            init="" # nspawn's one child, the node's init ("children" ends without a newline)
+            [[ -r /proc/$pid/comm ]] && read -r comm <"/proc/$pid/comm" && [[ $comm == systemd-nspawn ]] &&
+                read -r ready <"$NODES_DIR/$name/ready" && [[ $ready == "$pid" ]] || return 1
+            read -r init _ <"/proc/$pid/task/$pid/children"
+            [[ -n $init && -n ${sshd_parent[$init]:-} ]] || return 1
+        done
+    } <"$stamp"
+}
+
 # Probes the inventory's nodes until each answers running/degraded, a container exits,
 # or TIMEOUT passes; then exit 1 with one line per failed node. Nodes not in STARTED_NODES
 # (already running before this `up`) that node_still_up are not probed over SSH.
@@ -82,6 +130,7 @@ wait_until_ready() {
     make_tmp_dir probe_dir
     for name in "${NODE_NAMES[@]}"; do
         if [[ " ${STARTED_NODES[*]} " != *" $name "* ]] && node_still_up "$name"; then
+            mark_ready "$name"
             continue
         fi
         pending+=("$name")
@@ -93,6 +142,7 @@ wait_until_ready() {
         for name in "${pending[@]}"; do
             result=$(<"$probe_dir/$name")
             if [[ $result == running || $result == degraded ]]; then
+                mark_ready "$name"
                 continue
             elif ! node_running "$name"; then
                 failed+=("$name: container exited: $(last_log_line "$name")")
