@@ -152,6 +152,8 @@ Commands
                            [SETTLE <seconds>]
                            [QUORUM exec <command>]
                            [LEADER exec <command>]
+                           [MEMBERS exec <command>]
+                           [JOIN exec <command>] [LEAVE exec <command>]
                            [LIMITS <Setting=value>...])
 
   ``<name>``
@@ -239,6 +241,36 @@ Commands
     fault selector ``leader`` uses it, and a roll restarts the leader last. For
     etcd, ship a small script as a ``CONFIG`` and run it:
     ``LEADER exec "sh @etc@/etcd-leader.sh"``.
+
+  ``MEMBERS exec <command>``
+    How to ask the group who its members are: a command run as the service
+    user on a node of the group (the first that answers) that prints one
+    member a line, its node name, then optionally its address (a member known
+    only by its address, like an etcd member added but not started yet, may
+    print ``-`` as its name). With it, a deploy compares the group with the
+    inventory: nodes that are new to the group join (``JOIN``), members no
+    longer in the inventory leave (``LEAVE``), and ``status`` shows each
+    node's membership. Needs ``QUORUM``.
+
+  ``JOIN exec <command>``
+    Announces a new member to the group before its first start (etcd:
+    ``member add``), run on a member of the group with ``@member@`` and
+    ``@member_address@`` (the new node's name and address) substituted as one
+    shell word each. New members join one at a time, each caught up
+    (``QUORUM``) before the next. A new member's configs see
+    ``@member_state@`` = ``existing`` (``new`` for the members the group was
+    founded with) and ``@members:<pattern>@``, the members it joins with
+    (itself included), each formatted like ``@peers@`` (``{name}``,
+    ``{address}``). Needs ``MEMBERS``.
+
+  ``LEAVE exec <command>``
+    Removes a member from the group (etcd: ``member remove``), run on another
+    member with ``@member@`` and ``@member_address@`` of the one leaving. A
+    deploy runs it for each member of the group that is no longer in the
+    inventory, one at a time, the leader last, after the joins (a replaced
+    server is added before its old one is removed). A change that would leave
+    fewer than a majority of the group's current members is refused before
+    anything changes. Needs ``MEMBERS``.
 
   ``LIMITS <Setting=value>...``
     systemd resource settings written into the service's unit (see
@@ -828,7 +860,7 @@ function(_cluster_deploy_service_configs fn name out)
 endfunction()
 
 # ENV, HEALTH, LEADER, QUORUM, SERIAL, CANARY, MAX_FAIL, SETTLE, LIMITS and AFTER are well formed;
-# sets _cd_leader and _cd_quorum to the commands of LEADER and QUORUM exec.
+# sets _cd_leader, _cd_quorum, _cd_members, _cd_join and _cd_leave to the commands of their exec.
 function(_cluster_deploy_check_service_rollout fn name)
   foreach(entry IN LISTS arg_ENV)
     if(NOT entry MATCHES "^[A-Za-z_][A-Za-z0-9_]*=")
@@ -840,7 +872,7 @@ function(_cluster_deploy_check_service_rollout fn name)
     _cluster_deploy_check_health(${fn} ${name} ${arg_HEALTH})
   endif()
 
-  foreach(keyword IN ITEMS LEADER QUORUM)
+  foreach(keyword IN ITEMS LEADER QUORUM MEMBERS JOIN LEAVE)
     if(DEFINED arg_${keyword})
       list(LENGTH arg_${keyword} count)
       list(GET arg_${keyword} 0 kind)
@@ -855,6 +887,17 @@ function(_cluster_deploy_check_service_rollout fn name)
       set(arg_${keyword} "${command}")
     endif()
   endforeach()
+
+  foreach(keyword IN ITEMS JOIN LEAVE)
+    if(DEFINED arg_${keyword} AND NOT DEFINED arg_MEMBERS)
+      message(FATAL_ERROR "${fn}(${name}): ${keyword} needs MEMBERS: the group's own list of members is how "
+        "a deploy knows who joins and who leaves")
+    endif()
+  endforeach()
+  if(DEFINED arg_MEMBERS AND NOT DEFINED arg_QUORUM)
+    message(FATAL_ERROR "${fn}(${name}): MEMBERS needs QUORUM: a member that joins must be caught up "
+      "before the next one")
+  endif()
 
   if(DEFINED arg_SERIAL AND NOT arg_SERIAL MATCHES "^([1-9][0-9]*|([1-9][0-9]?|100)%)$")
     message(FATAL_ERROR "${fn}(${name}): SERIAL must be a positive number of nodes or a percentage "
@@ -886,8 +929,10 @@ function(_cluster_deploy_check_service_rollout fn name)
     endif()
   endforeach()
 
-  set(_cd_leader "${arg_LEADER}" PARENT_SCOPE)
-  set(_cd_quorum "${arg_QUORUM}" PARENT_SCOPE)
+  foreach(keyword IN ITEMS LEADER QUORUM MEMBERS JOIN LEAVE)
+    string(TOLOWER "_cd_${keyword}" checked)
+    set(${checked} "${arg_${keyword}}" PARENT_SCOPE)
+  endforeach()
 endfunction()
 
 # Records the checked service in global properties, for the plan written at the end.
@@ -910,6 +955,9 @@ function(_cluster_deploy_store_service name configs bundle_libs)
   set_property(GLOBAL PROPERTY ${prefix}_SERIAL "${arg_SERIAL}")
   set_property(GLOBAL PROPERTY ${prefix}_LEADER "${arg_LEADER}")
   set_property(GLOBAL PROPERTY ${prefix}_QUORUM "${arg_QUORUM}")
+  set_property(GLOBAL PROPERTY ${prefix}_MEMBERS "${arg_MEMBERS}")
+  set_property(GLOBAL PROPERTY ${prefix}_JOIN "${arg_JOIN}")
+  set_property(GLOBAL PROPERTY ${prefix}_LEAVE "${arg_LEAVE}")
   set_property(GLOBAL PROPERTY ${prefix}_CANARY "${arg_CANARY}")
   set_property(GLOBAL PROPERTY ${prefix}_MAX_FAIL "${arg_MAX_FAIL}")
   set_property(GLOBAL PROPERTY ${prefix}_SETTLE "${arg_SETTLE}")
@@ -922,7 +970,7 @@ function(cluster_deploy_service name)
   # BUNDLE_LIBS is a flag with an optional value (ALL): parsed as a list that may be empty.
   cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
     "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL;SETTLE"
-    "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;LIMITS;BUNDLE_LIBS")
+    "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;MEMBERS;JOIN;LEAVE;LIMITS;BUNDLE_LIBS")
   set(bundle_libs "")
   if("BUNDLE_LIBS" IN_LIST arg_KEYWORDS_MISSING_VALUES)
     list(REMOVE_ITEM arg_KEYWORDS_MISSING_VALUES BUNDLE_LIBS)
@@ -948,7 +996,7 @@ function(cluster_deploy_service name)
   _cluster_deploy_check_service_program(${fn} ${name})
   _cluster_deploy_service_configs(${fn} ${name} configs)
   _cluster_deploy_check_service_rollout(${fn} ${name})
-  foreach(keyword IN ITEMS PROGRAM LEADER QUORUM) # as the checks left them, where given
+  foreach(keyword IN ITEMS PROGRAM LEADER QUORUM MEMBERS JOIN LEAVE) # as the checks left them, where given
     if(DEFINED arg_${keyword})
       string(TOLOWER "_cd_${keyword}" checked)
       set(arg_${keyword} "${${checked}}")
@@ -1036,7 +1084,7 @@ endfunction()
 function(_cluster_deploy_service_xml out name)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
   foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP BUNDLE_LIBS SERIAL LEADER QUORUM
-                         CANARY MAX_FAIL SETTLE LIMITS)
+                         MEMBERS JOIN LEAVE CANARY MAX_FAIL SETTLE LIMITS)
     get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
   endforeach()
   set(service_xml "")
@@ -1102,7 +1150,7 @@ function(_cluster_deploy_service_xml out name)
       string(APPEND service_xml "    <health kind=\"http\" port=\"${value}\" path=\"${path}\"/>\n")
     endif()
   endif()
-  foreach(gate IN ITEMS QUORUM LEADER)
+  foreach(gate IN ITEMS QUORUM LEADER MEMBERS JOIN LEAVE)
     if(NOT "${${gate}}" STREQUAL "")
       _cluster_deploy_xml_escape(command "${${gate}}")
       string(TOLOWER ${gate} element)

@@ -45,8 +45,8 @@ LAYERS = [
     ("commands", ["deploy", "status", "logs", "fault", "fault_schedule", "cluster_lock", "run_test", "collect"]),
     # The order and batches of (re)starts, shared by deploy, rollback and up.
     ("rollout", ["rollout"]),
-    # Steps a command or the rollout takes: passing files on, health, the Raft leader.
-    ("steps", ["fan_out", "health", "leader"]),
+    # Steps a command or the rollout takes: passing files on, health, the Raft leader and members.
+    ("steps", ["fan_out", "health", "leader", "member_changes"]),
     # The nodes of a run, one Transport each, in parallel.
     ("cluster", ["cluster"]),
     # What the user sees: cluster and the steps report into it, node_ops does not.
@@ -56,8 +56,9 @@ LAYERS = [
     # How we reach a node: the seam and what is behind it (libssh, the warm-session agent).
     ("transport", ["transport", "shared_transport", "ssh_transport", "ssh_session", "ssh_channel",
                    "ssh_config_warnings", "ssh_keygen", "agent", "agent_client", "agent_wire"]),
-    # What a node should have; no network ("release and changes use no network").
-    ("release", ["preflight", "changes", "release", "render", "program_needs"]),
+    # What a node should have; no network ("release and changes use no network"). membership:
+    # who a group's members are, as records and answers (render reads the records).
+    ("release", ["preflight", "changes", "release", "render", "program_needs", "membership"]),
     # What the plan and the inventory say.
     ("plan", ["plan", "inventory_source", "inventory", "ansible_inventory", "nodes_file"]),
     # Leaves anyone may use.

@@ -4,6 +4,7 @@
 #include "crash_point.hpp"
 #include "interrupt.hpp"
 #include "json_report.hpp"
+#include "member_changes.hpp"
 #include "progress.hpp"
 #include "rollout.hpp"
 
@@ -279,6 +280,10 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   for (auto& [name, release] : releases) {
     work[name].release = std::move(release);
   }
+  auto membership = plan_member_changes(cluster, services, work, options.dry_run);
+  if (!options.dry_run && !run_leaves(cluster, membership, true)) {
+    return finish(cluster, "deploy"); // a dead member could not be removed: no new one joins
+  }
   cluster.output().phase("compare");
   cluster.for_each_alive([&](NodeSlot& slot) { compare_node(cluster, slot, work.at(slot.node->name), options.dry_run); });
   if (!options.dry_run) {
@@ -316,6 +321,7 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   };
   if (run_rollout(cluster, services, work, options.health, record)) {
     switch_remaining(cluster, work);
+    run_leaves(cluster, membership, false); // after the joins: a replaced member goes once its successor is in
   }
   crash_point("rolled-out");
   bool changed = std::any_of(work.begin(), work.end(), [](const auto& w) {

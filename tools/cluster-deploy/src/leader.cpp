@@ -62,4 +62,55 @@ Result<const Node*> query_leader(Cluster& cluster, const Service& service)
   return fail("no leader of " + service.name + ": " + last);
 }
 
+Result<std::string> query_leader_name(Cluster& cluster, const Service& service)
+{
+  std::string last = "no node of group " + service.group + " answered";
+  for (auto& slot : cluster.slots()) {
+    if (slot.node->group != service.group || !slot.alive() || service.leader.empty()) {
+      continue;
+    }
+    CD_TRY(command,
+           expand_command(service.leader, cluster.plan(), *slot.node, service, "service " + service.name + " LEADER"));
+    auto result = slot.ops->run_as_service_user(*command, Seconds{15});
+    if (result && result->succeeded() && !trimmed_first_line(result->out).empty()) {
+      return trimmed_first_line(result->out);
+    }
+    last = slot.node->name + ": " + (result ? "LEADER query exited " + std::to_string(result->exit_status) : result.error());
+  }
+  return fail(last);
+}
+
+std::optional<std::pair<std::string, std::vector<Member>>> ask_members(Cluster& cluster, const Service& service,
+                                                                       std::string* why)
+{
+  *why = "no node of group " + service.group + " is reachable";
+  for (auto& slot : cluster.slots()) {
+    if (slot.node->group != service.group || !slot.alive()) {
+      continue;
+    }
+    auto command = expand_command(service.members, cluster.plan(), *slot.node, service,
+                                  "service " + service.name + " MEMBERS");
+    if (!command) {
+      *why = command.error();
+      return std::nullopt;
+    }
+    auto result = slot.ops->run_as_service_user(*command, Seconds{15});
+    if (!result || !result->succeeded()) {
+      *why = slot.node->name + ": " +
+             (result ? "MEMBERS exited " + std::to_string(result->exit_status) : result.error());
+      continue;
+    }
+    auto members = parse_members(result->out);
+    if (!members) {
+      *why = slot.node->name + ": " + members.error();
+      continue;
+    }
+    if (!members->empty()) {
+      return std::pair{slot.node->name, *members};
+    }
+    *why = slot.node->name + ": MEMBERS printed no member";
+  }
+  return std::nullopt;
+}
+
 } // namespace deploy

@@ -1,11 +1,16 @@
-// Who leads a service's group: the service's LEADER query, asked on one of its nodes.
+// What a service's group says of itself, asked on one of its nodes: who leads it (LEADER)
+// and who its members are (MEMBERS).
 #pragma once
 
 #include "cluster.hpp"
 #include "error.hpp"
+#include "membership.hpp"
 #include "plan.hpp"
 
+#include <optional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace deploy {
 
@@ -17,5 +22,14 @@ Result<const Node*> leader_from_answer(const Plan& plan, const Service& service,
 /// one answers with a node of the group. Fails when the service has no LEADER query
 /// or no node answers.
 Result<const Node*> query_leader(Cluster& cluster, const Service& service);
+
+/// The LEADER query's answer as printed (first line, trimmed), from the first node of the
+/// group that answers: also a leader no node of the inventory is (a member leaving it).
+Result<std::string> query_leader_name(Cluster& cluster, const Service& service);
+
+/// Asks MEMBERS on the group's nodes: the first that answers, and its answer. nullopt
+/// (and *why) when none does.
+std::optional<std::pair<std::string, std::vector<Member>>> ask_members(Cluster& cluster, const Service& service,
+                                                                       std::string* why);
 
 } // namespace deploy

@@ -7,6 +7,7 @@
 #include "release.hpp"
 
 #include <map>
+#include <set>
 #include <string>
 
 namespace deploy {
@@ -19,6 +20,8 @@ struct NodeChange {
   /// Its services' units as read with `before`: one left as it was and running then is
   /// checked by its probe alone.
   std::map<std::string, UnitState> units_before;
+  /// Services whose group this node joins in this run (JOIN before its first start).
+  std::set<std::string> joins;
   bool switched = false;         ///< switched to `release` in this run
   std::string reason = "deploy"; ///< why it switches (deploy.log): deploy or rollback
 };

@@ -122,6 +122,27 @@ Result<void> parse_rollout_settings(const XMLElement* element, const std::string
   return {};
 }
 
+/// QUORUM, LEADER, MEMBERS, JOIN and LEAVE: commands run on a node of the group.
+Result<void> parse_group_hooks(const XMLElement* element, const std::string& where, Service& service)
+{
+  for (auto [name, field] : {std::pair{"quorum", &service.quorum}, std::pair{"leader", &service.leader},
+                             std::pair{"members", &service.members}, std::pair{"join", &service.join},
+                             std::pair{"leave", &service.leave}}) {
+    if (const XMLElement* hook = element->FirstChildElement(name)) {
+      *field = attribute(hook, "command");
+      if (field->empty()) {
+        std::string keyword = name;
+        std::transform(keyword.begin(), keyword.end(), keyword.begin(), ::toupper);
+        return fail(where + ": " + keyword + " exec needs a command");
+      }
+    }
+  }
+  if ((!service.join.empty() || !service.leave.empty()) && service.members.empty()) {
+    return fail(where + ": JOIN and LEAVE need MEMBERS");
+  }
+  return {};
+}
+
 Result<Service> parse_service(const XMLElement* element, const std::string& file)
 {
   Service service;
@@ -167,18 +188,7 @@ Result<Service> parse_service(const XMLElement* element, const std::string& file
   }
   CD_TRY(health, parse_health(element->FirstChildElement("health"), where));
   service.health = *health;
-  if (const XMLElement* quorum = element->FirstChildElement("quorum")) {
-    service.quorum = attribute(quorum, "command");
-    if (service.quorum.empty()) {
-      return fail(where + ": QUORUM exec needs a command");
-    }
-  }
-  if (const XMLElement* leader = element->FirstChildElement("leader")) {
-    service.leader = attribute(leader, "command");
-    if (service.leader.empty()) {
-      return fail(where + ": LEADER exec needs a command");
-    }
-  }
+  CD_TRY_VOID(parse_group_hooks(element, where, service));
   return service;
 }
 

@@ -60,6 +60,13 @@ struct Service {
   /// A command (template) run on one node of the group that prints the name or
   /// address of the group's leader (LEADER exec); empty when there is none.
   std::string leader;
+  /// Member hooks (templates, run as the service user on a member of the group): MEMBERS
+  /// prints the members the group knows ("name [address]" lines), JOIN announces a new
+  /// member before its first start, LEAVE removes one (@member@, @member_address@). Empty
+  /// when not declared; JOIN and LEAVE need MEMBERS.
+  std::string members;
+  std::string join;
+  std::string leave;
   std::vector<std::pair<std::string, std::string>> limits; ///< systemd resource settings (LIMITS)
   /// What ships with the program (BUNDLE_LIBS): for nodes that lack its libraries or
   /// have an older glibc.

@@ -1,5 +1,7 @@
 #include "release.hpp"
 
+#include "membership.hpp"
+
 #include "hash.hpp"
 #include "render.hpp"
 
@@ -208,6 +210,16 @@ Result<void> check_commands(const Plan& plan, const Node& node, const Service& s
   }
   if (!service.leader.empty()) {
     CD_TRY_VOID(expand_command(service.leader, plan, node, service, origin + " LEADER"));
+  }
+  if (!service.members.empty()) {
+    CD_TRY_VOID(expand_command(service.members, plan, node, service, origin + " MEMBERS"));
+  }
+  const Member example{node.name, node.address}; // JOIN and LEAVE also see @member@, @member_address@
+  if (!service.join.empty()) {
+    CD_TRY_VOID(expand_command(with_member(service.join, example), plan, node, service, origin + " JOIN"));
+  }
+  if (!service.leave.empty()) {
+    CD_TRY_VOID(expand_command(with_member(service.leave, example), plan, node, service, origin + " LEAVE"));
   }
   return {};
 }

@@ -1,5 +1,7 @@
 #include "render.hpp"
 
+#include "membership.hpp"
+
 #include "hash.hpp"
 #include "quote.hpp"
 
@@ -60,6 +62,22 @@ Result<std::string> lookup(std::string_view name, const Plan& plan, const Node& 
   }
   if (name.starts_with("peers:")) {
     return expand_peers(name.substr(6), plan);
+  }
+  if (name == "member_state") { // a member group: founded with this node (new), or joined later
+    auto record = read_member_record(plan, service, node);
+    return record ? record->state : std::string("new");
+  }
+  if (name.starts_with("members:")) { // whom this node became a member with; else its inventory group
+    auto record = read_member_record(plan, service, node);
+    if (!record) {
+      return expand_peers(service.group + ":" + std::string(name.substr(8)), plan);
+    }
+    std::string joined;
+    for (const auto& member : record->members) {
+      std::string item = replace_all(std::string(name.substr(8)), "{name}", member.name);
+      joined += (joined.empty() ? "" : ",") + replace_all(item, "{address}", member.address);
+    }
+    return joined;
   }
   if (name.starts_with("count:")) {
     auto members = plan.inventory.group(name.substr(6));

@@ -1,5 +1,7 @@
 #include "rollout.hpp"
 
+#include "member_changes.hpp"
+
 #include "crash_point.hpp"
 #include "interrupt.hpp"
 #include "leader.hpp"
@@ -471,13 +473,54 @@ std::vector<NodeSlot*> run_batch(Rollout& r, const Service& service, const std::
   return batch_failed;
 }
 
+/// The new members of the service's group in this run (JOIN), taken out of `together`.
+std::vector<NodeSlot*> take_joining(Rollout& r, const Service& service, std::vector<NodeSlot*>& together)
+{
+  std::vector<NodeSlot*> joining;
+  std::erase_if(together, [&](NodeSlot* slot) {
+    NodeChange* change = r.change_of(*slot);
+    bool joins = change && change->joins.count(service.name) != 0;
+    if (joins) {
+      joining.push_back(slot);
+    }
+    return joins;
+  });
+  return joining;
+}
+
+/// New members join one at a time: the group whole, JOIN on a member, the new one started
+/// and healthy, the group whole again (QUORUM), then the next. False when one could not.
+bool join_one_at_a_time(Rollout& r, const Service& service, const std::vector<NodeSlot*>& joining)
+{
+  for (std::size_t i = 0; i < joining.size(); ++i) {
+    NodeSlot& slot = *joining[i];
+    auto ready = quorum_gate(r, service);
+    auto announced = ready ? announce_join(r.cluster, service, slot, r.changes) : ready;
+    if (!announced) {
+      r.cluster.mark_failed(slot, service.name, "join", announced.error(), 0);
+    } else if (run_batch(r, service, {&slot}).empty()) {
+      r.changes[slot.node->name].joins.erase(service.name); // a member now: may run the next JOIN
+      continue;
+    }
+    std::vector<NodeSlot*> rest(joining.begin() + static_cast<long>(i) + 1, joining.end());
+    not_restarted(r, service, rest, "the rollout stopped: " + slot.node->name + " could not join");
+    r.stop(service); // the members that joined stay: going back would not take them out of the group
+    return false;
+  }
+  return true;
+}
+
 /// One service across its group. Returns false when the rollout must stop.
 bool run_service(Rollout& r, const Service& service)
 {
   std::vector<NodeSlot*> together;
   auto rolling = split_rolling(r, service, together);
+  auto joining = take_joining(r, service, together);
   for (NodeSlot* slot : run_on(r, service, together)) {
     switch_back(r, *slot, service.name + " did not become healthy");
+  }
+  if (!joining.empty() && !join_one_at_a_time(r, service, joining)) {
+    return false;
   }
   if (rolling.empty()) {
     return true;

@@ -1,0 +1,278 @@
+#include "member_changes.hpp"
+
+#include "interrupt.hpp"
+#include "layout.hpp"
+#include "leader.hpp"
+#include "node_ops.hpp"
+#include "render.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace deploy {
+namespace {
+
+/// The leader's name as the group says it (it may be leaving), or empty.
+std::string leader_name(Cluster& cluster, const Service& service)
+{
+  auto leader = query_leader_name(cluster, service);
+  return leader ? *leader : "";
+}
+
+/// Records whom each joining node joins with, and a member without a record (deployed before
+/// its group had member hooks) as one of the group as it is; renders their releases again.
+void prepare_records(Cluster& cluster, const Service& service, const MemberChanges& changes, ClusterChanges& work)
+{
+  ProgramCache cache;
+  for (const auto& member : changes.members) {
+    const Node* node = node_of(cluster.plan(), service, member);
+    if (node && !read_member_record(cluster.plan(), service, *node)) {
+      write_member_record(cluster.plan(), service, *node, {"new", changes.members}).value_or_throw(1);
+      if (work.count(node->name) != 0) {
+        work[node->name].release = render_node(cluster.plan(), *node, cache).value_or_throw();
+      }
+    }
+  }
+  for (std::size_t k = 0; k < changes.joins.size(); ++k) {
+    const Node& node = *changes.joins[k];
+    write_member_record(cluster.plan(), service, node, {"existing", members_at_join(changes, k)}).value_or_throw(1);
+    work[node.name].release = render_node(cluster.plan(), node, cache).value_or_throw();
+    work[node.name].joins.insert(service.name);
+  }
+}
+
+/// A group that runs nowhere (founded by this deploy, or stopped): each node without a
+/// record is recorded as founded with the inventory's group, so that its configs stay the
+/// same when the group changes later. A node's record is never rewritten here.
+void record_founders(Cluster& cluster, const Service& service, ClusterChanges& work)
+{
+  std::vector<Member> founders;
+  for (const Node* node : cluster.plan().inventory.group(service.group)) {
+    founders.push_back(Member{node->name, node->address});
+  }
+  ProgramCache cache;
+  for (const Node* node : cluster.plan().inventory.group(service.group)) {
+    if (read_member_record(cluster.plan(), service, *node)) {
+      continue;
+    }
+    write_member_record(cluster.plan(), service, *node, {"new", founders}).value_or_throw(1);
+    if (work.count(node->name) != 0) {
+      work[node->name].release = render_node(cluster.plan(), *node, cache).value_or_throw();
+    }
+  }
+}
+
+/// The nodes of the group that run the service (or try to), and those that do not.
+std::pair<std::vector<const Node*>, std::vector<const Node*>> who_runs(Cluster& cluster, const Service& service)
+{
+  std::vector<const Node*> running, not_running;
+  for (auto& slot : cluster.slots()) {
+    if (slot.node->group != service.group || !slot.alive()) {
+      continue;
+    }
+    auto state = slot.ops->unit_state(service.name);
+    bool runs = !state || state->running() || state->active == "activating" || state->active == "failed";
+    (runs ? running : not_running).push_back(slot.node);
+  }
+  return {running, not_running};
+}
+
+/// No member answered MEMBERS: a group that runs nowhere is founded (or started again) by
+/// this deploy; one that runs on every node of the inventory's group (a group deployed before
+/// it had MEMBERS: the query ships with this deploy) is taken as it is; anything else is
+/// refused, since a node could start as the founder of a second group.
+void no_answer(Cluster& cluster, const Service& service, const std::string& why, ClusterChanges& work, bool dry_run)
+{
+  auto [running, not_running] = who_runs(cluster, service);
+  if (running.empty()) {
+    if (!dry_run) {
+      record_founders(cluster, service, work);
+    }
+    return;
+  }
+  if (!not_running.empty()) {
+    throw Error("cannot tell who the members of " + service.name + "'s group are (" + why + "), so " +
+                    not_running.front()->name + " cannot join it (nothing was changed)",
+                1);
+  }
+  cluster.output().progress(running.front()->name, service.name + ": warning: no member answered MEMBERS (" + why +
+                                                       "): taking the inventory's group as the members");
+}
+
+/// The node to run a member hook on: alive, of the group, not joining in this run (unless
+/// it has joined already: `joined`), not `except`.
+NodeSlot* member_slot(Cluster& cluster, const Service& service, const ClusterChanges& work,
+                      const std::string& except)
+{
+  for (auto& slot : cluster.slots()) {
+    auto change = work.find(slot.node->name);
+    bool joining = change != work.end() && change->second.joins.count(service.name) != 0;
+    if (slot.node->group == service.group && slot.alive() && !joining && slot.node->name != except) {
+      return &slot;
+    }
+  }
+  return nullptr;
+}
+
+Result<void> run_member_hook_once(NodeSlot& slot, const Plan& plan, const Service& service, const std::string& hook,
+                                  const std::string& what, const Member& member)
+{
+  CD_TRY(command, expand_command(with_member(hook, member), plan, *slot.node, service,
+                                 "service " + service.name + " " + what));
+  auto result = slot.ops->run_as_service_user(*command, Seconds{60});
+  if (!result) {
+    return fail(result.error());
+  }
+  if (!result->succeeded()) {
+    auto why = result->err.substr(0, result->err.find('\n'));
+    return fail(what + " of " + member.name + " on " + slot.node->name + " exited " +
+                std::to_string(result->exit_status) + (why.empty() ? "" : ": " + why));
+  }
+  return {};
+}
+
+/// The group's QUORUM check, once, on a member: is every member up and caught up?
+bool group_whole(Cluster& cluster, const Service& service, const ClusterChanges& work)
+{
+  NodeSlot* member = member_slot(cluster, service, work, "");
+  if (!member || service.quorum.empty()) {
+    return member != nullptr;
+  }
+  auto command = expand_command(service.quorum, cluster.plan(), *member->node, service, "service " + service.name +
+                                                                                            " QUORUM");
+  auto result = command ? member->ops->run_as_service_user(*command, Seconds{30}) : Result<ExecResult>(fail(""));
+  return result && result->succeeded();
+}
+
+/// A member hook, tried again for at most 60 s while it fails: a group refuses a change for a
+/// while after the last one (etcd: "unhealthy cluster" until its members have been connected
+/// for 5 s, and while a member restarts).
+Result<void> run_member_hook(NodeSlot& slot, const Plan& plan, const Service& service, const std::string& hook,
+                             const std::string& what, const Member& member)
+{
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (true) {
+    auto done = run_member_hook_once(slot, plan, service, hook, what, member);
+    if (done || std::chrono::steady_clock::now() >= deadline || interrupted()) {
+      return done;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+}
+
+/// A member that left the group and the inventory: its services are stopped and removed
+/// there (units and releases; its data stays), as `clean` would, so that nothing starts it
+/// again. Says so when the node cannot be reached (a dead machine being replaced).
+void retire_left(Cluster& cluster, const Member& member)
+{
+  Node node;
+  node.name = member.name;
+  node.address = member.address.empty() ? member.name : member.address;
+  auto transport = ssh_connector()(cluster.plan(), node);
+  if (!transport) {
+    cluster.output().progress(member.name, "left the group; not retired (cannot reach it: " + transport.error() +
+                                               "): what was deployed there stays until you clean it");
+    return;
+  }
+  NodeOps ops(**transport, node.name, NodeLayout{cluster.plan().cluster});
+  auto cleaned = ops.clean({}, false);
+  cluster.output().progress(member.name, cleaned ? "retired: its services stopped and removed (data kept)"
+                                                 : "left the group; not retired: " + cleaned.error());
+}
+
+} // namespace
+
+std::map<std::string, MemberChanges> plan_member_changes(Cluster& cluster, const std::vector<const Service*>& services,
+                                                         ClusterChanges& work, bool dry_run)
+{
+  std::map<std::string, MemberChanges> membership;
+  for (const Service* service : services) {
+    if (service->members.empty()) {
+      continue;
+    }
+    std::string why;
+    auto answer = ask_members(cluster, *service, &why);
+    if (!answer) {
+      no_answer(cluster, *service, why, work, dry_run);
+      continue;
+    }
+    auto changes = member_changes(cluster.plan(), *service, answer->second, "").value_or_throw();
+    if (changes.leaves.size() > 1) { // the leader leaves last: ask who it is only when it matters
+      changes = member_changes(cluster.plan(), *service, answer->second, leader_name(cluster, *service))
+                    .value_or_throw();
+    }
+    changes.asked = answer->first;
+    if (!changes.leaves.empty() && !changes.joins.empty() && !group_whole(cluster, *service, work)) {
+      changes.leaves_first = true;
+      cluster.output().progress(changes.asked, service->name + ": the group is not whole: the members that leave "
+                                                               "go first, then the new ones join");
+    }
+    for (const Node* node : changes.joins) {
+      cluster.output().progress(node->name, service->name + ": joins the group (of " +
+                                                std::to_string(changes.members.size()) + " members before this deploy)");
+    }
+    for (const auto& member : changes.leaves) {
+      cluster.output().progress(changes.asked, service->name + ": " + member.name + " leaves the group");
+    }
+    if (!dry_run) {
+      prepare_records(cluster, *service, changes, work);
+    }
+    membership[service->name] = changes;
+  }
+  return membership;
+}
+
+Result<void> announce_join(Cluster& cluster, const Service& service, const NodeSlot& joining,
+                           const ClusterChanges& work)
+{
+  NodeSlot* member = member_slot(cluster, service, work, joining.node->name);
+  if (!member) {
+    return fail("no member of " + service.name + "'s group is reachable to announce " + joining.node->name);
+  }
+  return run_member_hook(*member, cluster.plan(), service, service.join, "JOIN",
+                         Member{joining.node->name, joining.node->address});
+}
+
+bool run_leaves(Cluster& cluster, const std::map<std::string, MemberChanges>& membership, bool first)
+{
+  bool ok = true;
+  ClusterChanges none;
+  for (const auto& [name, changes] : membership) {
+    if (changes.leaves_first != first) {
+      continue;
+    }
+    const Service& service = *cluster.plan().find_service(name);
+    for (const auto& member : changes.leaves) {
+      auto start = std::chrono::steady_clock::now();
+      NodeSlot* slot = member_slot(cluster, service, none, member.name);
+      auto left = slot ? run_member_hook(*slot, cluster.plan(), service, service.leave, "LEAVE", member)
+                       : Result<void>(fail("no member of the group is reachable"));
+      if (!left) {
+        cluster.output().add(SummaryRow{member.name, service.name, "leave", false, left.error(), seconds_since(start)});
+        ok = false;
+        break; // one at a time: the next waits for this one
+      }
+      // The next change (or the end of the deploy) waits until the group is whole again (a
+      // leader that left: until the others have elected one), for at most 60 s.
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      bool whole = group_whole(cluster, service, none);
+      while (!whole && std::chrono::steady_clock::now() < deadline && !interrupted()) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        whole = group_whole(cluster, service, none);
+      }
+      cluster.output().add(SummaryRow{member.name, service.name, "left the group", whole,
+                                      whole ? "" : "the group is not whole 60 s after (QUORUM)", seconds_since(start)});
+      if (!whole) {
+        ok = false;
+        break;
+      }
+      if (node_of(cluster.plan(), service, member) == nullptr && cluster.plan().inventory.find(member.name) == nullptr) {
+        retire_left(cluster, member);
+      }
+    }
+  }
+  return ok;
+}
+
+} // namespace deploy
