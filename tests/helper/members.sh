@@ -69,6 +69,12 @@ mapfile -t gone < <(printf '%s\n' m1 m2 m3 m4 m5 | grep -vxF -f <(printf '%s\n' 
 stop_writer
 start_writer "$WORK/acked2" "${stay[0]}" "${stay[1]}"
 plan=$(inventory three-again "${stay[@]}")
+run_helper 0 "$WORK/status.log" status --plan "$plan" # before the deploy: who stays, who leaves
+for node in "${gone[@]}"; do
+  grep -q "^members: $node (.*) is a member of etcd's group and no node of group servers: leaving" "$WORK/status.log" ||
+    fail "status does not show $node leaving"
+done
+grep -qE "^${stay[0]} +etcd +active .* member$" "$WORK/status.log" || fail "status does not show ${stay[0]} as a member"
 run_helper 0 "$WORK/in.log" deploy --plan "$plan"
 members_are "${stay[0]}" "${stay[@]}" || fail "after 5 -> 3 the members are not ${stay[*]}"
 for node in "${gone[@]}"; do

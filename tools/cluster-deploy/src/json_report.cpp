@@ -34,7 +34,8 @@ json service_json(const ServiceStatus& service)
           {"pid", service.pid > 0 ? json(service.pid) : json(nullptr)},
           {"uptime_seconds", service.uptime_seconds >= 0 ? json(service.uptime_seconds) : json(nullptr)},
           {"restarts", service.restarts},
-          {"failures", service.failures}};
+          {"failures", service.failures},
+          {"membership", string_or_null(service.membership)}};
 }
 
 json faults_json(const std::vector<FaultStatus>& faults)

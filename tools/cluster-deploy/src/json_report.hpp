@@ -24,6 +24,10 @@ struct ServiceStatus {
   long uptime_seconds = -1;
   long restarts = 0;
   std::vector<std::string> failures; ///< systemd failure results since the deploy, oldest first
+  /// A service with MEMBERS: "member" (its group has this node), "joining" (the inventory has
+  /// it, the group does not: the next deploy adds it) or "unknown" (no member answered);
+  /// empty for other services.
+  std::string membership;
 };
 
 /// A fault that is active on a node (cluster-deploy fault).

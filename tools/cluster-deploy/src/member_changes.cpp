@@ -203,7 +203,7 @@ std::map<std::string, MemberChanges> plan_member_changes(Cluster& cluster, const
                     .value_or_throw();
     }
     changes.asked = answer->first;
-    if (!changes.leaves.empty() && !changes.joins.empty() && !group_whole(cluster, *service, work)) {
+    if (!changes.leaves.empty() && !group_whole(cluster, *service, work)) {
       changes.leaves_first = true;
       cluster.output().progress(changes.asked, service->name + ": the group is not whole: the members that leave "
                                                                "go first, then the new ones join");
@@ -245,11 +245,12 @@ bool run_leaves(Cluster& cluster, const std::map<std::string, MemberChanges>& me
     const Service& service = *cluster.plan().find_service(name);
     for (const auto& member : changes.leaves) {
       auto start = std::chrono::steady_clock::now();
+      const std::string shown = member.name == "-" ? member.address : member.name; // never started: no name
       NodeSlot* slot = member_slot(cluster, service, none, member.name);
       auto left = slot ? run_member_hook(*slot, cluster.plan(), service, service.leave, "LEAVE", member)
                        : Result<void>(fail("no member of the group is reachable"));
       if (!left) {
-        cluster.output().add(SummaryRow{member.name, service.name, "leave", false, left.error(), seconds_since(start)});
+        cluster.output().add(SummaryRow{shown, service.name, "leave", false, left.error(), seconds_since(start)});
         ok = false;
         break; // one at a time: the next waits for this one
       }
@@ -261,7 +262,7 @@ bool run_leaves(Cluster& cluster, const std::map<std::string, MemberChanges>& me
         std::this_thread::sleep_for(std::chrono::seconds(1));
         whole = group_whole(cluster, service, none);
       }
-      cluster.output().add(SummaryRow{member.name, service.name, "left the group", whole,
+      cluster.output().add(SummaryRow{shown, service.name, "left the group", whole,
                                       whole ? "" : "the group is not whole 60 s after (QUORUM)", seconds_since(start)});
       if (!whole) {
         ok = false;

@@ -29,8 +29,9 @@ struct MemberChanges {
   std::vector<const Node*> joins;  ///< inventory nodes the group does not have
   std::vector<Member> leaves;      ///< members no node of the inventory is
   std::string asked;               ///< the node whose MEMBERS answer this is
-  /// The leaves go before the joins: the group is not whole (a member that leaves is dead),
-  /// and adding to it first would cost it its majority until the new member caught up.
+  /// The leaves go first, before the joins and the rollout: the group is not whole (a member
+  /// that leaves is dead), so no restart may wait for it, and adding to it first would cost
+  /// it its majority until the new member caught up.
   bool leaves_first = false;
 };
 

@@ -1,6 +1,7 @@
 #include "status.hpp"
 
 #include "console.hpp"
+#include "leader.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -114,7 +115,7 @@ std::string status_table(const std::string& cluster, const std::vector<NodeStatu
   std::vector<std::vector<std::string>> rows;
   for (const auto& node : nodes) {
     if (!node.reachable) {
-      rows.push_back({node.name, "-", "unreachable", "-", "-", "-", "-", "-", "-", "-"});
+      rows.push_back({node.name, "-", "unreachable", "-", "-", "-", "-", "-", "-", "-", "-"});
       continue;
     }
     std::string release = !node.release ? "?" : node.release->empty() ? "-" : *node.release;
@@ -131,12 +132,14 @@ std::string status_table(const std::string& cluster, const std::vector<NodeStatu
       rows.push_back({node.name, service.name, state, service.pid ? std::to_string(service.pid) : "-",
                       uptime_text(service.uptime_seconds),
                       service.error.empty() ? std::to_string(service.restarts) : "-", failures_text(service.failures),
-                      release, drift, faults_text(node.faults, NodeLayout{cluster}.unit_name(service.name))});
+                      release, drift, faults_text(node.faults, NodeLayout{cluster}.unit_name(service.name)),
+                      service.membership.empty() ? "-" : service.membership});
     }
   }
   std::sort(rows.begin(), rows.end());
   rows.insert(rows.begin(),
-              {"NODE", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "FAILURES", "RELEASE", "DRIFT", "FAULTS"});
+              {"NODE", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "FAILURES", "RELEASE", "DRIFT", "FAULTS",
+               "MEMBER"});
   std::string text = format_table(rows);
   for (const auto& node : nodes) {
     for (const auto& file : node.drift.value_or(std::vector<std::string>{})) {
@@ -172,12 +175,53 @@ std::vector<NodeStatus> collect_status(Cluster& cluster, const std::vector<const
   return nodes;
 }
 
+/// For each service with MEMBERS: each node's membership, as its group answers; returns a
+/// line for each member of a group that no node of the inventory is ("leaving": the next
+/// deploy removes it).
+std::vector<std::string> add_membership(Cluster& cluster, const std::vector<const Service*>& services,
+                                        std::vector<NodeStatus>& nodes)
+{
+  std::vector<std::string> lines;
+  for (const Service* service : services) {
+    if (service->members.empty()) {
+      continue;
+    }
+    std::string why;
+    auto answer = ask_members(cluster, *service, &why);
+    for (auto& node : nodes) {
+      for (auto& status : node.services) {
+        if (status.name != service->name) {
+          continue;
+        }
+        bool in_group = answer && std::any_of(answer->second.begin(), answer->second.end(), [&](const Member& m) {
+                          return node_of(cluster.plan(), *service, m) == cluster.plan().inventory.find(node.name);
+                        });
+        status.membership = !answer ? "unknown" : in_group ? "member" : "joining";
+      }
+    }
+    for (const auto& member : answer ? answer->second : std::vector<Member>{}) {
+      if (!node_of(cluster.plan(), *service, member)) {
+        lines.push_back("members: " + member.name + (member.address.empty() ? "" : " (" + member.address + ")") +
+                        " is a member of " + service->name + "'s group and no node of group " + service->group +
+                        ": leaving (the next deploy removes it)\n");
+      }
+    }
+  }
+  return lines;
+}
+
 bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
 {
   auto nodes = collect_status(cluster, services);
+  auto outside = add_membership(cluster, services, nodes);
   bool ok = all_running(nodes);
   std::string text = cluster.output().format() == Format::json ? status_json(cluster.plan().cluster, ok, nodes)
                                                                : status_table(cluster.plan().cluster, nodes);
+  if (cluster.output().format() != Format::json) {
+    for (const auto& line : outside) {
+      text += line;
+    }
+  }
   print_out(text);
   std::fflush(stdout);
   return ok;

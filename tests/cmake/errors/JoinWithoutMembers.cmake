@@ -1,0 +1,2 @@
+cluster_deploy_inventory(inventory CLUSTER c)
+cluster_deploy_service(api PROGRAM /bin/true GROUP servers QUORUM exec "q" JOIN exec "j @member@")
