@@ -261,7 +261,8 @@ Commands
     ``@member_state@`` = ``existing`` (``new`` for the members the group was
     founded with) and ``@members:<pattern>@``, the members it joins with
     (itself included), each formatted like ``@peers@`` (``{name}``,
-    ``{address}``). Needs ``MEMBERS``.
+    ``{address}``). Needs ``MEMBERS``. See docs/rollouts.md, "Changing a
+    group's members".
 
   ``LEAVE exec <command>``
     Removes a member from the group (etcd: ``member remove``), run on another

@@ -17,7 +17,9 @@ fi
 lc=$WORK/lc
 mkdir -p "$WORK/all"
 : >"$WORK/all/workers.txt"
-for i in 1 2 3 4 5 6; do echo "m$i:10.213.77.$((40 + i)) image=bookworm"; done >"$WORK/all/servers.txt"
+# Addresses in the local cluster's subnet (that of the example's nodes), .41 to .46.
+subnet=$(awk '$1 !~ /^#/ && NF >= 3 { sub(/\.[0-9]+$/, "", $2); print $2; exit }' "$CLUSTER_DEPLOY_NODES")
+for i in 1 2 3 4 5 6; do echo "m$i:$subnet.$((40 + i)) image=bookworm"; done >"$WORK/all/servers.txt"
 # inventory <name> <nodes...>: an inventory whose servers are these nodes; prints the plan for it.
 inventory() {
   local name=$1 node
