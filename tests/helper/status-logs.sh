@@ -7,7 +7,7 @@ require_env
 run_helper 0 "$WORK/status.log" status --plan "$CLUSTER_DEPLOY_PLAN"
 while read -r node group; do
   release=$(on_node "$node" "readlink /opt/$CLUSTER_DEPLOY_NAME/current")
-  grep -qE "^$node +[a-z]+ +active \(running\) +[0-9]+ +[0-9]+[smh] +[0-9]+ +(-|[0-9]+ \([a-z-]+\)) +${release##*/} +none +-$" "$WORK/status.log" ||
+  grep -qE "^$node +[a-z]+ +active \(running\) +[0-9]+ +[0-9]+[smh] +[0-9]+ +(-|[0-9]+ \([a-z-]+\)) +${release##*/} +none +- +(-|member)$" "$WORK/status.log" ||
     fail "$node: status row does not show a running service on release ${release##*/}"
 done < <(all_nodes)
 

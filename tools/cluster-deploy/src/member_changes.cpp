@@ -100,8 +100,8 @@ void no_answer(Cluster& cluster, const Service& service, const std::string& why,
                                                        "): taking the inventory's group as the members");
 }
 
-/// The node to run a member hook on: alive, of the group, not joining in this run (unless
-/// it has joined already: `joined`), not `except`.
+/// The node to run a member hook on: alive, of the group, not `except`, and not joining in
+/// this run (a node that has joined is no longer marked so in `work`).
 NodeSlot* member_slot(Cluster& cluster, const Service& service, const ClusterChanges& work,
                       const std::string& except)
 {
@@ -189,6 +189,12 @@ std::map<std::string, MemberChanges> plan_member_changes(Cluster& cluster, const
   std::map<std::string, MemberChanges> membership;
   for (const Service* service : services) {
     if (service->members.empty()) {
+      continue;
+    }
+    auto group = cluster.plan().inventory.group(service->group);
+    if (std::any_of(group.begin(), group.end(), [&](const Node* node) { return !cluster.find(node->name); })) {
+      cluster.output().note(service->name + ": this run does not hold every node of group " + service->group +
+                            " (--node, --group): its members are left as they are");
       continue;
     }
     std::string why;
