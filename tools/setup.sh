@@ -11,6 +11,7 @@ readonly packages=(
   nlohmann-json3-dev libssl-dev libelf-dev
   ansible-core   # helper.ansible-inventory reads the Ansible export with ansible-inventory
   openssh-client openssh-server iproute2 systemd-container debootstrap shellcheck
+  e2fsprogs      # mkfs.ext4: each local-cluster node's own disk (the disk-full fault)
   procps         # pgrep/pkill: tests look for the warm-session agent and the fan-out relay
   chromium       # helper.evidence opens a failed test's timeline.html headless
 )

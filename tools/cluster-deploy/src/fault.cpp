@@ -114,15 +114,6 @@ Result<std::vector<const Node*>> nodes_named(const Plan& plan, const std::vector
   return nodes;
 }
 
-/// An address as the node's resolver reads it ([v6] without brackets).
-std::string bare_address(const std::string& address)
-{
-  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
-    return address.substr(1, address.size() - 2);
-  }
-  return address;
-}
-
 std::vector<std::string> addresses_of(const std::vector<const Node*>& nodes)
 {
   std::vector<std::string> addresses;

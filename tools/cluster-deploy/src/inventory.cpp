@@ -333,4 +333,12 @@ Result<Inventory> read_group_files(const std::filesystem::path& dir)
   return inventory;
 }
 
+std::string bare_address(const std::string& address)
+{
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+    return address.substr(1, address.size() - 2);
+  }
+  return address;
+}
+
 } // namespace deploy

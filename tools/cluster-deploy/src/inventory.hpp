@@ -51,6 +51,9 @@ Result<void> add_node(Inventory& inventory, Node node);
 /// Checks an address: IPv4, [IPv6], or a host name / ssh_config alias.
 bool is_valid_address(std::string_view address);
 
+/// An address as a resolver reads it: [v6] without its brackets, others as they are.
+std::string bare_address(const std::string& address);
+
 // The name rules (docs/using.md "Names"). cmake/ClusterDeploy.cmake applies the same when
 // configuring, and the local cluster tool reads inventories through this helper.
 

@@ -2,6 +2,8 @@
 
 #include "render.hpp"
 
+#include <functional>
+
 namespace deploy {
 namespace {
 
@@ -31,86 +33,74 @@ Result<const Node*> leader_from_answer(const Plan& plan, const Service& service,
               service.group);
 }
 
+namespace {
+
+/// Runs one of the group's queries (`hook`: LEADER, MEMBERS) as the service user on the
+/// group's reachable nodes in turn, until one exits 0 with an answer `accept` takes (an
+/// error says why not); returns that node's name and output.
+Result<std::pair<std::string, std::string>> ask_group(
+    Cluster& cluster, const Service& service, const std::string& hook, const std::string& what,
+    const std::function<Result<void>(const std::string&)>& accept)
+{
+  std::string last = "no node of group " + service.group + " is reachable";
+  for (auto& slot : cluster.slots()) {
+    if (slot.node->group != service.group || !slot.alive()) {
+      continue;
+    }
+    CD_TRY(command, expand_command(hook, cluster.plan(), *slot.node, service, "service " + service.name + " " + what));
+    auto result = slot.ops->run_as_service_user(*command, Seconds{15});
+    auto taken = !result               ? Result<void>(fail(result.error()))
+                 : !result->succeeded() ? Result<void>(fail(what + " query exited " + std::to_string(result->exit_status)))
+                                        : accept(result->out);
+    if (taken) {
+      return std::pair{slot.node->name, result->out};
+    }
+    last = slot.node->name + ": " + taken.error();
+  }
+  return fail(last);
+}
+
+} // namespace
+
 Result<const Node*> query_leader(Cluster& cluster, const Service& service)
 {
   if (service.leader.empty()) {
     return fail("service " + service.name + " has no LEADER query (cluster_deploy_service(" + service.name +
                 " ... LEADER exec <command>))");
   }
-  std::string last = "no node of group " + service.group + " is reachable";
-  for (auto& slot : cluster.slots()) {
-    if (slot.node->group != service.group || !slot.alive()) {
-      continue;
-    }
-    CD_TRY(command,
-           expand_command(service.leader, cluster.plan(), *slot.node, service, "service " + service.name + " LEADER"));
-    auto result = slot.ops->run_as_service_user(*command, Seconds{15});
-    if (!result) {
-      last = result.error();
-      continue;
-    }
-    if (!result->succeeded()) {
-      last = slot.node->name + ": LEADER query exited " + std::to_string(result->exit_status);
-      continue;
-    }
-    auto leader = leader_from_answer(cluster.plan(), service, result->out);
-    if (leader) {
-      return leader;
-    }
-    last = slot.node->name + ": " + leader.error();
+  auto answer = ask_group(cluster, service, service.leader, "LEADER", [&](const std::string& out) -> Result<void> {
+    CD_TRY_VOID(leader_from_answer(cluster.plan(), service, out));
+    return {};
+  });
+  if (!answer) {
+    return fail("no leader of " + service.name + ": " + answer.error());
   }
-  return fail("no leader of " + service.name + ": " + last);
+  return leader_from_answer(cluster.plan(), service, answer->second);
 }
 
 Result<std::string> query_leader_name(Cluster& cluster, const Service& service)
 {
-  std::string last = "no node of group " + service.group + " answered";
-  for (auto& slot : cluster.slots()) {
-    if (slot.node->group != service.group || !slot.alive() || service.leader.empty()) {
-      continue;
-    }
-    CD_TRY(command,
-           expand_command(service.leader, cluster.plan(), *slot.node, service, "service " + service.name + " LEADER"));
-    auto result = slot.ops->run_as_service_user(*command, Seconds{15});
-    if (result && result->succeeded() && !trimmed_first_line(result->out).empty()) {
-      return trimmed_first_line(result->out);
-    }
-    last = slot.node->name + ": " + (result ? "LEADER query exited " + std::to_string(result->exit_status) : result.error());
+  if (service.leader.empty()) {
+    return fail("service " + service.name + " has no LEADER query");
   }
-  return fail(last);
+  CD_TRY(answer, ask_group(cluster, service, service.leader, "LEADER", [&](const std::string& out) -> Result<void> {
+    return trimmed_first_line(out).empty() ? Result<void>(fail("the LEADER query printed nothing")) : Result<void>{};
+  }));
+  return trimmed_first_line(answer->second);
 }
 
 std::optional<std::pair<std::string, std::vector<Member>>> ask_members(Cluster& cluster, const Service& service,
                                                                        std::string* why)
 {
-  *why = "no node of group " + service.group + " is reachable";
-  for (auto& slot : cluster.slots()) {
-    if (slot.node->group != service.group || !slot.alive()) {
-      continue;
-    }
-    auto command = expand_command(service.members, cluster.plan(), *slot.node, service,
-                                  "service " + service.name + " MEMBERS");
-    if (!command) {
-      *why = command.error();
-      return std::nullopt;
-    }
-    auto result = slot.ops->run_as_service_user(*command, Seconds{15});
-    if (!result || !result->succeeded()) {
-      *why = slot.node->name + ": " +
-             (result ? "MEMBERS exited " + std::to_string(result->exit_status) : result.error());
-      continue;
-    }
-    auto members = parse_members(result->out);
-    if (!members) {
-      *why = slot.node->name + ": " + members.error();
-      continue;
-    }
-    if (!members->empty()) {
-      return std::pair{slot.node->name, *members};
-    }
-    *why = slot.node->name + ": MEMBERS printed no member";
+  auto answer = ask_group(cluster, service, service.members, "MEMBERS", [](const std::string& out) -> Result<void> {
+    CD_TRY(members, parse_members(out));
+    return members->empty() ? Result<void>(fail("MEMBERS printed no member")) : Result<void>{};
+  });
+  if (!answer) {
+    *why = answer.error();
+    return std::nullopt;
   }
-  return std::nullopt;
+  return std::pair{answer->first, *parse_members(answer->second)};
 }
 
 } // namespace deploy

@@ -9,25 +9,9 @@
 namespace deploy {
 namespace {
 
-std::string bare(const std::string& address)
-{
-  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
-    return address.substr(1, address.size() - 2);
-  }
-  return address;
-}
-
 bool same_member(const Member& a, const Member& b)
 {
-  return (a.name != "-" && a.name == b.name) || (!a.address.empty() && bare(a.address) == bare(b.address));
-}
-
-std::string replace_all(std::string text, const std::string& from, const std::string& to)
-{
-  for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
-    text.replace(pos, from.size(), to);
-  }
-  return text;
+  return (a.name != "-" && a.name == b.name) || (!a.address.empty() && bare_address(a.address) == bare_address(b.address));
 }
 
 } // namespace
@@ -159,7 +143,7 @@ Result<void> write_member_record(const Plan& plan, const Service& service, const
 
 std::string with_member(const std::string& hook, const Member& member)
 {
-  return replace_all(replace_all(hook, "@member_address@", shell_quote(bare(member.address))), "@member@",
+  return replace_all(replace_all(hook, "@member_address@", shell_quote(bare_address(member.address))), "@member@",
                      shell_quote(member.name));
 }
 

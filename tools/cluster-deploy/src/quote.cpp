@@ -121,4 +121,12 @@ std::string control_character_in(std::string_view text)
   return {};
 }
 
+std::string replace_all(std::string text, std::string_view from, std::string_view to)
+{
+  for (auto pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
+    text.replace(pos, from.size(), to);
+  }
+  return text;
+}
+
 } // namespace deploy

@@ -11,6 +11,9 @@ namespace deploy {
 /// Quotes `word` for a POSIX shell: the result is always exactly one argument.
 std::string shell_quote(std::string_view word);
 
+/// `text` with every `from` replaced by `to` (templates, patterns like "{name}").
+std::string replace_all(std::string text, std::string_view from, std::string_view to);
+
 /// `word` as is when the shell reads it as exactly that word ([A-Za-z0-9_./:=,+%@-]+),
 /// else shell_quote(word).
 std::string shell_quote_if_needed(std::string_view word);

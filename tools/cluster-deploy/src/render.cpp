@@ -13,12 +13,12 @@
 namespace deploy {
 namespace {
 
-std::string replace_all(std::string text, std::string_view from, std::string_view to)
+/// One item of @peers:...@ or @members:...@: the pattern with {name}, {address}, {index}.
+std::string peer_item(const std::string& pattern, const std::string& name, const std::string& address, int index)
 {
-  for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
-    text.replace(pos, from.size(), to);
-  }
-  return text;
+  std::string item = replace_all(pattern, "{name}", name);
+  item = replace_all(item, "{address}", address);
+  return replace_all(item, "{index}", std::to_string(index));
 }
 
 Result<std::string> expand_peers(std::string_view spec, const Plan& plan)
@@ -35,10 +35,7 @@ Result<std::string> expand_peers(std::string_view spec, const Plan& plan)
   }
   std::string joined;
   for (const Node* peer : members) {
-    std::string item = replace_all(pattern, "{name}", peer->name);
-    item = replace_all(item, "{address}", peer->address);
-    item = replace_all(item, "{index}", std::to_string(peer->index));
-    joined += (joined.empty() ? "" : ",") + item;
+    joined += (joined.empty() ? "" : ",") + peer_item(pattern, peer->name, peer->address, peer->index);
   }
   return joined;
 }
@@ -73,9 +70,10 @@ Result<std::string> lookup(std::string_view name, const Plan& plan, const Node& 
       return expand_peers(service.group + ":" + std::string(name.substr(8)), plan);
     }
     std::string joined;
-    for (const auto& member : record->members) {
-      std::string item = replace_all(std::string(name.substr(8)), "{name}", member.name);
-      joined += (joined.empty() ? "" : ",") + replace_all(item, "{address}", member.address);
+    for (std::size_t i = 0; i < record->members.size(); ++i) {
+      const Member& member = record->members[i];
+      joined += (joined.empty() ? "" : ",") +
+                peer_item(std::string(name.substr(8)), member.name, member.address, static_cast<int>(i));
     }
     return joined;
   }
