@@ -154,6 +154,7 @@ Commands
                            [LEADER exec <command>]
                            [MEMBERS exec <command>]
                            [JOIN exec <command>] [LEAVE exec <command>]
+                           [TRANSFER exec <command>]
                            [LIMITS <Setting=value>...])
 
   ``<name>``
@@ -272,6 +273,13 @@ Commands
     server is added before its old one is removed). A change that would leave
     fewer than a majority of the group's current members is refused before
     anything changes. Needs ``MEMBERS``.
+
+  ``TRANSFER exec <command>``
+    Moves the group's leadership to the member it runs on (etcd:
+    ``move-leader``), run there just before the leader leaves, with
+    ``@member@`` and ``@member_address@`` of the leader. Without it, a leader
+    that is removed steps down by itself and the group is without one for an
+    election timeout: writes wait. Needs ``LEAVE`` and ``LEADER``.
 
   ``LIMITS <Setting=value>...``
     systemd resource settings written into the service's unit (see
@@ -861,7 +869,7 @@ function(_cluster_deploy_service_configs fn name out)
 endfunction()
 
 # ENV, HEALTH, LEADER, QUORUM, SERIAL, CANARY, MAX_FAIL, SETTLE, LIMITS and AFTER are well formed;
-# sets _cd_leader, _cd_quorum, _cd_members, _cd_join and _cd_leave to the commands of their exec.
+# sets _cd_leader, _cd_quorum, _cd_members, _cd_join, _cd_leave and _cd_transfer to the commands of their exec.
 function(_cluster_deploy_check_service_rollout fn name)
   foreach(entry IN LISTS arg_ENV)
     if(NOT entry MATCHES "^[A-Za-z_][A-Za-z0-9_]*=")
@@ -873,7 +881,7 @@ function(_cluster_deploy_check_service_rollout fn name)
     _cluster_deploy_check_health(${fn} ${name} ${arg_HEALTH})
   endif()
 
-  foreach(keyword IN ITEMS LEADER QUORUM MEMBERS JOIN LEAVE)
+  foreach(keyword IN ITEMS LEADER QUORUM MEMBERS JOIN LEAVE TRANSFER)
     if(DEFINED arg_${keyword})
       list(LENGTH arg_${keyword} count)
       list(GET arg_${keyword} 0 kind)
@@ -895,6 +903,10 @@ function(_cluster_deploy_check_service_rollout fn name)
         "a deploy knows who joins and who leaves")
     endif()
   endforeach()
+  if(DEFINED arg_TRANSFER AND NOT (DEFINED arg_LEAVE AND DEFINED arg_LEADER))
+    message(FATAL_ERROR "${fn}(${name}): TRANSFER needs LEAVE and LEADER: it moves leadership away from "
+      "a leader that is about to leave")
+  endif()
   if(DEFINED arg_MEMBERS AND NOT DEFINED arg_QUORUM)
     message(FATAL_ERROR "${fn}(${name}): MEMBERS needs QUORUM: a member that joins must be caught up "
       "before the next one")
@@ -930,7 +942,7 @@ function(_cluster_deploy_check_service_rollout fn name)
     endif()
   endforeach()
 
-  foreach(keyword IN ITEMS LEADER QUORUM MEMBERS JOIN LEAVE)
+  foreach(keyword IN ITEMS LEADER QUORUM MEMBERS JOIN LEAVE TRANSFER)
     string(TOLOWER "_cd_${keyword}" checked)
     set(${checked} "${arg_${keyword}}" PARENT_SCOPE)
   endforeach()
@@ -959,6 +971,7 @@ function(_cluster_deploy_store_service name configs bundle_libs)
   set_property(GLOBAL PROPERTY ${prefix}_MEMBERS "${arg_MEMBERS}")
   set_property(GLOBAL PROPERTY ${prefix}_JOIN "${arg_JOIN}")
   set_property(GLOBAL PROPERTY ${prefix}_LEAVE "${arg_LEAVE}")
+  set_property(GLOBAL PROPERTY ${prefix}_TRANSFER "${arg_TRANSFER}")
   set_property(GLOBAL PROPERTY ${prefix}_CANARY "${arg_CANARY}")
   set_property(GLOBAL PROPERTY ${prefix}_MAX_FAIL "${arg_MAX_FAIL}")
   set_property(GLOBAL PROPERTY ${prefix}_SETTLE "${arg_SETTLE}")
@@ -971,7 +984,7 @@ function(cluster_deploy_service name)
   # BUNDLE_LIBS is a flag with an optional value (ALL): parsed as a list that may be empty.
   cmake_parse_arguments(PARSE_ARGV 1 arg "BOOTSTRAP"
     "TARGET;PROGRAM_TARGET;PROGRAM;GROUP;SERIAL;CANARY;MAX_FAIL;SETTLE"
-    "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;MEMBERS;JOIN;LEAVE;LIMITS;BUNDLE_LIBS")
+    "ARGS;CONFIG;ENV;HEALTH;AFTER;LEADER;QUORUM;MEMBERS;JOIN;LEAVE;TRANSFER;LIMITS;BUNDLE_LIBS")
   set(bundle_libs "")
   if("BUNDLE_LIBS" IN_LIST arg_KEYWORDS_MISSING_VALUES)
     list(REMOVE_ITEM arg_KEYWORDS_MISSING_VALUES BUNDLE_LIBS)
@@ -997,7 +1010,7 @@ function(cluster_deploy_service name)
   _cluster_deploy_check_service_program(${fn} ${name})
   _cluster_deploy_service_configs(${fn} ${name} configs)
   _cluster_deploy_check_service_rollout(${fn} ${name})
-  foreach(keyword IN ITEMS PROGRAM LEADER QUORUM MEMBERS JOIN LEAVE) # as the checks left them, where given
+  foreach(keyword IN ITEMS PROGRAM LEADER QUORUM MEMBERS JOIN LEAVE TRANSFER) # as the checks left them, where given
     if(DEFINED arg_${keyword})
       string(TOLOWER "_cd_${keyword}" checked)
       set(arg_${keyword} "${${checked}}")
@@ -1085,7 +1098,7 @@ endfunction()
 function(_cluster_deploy_service_xml out name)
   set(prefix _CLUSTER_DEPLOY_SERVICE_${name})
   foreach(field IN ITEMS KIND PROGRAM GROUP ARGS CONFIG ENV HEALTH AFTER BOOTSTRAP BUNDLE_LIBS SERIAL LEADER QUORUM
-                         MEMBERS JOIN LEAVE CANARY MAX_FAIL SETTLE LIMITS)
+                         MEMBERS JOIN LEAVE TRANSFER CANARY MAX_FAIL SETTLE LIMITS)
     get_property(${field} GLOBAL PROPERTY ${prefix}_${field})
   endforeach()
   set(service_xml "")
@@ -1151,7 +1164,7 @@ function(_cluster_deploy_service_xml out name)
       string(APPEND service_xml "    <health kind=\"http\" port=\"${value}\" path=\"${path}\"/>\n")
     endif()
   endif()
-  foreach(gate IN ITEMS QUORUM LEADER MEMBERS JOIN LEAVE)
+  foreach(gate IN ITEMS QUORUM LEADER MEMBERS JOIN LEAVE TRANSFER)
     if(NOT "${${gate}}" STREQUAL "")
       _cluster_deploy_xml_escape(command "${${gate}}")
       string(TOLOWER ${gate} element)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # members.sh <local-cluster tool>: a Raft group changes members with one edit of its servers
 # and one deploy each (issue 24), while a client writes all along: 3 -> 5 members, 5 -> 3 (the
-# leader among those leaving), removing 2 of 3 refused before anything changes, and a dead
-# member replaced (its node powered off first). After each: the group's member list equals the
-# inventory, every member healthy, one leader; at the end no acknowledged write is lost.
+# leader among those leaving: leadership moved away first, TRANSFER), removing 2 of 3 refused
+# before anything changes, and a dead member replaced (its node powered off first). After each:
+# the group's member list equals the inventory, every member healthy, one leader; at the end
+# no acknowledged write is lost.
 # On 6 nodes of its own (m1-m6, booted here and taken down at the end), with the example's etcd
 # as a cluster of its own ("members"), so the example cluster is not touched.
 source "$(dirname "$0")/lib.sh"
@@ -79,6 +80,8 @@ done
 grep -qE "^${stay[0]} +etcd +active .* member$" "$WORK/status.log" || fail "status does not show ${stay[0]} as a member"
 run_helper 0 "$WORK/in.log" deploy --plan "$plan"
 members_are "${stay[0]}" "${stay[@]}" || fail "after 5 -> 3 the members are not ${stay[*]}"
+grep -q "etcd: leadership moved here from $leader, which leaves" "$WORK/in.log" ||
+  fail "leadership was not moved away (TRANSFER) before the leader $leader left"
 for node in "${gone[@]}"; do
   grep -qE "^$node +etcd +left the group +ok" "$WORK/in.log" || fail "$node did not leave the group"
   on_node "$node" "! systemctl is-active -q members-etcd.service" || fail "$node still runs etcd after it left"

@@ -118,6 +118,7 @@ Cluster::Cluster(const Plan& plan, std::vector<const Node*> nodes, Output& outpu
 
 void Cluster::connect(const Connector& connector)
 {
+  m_connector = connector;
   m_output.phase("connect");
   m_output.track(m_slots.size());
   run_parallel(m_slots.size(), m_parallel, [&](size_t i) {
@@ -140,6 +141,14 @@ void Cluster::connect(const Connector& connector)
     slot.transport = std::make_unique<SharedTransport>(std::move(*transport)); // the lock's renewer shares it
     slot.ops.emplace(*slot.transport, slot.node->name, NodeLayout{m_plan.cluster});
   });
+}
+
+Result<std::unique_ptr<Transport>> Cluster::connect_other(const Node& node) const
+{
+  if (!m_connector) {
+    return fail("not connected");
+  }
+  return m_connector(m_plan, node);
 }
 
 void Cluster::for_each_alive(const std::function<void(NodeSlot&)>& task, int parallel)

@@ -56,6 +56,9 @@ public:
   /// Connects to every node in parallel; an unreachable node is marked failed and
   /// reported, the others go on.
   void connect(const Connector& connector);
+  /// Connects to a node that is not in this run (a member that left the inventory) the way
+  /// connect() did.
+  Result<std::unique_ptr<Transport>> connect_other(const Node& node) const;
   /// Runs `task` on every alive slot, in parallel (bounded by `parallel`, or by the
   /// cluster's limit when 0).
   void for_each_alive(const std::function<void(NodeSlot&)>& task, int parallel = 0);
@@ -82,6 +85,7 @@ private:
   std::vector<NodeSlot> m_slots;
   Output& m_output;
   int m_parallel;
+  Connector m_connector;
 };
 
 } // namespace deploy

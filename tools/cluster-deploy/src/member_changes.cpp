@@ -148,14 +148,17 @@ bool group_whole(Cluster& cluster, const Service& service, const ClusterChanges&
 /// A member hook, tried again for at most 60 s while it fails: a group refuses a change for a
 /// while after the last one (etcd: "unhealthy cluster" until its members have been connected
 /// for 5 s, and while a member restarts).
-Result<void> run_member_hook(NodeSlot& slot, const Plan& plan, const Service& service, const std::string& hook,
+Result<void> run_member_hook(Cluster& cluster, NodeSlot& slot, const Service& service, const std::string& hook,
                              const std::string& what, const Member& member)
 {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (true) {
-    auto done = run_member_hook_once(slot, plan, service, hook, what, member);
+  for (int attempt = 1;; ++attempt) {
+    auto done = run_member_hook_once(slot, cluster.plan(), service, hook, what, member);
     if (done || std::chrono::steady_clock::now() >= deadline || interrupted()) {
       return done;
+    }
+    if (attempt == 1) {
+      cluster.output().progress(slot.node->name, service.name + ": " + done.error() + "; trying again for up to 60 s");
     }
     std::this_thread::sleep_for(std::chrono::seconds(2));
   }
@@ -169,7 +172,7 @@ void retire_left(Cluster& cluster, const Member& member)
   Node node;
   node.name = member.name;
   node.address = member.address.empty() ? member.name : member.address;
-  auto transport = ssh_connector()(cluster.plan(), node);
+  auto transport = cluster.connect_other(node);
   if (!transport) {
     cluster.output().progress(member.name, "left the group; not retired (cannot reach it: " + transport.error() +
                                                "): what was deployed there stays until you clean it");
@@ -179,6 +182,28 @@ void retire_left(Cluster& cluster, const Member& member)
   auto cleaned = ops.clean({}, false);
   cluster.output().progress(member.name, cleaned ? "retired: its services stopped and removed (data kept)"
                                                  : "left the group; not retired: " + cleaned.error());
+}
+
+/// Before `member` leaves: when it leads the group, TRANSFER moves leadership to a member that
+/// stays (the one it runs on), so the group is not without a leader for an election timeout.
+/// A failed TRANSFER is said, not fatal: the leader steps down by itself when it is removed.
+void transfer_if_leader(Cluster& cluster, const Service& service, const Member& member)
+{
+  if (service.transfer.empty()) {
+    return;
+  }
+  auto leader = query_leader_name(cluster, service);
+  if (!leader || (*leader != member.name && *leader != member.address)) {
+    return;
+  }
+  ClusterChanges none;
+  NodeSlot* slot = member_slot(cluster, service, none, member.name);
+  auto moved = slot ? run_member_hook(cluster, *slot, service, service.transfer, "TRANSFER", member)
+                    : Result<void>(fail("no member of the group is reachable"));
+  cluster.output().progress(slot ? slot->node->name : member.name,
+                            moved ? service.name + ": leadership moved here from " + member.name + ", which leaves"
+                                  : service.name + ": warning: " + moved.error() + " (" + member.name +
+                                        " steps down when it leaves)");
 }
 
 } // namespace
@@ -236,7 +261,7 @@ Result<void> announce_join(Cluster& cluster, const Service& service, const NodeS
   if (!member) {
     return fail("no member of " + service.name + "'s group is reachable to announce " + joining.node->name);
   }
-  return run_member_hook(*member, cluster.plan(), service, service.join, "JOIN",
+  return run_member_hook(cluster, *member, service, service.join, "JOIN",
                          Member{joining.node->name, joining.node->address});
 }
 
@@ -252,8 +277,9 @@ bool run_leaves(Cluster& cluster, const std::map<std::string, MemberChanges>& me
     for (const auto& member : changes.leaves) {
       auto start = std::chrono::steady_clock::now();
       const std::string shown = member.name == "-" ? member.address : member.name; // never started: no name
+      transfer_if_leader(cluster, service, member);
       NodeSlot* slot = member_slot(cluster, service, none, member.name);
-      auto left = slot ? run_member_hook(*slot, cluster.plan(), service, service.leave, "LEAVE", member)
+      auto left = slot ? run_member_hook(cluster, *slot, service, service.leave, "LEAVE", member)
                        : Result<void>(fail("no member of the group is reachable"));
       if (!left) {
         cluster.output().add(SummaryRow{shown, service.name, "leave", false, left.error(), seconds_since(start)});

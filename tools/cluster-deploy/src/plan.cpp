@@ -122,12 +122,12 @@ Result<void> parse_rollout_settings(const XMLElement* element, const std::string
   return {};
 }
 
-/// QUORUM, LEADER, MEMBERS, JOIN and LEAVE: commands run on a node of the group.
+/// QUORUM, LEADER, MEMBERS, JOIN, LEAVE and TRANSFER: commands run on a node of the group.
 Result<void> parse_group_hooks(const XMLElement* element, const std::string& where, Service& service)
 {
   for (auto [name, field] : {std::pair{"quorum", &service.quorum}, std::pair{"leader", &service.leader},
                              std::pair{"members", &service.members}, std::pair{"join", &service.join},
-                             std::pair{"leave", &service.leave}}) {
+                             std::pair{"leave", &service.leave}, std::pair{"transfer", &service.transfer}}) {
     if (const XMLElement* hook = element->FirstChildElement(name)) {
       *field = attribute(hook, "command");
       if (field->empty()) {
@@ -139,6 +139,9 @@ Result<void> parse_group_hooks(const XMLElement* element, const std::string& whe
   }
   if ((!service.join.empty() || !service.leave.empty()) && service.members.empty()) {
     return fail(where + ": JOIN and LEAVE need MEMBERS");
+  }
+  if (!service.transfer.empty() && (service.leave.empty() || service.leader.empty())) {
+    return fail(where + ": TRANSFER needs LEAVE and LEADER");
   }
   return {};
 }

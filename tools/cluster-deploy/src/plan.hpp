@@ -62,11 +62,13 @@ struct Service {
   std::string leader;
   /// Member hooks (templates, run as the service user on a member of the group): MEMBERS
   /// prints the members the group knows ("name [address]" lines), JOIN announces a new
-  /// member before its first start, LEAVE removes one (@member@, @member_address@). Empty
-  /// when not declared; JOIN and LEAVE need MEMBERS.
+  /// member before its first start, LEAVE removes one (@member@, @member_address@), TRANSFER
+  /// moves leadership to the member it runs on before the leader leaves. Empty when not
+  /// declared; JOIN and LEAVE need MEMBERS, TRANSFER needs LEAVE and LEADER.
   std::string members;
   std::string join;
   std::string leave;
+  std::string transfer;
   std::vector<std::pair<std::string, std::string>> limits; ///< systemd resource settings (LIMITS)
   /// What ships with the program (BUNDLE_LIBS): for nodes that lack its libraries or
   /// have an older glibc.

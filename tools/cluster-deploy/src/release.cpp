@@ -214,12 +214,12 @@ Result<void> check_commands(const Plan& plan, const Node& node, const Service& s
   if (!service.members.empty()) {
     CD_TRY_VOID(expand_command(service.members, plan, node, service, origin + " MEMBERS"));
   }
-  const Member example{node.name, node.address}; // JOIN and LEAVE also see @member@, @member_address@
-  if (!service.join.empty()) {
-    CD_TRY_VOID(expand_command(with_member(service.join, example), plan, node, service, origin + " JOIN"));
-  }
-  if (!service.leave.empty()) {
-    CD_TRY_VOID(expand_command(with_member(service.leave, example), plan, node, service, origin + " LEAVE"));
+  const Member example{node.name, node.address}; // JOIN, LEAVE, TRANSFER also see @member@, @member_address@
+  for (auto [hook, what] : {std::pair{&service.join, " JOIN"}, std::pair{&service.leave, " LEAVE"},
+                            std::pair{&service.transfer, " TRANSFER"}}) {
+    if (!hook->empty()) {
+      CD_TRY_VOID(expand_command(with_member(*hook, example), plan, node, service, origin + what));
+    }
   }
   return {};
 }

@@ -150,6 +150,10 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
   }
   if (script == "as-service-user.sh") { // HEALTH exec probes, QUORUM checks, LEADER queries
     m_node.service_user_commands.push_back(args.at(1));
+    if (m_node.service_user_answer) {
+      ok.exit_status = m_node.service_user_answer(args.at(1), ok.out);
+      return ok;
+    }
     ok.out = m_node.leader_answer;
     for (const auto& [needle, code] : m_node.exec_exits) {
       if (args.size() > 1 && args[1].find(needle) != std::string::npos) {

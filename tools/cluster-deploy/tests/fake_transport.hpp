@@ -65,6 +65,9 @@ struct FakeNode {
   /// Commands run as the service user (HEALTH exec, QUORUM, LEADER) that contain the key
   /// exit with the value; all others exit 0.
   std::map<std::string, int> exec_exits;
+  /// When set: answers every command run as the service user instead (its output into `out`,
+  /// returns the exit status): a group's hooks (MEMBERS, JOIN, LEAVE, ...) against a model.
+  std::function<int(const std::string& command, std::string& out)> service_user_answer;
   std::string name;                          ///< for `order`
   std::vector<std::string>* order = nullptr; ///< shared by nodes: "node verb unit" per systemctl start/restart/stop
 };
