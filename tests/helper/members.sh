@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # members.sh <local-cluster tool>: a Raft group changes members with one edit of its servers
 # and one deploy each (issue 24), while a client writes all along: 3 -> 5 members, 5 -> 3 (the
-# leader among those leaving: leadership moved away first, TRANSFER), removing 2 of 3 refused
-# before anything changes, and a dead member replaced (its node powered off first). After each:
+# leader among those leaving: leadership moved away first, TRANSFER; status shows them removed),
+# removing 2 of 3 refused before anything changes, a removed member back (its old data set
+# aside), and a dead member replaced (its node powered off first). After each:
 # the group's member list equals the inventory, every member healthy, one leader; at the end
 # no acknowledged write is lost.
 # On 6 nodes of its own (m1-m6, booted here and taken down at the end), with the example's etcd
@@ -88,11 +89,26 @@ for node in "${gone[@]}"; do
   on_node "$node" "sudo test -d /var/lib/members/etcd/member" || fail "$node's data folder is gone"
 done
 
+run_helper 0 "$WORK/status.log" status --plan "$plan"
+for node in "${gone[@]}"; do
+  grep -q "^members: $node (.*) left etcd's group: removed (its data stays there, in /var/lib/members/etcd)" \
+    "$WORK/status.log" || fail "status does not show $node as removed"
+done
+
 plan=$(inventory one "${stay[0]}")
 run_helper 2 "$WORK/refused.log" deploy --plan "$plan"
 grep -q "removing 2 of the 3 members of etcd's group in one deploy would leave 1" "$WORK/refused.log" ||
   fail "removing 2 of 3 was not refused with a clear line"
 members_are "${stay[0]}" "${stay[@]}" || fail "the refused deploy changed the group"
+
+# A removed member comes back: its old data (the member the group removed) is moved aside, kept.
+back=${gone[0]}
+plan=$(inventory back "${stay[@]}" "$back")
+run_helper 0 "$WORK/back.log" deploy --plan "$plan"
+grep -q "$back: etcd: the data of an earlier membership moved aside to /var/lib/members/etcd.left-" "$WORK/back.log" ||
+  fail "$back's old data was not moved aside when it joined again"
+members_are "${stay[0]}" "${stay[@]}" "$back" || fail "$back did not join again"
+on_node "$back" "sudo sh -c 'test -d /var/lib/members/etcd.left-*/member'" || fail "$back's old data is gone"
 
 dead=${stay[2]}
 stop_writer
@@ -101,9 +117,12 @@ sleep 1
 mkdir -p "$WORK/dead" && : >"$WORK/dead/workers.txt" && grep "^$dead:" "$WORK/all/servers.txt" >"$WORK/dead/servers.txt"
 "$tool" down --inventory "$WORK/dead" --out "$WORK/lc-dead" --helper "$CLUSTER_DEPLOY" >/dev/null 2>&1 ||
   fail "cannot power $dead off"
-plan=$(inventory replaced "${stay[0]}" "${stay[1]}" m6)
+plan=$(inventory replaced "${stay[0]}" "${stay[1]}" "$back" m6)
 run_helper 0 "$WORK/replace.log" deploy --plan "$plan"
-members_are "${stay[0]}" "${stay[0]}" "${stay[1]}" m6 || fail "$dead was not replaced by m6"
+members_are "${stay[0]}" "${stay[0]}" "${stay[1]}" "$back" m6 || fail "$dead was not replaced by m6"
+# The other removed member was never started again by these deploys; its data is still there.
+on_node "${gone[1]}" "! systemctl is-active -q members-etcd.service && sudo test -d /var/lib/members/etcd/member" ||
+  fail "${gone[1]} runs etcd again, or its data is gone"
 grep -qE "^$dead +etcd +left the group +ok" "$WORK/replace.log" || fail "the dead $dead did not leave the group"
 stop_writer
 
@@ -112,6 +131,7 @@ count=$(cat "$WORK"/acked[123] | wc -l)
 for phase in 1 2 3; do
   check_acked "$WORK/acked$phase" "${stay[0]}"
 done
-say "ok: 3 -> 5 -> 3 (leader $leader left) -> refused 3 -> 1 -> $dead replaced by m6; $count acknowledged writes" \
+say "ok: 3 -> 5 -> 3 (leader $leader left) -> refused 3 -> 1 -> $back back -> $dead replaced by m6;" \
+  "$count acknowledged writes" \
   "all readable; longest time without a successful write: $(longest_gap "$WORK/acked1")s growing," \
   "$(longest_gap "$WORK/acked2")s shrinking, $(longest_gap "$WORK/acked3")s replacing a dead member"

@@ -88,13 +88,22 @@ json changes_json(const NodeChanges& node)
 
 } // namespace
 
-std::string status_json(const std::string& cluster, bool ok, const std::vector<NodeStatus>& nodes)
+std::string status_json(const std::string& cluster, bool ok, const std::vector<NodeStatus>& nodes,
+                        const std::vector<OutsideMember>& outside)
 {
   json list = json::array();
   for (const auto& node : nodes) {
     list.push_back(node_json(node));
   }
-  return text({{"command", "status"}, {"cluster", cluster}, {"ok", ok}, {"nodes", list}});
+  json members = json::array();
+  for (const auto& member : outside) {
+    members.push_back({{"service", member.service},
+                       {"name", member.name},
+                       {"address", string_or_null(member.address)},
+                       {"state", member.state}});
+  }
+  return text(
+      {{"command", "status"}, {"cluster", cluster}, {"ok", ok}, {"nodes", list}, {"members_outside", members}});
 }
 
 std::string dry_run_json(const std::string& cluster, bool ok, const std::vector<NodeChanges>& nodes)

@@ -72,8 +72,19 @@ struct NodeChanges {
   std::vector<std::string> restart;
 };
 
-/// `status --json`: {"command", "cluster", "ok", "nodes": [...]}.
-std::string status_json(const std::string& cluster, bool ok, const std::vector<NodeStatus>& nodes);
+/// A member of a group with MEMBERS that no node of the inventory is: "leaving" (the group
+/// still counts it: the next deploy removes it) or "removed" (a deploy took it out of the
+/// group; its data is still on it).
+struct OutsideMember {
+  std::string service;
+  std::string name;
+  std::string address;
+  std::string state;
+};
+
+/// `status --json`: {"command", "cluster", "ok", "nodes": [...], "members_outside": [...]}.
+std::string status_json(const std::string& cluster, bool ok, const std::vector<NodeStatus>& nodes,
+                        const std::vector<OutsideMember>& outside);
 
 /// `deploy --dry-run --json`: {"command", "dry_run", "cluster", "ok", "nodes": [...]}.
 std::string dry_run_json(const std::string& cluster, bool ok, const std::vector<NodeChanges>& nodes);

@@ -254,12 +254,16 @@ std::map<std::string, MemberChanges> plan_member_changes(Cluster& cluster, const
   return membership;
 }
 
-Result<void> announce_join(Cluster& cluster, const Service& service, const NodeSlot& joining,
-                           const ClusterChanges& work)
+Result<void> announce_join(Cluster& cluster, const Service& service, NodeSlot& joining, const ClusterChanges& work)
 {
   NodeSlot* member = member_slot(cluster, service, work, joining.node->name);
   if (!member) {
     return fail("no member of " + service.name + "'s group is reachable to announce " + joining.node->name);
+  }
+  CD_TRY(aside, joining.ops->set_aside_data(service.name));
+  if (!aside->empty()) {
+    cluster.output().progress(joining.node->name, service.name + ": the data of an earlier membership moved aside to " +
+                                                      *aside + " (kept)");
   }
   return run_member_hook(cluster, *member, service, service.join, "JOIN",
                          Member{joining.node->name, joining.node->address});
@@ -299,6 +303,9 @@ bool run_leaves(Cluster& cluster, const std::map<std::string, MemberChanges>& me
       if (!whole) {
         ok = false;
         break;
+      }
+      if (member.name != "-") {
+        record_removed(cluster.plan(), service, member).value_or_throw(1);
       }
       if (node_of(cluster.plan(), service, member) == nullptr && cluster.plan().inventory.find(member.name) == nullptr) {
         retire_left(cluster, member);

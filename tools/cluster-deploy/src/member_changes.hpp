@@ -22,9 +22,10 @@ namespace deploy {
 std::map<std::string, MemberChanges> plan_member_changes(Cluster& cluster, const std::vector<const Service*>& services,
                                                          ClusterChanges& work, bool dry_run);
 
-/// Runs JOIN for `joining` on a member of the group that is not joining in this run.
-Result<void> announce_join(Cluster& cluster, const Service& service, const NodeSlot& joining,
-                           const ClusterChanges& work);
+/// Runs JOIN for `joining` on a member of the group that is not joining in this run, after
+/// moving aside what an earlier membership left in its data folder (it would start as the
+/// member the group removed).
+Result<void> announce_join(Cluster& cluster, const Service& service, NodeSlot& joining, const ClusterChanges& work);
 
 /// Runs LEAVE for each member that leaves, one at a time, the leader last, each on a
 /// member that stays: of the groups whose leaves go first (`first`), or of the others.

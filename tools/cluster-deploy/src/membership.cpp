@@ -141,6 +141,34 @@ Result<void> write_member_record(const Plan& plan, const Service& service, const
   return {};
 }
 
+Result<void> record_removed(const Plan& plan, const Service& service, const Member& member)
+{
+  Node node;
+  node.name = member.name;
+  return write_member_record(plan, service, node, MemberRecord{"removed", {member}});
+}
+
+std::vector<Member> removed_members(const Plan& plan, const Service& service)
+{
+  std::vector<Member> removed;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(plan.output_dir / "members" / service.name, ec)) {
+    std::ifstream file(entry.path());
+    std::string key, state;
+    if (!(file >> key >> state) || key != "state" || state != "removed") {
+      continue;
+    }
+    std::stringstream rest;
+    rest << file.rdbuf();
+    auto members = parse_members(rest.str());
+    if (members && !members->empty()) {
+      removed.push_back(members->front());
+    }
+  }
+  std::sort(removed.begin(), removed.end(), [](const Member& a, const Member& b) { return a.name < b.name; });
+  return removed;
+}
+
 std::string with_member(const std::string& hook, const Member& member)
 {
   return replace_all(replace_all(hook, "@member_address@", shell_quote(bare_address(member.address))), "@member@",

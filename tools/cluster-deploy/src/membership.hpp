@@ -65,6 +65,12 @@ std::optional<MemberRecord> read_member_record(const Plan& plan, const Service& 
 Result<void> write_member_record(const Plan& plan, const Service& service, const Node& node,
                                  const MemberRecord& record);
 
+/// A member that left the group through a deploy: its record says "state removed" and names
+/// it, so that status can say where its data was left. A node that joins again gets a
+/// record of its new membership instead.
+Result<void> record_removed(const Plan& plan, const Service& service, const Member& member);
+std::vector<Member> removed_members(const Plan& plan, const Service& service);
+
 /// A member hook (JOIN, LEAVE) with @member@ and @member_address@ of `member`, each one
 /// shell word.
 std::string with_member(const std::string& hook, const Member& member);

@@ -475,6 +475,13 @@ Result<void> NodeOps::clean(const std::vector<std::string>& services, bool purge
   return result ? Result<void>{} : fail(result.error());
 }
 
+Result<std::string> NodeOps::set_aside_data(const std::string& service)
+{
+  CD_TRY(result, run_script("setting aside the data of " + service, remote::set_aside_data, {service}));
+  auto lines = non_empty_lines(result->out);
+  return lines.empty() ? std::string{} : lines.front();
+}
+
 RollbackTarget parse_rollback_target(std::string_view text)
 {
   RollbackTarget target;

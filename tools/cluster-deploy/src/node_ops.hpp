@@ -187,6 +187,9 @@ public:
 
   /// Stops and removes units and releases; data only with `purge_data`.
   Result<void> clean(const std::vector<std::string>& services, bool purge_data);
+  /// Before the node joins `service`'s group: moves data an earlier membership left aside
+  /// (set-aside-data.sh); the path it was moved to, or empty when there was none.
+  Result<std::string> set_aside_data(const std::string& service);
 
   /// Applies a fault (remote/fault.sh) that heals itself after `seconds`; `args`
   /// are addresses (partition; loss after its percent) or unit names (the other kinds).

@@ -1,6 +1,7 @@
 #include "status.hpp"
 
 #include "console.hpp"
+#include "layout.hpp"
 #include "leader.hpp"
 
 #include <algorithm>
@@ -175,39 +176,60 @@ std::vector<NodeStatus> collect_status(Cluster& cluster, const std::vector<const
   return nodes;
 }
 
-/// For each service with MEMBERS: each node's membership, as its group answers; returns a
-/// line for each member of a group that no node of the inventory is ("leaving": the next
-/// deploy removes it).
-std::vector<std::string> add_membership(Cluster& cluster, const std::vector<const Service*>& services,
-                                        std::vector<NodeStatus>& nodes)
+/// For each service with MEMBERS: each node's membership, as its group answers; returns the
+/// members no node of the inventory is: those the group still counts ("leaving": the next
+/// deploy removes them) and those a deploy removed ("removed": their data is still there).
+std::vector<OutsideMember> add_membership(Cluster& cluster, const std::vector<const Service*>& services,
+                                          std::vector<NodeStatus>& nodes)
 {
-  std::vector<std::string> lines;
+  std::vector<OutsideMember> outside;
   for (const Service* service : services) {
     if (service->members.empty()) {
       continue;
     }
     std::string why;
     auto answer = ask_members(cluster, *service, &why);
+    auto members = answer ? answer->second : std::vector<Member>{};
     for (auto& node : nodes) {
       for (auto& status : node.services) {
         if (status.name != service->name) {
           continue;
         }
-        bool in_group = answer && std::any_of(answer->second.begin(), answer->second.end(), [&](const Member& m) {
-                          return node_of(cluster.plan(), *service, m) == cluster.plan().inventory.find(node.name);
-                        });
+        bool in_group = std::any_of(members.begin(), members.end(), [&](const Member& m) {
+          return node_of(cluster.plan(), *service, m) == cluster.plan().inventory.find(node.name);
+        });
         status.membership = !answer ? "unknown" : in_group ? "member" : "joining";
       }
     }
-    for (const auto& member : answer ? answer->second : std::vector<Member>{}) {
+    for (const auto& member : members) {
       if (!node_of(cluster.plan(), *service, member)) {
-        lines.push_back("members: " + member.name + (member.address.empty() ? "" : " (" + member.address + ")") +
-                        " is a member of " + service->name + "'s group and no node of group " + service->group +
-                        ": leaving (the next deploy removes it)\n");
+        outside.push_back({service->name, member.name, member.address, "leaving"});
+      }
+    }
+    for (const auto& member : removed_members(cluster.plan(), *service)) {
+      bool counted = std::find(members.begin(), members.end(), member) != members.end();
+      if (!counted && !node_of(cluster.plan(), *service, member)) {
+        outside.push_back({service->name, member.name, member.address, "removed"});
       }
     }
   }
-  return lines;
+  return outside;
+}
+
+/// The table's lines for the members no node of the inventory is.
+std::string outside_lines(const Plan& plan, const std::vector<OutsideMember>& outside)
+{
+  std::string text;
+  for (const auto& member : outside) {
+    const Service& service = *plan.find_service(member.service);
+    text += "members: " + member.name + (member.address.empty() ? "" : " (" + member.address + ")") +
+            (member.state == "leaving"
+                 ? " is a member of " + service.name + "'s group and no node of group " + service.group +
+                       ": leaving (the next deploy removes it)\n"
+                 : " left " + service.name + "'s group: removed (its data stays there, in " +
+                       NodeLayout{plan.cluster}.data_dir(service.name) + ")\n");
+  }
+  return text;
 }
 
 bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
@@ -215,13 +237,9 @@ bool run_status(Cluster& cluster, const std::vector<const Service*>& services)
   auto nodes = collect_status(cluster, services);
   auto outside = add_membership(cluster, services, nodes);
   bool ok = all_running(nodes);
-  std::string text = cluster.output().format() == Format::json ? status_json(cluster.plan().cluster, ok, nodes)
-                                                               : status_table(cluster.plan().cluster, nodes);
-  if (cluster.output().format() != Format::json) {
-    for (const auto& line : outside) {
-      text += line;
-    }
-  }
+  std::string text = cluster.output().format() == Format::json
+                         ? status_json(cluster.plan().cluster, ok, nodes, outside)
+                         : status_table(cluster.plan().cluster, nodes) + outside_lines(cluster.plan(), outside);
   print_out(text);
   std::fflush(stdout);
   return ok;

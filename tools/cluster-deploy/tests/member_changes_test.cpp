@@ -2,6 +2,8 @@
 // JOIN, LEAVE, TRANSFER, LEADER, QUORUM) answer from one model of the group: the order of
 // joins, leaves and starts, and the refusals before anything changes.
 #include "deploy.hpp"
+#include "membership.hpp"
+#include "status.hpp"
 #include "fake_cluster.hpp"
 
 #include <catch2/catch.hpp>
@@ -153,6 +155,29 @@ TEST_CASE("members leave one at a time, the leader last, after handing leadershi
   CHECK(scenario.group.leader == "s2");
   CHECK(scenario.fakes.nodes["s1"].cleaned); // retired where it can be reached
   CHECK_FALSE(scenario.fakes.nodes["s1"].data_purged);
+  auto plan = scenario.plan("s2:10.0.0.2\ns3:10.0.0.3\ns5:10.0.0.5\n");
+  CHECK(deploy::removed_members(plan, plan.services[0]) ==
+        std::vector<deploy::Member>{{"s1", "10.0.0.1"}, {"s4", "10.0.0.4"}});
+
+  SECTION("status shows the removed members, and a member the group still counts that the inventory lost")
+  {
+    scenario.group.members.emplace_back("s6", "10.0.0.6");
+    deploy::testing::FakeRun run(plan, scenario.fakes, deploy::testing::everything(plan).nodes, Format::json);
+    auto json = deploy::testing::capture_stdout([&] { run_status(run.cluster, deploy::testing::everything(plan).services); });
+    std::erase_if(json, [](char c) { return c == ' ' || c == '\n'; });
+    CHECK_THAT(json, Catch::Contains(R"("members_outside":[{"service":"db","name":"s6","address":"10.0.0.6",)"
+                                     R"("state":"leaving"},{"service":"db","name":"s1","address":"10.0.0.1",)"
+                                     R"("state":"removed"},{"service":"db","name":"s4","address":"10.0.0.4",)"
+                                     R"("state":"removed"}])"));
+  }
+  SECTION("a removed member that comes back joins with its old data moved aside first")
+  {
+    Output output(Color::never);
+    REQUIRE(scenario.deploy(scenario.plan("s2:10.0.0.2\ns3:10.0.0.3\ns4:10.0.0.4\ns5:10.0.0.5\n"), output));
+    CHECK(steps(scenario.fakes.order) == std::vector<std::string>{"JOIN s4", "s4 start"});
+    CHECK(scenario.fakes.nodes["s4"].set_aside == std::vector<std::string>{"db"});
+    CHECK(deploy::removed_members(plan, plan.services[0]) == std::vector<deploy::Member>{{"s1", "10.0.0.1"}});
+  }
 }
 
 TEST_CASE("a replacement adds the new member first while the group is whole")
