@@ -73,6 +73,10 @@ mapfile -t gone < <(printf '%s\n' m1 m2 m3 m4 m5 | grep -vxF -f <(printf '%s\n' 
 stop_writer
 start_writer "$WORK/acked2" "${stay[0]}" "${stay[1]}"
 plan=$(inventory three-again "${stay[@]}")
+# As the deploy target does: the local cluster's `up` with the new inventory first (its SSH
+# client files still reach the nodes that left it, so that the deploy can retire them).
+"$tool" up --inventory "$WORK/inv-three-again" --out "$lc" --helper "$CLUSTER_DEPLOY" >/dev/null 2>&1 ||
+  fail "local-cluster up with ${stay[*]} failed"
 run_helper 0 "$WORK/status.log" status --plan "$plan" # before the deploy: who stays, who leaves
 for node in "${gone[@]}"; do
   grep -q "^members: $node (.*) is a member of etcd's group and no node of group servers: leaving" "$WORK/status.log" ||

@@ -2,8 +2,12 @@
 # local-cluster: the SSH client files and asking nodes whether they are up.
 # Sourced by local-cluster (beside it); uses its conventions and messages. See docs/local-cluster.md.
 
+# Writes ssh_config, known_hosts and nodes.txt for the inventory's nodes into $1. A node that
+# still runs but has left the inventory gets ssh_config and known_hosts entries too (not in
+# nodes.txt): a deploy can then retire what it had deployed there, as on a real network,
+# where a machine taken out of servers.txt is still reachable.
 write_client_files() {
-    local out=$1 i name addr key
+    local out=$1 i name dir
     mkdir -p "$out"
     out=$(cd "$out" && pwd)
     install -m 0600 "$DEPLOY_KEY" "$out/id_ed25519"
@@ -13,11 +17,27 @@ write_client_files() {
     : >"$out/nodes.txt.tmp"
     for i in "${!NODE_NAMES[@]}"; do
         name=${NODE_NAMES[$i]}
-        addr=${NODE_ADDRS[$i]}
-        for key in "$(node_dir "$name")"/disk/upper/etc/ssh/ssh_host_*_key.pub; do
-            [[ -f $key ]] && awk -v h="$addr,$name" '{ print h, $1, $2 }' "$key" >>"$out/known_hosts.tmp"
-        done
-        cat >>"$out/ssh_config.tmp" <<EOF
+        client_entry "$out" "$name" "${NODE_ADDRS[$i]}"
+        printf '%s %s %s\n' "$name" "${NODE_ADDRS[$i]}" "${NODE_GROUPS[$i]}" >>"$out/nodes.txt.tmp"
+    done
+    for dir in "$NODES_DIR"/*/; do
+        name=$(basename "$dir")
+        if [[ " ${NODE_NAMES[*]} " != *" $name "* && -f $dir/address ]] && node_running "$name"; then
+            client_entry "$out" "$name" "$(<"$dir/address")"
+        fi
+    done
+    mv -f "$out/known_hosts.tmp" "$out/known_hosts"
+    mv -f "$out/ssh_config.tmp" "$out/ssh_config"
+    mv -f "$out/nodes.txt.tmp" "$out/nodes.txt"
+}
+
+# One node's host keys and Host entry, appended to the files write_client_files is writing.
+client_entry() {
+    local out=$1 name=$2 addr=$3 key
+    for key in "$(node_dir "$name")"/disk/upper/etc/ssh/ssh_host_*_key.pub; do
+        [[ -f $key ]] && awk -v h="$addr,$name" '{ print h, $1, $2 }' "$key" >>"$out/known_hosts.tmp"
+    done
+    cat >>"$out/ssh_config.tmp" <<EOF
 Host $name $addr
     HostName $addr
     User deploy
@@ -30,11 +50,6 @@ Host $name $addr
     ConnectTimeout 5
 
 EOF
-        printf '%s %s %s\n' "$name" "$addr" "${NODE_GROUPS[$i]}" >>"$out/nodes.txt.tmp"
-    done
-    mv -f "$out/known_hosts.tmp" "$out/known_hosts"
-    mv -f "$out/ssh_config.tmp" "$out/ssh_config"
-    mv -f "$out/nodes.txt.tmp" "$out/nodes.txt"
 }
 
 # Asks one node for its systemd state over SSH, writes "state" or "ssh: <error>" to FILE.
