@@ -20,15 +20,31 @@ std::string leader_name(Cluster& cluster, const Service& service)
   return leader ? *leader : "";
 }
 
+/// The members in the inventory's order (those no inventory node is last, as answered): the
+/// order a founding record has, so that a record written again (a new build tree) renders the
+/// same configs and restarts no member.
+std::vector<Member> in_inventory_order(const Plan& plan, const Service& service, std::vector<Member> members)
+{
+  auto rank = [&](const Member& member) {
+    auto group = plan.inventory.group(service.group);
+    const Node* node = node_of(plan, service, member);
+    return static_cast<std::size_t>(std::find(group.begin(), group.end(), node) - group.begin());
+  };
+  std::stable_sort(members.begin(), members.end(), [&](const Member& a, const Member& b) { return rank(a) < rank(b); });
+  return members;
+}
+
 /// Records whom each joining node joins with, and a member without a record (deployed before
-/// its group had member hooks) as one of the group as it is; renders their releases again.
+/// its group had member hooks, or by another build tree) as one of the group as it is;
+/// renders their releases again.
 void prepare_records(Cluster& cluster, const Service& service, const MemberChanges& changes, ClusterChanges& work)
 {
   ProgramCache cache;
+  const auto group = in_inventory_order(cluster.plan(), service, changes.members);
   for (const auto& member : changes.members) {
     const Node* node = node_of(cluster.plan(), service, member);
     if (node && !read_member_record(cluster.plan(), service, *node)) {
-      write_member_record(cluster.plan(), service, *node, {"new", changes.members}).value_or_throw(1);
+      write_member_record(cluster.plan(), service, *node, {"new", group}).value_or_throw(1);
       if (work.count(node->name) != 0) {
         work[node->name].release = render_node(cluster.plan(), *node, cache).value_or_throw();
       }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 
 using namespace deploy;
 using deploy::testing::FakeCluster;
@@ -72,11 +73,13 @@ struct Scenario {
   Plan plan(const std::string& servers, const std::string& extra = hooks)
   {
     deploy::testing::write_inventory(dir, servers, "");
+    std::ofstream(dir / "db.conf.in") << "state=@member_state@\ncluster=@members:{name}={address}@\n";
     std::string xml = "<plan version='1' cluster='demo' inventory='" + (dir / "inv").string() + "' output='" +
                       (dir / "out").string() +
                       "'><ssh config='' known-hosts='' host-key-policy='strict' parallel='4'/>"
                       "<service name='db' group='servers' serial='1' bootstrap='true'><program>" +
-                      (dir / "db").string() + "</program><health kind='http' port='2379' path='/health'/>" + extra +
+                      (dir / "db").string() + "</program><config template='" + (dir / "db.conf.in").string() +
+                      "' name='db.conf'/><health kind='http' port='2379' path='/health'/>" + extra +
                       "</service></plan>";
     return deploy::testing::plan_with_inventory(xml, dir / "inv");
   }
@@ -225,4 +228,19 @@ TEST_CASE("a member to add without JOIN is refused before any node changes")
   auto plan = scenario.plan(three + "s4:10.0.0.4\n", "<quorum command='group-check'/><members command='list-members'/>");
   CHECK_THROWS_WITH(scenario.deploy(plan, output), Catch::Contains("JOIN"));
   CHECK(steps(scenario.fakes.order).empty());
+}
+
+TEST_CASE("members whose records are lost (a new build tree) get them again, and no member restarts")
+{
+  Scenario scenario("members-records-lost");
+  founded(scenario, "s1");
+  std::filesystem::remove_all(scenario.dir / "out" / "members");
+  scenario.group.members = {{"s3", "10.0.0.3"}, {"s1", "10.0.0.1"}, {"s2", "10.0.0.2"}}; // the group's own order
+  Output output(Color::never);
+  REQUIRE(scenario.deploy(scenario.plan(three), output));
+  CHECK(steps(scenario.fakes.order).empty());
+  std::ifstream record(scenario.dir / "out" / "members" / "db" / "s3");
+  std::stringstream text;
+  text << record.rdbuf();
+  CHECK(text.str() == "state new\ns1 10.0.0.1\ns2 10.0.0.2\ns3 10.0.0.3\n");
 }
