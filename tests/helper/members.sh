@@ -64,6 +64,8 @@ sleep 2
 plan=$(inventory five m1 m2 m3 m4 m5)
 run_helper 0 "$WORK/out.log" deploy --plan "$plan"
 grep -q "m4: etcd: joins the group" "$WORK/out.log" || fail "the deploy did not say m4 joins"
+on_node m4 "sudo journalctl -q -t cluster-deploy-members | grep -q 'member etcd m4 joined'" ||
+  fail "m4's journal does not say it joined"
 members_are m1 m1 m2 m3 m4 m5 || fail "after 3 -> 5 the members are not m1-m5"
 [[ $(summary_action "$WORK/out.log" m1 etcd) == unchanged ]] || fail "a founding member was restarted by the scale-out"
 
@@ -89,6 +91,9 @@ grep -q "etcd: leadership moved here from $leader, which leaves" "$WORK/in.log" 
   fail "leadership was not moved away (TRANSFER) before the leader $leader left"
 for node in "${gone[@]}"; do
   grep -qE "^$node +etcd +left the group +ok" "$WORK/in.log" || fail "$node did not leave the group"
+  # Where the evidence of a failed test finds it: the journal of the member LEAVE ran on.
+  on_node "${stay[0]}" "sudo journalctl -q -t cluster-deploy-members | grep -q 'member etcd $node left'" ||
+    fail "${stay[0]}'s journal does not say $node left"
   on_node "$node" "! systemctl is-active -q members-etcd.service" || fail "$node still runs etcd after it left"
   on_node "$node" "sudo test -d /var/lib/members/etcd/member" || fail "$node's data folder is gone"
 done

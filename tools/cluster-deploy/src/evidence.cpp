@@ -217,6 +217,7 @@ void find_faults_and_events(Evidence& evidence)
 {
   static const std::regex fault_line(R"(^fault (\S+) (\S+)(?: for \d+s)?: ?(.*)$)");
   static const std::regex healed_line(R"(^healed (\S+) (\S+)$)");
+  static const std::regex member_line(R"(^member (\S+) (\S+) (joined|left)$)");
   const std::string tag = "cluster-deploy-" + evidence.cluster;
   for (const auto& node : evidence.nodes) {
     std::map<std::string, std::size_t> open; // fault id -> index in evidence.faults
@@ -238,6 +239,8 @@ void find_faults_and_events(Evidence& evidence)
         } else { // applied before the window began
           evidence.faults.push_back({node.name, m[1], m[2], "(on before the window)", evidence.since, e.time});
         }
+      } else if (e.ident == tag && std::regex_match(e.message, m, member_line)) {
+        evidence.events.push_back({e.time, node.name, m[1], "member " + m[2].str() + " " + m[3].str(), e.message});
       } else if (std::string what = e.ident == "systemd" || e.ident == "systemd-coredump" ? service_event(e) : "";
                  !what.empty()) {
         evidence.events.push_back({e.time, node.name, e.unit, what, e.message});

@@ -54,7 +54,8 @@ struct ServiceEvent {
   double time = 0;
   std::string node;
   std::string unit;
-  std::string what; ///< started, stopped, crashed, failed, restarting, core dump
+  std::string what; ///< started, stopped, crashed, failed, restarting, core dump, became leader,
+                    ///< member <name> joined|left (the group's change; `unit` is the service)
   std::string line; ///< the journal line it comes from
 };
 

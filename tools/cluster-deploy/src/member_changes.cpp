@@ -323,6 +323,7 @@ bool run_leaves(Cluster& cluster, const std::map<std::string, MemberChanges>& me
       if (member.name != "-") {
         record_removed(cluster.plan(), service, member).value_or_throw(1);
       }
+      (void)slot->ops->note_member(service.name, shown, "left"); // evidence only: a failure changes nothing
       if (node_of(cluster.plan(), service, member) == nullptr && cluster.plan().inventory.find(member.name) == nullptr) {
         retire_left(cluster, member);
       }

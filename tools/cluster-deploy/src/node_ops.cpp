@@ -482,6 +482,12 @@ Result<std::string> NodeOps::set_aside_data(const std::string& service)
   return lines.empty() ? std::string{} : lines.front();
 }
 
+Result<void> NodeOps::note_member(const std::string& service, const std::string& member, const std::string& what)
+{
+  auto result = run_script("noting that " + member + " " + what, remote::member_event, {service, member, what});
+  return result ? Result<void>{} : fail(result.error());
+}
+
 RollbackTarget parse_rollback_target(std::string_view text)
 {
   RollbackTarget target;

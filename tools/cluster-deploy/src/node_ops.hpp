@@ -190,6 +190,9 @@ public:
   /// Before the node joins `service`'s group: moves data an earlier membership left aside
   /// (set-aside-data.sh); the path it was moved to, or empty when there was none.
   Result<std::string> set_aside_data(const std::string& service);
+  /// Leaves "member <service> <member> joined|left" in the node's journal (member-event.sh),
+  /// for the evidence of a failed test.
+  Result<void> note_member(const std::string& service, const std::string& member, const std::string& what);
 
   /// Applies a fault (remote/fault.sh) that heals itself after `seconds`; `args`
   /// are addresses (partition; loss after its percent) or unit names (the other kinds).

@@ -500,6 +500,7 @@ bool join_one_at_a_time(Rollout& r, const Service& service, const std::vector<No
       r.cluster.mark_failed(slot, service.name, "join", announced.error(), 0);
     } else if (run_batch(r, service, {&slot}).empty()) {
       r.changes[slot.node->name].joins.erase(service.name); // a member now: may run the next JOIN
+      (void)slot.ops->note_member(service.name, slot.node->name, "joined"); // evidence only
       continue;
     }
     std::vector<NodeSlot*> rest(joining.begin() + static_cast<long>(i) + 1, joining.end());

@@ -86,7 +86,10 @@ std::string node_row(const Evidence& ev, const NodeEvidence& node, const Scale& 
   }
   for (const auto& e : ev.events) {
     if (e.node == node.name) {
-      std::string cls = e.what == "core dump" ? "core" : e.what == "became leader" ? "leader" : e.what;
+      std::string cls = e.what == "core dump"          ? "core"
+                        : e.what == "became leader"    ? "leader"
+                        : e.what.starts_with("member ") ? "member"
+                                                        : e.what;
       html += mark(scale, "event " + cls, e.time, std::nullopt, "", iso_time(e.time) + " " + e.unit + ": " + e.line);
     }
   }
@@ -154,6 +157,7 @@ h1 { font-size: 18px; margin: 0 0 4px; }
 .event { position: absolute; bottom: 2px; width: 6px; height: 9px; margin-left: -3px; cursor: pointer; }
 .event.started { background: #2e8b57; } .event.stopped { background: #777; } .event.restarting { background: #1e90ff; }
 .event.crashed, .event.failed, .event.core { background: #000; }
+.event.member { background: #9932cc; }
 .event.leader { background: #ffd700; border: 1px solid #8a6d00; bottom: 14px; border-radius: 50%; }
 .logerr { position: absolute; bottom: 12px; width: 2px; height: 6px; background: #c71585; cursor: pointer; }
 .op { position: absolute; top: 8px; height: 12px; min-width: 2px; cursor: pointer; }
@@ -193,7 +197,7 @@ std::string timeline_html(const Evidence& ev)
       "<span><i style=\"background:#d9534f\"></i>partition</span><span><i style=\"background:#f0ad4e\"></i>pause</span>"
       "<span><i style=\"background:#a05a00\"></i>stop</span><span><i style=\"background:#8b0000\"></i>kill</span>"
       "<span><i style=\"background:#2e8b57\"></i>started</span><span><i style=\"background:#777\"></i>stopped</span>"
-      "<span><i style=\"background:#000\"></i>crashed</span><span><i style=\"background:#ffd700\"></i>became leader</span><span><i style=\"background:#c71585\"></i>error line</span>"
+      "<span><i style=\"background:#000\"></i>crashed</span><span><i style=\"background:#ffd700\"></i>became leader</span><span><i style=\"background:#9932cc\"></i>member joined/left</span><span><i style=\"background:#c71585\"></i>error line</span>"
       "<span><i style=\"background:#5cb85c\"></i>client ok</span><span><i style=\"background:#999\"></i>unknown</span>"
       "</div>\n<div id=\"timeline\">\n" +
       axis(ev, scale);

@@ -131,6 +131,26 @@ TEST_CASE("evidence: systemd's lines and a Raft library's become service events"
   CHECK(seen == std::vector<std::string>{"server1 started", "server1 crashed", "server2 became leader"});
 }
 
+TEST_CASE("evidence: a member that joined or left its group is an event of the node that said so")
+{
+  Evidence ev;
+  ev.cluster = "demo";
+  ev.nodes.resize(1);
+  ev.nodes[0].name = "server2";
+  parse_node_evidence(node_output({fault_line("1796328003000000", "member db server4 left"),
+                                   fault_line("1796328005000000", "member db server5 joined"),
+                                   fault_line("1796328006000000", "member db server5 was here")}),
+                      1 << 20, ev.nodes[0]);
+  find_faults_and_events(ev);
+  REQUIRE(ev.events.size() == 2);
+  CHECK(ev.events[0].what == "member server4 left");
+  CHECK(ev.events[0].unit == "db");
+  CHECK(ev.events[1].what == "member server5 joined");
+  CHECK(ev.events[1].time == Approx(1796328005.0));
+  CHECK(ev.faults.empty());
+  CHECK_THAT(timeline_html(ev), Catch::Contains("event member"));
+}
+
 TEST_CASE("evidence: the summary names the test, the result, the faults and where to look")
 {
   Evidence ev = two_nodes();

@@ -290,6 +290,8 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
   } else if (script == "collect.sh") {
     m_node.collect_requests.push_back(args);
     ok.out = m_node.collect_output;
+  } else if (script == "member-event.sh") { // cluster service member what
+    m_node.member_events.push_back(args.at(2) + " " + args.at(3));
   } else if (script == "set-aside-data.sh") { // cluster service
     if (m_node.cleaned && !m_node.data_purged) { // a member that was retired comes back
       ok.out = "/var/lib/" + args.at(0) + "/" + args.at(1) + ".left-20261205T120000Z\n";

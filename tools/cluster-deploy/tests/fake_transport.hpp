@@ -43,6 +43,7 @@ struct FakeNode {
   std::vector<std::string> lock_holders;                  ///< who took the lock, per lock.sh
   bool cleaned = false;                                   ///< clean.sh ran
   bool data_purged = false;                               ///< clean.sh ran with purge
+  std::vector<std::string> member_events;                 ///< "<member> joined|left" per member-event.sh
   std::vector<std::string> set_aside;                     ///< services whose data set-aside-data.sh moved (after a clean)
   std::vector<std::string> commands;                      ///< every script run, by name ("state.sh", ...)
   int activate_fails = 0;                                 ///< activate.sh exits 1 after doing its work, this many times

@@ -142,6 +142,7 @@ TEST_CASE("new members join one at a time, each started before the next is annou
   REQUIRE(scenario.deploy(scenario.plan(three + "s4:10.0.0.4\ns5:10.0.0.5\n"), output));
   CHECK(steps(scenario.fakes.order) == std::vector<std::string>{"JOIN s4", "s4 start", "JOIN s5", "s5 start"});
   CHECK(names(scenario.group) == std::vector<std::string>{"s1", "s2", "s3", "s4", "s5"});
+  CHECK(scenario.fakes.nodes["s4"].member_events == std::vector<std::string>{"s4 joined"}); // for the evidence
 }
 
 TEST_CASE("members leave one at a time, the leader last, after handing leadership to one that stays")
@@ -156,6 +157,7 @@ TEST_CASE("members leave one at a time, the leader last, after handing leadershi
   CHECK(steps(scenario.fakes.order) == std::vector<std::string>{"LEAVE s4", "TRANSFER s1 s2", "LEAVE s1"});
   CHECK(names(scenario.group) == std::vector<std::string>{"s2", "s3", "s5"});
   CHECK(scenario.group.leader == "s2");
+  CHECK(scenario.fakes.nodes["s2"].member_events == std::vector<std::string>{"s4 left", "s1 left"});
   CHECK(scenario.fakes.nodes["s1"].cleaned); // retired where it can be reached
   CHECK_FALSE(scenario.fakes.nodes["s1"].data_purged);
   auto plan = scenario.plan("s2:10.0.0.2\ns3:10.0.0.3\ns5:10.0.0.5\n");
