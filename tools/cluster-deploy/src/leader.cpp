@@ -1,8 +1,11 @@
 #include "leader.hpp"
 
+#include "interrupt.hpp"
 #include "render.hpp"
 
+#include <chrono>
 #include <functional>
+#include <thread>
 
 namespace deploy {
 namespace {
@@ -87,6 +90,36 @@ Result<std::string> query_leader_name(Cluster& cluster, const Service& service)
     return trimmed_first_line(out).empty() ? Result<void>(fail("the LEADER query printed nothing")) : Result<void>{};
   }));
   return trimmed_first_line(answer->second);
+}
+
+Result<void> check_quorum(Cluster& cluster, const Service& service, Seconds wait)
+{
+  if (service.quorum.empty()) {
+    return {};
+  }
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  std::string last = "no healthy node of group " + service.group + " to ask";
+  while (true) {
+    for (auto& slot : cluster.slots()) {
+      if (slot.node->group != service.group || !slot.alive()) {
+        continue;
+      }
+      CD_TRY(command, expand_command(service.quorum, cluster.plan(), *slot.node, service,
+                                     "service " + service.name + " QUORUM"));
+      auto result = slot.ops->run_as_service_user(*command, Seconds{30});
+      if (result && result->succeeded()) {
+        return {};
+      }
+      auto why = result ? result->err.substr(0, result->err.find('\n')) : result.error();
+      last = slot.node->name + ": QUORUM check exited " + (result ? std::to_string(result->exit_status) : "-") +
+             (why.empty() ? "" : ": " + why);
+      break; // the first reachable node answers for the group
+    }
+    if (std::chrono::steady_clock::now() >= deadline || interrupted()) {
+      return fail(wait.count() == 0 ? last : last + " (waited " + std::to_string(wait.count()) + "s)");
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 std::optional<std::pair<std::string, std::vector<Member>>> ask_members(Cluster& cluster, const Service& service,

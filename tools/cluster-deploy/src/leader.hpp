@@ -1,5 +1,5 @@
-// What a service's group says of itself, asked on one of its nodes: who leads it (LEADER)
-// and who its members are (MEMBERS).
+// What a service's group says of itself, asked on one of its nodes: who leads it (LEADER),
+// whether it is whole (QUORUM) and who its members are (MEMBERS).
 #pragma once
 
 #include "cluster.hpp"
@@ -26,6 +26,11 @@ Result<const Node*> query_leader(Cluster& cluster, const Service& service);
 /// The LEADER query's answer as printed (first line, trimmed), from the first node of the
 /// group that answers: also a leader no node of the inventory is (a member leaving it).
 Result<std::string> query_leader_name(Cluster& cluster, const Service& service);
+
+/// The group's QUORUM check (is every member up and caught up?) on its first reachable node:
+/// passes when it exits 0, or when the service has none; else says why. With `wait`, tried
+/// every second until it passes or that long has gone by (or the run is interrupted).
+Result<void> check_quorum(Cluster& cluster, const Service& service, Seconds wait = Seconds{0});
 
 /// Asks MEMBERS on the group's nodes: the first that answers, and its answer. nullopt
 /// (and *why) when none does.

@@ -148,19 +148,6 @@ Result<void> run_member_hook_once(NodeSlot& slot, const Plan& plan, const Servic
   return {};
 }
 
-/// The group's QUORUM check, once, on a member: is every member up and caught up?
-bool group_whole(Cluster& cluster, const Service& service, const ClusterChanges& work)
-{
-  NodeSlot* member = member_slot(cluster, service, work, "");
-  if (!member || service.quorum.empty()) {
-    return member != nullptr;
-  }
-  auto command = expand_command(service.quorum, cluster.plan(), *member->node, service, "service " + service.name +
-                                                                                            " QUORUM");
-  auto result = command ? member->ops->run_as_service_user(*command, Seconds{30}) : Result<ExecResult>(fail(""));
-  return result && result->succeeded();
-}
-
 /// A member hook, tried again for at most 60 s while it fails: a group refuses a change for a
 /// while after the last one (etcd: "unhealthy cluster" until its members have been connected
 /// for 5 s, and while a member restarts).
@@ -250,7 +237,7 @@ std::map<std::string, MemberChanges> plan_member_changes(Cluster& cluster, const
                     .value_or_throw();
     }
     changes.asked = answer->first;
-    if (!changes.leaves.empty() && !group_whole(cluster, *service, work)) {
+    if (!changes.leaves.empty() && !check_quorum(cluster, *service)) {
       changes.leaves_first = true;
       cluster.output().progress(changes.asked, service->name + ": the group is not whole: the members that leave "
                                                                "go first, then the new ones join");
@@ -308,12 +295,7 @@ bool run_leaves(Cluster& cluster, const std::map<std::string, MemberChanges>& me
       }
       // The next change (or the end of the deploy) waits until the group is whole again (a
       // leader that left: until the others have elected one), for at most 60 s.
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-      bool whole = group_whole(cluster, service, none);
-      while (!whole && std::chrono::steady_clock::now() < deadline && !interrupted()) {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        whole = group_whole(cluster, service, none);
-      }
+      bool whole = check_quorum(cluster, service, Seconds{60}).ok();
       cluster.output().add(SummaryRow{shown, service.name, "left the group", whole,
                                       whole ? "" : "the group is not whole 60 s after (QUORUM)", seconds_since(start)});
       if (!whole) {

@@ -352,30 +352,7 @@ std::vector<NodeSlot*> run_on(Rollout& r, const Service& service, const std::vec
 /// it passes or the health timeout ends.
 Result<void> quorum_gate(Rollout& r, const Service& service)
 {
-  if (service.quorum.empty()) {
-    return {};
-  }
-  auto deadline = Clock::now() + r.health.timeout;
-  std::string last = "no healthy node of group " + service.group + " to ask";
-  do {
-    for (auto& slot : r.cluster.slots()) {
-      if (slot.node->group != service.group || !slot.alive()) {
-        continue;
-      }
-      CD_TRY(command, expand_command(service.quorum, r.cluster.plan(), *slot.node, service,
-                                     "service " + service.name + " QUORUM"));
-      auto result = slot.ops->run_as_service_user(*command, Seconds{30});
-      if (result && result->succeeded()) {
-        return {};
-      }
-      auto why = result ? result->err.substr(0, result->err.find('\n')) : result.error();
-      last = slot.node->name + ": QUORUM check exited " + (result ? std::to_string(result->exit_status) : "-") +
-             (why.empty() ? "" : ": " + why);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-  } while (Clock::now() < deadline);
-  return fail(last + " (waited " + std::to_string(r.health.timeout.count()) + "s)");
+  return check_quorum(r.cluster, service, r.health.timeout);
 }
 
 /// Running instances that must restart, in roll order (the leader last); the others
