@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# clean removes units and releases but keeps the services' data; a deploy after it
+# clean removes units, releases and the node scripts but keeps the services' data; a deploy after it
 # brings the cluster back with the data intact.
 source "$(dirname "$0")/lib.sh"
 require_env
@@ -11,6 +11,7 @@ run_helper 0 "$WORK/clean.log" clean --plan "$CLUSTER_DEPLOY_PLAN"
 while read -r node group; do
   on_node "$node" "test ! -e /opt/$CLUSTER_DEPLOY_NAME && ! ls /etc/systemd/system/$CLUSTER_DEPLOY_NAME-*.service 2>/dev/null" ||
     fail "$node: clean left releases or units behind"
+  on_node "$node" "test ! -e /run/cluster-deploy/scripts" || fail "$node: clean left the node scripts behind"
   on_node "$node" "test -d /var/lib/$CLUSTER_DEPLOY_NAME" || fail "$node: clean removed the data"
 done < <(all_nodes)
 

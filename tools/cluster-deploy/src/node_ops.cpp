@@ -33,6 +33,30 @@ std::vector<std::string> non_empty_lines(const std::string& text)
   return lines;
 }
 
+/// The loader of an installed script (installed_command): runs it when this helper's scripts
+/// are on the node, owned by root; else exits k_scripts_missing, and the helper installs them.
+constexpr int k_scripts_missing = 199;
+const std::string k_loader = "[ -O \"$0\" ] || exit 199; exec sh \"$0\" \"$@\"";
+
+/// The installer (run as root, read from stdin by sh -s): every script into the folder of
+/// their id, through a temporary folder, so that a node has all of them or none.
+std::string installer_text()
+{
+  const std::string dir = installed_scripts_dir();
+  const std::string end = "CLUSTER_DEPLOY_SCRIPT_END_" + scripts_id();
+  std::string text = "set -eu\numask 022\nmkdir -p /run/cluster-deploy/scripts\n"
+                     "for d in /run/cluster-deploy /run/cluster-deploy/scripts; do # root's, no one else may write\n"
+                     "  case $(stat -c '%u %A' \"$d\") in '0 d'????-??-?) ;; *) echo \"$d is not root's alone\" >&2; exit 4 ;; esac\n"
+                     "done\n"
+                     "[ -d " + dir + " ] && exit 0\n"
+                     "tmp=$(mktemp -d /run/cluster-deploy/scripts/.new.XXXXXX)\n";
+  for (const remote::Script* script : remote::all) {
+    text += std::string("cat >\"$tmp/") + script->name + "\" <<'" + end + "'\n" + script->text +
+            (std::string_view(script->text).ends_with("\n") ? "" : "\n") + end + "\n";
+  }
+  return text + "chmod 0755 \"$tmp\"\nmv -T \"$tmp\" " + dir + " 2>/dev/null || rm -rf \"$tmp\"\n";
+}
+
 /// The one exec of a batch: as root, each step in its own sh, as root_command runs one.
 std::string batch_command(const std::vector<std::string>& steps)
 {
@@ -44,7 +68,41 @@ std::string batch_command(const std::vector<std::string>& steps)
                      "sh", "-c", text, "batch.sh"});
 }
 
+/// Whether `result` (of an installed_command, or of a batch of them) says the scripts are missing.
+bool scripts_missing(const ExecResult& result, bool batch)
+{
+  return batch ? result.out.find(std::string(k_batch_marker) + " " + std::to_string(k_scripts_missing)) !=
+                     std::string::npos
+               : result.exit_status == k_scripts_missing;
+}
+
 } // namespace
+
+std::string scripts_id()
+{
+  static const std::string id = [] {
+    std::string all;
+    for (const remote::Script* script : remote::all) {
+      all += std::string(script->name) + '\0' + script->text + '\0';
+    }
+    return sha256_hex(all).substr(0, 16);
+  }();
+  return id;
+}
+
+std::string installed_scripts_dir()
+{
+  return "/run/cluster-deploy/scripts/" + scripts_id();
+}
+
+std::string installed_command(const remote::Script& script, const std::vector<std::string>& args)
+{
+  std::vector<std::string> words = {"sh", "-c", remote::as_root.text, remote::as_root.name, "env",
+                                    "CLUSTER_DEPLOY_RUN=" + run_id(), "sh", "-c", k_loader,
+                                    installed_scripts_dir() + "/" + script.name};
+  words.insert(words.end(), args.begin(), args.end());
+  return shell_join(words);
+}
 
 std::string root_command(const remote::Script& script, const std::vector<std::string>& args, const std::string& unit)
 {
@@ -163,7 +221,11 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
 {
   args.insert(args.begin(), m_layout.cluster);
   StepLog step(m_node, what);
-  auto result = m_transport.exec(root_command(script, args, unit), input, timeout);
+  // A transient unit gets the script's text. So does unlock.sh: it is a run's last call, and
+  // after clean.sh (which removes the installed scripts) it must not install them again.
+  const bool send_text = !unit.empty() || &script == &remote::unlock;
+  auto result = send_text ? m_transport.exec(root_command(script, args, unit), input, timeout)
+                          : exec_installed(installed_command(script, args), input, timeout);
   if (!result) {
     step.result(result.error());
     return fail(m_node + ": " + what + ": " + result.error());
@@ -179,10 +241,28 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
   return result;
 }
 
+Result<ExecResult> NodeOps::exec_installed(const std::string& command, std::string_view input, Seconds timeout,
+                                           bool batch)
+{
+  auto result = m_transport.exec(command, input, timeout);
+  if (!result || !scripts_missing(*result, batch)) {
+    return result;
+  }
+  StepLog step(m_node, "installing the node scripts into " + installed_scripts_dir());
+  auto installed = m_transport.exec(shell_join({"sh", "-c", remote::as_root.text, remote::as_root.name, "sh", "-s"}),
+                                    installer_text(), Seconds{60});
+  if (!installed || !installed->succeeded()) {
+    auto why = !installed ? installed.error() : first_line(installed->err);
+    step.result(why);
+    return fail("installing the node scripts into " + installed_scripts_dir() + ": " + why);
+  }
+  return m_transport.exec(command, input, timeout);
+}
+
 Result<ExecResult> NodeOps::run_as_service_user(const std::string& shell_command, Seconds timeout)
 {
   StepLog step(m_node, "as the service user: " + shell_command);
-  auto result = m_transport.exec(root_command(remote::as_service_user, {m_layout.cluster, shell_command}), {}, timeout);
+  auto result = exec_installed(installed_command(remote::as_service_user, {m_layout.cluster, shell_command}), {}, timeout);
   if (!result) {
     return fail(m_node + ": " + result.error());
   }
@@ -449,8 +529,8 @@ Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
 Result<void> NodeOps::preflight(const NodeRelease& release, const ChangeSet& changes)
 {
   StepLog step(m_node, "preflight");
-  auto result = m_transport.exec(root_command(remote::preflight, {m_layout.cluster, std::to_string(changes.bytes_to_send)}),
-                                 preflight_request(release, changes), Seconds{60});
+  auto result = exec_installed(installed_command(remote::preflight, {m_layout.cluster, std::to_string(changes.bytes_to_send)}),
+                                preflight_request(release, changes), Seconds{60});
   if (!result) {
     return fail(m_node + ": checking the node: " + result.error());
   }
@@ -570,13 +650,14 @@ Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, cons
 {
   std::vector<std::string> lines;
   for (const auto& step : steps) {
-    std::vector<std::string> words = {"sh", "-c", step.script.text, step.script.name, m_layout.cluster};
+    std::vector<std::string> words = {"sh", "-c", k_loader, installed_scripts_dir() + "/" + step.script.name,
+                                      m_layout.cluster};
     words.insert(words.end(), step.args.begin(), step.args.end());
     lines.push_back(shell_join(words));
   }
   StepLog log(m_node, what);
   CD_TRY(result, [&]() -> Result<ExecResult> {
-    auto exec = m_transport.exec(batch_command(lines), {}, timeout);
+    auto exec = exec_installed(batch_command(lines), {}, timeout, true);
     if (!exec) {
       log.result(exec.error());
     }

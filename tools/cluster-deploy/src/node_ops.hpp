@@ -21,6 +21,15 @@ namespace deploy {
 std::string root_command(const remote::Script& script, const std::vector<std::string>& args,
                          const std::string& unit = {});
 
+/// The node scripts are installed on a node once (root's, in /run: gone at reboot, installed
+/// again on demand) into a folder named by their content: scripts_id(), a hash of every one.
+/// A call then names the script instead of sending its text.
+std::string scripts_id();
+std::string installed_scripts_dir();
+/// The command line that runs the installed `script` as root, as root_command would run it;
+/// exits 199 without running anything when the node lacks this helper's scripts.
+std::string installed_command(const remote::Script& script, const std::vector<std::string>& args);
+
 /// Parses remote/state.sh output: lines "current ID", "release ID",
 /// "file SHA  PATH", "unit SHA NAME", "started SERVICE DIGEST".
 RemoteState parse_remote_state(std::string_view text);
@@ -225,8 +234,13 @@ private:
   static void add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services);
   Result<NodeReading> parse_reading(const std::vector<ExecResult>& results, std::size_t first,
                                     const std::vector<std::string>& services);
-  /// Runs `script` with the cluster as $1 and `args` after it.
-  /// With a `unit`, as that transient unit (root_command).
+  /// Runs `command` (installed_command, or a batch of them); when the node lacks this
+  /// helper's scripts, installs them (one round trip) and runs it again.
+  Result<ExecResult> exec_installed(const std::string& command, std::string_view input, Seconds timeout,
+                                    bool batch = false);
+  /// Runs `script` (installed on the node, exec_installed) with the cluster as $1 and `args`
+  /// after it. With a `unit`, as that transient unit, its text sent along (root_command), as
+  /// is unlock.sh's.
   Result<ExecResult> run_script(const std::string& what, const remote::Script& script, std::vector<std::string> args,
                                 std::string_view input = {}, Seconds timeout = Seconds{120},
                                 const std::string& unit = {});

@@ -4,6 +4,8 @@
 // and each starts with remote/prelude.sh (the node's layout and our mark).
 #pragma once
 
+#include <vector>
+
 namespace deploy::remote {
 
 struct Script {

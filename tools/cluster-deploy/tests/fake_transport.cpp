@@ -22,7 +22,8 @@ std::pair<std::string, std::vector<std::string>> script_and_args(const std::stri
     return {command, {}};
   }
   auto args = words.begin() + (words[7] == "detach.sh" ? 12 : 10);
-  return {words[9], std::vector<std::string>(args, words.end())};
+  // installed_command() names the installed script by its path; root_command() by its name.
+  return {std::filesystem::path(words[9]).filename().string(), std::vector<std::string>(args, words.end())};
 }
 
 /// The transient unit a root_command() line runs its script as (detach.sh), or "".
@@ -313,18 +314,26 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
     for (size_t start = 0, end; (end = text.find(k_batch_step_end, start)) != std::string::npos;
          start = end + k_batch_step_end.size()) {
       auto step = split_quoted(text.substr(start, end - start));
-      std::string script = step.at(3);
+      std::string script = std::filesystem::path(step.at(3)).filename().string();
       m_node.commands.push_back(script);
-      auto result = handle(std::vector<std::string>(step.begin() + 4, step.end()), script, {});
+      auto result = m_node.scripts_installed ? handle(std::vector<std::string>(step.begin() + 4, step.end()), script, {})
+                                             : ExecResult{199, "", "", ""};
       all.out += result.out + "\n" + std::string(k_batch_marker) + " " + std::to_string(result.exit_status) + "\n";
       all.err += result.err;
     }
     return all;
   }
+  if (words.size() == 6 && words[3] == "as-root.sh" && words[5] == "-s") { // NodeOps: installing the scripts
+    m_node.installs.push_back(std::string(stdin_data));
+    m_node.scripts_installed = true;
+    return ExecResult{0, "", "", ""};
+  }
   auto [script, args] = script_and_args(command);
   m_node.commands.push_back(script);
   if (auto unit = unit_of_command(command); !unit.empty()) {
     m_node.in_units.push_back(script + " " + unit);
+  } else if (!m_node.scripts_installed && words.size() > 9 && words[8].starts_with("[ -O")) {
+    return ExecResult{199, "", "", ""}; // the loader finds no installed script
   }
   return handle(args, script, stdin_data);
 }

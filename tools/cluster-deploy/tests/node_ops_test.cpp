@@ -16,6 +16,37 @@ TEST_CASE("root_command passes arguments as single words")
   CHECK(words[11] == "a b");
 }
 
+TEST_CASE("installed_command names the installed script and passes arguments as single words")
+{
+  auto words = testing::split_quoted(installed_command(remote::current, {";touch /tmp/x", "a b"}));
+  REQUIRE(words.size() == 12);
+  CHECK(words[5] == "CLUSTER_DEPLOY_RUN=" + run_id());
+  CHECK(words[9] == installed_scripts_dir() + "/current.sh"); // $0 of the script: named in its errors
+  CHECK(installed_scripts_dir() == "/run/cluster-deploy/scripts/" + scripts_id());
+  CHECK(words[10] == ";touch /tmp/x");
+  CHECK(words[11] == "a b");
+  CHECK(installed_command(remote::state, {"c"}).find(remote::state.text) == std::string::npos); // no text sent
+}
+
+TEST_CASE("a node without this helper's scripts gets them once, then every call names them")
+{
+  testing::FakeNode node;
+  node.scripts_installed = false;
+  testing::FakeTransport transport(node);
+  NodeOps ops(transport, "n1", NodeLayout{"demo"});
+  REQUIRE(ops.systemctl("restart", "db"));       // the loader says 199: install, then again
+  REQUIRE(ops.unit_state("db"));                  // installed: one round trip
+  REQUIRE(ops.read_node({"db"}));                 // a batch: its steps find them too
+  REQUIRE(node.installs.size() == 1);
+  CHECK(node.round_trips == 5);
+  for (const remote::Script* script : remote::all) { // every script, each ended by the marker
+    CHECK(node.installs[0].find(std::string("cat >\"$tmp/") + script->name + "\" <<'CLUSTER_DEPLOY_SCRIPT_END_" +
+                                scripts_id() + "'\n" + script->text) != std::string::npos);
+  }
+  CHECK(node.installs[0].find("mv -T \"$tmp\" " + installed_scripts_dir()) != std::string::npos);
+  CHECK(node.systemctl == std::vector<std::string>{"restart demo-db.service"}); // once, after the install
+}
+
 TEST_CASE("unit-state.sh's output becomes a UnitState")
 {
   auto state =
