@@ -2,8 +2,8 @@
 # clean.sh <cluster> purge|keep [<service>...]   (run as root)
 #
 # Stops and removes every unit of ours (those of the named services and any other that
-# carries our mark), /opt/<cluster>, the fan-out's relay account and the installed node
-# scripts; with "purge" also the services' data. Refuses folders without our mark.
+# carries our mark), /opt/<cluster> and the fan-out's relay account (unlock.sh, the run's
+# last call, then removes the installed node scripts); with "purge" also the services' data. Refuses folders without our mark.
 # shellcheck source=prelude.sh
 . ./prelude.sh
 purge=$2
@@ -18,8 +18,6 @@ done
 systemctl daemon-reload
 systemctl reset-failed 2>/dev/null || true
 rm -rf "$root" "$relay_run"
-# The installed node scripts (node_ops.cpp); the next call of any run installs them again.
-rm -rf /run/cluster-deploy/scripts
 if getent passwd "$relay_user" >/dev/null && [ "$(getent passwd "$relay_user" | cut -d: -f5)" = "$relay_mark" ]; then
   pkill -KILL -u "$relay_user" 2>/dev/null || true
   userdel "$relay_user" 2>/dev/null || true

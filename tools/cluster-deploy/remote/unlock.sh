@@ -1,7 +1,9 @@
 #!/bin/sh
 # unlock.sh <cluster> <run>   (run as root)
 #
-# Gives the node back: removes the lock record if <run> holds it (never another run's).
+# Gives the node back: removes the lock record if <run> holds it (never another run's). When
+# the node holds nothing of the cluster any more (clean ran), the installed node scripts go
+# too (node_ops.cpp installs them again on a later call of any run).
 set -eu
 # shellcheck source=prelude.sh
 . ./prelude.sh
@@ -11,3 +13,4 @@ flock -w 10 8 || exit 5
 if [ -f "$lock_record" ] && [ "$(sed -n 's/^run //p' "$lock_record")" = "$2" ]; then
   rm -f "$lock_record"
 fi
+if [ ! -e "$root" ]; then rm -rf /run/cluster-deploy/scripts; fi

@@ -34,9 +34,11 @@ std::vector<std::string> non_empty_lines(const std::string& text)
 }
 
 /// The loader of an installed script (installed_command): runs it when this helper's scripts
-/// are on the node, owned by root; else exits k_scripts_missing, and the helper installs them.
-constexpr int k_scripts_missing = 199;
-const std::string k_loader = "[ -O \"$0\" ] || exit 199; exec sh \"$0\" \"$@\"";
+/// are on the node, owned by root; else says k_scripts_missing on stderr (alone or in a batch),
+/// and the helper installs them.
+const std::string k_scripts_missing = "cluster-deploy: node scripts missing";
+const std::string k_loader =
+    "[ -O \"$0\" ] || { echo '" + k_scripts_missing + "' >&2; exit 199; }; exec sh \"$0\" \"$@\"";
 
 /// The installer (run as root, read from stdin by sh -s): every script into the folder of
 /// their id, through a temporary folder, so that a node has all of them or none.
@@ -66,14 +68,6 @@ std::string batch_command(const std::vector<std::string>& steps)
   }
   return shell_join({"sh", "-c", remote::as_root.text, remote::as_root.name, "env", "CLUSTER_DEPLOY_RUN=" + run_id(),
                      "sh", "-c", text, "batch.sh"});
-}
-
-/// Whether `result` (of an installed_command, or of a batch of them) says the scripts are missing.
-bool scripts_missing(const ExecResult& result, bool batch)
-{
-  return batch ? result.out.find(std::string(k_batch_marker) + " " + std::to_string(k_scripts_missing)) !=
-                     std::string::npos
-               : result.exit_status == k_scripts_missing;
 }
 
 } // namespace
@@ -221,11 +215,8 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
 {
   args.insert(args.begin(), m_layout.cluster);
   StepLog step(m_node, what);
-  // A transient unit gets the script's text. So does unlock.sh: it is a run's last call, and
-  // after clean.sh (which removes the installed scripts) it must not install them again.
-  const bool send_text = !unit.empty() || &script == &remote::unlock;
-  auto result = send_text ? m_transport.exec(root_command(script, args, unit), input, timeout)
-                          : exec_installed(installed_command(script, args), input, timeout);
+  auto result = unit.empty() ? exec_installed(installed_command(script, args), input, timeout)
+                             : m_transport.exec(root_command(script, args, unit), input, timeout);
   if (!result) {
     step.result(result.error());
     return fail(m_node + ": " + what + ": " + result.error());
@@ -241,11 +232,10 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
   return result;
 }
 
-Result<ExecResult> NodeOps::exec_installed(const std::string& command, std::string_view input, Seconds timeout,
-                                           bool batch)
+Result<ExecResult> NodeOps::exec_installed(const std::string& command, std::string_view input, Seconds timeout)
 {
   auto result = m_transport.exec(command, input, timeout);
-  if (!result || !scripts_missing(*result, batch)) {
+  if (!result || result->err.find(k_scripts_missing) == std::string::npos) {
     return result;
   }
   StepLog step(m_node, "installing the node scripts into " + installed_scripts_dir());
@@ -657,7 +647,7 @@ Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, cons
   }
   StepLog log(m_node, what);
   CD_TRY(result, [&]() -> Result<ExecResult> {
-    auto exec = exec_installed(batch_command(lines), {}, timeout, true);
+    auto exec = exec_installed(batch_command(lines), {}, timeout);
     if (!exec) {
       log.result(exec.error());
     }

@@ -27,7 +27,7 @@ std::string root_command(const remote::Script& script, const std::vector<std::st
 std::string scripts_id();
 std::string installed_scripts_dir();
 /// The command line that runs the installed `script` as root, as root_command would run it;
-/// exits 199 without running anything when the node lacks this helper's scripts.
+/// runs nothing and says so on stderr when the node lacks this helper's scripts.
 std::string installed_command(const remote::Script& script, const std::vector<std::string>& args);
 
 /// Parses remote/state.sh output: lines "current ID", "release ID",
@@ -236,11 +236,9 @@ private:
                                     const std::vector<std::string>& services);
   /// Runs `command` (installed_command, or a batch of them); when the node lacks this
   /// helper's scripts, installs them (one round trip) and runs it again.
-  Result<ExecResult> exec_installed(const std::string& command, std::string_view input, Seconds timeout,
-                                    bool batch = false);
+  Result<ExecResult> exec_installed(const std::string& command, std::string_view input, Seconds timeout);
   /// Runs `script` (installed on the node, exec_installed) with the cluster as $1 and `args`
-  /// after it. With a `unit`, as that transient unit, its text sent along (root_command), as
-  /// is unlock.sh's.
+  /// after it. With a `unit`, as that transient unit, its text sent along (root_command).
   Result<ExecResult> run_script(const std::string& what, const remote::Script& script, std::vector<std::string> args,
                                 std::string_view input = {}, Seconds timeout = Seconds{120},
                                 const std::string& unit = {});

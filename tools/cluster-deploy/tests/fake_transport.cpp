@@ -317,7 +317,7 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
       std::string script = std::filesystem::path(step.at(3)).filename().string();
       m_node.commands.push_back(script);
       auto result = m_node.scripts_installed ? handle(std::vector<std::string>(step.begin() + 4, step.end()), script, {})
-                                             : ExecResult{199, "", "", ""};
+                                             : ExecResult{199, "", "", "cluster-deploy: node scripts missing\n"};
       all.out += result.out + "\n" + std::string(k_batch_marker) + " " + std::to_string(result.exit_status) + "\n";
       all.err += result.err;
     }
@@ -333,7 +333,7 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
   if (auto unit = unit_of_command(command); !unit.empty()) {
     m_node.in_units.push_back(script + " " + unit);
   } else if (!m_node.scripts_installed && words.size() > 9 && words[8].starts_with("[ -O")) {
-    return ExecResult{199, "", "", ""}; // the loader finds no installed script
+    return ExecResult{199, "", "", "cluster-deploy: node scripts missing\n"}; // the loader finds none
   }
   return handle(args, script, stdin_data);
 }
