@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fan-out (deploy --fan-out on): a new worker program goes from the controller to one worker, and
-# the workers pass it on to each other over SSH with a key made for this deploy alone.
-# A worker cut off from the other nodes in the middle of passing it on does not stop the
-# deploy: the file goes from the controller instead. After a deploy that succeeded and after one
-# that failed, the key is gone from every node.
+# flows on from worker to worker while it arrives (each reads its parent's copy as it is
+# written), over SSH with a key made for this deploy alone. A worker cut off from the other
+# nodes in the middle of it does not stop the deploy: the streams below it break, and the file
+# is passed on whole or sent from the controller instead. After a deploy that succeeded and after
+# one that failed, the key is gone from every node.
 source "$(dirname "$0")/lib.sh"
 require_env
 
@@ -44,25 +45,29 @@ cut_table=cd_test_fan_out_cut
 heal_cut() { drop_nft_table "$seed" "$cut_table"; }
 restore_on_exit heal_cut
 
-# 1. Passed on: one copy from the controller, the others between workers; the key is gone afterwards.
+# 1. Passed on: one copy from the controller, the others between workers, each worker reading
+# from one that was still taking it; the key is gone afterwards.
 sha=$(big_program one 64)
 one=$(plan_variant one --program "worker=$WORK/one/$name")
-run_helper 0 "$WORK/one.log" deploy --plan "$one" --fan-out on
+run_helper 0 "$WORK/one.log" deploy -v --plan "$one" --fan-out on
 grep -qE "^fan-out: 1 file \(.*\): 1 sent from the controller \(.*\), $(( ${#workers[@]} - 1 )) passed on between nodes, 0 fell back" \
   "$WORK/one.log" || fail "the workers did not pass the program on (see the fan-out line above)"
+took=$(grep -c "taking bin/$name from " "$WORK/one.log" || true)
+((took >= ${#workers[@]} - 1)) || fail "only $took workers took the program from another worker (see the log above)"
 check_runs "$sha"
 check_key_gone "after a deploy that succeeded"
-say "ok: one copy sent from the controller, $(( ${#workers[@]} - 1 )) passed on between workers"
+say "ok: one copy sent from the controller, $(( ${#workers[@]} - 1 )) passed on between workers as streams"
 
-# 2. The seed is cut off from the other workers (not from the controller, nor from etcd) while it
-# passes the file on.
+# 2. The seed is cut off from the other workers (not from the controller, nor from etcd) while they
+# read the file from it.
 sha=$(big_program cut 256)
 cut=$(plan_variant cut --program "worker=$WORK/cut/$name")
 others=$(for worker in "${workers[@]:1}"; do
   awk -v n="$worker" '$1 == n { print $2 }' "$CLUSTER_DEPLOY_NODES"; done | paste -sd, -)
-# On the seed itself: as soon as its relay ssh runs, drop everything between it and the other workers.
+# On the seed itself: as soon as another worker reads from it, drop everything between it and the
+# other workers.
 on_node "$seed" "sudo sh -c 'for i in \$(seq 1200); do
-    if pgrep -f \"^ssh -F /dev/null -T -i /run/cluster-deploy/$c/relay/key\" >/dev/null; then
+    if pgrep -u $c-relay -x tail >/dev/null; then
       sleep 0.2
       nft -f - <<NFT || exit 2
 table inet $cut_table {
@@ -76,14 +81,16 @@ NFT
   done; exit 1'" >"$WORK/cutter.log" 2>&1 &
 cutter=$!
 run_helper 0 "$WORK/cut.log" deploy --plan "$cut" --fan-out on
-wait "$cutter" || fail "the seed never passed the file on (no relay ssh seen on $seed)"
+wait "$cutter" || fail "no worker read the file from the seed (no relay tail seen on $seed)"
 grep -q "^cut$" "$WORK/cutter.log" || fail "the cut was not applied: $(cat "$WORK/cutter.log")"
+grep -qE "fan-out: bin/$name from $seed broke off \(.*\)" "$WORK/cut.log" ||
+  fail "no broken stream from the cut-off $seed in the log"
 grep -qE "fan-out: bin/$name from $seed failed \(.*\); sending it from the controller" "$WORK/cut.log" ||
   fail "no fallback from the cut-off $seed in the log"
 check_runs "$sha"
 check_key_gone "after a deploy with a node cut off"
 heal_cut
-say "ok: $seed cut off from the workers mid-transfer, its receiver got the file from the controller, every worker runs it"
+say "ok: $seed cut off from the workers mid-stream, the file came another way, every worker runs it"
 
 # 3. A deploy that fails (the new workers never become healthy) takes the key away too.
 big_program bad 1 >/dev/null

@@ -11,17 +11,34 @@ unit_dir=/etc/systemd/system          # <cluster>-<service>.service
 run_dir=/run/cluster-deploy/$cluster  # faults/<id>, heal.sh, .lock: gone at reboot, like a fault
 lock_record=$run_dir/lock             # which command run holds the node (lock.sh)
 # A deploy's fan-out (relay-*.sh): other nodes pass files to this account, with a key that
-# exists only for that deploy and may only write into the inbox.
+# exists only for that deploy and may only write into the inbox or read the outbox.
 relay_user=$cluster-relay
 relay_mark="cluster-deploy $cluster relay"
 relay_home=$root/relay                # .ssh/authorized_keys (the deploy's key), receive.sh, inbox/
 relay_inbox=$relay_home/inbox         # what arrives, named by its sha256, until relay-adopt.sh takes it
+relay_outbox=$relay_home/outbox       # what this node takes (relay-take.sh), readable as it arrives, for nodes below it
 relay_run=$run_dir/relay              # the deploy's private key, for passing files on (root's alone)
 mark="cluster-deploy $cluster"        # the service user's comment and the .cluster-deploy files
 unit_mark="# cluster-deploy: cluster=$cluster" # a line of every unit we install
 
 # Our nft tables: <prefix>f<digits>, one per partition fault (nft names allow [A-Za-z0-9_]).
 table_prefix() { printf 'cluster_deploy_%s_' "$cluster" | tr -c 'A-Za-z0-9_\n' _; }
+
+# ssh to another node of a deploy's fan-out with the deploy's key (relay-send.sh, relay-take.sh),
+# checking its host key strictly against <known_hosts>, the lines the controller read from that
+# node. The node's own ssh configuration, agent and keys are not used, nothing is forwarded.
+# Every wait is bounded: 5 s to connect, 9 s without an answer. Each transfer is a connection of
+# its own, so the key exchange is curve25519: OpenSSH's post-quantum default costs a busy node
+# about 0.15 s more per connection, for a key that lives a few minutes and files that are no
+# secret (configs are never passed on). AES-GCM first: the nodes' CPUs do AES in hardware.
+relay_ssh() { # relay_ssh <known_hosts> <port> <user@address> <command>
+  ssh -F /dev/null -T -i "$relay_run/key" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+    -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$1" -o GlobalKnownHostsFile=/dev/null \
+    -o ConnectTimeout=5 -o ServerAliveInterval=3 -o ServerAliveCountMax=3 \
+    -o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org \
+    -o Ciphers=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com \
+    -o ForwardAgent=no -o ClearAllForwardings=yes -o LogLevel=ERROR -p "$2" "$3" "$4"
+}
 
 # The transient timer and service that heal fault <id>.
 heal_unit() { printf 'cluster-deploy-heal-%s-%s\n' "$cluster" "$1"; }

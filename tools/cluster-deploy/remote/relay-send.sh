@@ -7,12 +7,7 @@
 # the controller read from that node. The file is the one staged here, or the one another
 # node passed on to this one (still in the relay inbox, unchecked: every receiver's
 # relay-adopt.sh checks what it got, and what arrived damaged is sent from the controller).
-# The node's own ssh configuration, agent and keys are not used, and nothing is forwarded.
-# Every wait is bounded: 5 s to connect, 9 s without an answer. Each hop is a connection
-# of its own, so the key exchange is curve25519: OpenSSH's post-quantum default costs a
-# busy node about 0.15 s more per connection, for a key that lives a few minutes and
-# files that are no secret (configs are never passed on). AES-GCM first: the nodes' CPUs
-# do AES in hardware, and passing on is bound by their CPU.
+# How it connects: relay_ssh in prelude.sh.
 set -e
 # shellcheck source=prelude.sh
 . ./prelude.sh
@@ -31,13 +26,7 @@ fi
 hosts=$(mktemp "$relay_run/known_hosts.XXXXXX")
 trap 'rm -f "$hosts"' EXIT
 cat >"$hosts"
-ssh -F /dev/null -T -i "$relay_run/key" -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
-  -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$hosts" -o GlobalKnownHostsFile=/dev/null \
-  -o ConnectTimeout=5 -o ServerAliveInterval=3 -o ServerAliveCountMax=3 \
-  -o KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org \
-  -o Ciphers=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com \
-  -o ForwardAgent=no -o ClearAllForwardings=yes -o LogLevel=ERROR \
-  -p "$6" "$5" "$4" <"$file" || {
+relay_ssh "$hosts" "$6" "$5" "$4" <"$file" || {
   status=$?
   echo "ssh to $5 port $6 failed (exit $status)" >&2
   exit "$status"

@@ -57,8 +57,10 @@ public:
         busy_(can_pass_on_.size(), false), direct_only_(can_pass_on_.size(), false)
   {
     for (std::size_t f = 0; f < files_.size(); ++f) {
+      const auto& held = files_[f].holders;
       for (std::size_t i = 0; i < files_[f].nodes.size(); ++i) {
-        spread_[f].pending.push_back(i);
+        bool holds = std::find(held.begin(), held.end(), i) != held.end();
+        (holds ? spread_[f].holders : spread_[f].pending).push_back(i);
       }
     }
   }
@@ -282,6 +284,103 @@ private:
   std::vector<std::jthread> transfers_; ///< last: joined before the rest goes
 };
 
+/// One stream_fan_out call. A thread per node takes that node's files in order; each waits
+/// until its parent has begun to take the file (or gave up). Guarded by `mutex_`.
+class Streams {
+public:
+  Streams(const std::vector<FanOutFile>& files, const std::vector<bool>& can_pass_on, const FanOutMoves& moves,
+          FanOutCounts& counts)
+      : files_(files), moves_(moves), counts_(counts), members_(files.size()), state_(files.size())
+  {
+    for (std::size_t f = 0; f < files_.size(); ++f) {
+      for (std::size_t p = 0; files_[f].pass_on && p < files_[f].nodes.size(); ++p) {
+        std::size_t node = files_[f].nodes[p].first;
+        if (can_pass_on[node]) {
+          work_[node].emplace_back(f, members_[f].size());
+          members_[f].push_back(p);
+        }
+      }
+      state_[f].assign(members_[f].size(), State::waiting);
+    }
+  }
+
+  std::vector<std::vector<std::size_t>> run()
+  {
+    std::vector<std::pair<std::size_t, std::vector<Item>>> nodes(work_.begin(), work_.end());
+    // All at once: a node waits for its parent, which must be under way.
+    run_parallel(nodes.size(), static_cast<int>(nodes.size()), [&](std::size_t i) {
+      for (auto [f, m] : nodes[i].second) {
+        take(nodes[i].first, f, m);
+      }
+    });
+    std::vector<std::vector<std::size_t>> got(files_.size());
+    for (std::size_t f = 0; f < files_.size(); ++f) {
+      for (std::size_t m = 0; m < members_[f].size(); ++m) {
+        if (state_[f][m] == State::done) {
+          got[f].push_back(members_[f][m]);
+        }
+      }
+    }
+    return got;
+  }
+
+private:
+  enum class State { waiting, started, done, failed };
+  using Item = std::pair<std::size_t, std::size_t>; ///< a file, and a member of its stream
+
+  /// Member `m` of file `f`'s stream (node `node`) takes it from its parent, or from the controller.
+  void take(std::size_t node, std::size_t f, std::size_t m)
+  {
+    auto parent = stream_parent(m);
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return !parent || state_[f][*parent] != State::waiting; });
+      if ((parent && state_[f][*parent] == State::failed) || interrupted()) {
+        state_[f][m] = State::failed;
+        changed_.notify_all();
+        return;
+      }
+      state_[f][m] = State::started;
+      changed_.notify_all();
+    }
+    std::optional<std::size_t> from;
+    if (parent) {
+      from = files_[f].nodes[members_[f][*parent]].first;
+    }
+    const ReleaseFile& file = *files_[f].nodes[members_[f][m]].second;
+    Result<void> result = fail("not run");
+    try {
+      result = moves_.take(node, from, file);
+    } catch (const std::exception& e) {
+      result = fail(e.what());
+    }
+    std::unique_lock lock(mutex_);
+    state_[f][m] = result ? State::done : State::failed;
+    changed_.notify_all();
+    if (!result && parent) { // was it the parent's stream that broke? Its take ends too (bounded)
+      changed_.wait(lock, [&] { return state_[f][*parent] == State::done || state_[f][*parent] == State::failed; });
+    }
+    if (result) {
+      ++(from ? counts_.passed_on : counts_.sent);
+      counts_.bytes_sent += from ? 0 : files_[f].bytes;
+      if (from) {
+        crash_point("passed-on");
+      }
+    } else if (!parent || state_[f][*parent] != State::failed) { // below a broken stream: no news
+      moves_.stream_broke(from, node, file, result.error());
+    }
+  }
+
+  const std::vector<FanOutFile>& files_;
+  const FanOutMoves& moves_;
+  FanOutCounts& counts_;
+  std::map<std::size_t, std::vector<Item>> work_; ///< node -> its items, in file order
+  std::vector<std::vector<std::size_t>> members_; ///< per file, the positions in its stream's order
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::vector<State>> state_; ///< per file, per member
+};
+
 } // namespace
 
 std::optional<FanOutMode> parse_fan_out_mode(std::string_view text)
@@ -328,6 +427,21 @@ std::vector<FanOutFile> choose_fan_out(const std::vector<std::vector<const Relea
     }
   }
   return chosen;
+}
+
+std::optional<std::size_t> stream_parent(std::size_t p)
+{
+  if (p == 0) {
+    return std::nullopt;
+  }
+  return (p - 1) / k_stream_degree;
+}
+
+std::vector<std::vector<std::size_t>> stream_fan_out(const std::vector<FanOutFile>& files,
+                                                     const std::vector<bool>& can_pass_on, const FanOutMoves& moves,
+                                                     FanOutCounts& counts)
+{
+  return Streams(files, can_pass_on, moves, counts).run();
 }
 
 std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFile>& files,
@@ -452,7 +566,7 @@ void add_files_from_here(std::vector<FanOutFile>& files, const FanOutNodes& node
                            [&](const auto& entry) { return entry.first == i && entry.second == file; });
       });
       if (!passed_on) {
-        files.push_back(FanOutFile{file->sha256, local_size(*file), {{i, file}}, false});
+        files.push_back(FanOutFile{file->sha256, local_size(*file), {{i, file}}, false, {}});
       }
     }
   }
@@ -563,11 +677,31 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
     relayed[to].push_back(&file);
     return {};
   };
+  moves.take = [&](std::size_t to, std::optional<std::size_t> from, const ReleaseFile& file) -> Result<void> {
+    if (!from) {
+      CD_TRY_VOID(nodes.slots[to]->ops->take(release_of(to), file, nullptr, ""));
+      output.sent(local_size(file));
+      return {};
+    }
+    auto [address, port] = peer_address(*nodes.slots[*from]->node);
+    RelayPeer peer{relay_user + "@" + address, port, relays.host_keys[*from]};
+    return nodes.slots[to]->ops->take(release_of(to), file, &peer, nodes.slots[*from]->node->name);
+  };
+  moves.stream_broke = [&](std::optional<std::size_t> from, std::size_t to, const ReleaseFile& file,
+                           const std::string& why) {
+    output.progress(nodes.slots[to]->node->name,
+                    "fan-out: " + file.path + " from " + (from ? nodes.slots[*from]->node->name : "the controller") +
+                        " broke off (" + why + "); it gets the file whole from a node that has it, or the controller");
+  };
   moves.fell_back = [&](std::size_t from, std::size_t to, const ReleaseFile& file, const std::string& why) {
     output.progress(nodes.slots[to]->node->name, "fan-out: " + file.path + " from " + nodes.slots[from]->node->name +
                                                      " failed (" + why + "); sending it from the controller");
   };
   FanOutCounts counts;
+  auto streamed = stream_fan_out(files, relays.can_pass_on, moves, counts);
+  for (std::size_t f = 0; f < relayed_files; ++f) {
+    files[f].holders = std::move(streamed[f]);
+  }
   auto failed = supervise_fan_out(files, relays.can_pass_on, moves, counts);
 
   std::uint64_t one_copy = take_delivered(files, adopt_relayed(cluster, nodes, work, relayed), nodes, uploads, counts);

@@ -1,9 +1,10 @@
 // Fan-out: a program or library that many nodes must get goes from the controller to one of them,
-// and the nodes that have it pass it on to those that lack it, over SSH between nodes
-// with a key made for this deploy alone (ssh_keygen.hpp; remote/relay-*.sh). This
-// machine supervises: it picks who passes what to whom, and sends a file itself to any
-// node that did not get it from another (a failed transfer, a damaged copy, a node the
-// others cannot reach).
+// and flows on from node to node down a tree while it is still arriving (a stream: each node
+// reads its parent's copy as the parent writes it), over SSH between nodes with a key made for
+// this deploy alone (ssh_keygen.hpp; remote/relay-*.sh). This machine supervises: it picks
+// who takes what from whom, and where a stream broke (a node failed, a copy arrived damaged, a
+// node cannot reach the others), the nodes that have the file pass it on whole, or the
+// controller sends it itself.
 #pragma once
 
 #include "cluster.hpp"
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +33,17 @@ enum class FanOutMode { off, automatic, on };
 inline constexpr std::size_t k_fan_out_min_nodes = 8;
 inline constexpr std::uint64_t k_fan_out_min_bytes = 4 * 1024 * 1024;
 
+/// How many nodes read one node's copy of a stream at most: the tree's degree. Every node
+/// sends what it takes on to this many, so it needs this many times the stream's rate out;
+/// a node that fails cuts off its part of the tree until the file is passed on again
+/// (about 1/3 of the nodes at most, for the root's children).
+inline constexpr std::size_t k_stream_degree = 3;
+
+/// The position (in a stream's order) that position `p` takes the file from: the nodes form a
+/// tree of degree k_stream_degree in that order, so a parent always comes before its children.
+/// Empty: position 0, which takes it from the controller.
+std::optional<std::size_t> stream_parent(std::size_t p);
+
 /// "off", "auto", "on"; empty when `text` is none of them.
 std::optional<FanOutMode> parse_fan_out_mode(std::string_view text);
 
@@ -40,6 +53,7 @@ struct FanOutFile {
   std::uint64_t bytes = 0;
   std::vector<std::pair<std::size_t, const ReleaseFile*>> nodes; ///< node index, that node's file
   bool pass_on = true; ///< false: sent from the controller to each node, once no first copy is on its way
+  std::vector<std::size_t> holders; ///< positions in `nodes` that have it already (from a stream)
 };
 
 /// The files to pass on among `uploads` (per node index: what that node must get), by
@@ -49,6 +63,9 @@ std::vector<FanOutFile> choose_fan_out(const std::vector<std::vector<const Relea
 
 /// How the supervisor moves one file. A node is in at most one call at a time.
 struct FanOutMoves {
+  /// Into node `to` as a stream: from the controller (`from` empty) or from node `from`, which
+  /// is taking it at the same time (it counts once `to` has checked its hash).
+  std::function<Result<void>(std::size_t to, std::optional<std::size_t> from, const ReleaseFile& file)> take;
   /// From the controller to node `to`.
   std::function<Result<void>(std::size_t to, const ReleaseFile& file)> send;
   /// From node `from`, which holds it as `held`, to node `to` (where it counts only once
@@ -57,6 +74,9 @@ struct FanOutMoves {
       pass_on;
   /// A transfer between nodes failed: `to` gets the file from the controller instead.
   std::function<void(std::size_t from, std::size_t to, const ReleaseFile& file, const std::string& why)> fell_back;
+  /// The stream into `to` broke (not because its parent's did): it gets the file passed on whole.
+  std::function<void(std::optional<std::size_t> from, std::size_t to, const ReleaseFile& file, const std::string& why)>
+      stream_broke;
 };
 
 /// What the fan-out did.
@@ -67,9 +87,19 @@ struct FanOutCounts {
   std::uint64_t bytes_sent = 0;
 };
 
-/// Gets every file to every node of it: first from the controller to one node that can pass files
-/// on, then from every node that has it to one that lacks it, as nodes become free (so
-/// the number of holders about doubles each round). A node whose transfer between nodes
+/// Streams each file of `files` that passes on down a tree (stream_parent) of its nodes that
+/// can read another's copy (`can_pass_on`: they have an ssh client), every node taking its
+/// files in the order of `files`; a node starts taking a file once its parent has begun to.
+/// A node whose stream broke, and the part of the tree below it, does not get the file here.
+/// Returns, per file, the positions in FanOutFile::nodes that got it.
+std::vector<std::vector<std::size_t>> stream_fan_out(const std::vector<FanOutFile>& files,
+                                                     const std::vector<bool>& can_pass_on, const FanOutMoves& moves,
+                                                     FanOutCounts& counts);
+
+/// Gets every file to every node of it: from the nodes that hold it already (FanOutFile::holders),
+/// else first from the controller to one node that can pass files on, then from every node
+/// that has it to one that lacks it, as nodes become free (so the number of holders about
+/// doubles each round); each copy is passed on whole. A node whose transfer between nodes
 /// failed gets that file and every later one from the controller, and its sender passes nothing on
 /// any more.
 /// `can_pass_on[i]`: node i can send to the others. Returns, per node that did not get

@@ -48,7 +48,7 @@ std::string installer_text()
   const std::string end = "CLUSTER_DEPLOY_SCRIPT_END_" + scripts_id();
   std::string text = "set -eu\numask 022\nmkdir -p /run/cluster-deploy/scripts\n"
                      "for d in /run/cluster-deploy /run/cluster-deploy/scripts; do # root's, no one else may write\n"
-                     "  case $(stat -c '%u %A' \"$d\") in '0 d'????-??-?) ;; *) echo \"$d is not root's alone\" >&2; exit 4 ;; esac\n"
+                     "  case $(stat -c '%u %A' \"$d\") in '0 d'???\?-?\?-?) ;; *) echo \"$d is not root's alone\" >&2; exit 4 ;; esac\n"
                      "done\n"
                      "[ -d " + dir + " ] && exit 0\n"
                      "tmp=$(mktemp -d /run/cluster-deploy/scripts/.new.XXXXXX)\n";
@@ -375,6 +375,31 @@ Result<RelayOpened> NodeOps::open_relay(const KeyPair& key)
     return fail(m_node + ": joining the fan-out: no host key found in /etc/ssh");
   }
   return opened;
+}
+
+Result<void> NodeOps::take(const NodeRelease& release, const ReleaseFile& file, const RelayPeer* from,
+                           const std::string& from_name)
+{
+  std::uint64_t bytes = local_size(file);
+  // Time for the bytes at 1 MiB/s at least, on top of ssh's own bounds (connect, keepalive).
+  Seconds timeout{60 + static_cast<long>(bytes / (1024 * 1024))};
+  std::vector<std::string> args = {release.id, file.path, file.sha256, std::to_string(bytes)};
+  if (from != nullptr) {
+    args.insert(args.end(), {from->login, std::to_string(from->port)});
+    auto result = run_script("taking " + file.path + " from " + from_name, remote::relay_take, args,
+                             from->known_hosts, timeout);
+    return result ? Result<void>{} : fail(result.error());
+  }
+  args.insert(args.begin(), m_layout.cluster);
+  StepLog step(m_node, "take " + file.path + " from the controller");
+  auto result = m_transport.exec_with_file(root_command(remote::relay_take, args), file.local, 0, timeout);
+  if (!result) {
+    return fail(m_node + ": taking " + file.path + ": " + result.error());
+  }
+  if (!result->succeeded()) {
+    return fail(m_node + ": taking " + file.path + " failed: " + first_line(result->err));
+  }
+  return {};
 }
 
 Result<void> NodeOps::pass_on(const NodeRelease& release, const ReleaseFile& file, const RelayPeer& peer,

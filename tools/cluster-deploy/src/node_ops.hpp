@@ -103,7 +103,7 @@ struct NodeReading {
   std::map<std::string, UnitState> units; ///< per service asked for whose state could be read
 };
 
-/// Another node of a deploy's fan-out, as this node reaches it (NodeOps::pass_on).
+/// Another node of a deploy's fan-out, as this node reaches it (NodeOps::pass_on, NodeOps::take).
 struct RelayPeer {
   std::string login; ///< <cluster>-relay@<address>
   int port = 22;
@@ -148,6 +148,11 @@ public:
   /// Fan-out (fan_out.hpp): lets other nodes pass files to this one, and this one to them,
   /// with the deploy's `key` (remote/relay-open.sh).
   Result<RelayOpened> open_relay(const KeyPair& key);
+  /// Takes `file` of `release` into staging as a stream (remote/relay-take.sh): from the
+  /// controller when `from` is null, else from that node (named `from_name`), which is taking it
+  /// itself; nodes below this one read it while it arrives. Kept only if its hash is right.
+  Result<void> take(const NodeRelease& release, const ReleaseFile& file, const RelayPeer* from,
+                    const std::string& from_name);
   /// Passes `file`, staged here for `release`, on to `peer` (named `peer_name` in messages).
   Result<void> pass_on(const NodeRelease& release, const ReleaseFile& file, const RelayPeer& peer,
                        const std::string& peer_name);

@@ -212,6 +212,11 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     if (m_node.pass_on_fails) {
       return ExecResult{255, "", "", "ssh: connect to host: Connection timed out\n"};
     }
+  } else if (script == "relay-take.sh") { // cluster release path sha bytes login port
+    if (m_node.take_fails) {
+      return ExecResult{3, "", "", args.at(2) + ": 0 of " + args.at(4) + " bytes arrived from " + args.at(5) + "\n"};
+    }
+    m_node.taken.push_back(args.at(2) + " " + args.at(5) + " " + args.at(6));
   } else if (script == "relay-adopt.sh") { // cluster release [path sha]...
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
       if (m_node.arrives_damaged.count(args[i])) {

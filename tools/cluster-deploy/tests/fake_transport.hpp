@@ -63,6 +63,8 @@ struct FakeNode {
   std::vector<std::string> relay_open_args;               ///< its arguments
   std::vector<std::string> passed_on;                     ///< "<path> <user@address> <port>" per relay-send.sh
   bool pass_on_fails = false;                             ///< relay-send.sh exits 255 (ssh could not reach the peer)
+  std::vector<std::string> taken;                         ///< "<path> <user@address> <port>" per relay-take.sh from a node
+  bool take_fails = false;                                ///< relay-take.sh from a node exits 3 (the stream broke)
   std::vector<std::string> adopted;                       ///< release paths taken in by relay-adopt.sh
   std::set<std::string> arrives_damaged;                  ///< paths relay-adopt.sh finds damaged (resend)
   std::string leader_answer;                              ///< what a LEADER query prints on this node

@@ -3,6 +3,7 @@
 #include "test_support.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -38,7 +39,13 @@ struct Recorder {
   std::vector<std::pair<std::size_t, std::size_t>> passes; ///< from, to
   std::set<std::size_t> failing_senders;   ///< pass_on from these fails
   std::set<std::size_t> unreachable;       ///< send to these fails
+  std::vector<std::pair<std::optional<std::size_t>, std::size_t>> takes; ///< from (empty: the controller), to
+  std::set<std::size_t> started;           ///< nodes that began to take
+  std::set<std::size_t> broke;             ///< nodes whose stream broke (stream_broke)
+  std::map<std::size_t, bool> outcome;     ///< node -> whether its take succeeded
+  std::condition_variable finished;        ///< an outcome was booked
   bool overlap = false;
+  bool parent_not_started = false; ///< a node took from one that had not begun to take
 
   explicit Recorder(std::size_t count) : in_use(count) {}
 
@@ -78,7 +85,36 @@ struct Recorder {
       ++got[to];
       return {};
     };
+    m.take = [this](std::size_t to, std::optional<std::size_t> from, const ReleaseFile&) -> Result<void> {
+      enter(to);
+      {
+        std::lock_guard lock(mutex);
+        takes.emplace_back(from, to);
+        started.insert(to);
+        parent_not_started = parent_not_started || (from && !started.count(*from));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      leave(to);
+      std::unique_lock lock(mutex);
+      // What a node reads is what its parent takes: a parent's broken stream breaks its children's.
+      bool ok = !unreachable.count(to) && !(from && failing_senders.count(*from));
+      if (from) {
+        finished.wait(lock, [&] { return outcome.count(*from) > 0; });
+        ok = ok && outcome[*from];
+      }
+      outcome[to] = ok;
+      finished.notify_all();
+      if (!ok) {
+        return fail("node" + std::to_string(to) + ": stream broke");
+      }
+      ++got[to];
+      return {};
+    };
     m.fell_back = [](std::size_t, std::size_t, const ReleaseFile&, const std::string&) {};
+    m.stream_broke = [this](std::optional<std::size_t>, std::size_t to, const ReleaseFile&, const std::string&) {
+      std::lock_guard lock(mutex);
+      broke.insert(to);
+    };
     return m;
   }
 };
@@ -190,10 +226,13 @@ TEST_CASE("deploy --fan-out on: the servers' program goes once from the controll
   auto has = [](const std::vector<std::string>& list, const std::string& item) {
     return std::find(list.begin(), list.end(), item) != list.end();
   };
-  // bin/db went to one server from the controller and was passed on to the other.
+  // bin/db went to one server from the controller, and the other read it from there as it arrived.
   CHECK(has(s1.uploaded, "bin/db") != has(s2.uploaded, "bin/db"));
-  CHECK(has(s1.adopted, "bin/db") != has(s2.adopted, "bin/db"));
-  CHECK(s1.passed_on.size() + s2.passed_on.size() == 1);
+  REQUIRE(s1.taken.size() + s2.taken.size() == 1);
+  auto& taker = s1.taken.empty() ? s2 : s1;
+  CHECK(taker.taken[0].starts_with("bin/db demo-relay@"));
+  CHECK(s1.passed_on.empty());
+  CHECK(s2.passed_on.empty());
   // Configs always come from the controller.
   CHECK(has(s1.uploaded, "etc/db/db.conf"));
   CHECK(has(s2.uploaded, "etc/db/db.conf"));
@@ -210,12 +249,29 @@ TEST_CASE("deploy --fan-out on: the servers' program goes once from the controll
   CHECK(fakes.nodes["worker1"].relay_open_args.empty());
 }
 
+TEST_CASE("deploy --fan-out on: a broken stream is passed on whole from a node that has it, not sent again")
+{
+  Plan plan = testing::example_plan("fan-out-stream-broke");
+  FakeCluster fakes;
+  fakes.nodes["server1"].take_fails = true;
+  fakes.nodes["server2"].take_fails = true;
+  REQUIRE(deploy_with_fan_out(plan, fakes));
+  auto& s1 = fakes.nodes["server1"];
+  auto& s2 = fakes.nodes["server2"];
+  auto count = [](const std::vector<std::string>& list) { return std::count(list.begin(), list.end(), "bin/db"); };
+  CHECK(count(s1.uploaded) + count(s2.uploaded) == 1);
+  CHECK(count(s1.adopted) + count(s2.adopted) == 1);
+  CHECK(s1.passed_on.size() + s2.passed_on.size() == 1);
+}
+
 TEST_CASE("deploy --fan-out on: a failed pass-on falls back to sending from the controller and the deploy succeeds")
 {
   Plan plan = testing::example_plan("fan-out-fallback");
   FakeCluster fakes;
-  fakes.nodes["server1"].pass_on_fails = true;
-  fakes.nodes["server2"].pass_on_fails = true;
+  for (const char* server : {"server1", "server2"}) { // the stream breaks, and so does passing on whole
+    fakes.nodes[server].take_fails = true;
+    fakes.nodes[server].pass_on_fails = true;
+  }
   REQUIRE(deploy_with_fan_out(plan, fakes));
   CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
   CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
@@ -239,8 +295,10 @@ TEST_CASE("deploy --fan-out on: a file that arrives damaged is sent again from t
 {
   Plan plan = testing::example_plan("fan-out-damaged");
   FakeCluster fakes;
-  fakes.nodes["server1"].arrives_damaged = {"bin/db"};
-  fakes.nodes["server2"].arrives_damaged = {"bin/db"};
+  for (const char* server : {"server1", "server2"}) { // the stream breaks; what is passed on whole arrives damaged
+    fakes.nodes[server].take_fails = true;
+    fakes.nodes[server].arrives_damaged = {"bin/db"};
+  }
   REQUIRE(deploy_with_fan_out(plan, fakes));
   // One server got it from the controller first, the other by relay, damaged: then from the controller too.
   CHECK(std::count(fakes.nodes["server1"].uploaded.begin(), fakes.nodes["server1"].uploaded.end(), "bin/db") == 1);
@@ -255,7 +313,7 @@ TEST_CASE("fan-out: what no node passes on is sent from the controller once the 
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
   REQUIRE(chosen.size() == 1);
   for (std::size_t i = 0; i < 8; ++i) { // each node's config, from the controller only
-    chosen.push_back(FanOutFile{"cc", 8, {{i, &files.configs[i]}}, false});
+    chosen.push_back(FanOutFile{"cc", 8, {{i, &files.configs[i]}}, false, {}});
   }
   std::mutex mutex;
   std::vector<std::string> sends; ///< "<node> <path>" in the order they started
@@ -298,4 +356,74 @@ TEST_CASE("deploy --fan-out on: a node with fan_out=off in the inventory gets it
   CHECK(fakes.nodes["server1"].passed_on.empty());
   CHECK(fakes.nodes["server2"].relay_open_args.empty()); // never got the key
   CHECK(std::count(fakes.nodes["server2"].uploaded.begin(), fakes.nodes["server2"].uploaded.end(), "bin/db") == 1);
+}
+
+TEST_CASE("fan-out streams: one copy from the controller, a tree of degree 3, a parent begins before its children")
+{
+  Files files(32, 100);
+  auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
+  Recorder recorder(32);
+  FanOutCounts counts;
+  auto got = stream_fan_out(chosen, std::vector<bool>(32, true), recorder.moves(), counts);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].size() == 32);
+  CHECK(counts.sent == 1);
+  CHECK(counts.passed_on == 31);
+  CHECK(counts.bytes_sent == 100);
+  CHECK(recorder.got.size() == 32);
+  CHECK_FALSE(recorder.parent_not_started);
+  std::map<std::size_t, int> children;
+  int from_controller = 0;
+  for (const auto& [from, to] : recorder.takes) {
+    from ? ++children[*from] : ++from_controller;
+  }
+  CHECK(from_controller == 1);
+  for (const auto& [parent, count] : children) {
+    CHECK(count <= static_cast<int>(k_stream_degree));
+  }
+  CHECK(stream_parent(0) == std::nullopt);
+  CHECK(stream_parent(1) == 0u);
+  CHECK(stream_parent(3) == 0u);
+  CHECK(stream_parent(4) == 1u);
+  CHECK(stream_parent(13) == 4u);
+}
+
+TEST_CASE("fan-out streams: a node whose stream breaks cuts off its part of the tree - the holders pass it on whole")
+{
+  Files files(13, 100);
+  auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
+  Recorder recorder(13);
+  recorder.unreachable = {1}; // position 1: its children are 4, 5, 6 and theirs 13.. (none here)
+  FanOutCounts counts;
+  auto got = stream_fan_out(chosen, std::vector<bool>(13, true), recorder.moves(), counts);
+  CHECK(got[0].size() == 9);
+  for (std::size_t p : {1, 4, 5, 6}) {
+    CHECK(std::find(got[0].begin(), got[0].end(), p) == got[0].end());
+  }
+  CHECK(recorder.broke == std::set<std::size_t>{1}); // its children's failure is no news
+  recorder.unreachable.clear();
+  chosen[0].holders = got[0];
+  auto failed = supervise_fan_out(chosen, std::vector<bool>(13, true), recorder.moves(), counts);
+  CHECK(failed.empty());
+  CHECK(recorder.got.size() == 13);
+  CHECK(counts.sent == 1); // the controller sent nothing more
+  CHECK(counts.passed_on == 12);
+  CHECK(recorder.passes.size() == 4);
+}
+
+TEST_CASE("fan-out streams: a node without an ssh client takes no stream - it is left to the supervisor")
+{
+  Files files(4, 100);
+  auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
+  Recorder recorder(4);
+  FanOutCounts counts;
+  auto got = stream_fan_out(chosen, {true, false, true, true}, recorder.moves(), counts);
+  CHECK(got[0] == std::vector<std::size_t>{0, 2, 3});
+  chosen[0].holders = got[0];
+  auto failed = supervise_fan_out(chosen, {true, false, true, true}, recorder.moves(), counts);
+  CHECK(failed.empty());
+  CHECK(recorder.got.size() == 4);
+  CHECK(counts.sent == 1);
+  REQUIRE(recorder.passes.size() == 1);
+  CHECK(recorder.passes[0].second == 1);
 }
