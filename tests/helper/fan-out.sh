@@ -67,7 +67,7 @@ others=$(for worker in "${workers[@]:1}"; do
 # On the seed itself: as soon as another worker reads from it, drop everything between it and the
 # other workers.
 on_node "$seed" "sudo sh -c 'for i in \$(seq 1200); do
-    if pgrep -u $c-relay -x tail >/dev/null; then
+    if pgrep -u $c-relay -x perl >/dev/null; then
       sleep 0.2
       nft -f - <<NFT || exit 2
 table inet $cut_table {
@@ -81,7 +81,7 @@ NFT
   done; exit 1'" >"$WORK/cutter.log" 2>&1 &
 cutter=$!
 run_helper 0 "$WORK/cut.log" deploy --plan "$cut" --fan-out on
-wait "$cutter" || fail "no worker read the file from the seed (no relay tail seen on $seed)"
+wait "$cutter" || fail "no worker read the file from the seed (no relay perl seen on $seed)"
 grep -q "^cut$" "$WORK/cutter.log" || fail "the cut was not applied: $(cat "$WORK/cutter.log")"
 grep -qE "fan-out: bin/$name from $seed broke off \(.*\)" "$WORK/cut.log" ||
   fail "no broken stream from the cut-off $seed in the log"

@@ -253,11 +253,12 @@ deploy_run() {
 
 # The markdown table (medians of the runs; ratios of medians) and the lines under it.
 table() {
-  python3 - "$results" "$distinct_bytes" "$every_node_bytes" "${modes[@]}" <<'EOF'
+  python3 - "$results" "$distinct_bytes" "$every_node_bytes" "$rate_bytes" "${modes[@]}" <<'EOF'
 import statistics, sys
 from collections import defaultdict
 
-results, distinct, every_node, modes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+results, distinct, every_node, rate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+modes = sys.argv[5:]
 samples = defaultdict(lambda: defaultdict(list))
 with open(results) as lines:
     for line in lines:
@@ -276,14 +277,17 @@ def seconds(value):
 mib = 1024 * 1024
 direct = median("off", "wall")
 print("| --fan-out | wall (s) | all staged at (s) | stage (s) | controller sent (MiB) "
-      "| ÷ one copy of each distinct file | ÷ every node's files | wall: direct ÷ this |")
-print("|---|---|---|---|---|---|---|---|")
+      "| ÷ one copy of each distinct file | ÷ every node's files | wall: direct ÷ this | stage: uplink floor ÷ this |")
+print("|---|---|---|---|---|---|---|---|---|")
+floor = distinct / rate
 for mode in modes:
-    wall, sent = median(mode, "wall"), median(mode, "sent")
-    print(f"| {mode} | {seconds(wall)} | {seconds(median(mode, 'staged_at'))} | {seconds(median(mode, 'stage'))} "
-          f"| {sent / mib:.1f} | {sent / distinct:.2f}× | {sent / every_node:.2f}× | {direct / wall:.2f}× |")
+    wall, sent, stage = median(mode, "wall"), median(mode, "sent"), median(mode, "stage")
+    of_floor = "-" if not stage else f"{floor / stage * 100:.0f} %"
+    print(f"| {mode} | {seconds(wall)} | {seconds(median(mode, 'staged_at'))} | {seconds(stage)} "
+          f"| {sent / mib:.1f} | {sent / distinct:.2f}× | {sent / every_node:.2f}× | {direct / wall:.2f}× | {of_floor} |")
 print()
-print(f"One copy of each distinct file: {distinct / mib:.1f} MiB; every node's files: {every_node / mib:.1f} MiB. "
+print(f"One copy of each distinct file: {distinct / mib:.1f} MiB; every node's files: {every_node / mib:.1f} MiB; "
+      f"the uplink floor, one copy of each distinct file at {rate * 8 / 1e6:.0f} Mbit/s: {floor:.1f} s. "
       "Limiter drops (medians): " + ", ".join(f"{m} {median(m, 'dropped') / mib:.1f} MiB" for m in modes) + ". "
       f"Runs per mode: {'/'.join(str(len(samples[m]['wall'])) for m in modes)}.")
 EOF
@@ -306,7 +310,8 @@ times the first deploy of the example cluster (after \`cluster-deploy clean --pu
 \`--fan-out off\` (every node gets its files from the controller), \`--fan-out auto\` (the default:
 a program of 4 MiB or more that goes to 8 nodes or more is passed on between nodes) and
 \`--fan-out on\` (every program that goes to 2 or more nodes is passed on), $runs times each, the
-modes alternating.
+modes alternating. Passed on means streamed: each node reads its parent's copy, in a tree of
+degree 3, while the parent is still taking it.
 
 **The uplink**: an nftables table of the script's own (\`inet $nft_table\`, removed at exit) limits
 what this host sends to the local cluster's subnet ($subnet) to 100 Mbit/s
@@ -325,6 +330,8 @@ once (the etcd and worker programs, and the rendered configs and units, a few KB
 Columns: *wall* is the whole \`cluster-deploy deploy\` (render, connect, stage, start in rollout
 order, health); *all staged at* is when the last node's \`staged release\` line came, from the start;
 *stage* is from the first node's \`release ...: send\` line to that; medians of the runs, ratios of medians.
+*Stage: uplink floor ÷ this* is how close staging came to the time one copy of each distinct file
+takes at 100 Mbit/s (the token bucket's first 12.5 MB at full speed can lift it above 100 %).
 
 EOF
     echo "Measured $(date -u +%F), $(nproc) cores, host load averages at the start: $load_before."

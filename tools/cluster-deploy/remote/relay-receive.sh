@@ -6,7 +6,8 @@
 # counts it yet: relay-adopt.sh, run as root for the controller, checks its hash first.
 # "stream <sha256> <bytes>": writes <outbox>/<sha256> to stdout while this node's root takes it
 # (relay-take.sh, which names its process in <sha256>.pid), from its first byte on, until
-# <bytes> are out or the taking process has ended; waits up to 60 s for the taking to begin.
+# <bytes> are out or the taking process has ended; waits up to 60 s for the taking to begin,
+# and gives up after 60 s without a new byte.
 # The reader checks the hash of what it got; nothing here is trusted.
 # relay-open.sh installs this file beside the key; it does not source the prelude.
 set -eu
@@ -38,13 +39,37 @@ check_sha "$2"
 case $3 in
 *[!0-9]* | "") fail "expected a byte count, got '$3'" ;;
 esac
-file=$outbox/$2
-waited=0
-until [ -f "$file.pid" ] && [ -f "$file" ]; do
-  waited=$((waited + 1))
-  [ "$waited" -le 600 ] || fail "this node did not begin to take $2 within 60 s"
-  sleep 0.1
-done
-# -f --pid: follow the file as it grows, and read the rest once the taking process ends (also
-# when it failed half-way: the reader's hash check tells). head ends the stream at <bytes>.
-tail -c +1 -s 0.1 -f --pid="$(cat "$file.pid")" "$file" | head -c "$3"
+# Reads whatever has arrived, up to 1 MiB at a time, and looks again every 50 ms: large writes,
+# so ssh sends full packets (following each small write of the taker costs every hop far more).
+# perl: Debian's perl-base is essential, on every node.
+exec perl -e '
+  my ($file, $bytes) = @ARGV;
+  my $waited = 0;
+  until (-f "$file.pid" && -f $file) {
+    die "relay-receive.sh: this node did not begin to take $file within 60 s\n" if ++$waited > 600;
+    select(undef, undef, undef, 0.1);
+  }
+  open(my $p, "<", "$file.pid") or die "relay-receive.sh: $file.pid: $!\n";
+  chomp(my $pid = <$p> // "");
+  open(my $in, "<", $file) or die "relay-receive.sh: $file: $!\n";
+  my ($sent, $idle, $ended) = (0, 0, 0);
+  while ($sent < $bytes) {
+    my $n = sysread($in, my $buf, 1 << 20);
+    defined $n or die "relay-receive.sh: reading $file: $!\n";
+    if ($n == 0) {
+      last if $ended; # the taker had ended before this last look: nothing more comes
+      $ended = !(kill(0, $pid) || $!{EPERM});
+      next if $ended;
+      die "relay-receive.sh: nothing new in $file for 60 s\n" if ++$idle > 1200;
+      select(undef, undef, undef, 0.05);
+      next;
+    }
+    $idle = 0;
+    $n = $bytes - $sent if $n > $bytes - $sent;
+    for (my $off = 0; $off < $n;) {
+      my $w = syswrite(STDOUT, $buf, $n - $off, $off);
+      defined $w or exit 1; # the reader went away
+      $off += $w;
+    }
+    $sent += $n;
+  }' "$outbox/$2" "$3"

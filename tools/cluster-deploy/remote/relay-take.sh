@@ -5,9 +5,10 @@
 # Takes one file of <release> into its staging folder, whole and with this sha256 or not at
 # all, while the nodes below this one in the deploy's fan-out read it as it arrives: a stream,
 # not store and forward. The content comes on stdin from the controller, or from the node
-# given, which is taking it itself (relay-receive.sh "stream" there). What arrives is hashed
-# as it is written, by root, so nothing is read twice; the part is root's, readable by the
-# relay account only through the outbox (seal.sh gives every file its final owner and mode).
+# given, which is taking it itself (relay-receive.sh "stream" there). Root hashes what arrived
+# (from the page cache: ssh writes straight into the part, in its own large writes); the part is
+# root's, readable by the relay account only through the outbox (seal.sh gives every file its
+# final owner and mode).
 # Only programs and libraries pass on, never configs. How it connects: relay_ssh in
 # prelude.sh; a reader of this node's outbox waits for the taking to begin at most 60 s.
 # Exits 3 when what arrived is short or damaged (the part is removed).
@@ -35,14 +36,14 @@ if [ $# -ge 7 ]; then
   hosts=$(mktemp "$relay_run/known_hosts.XXXXXX")
   trap 'rm -f "$hosts"' EXIT
   cat >"$hosts"
-  sum=$(relay_ssh "$hosts" "$7" "$6" "stream $4 $5" | tee -a "$part" | sha256sum | cut -d' ' -f1)
+  relay_ssh "$hosts" "$7" "$6" "stream $4 $5" >>"$part" || true # what arrived is checked below
 else
-  sum=$(tee -a "$part" | sha256sum | cut -d' ' -f1)
+  cat >>"$part"
 fi
 size=$(stat -c %s "$part")
-if [ "$size" != "$5" ] || [ "$sum" != "$4" ]; then
+if [ "$size" != "$5" ] || [ "$(sha256sum <"$part" | cut -d' ' -f1)" != "$4" ]; then
   rm -f "$part"
-  echo "$3: $size of $5 bytes arrived${6:+ from $6}, sha256 $sum" >&2
+  echo "$3: $size of $5 bytes arrived${6:+ from $6}$([ "$size" != "$5" ] || echo ", damaged")" >&2
   exit 3
 fi
 mv -f "$part" "$file"

@@ -621,6 +621,35 @@ std::uint64_t take_delivered(const std::vector<FanOutFile>& files, const std::ma
   return one_copy;
 }
 
+/// Streams the large files that pass on while the supervisor moves every other file whole, then
+/// passes on whole what no stream brought. `files` ends up in another order. Returns, per node
+/// that did not get every file, why.
+std::map<std::size_t, std::string> move_files(std::vector<FanOutFile>& files, const std::vector<bool>& can_pass_on,
+                                              const FanOutMoves& moves, FanOutCounts& counts)
+{
+  std::vector<FanOutFile> streamed, whole;
+  for (auto& file : files) {
+    (file.pass_on && file.bytes >= k_stream_min_bytes ? streamed : whole).push_back(std::move(file));
+  }
+  FanOutCounts whole_counts;
+  std::map<std::size_t, std::string> failed;
+  {
+    std::jthread meanwhile([&] { failed = supervise_fan_out(whole, can_pass_on, moves, whole_counts); });
+    auto got = stream_fan_out(streamed, can_pass_on, moves, counts);
+    for (std::size_t f = 0; f < streamed.size(); ++f) {
+      streamed[f].holders = std::move(got[f]);
+    }
+  }
+  failed.merge(supervise_fan_out(streamed, can_pass_on, moves, counts));
+  counts.sent += whole_counts.sent;
+  counts.passed_on += whole_counts.passed_on;
+  counts.fallbacks += whole_counts.fallbacks;
+  counts.bytes_sent += whole_counts.bytes_sent;
+  files = std::move(streamed);
+  std::move(whole.begin(), whole.end(), std::back_inserter(files));
+  return failed;
+}
+
 std::string summary_line(std::size_t relayed_files, std::uint64_t one_copy, const FanOutCounts& counts)
 {
   return std::to_string(relayed_files) + (relayed_files == 1 ? " file (" : " files (") + format_bytes(one_copy) +
@@ -698,11 +727,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
                                                      " failed (" + why + "); sending it from the controller");
   };
   FanOutCounts counts;
-  auto streamed = stream_fan_out(files, relays.can_pass_on, moves, counts);
-  for (std::size_t f = 0; f < relayed_files; ++f) {
-    files[f].holders = std::move(streamed[f]);
-  }
-  auto failed = supervise_fan_out(files, relays.can_pass_on, moves, counts);
+  auto failed = move_files(files, relays.can_pass_on, moves, counts);
 
   std::uint64_t one_copy = take_delivered(files, adopt_relayed(cluster, nodes, work, relayed), nodes, uploads, counts);
   for (const auto& [node, why] : failed) {

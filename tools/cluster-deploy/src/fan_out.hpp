@@ -39,6 +39,11 @@ inline constexpr std::uint64_t k_fan_out_min_bytes = 4 * 1024 * 1024;
 /// (about 1/3 of the nodes at most, for the root's children).
 inline constexpr std::size_t k_stream_degree = 3;
 
+/// Only a file of this size or more is streamed: a stream costs every node a round trip and a
+/// connection to its parent, in step with the others, which a small file does not pay back;
+/// smaller ones are passed on whole meanwhile (docs/benchmarks.md, "Fan-out").
+inline constexpr std::uint64_t k_stream_min_bytes = 4 * 1024 * 1024;
+
 /// The position (in a stream's order) that position `p` takes the file from: the nodes form a
 /// tree of degree k_stream_degree in that order, so a parent always comes before its children.
 /// Empty: position 0, which takes it from the controller.

@@ -226,13 +226,12 @@ TEST_CASE("deploy --fan-out on: the servers' program goes once from the controll
   auto has = [](const std::vector<std::string>& list, const std::string& item) {
     return std::find(list.begin(), list.end(), item) != list.end();
   };
-  // bin/db went to one server from the controller, and the other read it from there as it arrived.
+  // bin/db (small: passed on whole) went to one server from the controller and was passed on to the other.
   CHECK(has(s1.uploaded, "bin/db") != has(s2.uploaded, "bin/db"));
-  REQUIRE(s1.taken.size() + s2.taken.size() == 1);
-  auto& taker = s1.taken.empty() ? s2 : s1;
-  CHECK(taker.taken[0].starts_with("bin/db demo-relay@"));
-  CHECK(s1.passed_on.empty());
-  CHECK(s2.passed_on.empty());
+  CHECK(has(s1.adopted, "bin/db") != has(s2.adopted, "bin/db"));
+  CHECK(s1.passed_on.size() + s2.passed_on.size() == 1);
+  CHECK(s1.taken.empty());
+  CHECK(s2.taken.empty());
   // Configs always come from the controller.
   CHECK(has(s1.uploaded, "etc/db/db.conf"));
   CHECK(has(s2.uploaded, "etc/db/db.conf"));
@@ -249,9 +248,38 @@ TEST_CASE("deploy --fan-out on: the servers' program goes once from the controll
   CHECK(fakes.nodes["worker1"].relay_open_args.empty());
 }
 
+/// `plan`'s db program made k_stream_min_bytes large, so that it is streamed.
+void make_db_large(Plan& plan)
+{
+  for (auto& service : plan.services) {
+    if (service.name == "db") {
+      std::ofstream(service.program) << std::string(k_stream_min_bytes, 'd');
+    }
+  }
+}
+
+TEST_CASE("deploy --fan-out on: a large program is streamed - one server reads it from the other as it arrives")
+{
+  Plan plan = testing::example_plan("fan-out-stream");
+  make_db_large(plan);
+  FakeCluster fakes;
+  REQUIRE(deploy_with_fan_out(plan, fakes));
+  auto& s1 = fakes.nodes["server1"];
+  auto& s2 = fakes.nodes["server2"];
+  auto count = [](const std::vector<std::string>& list) { return std::count(list.begin(), list.end(), "bin/db"); };
+  CHECK(count(s1.uploaded) + count(s2.uploaded) == 1);
+  REQUIRE(s1.taken.size() + s2.taken.size() == 1);
+  CHECK((s1.taken.empty() ? s2 : s1).taken[0].starts_with("bin/db demo-relay@"));
+  CHECK(s1.passed_on.empty());
+  CHECK(s2.passed_on.empty());
+  CHECK(s1.adopted.empty());
+  CHECK(s2.adopted.empty());
+}
+
 TEST_CASE("deploy --fan-out on: a broken stream is passed on whole from a node that has it, not sent again")
 {
   Plan plan = testing::example_plan("fan-out-stream-broke");
+  make_db_large(plan);
   FakeCluster fakes;
   fakes.nodes["server1"].take_fails = true;
   fakes.nodes["server2"].take_fails = true;
@@ -267,6 +295,7 @@ TEST_CASE("deploy --fan-out on: a broken stream is passed on whole from a node t
 TEST_CASE("deploy --fan-out on: a failed pass-on falls back to sending from the controller and the deploy succeeds")
 {
   Plan plan = testing::example_plan("fan-out-fallback");
+  make_db_large(plan);
   FakeCluster fakes;
   for (const char* server : {"server1", "server2"}) { // the stream breaks, and so does passing on whole
     fakes.nodes[server].take_fails = true;
@@ -294,6 +323,7 @@ TEST_CASE("deploy --fan-out on: a node that cannot join the fan-out gets its fil
 TEST_CASE("deploy --fan-out on: a file that arrives damaged is sent again from the controller")
 {
   Plan plan = testing::example_plan("fan-out-damaged");
+  make_db_large(plan);
   FakeCluster fakes;
   for (const char* server : {"server1", "server2"}) { // the stream breaks; what is passed on whole arrives damaged
     fakes.nodes[server].take_fails = true;
