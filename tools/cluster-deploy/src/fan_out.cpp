@@ -658,6 +658,58 @@ std::string summary_line(std::size_t relayed_files, std::uint64_t one_copy, cons
          std::to_string(counts.fallbacks) + " fell back";
 }
 
+/// What was passed on whole into each node's relay inbox, still unchecked (adopt_relayed).
+struct Relayed {
+  std::mutex mutex;
+  std::map<std::size_t, std::vector<const ReleaseFile*>> files; ///< node -> files in its inbox
+};
+
+/// How the fan-out moves files among `nodes`, over their sessions, and what it says meanwhile.
+FanOutMoves moves_between(Cluster& cluster, const FanOutNodes& nodes, const Relays& relays, const ClusterChanges& work,
+                          Relayed& relayed)
+{
+  Output& output = cluster.output();
+  std::string relay_user = cluster.plan().cluster + "-relay";
+  auto release_of = [&nodes, &work](std::size_t i) -> const NodeRelease& {
+    return work.at(nodes.slots[i]->node->name).release;
+  };
+  FanOutMoves moves;
+  moves.send = [=, &output, &nodes, &relays, &relayed](std::size_t to, const ReleaseFile& file) -> Result<void> {
+    CD_TRY_VOID(nodes.slots[to]->ops->upload(release_of(to), file));
+    output.sent(local_size(file));
+    return {};
+  };
+  moves.pass_on = [=, &output, &nodes, &relays, &relayed](std::size_t from, const ReleaseFile& held, std::size_t to, const ReleaseFile& file) -> Result<void> {
+    auto [address, port] = peer_address(*nodes.slots[to]->node);
+    RelayPeer peer{relay_user + "@" + address, port, relays.host_keys[to]};
+    CD_TRY_VOID(nodes.slots[from]->ops->pass_on(release_of(from), held, peer, nodes.slots[to]->node->name));
+    std::lock_guard lock(relayed.mutex);
+    relayed.files[to].push_back(&file);
+    return {};
+  };
+  moves.take = [=, &output, &nodes, &relays, &relayed](std::size_t to, std::optional<std::size_t> from, const ReleaseFile& file) -> Result<void> {
+    if (!from) {
+      CD_TRY_VOID(nodes.slots[to]->ops->take(release_of(to), file, nullptr, ""));
+      output.sent(local_size(file));
+      return {};
+    }
+    auto [address, port] = peer_address(*nodes.slots[*from]->node);
+    RelayPeer peer{relay_user + "@" + address, port, relays.host_keys[*from]};
+    return nodes.slots[to]->ops->take(release_of(to), file, &peer, nodes.slots[*from]->node->name);
+  };
+  moves.stream_broke = [=, &output, &nodes, &relays, &relayed](std::optional<std::size_t> from, std::size_t to, const ReleaseFile& file,
+                           const std::string& why) {
+    output.progress(nodes.slots[to]->node->name,
+                    "fan-out: " + file.path + " from " + (from ? nodes.slots[*from]->node->name : "the controller") +
+                        " broke off (" + why + "); it gets the file whole from a node that has it, or the controller");
+  };
+  moves.fell_back = [=, &output, &nodes, &relays, &relayed](std::size_t from, std::size_t to, const ReleaseFile& file, const std::string& why) {
+    output.progress(nodes.slots[to]->node->name, "fan-out: " + file.path + " from " + nodes.slots[from]->node->name +
+                                                     " failed (" + why + "); sending it from the controller");
+  };
+  return moves;
+}
+
 } // namespace
 
 void fan_out(Cluster& cluster, const ClusterChanges& work,
@@ -688,48 +740,12 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   std::size_t relayed_files = files.size();
   add_files_from_here(files, nodes);
 
-  const std::string relay_user = cluster.plan().cluster + "-relay";
-  auto release_of = [&](std::size_t i) -> const NodeRelease& { return work.at(nodes.slots[i]->node->name).release; };
-  FanOutMoves moves;
-  moves.send = [&](std::size_t to, const ReleaseFile& file) -> Result<void> {
-    CD_TRY_VOID(nodes.slots[to]->ops->upload(release_of(to), file));
-    output.sent(local_size(file));
-    return {};
-  };
-  std::mutex relayed_mutex;
-  std::map<std::size_t, std::vector<const ReleaseFile*>> relayed; ///< node -> in its relay inbox, unchecked
-  moves.pass_on = [&](std::size_t from, const ReleaseFile& held, std::size_t to, const ReleaseFile& file) -> Result<void> {
-    auto [address, port] = peer_address(*nodes.slots[to]->node);
-    RelayPeer peer{relay_user + "@" + address, port, relays.host_keys[to]};
-    CD_TRY_VOID(nodes.slots[from]->ops->pass_on(release_of(from), held, peer, nodes.slots[to]->node->name));
-    std::lock_guard lock(relayed_mutex);
-    relayed[to].push_back(&file);
-    return {};
-  };
-  moves.take = [&](std::size_t to, std::optional<std::size_t> from, const ReleaseFile& file) -> Result<void> {
-    if (!from) {
-      CD_TRY_VOID(nodes.slots[to]->ops->take(release_of(to), file, nullptr, ""));
-      output.sent(local_size(file));
-      return {};
-    }
-    auto [address, port] = peer_address(*nodes.slots[*from]->node);
-    RelayPeer peer{relay_user + "@" + address, port, relays.host_keys[*from]};
-    return nodes.slots[to]->ops->take(release_of(to), file, &peer, nodes.slots[*from]->node->name);
-  };
-  moves.stream_broke = [&](std::optional<std::size_t> from, std::size_t to, const ReleaseFile& file,
-                           const std::string& why) {
-    output.progress(nodes.slots[to]->node->name,
-                    "fan-out: " + file.path + " from " + (from ? nodes.slots[*from]->node->name : "the controller") +
-                        " broke off (" + why + "); it gets the file whole from a node that has it, or the controller");
-  };
-  moves.fell_back = [&](std::size_t from, std::size_t to, const ReleaseFile& file, const std::string& why) {
-    output.progress(nodes.slots[to]->node->name, "fan-out: " + file.path + " from " + nodes.slots[from]->node->name +
-                                                     " failed (" + why + "); sending it from the controller");
-  };
+  Relayed relayed;
+  FanOutMoves moves = moves_between(cluster, nodes, relays, work, relayed);
   FanOutCounts counts;
   auto failed = move_files(files, relays.can_pass_on, moves, counts);
 
-  std::uint64_t one_copy = take_delivered(files, adopt_relayed(cluster, nodes, work, relayed), nodes, uploads, counts);
+  std::uint64_t one_copy = take_delivered(files, adopt_relayed(cluster, nodes, work, relayed.files), nodes, uploads, counts);
   for (const auto& [node, why] : failed) {
     cluster.mark_failed(*nodes.slots[node], "-", "stage", why, 0);
   }
