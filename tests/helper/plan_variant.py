@@ -8,6 +8,7 @@ inputs swapped (inventory, output folder, ssh_config, a template, a program).
                   [--cluster NAME] [--only SERVICE] [--limit SERVICE=Setting=value] [--env SERVICE=NAME=value]
                   [--bundle-libs SERVICE[=true|all|none]] [--independent SERVICE] [--settle SERVICE=SECONDS]
                   [--group SERVICE=GROUP] [--after SERVICE=OTHER] [--quorum SERVICE=COMMAND]
+                  [--policy-free]
 
 Prints the path of the new plan (OUT_DIR/plan.xml); rendered files go to OUT_DIR/render.
 """
@@ -43,6 +44,8 @@ def main():
     parser.add_argument("--group", action="append", help="SERVICE runs on GROUP's nodes instead")
     parser.add_argument("--after", action="append", help="SERVICE runs AFTER OTHER (and nothing else)")
     parser.add_argument("--quorum", action="append", help="SERVICE's QUORUM exec command")
+    parser.add_argument("--policy-free", action="store_true",
+                        help="every service in one batch: no SERIAL, CANARY, BOOTSTRAP, QUORUM, LEADER, TRANSFER; SETTLE 0")
     args = parser.parse_args()
 
     tree = ET.parse(args.plan)
@@ -88,6 +91,13 @@ def main():
         ET.SubElement(service, "after").text = other
     for name, command in pairs(args.quorum).items():
         root.find(f"service[@name='{name}']/quorum").set("command", command)
+    if args.policy_free:
+        for service in root.findall("service"):
+            for attribute in ("serial", "canary", "bootstrap"):
+                service.attrib.pop(attribute, None)
+            service.set("settle", "0")
+            for gate in service.findall("quorum") + service.findall("leader") + service.findall("transfer"):
+                service.remove(gate)
     templates, programs, probes = pairs(args.template), pairs(args.program), pairs(args.health_exec)
     bundles = dict((e.split("=", 1) + ["true"])[:2] for e in args.bundle_libs or [])
     for service in root.findall("service"):

@@ -3,11 +3,18 @@
 # configs and unit per node, started and checked healthy) done on the same local cluster by
 # cluster-deploy, by a parallel-ssh script (pssh-deploy.sh) and by an Ansible playbook
 # (ansible/deploy.yml), next to the floors: `ssh true` to every node at once, scp of the same
-# files to every node at once, and one restart of a worker until it is healthy again.
-# cluster-deploy runs each scenario twice: as it comes, and with --warm (SSH sessions kept open
-# between runs by an agent of this script's own, as in an IDE's edit-deploy-test loop).
+# files to every node at once, and the restarts the rollout policy asks for, each until healthy,
+# timed on the nodes (restart-until-healthy.sh).
+# cluster-deploy runs each scenario three times: as it comes, with --warm (SSH sessions kept open
+# between runs by an agent of this script's own, as in an IDE's edit-deploy-test loop), and with a
+# policy-free variant of the plan (every service in one batch, no canary, no settle window, no
+# quorum gate; servers still before workers, as the two other tools do), the like-for-like one.
+# Every timed command also records the whole machine's CPU-seconds meanwhile (/proc/stat).
 #
 #   tools/bench/compare.sh BUILD_DIR [--nodes "8 32"] [--runs 3] [--ansible-runs R] [--out FILE] [--raw FILE]
+#
+# --ansible-runs 0 leaves Ansible out (and python3 on the nodes), for node counts where one
+# Ansible run would take too long.
 #
 # The output of every step of the last run is kept in BUILD_DIR/bench/logs.
 # As root, with the local cluster down; it boots it for each node count and takes it down again.
@@ -39,7 +46,7 @@ plan=$build/cluster-deploy/plan.xml
 local_cluster=$repo/tools/local-cluster/local-cluster
 [[ -x $helper && -r $plan ]] || { echo "compare: build $build first (preset local-cluster)" >&2; exit 2; }
 ((EUID == 0)) || { echo "compare: run as root (the local cluster needs it)" >&2; exit 2; }
-for n in $node_counts; do ((n >= 4 && n <= 40)) || { echo "compare: node counts must be 4-40" >&2; exit 2; }; done
+for n in $node_counts; do ((n >= 4 && n <= 103)) || { echo "compare: node counts must be 4-103" >&2; exit 2; }; done
 if pgrep -x systemd-nspawn >/dev/null; then
   echo "compare: a local cluster is running; take it down first" >&2
   exit 2
@@ -47,7 +54,7 @@ fi
 
 work=$(mktemp -d /tmp/cluster-deploy-compare.XXXXXX)
 mkdir -m 0700 "$work/runtime"  # the warm runs' agent: a socket folder only we can open
-results=$work/results.tsv   # nodes tool scenario run seconds
+results=$work/results.tsv   # nodes tool scenario run seconds cpu-seconds
 logs=$build/bench/logs      # every step's output of the last run, kept for reading
 : >"$results"
 
@@ -138,9 +145,15 @@ setup() {
   echo "# bench change" >>"$dir/worker.conf.in"
   # cluster-deploy deploys cluster "example"; the competitors get the same files rendered for their
   # own cluster name (their own paths, units and user), so nothing collides and nothing is shared.
-  for tool in cluster-deploy bench-pssh bench-ansible; do
-    local name=()
-    [[ $tool == cluster-deploy ]] || name=(--cluster "$tool")
+  # No BUNDLE_LIBS for any tool (the nodes run the build machine's Debian): the two other tools
+  # ship the program alone, so every tool ships the same bytes.
+  for tool in cluster-deploy cluster-deploy-free bench-pssh bench-ansible; do
+    local name=(--bundle-libs etcd=none --bundle-libs worker=none)
+    case $tool in
+      cluster-deploy) ;;
+      cluster-deploy-free) name+=(--policy-free) ;;
+      *) name+=(--cluster "$tool") ;;
+    esac
     python3 "$repo/tests/helper/plan_variant.py" "$plan" "$dir/$tool" "${name[@]}" --inventory "$dir/inventory" \
       --ssh-config "$ssh_config" >/dev/null
     python3 "$repo/tests/helper/plan_variant.py" "$plan" "$dir/$tool/changed" "${name[@]}" --inventory "$dir/inventory" \
@@ -150,17 +163,24 @@ setup() {
     "$helper" deploy --dry-run --plan "$dir/$tool/changed/plan.xml" >>"$work/$count-setup.log" 2>&1
   done
   "$helper" inventory --export ansible --plan "$dir/bench-ansible/plan.xml" >"$dir/inventory.ini"
-  install_python
+  ((ansible_runs == 0)) || install_python
   etcd_binary=$(python3 -c 'import sys, xml.etree.ElementTree as ET; print(ET.parse(sys.argv[1]).getroot().find("service[@name=\"etcd\"]/program").text)' "$plan")
   worker_binary=$(python3 -c 'import sys, xml.etree.ElementTree as ET; print(ET.parse(sys.argv[1]).getroot().find("service[@name=\"worker\"]/program").text)' "$plan")
+  mapfile -t worker_batches < <(python3 "$bench/batch_sizes.py" "$plan" worker $((count - 3)))
+  settle=$(python3 -c 'import sys, xml.etree.ElementTree as ET; print(ET.parse(sys.argv[1]).getroot().find("service[@name=\"worker\"]").get("settle", "2"))' "$plan")
   dir_n=$dir
 }
 
-# timed <tool> <scenario> <run> <command...>: runs it, records the wall-clock seconds.
+cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }  # user nice system irq softirq steal
+ticks_per_second=$(getconf CLK_TCK)
+
+# timed <tool> <scenario> <run> <command...>: runs it, records the wall-clock seconds and the
+# whole machine's CPU-seconds meanwhile (the nodes share its cores).
 timed() {
-  local tool=$1 scenario=$2 run=$3 start ms logfile
+  local tool=$1 scenario=$2 run=$3 start ms logfile ticks cpu
   shift 3
   logfile=$work/$count-$tool-$scenario-$run.log
+  ticks=$(cpu_ticks)
   start=$(date +%s%N)
   # Every output line gets the time it arrived (seconds since the epoch), to see where the time goes.
   if ! "$@" 2>&1 | perl -MTime::HiRes=time -ne '$| = 1; printf "%.3f %s", time, $_' >"$logfile"; then  # pipefail: the command's status
@@ -169,8 +189,10 @@ timed() {
     exit 1
   fi
   ms=$((($(date +%s%N) - start) / 1000000))
-  printf '%s\t%s\t%s\t%s\t%d.%03d\n' "$count" "$tool" "$scenario" "$run" $((ms / 1000)) $((ms % 1000)) >>"$results"
-  log "N=$count run $run: $tool $scenario $((ms / 1000)).$((ms % 1000 / 100)) s"
+  cpu=$((($(cpu_ticks) - ticks) * 10 / ticks_per_second))  # tenths of a CPU-second
+  printf '%s\t%s\t%s\t%s\t%d.%03d\t%d.%d\n' "$count" "$tool" "$scenario" "$run" $((ms / 1000)) $((ms % 1000)) \
+    $((cpu / 10)) $((cpu % 10)) >>"$results"
+  log "N=$count run $run: $tool $scenario $((ms / 1000)).$((ms % 1000 / 100)) s, $((cpu / 10)).$((cpu % 10)) CPU-s"
 }
 
 untimed() {  # untimed <log name> <command...>
@@ -180,7 +202,7 @@ untimed() {  # untimed <log name> <command...>
 }
 
 record() {  # record <tool> <scenario> <run> <seconds>
-  printf '%s\t%s\t%s\t%s\t%s\n' "$count" "$1" "$2" "$3" "$4" >>"$results"
+  printf '%s\t%s\t%s\t%s\t%s\t\n' "$count" "$1" "$2" "$3" "$4" >>"$results"
   log "N=$count run $3: $1 $2 $4 s"
 }
 
@@ -206,18 +228,41 @@ scp_files() {  # every node's files (the same as the tools send) to its home fol
 
 clean_home() { each_node "ssh -F '$ssh_config' {} 'find . -maxdepth 1 -type f ! -name \".*\" -delete'"; }
 
-# One restart of every worker at once until it is registered again, timed on the node
-# (restart-until-healthy.sh); prints the slowest node's seconds.
-restart_until_healthy() {
-  local node
+# restart_floor <service> <healthy|active> <node...>: one restart of the service on these nodes at
+# once until healthy (or active), timed on the nodes (restart-until-healthy.sh); prints the slowest
+# node's seconds.
+restart_floor() {
+  local service=$1 until=$2 node
+  shift 2
   rm -f "$work"/restart-*
-  for node in "${nodes[@]}"; do
-    [[ $node == worker* ]] || continue
-    ssh -F "$ssh_config" "$node" sudo bash -s <"$bench/restart-until-healthy.sh" >"$work/restart-$node" &
+  for node in "$@"; do
+    ssh -F "$ssh_config" "$node" sudo bash -s -- "$service" "$until" <"$bench/restart-until-healthy.sh" >"$work/restart-$node" &
   done
   wait
-  [[ $(cat "$work"/restart-* | grep -c .) -eq $((count - 3)) ]] || { echo "compare: a worker did not come back" >&2; return 1; }
+  [[ $(cat "$work"/restart-* | grep -c .) -eq $# ]] || { echo "compare: $service did not come back on every node" >&2; return 1; }
   sort -n "$work"/restart-* | tail -n 1 | awk '{printf "%d.%03d\n", $1 / 1000, $1 % 1000}'
+}
+
+# The restarts the floors count, on the example cluster as cluster-deploy left it running:
+# restart = every worker at once; worker-batches = the example's worker batches (canary, then
+# SERIAL 50%) one after another, each until healthy; etcd-start = the bootstrap server until
+# active; etcd = every server at once from empty data (the group founded anew, as in a first
+# deploy) until healthy; settle = the example's settle window.
+measure_restarts() {
+  local run=$1 servers=() workers=() node size seconds total=0 offset=0
+  for node in "${nodes[@]}"; do
+    if [[ $node == server* ]]; then servers+=("$node"); else workers+=("$node"); fi
+  done
+  record floor restart "$run" "$(restart_floor worker healthy "${workers[@]}")"
+  for size in "${worker_batches[@]}"; do
+    seconds=$(restart_floor worker healthy "${workers[@]:offset:size}")
+    total=$(awk -v a="$total" -v b="$seconds" 'BEGIN {printf "%.3f", a + b}')
+    offset=$((offset + size))
+  done
+  record floor worker-batches "$run" "$total"
+  record floor etcd-start "$run" "$(restart_floor etcd active "${servers[0]}")"
+  record floor etcd "$run" "$(restart_floor etcd fresh "${servers[@]}")"
+  record floor settle "$run" "$settle"
 }
 
 ansible_env=()
@@ -252,8 +297,7 @@ one_run() {
     { echo "compare: the unchanged deploy changed something" >&2; exit 1; }
   timed cluster-deploy config "$run" "$helper" deploy --plan "$cd/changed/plan.xml"
   timed cluster-deploy status "$run" "$helper" status --plan "$cd/plan.xml"
-  seconds=$(restart_until_healthy)
-  record floor restart "$run" "$seconds"
+  measure_restarts "$run"
   untimed clean-cluster-deploy "$helper" clean --plan "$cd/plan.xml" --purge-data
 
   # The same with --warm: an agent of this script's own keeps one SSH session per node open
@@ -265,6 +309,14 @@ one_run() {
   timed cluster-deploy-warm config "$run" warm deploy --plan "$cd/changed/plan.xml"
   timed cluster-deploy-warm status "$run" warm status --plan "$cd/plan.xml"
   untimed clean-cluster-deploy-warm warm clean --plan "$cd/plan.xml" --purge-data
+
+  # The policy-free variant: the same files and tool, every service in one batch, no settle window.
+  local free=$dir_n/cluster-deploy-free
+  timed cluster-deploy-free first "$run" "$helper" deploy --plan "$free/plan.xml"
+  timed cluster-deploy-free unchanged "$run" "$helper" deploy --plan "$free/plan.xml"
+  timed cluster-deploy-free config "$run" "$helper" deploy --plan "$free/changed/plan.xml"
+  timed cluster-deploy-free status "$run" "$helper" status --plan "$free/plan.xml"
+  untimed clean-cluster-deploy-free "$helper" clean --plan "$free/plan.xml" --purge-data
 
   timed pssh first "$run" pssh_run deploy "$dir_n/bench-pssh/render"
   timed pssh unchanged "$run" pssh_run deploy "$dir_n/bench-pssh/render"
@@ -291,8 +343,8 @@ for count in $node_counts; do
   mkdir -p "$work/ansible/cp" "$work/ansible/home"
   ansible_env=(ANSIBLE_CONFIG="$bench/ansible/ansible.cfg" ANSIBLE_HOME="$work/ansible/home"
     ANSIBLE_SSH_CONTROL_PATH_DIR="$work/ansible/cp" ANSIBLE_NOCOLOR=1)
-  log "warming up Ansible (python on the nodes compiles what it imports)"
-  untimed setup env "${ansible_env[@]}" ansible -i "$dir_n/inventory.ini" all -b -m ansible.builtin.stat -a path=/
+  ((ansible_runs == 0)) || log "warming up Ansible (python on the nodes compiles what it imports)"
+  ((ansible_runs == 0)) || untimed setup env "${ansible_env[@]}" ansible -i "$dir_n/inventory.ini" all -b -m ansible.builtin.stat -a path=/
   for ((run = 1; run <= runs; run++)); do one_run "$run"; done
   log "taking $count nodes down"
   take_down

@@ -1,19 +1,40 @@
 #!/usr/bin/env bash
-# The floor "one restart until healthy" of tools/bench/compare.sh, run as root on a worker of
-# cluster-deploy's example cluster: restarts the worker and prints the milliseconds until it is
-# registered again (timed on the node, so no SSH in it). Gives up after 120 s.
+# A floor of tools/bench/compare.sh, run as root on a node of cluster-deploy's example cluster:
+# restarts the node's SERVICE (etcd or worker) and prints the milliseconds until it is healthy
+# again, timed on the node (so no SSH in it): etcd answers /health, a worker has written its
+# `registered` marker anew. With UNTIL=active, until systemd has the unit active (a bootstrap
+# node's step: its peers start once it is). With UNTIL=fresh, the service is stopped and its data
+# removed first (untimed), so that it starts as in a first deploy (etcd founds its group anew).
+# Gives up after 120 s.
+#
+#   restart-until-healthy.sh SERVICE [healthy|active|fresh]
 set -euo pipefail
+service=${1:?service} until=${2:-healthy}
 marker=/var/lib/example/worker/registered
 stamp=$(mktemp)
+
+healthy() {
+  case $until/$service in
+    active/*) systemctl is-active --quiet "example-$service.service" ;;
+    healthy/etcd | fresh/etcd) [[ $(curl -fsS --max-time 2 http://127.0.0.1:2379/health 2>/dev/null) == *'"health":"true"'* ]] ;;
+    healthy/worker | fresh/worker) [ -s "$marker" ] && [ "$marker" -nt "$stamp" ] ;;
+    *) echo "restart-until-healthy: unknown service $service or state $until" >&2; exit 2 ;;
+  esac
+}
+
+if [ "$until" = fresh ]; then
+  systemctl stop "example-$service.service"
+  find "/var/lib/example/$service" -mindepth 1 -delete
+fi
 t0=$(date +%s%N)
-systemctl restart example-worker.service
+systemctl restart "example-$service.service"
 for _ in $(seq 1200); do
-  [ -s "$marker" ] && [ "$marker" -nt "$stamp" ] && break
+  healthy && break
   sleep 0.1
 done
 t1=$(date +%s%N)
 status=0
-[ "$marker" -nt "$stamp" ] || status=1
+healthy || status=1
 rm -f "$stamp"
-[ $status = 0 ] || { echo "$(hostname): example-worker not registered after 120 s" >&2; exit 1; }
+[ $status = 0 ] || { echo "$(hostname): example-$service not $until after 120 s" >&2; exit 1; }
 echo $(((t1 - t0) / 1000000))
