@@ -246,8 +246,8 @@ restart_floor() {
 # The restarts the floors count, on the example cluster as cluster-deploy left it running:
 # restart = every worker at once; worker-batches = the example's worker batches (canary, then
 # SERIAL 50%) one after another, each until healthy; etcd-start = the bootstrap server until
-# active; etcd = every server at once from empty data (the group founded anew, as in a first
-# deploy) until healthy; settle = the example's settle window.
+# active; etcd = every server stopped and its data removed, then started at once (the group
+# founded anew, as in a first deploy) until healthy; settle = the example's settle window.
 measure_restarts() {
   local run=$1 servers=() workers=() node size seconds total=0 offset=0
   for node in "${nodes[@]}"; do
@@ -261,7 +261,8 @@ measure_restarts() {
   done
   record floor worker-batches "$run" "$total"
   record floor etcd-start "$run" "$(restart_floor etcd active "${servers[0]}")"
-  record floor etcd "$run" "$(restart_floor etcd fresh "${servers[@]}")"
+  restart_floor etcd wipe "${servers[@]}" >/dev/null  # every server stopped, its data gone: then all start
+  record floor etcd "$run" "$(restart_floor etcd healthy "${servers[@]}")"
   record floor settle "$run" "$settle"
 }
 
