@@ -18,6 +18,13 @@ shift 4
 if ! systemctl is-active -q "$unit"; then
   systemctl stop "$unit" 2>/dev/null
   systemctl reset-failed "$unit" 2>/dev/null
+  # systemd unloads it on its own time: on a busy node it may still be loaded a moment later,
+  # and systemd-run would refuse the name ("already loaded"). Up to 5 s.
+  tries=0
+  while [ "$(systemctl show -p LoadState --value "$unit" 2>/dev/null)" = loaded ] && [ $tries -lt 50 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+  done
 fi
 dir=$(mktemp -d "/run/$unit.XXXXXX") || exit 1
 printf 'rm -rf %s # %s' "$dir" "$text" >"$dir/$name"

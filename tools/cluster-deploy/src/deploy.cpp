@@ -80,6 +80,23 @@ bool must_stage(const ChangeSet& changes)
   return changes.release_changed && !changes.release_on_node;
 }
 
+/// A change that stages in one round trip (NodeOps::stage_in_one_trip): configs and units
+/// only, a few small ones, where each round trip costs more than the bytes. Programs and
+/// libraries go the usual way, which fan-out may pass on between nodes.
+bool stages_in_one_trip(const ChangeSet& changes)
+{
+  constexpr std::uint64_t k_max_bytes = 256 * 1024;
+  constexpr std::size_t k_max_files = 16;
+  std::uint64_t bytes = 0;
+  for (const ReleaseFile* file : changes.send) {
+    if (file->path.starts_with("bin/") || file->path.starts_with("lib/")) {
+      return false;
+    }
+    bytes += local_size(*file);
+  }
+  return bytes <= k_max_bytes && changes.send.size() <= k_max_files;
+}
+
 /// A node whose group runs no service of the plan any more: what an earlier plan put there
 /// is stopped and removed (units and releases; the data stays), so nothing runs forgotten.
 void retire_node(Cluster& cluster, NodeSlot& slot, const RemoteState& state, bool dry_run, Clock::time_point start)
@@ -161,6 +178,33 @@ void refuse_unless_every_node_ready(Cluster& cluster)
               "out with --node or --group");
 }
 
+/// prepare_node() for a small change: staged and sealed in one round trip; files the node
+/// held damaged go to `uploads`, and the node is sealed with the others.
+void stage_small(Cluster& cluster, NodeSlot& slot, NodeChange& work, std::vector<const ReleaseFile*>& uploads,
+                 Clock::time_point start)
+{
+  auto resend = slot.ops->stage_in_one_trip(work.release, work.changes, work.changes.send);
+  if (!resend) {
+    cluster.mark_failed(slot, "-", "stage", resend.error(), seconds_since(start));
+    return;
+  }
+  for (const ReleaseFile* file : work.changes.send) {
+    cluster.output().sent(local_size(*file));
+  }
+  crash_point("uploaded");
+  for (const auto& file : work.release.files) {
+    if (std::find(resend->begin(), resend->end(), file.path) != resend->end()) {
+      cluster.output().progress(slot.node->name, file.path + " on the node is not what was deployed: sending it again");
+      uploads.push_back(&file);
+    }
+  }
+  if (uploads.empty()) {
+    cluster.output().progress(slot.node->name, "staged release " + work.release.id);
+    work.sealed = true;
+    crash_point("sealed");
+  }
+}
+
 /// Says what changes on the node and creates its staging folder; the files it must get
 /// go to `uploads`.
 void prepare_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_run,
@@ -173,6 +217,10 @@ void prepare_node(Cluster& cluster, NodeSlot& slot, NodeChange& work, bool dry_r
   }
   cluster.output().progress(slot.node->name, (dry_run ? "would deploy: " : "") + describe(work.changes, work.release));
   if (dry_run || !must_stage(work.changes)) {
+    return;
+  }
+  if (stages_in_one_trip(work.changes)) {
+    stage_small(cluster, slot, work, uploads, start);
     return;
   }
   auto prepared = prepare(*slot.ops, work, cluster.output());
@@ -222,7 +270,7 @@ void stage_every_node(Cluster& cluster, const ClusterChanges& work,
 {
   cluster.for_each_alive([&](NodeSlot& slot) {
     const NodeChange& mine = work.at(slot.node->name);
-    if (mine.release.files.empty() || !must_stage(mine.changes)) {
+    if (mine.release.files.empty() || !must_stage(mine.changes) || mine.sealed) {
       return;
     }
     auto start = Clock::now();

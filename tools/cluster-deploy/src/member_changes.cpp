@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <thread>
 
 namespace deploy {
@@ -82,14 +84,22 @@ void record_founders(Cluster& cluster, const Service& service, ClusterChanges& w
 /// The nodes of the group that run the service (or try to), and those that do not.
 std::pair<std::vector<const Node*>, std::vector<const Node*>> who_runs(Cluster& cluster, const Service& service)
 {
-  std::vector<const Node*> running, not_running;
-  for (auto& slot : cluster.slots()) {
-    if (slot.node->group != service.group || !slot.alive()) {
-      continue;
+  std::map<const Node*, bool> runs; // the nodes asked at once; the answer in inventory order
+  std::mutex mutex;
+  cluster.for_each_in_group(service.group, [&](NodeSlot& slot) {
+    if (!slot.alive()) {
+      return;
     }
     auto state = slot.ops->unit_state(service.name);
-    bool runs = !state || state->running() || state->active == "activating" || state->active == "failed";
-    (runs ? running : not_running).push_back(slot.node);
+    bool yes = !state || state->running() || state->active == "activating" || state->active == "failed";
+    std::lock_guard lock(mutex);
+    runs[slot.node] = yes;
+  });
+  std::vector<const Node*> running, not_running;
+  for (auto& slot : cluster.slots()) {
+    if (auto it = runs.find(slot.node); it != runs.end()) {
+      (it->second ? running : not_running).push_back(slot.node);
+    }
   }
   return {running, not_running};
 }

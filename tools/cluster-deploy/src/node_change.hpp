@@ -22,6 +22,7 @@ struct NodeChange {
   std::map<std::string, UnitState> units_before;
   /// Services whose group this node joins in this run (JOIN before its first start).
   std::set<std::string> joins;
+  bool sealed = false;           ///< staged and sealed already while prepared (stage_in_one_trip)
   bool switched = false;         ///< switched to `release` in this run
   std::string reason = "deploy"; ///< why it switches (deploy.log): deploy or rollback
 };

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -323,6 +325,51 @@ Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& rel
     }
   }
   return resend;
+}
+
+Result<std::vector<std::string>> NodeOps::stage_in_one_trip(const NodeRelease& release, const ChangeSet& changes,
+                                                             const std::vector<const ReleaseFile*>& files)
+{
+  std::vector<BatchStep> steps = {{remote::prepare, {release.id}}};
+  for (const auto& reused : changes.reuse) {
+    steps.front().args.insert(steps.front().args.end(), {reused.from, reused.to, reused.sha256});
+  }
+  std::string input;
+  for (const ReleaseFile* file : files) {
+    std::ifstream in(file->local, std::ios::binary);
+    std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (!in.good() && !in.eof()) {
+      return fail(m_node + ": uploading " + file->path + ": cannot read " + file->local.string());
+    }
+    steps.push_back({remote::upload, {release.id, file->path, file->sha256, std::to_string(content.size()), "0"},
+                     content.size()});
+    input += content;
+  }
+  steps.push_back({remote::seal, {release.id}, release.manifest.size()});
+  input += release.manifest;
+  CD_TRY(results, run_batch("staging release " + release.id + " in one round trip", steps, Seconds{120}, input));
+  auto failed = [&](std::size_t i, const std::string& what) -> Result<std::vector<std::string>> {
+    std::string why = first_line((*results)[0].err.empty() ? (*results)[i].out : (*results)[0].err);
+    return fail(m_node + ": " + what + " failed (exit " + std::to_string((*results)[i].exit_status) + "): " + why);
+  };
+  if (!(*results)[0].succeeded()) {
+    return failed(0, "preparing release " + release.id);
+  }
+  std::vector<std::string> resend;
+  for (const auto& line : non_empty_lines((*results)[0].out)) {
+    if (line.starts_with("resend ")) {
+      resend.push_back(line.substr(7));
+    }
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (!(*results)[i + 1].succeeded()) {
+      return failed(i + 1, "uploading " + files[i]->path);
+    }
+  }
+  if (!results->back().succeeded() && resend.empty()) {
+    return failed(results->size() - 1, "checking release " + release.id);
+  }
+  return resend; // not empty: the seal found them missing; they go as usual, then the seal
 }
 
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
@@ -661,18 +708,24 @@ Result<std::vector<std::string>> NodeOps::heal_faults(const std::string& only)
 }
 
 Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, const std::vector<BatchStep>& steps,
-                                                   Seconds timeout)
+                                                   Seconds timeout, std::string_view input)
 {
   std::vector<std::string> lines;
   for (const auto& step : steps) {
     std::vector<std::string> words = {"sh", "-c", k_loader, installed_scripts_dir() + "/" + step.script.name,
                                       m_layout.cluster};
     words.insert(words.end(), step.args.begin(), step.args.end());
-    lines.push_back(shell_join(words));
+    std::string line = shell_join(words);
+    if (step.input && *step.input > 0) { // exactly its bytes: dd asks for no more than the rest of them
+      line = "dd bs=" + std::to_string(*step.input) + " count=1 iflag=fullblock status=none | " + line;
+    } else if (!input.empty()) {
+      line += " </dev/null";
+    }
+    lines.push_back(line);
   }
   StepLog log(m_node, what);
   CD_TRY(result, [&]() -> Result<ExecResult> {
-    auto exec = exec_installed(batch_command(lines), {}, timeout);
+    auto exec = exec_installed(batch_command(lines), input, timeout);
     if (!exec) {
       log.result(exec.error());
     }

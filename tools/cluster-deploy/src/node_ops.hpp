@@ -164,6 +164,12 @@ public:
   /// Writes the manifest, checks that every file is staged (each one's hash was checked as
   /// it was staged: prepare, upload, adopt), and moves the release into place.
   Result<void> seal(const NodeRelease& release);
+  /// prepare_staging(), upload() of each of `files` (whole) and seal(), in one round trip: for
+  /// a change of a few small files (a config), where each round trip costs more than the bytes.
+  /// Returns what prepare_staging() returns; when that is not empty, the release is not sealed:
+  /// those files must be uploaded and the release sealed as usual.
+  Result<std::vector<std::string>> stage_in_one_trip(const NodeRelease& release, const ChangeSet& changes,
+                                                     const std::vector<const ReleaseFile*>& files);
   /// Checks that the node can take `release` (the bytes `changes` sends, more in /opt; the
   /// programs it sends) before any node is changed: fails with every problem found, in one line.
   Result<void> preflight(const NodeRelease& release, const ChangeSet& changes);
@@ -230,11 +236,13 @@ private:
   struct BatchStep {
     const remote::Script& script;
     std::vector<std::string> args;
+    std::optional<std::size_t> input{}; ///< reads this many bytes of the batch's input, in order
   };
   /// Runs `steps` one after the other in one round trip, each as run_script would run it
   /// alone; returns each one's stdout and exit status (stderr: all of them, on the first).
+  /// `input` is the steps' inputs one after the other; a step without one reads nothing.
   Result<std::vector<ExecResult>> run_batch(const std::string& what, const std::vector<BatchStep>& steps,
-                                            Seconds timeout);
+                                            Seconds timeout, std::string_view input = {});
   /// read_node()'s scripts, and what they answered (from results[first] on).
   static void add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services);
   Result<NodeReading> parse_reading(const std::vector<ExecResult>& results, std::size_t first,

@@ -119,6 +119,38 @@ TEST_CASE("a changed config restarts only the services that use it")
   CHECK(fakes.nodes["server1"].restarts.empty());
 }
 
+TEST_CASE("a changed config is prepared, sent and sealed in one round trip; a program the usual way")
+{
+  Plan plan = testing::example_plan("deploy-config-one-trip");
+  FakeCluster fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  auto& worker1 = fakes.nodes["worker1"];
+  // upload.sh among the commands: sent inside a batch (alone, a file goes by exec_with_file).
+  CHECK(std::count(worker1.commands.begin(), worker1.commands.end(), "upload.sh") == 0);
+  worker1.commands.clear();
+  worker1.uploaded.clear();
+  worker1.uploaded_bytes = 0;
+  plan.inventory.nodes[2].vars["shard"] = "7"; // worker1's template value
+  Output second(Color::never);
+  REQUIRE(deploy_once(plan, fakes, second));
+  CHECK(worker1.uploaded == std::vector<std::string>{"etc/worker/worker.conf"});
+  auto prepare = std::find(worker1.commands.begin(), worker1.commands.end(), "prepare.sh");
+  REQUIRE(worker1.commands.end() - prepare >= 3);
+  CHECK(std::vector<std::string>(prepare, prepare + 3) == std::vector<std::string>{"prepare.sh", "upload.sh", "seal.sh"});
+  auto release = render_releases(plan, {plan.inventory.find("worker1")}).at("worker1");
+  const ReleaseFile* conf = nullptr;
+  for (const auto& file : release.files) {
+    if (file.path == "etc/worker/worker.conf") {
+      conf = &file;
+    }
+  }
+  REQUIRE(conf);
+  CHECK(worker1.uploaded_bytes == local_size(*conf)); // the file's bytes, cut from the batch's input
+  CHECK(worker1.manifests[worker1.current] == release.manifest);
+  CHECK(worker1.restarts["demo-worker.service"] == 1);
+}
+
 TEST_CASE("an unreachable node stops the deploy before any node is changed")
 {
   Plan plan = testing::example_plan("deploy-unreachable");

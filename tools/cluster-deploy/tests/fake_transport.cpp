@@ -227,6 +227,11 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     }
   } else if (script == "relay-close.sh") {
     m_node.relay_open = false;
+  } else if (script == "upload.sh") { // in a batch (NodeOps::stage_in_one_trip); alone, exec_with_file
+    m_node.uploaded.push_back(args.at(2));
+    m_node.uploaded_from.push_back(0);
+    m_node.uploaded_bytes += input.size();
+    m_node.partials.erase(args.at(3));
   } else if (script == "seal.sh") {
     m_node.manifests[args.at(1)] = std::string(input);
   } else if (script == "activate.sh") { // cluster release reason --install ... --enable ... --restart ...
@@ -316,13 +321,25 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
   if (words.size() == 10 && words[9] == "batch.sh") { // NodeOps::run_batch: one step per k_batch_step_end
     ExecResult all{0, "", "", ""};
     std::string text = words[8];
+    std::size_t taken = 0; // of stdin_data: a step's input is "dd bs=<bytes> ... | <step>"
     for (size_t start = 0, end; (end = text.find(k_batch_step_end, start)) != std::string::npos;
          start = end + k_batch_step_end.size()) {
       auto step = split_quoted(text.substr(start, end - start));
+      std::string_view input;
+      if (step.at(0) == "dd") {
+        std::size_t bytes = std::stoul(step.at(1).substr(3));
+        input = stdin_data.substr(std::min(taken, stdin_data.size()), bytes);
+        taken += bytes;
+        step.erase(step.begin(), std::find(step.begin(), step.end(), "|") + 1);
+      }
+      if (step.back() == "</dev/null") {
+        step.pop_back();
+      }
       std::string script = std::filesystem::path(step.at(3)).filename().string();
       m_node.commands.push_back(script);
-      auto result = m_node.scripts_installed ? handle(std::vector<std::string>(step.begin() + 4, step.end()), script, {})
-                                             : ExecResult{199, "", "", "cluster-deploy: node scripts missing\n"};
+      auto result = m_node.scripts_installed
+                        ? handle(std::vector<std::string>(step.begin() + 4, step.end()), script, input)
+                        : ExecResult{199, "", "", "cluster-deploy: node scripts missing\n"};
       all.out += result.out + "\n" + std::string(k_batch_marker) + " " + std::to_string(result.exit_status) + "\n";
       all.err += result.err;
     }
