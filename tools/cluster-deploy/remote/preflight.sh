@@ -49,14 +49,21 @@ libraries=$(/sbin/ldconfig -p 2>/dev/null | awk -v tag="$tag" '
   $2 ~ /^\(/ && (tag == "" || index($2, tag) > 0) { print $1, $NF }')
 
 units=$(mktemp -d)
-trap 'rm -rf "$units"' EXIT
+versions=$(mktemp)
+request=$(mktemp)
+trap 'rm -rf "$units" "$versions" "$request"' EXIT
+cat >"$request"
+# The units, rebuilt from their settings in one pass: each section's header where its first
+# setting comes.
+awk -v dir="$units" '$1 == "setting" {
+  file = dir "/" $2
+  if (!((file, $3) in begun)) { begun[file, $3] = 1; print "[" $3 "]" > file }
+  line = $0
+  sub(/^setting[ \t]+[^ \t]+[ \t]+[^ \t]+[ \t]+/, "", line)
+  print line > file
+}' "$request"
 while read -r kind path a b; do
   case $kind in
-  setting)
-    [ -f "$units/$path" ] || : >"$units/$path"
-    if ! grep -qxF "[$a]" "$units/$path"; then printf '[%s]\n' "$a" >>"$units/$path"; fi
-    printf '%s\n' "$b" >>"$units/$path"
-    ;;
   program)
     if [ -n "$want" ] && [ "$a" != "$want" ]; then
       problem "$path is built for another architecture (ELF machine $a) than this $machine node"
@@ -71,14 +78,24 @@ while read -r kind path a b; do
       continue
     fi
     lacking=""
-    # shellcheck disable=SC2086 # the versions are words
-    for version in $b; do
-      found=no
-      for file in $files; do
-        if grep -qzxF "$version" "$file"; then found=yes; fi
+    if [ -n "$b" ]; then
+      # Every version the library's files hold, in one read of each (the strings of an ELF file
+      # end with a NUL byte: -z; whole strings only: -x).
+      # shellcheck disable=SC2086 # the versions are words
+      printf '%s\n' $b >"$versions"
+      # shellcheck disable=SC2086 # the files are words
+      held=$(grep -ahzxF -f "$versions" $files 2>/dev/null | tr '\0' '\n')
+      for version in $b; do
+        case "
+$held
+" in
+        *"
+$version
+"*) ;;
+        *) lacking="$lacking $version" ;;
+        esac
       done
-      [ $found = yes ] || lacking="$lacking $version"
-    done
+    fi
     # glibc is the node's unless the whole closure ships; any other library can ship alone.
     hint="BUNDLE_LIBS ships it"
     case $lacking in *" GLIBC_"*) hint="BUNDLE_LIBS ALL ships glibc and its loader with the program" ;; esac
@@ -87,7 +104,7 @@ while read -r kind path a b; do
     fi
     ;;
   esac
-done
+done <"$request"
 
 # Units are rebuilt section by section in the order their settings came (as rendered).
 if [ -n "$(ls "$units")" ]; then
