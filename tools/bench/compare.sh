@@ -84,6 +84,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT  # so that cleanup takes the cluster down on a signal too
+trap 'exit 143' TERM
 
 install_tools() {
   local missing=()
