@@ -43,18 +43,25 @@ std::string describe(const ChangeSet& changes, const NodeRelease& release)
          (restarts.empty() ? "" : "; restart " + restarts);
 }
 
+/// Adds to `uploads` the files of `release` that the node holds damaged (`resend`, from prepare.sh).
+void add_resent(const NodeRelease& release, const std::vector<std::string>& resend, const std::string& node,
+                Output& output, std::vector<const ReleaseFile*>& uploads)
+{
+  for (const auto& file : release.files) {
+    if (std::find(resend.begin(), resend.end(), file.path) != resend.end()) {
+      output.progress(node, file.path + " on the node is not what was deployed: sending it again");
+      uploads.push_back(&file);
+    }
+  }
+}
+
 /// Creates the staging folder with what the node already has; returns the files to send.
 Result<std::vector<const ReleaseFile*>> prepare(NodeOps& ops, const NodeChange& work, Output& output)
 {
   const auto& changes = work.changes;
   CD_TRY(resend, ops.prepare_staging(work.release, changes));
   std::vector<const ReleaseFile*> uploads = changes.send;
-  for (const auto& file : work.release.files) {
-    if (std::find(resend->begin(), resend->end(), file.path) != resend->end()) {
-      output.progress(ops.node(), file.path + " on the node is not what was deployed: sending it again");
-      uploads.push_back(&file);
-    }
-  }
+  add_resent(work.release, *resend, ops.node(), output, uploads);
   return uploads;
 }
 
@@ -183,7 +190,7 @@ void refuse_unless_every_node_ready(Cluster& cluster)
 void stage_small(Cluster& cluster, NodeSlot& slot, NodeChange& work, std::vector<const ReleaseFile*>& uploads,
                  Clock::time_point start)
 {
-  auto resend = slot.ops->stage_in_one_trip(work.release, work.changes, work.changes.send);
+  auto resend = slot.ops->stage_in_one_trip(work.release, work.changes);
   if (!resend) {
     cluster.mark_failed(slot, "-", "stage", resend.error(), seconds_since(start));
     return;
@@ -192,12 +199,7 @@ void stage_small(Cluster& cluster, NodeSlot& slot, NodeChange& work, std::vector
     cluster.output().sent(local_size(*file));
   }
   crash_point("uploaded");
-  for (const auto& file : work.release.files) {
-    if (std::find(resend->begin(), resend->end(), file.path) != resend->end()) {
-      cluster.output().progress(slot.node->name, file.path + " on the node is not what was deployed: sending it again");
-      uploads.push_back(&file);
-    }
-  }
+  add_resent(work.release, *resend, slot.node->name, cluster.output(), uploads);
   if (uploads.empty()) {
     cluster.output().progress(slot.node->name, "staged release " + work.release.id);
     work.sealed = true;

@@ -327,9 +327,9 @@ Result<std::vector<std::string>> NodeOps::prepare_staging(const NodeRelease& rel
   return resend;
 }
 
-Result<std::vector<std::string>> NodeOps::stage_in_one_trip(const NodeRelease& release, const ChangeSet& changes,
-                                                             const std::vector<const ReleaseFile*>& files)
+Result<std::vector<std::string>> NodeOps::stage_in_one_trip(const NodeRelease& release, const ChangeSet& changes)
 {
+  const std::vector<const ReleaseFile*>& files = changes.send;
   std::vector<BatchStep> steps = {{remote::prepare, {release.id}}};
   for (const auto& reused : changes.reuse) {
     steps.front().args.insert(steps.front().args.end(), {reused.from, reused.to, reused.sha256});

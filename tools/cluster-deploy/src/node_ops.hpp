@@ -164,12 +164,11 @@ public:
   /// Writes the manifest, checks that every file is staged (each one's hash was checked as
   /// it was staged: prepare, upload, adopt), and moves the release into place.
   Result<void> seal(const NodeRelease& release);
-  /// prepare_staging(), upload() of each of `files` (whole) and seal(), in one round trip: for
+  /// prepare_staging(), upload() of each file `changes` sends (whole) and seal(), in one round trip: for
   /// a change of a few small files (a config), where each round trip costs more than the bytes.
   /// Returns what prepare_staging() returns; when that is not empty, the release is not sealed:
   /// those files must be uploaded and the release sealed as usual.
-  Result<std::vector<std::string>> stage_in_one_trip(const NodeRelease& release, const ChangeSet& changes,
-                                                     const std::vector<const ReleaseFile*>& files);
+  Result<std::vector<std::string>> stage_in_one_trip(const NodeRelease& release, const ChangeSet& changes);
   /// Checks that the node can take `release` (the bytes `changes` sends, more in /opt; the
   /// programs it sends) before any node is changed: fails with every problem found, in one line.
   Result<void> preflight(const NodeRelease& release, const ChangeSet& changes);
