@@ -23,6 +23,19 @@ done < <(all_nodes)
 
 worker=$(nodes_in_group workers | head -n 1)
 conf=/opt/$CLUSTER_DEPLOY_NAME/current/etc/worker/worker.conf
+# The deploy recorded how its files looked (activate.sh), so status reads no file that still
+# looks so. A byte changed in place, with size and modification time put back as they were
+# (touch -r), still shows: the change time tells.
+on_node "$worker" "sudo test -s /opt/$CLUSTER_DEPLOY_NAME/current/.stat" ||
+  fail "$worker: the deploy recorded no stat lines of its release (status would hash every file)"
+on_node "$worker" "sudo sh -c 'cp -p $conf /tmp/worker.conf.saved && printf \~ | dd of=$conf bs=1 count=1 conv=notrunc status=none &&
+  touch -r /tmp/worker.conf.saved $conf && if cmp -s $conf /tmp/worker.conf.saved; then echo unchanged; fi'" >"$WORK/flip.log"
+[[ ! -s $WORK/flip.log ]] || fail "$worker: worker.conf starts with ~ already: the in-place edit changed nothing"
+"$CLUSTER_DEPLOY" status --plan "$CLUSTER_DEPLOY_PLAN" --node "$worker" >"$WORK/drift-in-place.log" 2>&1 || true
+on_node "$worker" "sudo cp -p /tmp/worker.conf.saved $conf"
+grep -q "^drift: $worker: etc/worker/worker.conf differs from what was deployed$" "$WORK/drift-in-place.log" ||
+  fail "a byte changed in place (size and modification time as deployed) is not shown as drift"
+
 on_node "$worker" "sudo cp $conf /tmp/worker.conf.saved && echo '# edited by hand' | sudo tee -a $conf >/dev/null"
 "$CLUSTER_DEPLOY" status --plan "$CLUSTER_DEPLOY_PLAN" --node "$worker" >"$WORK/drift.log" 2>&1 || true
 on_node "$worker" "sudo cp /tmp/worker.conf.saved $conf"

@@ -7,7 +7,8 @@
 # "<time> <old> -> <new> <reason>" to deploy.log (releases.sh replays it), enables every
 # unit of the release not enabled yet (so a half-done earlier activate is completed), restarts
 # the services whose turn it is (queued, as systemctl.sh does: the controller's health checks
-# wait) and prunes old releases: the newest three besides the new and the previous one stay.
+# wait), prunes old releases (the newest three besides the new and the previous one stay) and
+# records the stat lines of the release's files (.stat, for drift.sh).
 # The controller starts it with systemd-run --wait: a controller killed or cut off midway
 # leaves it to finish, so no service runs behind the `current` it switched.
 set -e
@@ -66,3 +67,8 @@ cd "$root/releases"
 ls -1t | grep -vx -e "$release" -e "${old:-.}" | tail -n +4 | while read -r r; do
   mv -T -- "$r" ".prune-$r" && rm -rf -- ".prune-$r"
 done
+# How the release's files and units look now that they are in place: drift.sh reads no file
+# whose stat line is still this one. Last, as a prune unlinks hard links (and so changes a
+# file's change time); a later run's hard links do too, and then drift.sh hashes again.
+cd "$root/releases/$release"
+if file_stats >.stat.tmp; then mv -f .stat.tmp .stat; else rm -f .stat.tmp; fi

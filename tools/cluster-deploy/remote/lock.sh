@@ -97,7 +97,7 @@ if [ "$mine" = gone ]; then
   exit 6
 fi
 umask 077
-mkdir -p "$run_dir"
+[ -d "$run_dir" ] || mkdir -p "$run_dir"
 exec 8>"$run_dir/.lock-guard"
 if ! flock -w 10 8; then
   echo "locked (someone is taking the lock right now) since - 0"

@@ -64,6 +64,15 @@ flip_byte() {
   printf "$(printf '\\%03o' "$3")" | dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
 }
 
+# In a release's folder: one stat(1) line per file of its manifest and per installed unit of
+# it, as activate.sh records them (.stat) and drift.sh compares them.
+file_stats() {
+  set --
+  while read -r _ path; do set -- "$@" "$path"; done <MANIFEST
+  for f in units/*.service; do [ ! -f "$f" ] || set -- "$@" "$unit_dir/${f#units/}"; done
+  stat -c '%i %s %.9Y %.9Z %n' -- "$@" 2>&1
+}
+
 # True for a unit file of ours (cluster "kv" never touches "kv-test"'s units).
 is_our_unit() { [ -f "$1" ] && grep -qx "$unit_mark" "$1"; }
 
@@ -94,8 +103,9 @@ make_ours() {
 }
 
 # A script of the run that holds the node's lock renews its lease (lock.sh). Read with the
-# shell's own `read`: this runs before every node action, so it starts no process.
-if [ -n "${CLUSTER_DEPLOY_RUN:-}" ] && [ -f "$lock_record" ]; then
+# shell's own `read`: this runs before every node action, so it starts no process but touch,
+# and in a batch of steps (node_ops.cpp) only the first step's does (cd_lease_renewed).
+if [ -n "${CLUSTER_DEPLOY_RUN:-}" ] && [ -z "${cd_lease_renewed:-}" ] && [ -f "$lock_record" ]; then
   lock_run=""
   while read -r lock_key lock_value; do
     [ "$lock_key" != run ] || lock_run=$lock_value

@@ -14,11 +14,19 @@ for d in "$root"/releases/*/; do
   echo "release ${d##*/}"
 done
 [ ! -f "$root/current/MANIFEST" ] || sed 's/^/file /' "$root/current/MANIFEST"
-for u in "$unit_dir/$cluster"-*.service; do
-  is_our_unit "$u" || continue
-  echo "unit $(sha256sum <"$u" | cut -d' ' -f1) ${u##*/}"
-done
+# Our units (is_our_unit), hashed by one grep and one sha256sum for all of them: unit names
+# are <cluster>-<service>.service, without spaces.
+set --
+for u in "$unit_dir/$cluster"-*.service; do [ ! -f "$u" ] || set -- "$@" "$u"; done
+ours=""
+[ $# -eq 0 ] || ours=$(grep -lxF -e "$unit_mark" -- "$@" || true)
+if [ -n "$ours" ]; then
+  # shellcheck disable=SC2086 # one word per unit file
+  sha256sum $ours | while read -r sum u; do echo "unit $sum ${u##*/}"; done
+fi
 for f in "$root"/started/*; do
-  [ ! -f "$f" ] || echo "started ${f##*/} $(cat "$f")"
+  [ -f "$f" ] || continue
+  read -r digest <"$f" || true
+  echo "started ${f##*/} $digest"
 done
 exit 0

@@ -29,9 +29,14 @@ if [ "$active" = active ] && [ -n "$entered" ] && [ "$entered" != 0 ]; then
   echo "Uptime=$((${now%.*} - entered / 1000000))"
 fi
 [ "$3" = failures ] || exit 0
-since=$(stat -c %Y "$unit_dir/$unit" "$root/started/$2" 2>/dev/null | sort -n | tail -n 1)
+since=""
+for t in $(stat -c %Y "$unit_dir/$unit" "$root/started/$2" 2>/dev/null); do
+  [ -n "$since" ] && [ "$t" -le "$since" ] || since=$t
+done
 [ -n "$since" ] || exit 0
 journalctl -q --no-pager -o cat --output-fields=UNIT_RESULT UNIT="$unit" \
   MESSAGE_ID=d9b373ed55a64feb8242e02dbe79a49c --since "@$since" 2>/dev/null |
-  sed -n 's/^\([a-z-]*\)$/Failure=\1/p'
+  while read -r result; do
+    case $result in *[!a-z-]*) ;; *) echo "Failure=$result" ;; esac
+  done
 exit 0

@@ -10,7 +10,11 @@ set -eu
 [ -d "$run_dir" ] || exit 0
 exec 8>"$run_dir/.lock-guard"
 flock -w 10 8 || exit 5
-if [ -f "$lock_record" ] && [ "$(sed -n 's/^run //p' "$lock_record")" = "$2" ]; then
+holder=""
+if [ -f "$lock_record" ]; then
+  while read -r key value; do [ "$key" != run ] || holder=$value; done <"$lock_record"
+fi
+if [ "$holder" = "$2" ]; then
   rm -f "$lock_record"
 fi
 if [ ! -e "$root" ]; then rm -rf /run/cluster-deploy/scripts; fi

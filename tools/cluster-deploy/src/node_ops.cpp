@@ -61,15 +61,14 @@ std::string installer_text()
   return text + "chmod 0755 \"$tmp\"\nmv -T \"$tmp\" " + dir + " 2>/dev/null || rm -rf \"$tmp\"\n";
 }
 
-/// The one exec of a batch: as root, each step in its own sh, as root_command runs one.
+/// The one exec of a batch: as root, one sh, each step in a subshell of it (k_batch_prologue).
 std::string batch_command(const std::vector<std::string>& steps)
 {
-  std::string text;
+  std::string text = "CLUSTER_DEPLOY_RUN=" + run_id() + "; export CLUSTER_DEPLOY_RUN\n" + std::string(k_batch_prologue);
   for (const auto& step : steps) {
     text += step + std::string(k_batch_step_end);
   }
-  return shell_join({"sh", "-c", remote::as_root.text, remote::as_root.name, "env", "CLUSTER_DEPLOY_RUN=" + run_id(),
-                     "sh", "-c", text, "batch.sh"});
+  return shell_join({"sh", "-c", remote::as_root.text, remote::as_root.name, "sh", "-c", text, "batch.sh"});
 }
 
 } // namespace
@@ -712,10 +711,9 @@ Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, cons
 {
   std::vector<std::string> lines;
   for (const auto& step : steps) {
-    std::vector<std::string> words = {"sh", "-c", k_loader, installed_scripts_dir() + "/" + step.script.name,
-                                      m_layout.cluster};
+    std::vector<std::string> words = {installed_scripts_dir() + "/" + step.script.name, m_layout.cluster};
     words.insert(words.end(), step.args.begin(), step.args.end());
-    std::string line = shell_join(words);
+    std::string line = "( cd_step " + shell_join(words) + " )";
     if (step.input && *step.input > 0) { // exactly its bytes: dd asks for no more than the rest of them
       line = "dd bs=" + std::to_string(*step.input) + " count=1 iflag=fullblock status=none | " + line;
     } else if (!input.empty()) {

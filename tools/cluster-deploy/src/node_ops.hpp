@@ -60,11 +60,17 @@ struct RollbackTarget {
 /// This command run's id ("r" + 15-digit milliseconds), written with every release switch.
 std::string run_id();
 
-/// A batch of scripts (NodeOps::run_batch) is one shell text: each script's command line
-/// followed by k_batch_step_end, which prints "<k_batch_marker> <exit status>" on a line
-/// of its own.
+/// A batch of scripts (NodeOps::run_batch) is one shell text: the run id, k_batch_prologue,
+/// then each step's line "( cd_step <installed script> <cluster> <args>... )" followed by
+/// k_batch_step_end, which prints "<k_batch_marker> <exit status>" on a line of its own. A
+/// step is a subshell of the batch's sh that sources the installed script: no process starts
+/// but what the script itself starts. Only the first step renews the run's lock lease.
+inline constexpr std::string_view k_batch_prologue =
+    "cd_step() { [ -O \"$1\" ] || { echo 'cluster-deploy: node scripts missing' >&2; exit 199; }; "
+    "cd_script=$1; shift; . \"$cd_script\"; }\n";
 inline constexpr std::string_view k_batch_marker = "@@cluster-deploy-step";
-inline constexpr std::string_view k_batch_step_end = "\ncd_status=$?; echo; echo @@cluster-deploy-step \"$cd_status\"\n";
+inline constexpr std::string_view k_batch_step_end =
+    "\ncd_status=$?; cd_lease_renewed=1; echo; echo @@cluster-deploy-step \"$cd_status\"\n";
 
 /// Parses remote/releases.sh output.
 RollbackTarget parse_rollback_target(std::string_view text);

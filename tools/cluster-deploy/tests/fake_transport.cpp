@@ -318,9 +318,10 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
 {
   ++m_node.round_trips;
   auto words = split_quoted(command);
-  if (words.size() == 10 && words[9] == "batch.sh") { // NodeOps::run_batch: one step per k_batch_step_end
+  if (words.size() == 8 && words[7] == "batch.sh") { // NodeOps::run_batch: one step per k_batch_step_end
     ExecResult all{0, "", "", ""};
-    std::string text = words[8];
+    std::string text = words[6];
+    text.erase(0, text.find(k_batch_prologue) + k_batch_prologue.size()); // and the run id before it
     std::size_t taken = 0; // of stdin_data: a step's input is "dd bs=<bytes> ... | <step>"
     for (size_t start = 0, end; (end = text.find(k_batch_step_end, start)) != std::string::npos;
          start = end + k_batch_step_end.size()) {
@@ -335,10 +336,13 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
       if (step.back() == "</dev/null") {
         step.pop_back();
       }
-      std::string script = std::filesystem::path(step.at(3)).filename().string();
+      if (step.at(0) != "(" || step.at(1) != "cd_step" || step.back() != ")") {
+        return fail("the fake cannot read the batch step " + text.substr(start, end - start));
+      }
+      std::string script = std::filesystem::path(step.at(2)).filename().string();
       m_node.commands.push_back(script);
       auto result = m_node.scripts_installed
-                        ? handle(std::vector<std::string>(step.begin() + 4, step.end()), script, input)
+                        ? handle(std::vector<std::string>(step.begin() + 3, step.end() - 1), script, input)
                         : ExecResult{199, "", "", "cluster-deploy: node scripts missing\n"};
       all.out += result.out + "\n" + std::string(k_batch_marker) + " " + std::to_string(result.exit_status) + "\n";
       all.err += result.err;
