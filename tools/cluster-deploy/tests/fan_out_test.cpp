@@ -43,7 +43,7 @@ struct Recorder {
   std::set<std::size_t> started;           ///< nodes that began to take
   std::set<std::size_t> broke;             ///< nodes whose stream broke (stream_broke)
   std::map<std::size_t, bool> outcome;     ///< node -> whether its take succeeded
-  std::condition_variable finished;        ///< an outcome was booked
+  std::condition_variable finished;        ///< an outcome was booked, or a take began
   bool overlap = false;
   bool parent_not_started = false; ///< a node took from one that had not begun to take
 
@@ -88,10 +88,15 @@ struct Recorder {
     m.take = [this](std::size_t to, std::optional<std::size_t> from, const ReleaseFile&) -> Result<void> {
       enter(to);
       {
-        std::lock_guard lock(mutex);
+        // A node reads what its parent writes as it arrives: the parent's take must be under
+        // way. Its thread may call take a moment after this one (the order between the two
+        // calls is the scheduler's), so wait for it, bounded, as the node's read does.
+        std::unique_lock lock(mutex);
         takes.emplace_back(from, to);
         started.insert(to);
-        parent_not_started = parent_not_started || (from && !started.count(*from));
+        finished.notify_all();
+        bool parent_began = !from || finished.wait_for(lock, std::chrono::seconds(5), [&] { return started.count(*from) > 0; });
+        parent_not_started = parent_not_started || !parent_began;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
       leave(to);
