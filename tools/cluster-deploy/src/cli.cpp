@@ -11,6 +11,7 @@
 #include "evidence.hpp"
 #include "fault.hpp"
 #include "fault_schedule.hpp"
+#include "health.hpp"
 #include "interrupt.hpp"
 #include "inventory_source.hpp"
 #include "logs.hpp"
@@ -352,7 +353,8 @@ bool take_nodes(Cluster& cluster, const std::string& name, const Options& option
   for (auto& slot : cluster.slots()) {
     auto release = options.releases.find(slot.node->name);
     if (slot.ops && name == "deploy" && release != options.releases.end()) {
-      slot.ops->read_with_lock(services_of(release->second));
+      auto services = services_of(release->second);
+      slot.ops->read_with_lock(services, exec_probes(cluster.plan(), *slot.node, services));
     } else if (slot.ops && name == "rollback") {
       slot.ops->read_with_lock({});
     }

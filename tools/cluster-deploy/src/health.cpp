@@ -79,6 +79,22 @@ Result<void> probe_once(NodeOps& ops, const Plan& plan, const Node& node, const 
   return {};
 }
 
+std::map<std::string, std::string> exec_probes(const Plan& plan, const Node& node,
+                                               const std::vector<std::string>& services)
+{
+  std::map<std::string, std::string> probes;
+  for (const auto& name : services) {
+    const Service* service = plan.find_service(name);
+    if (service && service->health.kind == Health::Kind::exec) {
+      auto command = expand_command(service->health.command, plan, node, *service, "service " + name + " HEALTH");
+      if (command) { // else the probe itself says why, later
+        probes[name] = *command;
+      }
+    }
+  }
+  return probes;
+}
+
 Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, const Service& service,
                           const HealthOptions& options)
 {

@@ -273,9 +273,10 @@ Result<NodeReading> NodeOps::read_node(const std::vector<std::string>& services)
   return parse_reading(*results, 0, services);
 }
 
-void NodeOps::read_with_lock(std::vector<std::string> services)
+void NodeOps::read_with_lock(std::vector<std::string> services, std::map<std::string, std::string> probes)
 {
   m_read_with_lock = std::move(services);
+  m_probes_with_lock = std::move(probes);
 }
 
 void NodeOps::add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services)
@@ -532,6 +533,10 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
   if (m_read_with_lock) {
     add_reading_steps(steps, *m_read_with_lock);
   }
+  const std::size_t first_probe = steps.size();
+  for (const auto& [service, command] : m_probes_with_lock) {
+    steps.push_back({remote::as_service_user, {command, "3"}}); // a slow probe is asked again later
+  }
   CD_TRY(results, run_batch("taking the lock", steps, Seconds{30}));
   const ExecResult& result = results->front();
   if (result.exit_status == 5 && result.out.starts_with("locked ")) {
@@ -545,6 +550,12 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
     if (auto reading = parse_reading(*results, 1, *m_read_with_lock)) {
       m_reading = std::move(*reading);
     } // else read_node() asks again and reports why
+  }
+  std::size_t i = first_probe;
+  for (const auto& [service, command] : m_probes_with_lock) {
+    if (results->at(i++).succeeded()) {
+      m_passed_when_locked.insert(service);
+    }
   }
   m_taken_over = describe_stale_lock(result.out);
   return std::optional<LockHolder>{};

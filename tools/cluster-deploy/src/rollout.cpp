@@ -288,13 +288,18 @@ void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const s
   }
   // Left running as it was, and seen running a moment ago: its probe is the check (one
   // round trip fewer per service and node); only a failing probe waits and looks again.
-  bool seen_running = false;
+  // When this run has (re)started nothing anywhere yet, the probe that passed with the lock
+  // is that check: no round trip at all.
+  bool seen_running = false, passed = false;
   if (action == "unchanged") {
     std::lock_guard lock(r.mutex); // the nodes are checked in parallel
     auto it = r.seen_running.find(slot.node->name);
     seen_running = it != r.seen_running.end() && it->second.count(service.name) != 0;
+    passed = seen_running && slot.ops->passed_when_locked(service.name) &&
+             std::all_of(r.touched.begin(), r.touched.end(), [](const auto& node) { return node.second.empty(); });
   }
-  auto healthy = seen_running ? probe_once(*slot.ops, r.cluster.plan(), *slot.node, service) : Result<void>{};
+  auto healthy = seen_running && !passed ? probe_once(*slot.ops, r.cluster.plan(), *slot.node, service)
+                                         : Result<void>{};
   if (!seen_running || !healthy) {
     healthy = wait_healthy(*slot.ops, r.cluster.plan(), *slot.node, service, options);
   }

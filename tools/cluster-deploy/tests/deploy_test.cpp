@@ -1,6 +1,8 @@
+#include "cluster_lock.hpp"
 #include "deploy.hpp"
 #include "fake_cluster.hpp"
 #include "hash.hpp"
+#include "health.hpp"
 #include "release.hpp"
 #include "test_support.hpp"
 
@@ -20,7 +22,46 @@ bool deploy_once(const Plan& plan, FakeCluster& fakes, Output& output)
   return testing::deploy_everything(plan, fakes, output);
 }
 
+/// An unchanged deploy as the CLI runs it: every node read and probed with its lock.
+/// Returns what the deploy returned; every node's round trips count from the lock on.
+bool deploy_again_with_lock(const Plan& plan, FakeCluster& fakes)
+{
+  auto all = testing::everything(plan);
+  auto releases = render_releases(plan, all.nodes);
+  testing::FakeRun run(plan, fakes, all.nodes);
+  for (auto& [name, node] : fakes.nodes) {
+    node.round_trips = 0;
+    node.service_user_commands.clear();
+  }
+  for (auto& slot : run.cluster.slots()) {
+    auto services = services_of(releases.at(slot.node->name));
+    slot.ops->read_with_lock(services, exec_probes(plan, *slot.node, services));
+  }
+  ClusterLock lock(run.cluster, "deploy", Seconds{0});
+  REQUIRE(lock.held());
+  return run_deploy(run.cluster, all.services, releases, DeployOptions{false, HealthOptions{Seconds{1}, Seconds{0}}});
+}
+
 } // namespace
+
+TEST_CASE("an unchanged service whose probe passed with the lock needs no round trip of its own")
+{
+  Plan plan = testing::example_plan("deploy-probed-with-lock");
+  FakeCluster fakes;
+  Output first(Color::never);
+  REQUIRE(deploy_once(plan, fakes, first));
+  REQUIRE(deploy_again_with_lock(plan, fakes));
+  for (auto& [name, node] : fakes.nodes) {
+    INFO(name);
+    CHECK(node.round_trips == 2); // the lock's (it read the node, ran the worker's probe), the unlock's
+    CHECK(node.service_user_commands.size() == (name.starts_with("worker") ? 1U : 0U));
+  }
+  // A probe that fails with the lock is asked again, and the deploy fails on it as before.
+  fakes.nodes["worker1"].exec_exits["registered"] = 1;
+  CHECK_FALSE(deploy_again_with_lock(plan, fakes));
+  CHECK(fakes.nodes["worker1"].service_user_commands.size() >= 2);
+  CHECK(fakes.nodes["worker1"].round_trips >= 3);
+}
 
 TEST_CASE("first deploy sends every file and starts servers before workers")
 {
