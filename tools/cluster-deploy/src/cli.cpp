@@ -11,7 +11,6 @@
 #include "evidence.hpp"
 #include "fault.hpp"
 #include "fault_schedule.hpp"
-#include "health.hpp"
 #include "interrupt.hpp"
 #include "inventory_source.hpp"
 #include "logs.hpp"
@@ -350,12 +349,11 @@ bool take_nodes(Cluster& cluster, const std::string& name, const Options& option
 {
   catch_interrupts();
   // What a deploy or rollback reads first comes with the lock: one round trip fewer.
+  if (name == "deploy") {
+    read_with_lock(cluster, options.releases);
+  }
   for (auto& slot : cluster.slots()) {
-    auto release = options.releases.find(slot.node->name);
-    if (slot.ops && name == "deploy" && release != options.releases.end()) {
-      auto services = services_of(release->second);
-      slot.ops->read_with_lock(services, exec_probes(cluster.plan(), *slot.node, services));
-    } else if (slot.ops && name == "rollback") {
+    if (slot.ops && name == "rollback") {
       slot.ops->read_with_lock({});
     }
   }

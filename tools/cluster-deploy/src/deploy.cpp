@@ -4,6 +4,7 @@
 #include "crash_point.hpp"
 #include "interrupt.hpp"
 #include "json_report.hpp"
+#include "leader.hpp"
 #include "member_changes.hpp"
 #include "progress.hpp"
 #include "rollout.hpp"
@@ -322,6 +323,19 @@ void keep_newest_run(Cluster& cluster, ClusterChanges& work, std::map<std::strin
 }
 
 } // namespace
+
+void read_with_lock(Cluster& cluster, const std::map<std::string, NodeRelease>& releases)
+{
+  for (auto& slot : cluster.slots()) {
+    auto release = releases.find(slot.node->name);
+    if (slot.ops && release != releases.end()) {
+      auto services = services_of(release->second);
+      auto asks = exec_probes(cluster.plan(), *slot.node, services);
+      asks.merge(members_asks(cluster.plan(), *slot.node));
+      slot.ops->read_with_lock(services, std::move(asks));
+    }
+  }
+}
 
 bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
                 std::map<std::string, NodeRelease> releases, const DeployOptions& options)

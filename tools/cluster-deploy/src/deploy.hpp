@@ -22,6 +22,11 @@ struct DeployOptions {
 bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
                 std::map<std::string, NodeRelease> releases, const DeployOptions& options);
 
+/// Makes each node's lock (ClusterLock) also read what a deploy of `releases` asks first: the
+/// node's state and units, its services' exec probes, the MEMBERS queries it is the first to
+/// answer. One round trip fewer per node, and per group with member hooks.
+void read_with_lock(Cluster& cluster, const std::map<std::string, NodeRelease>& releases);
+
 /// Returns the nodes to an earlier release already on them (`to`, or the one before
 /// `current`), with the same batches and gates as a deploy; nothing is sent. Fails
 /// before changing anything when a node has no such release.

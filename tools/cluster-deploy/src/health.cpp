@@ -79,6 +79,11 @@ Result<void> probe_once(NodeOps& ops, const Plan& plan, const Node& node, const 
   return {};
 }
 
+std::string probe_ask(const std::string& service)
+{
+  return "HEALTH " + service;
+}
+
 std::map<std::string, std::string> exec_probes(const Plan& plan, const Node& node,
                                                const std::vector<std::string>& services)
 {
@@ -88,7 +93,7 @@ std::map<std::string, std::string> exec_probes(const Plan& plan, const Node& nod
     if (service && service->health.kind == Health::Kind::exec) {
       auto command = expand_command(service->health.command, plan, node, *service, "service " + name + " HEALTH");
       if (command) { // else the probe itself says why, later
-        probes[name] = *command;
+        probes[probe_ask(name)] = *command;
       }
     }
   }

@@ -23,11 +23,13 @@ struct HealthOptions {
 /// Runs the service's probe once; fails saying why.
 Result<void> probe_once(NodeOps& ops, const Plan& plan, const Node& node, const Service& service);
 
-/// The exec probes (service -> its HEALTH command, expanded for `node`) of those of `services`
-/// that have one: NodeOps::read_with_lock runs them with the lock, so that a service left as it
-/// was needs no round trip of its own (rollout.cpp, check_health_on).
+/// The exec probes ("HEALTH <service>" -> its command, expanded for `node`) of those of
+/// `services` that have one: NodeOps::read_with_lock runs them with the lock, so that a
+/// service left as it was needs no round trip of its own (rollout.cpp, check_health_on).
 std::map<std::string, std::string> exec_probes(const Plan& plan, const Node& node,
                                                const std::vector<std::string>& services);
+/// The name exec_probes gives `service`'s probe.
+std::string probe_ask(const std::string& service);
 
 /// Waits until `service` on `node` is healthy, or fails with the last reason.
 Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, const Service& service,

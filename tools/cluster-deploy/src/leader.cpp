@@ -51,7 +51,9 @@ Result<std::pair<std::string, std::string>> ask_group(
       continue;
     }
     CD_TRY(command, expand_command(hook, cluster.plan(), *slot.node, service, "service " + service.name + " " + what));
-    auto result = slot.ops->run_as_service_user(*command, Seconds{15});
+    auto answered = slot.ops->answer_with_lock(what + " " + service.name); // asked with the lock
+    auto result = answered && answered->succeeded() ? Result<ExecResult>(*answered)
+                                                    : slot.ops->run_as_service_user(*command, Seconds{15});
     auto taken = !result               ? Result<void>(fail(result.error()))
                  : !result->succeeded() ? Result<void>(fail(what + " query exited " + std::to_string(result->exit_status)))
                                         : accept(result->out);
@@ -120,6 +122,21 @@ Result<void> check_quorum(Cluster& cluster, const Service& service, Seconds wait
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
+}
+
+std::map<std::string, std::string> members_asks(const Plan& plan, const Node& node)
+{
+  std::map<std::string, std::string> asks;
+  for (const auto& service : plan.services) {
+    auto group = plan.inventory.group(service.group);
+    if (service.members.empty() || group.empty() || group.front() != &node) {
+      continue;
+    }
+    if (auto command = expand_command(service.members, plan, node, service, "service " + service.name + " MEMBERS")) {
+      asks["MEMBERS " + service.name] = *command;
+    } // else ask_members says why, later
+  }
+  return asks;
 }
 
 std::optional<std::pair<std::string, std::vector<Member>>> ask_members(Cluster& cluster, const Service& service,

@@ -7,7 +7,9 @@
 #include "membership.hpp"
 #include "plan.hpp"
 
+#include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -31,6 +33,12 @@ Result<std::string> query_leader_name(Cluster& cluster, const Service& service);
 /// passes when it exits 0, or when the service has none; else says why. With `wait`, tried
 /// every second until it passes or that long has gone by (or the run is interrupted).
 Result<void> check_quorum(Cluster& cluster, const Service& service, Seconds wait = Seconds{0});
+
+/// The MEMBERS queries ("MEMBERS <service>" -> its command, expanded for `node`) of the
+/// services of the plan whose group `node` is the first of: NodeOps::read_with_lock runs them
+/// with the lock, and ask_members takes that answer, so that a deploy's question to the group
+/// costs no round trip of its own.
+std::map<std::string, std::string> members_asks(const Plan& plan, const Node& node);
 
 /// Asks MEMBERS on the group's nodes: the first that answers, and its answer. nullopt
 /// (and *why) when none does.

@@ -273,10 +273,21 @@ Result<NodeReading> NodeOps::read_node(const std::vector<std::string>& services)
   return parse_reading(*results, 0, services);
 }
 
-void NodeOps::read_with_lock(std::vector<std::string> services, std::map<std::string, std::string> probes)
+void NodeOps::read_with_lock(std::vector<std::string> services, std::map<std::string, std::string> asks)
 {
   m_read_with_lock = std::move(services);
-  m_probes_with_lock = std::move(probes);
+  m_asks_with_lock = std::move(asks);
+}
+
+std::optional<ExecResult> NodeOps::answer_with_lock(const std::string& name)
+{
+  auto it = m_answers_with_lock.find(name);
+  if (it == m_answers_with_lock.end()) {
+    return std::nullopt;
+  }
+  ExecResult answer = std::move(it->second);
+  m_answers_with_lock.erase(it);
+  return answer;
 }
 
 void NodeOps::add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services)
@@ -533,9 +544,9 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
   if (m_read_with_lock) {
     add_reading_steps(steps, *m_read_with_lock);
   }
-  const std::size_t first_probe = steps.size();
-  for (const auto& [service, command] : m_probes_with_lock) {
-    steps.push_back({remote::as_service_user, {command, "3"}}); // a slow probe is asked again later
+  const std::size_t first_ask = steps.size();
+  for (const auto& [name, command] : m_asks_with_lock) {
+    steps.push_back({remote::as_service_user, {command, "3"}}); // a slow one is asked again later
   }
   CD_TRY(results, run_batch("taking the lock", steps, Seconds{30}));
   const ExecResult& result = results->front();
@@ -551,11 +562,9 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
       m_reading = std::move(*reading);
     } // else read_node() asks again and reports why
   }
-  std::size_t i = first_probe;
-  for (const auto& [service, command] : m_probes_with_lock) {
-    if (results->at(i++).succeeded()) {
-      m_passed_when_locked.insert(service);
-    }
+  std::size_t i = first_ask;
+  for (const auto& [name, command] : m_asks_with_lock) {
+    m_answers_with_lock[name] = std::move(results->at(i++));
   }
   m_taken_over = describe_stale_lock(result.out);
   return std::optional<LockHolder>{};

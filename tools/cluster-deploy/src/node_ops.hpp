@@ -10,7 +10,6 @@
 
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -142,13 +141,15 @@ public:
   /// leaves as it was and that was running then is not asked again.
   Result<NodeReading> read_node(const std::vector<std::string>& services);
   /// Makes the next lock() also read the node (as read_node(services)) in its round trip;
-  /// the next read_node() of those services answers from that reading. `probes` (service ->
-  /// its exec HEALTH command, expanded) run in that round trip too, as the service user,
-  /// each bounded to 3 s (a slower one is asked again later, as a failing one): passed_when_locked()
-  /// says which passed.
-  void read_with_lock(std::vector<std::string> services, std::map<std::string, std::string> probes = {});
-  /// True when `service`'s probe passed in the round trip that took the lock (read_with_lock).
-  bool passed_when_locked(const std::string& service) const { return m_passed_when_locked.count(service) != 0; }
+  /// the next read_node() of those services answers from that reading. `asks` (a name such as
+  /// "HEALTH worker" -> a command of the plan, expanded: a probe, a group's MEMBERS query) run
+  /// in that round trip too, as the service user, each bounded to 3 s (a slower one is asked
+  /// again later, as a failing one): answer_with_lock() gives what each did.
+  void read_with_lock(std::vector<std::string> services, std::map<std::string, std::string> asks = {});
+  /// What the command asked as `name` did in the round trip that took the lock, once: asked
+  /// again, or for a name not asked, nothing. The caller uses it only while it still describes
+  /// the node (before the run changes what it asked about).
+  std::optional<ExecResult> answer_with_lock(const std::string& name);
   /// Creates the staging folder of `release` and puts the reused files in it.
   /// Returns the paths whose content on the node was not what its manifest says:
   /// they must be uploaded too. Notes what interrupted uploads left on the node.
@@ -272,8 +273,8 @@ private:
   NodeLayout m_layout;
   std::optional<std::vector<std::string>> m_read_with_lock; ///< read_with_lock()
   std::optional<NodeReading> m_reading;                      ///< what lock() read for read_node()
-  std::map<std::string, std::string> m_probes_with_lock;     ///< read_with_lock()
-  std::set<std::string> m_passed_when_locked;                ///< passed_when_locked()
+  std::map<std::string, std::string> m_asks_with_lock;       ///< read_with_lock()
+  std::map<std::string, ExecResult> m_answers_with_lock;     ///< answer_with_lock()
   std::string m_taken_over;                                  ///< taken_over()
   std::map<std::string, std::uint64_t> m_partial;            ///< sha256 -> bytes an interrupted upload left
 };

@@ -295,8 +295,12 @@ void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const s
     std::lock_guard lock(r.mutex); // the nodes are checked in parallel
     auto it = r.seen_running.find(slot.node->name);
     seen_running = it != r.seen_running.end() && it->second.count(service.name) != 0;
-    passed = seen_running && slot.ops->passed_when_locked(service.name) &&
+    passed = seen_running &&
              std::all_of(r.touched.begin(), r.touched.end(), [](const auto& node) { return node.second.empty(); });
+    if (passed) {
+      auto answer = slot.ops->answer_with_lock(probe_ask(service.name));
+      passed = answer && answer->succeeded();
+    }
   }
   auto healthy = seen_running && !passed ? probe_once(*slot.ops, r.cluster.plan(), *slot.node, service)
                                          : Result<void>{};

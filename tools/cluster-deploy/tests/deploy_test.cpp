@@ -1,8 +1,6 @@
-#include "cluster_lock.hpp"
 #include "deploy.hpp"
 #include "fake_cluster.hpp"
 #include "hash.hpp"
-#include "health.hpp"
 #include "release.hpp"
 #include "test_support.hpp"
 
@@ -22,24 +20,16 @@ bool deploy_once(const Plan& plan, FakeCluster& fakes, Output& output)
   return testing::deploy_everything(plan, fakes, output);
 }
 
-/// An unchanged deploy as the CLI runs it: every node read and probed with its lock.
-/// Returns what the deploy returned; every node's round trips count from the lock on.
+/// A deploy as the CLI runs it, every node read and probed with its lock; every node's round
+/// trips and service-user commands count from the lock on.
 bool deploy_again_with_lock(const Plan& plan, FakeCluster& fakes)
 {
-  auto all = testing::everything(plan);
-  auto releases = render_releases(plan, all.nodes);
-  testing::FakeRun run(plan, fakes, all.nodes);
   for (auto& [name, node] : fakes.nodes) {
     node.round_trips = 0;
     node.service_user_commands.clear();
   }
-  for (auto& slot : run.cluster.slots()) {
-    auto services = services_of(releases.at(slot.node->name));
-    slot.ops->read_with_lock(services, exec_probes(plan, *slot.node, services));
-  }
-  ClusterLock lock(run.cluster, "deploy", Seconds{0});
-  REQUIRE(lock.held());
-  return run_deploy(run.cluster, all.services, releases, DeployOptions{false, HealthOptions{Seconds{1}, Seconds{0}}});
+  Output output(Color::never);
+  return testing::deploy_everything_locked(plan, fakes, output, Seconds{1});
 }
 
 } // namespace

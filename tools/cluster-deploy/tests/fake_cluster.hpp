@@ -2,6 +2,7 @@
 #pragma once
 
 #include "cluster.hpp"
+#include "cluster_lock.hpp"
 #include "deploy.hpp"
 #include "fake_transport.hpp"
 #include "release.hpp"
@@ -58,6 +59,21 @@ inline bool deploy_everything(const Plan& plan, FakeCluster& fakes, Output& outp
   cluster.connect(fakes.connector());
   return run_deploy(cluster, all.services, render_releases(plan, all.nodes),
                     DeployOptions{false, HealthOptions{Seconds{5}, settle}});
+}
+
+/// As deploy_everything, the way the CLI runs a deploy: every node's lock taken first, reading
+/// what the deploy asks first (read_with_lock). False also when a lock was not taken.
+inline bool deploy_everything_locked(const Plan& plan, FakeCluster& fakes, Output& output,
+                                     Seconds health = Seconds{5})
+{
+  auto all = everything(plan);
+  auto releases = render_releases(plan, all.nodes);
+  Cluster cluster(plan, all.nodes, output, 4);
+  cluster.connect(fakes.connector());
+  read_with_lock(cluster, releases);
+  ClusterLock lock(cluster, "deploy", Seconds{0});
+  return lock.held() &&
+         run_deploy(cluster, all.services, releases, DeployOptions{false, HealthOptions{health, Seconds{0}}});
 }
 
 } // namespace deploy::testing

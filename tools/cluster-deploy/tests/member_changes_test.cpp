@@ -25,6 +25,7 @@ struct Group {
   std::vector<std::pair<std::string, std::string>> members; ///< name, address
   std::string leader;
   std::set<std::string> dead; ///< members that do not answer: QUORUM fails while one is a member
+  int members_failures = 0;   ///< the next this many MEMBERS queries fail
   std::mutex mutex;
 
   int answer(FakeCluster& fakes, const std::string& node, const std::string& command, std::string& out)
@@ -32,6 +33,10 @@ struct Group {
     std::lock_guard lock(mutex);
     auto words = split_quoted(command);
     const std::string& hook = words.at(0);
+    if (hook == "list-members" && members_failures > 0) {
+      --members_failures;
+      return 1;
+    }
     if (hook == "list-members") {
       for (const auto& [name, address] : members) {
         out += name + " " + address + "\n";
@@ -84,8 +89,9 @@ struct Scenario {
     return deploy::testing::plan_with_inventory(xml, dir / "inv");
   }
 
-  /// Deploys `plan` to its inventory's nodes; each node's hooks answer from `group`.
-  bool deploy(const Plan& plan, Output& output)
+  /// Deploys `plan` to its inventory's nodes; each node's hooks answer from `group`. With
+  /// `locked`, as the CLI does: MEMBERS is asked in the round trip that takes the lock.
+  bool deploy(const Plan& plan, Output& output, bool locked = false)
   {
     for (const auto& node : plan.inventory.nodes) {
       fakes.nodes[node.name].service_user_answer = [this, name = node.name](const std::string& command,
@@ -94,7 +100,7 @@ struct Scenario {
       };
     }
     fakes.order.clear();
-    return deploy_everything(plan, fakes, output);
+    return locked ? deploy_everything_locked(plan, fakes, output) : deploy_everything(plan, fakes, output);
   }
 };
 
@@ -143,6 +149,35 @@ TEST_CASE("new members join one at a time, each started before the next is annou
   CHECK(steps(scenario.fakes.order) == std::vector<std::string>{"JOIN s4", "s4 start", "JOIN s5", "s5 start"});
   CHECK(names(scenario.group) == std::vector<std::string>{"s1", "s2", "s3", "s4", "s5"});
   CHECK(scenario.fakes.nodes["s4"].member_events == std::vector<std::string>{"s4 joined"}); // for the evidence
+}
+
+TEST_CASE("the MEMBERS answer read with the lock is the deploy's question to the group")
+{
+  Scenario scenario("members-with-lock");
+  founded(scenario, "s1");
+  for (auto& [name, node] : scenario.fakes.nodes) {
+    node.service_user_commands.clear();
+    node.round_trips = 0;
+  }
+  Output output(Color::never);
+  REQUIRE(scenario.deploy(scenario.plan(three + "s4:10.0.0.4\n"), output, true));
+  CHECK(steps(scenario.fakes.order) == std::vector<std::string>{"JOIN s4", "s4 start"});
+  auto& s1 = scenario.fakes.nodes["s1"].service_user_commands;
+  CHECK(std::count(s1.begin(), s1.end(), "list-members") == 1); // with the lock, not again
+  // s2 and s3 were not asked: the first of the group answers.
+  CHECK(scenario.fakes.nodes["s2"].service_user_commands.empty());
+
+  SECTION("an answer that failed with the lock is asked again")
+  {
+    scenario.group.members = {{"s1", "10.0.0.1"}, {"s2", "10.0.0.2"}, {"s3", "10.0.0.3"}, {"s4", "10.0.0.4"}};
+    s1.clear();
+    scenario.group.members_failures = 1;
+    Output again(Color::never);
+    REQUIRE(scenario.deploy(scenario.plan(three + "s4:10.0.0.4\n"), again, true));
+    CHECK(std::count(s1.begin(), s1.end(), "list-members") == 2); // with the lock, then on its own
+    CHECK(steps(scenario.fakes.order).empty()); // nothing to change
+    CHECK(scenario.fakes.nodes["s2"].service_user_commands.empty());
+  }
 }
 
 TEST_CASE("members leave one at a time, the leader last, after handing leadership to one that stays")
