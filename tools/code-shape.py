@@ -42,7 +42,8 @@ BUCKETS = [(1, 20), (21, 40), (41, 60), (61, 100), (101, None)]
 LAYERS = [
     ("entry", ["main", "cli"]),
     # What each command does to the nodes (deploy also does rollback, up, down, clean).
-    ("commands", ["deploy", "status", "logs", "fault", "fault_schedule", "cluster_lock", "run_test", "collect"]),
+    ("commands", ["deploy", "status", "logs", "fault", "fault_schedule", "cluster_lock", "read_first", "run_test",
+                  "collect"]),
     # The order and batches of (re)starts, shared by deploy, rollback and up.
     ("rollout", ["rollout"]),
     # Steps a command or the rollout takes: passing files on, health, the Raft leader and members.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A second deploy with nothing changed sends no file and restarts nothing: as the
-# helper reports it, and as systemd's own MainPID and NRestarts show it.
+# helper reports it, and as systemd's own MainPID and NRestarts show it. It reads each node
+# once and takes no lock (none to give back): its audit says so.
 source "$(dirname "$0")/lib.sh"
 require_env
 
@@ -21,7 +22,10 @@ run=$(awk '$2 == "deploy" && $5 == "exit" && $6 == 0 { print $3 }' "$WORK/runs.l
 [[ -n $run ]] || fail "runs does not show the deploy that just ended"
 run_helper 0 "$WORK/steps.log" runs --plan "$CLUSTER_DEPLOY_PLAN" --run "$run"
 while read -r node _; do
-  grep -qE "^ *\+[0-9.]+s +[0-9.]+s  $node +.*lock.* ok$" "$WORK/steps.log" ||
-    fail "the audit of $run has no lock step on $node"
+  grep -qE "^ *\+[0-9.]+s +[0-9.]+s  $node +reading the node, its lock not taken +ok$" "$WORK/steps.log" ||
+    fail "the audit of $run does not show $node read once"
+  if grep -E "  $node +(taking|giving) the lock" "$WORK/steps.log"; then
+    fail "the unchanged deploy took $node's lock"
+  fi
 done < <(all_nodes)
-say "nothing sent, nothing restarted on $(echo "$after" | wc -l) services; the run is in the audit"
+say "nothing sent, nothing restarted on $(echo "$after" | wc -l) services, no lock taken; the run is in the audit"

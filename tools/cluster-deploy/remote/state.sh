@@ -3,7 +3,8 @@
 #
 # What the node has: "current <id>", "release <id>" per release kept, the current
 # release's manifest as "file <sha256>  <path>", "unit <sha256> <name>" per unit of ours,
-# "started <service> <digest>" per service a deploy started healthy. Changes nothing.
+# "started <service> <digest>" per service a deploy started healthy, "lock <run>" when a run
+# holds the node (lock.sh; "-" when its record names none). Changes nothing.
 # shellcheck source=prelude.sh
 . ./prelude.sh
 current=$(readlink "$root/current" 2>/dev/null || true)
@@ -29,4 +30,10 @@ for f in "$root"/started/*; do
   read -r digest <"$f" || true
   echo "started ${f##*/} $digest"
 done
+# A deploy that finds nothing to change takes no lock (read_first.hpp), only while none is held.
+if [ -f "$lock_record" ]; then
+  lock_run=-
+  while read -r key value; do [ "$key" != run ] || lock_run=$value; done <"$lock_record" 2>/dev/null || true
+  echo "lock $lock_run"
+fi
 exit 0

@@ -22,6 +22,7 @@ struct RemoteState {
   std::map<std::string, std::string> files;   ///< current release: path -> sha256
   std::map<std::string, std::string> units;   ///< installed unit name -> sha256
   std::map<std::string, std::string> started; ///< service -> digest it was last started healthy from
+  std::string lock_run;                       ///< the run that holds the node's lock ("-": unnamed); empty: none
 };
 
 struct ChangeSet {

@@ -16,6 +16,7 @@
 #include "logs.hpp"
 #include "nodes_file.hpp"
 #include "quote.hpp"
+#include "read_first.hpp"
 #include "report.hpp"
 #include "run_test.hpp"
 #include "status.hpp"
@@ -344,13 +345,17 @@ void refuse_misuse(const Command& command, const Plan& plan, const Options& opti
 }
 
 /// Takes every node's lock into `lock` for a command that changes nodes; Ctrl-C ends it cleanly.
-/// False when some node could not be taken.
-bool take_nodes(Cluster& cluster, const std::string& name, const Options& options, std::optional<ClusterLock>& lock)
+/// False when some node could not be taken. A deploy that finds nothing to change takes none.
+bool take_nodes(Cluster& cluster, const std::string& name, const std::vector<const Service*>& services,
+                const Options& options, std::optional<ClusterLock>& lock)
 {
   catch_interrupts();
   // What a deploy or rollback reads first comes with the lock: one round trip fewer.
   if (name == "deploy") {
     read_with_lock(cluster, options.releases);
+    if (unchanged_without_lock(cluster, services, options.releases)) {
+      return true; // nothing to change: no lock to take, none to give back
+    }
   }
   for (auto& slot : cluster.slots()) {
     if (slot.ops && name == "rollback") {
@@ -428,7 +433,7 @@ int execute(const Command& command, Options& options)
   }
   double started = now_seconds();
   std::optional<ClusterLock> lock; // the commands that change nodes hold them for the run
-  if (changes_nodes && !take_nodes(cluster, name, options, lock)) {
+  if (changes_nodes && !take_nodes(cluster, name, services, options, lock)) {
     StepLog::audit_to({});
     append_run(plan.output_dir / "runs.jsonl", {run_id(), name, started, now_seconds(), k_exit_node_failure, ""});
     return k_exit_node_failure;

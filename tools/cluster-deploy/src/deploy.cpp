@@ -7,6 +7,7 @@
 #include "leader.hpp"
 #include "member_changes.hpp"
 #include "progress.hpp"
+#include "read_first.hpp"
 #include "rollout.hpp"
 
 #include <algorithm>
@@ -322,6 +323,16 @@ void keep_newest_run(Cluster& cluster, ClusterChanges& work, std::map<std::strin
   }
 }
 
+/// record_deployed() of every node's release of `work`.
+void note_deployed(const Plan& plan, const ClusterChanges& work)
+{
+  std::map<std::string, std::string> deployed;
+  for (const auto& [node, change] : work) {
+    deployed[node] = change.release.id;
+  }
+  record_deployed(plan, deployed);
+}
+
 } // namespace
 
 void read_with_lock(Cluster& cluster, const std::map<std::string, NodeRelease>& releases)
@@ -391,7 +402,11 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   bool changed = std::any_of(work.begin(), work.end(), [](const auto& w) {
     return !w.second.changes.nothing_to_do() || !w.second.changes.restart.empty();
   });
-  return finish(cluster, "deploy", changed);
+  bool ok = finish(cluster, "deploy", changed);
+  if (ok) { // the next deploy reads first, without the lock, when it would deploy the same
+    note_deployed(cluster.plan(), work);
+  }
+  return ok;
 }
 
 bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services, const std::string& to,

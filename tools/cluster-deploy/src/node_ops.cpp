@@ -205,6 +205,8 @@ RemoteState parse_remote_state(std::string_view text)
       state.units[second] = first;
     } else if (kind == "started" && !second.empty()) {
       state.started[first] = second;
+    } else if (kind == "lock" && !first.empty()) {
+      state.lock_run = first;
     }
   }
   return state;
@@ -214,6 +216,7 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
                                        std::vector<std::string> args, std::string_view input, Seconds timeout,
                                        const std::string& unit)
 {
+  CD_TRY_VOID(may_run(script));
   args.insert(args.begin(), m_layout.cluster);
   StepLog step(m_node, what);
   auto result = unit.empty() ? exec_installed(installed_command(script, args), input, timeout)
@@ -288,6 +291,72 @@ std::optional<ExecResult> NodeOps::answer_with_lock(const std::string& name)
   ExecResult answer = std::move(it->second);
   m_answers_with_lock.erase(it);
   return answer;
+}
+
+Result<void> NodeOps::read_ahead()
+{
+  std::vector<BatchStep> steps;
+  add_steps_read_ahead(steps);
+  if (steps.empty()) {
+    return {};
+  }
+  CD_TRY(results, run_batch("reading the node, its lock not taken", steps, Seconds{30}));
+  if (m_read_with_lock) {
+    CD_TRY_VOID(parse_reading(*results, 0, *m_read_with_lock));
+  }
+  keep_read_ahead(*results, 0);
+  return {};
+}
+
+bool NodeOps::asks_passed() const
+{
+  return std::all_of(m_asks_with_lock.begin(), m_asks_with_lock.end(), [&](const auto& ask) {
+    const ExecResult* answer = answer_ahead(ask.first);
+    return answer && answer->succeeded();
+  });
+}
+
+const ExecResult* NodeOps::answer_ahead(const std::string& name) const
+{
+  auto it = m_answers_with_lock.find(name);
+  return it == m_answers_with_lock.end() ? nullptr : &it->second;
+}
+
+void NodeOps::add_steps_read_ahead(std::vector<BatchStep>& steps) const
+{
+  if (m_read_with_lock) {
+    add_reading_steps(steps, *m_read_with_lock);
+  }
+  for (const auto& [name, command] : m_asks_with_lock) {
+    steps.push_back({remote::as_service_user, {command, "3"}}); // a slow one is asked again later
+  }
+}
+
+void NodeOps::keep_read_ahead(std::vector<ExecResult>& results, std::size_t first)
+{
+  m_reading.reset();
+  if (m_read_with_lock) {
+    if (auto reading = parse_reading(results, first, *m_read_with_lock)) {
+      m_reading = std::move(*reading);
+    } // else read_node() asks again and reports why
+    first += 1 + m_read_with_lock->size();
+  }
+  m_answers_with_lock.clear();
+  for (const auto& [name, command] : m_asks_with_lock) {
+    m_answers_with_lock[name] = std::move(results.at(first++));
+  }
+}
+
+Result<void> NodeOps::may_run(const remote::Script& script) const
+{
+  static const std::vector<const remote::Script*> reading = {&remote::state,   &remote::unit_state, &remote::journal,
+                                                             &remote::current, &remote::drift,      &remote::list_faults,
+                                                             &remote::as_service_user};
+  if (!m_changes_forbidden || std::find(reading.begin(), reading.end(), &script) != reading.end()) {
+    return {};
+  }
+  return fail(m_node + ": " + script.name + " would change the node, and this run holds no lock on it (it found "
+              "nothing to change): run the deploy again");
 }
 
 void NodeOps::add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services)
@@ -385,6 +454,7 @@ Result<std::vector<std::string>> NodeOps::stage_in_one_trip(const NodeRelease& r
 
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
 {
+  CD_TRY_VOID(may_run(remote::upload));
   std::error_code ec;
   std::uint64_t bytes = std::filesystem::file_size(file.local, ec); // not local_size: here we say why
   if (ec) {
@@ -438,6 +508,7 @@ Result<RelayOpened> NodeOps::open_relay(const KeyPair& key)
 Result<void> NodeOps::take(const NodeRelease& release, const ReleaseFile& file, const RelayPeer* from,
                            const std::string& from_name)
 {
+  CD_TRY_VOID(may_run(remote::relay_take));
   std::uint64_t bytes = local_size(file);
   // Time for the bytes at 1 MiB/s at least, on top of ssh's own bounds (connect, keepalive).
   Seconds timeout{60 + static_cast<long>(bytes / (1024 * 1024))};
@@ -541,13 +612,7 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
     args.push_back(dead_run);
   }
   std::vector<BatchStep> steps = {{remote::lock, args}};
-  if (m_read_with_lock) {
-    add_reading_steps(steps, *m_read_with_lock);
-  }
-  const std::size_t first_ask = steps.size();
-  for (const auto& [name, command] : m_asks_with_lock) {
-    steps.push_back({remote::as_service_user, {command, "3"}}); // a slow one is asked again later
-  }
+  add_steps_read_ahead(steps);
   CD_TRY(results, run_batch("taking the lock", steps, Seconds{30}));
   const ExecResult& result = results->front();
   if (result.exit_status == 5 && result.out.starts_with("locked ")) {
@@ -557,15 +622,7 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
     return fail(m_node + ": taking the lock failed (exit " + std::to_string(result.exit_status) +
                 "): " + first_line(result.err));
   }
-  if (m_read_with_lock) {
-    if (auto reading = parse_reading(*results, 1, *m_read_with_lock)) {
-      m_reading = std::move(*reading);
-    } // else read_node() asks again and reports why
-  }
-  std::size_t i = first_ask;
-  for (const auto& [name, command] : m_asks_with_lock) {
-    m_answers_with_lock[name] = std::move(results->at(i++));
-  }
+  keep_read_ahead(*results, 1);
   m_taken_over = describe_stale_lock(result.out);
   return std::optional<LockHolder>{};
 }
@@ -731,6 +788,7 @@ Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, cons
 {
   std::vector<std::string> lines;
   for (const auto& step : steps) {
+    CD_TRY_VOID(may_run(step.script));
     std::vector<std::string> words = {installed_scripts_dir() + "/" + step.script.name, m_layout.cluster};
     words.insert(words.end(), step.args.begin(), step.args.end());
     std::string line = "( cd_step " + shell_join(words) + " )";

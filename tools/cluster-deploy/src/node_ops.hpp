@@ -31,7 +31,7 @@ std::string installed_scripts_dir();
 std::string installed_command(const remote::Script& script, const std::vector<std::string>& args);
 
 /// Parses remote/state.sh output: lines "current ID", "release ID",
-/// "file SHA  PATH", "unit SHA NAME", "started SERVICE DIGEST".
+/// "file SHA  PATH", "unit SHA NAME", "started SERVICE DIGEST", "lock RUN".
 RemoteState parse_remote_state(std::string_view text);
 
 /// A fault that is active on a node (remote/list-faults.sh).
@@ -150,6 +150,18 @@ public:
   /// again, or for a name not asked, nothing. The caller uses it only while it still describes
   /// the node (before the run changes what it asked about).
   std::optional<ExecResult> answer_with_lock(const std::string& name);
+  /// Reads the node and asks what the next lock() would (read_with_lock()), without taking
+  /// the lock: a deploy that finds nothing to change anywhere takes none (read_first.hpp).
+  /// read_node() and answer_with_lock() then answer from it; a lock() after it reads again.
+  Result<void> read_ahead();
+  /// What read_ahead() read (null: nothing, or read_node() took it), and whether every
+  /// command it asked exited 0. Neither uses anything up.
+  const NodeReading* reading_ahead() const { return m_reading ? &*m_reading : nullptr; }
+  bool asks_passed() const;
+  const ExecResult* answer_ahead(const std::string& name) const;
+  /// From now on every script that would change the node fails instead of running: this run
+  /// holds no lock on it (read_first.hpp). Reading scripts still run.
+  void forbid_changes() { m_changes_forbidden = true; }
   /// Creates the staging folder of `release` and puts the reused files in it.
   /// Returns the paths whose content on the node was not what its manifest says:
   /// they must be uploaded too. Notes what interrupted uploads left on the node.
@@ -257,6 +269,12 @@ private:
                                             Seconds timeout, std::string_view input = {});
   /// read_node()'s scripts, and what they answered (from results[first] on).
   static void add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services);
+  /// The steps of read_with_lock() after `steps`; keep_read_ahead() keeps their answers
+  /// (from results[first] on) for read_node() and answer_with_lock().
+  void add_steps_read_ahead(std::vector<BatchStep>& steps) const;
+  void keep_read_ahead(std::vector<ExecResult>& results, std::size_t first);
+  /// Fails when `script` would change the node and forbid_changes() was called.
+  Result<void> may_run(const remote::Script& script) const;
   Result<NodeReading> parse_reading(const std::vector<ExecResult>& results, std::size_t first,
                                     const std::vector<std::string>& services);
   /// Runs `command` (installed_command, or a batch of them); when the node lacks this
@@ -276,6 +294,7 @@ private:
   std::map<std::string, std::string> m_asks_with_lock;       ///< read_with_lock()
   std::map<std::string, ExecResult> m_answers_with_lock;     ///< answer_with_lock()
   std::string m_taken_over;                                  ///< taken_over()
+  bool m_changes_forbidden = false;                          ///< forbid_changes()
   std::map<std::string, std::uint64_t> m_partial;            ///< sha256 -> bytes an interrupted upload left
 };
 

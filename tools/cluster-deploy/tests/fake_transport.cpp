@@ -183,6 +183,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     for (const auto& [service, digest] : m_node.started) {
       ok.out += "started " + service + " " + digest + "\n";
     }
+    if (!m_node.locked_by.empty()) {
+      ok.out += "lock " + m_node.locked_by + "\n";
+    }
   } else if (script == "prepare.sh") {
     for (size_t i = 2; i + 2 < args.size(); i += 3) {
       if (m_node.edited.count(args[i])) {
