@@ -20,9 +20,11 @@ if [ -n "$(systemctl list-units --plain --no-legend --state=active,activating,de
   exit 1
 fi
 # An earlier switch's unit that ended but that systemd has not collected yet (seen on the local
-# cluster's nodes) would refuse the name: it is let go first. systemd unloads it on its own time:
-# on a busy node (32 nodes on 2 cores) it was still loaded 10 s later, so after 5 s the switch
-# takes a name of its own, which the check above sees as well.
+# cluster's nodes) would refuse the name: it is let go first (a stop of the ended unit is what
+# makes systemd collect it: without it, it stayed loaded for more than 5 s on most nodes of 32).
+# systemd unloads it on its own time: on a busy node it was once still loaded 10 s later, so
+# after 5 s the switch takes a name of its own, which the check above sees as well.
+systemctl stop "$unit" 2>/dev/null
 systemctl reset-failed "$unit" 2>/dev/null
 tries=0
 while [ "$(systemctl show -p LoadState --value "$unit" 2>/dev/null)" = loaded ] && [ $tries -lt 50 ]; do
