@@ -415,16 +415,7 @@ Result<std::vector<std::string>> NodeOps::stage_in_one_trip(const NodeRelease& r
     steps.front().args.insert(steps.front().args.end(), {reused.from, reused.to, reused.sha256});
   }
   std::string input;
-  for (const ReleaseFile* file : files) {
-    std::ifstream in(file->local, std::ios::binary);
-    std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (!in.good() && !in.eof()) {
-      return fail(m_node + ": uploading " + file->path + ": cannot read " + file->local.string());
-    }
-    steps.push_back({remote::upload, {release.id, file->path, file->sha256, std::to_string(content.size()), "0"},
-                     content.size()});
-    input += content;
-  }
+  CD_TRY_VOID(add_upload_steps(steps, input, release, files));
   steps.push_back({remote::seal, {release.id}, release.manifest.size()});
   input += release.manifest;
   CD_TRY(results, run_batch("staging release " + release.id + " in one round trip", steps, Seconds{120}, input));
@@ -450,6 +441,38 @@ Result<std::vector<std::string>> NodeOps::stage_in_one_trip(const NodeRelease& r
     return failed(results->size() - 1, "checking release " + release.id);
   }
   return resend; // not empty: the seal found them missing; they go as usual, then the seal
+}
+
+Result<void> NodeOps::add_upload_steps(std::vector<BatchStep>& steps, std::string& input,
+                                       const NodeRelease& release, const std::vector<const ReleaseFile*>& files) const
+{
+  for (const ReleaseFile* file : files) {
+    std::ifstream in(file->local, std::ios::binary);
+    std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (!in.good() && !in.eof()) {
+      return fail(m_node + ": uploading " + file->path + ": cannot read " + file->local.string());
+    }
+    steps.push_back({remote::upload, {release.id, file->path, file->sha256, std::to_string(content.size()), "0"},
+                     content.size()});
+    input += content;
+  }
+  return {};
+}
+
+Result<void> NodeOps::upload_in_one_trip(const NodeRelease& release, const std::vector<const ReleaseFile*>& files)
+{
+  std::vector<BatchStep> steps;
+  std::string input;
+  CD_TRY_VOID(add_upload_steps(steps, input, release, files));
+  CD_TRY(results, run_batch("uploading " + std::to_string(files.size()) + " small files", steps, Seconds{120}, input));
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (!(*results)[i].succeeded()) {
+      std::string why = first_line((*results)[0].err.empty() ? (*results)[i].out : (*results)[0].err);
+      return fail(m_node + ": uploading " + files[i]->path + " failed (exit " +
+                  std::to_string((*results)[i].exit_status) + "): " + why);
+    }
+  }
+  return {};
 }
 
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)

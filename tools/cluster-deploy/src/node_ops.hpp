@@ -170,6 +170,9 @@ public:
   /// the same content that an earlier run left unfinished is resumed: only the rest is sent
   /// (and the whole file if the node's part turns out to be damaged).
   Result<void> upload(const NodeRelease& release, const ReleaseFile& file);
+  /// upload() of each of `files` (small ones: each is read whole into memory) in one round
+  /// trip; a file is kept only if its hash is right.
+  Result<void> upload_in_one_trip(const NodeRelease& release, const std::vector<const ReleaseFile*>& files);
   /// Fan-out (fan_out.hpp): lets other nodes pass files to this one, and this one to them,
   /// with the deploy's `key` (remote/relay-open.sh).
   Result<RelayOpened> open_relay(const KeyPair& key);
@@ -273,6 +276,9 @@ private:
   /// (from results[first] on) for read_node() and answer_with_lock().
   void add_steps_read_ahead(std::vector<BatchStep>& steps) const;
   void keep_read_ahead(std::vector<ExecResult>& results, std::size_t first);
+  /// Adds an upload.sh step per file of `files`, its content appended to `input`.
+  Result<void> add_upload_steps(std::vector<BatchStep>& steps, std::string& input,
+                                const NodeRelease& release, const std::vector<const ReleaseFile*>& files) const;
   /// Fails when `script` would change the node and forbid_changes() was called.
   Result<void> may_run(const remote::Script& script) const;
   Result<NodeReading> parse_reading(const std::vector<ExecResult>& results, std::size_t first,

@@ -158,7 +158,8 @@ TEST_CASE("a changed config is prepared, sent and sealed in one round trip; a pr
   REQUIRE(deploy_once(plan, fakes, first));
   auto& worker1 = fakes.nodes["worker1"];
   // upload.sh among the commands: sent inside a batch (alone, a file goes by exec_with_file).
-  CHECK(std::count(worker1.commands.begin(), worker1.commands.end(), "upload.sh") == 0);
+  // The first deploy sends the program alone and the config and the unit in one batch.
+  CHECK(std::count(worker1.commands.begin(), worker1.commands.end(), "upload.sh") == 2);
   worker1.commands.clear();
   worker1.uploaded.clear();
   worker1.uploaded_bytes = 0;
