@@ -124,6 +124,11 @@ Result<void> check_quorum(Cluster& cluster, const Service& service, Seconds wait
   }
 }
 
+std::string members_ask(const std::string& service)
+{
+  return "MEMBERS " + service; // what ask_group names its answer: "<query> <service>"
+}
+
 std::map<std::string, std::string> members_asks(const Plan& plan, const Node& node)
 {
   std::map<std::string, std::string> asks;
@@ -133,7 +138,7 @@ std::map<std::string, std::string> members_asks(const Plan& plan, const Node& no
       continue;
     }
     if (auto command = expand_command(service.members, plan, node, service, "service " + service.name + " MEMBERS")) {
-      asks["MEMBERS " + service.name] = *command;
+      asks[members_ask(service.name)] = *command;
     } // else ask_members says why, later
   }
   return asks;

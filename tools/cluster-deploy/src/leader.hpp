@@ -39,6 +39,8 @@ Result<void> check_quorum(Cluster& cluster, const Service& service, Seconds wait
 /// with the lock, and ask_members takes that answer, so that a deploy's question to the group
 /// costs no round trip of its own.
 std::map<std::string, std::string> members_asks(const Plan& plan, const Node& node);
+/// The name members_asks gives `service`'s MEMBERS query.
+std::string members_ask(const std::string& service);
 
 /// Asks MEMBERS on the group's nodes: the first that answers, and its answer. nullopt
 /// (and *why) when none does.

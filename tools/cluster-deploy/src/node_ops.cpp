@@ -301,11 +301,7 @@ Result<void> NodeOps::read_ahead()
     return {};
   }
   CD_TRY(results, run_batch("reading the node, its lock not taken", steps, Seconds{30}));
-  if (m_read_with_lock) {
-    CD_TRY_VOID(parse_reading(*results, 0, *m_read_with_lock));
-  }
-  keep_read_ahead(*results, 0);
-  return {};
+  return keep_read_ahead(*results, 0);
 }
 
 bool NodeOps::asks_passed() const
@@ -332,19 +328,24 @@ void NodeOps::add_steps_read_ahead(std::vector<BatchStep>& steps) const
   }
 }
 
-void NodeOps::keep_read_ahead(std::vector<ExecResult>& results, std::size_t first)
+Result<void> NodeOps::keep_read_ahead(std::vector<ExecResult>& results, std::size_t first)
 {
   m_reading.reset();
+  Result<void> read;
   if (m_read_with_lock) {
-    if (auto reading = parse_reading(results, first, *m_read_with_lock)) {
+    auto reading = parse_reading(results, first, *m_read_with_lock);
+    if (reading) {
       m_reading = std::move(*reading);
-    } // else read_node() asks again and reports why
+    } else {
+      read = fail(reading.error());
+    }
     first += 1 + m_read_with_lock->size();
   }
   m_answers_with_lock.clear();
   for (const auto& [name, command] : m_asks_with_lock) {
     m_answers_with_lock[name] = std::move(results.at(first++));
   }
+  return read;
 }
 
 Result<void> NodeOps::may_run(const remote::Script& script) const
@@ -645,7 +646,7 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
     return fail(m_node + ": taking the lock failed (exit " + std::to_string(result.exit_status) +
                 "): " + first_line(result.err));
   }
-  keep_read_ahead(*results, 1);
+  (void)keep_read_ahead(*results, 1); // a reading that failed: read_node() asks again and says why
   m_taken_over = describe_stale_lock(result.out);
   return std::optional<LockHolder>{};
 }

@@ -273,9 +273,10 @@ private:
   /// read_node()'s scripts, and what they answered (from results[first] on).
   static void add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services);
   /// The steps of read_with_lock() after `steps`; keep_read_ahead() keeps their answers
-  /// (from results[first] on) for read_node() and answer_with_lock().
+  /// (from results[first] on) for read_node() and answer_with_lock(); fails when the reading
+  /// could not be parsed (the answers are kept all the same).
   void add_steps_read_ahead(std::vector<BatchStep>& steps) const;
-  void keep_read_ahead(std::vector<ExecResult>& results, std::size_t first);
+  Result<void> keep_read_ahead(std::vector<ExecResult>& results, std::size_t first);
   /// Adds an upload.sh step per file of `files`, its content appended to `input`.
   Result<void> add_upload_steps(std::vector<BatchStep>& steps, std::string& input,
                                 const NodeRelease& release, const std::vector<const ReleaseFile*>& files) const;

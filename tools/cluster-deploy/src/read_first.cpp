@@ -2,6 +2,7 @@
 
 #include "changes.hpp"
 #include "console.hpp"
+#include "leader.hpp"
 #include "membership.hpp"
 #include "node_ops.hpp"
 
@@ -65,7 +66,7 @@ bool members_unchanged(Cluster& cluster, const Service& service)
     }
   }
   for (auto& slot : cluster.slots()) {
-    const ExecResult* answer = slot.ops ? slot.ops->answer_ahead("MEMBERS " + service.name) : nullptr;
+    const ExecResult* answer = slot.ops ? slot.ops->answer_ahead(members_ask(service.name)) : nullptr;
     if (!answer) {
       continue;
     }
