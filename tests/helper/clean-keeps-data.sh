@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # clean removes units, releases and the node scripts but keeps the services' data; a deploy after it
-# brings the cluster back with the data intact.
+# brings the cluster back with the data intact, and takes the lock without reading ahead (clean
+# took the nodes out of the build tree's deployed.txt).
 source "$(dirname "$0")/lib.sh"
 require_env
 
@@ -16,6 +17,15 @@ while read -r node group; do
 done < <(all_nodes)
 
 run_helper 0 "$WORK/deploy.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"
+# clean forgot what this build tree deployed: the deploy after it locks without reading first.
+run_helper 0 "$WORK/runs.log" runs --plan "$CLUSTER_DEPLOY_PLAN" --last 1
+run=$(awk '$2 == "deploy" && $5 == "exit" && $6 == 0 { print $3 }' "$WORK/runs.log")
+[[ -n $run ]] || fail "runs does not show the deploy after clean"
+run_helper 0 "$WORK/steps.log" runs --plan "$CLUSTER_DEPLOY_PLAN" --run "$run"
+if grep -E "reading the node, its lock not taken" "$WORK/steps.log"; then
+  fail "the deploy after clean read the nodes ahead of the lock, as if nothing had changed"
+fi
+grep -qE "taking the lock" "$WORK/steps.log" || fail "the deploy after clean took no lock"
 [[ "$(etcd_get "$server" "$key")" == kept ]] || fail "the key written before clean is gone"
 etcd_delete "$server" "$key"
 

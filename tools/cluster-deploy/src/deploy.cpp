@@ -446,6 +446,7 @@ bool run_rollback(Cluster& cluster, const std::vector<const Service*>& services,
   std::mutex mutex;
   std::vector<std::string> refusals;
   std::map<std::string, std::string> runs; // node -> the run that made its current release
+  forget_deployed(cluster);
   cluster.for_each_alive([&](NodeSlot& slot) {
     auto start = Clock::now();
     auto state = slot.ops->read_node({});
@@ -508,6 +509,7 @@ bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const
 
 bool run_down(Cluster& cluster, const std::vector<const Service*>& services)
 {
+  forget_deployed(cluster);
   for (auto it = services.rbegin(); it != services.rend(); ++it) {
     const Service& service = **it;
     cluster.output().phase("stop " + service.name);
@@ -530,6 +532,7 @@ bool run_clean(Cluster& cluster, bool purge_data)
   for (auto it = cluster.plan().services.rbegin(); it != cluster.plan().services.rend(); ++it) {
     names.push_back(it->name);
   }
+  forget_deployed(cluster);
   cluster.output().phase("clean");
   cluster.for_each_alive([&](NodeSlot& slot) {
     auto start = Clock::now();

@@ -80,14 +80,9 @@ bool members_unchanged(Cluster& cluster, const Service& service)
   return false; // not asked ahead
 }
 
-} // namespace
-
-void record_deployed(const Plan& plan, const std::map<std::string, std::string>& releases)
+/// Writes deployed.txt whole (a temporary file renamed over it).
+void write_deployed(const Plan& plan, const std::map<std::string, std::string>& deployed)
 {
-  auto deployed = read_deployed(plan);
-  for (const auto& [node, id] : releases) {
-    deployed[node] = id;
-  }
   std::ostringstream text;
   for (const auto& [node, id] : deployed) {
     text << node << ' ' << id << '\n';
@@ -109,6 +104,29 @@ void record_deployed(const Plan& plan, const std::map<std::string, std::string>&
   if (ec) {
     print_note("warning: cannot write " + path.string() + " (" + ec.message() +
                "): the next deploy takes the lock before it reads");
+  }
+}
+
+} // namespace
+
+void record_deployed(const Plan& plan, const std::map<std::string, std::string>& releases)
+{
+  auto deployed = read_deployed(plan);
+  for (const auto& [node, id] : releases) {
+    deployed[node] = id;
+  }
+  write_deployed(plan, deployed);
+}
+
+void forget_deployed(Cluster& cluster)
+{
+  auto deployed = read_deployed(cluster.plan());
+  bool forgot = false;
+  for (const auto& slot : cluster.slots()) {
+    forgot = deployed.erase(slot.node->name) != 0 || forgot;
+  }
+  if (forgot) {
+    write_deployed(cluster.plan(), deployed);
   }
 }
 

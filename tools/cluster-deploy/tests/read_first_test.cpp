@@ -97,6 +97,20 @@ TEST_CASE("a deploy takes the lock when a node is held, a unit stopped, a probe 
       CHECK(node.round_trips == 0);
     }
   }
+  SECTION("down or clean ran since: the next deploy does not read ahead")
+  {
+    {
+      testing::FakeRun stop(plan, fakes, testing::everything(plan).nodes);
+      ClusterLock lock(stop.cluster, "down", Seconds{0});
+      REQUIRE(lock.held());
+      REQUIRE(run_down(stop.cluster, testing::everything(plan).services));
+    }
+    testing::FakeRun run(plan, fakes, testing::everything(plan).nodes);
+    CHECK_FALSE(unchanged_second_run(plan, fakes, run));
+    for (const auto& [name, node] : fakes.nodes) {
+      CHECK(node.round_trips == 0);
+    }
+  }
   for (const auto& [name, node] : fakes.nodes) {
     CHECK_FALSE(ran(node, "lock.sh")); // only the caller takes it, afterwards
   }
