@@ -4,10 +4,11 @@
 #
 # "<sha256>": takes the file on stdin into <inbox>/<sha256>, whole or not at all. Nothing
 # counts it yet: relay-adopt.sh, run as root for the controller, checks its hash first.
-# "stream <sha256> <bytes>": writes <outbox>/<sha256> to stdout while this node's root takes it
-# (relay-take.sh, which names its process in <sha256>.pid), from its first byte on, until
-# <bytes> are out or the taking process has ended; waits up to 60 s for the taking to begin,
-# and gives up after 60 s without a new byte.
+# "stream <sha256> <bytes> [<sha256> <bytes>]...": writes each <outbox>/<sha256> to stdout in
+# turn while this node's root takes it (relay-take.sh, which names its process in
+# <sha256>.pid), from its first byte on, until <bytes> are out or the taking process has ended
+# (then it stops: the files after a short one are not sent); waits up to 60 s for the taking
+# of each to begin, and gives up after 60 s without a new byte.
 # The reader checks the hash of what it got; nothing here is trusted.
 # relay-open.sh installs this file beside the key; it does not source the prelude.
 set -eu
@@ -34,16 +35,26 @@ if [ "${1:-}" != stream ]; then
   mv -f "$inbox/$1.part" "$inbox/$1"
   exit 0
 fi
-[ $# -eq 3 ] || fail "expected: stream <sha256> <bytes>"
-check_sha "$2"
-case $3 in
-*[!0-9]* | "") fail "expected a byte count, got '$3'" ;;
-esac
+shift
+if [ $# -lt 2 ] || [ $(($# % 2)) -ne 0 ]; then
+  fail "expected: stream <sha256> <bytes> [<sha256> <bytes>]..."
+fi
+files=
+while [ $# -ge 2 ]; do
+  check_sha "$1"
+  case $2 in
+  *[!0-9]* | "") fail "expected a byte count, got '$2'" ;;
+  esac
+  files="$files $outbox/$1 $2"
+  shift 2
+done
 # Reads whatever has arrived, up to 1 MiB at a time, and looks again every 50 ms: large writes,
 # so ssh sends full packets (following each small write of the taker costs every hop far more).
 # perl: Debian's perl-base is essential, on every node.
+# shellcheck disable=SC2086 # words on purpose: the outbox path and checked digits
 exec perl -e '
-  my ($file, $bytes) = @ARGV;
+while (@ARGV) {
+  my ($file, $bytes) = splice(@ARGV, 0, 2);
   my $waited = 0;
   until (-f "$file.pid" && -f $file) {
     die "relay-receive.sh: this node did not begin to take $file within 60 s\n" if ++$waited > 600;
@@ -72,4 +83,6 @@ exec perl -e '
       $off += $w;
     }
     $sent += $n;
-  }' "$outbox/$2" "$3"
+  }
+  exit 1 if $sent < $bytes; # the taker ended short: what follows would not come either
+}' $files

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <numeric>
 #include <thread>
 
 namespace deploy {
@@ -284,23 +285,58 @@ private:
   std::vector<std::jthread> transfers_; ///< last: joined before the rest goes
 };
 
-/// One stream_fan_out call. A thread per node takes that node's files in order; each waits
-/// until its parent has begun to take the file (or gave up). Guarded by `mutex_`.
+/// The nodes `file` goes to, in its order: files with the same nodes go down one stream.
+std::vector<std::size_t> nodes_of(const FanOutFile& file)
+{
+  std::vector<std::size_t> nodes;
+  for (const auto& entry : file.nodes) {
+    nodes.push_back(entry.first);
+  }
+  return nodes;
+}
+
+/// The bytes of all of `files` that go to the same nodes as each one, by those nodes.
+std::map<std::vector<std::size_t>, std::uint64_t> bytes_by_nodes(const std::vector<FanOutFile>& files)
+{
+  std::map<std::vector<std::size_t>, std::uint64_t> bytes;
+  for (const auto& file : files) {
+    bytes[nodes_of(file)] += file.bytes;
+  }
+  return bytes;
+}
+
+/// One stream_fan_out call. The files that go to the same nodes (that can pass on) form one
+/// stream, taken by every node in one move; a thread per node takes that node's streams in
+/// order, each once its parent has begun to take it. Guarded by `mutex_`.
 class Streams {
 public:
   Streams(const std::vector<FanOutFile>& files, const std::vector<bool>& can_pass_on, const FanOutMoves& moves,
           FanOutCounts& counts)
-      : files_(files), moves_(moves), counts_(counts), members_(files.size()), state_(files.size())
+      : files_(files), moves_(moves), counts_(counts)
   {
-    for (std::size_t f = 0; f < files_.size(); ++f) {
+    std::vector<std::size_t> order(files.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return files[a].bytes > files[b].bytes; });
+    std::map<std::vector<std::size_t>, std::size_t> by_nodes; // the nodes that take a stream -> that stream
+    for (std::size_t f : order) {
+      std::vector<std::size_t> members, nodes;
       for (std::size_t p = 0; files_[f].pass_on && p < files_[f].nodes.size(); ++p) {
-        std::size_t node = files_[f].nodes[p].first;
-        if (can_pass_on[node]) {
-          work_[node].emplace_back(f, members_[f].size());
-          members_[f].push_back(p);
+        if (can_pass_on[files_[f].nodes[p].first]) {
+          members.push_back(p);
+          nodes.push_back(files_[f].nodes[p].first);
         }
       }
-      state_[f].assign(members_[f].size(), State::waiting);
+      if (members.empty()) {
+        continue;
+      }
+      auto [it, added] = by_nodes.emplace(nodes, streams_.size());
+      if (added) {
+        streams_.push_back(Stream{nodes, {}, std::vector<State>(nodes.size(), State::waiting)});
+        for (std::size_t m = 0; m < nodes.size(); ++m) {
+          work_[nodes[m]].emplace_back(it->second, m);
+        }
+      }
+      streams_[it->second].files.emplace_back(f, std::move(members));
     }
   }
 
@@ -309,15 +345,17 @@ public:
     std::vector<std::pair<std::size_t, std::vector<Item>>> nodes(work_.begin(), work_.end());
     // All at once: a node waits for its parent, which must be under way.
     run_parallel(nodes.size(), static_cast<int>(nodes.size()), [&](std::size_t i) {
-      for (auto [f, m] : nodes[i].second) {
-        take(nodes[i].first, f, m);
+      for (auto [s, m] : nodes[i].second) {
+        take(nodes[i].first, s, m);
       }
     });
     std::vector<std::vector<std::size_t>> got(files_.size());
-    for (std::size_t f = 0; f < files_.size(); ++f) {
-      for (std::size_t m = 0; m < members_[f].size(); ++m) {
-        if (state_[f][m] == State::done) {
-          got[f].push_back(members_[f][m]);
+    for (const Stream& stream : streams_) {
+      for (const auto& [f, members] : stream.files) {
+        for (std::size_t m = 0; m < members.size(); ++m) {
+          if (stream.state[m] == State::done) {
+            got[f].push_back(members[m]);
+          }
         }
       }
     }
@@ -326,59 +364,70 @@ public:
 
 private:
   enum class State { waiting, started, done, failed };
-  using Item = std::pair<std::size_t, std::size_t>; ///< a file, and a member of its stream
+  using Item = std::pair<std::size_t, std::size_t>; ///< a stream, and a member of it
 
-  /// Member `m` of file `f`'s stream (node `node`) takes it from its parent, or from the controller.
-  void take(std::size_t node, std::size_t f, std::size_t m)
+  struct Stream {
+    std::vector<std::size_t> nodes; ///< its members' node indices, in the tree's order
+    std::vector<std::pair<std::size_t, std::vector<std::size_t>>> files; ///< a file, and its members' positions in it
+    std::vector<State> state; ///< per member
+  };
+
+  /// Member `m` of stream `s` (node `node`) takes it from its parent, or from the controller.
+  void take(std::size_t node, std::size_t s, std::size_t m)
   {
+    Stream& stream = streams_[s];
     auto parent = stream_parent(m);
     {
       std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] { return !parent || state_[f][*parent] != State::waiting; });
-      if ((parent && state_[f][*parent] == State::failed) || interrupted()) {
-        state_[f][m] = State::failed;
+      changed_.wait(lock, [&] { return !parent || stream.state[*parent] != State::waiting; });
+      if ((parent && stream.state[*parent] == State::failed) || interrupted()) {
+        stream.state[m] = State::failed;
         changed_.notify_all();
         return;
       }
-      state_[f][m] = State::started;
+      stream.state[m] = State::started;
       changed_.notify_all();
     }
     std::optional<std::size_t> from;
     if (parent) {
-      from = files_[f].nodes[members_[f][*parent]].first;
+      from = stream.nodes[*parent];
     }
-    const ReleaseFile& file = *files_[f].nodes[members_[f][m]].second;
+    std::vector<const ReleaseFile*> files;
+    std::uint64_t bytes = 0;
+    for (const auto& [f, members] : stream.files) {
+      files.push_back(files_[f].nodes[members[m]].second);
+      bytes += files_[f].bytes;
+    }
     Result<void> result = fail("not run");
     try {
-      result = moves_.take(node, from, file);
+      result = moves_.take(node, from, files);
     } catch (const std::exception& e) {
       result = fail(e.what());
     }
     std::unique_lock lock(mutex_);
-    state_[f][m] = result ? State::done : State::failed;
+    stream.state[m] = result ? State::done : State::failed;
     changed_.notify_all();
     if (!result && parent) { // was it the parent's stream that broke? Its take ends too (bounded)
-      changed_.wait(lock, [&] { return state_[f][*parent] == State::done || state_[f][*parent] == State::failed; });
+      changed_.wait(lock, [&] { return stream.state[*parent] == State::done || stream.state[*parent] == State::failed; });
     }
     if (result) {
-      ++(from ? counts_.passed_on : counts_.sent);
-      counts_.bytes_sent += from ? 0 : files_[f].bytes;
+      (from ? counts_.passed_on : counts_.sent) += static_cast<int>(files.size());
+      counts_.bytes_sent += from ? 0 : bytes;
       if (from) {
         crash_point("passed-on");
       }
-    } else if (!parent || state_[f][*parent] != State::failed) { // below a broken stream: no news
-      moves_.stream_broke(from, node, file, result.error());
+    } else if (!parent || stream.state[*parent] != State::failed) { // below a broken stream: no news
+      moves_.stream_broke(from, node, *files.front(), result.error());
     }
   }
 
   const std::vector<FanOutFile>& files_;
   const FanOutMoves& moves_;
   FanOutCounts& counts_;
-  std::map<std::size_t, std::vector<Item>> work_; ///< node -> its items, in file order
-  std::vector<std::vector<std::size_t>> members_; ///< per file, the positions in its stream's order
+  std::vector<Stream> streams_;
+  std::map<std::size_t, std::vector<Item>> work_; ///< node -> its items, largest stream first
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<std::vector<State>> state_; ///< per file, per member
 };
 
 } // namespace
@@ -420,12 +469,13 @@ std::vector<FanOutFile> choose_fan_out(const std::vector<std::vector<const Relea
   }
   std::vector<FanOutFile> chosen;
   for (auto& [sha, entry] : by_content) {
-    bool pays = mode == FanOutMode::on ? entry.nodes.size() >= 2
-                                       : entry.nodes.size() >= k_fan_out_min_nodes && entry.bytes >= k_fan_out_min_bytes;
-    if (pays) {
-      chosen.push_back(std::move(entry));
-    }
+    chosen.push_back(std::move(entry));
   }
+  auto together = bytes_by_nodes(chosen); // a program and its libraries go to the same nodes
+  std::erase_if(chosen, [&](const FanOutFile& file) {
+    return mode == FanOutMode::on ? file.nodes.size() < 2
+                                  : file.nodes.size() < k_fan_out_min_nodes || together[nodes_of(file)] < k_fan_out_min_bytes;
+  });
   return chosen;
 }
 
@@ -621,15 +671,20 @@ std::uint64_t take_delivered(const std::vector<FanOutFile>& files, const std::ma
   return one_copy;
 }
 
-/// Streams the large files that pass on while the supervisor moves every other file whole, then
+/// Streams the files that pass on (those that go to the same nodes as one stream, when they are
+/// k_stream_min_bytes together or go to k_fan_out_min_nodes nodes or more: passing on whole
+/// would take a round of passes for every doubling of the nodes that have them) while the
+/// supervisor moves every other file whole, then
 /// passes on whole what no stream brought. `files` ends up in another order. Returns, per node
 /// that did not get every file, why.
 std::map<std::size_t, std::string> move_files(std::vector<FanOutFile>& files, const std::vector<bool>& can_pass_on,
                                               const FanOutMoves& moves, FanOutCounts& counts)
 {
   std::vector<FanOutFile> streamed, whole;
+  auto together = bytes_by_nodes(files);
   for (auto& file : files) {
-    (file.pass_on && file.bytes >= k_stream_min_bytes ? streamed : whole).push_back(std::move(file));
+    bool stream = together[nodes_of(file)] >= k_stream_min_bytes || file.nodes.size() >= k_fan_out_min_nodes;
+    (file.pass_on && stream ? streamed : whole).push_back(std::move(file));
   }
   FanOutCounts whole_counts;
   std::map<std::size_t, std::string> failed;
@@ -687,15 +742,18 @@ FanOutMoves moves_between(Cluster& cluster, const FanOutNodes& nodes, const Rela
     relayed.files[to].push_back(&file);
     return {};
   };
-  moves.take = [=, &output, &nodes, &relays, &relayed](std::size_t to, std::optional<std::size_t> from, const ReleaseFile& file) -> Result<void> {
-    if (!from) {
-      CD_TRY_VOID(nodes.slots[to]->ops->take(release_of(to), file, nullptr, ""));
-      output.sent(local_size(file));
+  moves.take = [=, &output, &nodes, &relays, &relayed](std::size_t to, std::optional<std::size_t> from,
+                                                       const std::vector<const ReleaseFile*>& files) -> Result<void> {
+    if (!from) { // one file a round trip: each is in the node's outbox as it arrives
+      for (const ReleaseFile* file : files) {
+        CD_TRY_VOID(nodes.slots[to]->ops->take(release_of(to), {file}, nullptr, ""));
+        output.sent(local_size(*file));
+      }
       return {};
     }
     auto [address, port] = peer_address(*nodes.slots[*from]->node);
     RelayPeer peer{relay_user + "@" + address, port, relays.host_keys[*from]};
-    return nodes.slots[to]->ops->take(release_of(to), file, &peer, nodes.slots[*from]->node->name);
+    return nodes.slots[to]->ops->take(release_of(to), files, &peer, nodes.slots[*from]->node->name);
   };
   moves.stream_broke = [=, &output, &nodes, &relays, &relayed](std::optional<std::size_t> from, std::size_t to, const ReleaseFile& file,
                            const std::string& why) {

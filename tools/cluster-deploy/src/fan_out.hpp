@@ -39,9 +39,11 @@ inline constexpr std::uint64_t k_fan_out_min_bytes = 4 * 1024 * 1024;
 /// (about 1/3 of the nodes at most, for the root's children).
 inline constexpr std::size_t k_stream_degree = 3;
 
-/// Only a file of this size or more is streamed: a stream costs every node a round trip and a
-/// connection to its parent, in step with the others, which a small file does not pay back;
-/// smaller ones are passed on whole meanwhile (docs/benchmarks.md, "Fan-out").
+/// The files that go to the same nodes are streamed together, one after the other over one
+/// connection a node: a stream, when the files of that set of nodes are this size or more
+/// together, or go to k_fan_out_min_nodes nodes or more. A stream costs every node a round trip
+/// and a connection to its parent, in step with the others, which a few small files to a few
+/// nodes do not pay back; they are passed on whole meanwhile (docs/benchmarks.md, "Fan-out").
 inline constexpr std::uint64_t k_stream_min_bytes = 4 * 1024 * 1024;
 
 /// The position (in a stream's order) that position `p` takes the file from: the nodes form a
@@ -63,14 +65,19 @@ struct FanOutFile {
 
 /// The files to pass on among `uploads` (per node index: what that node must get), by
 /// `mode`: programs and libraries only (configs may hold secrets, and are small), and
-/// each at least to two nodes.
+/// each at least to two nodes; with `automatic`, to k_fan_out_min_nodes or more, where the
+/// files that go to the same nodes are k_fan_out_min_bytes or more together (a program and
+/// the libraries it brings travel as one stream).
 std::vector<FanOutFile> choose_fan_out(const std::vector<std::vector<const ReleaseFile*>>& uploads, FanOutMode mode);
 
 /// How the supervisor moves one file. A node is in at most one call at a time.
 struct FanOutMoves {
-  /// Into node `to` as a stream: from the controller (`from` empty) or from node `from`, which
-  /// is taking it at the same time (it counts once `to` has checked its hash).
-  std::function<Result<void>(std::size_t to, std::optional<std::size_t> from, const ReleaseFile& file)> take;
+  /// Into node `to` as a stream, one file after the other: from the controller (`from` empty)
+  /// or from node `from`, which is taking them at the same time, in the same order, over one
+  /// connection (each counts once `to` has checked its hash). All or nothing, as far as the
+  /// supervisor is concerned: a failed take hands every one of `files` to it.
+  std::function<Result<void>(std::size_t to, std::optional<std::size_t> from, const std::vector<const ReleaseFile*>& files)>
+      take;
   /// From the controller to node `to`.
   std::function<Result<void>(std::size_t to, const ReleaseFile& file)> send;
   /// From node `from`, which holds it as `held`, to node `to` (where it counts only once
@@ -93,8 +100,9 @@ struct FanOutCounts {
 };
 
 /// Streams each file of `files` that passes on down a tree (stream_parent) of its nodes that
-/// can read another's copy (`can_pass_on`: they have an ssh client), every node taking its
-/// files in the order of `files`; a node starts taking a file once its parent has begun to.
+/// can read another's copy (`can_pass_on`: they have an ssh client): the files that go to the
+/// same nodes share a tree and go down it as one stream (FanOutMoves::take), largest first;
+/// a node starts taking a stream once its parent has begun to.
 /// A node whose stream broke, and the part of the tree below it, does not get the file here.
 /// Returns, per file, the positions in FanOutFile::nodes that got it.
 std::vector<std::vector<std::size_t>> stream_fan_out(const std::vector<FanOutFile>& files,

@@ -529,28 +529,35 @@ Result<RelayOpened> NodeOps::open_relay(const KeyPair& key)
   return opened;
 }
 
-Result<void> NodeOps::take(const NodeRelease& release, const ReleaseFile& file, const RelayPeer* from,
-                           const std::string& from_name)
+Result<void> NodeOps::take(const NodeRelease& release, const std::vector<const ReleaseFile*>& files,
+                           const RelayPeer* from, const std::string& from_name)
 {
   CD_TRY_VOID(may_run(remote::relay_take));
-  std::uint64_t bytes = local_size(file);
+  if (files.empty() || (from == nullptr && files.size() != 1)) {
+    return fail(m_node + ": taking files: one from the controller, one or more from a node");
+  }
+  std::uint64_t bytes = 0;
+  std::vector<std::string> args = {release.id, from ? from->login : "-", from ? std::to_string(from->port) : "-"};
+  for (const ReleaseFile* file : files) {
+    bytes += local_size(*file);
+    args.insert(args.end(), {file->path, file->sha256, std::to_string(local_size(*file))});
+  }
   // Time for the bytes at 1 MiB/s at least, on top of ssh's own bounds (connect, keepalive).
   Seconds timeout{60 + static_cast<long>(bytes / (1024 * 1024))};
-  std::vector<std::string> args = {release.id, file.path, file.sha256, std::to_string(bytes)};
+  const ReleaseFile& first = *files.front();
+  std::string what = files.size() == 1 ? first.path : first.path + " and " + std::to_string(files.size() - 1) + " more";
   if (from != nullptr) {
-    args.insert(args.end(), {from->login, std::to_string(from->port)});
-    auto result = run_script("taking " + file.path + " from " + from_name, remote::relay_take, args,
-                             from->known_hosts, timeout);
+    auto result = run_script("taking " + what + " from " + from_name, remote::relay_take, args, from->known_hosts, timeout);
     return result ? Result<void>{} : fail(result.error());
   }
   args.insert(args.begin(), m_layout.cluster);
-  StepLog step(m_node, "take " + file.path + " from the controller");
-  auto result = m_transport.exec_with_file(root_command(remote::relay_take, args), file.local, 0, timeout);
+  StepLog step(m_node, "take " + what + " from the controller");
+  auto result = m_transport.exec_with_file(root_command(remote::relay_take, args), first.local, 0, timeout);
   if (!result) {
-    return fail(m_node + ": taking " + file.path + ": " + result.error());
+    return fail(m_node + ": taking " + what + ": " + result.error());
   }
   if (!result->succeeded()) {
-    return fail(m_node + ": taking " + file.path + " failed: " + first_line(result->err));
+    return fail(m_node + ": taking " + what + " failed: " + first_line(result->err));
   }
   return {};
 }

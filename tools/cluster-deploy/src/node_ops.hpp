@@ -176,10 +176,11 @@ public:
   /// Fan-out (fan_out.hpp): lets other nodes pass files to this one, and this one to them,
   /// with the deploy's `key` (remote/relay-open.sh).
   Result<RelayOpened> open_relay(const KeyPair& key);
-  /// Takes `file` of `release` into staging as a stream (remote/relay-take.sh): from the
-  /// controller when `from` is null, else from that node (named `from_name`), which is taking it
-  /// itself; nodes below this one read it while it arrives. Kept only if its hash is right.
-  Result<void> take(const NodeRelease& release, const ReleaseFile& file, const RelayPeer* from,
+  /// Takes `files` of `release` into staging as a stream, one after the other
+  /// (remote/relay-take.sh): from the controller (one file) when `from` is null, else from that
+  /// node (named `from_name`), which is taking them itself, in this order, over one connection;
+  /// nodes below this one read each while it arrives. Each is kept only if its hash is right.
+  Result<void> take(const NodeRelease& release, const std::vector<const ReleaseFile*>& files, const RelayPeer* from,
                     const std::string& from_name);
   /// Passes `file`, staged here for `release`, on to `peer` (named `peer_name` in messages).
   Result<void> pass_on(const NodeRelease& release, const ReleaseFile& file, const RelayPeer& peer,

@@ -215,11 +215,13 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     if (m_node.pass_on_fails) {
       return ExecResult{255, "", "", "ssh: connect to host: Connection timed out\n"};
     }
-  } else if (script == "relay-take.sh") { // cluster release path sha bytes login port
+  } else if (script == "relay-take.sh") { // cluster release login|- port|- [path sha bytes]...
     if (m_node.take_fails) {
-      return ExecResult{3, "", "", args.at(2) + ": 0 of " + args.at(4) + " bytes arrived from " + args.at(5) + "\n"};
+      return ExecResult{3, "", "", args.at(4) + ": 0 of " + args.at(6) + " bytes arrived from " + args.at(2) + "\n"};
     }
-    m_node.taken.push_back(args.at(2) + " " + args.at(5) + " " + args.at(6));
+    for (std::size_t i = 4; i + 2 < args.size(); i += 3) {
+      m_node.taken.push_back(args[i] + " " + args.at(2) + " " + args.at(3));
+    }
   } else if (script == "relay-adopt.sh") { // cluster release [path sha]...
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
       if (m_node.arrives_damaged.count(args[i])) {
@@ -371,14 +373,15 @@ Result<ExecResult> FakeTransport::exec_with_file(const std::string& command, con
                                                  std::uint64_t from, Seconds)
 {
   auto [script, args] = script_and_args(command);
-  m_node.uploaded.push_back(args.at(2));
+  std::size_t path = script == "relay-take.sh" ? 4 : 2; // relay-take.sh: cluster release - - path sha bytes
+  m_node.uploaded.push_back(args.at(path));
   m_node.uploaded_from.push_back(from);
   std::error_code ec;
   m_node.uploaded_bytes += std::filesystem::file_size(local_file, ec) - from;
   if (from > 0 && m_node.partials_damaged) {
-    return ExecResult{3, "", "", args.at(2) + " arrived damaged (its sha256 differs)\n"};
+    return ExecResult{3, "", "", args.at(path) + " arrived damaged (its sha256 differs)\n"};
   }
-  m_node.partials.erase(args.at(3));
+  m_node.partials.erase(args.at(path + 1));
   return ExecResult{0, "", "", ""};
 }
 

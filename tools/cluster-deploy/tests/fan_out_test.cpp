@@ -40,6 +40,7 @@ struct Recorder {
   std::set<std::size_t> failing_senders;   ///< pass_on from these fails
   std::set<std::size_t> unreachable;       ///< send to these fails
   std::vector<std::pair<std::optional<std::size_t>, std::size_t>> takes; ///< from (empty: the controller), to
+  std::vector<std::size_t> taken_together; ///< per take, how many files it took
   std::set<std::size_t> started;           ///< nodes that began to take
   std::set<std::size_t> broke;             ///< nodes whose stream broke (stream_broke)
   std::map<std::size_t, bool> outcome;     ///< node -> whether its take succeeded
@@ -85,7 +86,8 @@ struct Recorder {
       ++got[to];
       return {};
     };
-    m.take = [this](std::size_t to, std::optional<std::size_t> from, const ReleaseFile&) -> Result<void> {
+    m.take = [this](std::size_t to, std::optional<std::size_t> from, const std::vector<const ReleaseFile*>& files) -> Result<void> {
+      taken_together.push_back(files.size());
       enter(to);
       {
         // A node reads what its parent writes as it arrives: the parent's take must be under
@@ -461,4 +463,32 @@ TEST_CASE("fan-out streams: a node without an ssh client takes no stream - it is
   CHECK(counts.sent == 1);
   REQUIRE(recorder.passes.size() == 1);
   CHECK(recorder.passes[0].second == 1);
+}
+
+TEST_CASE("fan-out streams: a program and the library that goes to the same nodes are one stream - one take a node")
+{
+  Files program(k_fan_out_min_nodes, k_fan_out_min_bytes - 1000);
+  auto dir = testing::scratch_dir("fan-out-lib");
+  std::ofstream(dir / "lib") << std::string(1000, 'l');
+  std::vector<ReleaseFile> libraries(k_fan_out_min_nodes, ReleaseFile{"lib/svc/libx.so.1", dir / "lib", "bb", {"svc"}});
+  for (std::size_t i = 0; i < libraries.size(); ++i) {
+    program.uploads[i].push_back(&libraries[i]);
+  }
+  // Neither is 4 MiB alone; together they are: auto passes both on, as one stream.
+  auto chosen = choose_fan_out(program.uploads, FanOutMode::automatic);
+  REQUIRE(chosen.size() == 2);
+  Recorder recorder(k_fan_out_min_nodes);
+  FanOutCounts counts;
+  auto got = stream_fan_out(chosen, std::vector<bool>(k_fan_out_min_nodes, true), recorder.moves(), counts);
+  CHECK(got[0].size() == k_fan_out_min_nodes);
+  CHECK(got[1].size() == k_fan_out_min_nodes);
+  CHECK(recorder.takes.size() == k_fan_out_min_nodes); // one take a node, not one a file
+  CHECK(recorder.taken_together == std::vector<std::size_t>(k_fan_out_min_nodes, 2));
+  CHECK(counts.sent == 2); // one copy of each from the controller
+  CHECK(counts.passed_on == 2 * static_cast<int>(k_fan_out_min_nodes - 1));
+  CHECK(counts.bytes_sent == k_fan_out_min_bytes);
+  CHECK_FALSE(recorder.parent_not_started);
+
+  Files alone(k_fan_out_min_nodes, k_fan_out_min_bytes - 1000); // the program without its library
+  CHECK(choose_fan_out(alone.uploads, FanOutMode::automatic).empty());
 }
