@@ -1,11 +1,11 @@
 #!/bin/sh
 # relay-take.sh <cluster> <release> <user@address>|- <port>|- <path> <sha256> <bytes> [<path> <sha256> <bytes>]...
-#   (run as root; stdin: with "-", the one file's content from the controller; with a node,
-#   that node's known_hosts lines)
+#   (run as root; stdin: with "-", the files' contents from the controller, one after the
+#   other; with a node, that node's known_hosts lines)
 #
 # Takes files of <release> into its staging folder, each whole and with its sha256 or not at
 # all, while the nodes below this one in the deploy's fan-out read each as it arrives: a
-# stream, not store and forward. From the controller one file comes on stdin; from the node
+# stream, not store and forward. From the controller the files come on stdin; from the node
 # given, which is taking the same files in the same order itself, they come one after the
 # other over one connection (relay-receive.sh "stream" there). Root hashes what arrived (from
 # the page cache); each part is root's, readable by the relay account only through the outbox
@@ -24,8 +24,8 @@ if [ ! -d "$relay_outbox" ]; then
 fi
 release=$2 from=$3 port=$4
 shift 4
-if [ $# -lt 3 ] || [ $(($# % 3)) -ne 0 ] || { [ "$from" = - ] && [ $# -ne 3 ]; }; then
-  echo "relay-take.sh: expected <path> <sha256> <bytes> triples (one from the controller)" >&2
+if [ $# -lt 3 ] || [ $(($# % 3)) -ne 0 ]; then
+  echo "relay-take.sh: expected <path> <sha256> <bytes> triples" >&2
   exit 2
 fi
 umask 077
@@ -55,19 +55,12 @@ part_and_bytes() { printf '%s %s\n' "$root/releases/.partial/$2" "$3"; }
 # Every part exists, empty, before the first byte: a reader of the outbox that comes early
 # waits for bytes, not for the file.
 for_each_file open_part "$@"
-if [ "$from" = - ]; then
-  cat >>"$root/releases/.partial/$2"
-else
-  hosts=$(mktemp "$relay_run/known_hosts.XXXXXX")
-  trap 'rm -f "$hosts"' EXIT
-  cat >"$hosts"
-  streams=
-  for_each_file add_stream "$@"
-  # One connection; each file's bytes go into its part (perl: Debian's perl-base is essential).
-  # What arrived is checked below. The pipe holds 1 MiB (F_SETPIPE_SZ, 1031): with the default
-  # 64 KiB, ssh wakes up for every 64 KiB and spends 4 times the CPU it needs writing into a file.
-  # shellcheck disable=SC2046,SC2086 # words on purpose: hex digests, numbers and our own paths
-  relay_ssh "$hosts" "$port" "$from" "stream$streams" | perl -e '
+# Each file's bytes from stdin into its part (perl: Debian's perl-base is essential). What
+# arrived is checked below. The pipe holds 1 MiB (F_SETPIPE_SZ, 1031): with the default 64 KiB,
+# ssh wakes up for every 64 KiB and spends 4 times the CPU it needs writing into a file.
+split_into_parts() {
+  # shellcheck disable=SC2046 # words on purpose: our own paths and numbers
+  perl -e '
     fcntl(STDIN, 1031, 1 << 20);
     while (@ARGV) {
       my ($part, $bytes) = splice(@ARGV, 0, 2);
@@ -82,7 +75,19 @@ else
         $bytes -= $n;
       }
       close($out);
-    }' $(for_each_file part_and_bytes "$@") || true
+    }' $(for_each_file part_and_bytes "$@")
+}
+if [ "$from" = - ]; then
+  split_into_parts "$@" || true
+else
+  hosts=$(mktemp "$relay_run/known_hosts.XXXXXX")
+  trap 'rm -f "$hosts"' EXIT
+  cat >"$hosts"
+  streams=
+  for_each_file add_stream "$@"
+  # One connection for all the files.
+  # shellcheck disable=SC2086 # words on purpose: hex digests and numbers
+  relay_ssh "$hosts" "$port" "$from" "stream$streams" | split_into_parts "$@" || true
 fi
 failed=
 check() { # check <path> <sha256> <bytes>

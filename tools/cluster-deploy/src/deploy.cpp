@@ -509,7 +509,8 @@ bool run_up(Cluster& cluster, const std::vector<const Service*>& services, const
 
 bool run_down(Cluster& cluster, const std::vector<const Service*>& services)
 {
-  forget_deployed(cluster);
+  // deployed.txt keeps its nodes: a deploy after `down` finds the units stopped as it reads
+  // ahead and takes the lock; after `down` and `up` it finds nothing to change.
   for (auto it = services.rbegin(); it != services.rend(); ++it) {
     const Service& service = **it;
     cluster.output().phase("stop " + service.name);

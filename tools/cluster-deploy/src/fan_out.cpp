@@ -295,12 +295,14 @@ std::vector<std::size_t> nodes_of(const FanOutFile& file)
   return nodes;
 }
 
-/// The bytes of all of `files` that go to the same nodes as each one, by those nodes.
+/// The bytes of all of `files` that pass on and go to the same nodes as each one, by those nodes.
 std::map<std::vector<std::size_t>, std::uint64_t> bytes_by_nodes(const std::vector<FanOutFile>& files)
 {
   std::map<std::vector<std::size_t>, std::uint64_t> bytes;
   for (const auto& file : files) {
-    bytes[nodes_of(file)] += file.bytes;
+    if (file.pass_on) {
+      bytes[nodes_of(file)] += file.bytes;
+    }
   }
   return bytes;
 }
@@ -744,9 +746,9 @@ FanOutMoves moves_between(Cluster& cluster, const FanOutNodes& nodes, const Rela
   };
   moves.take = [=, &output, &nodes, &relays, &relayed](std::size_t to, std::optional<std::size_t> from,
                                                        const std::vector<const ReleaseFile*>& files) -> Result<void> {
-    if (!from) { // one file a round trip: each is in the node's outbox as it arrives
+    if (!from) {
+      CD_TRY_VOID(nodes.slots[to]->ops->take(release_of(to), files, nullptr, ""));
       for (const ReleaseFile* file : files) {
-        CD_TRY_VOID(nodes.slots[to]->ops->take(release_of(to), {file}, nullptr, ""));
         output.sent(local_size(*file));
       }
       return {};

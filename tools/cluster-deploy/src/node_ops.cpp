@@ -12,10 +12,22 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <sstream>
 
 namespace deploy {
 namespace {
+
+/// The whole of a local file; empty when it cannot be read.
+std::optional<std::string> read_whole(const std::filesystem::path& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (!in.is_open() || (!in.good() && !in.eof())) {
+    return std::nullopt;
+  }
+  return content;
+}
 
 std::string first_line(const std::string& text)
 {
@@ -448,14 +460,13 @@ Result<void> NodeOps::add_upload_steps(std::vector<BatchStep>& steps, std::strin
                                        const NodeRelease& release, const std::vector<const ReleaseFile*>& files) const
 {
   for (const ReleaseFile* file : files) {
-    std::ifstream in(file->local, std::ios::binary);
-    std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (!in.good() && !in.eof()) {
+    auto content = read_whole(file->local);
+    if (!content) {
       return fail(m_node + ": uploading " + file->path + ": cannot read " + file->local.string());
     }
-    steps.push_back({remote::upload, {release.id, file->path, file->sha256, std::to_string(content.size()), "0"},
-                     content.size()});
-    input += content;
+    steps.push_back({remote::upload, {release.id, file->path, file->sha256, std::to_string(content->size()), "0"},
+                     content->size()});
+    input += *content;
   }
   return {};
 }
@@ -529,35 +540,89 @@ Result<RelayOpened> NodeOps::open_relay(const KeyPair& key)
   return opened;
 }
 
+namespace {
+
+constexpr std::uint64_t k_take_in_memory = 16 * 1024 * 1024; ///< what one take reads into memory at most
+
+/// The round trips of a take from the controller: a large file alone (streamed from its local
+/// file), then the small ones at the end of `files` together (read into memory), so the node
+/// takes them in the order of `files`. The first index of each round trip.
+std::vector<std::size_t> take_trips(const std::vector<const ReleaseFile*>& files)
+{
+  std::size_t small = files.size();
+  std::uint64_t bytes = 0;
+  while (small > 0 && bytes + local_size(*files[small - 1]) <= k_take_in_memory) {
+    bytes += local_size(*files[--small]);
+  }
+  std::vector<std::size_t> trips;
+  for (std::size_t i = 0; i < small; ++i) {
+    trips.push_back(i);
+  }
+  if (small < files.size()) {
+    trips.push_back(small);
+  }
+  return trips;
+}
+
+/// "<path>" or "<path> and N more".
+std::string some_files(const std::vector<const ReleaseFile*>& files, std::size_t first, std::size_t end)
+{
+  return files[first]->path + (end - first > 1 ? " and " + std::to_string(end - first - 1) + " more" : "");
+}
+
+} // namespace
+
 Result<void> NodeOps::take(const NodeRelease& release, const std::vector<const ReleaseFile*>& files,
                            const RelayPeer* from, const std::string& from_name)
 {
   CD_TRY_VOID(may_run(remote::relay_take));
-  if (files.empty() || (from == nullptr && files.size() != 1)) {
-    return fail(m_node + ": taking files: one from the controller, one or more from a node");
+  if (files.empty()) {
+    return {};
   }
-  std::uint64_t bytes = 0;
-  std::vector<std::string> args = {release.id, from ? from->login : "-", from ? std::to_string(from->port) : "-"};
-  for (const ReleaseFile* file : files) {
-    bytes += local_size(*file);
-    args.insert(args.end(), {file->path, file->sha256, std::to_string(local_size(*file))});
-  }
+  auto args_of = [&](std::size_t first, std::size_t end, std::uint64_t& bytes) {
+    std::vector<std::string> args = {release.id, from ? from->login : "-", from ? std::to_string(from->port) : "-"};
+    for (std::size_t i = first; i < end; ++i) {
+      bytes += local_size(*files[i]);
+      args.insert(args.end(), {files[i]->path, files[i]->sha256, std::to_string(local_size(*files[i]))});
+    }
+    return args;
+  };
   // Time for the bytes at 1 MiB/s at least, on top of ssh's own bounds (connect, keepalive).
-  Seconds timeout{60 + static_cast<long>(bytes / (1024 * 1024))};
-  const ReleaseFile& first = *files.front();
-  std::string what = files.size() == 1 ? first.path : first.path + " and " + std::to_string(files.size() - 1) + " more";
+  auto timeout = [](std::uint64_t bytes) { return Seconds{60 + static_cast<long>(bytes / (1024 * 1024))}; };
   if (from != nullptr) {
-    auto result = run_script("taking " + what + " from " + from_name, remote::relay_take, args, from->known_hosts, timeout);
+    std::uint64_t bytes = 0;
+    auto args = args_of(0, files.size(), bytes);
+    auto result = run_script("taking " + some_files(files, 0, files.size()) + " from " + from_name, remote::relay_take,
+                             args, from->known_hosts, timeout(bytes));
     return result ? Result<void>{} : fail(result.error());
   }
-  args.insert(args.begin(), m_layout.cluster);
-  StepLog step(m_node, "take " + what + " from the controller");
-  auto result = m_transport.exec_with_file(root_command(remote::relay_take, args), first.local, 0, timeout);
-  if (!result) {
-    return fail(m_node + ": taking " + what + ": " + result.error());
-  }
-  if (!result->succeeded()) {
-    return fail(m_node + ": taking " + what + " failed: " + first_line(result->err));
+  auto trips = take_trips(files);
+  for (std::size_t t = 0; t < trips.size(); ++t) {
+    std::size_t first = trips[t], end = t + 1 < trips.size() ? trips[t + 1] : files.size();
+    std::uint64_t bytes = 0;
+    auto args = args_of(first, end, bytes);
+    std::string what = some_files(files, first, end);
+    if (bytes <= k_take_in_memory) {
+      std::string content;
+      for (std::size_t i = first; i < end; ++i) {
+        auto data = read_whole(files[i]->local);
+        if (!data) {
+          return fail(m_node + ": taking " + files[i]->path + ": cannot read " + files[i]->local.string());
+        }
+        content += *data;
+      }
+      CD_TRY_VOID(run_script("take " + what + " from the controller", remote::relay_take, args, content, timeout(bytes)));
+      continue;
+    }
+    args.insert(args.begin(), m_layout.cluster);
+    StepLog step(m_node, "take " + what + " from the controller");
+    auto result = m_transport.exec_with_file(root_command(remote::relay_take, args), files[first]->local, 0, timeout(bytes));
+    if (!result) {
+      return fail(m_node + ": taking " + what + ": " + result.error());
+    }
+    if (!result->succeeded()) {
+      return fail(m_node + ": taking " + what + " failed: " + first_line(result->err));
+    }
   }
   return {};
 }

@@ -177,9 +177,10 @@ public:
   /// with the deploy's `key` (remote/relay-open.sh).
   Result<RelayOpened> open_relay(const KeyPair& key);
   /// Takes `files` of `release` into staging as a stream, one after the other
-  /// (remote/relay-take.sh): from the controller (one file) when `from` is null, else from that
-  /// node (named `from_name`), which is taking them itself, in this order, over one connection;
-  /// nodes below this one read each while it arrives. Each is kept only if its hash is right.
+  /// (remote/relay-take.sh): from the controller when `from` is null (a large file in a round
+  /// trip of its own, the small ones at the end together), else from that node (named
+  /// `from_name`), which is taking them itself, in this order, over one connection; nodes below
+  /// this one read each while it arrives. Each is kept only if its hash is right.
   Result<void> take(const NodeRelease& release, const std::vector<const ReleaseFile*>& files, const RelayPeer* from,
                     const std::string& from_name);
   /// Passes `file`, staged here for `release`, on to `peer` (named `peer_name` in messages).

@@ -21,8 +21,8 @@ namespace deploy {
 void record_deployed(const Plan& plan, const std::map<std::string, std::string>& releases);
 
 /// Takes the nodes of `cluster` out of deployed.txt, before a command that may leave them at
-/// another release or with stopped units (clean, down, rollback): the next deploy to them
-/// then locks before it reads, as it must change something.
+/// another release (clean, rollback): the next deploy to them then locks before it reads, as
+/// it must change something.
 void forget_deployed(Cluster& cluster);
 
 /// True when deployed.txt has each node of `releases` at that release.

@@ -220,7 +220,13 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
       return ExecResult{3, "", "", args.at(4) + ": 0 of " + args.at(6) + " bytes arrived from " + args.at(2) + "\n"};
     }
     for (std::size_t i = 4; i + 2 < args.size(); i += 3) {
-      m_node.taken.push_back(args[i] + " " + args.at(2) + " " + args.at(3));
+      if (args.at(2) == "-") { // from the controller: the files' contents on stdin
+        m_node.uploaded.push_back(args[i]);
+        m_node.uploaded_from.push_back(0);
+        m_node.uploaded_bytes += std::stoull(args.at(i + 2));
+      } else {
+        m_node.taken.push_back(args[i] + " " + args.at(2) + " " + args.at(3));
+      }
     }
   } else if (script == "relay-adopt.sh") { // cluster release [path sha]...
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
@@ -372,6 +378,7 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
 Result<ExecResult> FakeTransport::exec_with_file(const std::string& command, const std::filesystem::path& local_file,
                                                  std::uint64_t from, Seconds)
 {
+  ++m_node.round_trips;
   auto [script, args] = script_and_args(command);
   std::size_t path = script == "relay-take.sh" ? 4 : 2; // relay-take.sh: cluster release - - path sha bytes
   m_node.uploaded.push_back(args.at(path));

@@ -13,14 +13,15 @@ using deploy::testing::FakeCluster;
 
 namespace {
 
-/// `count` nodes that each must get the same program, and a config of their own.
+/// `count` nodes that each must get the same program, and a config of their own, in a folder
+/// `name` of their own (ctest runs test cases at the same time).
 struct Files {
   std::vector<ReleaseFile> programs, configs;
   std::vector<std::vector<const ReleaseFile*>> uploads;
 
-  Files(std::size_t count, std::uint64_t bytes)
+  Files(const std::string& name, std::size_t count, std::uint64_t bytes)
   {
-    auto dir = testing::scratch_dir("fan-out");
+    auto dir = testing::scratch_dir("fan-out-" + name);
     std::ofstream(dir / "prog") << std::string(bytes, 'x');
     std::ofstream(dir / "conf") << "secret=1";
     programs.assign(count, ReleaseFile{"bin/prog", dir / "prog", "aa", {"svc"}});
@@ -141,7 +142,7 @@ bool deploy_with_fan_out(const Plan& plan, FakeCluster& fakes)
 
 TEST_CASE("fan-out: programs and libraries only, to two nodes or more - auto only where it pays")
 {
-  Files small(3, 1000);
+  Files small("rule-small", 3, 1000);
   CHECK(choose_fan_out(small.uploads, FanOutMode::off).empty());
   auto on = choose_fan_out(small.uploads, FanOutMode::on);
   REQUIRE(on.size() == 1); // the program; never the config (it may hold a secret)
@@ -150,20 +151,20 @@ TEST_CASE("fan-out: programs and libraries only, to two nodes or more - auto onl
   CHECK(on[0].nodes.size() == 3);
   CHECK(choose_fan_out(small.uploads, FanOutMode::automatic).empty());
 
-  Files large_few(k_fan_out_min_nodes - 1, k_fan_out_min_bytes);
+  Files large_few("rule-large-few", k_fan_out_min_nodes - 1, k_fan_out_min_bytes);
   CHECK(choose_fan_out(large_few.uploads, FanOutMode::automatic).empty());
-  Files small_many(k_fan_out_min_nodes, k_fan_out_min_bytes - 1);
+  Files small_many("rule-small-many", k_fan_out_min_nodes, k_fan_out_min_bytes - 1);
   CHECK(choose_fan_out(small_many.uploads, FanOutMode::automatic).empty());
-  Files large_many(k_fan_out_min_nodes, k_fan_out_min_bytes);
+  Files large_many("rule-large-many", k_fan_out_min_nodes, k_fan_out_min_bytes);
   CHECK(choose_fan_out(large_many.uploads, FanOutMode::automatic).size() == 1);
 
-  Files one(1, 1000);
+  Files one("rule-one", 1, 1000);
   CHECK(choose_fan_out(one.uploads, FanOutMode::on).empty());
 }
 
 TEST_CASE("fan-out: one copy from the controller, the nodes pass it on, each node busy with one move at a time")
 {
-  Files files(32, 100);
+  Files files("supervisor", 32, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
   Recorder recorder(32);
   FanOutCounts counts;
@@ -188,7 +189,7 @@ TEST_CASE("fan-out: one copy from the controller, the nodes pass it on, each nod
 
 TEST_CASE("fan-out: a node whose passing on fails stops passing on - its receiver gets the file from the controller")
 {
-  Files files(16, 100);
+  Files files("failing-sender", 16, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
   Recorder recorder(16);
   std::size_t first = chosen[0].nodes[0].first; // the first copy goes here: make it the bad sender
@@ -210,7 +211,7 @@ TEST_CASE("fan-out: a node whose passing on fails stops passing on - its receive
 
 TEST_CASE("fan-out: nodes that cannot pass on get the file from the controller - a node that cannot take it is reported")
 {
-  Files files(4, 100);
+  Files files("cannot-pass-on", 4, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
   Recorder recorder(4);
   recorder.unreachable = {2};
@@ -346,7 +347,7 @@ TEST_CASE("deploy --fan-out on: a file that arrives damaged is sent again from t
 
 TEST_CASE("fan-out: what no node passes on is sent from the controller once the first copy has left, one move a node at a time")
 {
-  Files files(8, 100);
+  Files files("from-here", 8, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
   REQUIRE(chosen.size() == 1);
   for (std::size_t i = 0; i < 8; ++i) { // each node's config, from the controller only
@@ -397,7 +398,7 @@ TEST_CASE("deploy --fan-out on: a node with fan_out=off in the inventory gets it
 
 TEST_CASE("fan-out streams: one copy from the controller, a tree of degree 3, a parent begins before its children")
 {
-  Files files(32, 100);
+  Files files("tree", 32, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
   Recorder recorder(32);
   FanOutCounts counts;
@@ -427,7 +428,7 @@ TEST_CASE("fan-out streams: one copy from the controller, a tree of degree 3, a 
 
 TEST_CASE("fan-out streams: a node whose stream breaks cuts off its part of the tree - the holders pass it on whole")
 {
-  Files files(13, 100);
+  Files files("broken-stream", 13, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
   Recorder recorder(13);
   recorder.unreachable = {1}; // position 1: its children are 4, 5, 6 and theirs 13.. (none here)
@@ -450,7 +451,7 @@ TEST_CASE("fan-out streams: a node whose stream breaks cuts off its part of the 
 
 TEST_CASE("fan-out streams: a node without an ssh client takes no stream - it is left to the supervisor")
 {
-  Files files(4, 100);
+  Files files("no-ssh-client", 4, 100);
   auto chosen = choose_fan_out(files.uploads, FanOutMode::on);
   Recorder recorder(4);
   FanOutCounts counts;
@@ -467,8 +468,8 @@ TEST_CASE("fan-out streams: a node without an ssh client takes no stream - it is
 
 TEST_CASE("fan-out streams: a program and the library that goes to the same nodes are one stream - one take a node")
 {
-  Files program(k_fan_out_min_nodes, k_fan_out_min_bytes - 1000);
-  auto dir = testing::scratch_dir("fan-out-lib");
+  Files program("together", k_fan_out_min_nodes, k_fan_out_min_bytes - 1000);
+  auto dir = testing::scratch_dir("fan-out-together-lib");
   std::ofstream(dir / "lib") << std::string(1000, 'l');
   std::vector<ReleaseFile> libraries(k_fan_out_min_nodes, ReleaseFile{"lib/svc/libx.so.1", dir / "lib", "bb", {"svc"}});
   for (std::size_t i = 0; i < libraries.size(); ++i) {
@@ -489,6 +490,6 @@ TEST_CASE("fan-out streams: a program and the library that goes to the same node
   CHECK(counts.bytes_sent == k_fan_out_min_bytes);
   CHECK_FALSE(recorder.parent_not_started);
 
-  Files alone(k_fan_out_min_nodes, k_fan_out_min_bytes - 1000); // the program without its library
+  Files alone("alone", k_fan_out_min_nodes, k_fan_out_min_bytes - 1000); // the program without its library
   CHECK(choose_fan_out(alone.uploads, FanOutMode::automatic).empty());
 }

@@ -1,5 +1,8 @@
 #include "fake_transport.hpp"
 #include "node_ops.hpp"
+#include "test_support.hpp"
+
+#include <fstream>
 
 #include <catch2/catch.hpp>
 
@@ -71,4 +74,24 @@ TEST_CASE("state.sh's output is parsed")
   CHECK(state.files.at("bin/db") == "111");
   CHECK(state.units.at("c-db.service") == "222");
   CHECK(parse_remote_state("current \n").current_id.empty());
+}
+
+TEST_CASE("a take from the controller: a large file in a round trip of its own, the small ones after it together")
+{
+  auto dir = testing::scratch_dir("take-trips");
+  std::ofstream(dir / "big") << std::string(17 * 1024 * 1024, 'b'); // more than one take reads into memory
+  std::ofstream(dir / "a") << "aaaa";
+  std::ofstream(dir / "c") << "cccccc";
+  std::vector<ReleaseFile> files = {{"bin/big", dir / "big", "bb", {"svc"}},
+                                    {"lib/svc/a.so", dir / "a", "aa", {"svc"}},
+                                    {"lib/svc/c.so", dir / "c", "cc", {"svc"}}};
+  testing::FakeNode node;
+  testing::FakeTransport transport(node);
+  NodeOps ops(transport, "n1", NodeLayout{"demo"});
+  NodeRelease release;
+  release.id = "0123456789ab";
+  REQUIRE(ops.take(release, {&files[0], &files[1], &files[2]}, nullptr, ""));
+  CHECK(node.round_trips == 2);
+  CHECK(node.uploaded == std::vector<std::string>{"bin/big", "lib/svc/a.so", "lib/svc/c.so"}); // in this order
+  CHECK(node.uploaded_bytes == 17 * 1024 * 1024 + 10);
 }
