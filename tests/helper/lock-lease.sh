@@ -14,6 +14,15 @@ mapfile -t workers < <(nodes_in_group workers)
 last=${workers[-1]}
 scratch=/run/cd-lease-test
 cleanup() {
+  # A failure while the deploy below runs: stop it first (bounded), or it keeps every node
+  # locked for the restoring deploy and the next test.
+  if [[ -n ${deploy:-} ]] && kill -0 "$deploy" 2>/dev/null; then
+    kill -TERM "$deploy" 2>/dev/null || true
+    for _ in $(seq 60); do
+      kill -0 "$deploy" 2>/dev/null || break
+      sleep 1
+    done
+  fi
   on_node "$last" "sudo sh -c $(shell_quote "pkill -KILL -f '^$scratch/' ; rm -rf $scratch; grep -q '^run r000000000000045' $record && rm -f $record")" \
     >/dev/null 2>&1 || true
 }
