@@ -77,8 +77,7 @@ std::vector<const ReleaseFile*> small_files(const std::vector<const ReleaseFile*
   std::uint64_t bytes = 0;
   for (const ReleaseFile* file : uploads) {
     std::uint64_t size = local_size(*file);
-    bool program = file->path.starts_with("bin/") || file->path.starts_with("lib/");
-    if (!program && size <= k_small && bytes + size <= k_max_bytes) {
+    if (!is_program(*file) && size <= k_small && bytes + size <= k_max_bytes) {
       small.push_back(file);
       bytes += size;
     }
@@ -128,7 +127,7 @@ bool stages_in_one_trip(const ChangeSet& changes)
   constexpr std::size_t k_max_files = 16;
   std::uint64_t bytes = 0;
   for (const ReleaseFile* file : changes.send) {
-    if (file->path.starts_with("bin/") || file->path.starts_with("lib/")) {
+    if (is_program(*file)) {
       return false;
     }
     bytes += local_size(*file);

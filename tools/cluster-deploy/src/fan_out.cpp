@@ -17,11 +17,6 @@
 namespace deploy {
 namespace {
 
-bool passes_on(const ReleaseFile& file)
-{
-  return file.path.starts_with("bin/") || file.path.starts_with("lib/");
-}
-
 /// The state of one file in supervise_fan_out.
 struct Spread {
   std::vector<std::size_t> pending; ///< positions in FanOutFile::nodes still to get it
@@ -456,7 +451,7 @@ std::vector<FanOutFile> choose_fan_out(const std::vector<std::vector<const Relea
   std::map<std::string, FanOutFile> by_content;
   for (std::size_t node = 0; node < uploads.size(); ++node) {
     for (const ReleaseFile* file : uploads[node]) {
-      if (!passes_on(*file)) {
+      if (!is_program(*file)) { // configs may hold secrets
         continue;
       }
       FanOutFile& entry = by_content[file->sha256];

@@ -544,24 +544,16 @@ namespace {
 
 constexpr std::uint64_t k_take_in_memory = 16 * 1024 * 1024; ///< what one take reads into memory at most
 
-/// The round trips of a take from the controller: a large file alone (streamed from its local
-/// file), then the small ones at the end of `files` together (read into memory), so the node
-/// takes them in the order of `files`. The first index of each round trip.
-std::vector<std::size_t> take_trips(const std::vector<const ReleaseFile*>& files)
+/// Where the small files at the end of `files` begin: from there on they are k_take_in_memory
+/// at most together, and a take from the controller sends them in one round trip.
+std::size_t small_tail(const std::vector<const ReleaseFile*>& files)
 {
   std::size_t small = files.size();
   std::uint64_t bytes = 0;
   while (small > 0 && bytes + local_size(*files[small - 1]) <= k_take_in_memory) {
     bytes += local_size(*files[--small]);
   }
-  std::vector<std::size_t> trips;
-  for (std::size_t i = 0; i < small; ++i) {
-    trips.push_back(i);
-  }
-  if (small < files.size()) {
-    trips.push_back(small);
-  }
-  return trips;
+  return small;
 }
 
 /// "<path>" or "<path> and N more".
@@ -596,33 +588,35 @@ Result<void> NodeOps::take(const NodeRelease& release, const std::vector<const R
                              args, from->known_hosts, timeout(bytes));
     return result ? Result<void>{} : fail(result.error());
   }
-  auto trips = take_trips(files);
-  for (std::size_t t = 0; t < trips.size(); ++t) {
-    std::size_t first = trips[t], end = t + 1 < trips.size() ? trips[t + 1] : files.size();
+  // A large file in a round trip of its own, streamed from its local file; then the small ones
+  // together, read into memory: the node takes them in the order of `files` either way.
+  std::size_t small = small_tail(files);
+  for (std::size_t i = 0; i < small; ++i) {
     std::uint64_t bytes = 0;
-    auto args = args_of(first, end, bytes);
-    std::string what = some_files(files, first, end);
-    if (bytes <= k_take_in_memory) {
-      std::string content;
-      for (std::size_t i = first; i < end; ++i) {
-        auto data = read_whole(files[i]->local);
-        if (!data) {
-          return fail(m_node + ": taking " + files[i]->path + ": cannot read " + files[i]->local.string());
-        }
-        content += *data;
-      }
-      CD_TRY_VOID(run_script("take " + what + " from the controller", remote::relay_take, args, content, timeout(bytes)));
-      continue;
-    }
+    auto args = args_of(i, i + 1, bytes);
     args.insert(args.begin(), m_layout.cluster);
-    StepLog step(m_node, "take " + what + " from the controller");
-    auto result = m_transport.exec_with_file(root_command(remote::relay_take, args), files[first]->local, 0, timeout(bytes));
+    StepLog step(m_node, "take " + files[i]->path + " from the controller");
+    auto result = m_transport.exec_with_file(root_command(remote::relay_take, args), files[i]->local, 0, timeout(bytes));
     if (!result) {
-      return fail(m_node + ": taking " + what + ": " + result.error());
+      return fail(m_node + ": taking " + files[i]->path + ": " + result.error());
     }
     if (!result->succeeded()) {
-      return fail(m_node + ": taking " + what + " failed: " + first_line(result->err));
+      return fail(m_node + ": taking " + files[i]->path + " failed: " + first_line(result->err));
     }
+  }
+  if (small < files.size()) {
+    std::uint64_t bytes = 0;
+    auto args = args_of(small, files.size(), bytes);
+    std::string content;
+    for (std::size_t i = small; i < files.size(); ++i) {
+      auto data = read_whole(files[i]->local);
+      if (!data) {
+        return fail(m_node + ": taking " + files[i]->path + ": cannot read " + files[i]->local.string());
+      }
+      content += *data;
+    }
+    CD_TRY_VOID(run_script("take " + some_files(files, small, files.size()) + " from the controller", remote::relay_take,
+                           args, content, timeout(bytes)));
   }
   return {};
 }

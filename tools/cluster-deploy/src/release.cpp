@@ -307,6 +307,11 @@ std::uint64_t local_size(const ReleaseFile& file)
   return ec ? 0 : static_cast<std::uint64_t>(bytes);
 }
 
+bool is_program(const ReleaseFile& file)
+{
+  return file.path.starts_with("bin/") || file.path.starts_with("lib/");
+}
+
 std::vector<std::string> services_of(const NodeRelease& release)
 {
   std::vector<std::string> services;

@@ -46,6 +46,10 @@ struct NodeRelease {
 /// fails and says why). The one place a release file's size is read.
 std::uint64_t local_size(const ReleaseFile& file);
 
+/// A program or a library (bin/, lib/): large, resumed when cut off, may be passed on between
+/// nodes; everything else (configs, scripts, units) is small and may hold secrets.
+bool is_program(const ReleaseFile& file);
+
 /// The services of a release (those that run on its node), by name.
 std::vector<std::string> services_of(const NodeRelease& release);
 
