@@ -4,7 +4,8 @@
 # written), over SSH with a key made for this deploy alone. A worker cut off from the other
 # nodes in the middle of it does not stop the deploy: the streams below it break, and the file
 # is passed on whole or sent from the controller instead. After a deploy that succeeded and after
-# one that failed, the key is gone from every node.
+# one that failed, the key is gone from every node. A program and a library that change together
+# go down one tree as one stream.
 source "$(dirname "$0")/lib.sh"
 require_env
 
@@ -99,3 +100,27 @@ run_helper 1 "$WORK/bad.log" deploy --plan "$bad" --fan-out on --health-timeout 
 grep -q "^fan-out: 1 file " "$WORK/bad.log" || fail "the failing deploy did not use the fan-out"
 check_key_gone "after a deploy that failed"
 say "ok: the fan-out key is gone from every node after a failed deploy"
+
+# 4. A program and a library it brings change together (the controller finds a changed
+# libstdc++.so.6 first, by LD_LIBRARY_PATH): both go to the same workers, so they are one stream
+# down one tree, and each worker takes both from its parent over one connection.
+sha=$(big_program two 16)
+lib=$(ldd "$program" | awk '$1 == "libstdc++.so.6" { print $3 }')
+[[ -n $lib ]] || fail "the worker program does not link libstdc++.so.6: $(ldd "$program")"
+mkdir -p "$WORK/libs"
+cp "$lib" "$WORK/libs/libstdc++.so.6"
+head -c $((1024 * 1024)) /dev/urandom >>"$WORK/libs/libstdc++.so.6" # an ELF file loads with trailing data
+lib_sha=$(sha256sum "$WORK/libs/libstdc++.so.6" | cut -d' ' -f1)
+two=$(plan_variant two --program "worker=$WORK/two/$name")
+LD_LIBRARY_PATH=$WORK/libs run_helper 0 "$WORK/two.log" deploy -v --plan "$two" --fan-out on
+grep -qE "^fan-out: 2 files \(.*\): 2 sent from the controller \(.*\), $(( 2 * (${#workers[@]} - 1) )) passed on between nodes, 0 fell back" \
+  "$WORK/two.log" || fail "the program and its library were not both passed on (see the fan-out line above)"
+took=$(grep -E "taking bin/$name and 1 more from " "$WORK/two.log" | grep -vc "from the controller" || true)
+((took >= ${#workers[@]} - 1)) ||
+  fail "only $took workers took the program and the library from another worker in one take (see the log above)"
+check_runs "$sha"
+for worker in "${workers[@]}"; do
+  got=$(on_node "$worker" "sha256sum /opt/$c/current/lib/worker/libstdc++.so.6" | cut -d' ' -f1)
+  [[ $got == "$lib_sha" ]] || fail "$worker: lib/worker/libstdc++.so.6 is $got, expected the changed one $lib_sha"
+done
+say "ok: a program and a changed library went down one tree as one stream, one take per worker"
