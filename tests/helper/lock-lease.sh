@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A lock holds as long as its run (issue 22). With a lease of 3 s (the test hook
+# A lock holds as long as its run (issue 22). With a lease of 6 s (the test hook
 # CLUSTER_DEPLOY_LOCK_LEASE), a deploy whose rollout takes several leases keeps the node that
 # waits for the last batch: another run asking for it all along is refused every time (the
 # controller renews every node it holds). And a lock whose lease ran out while a script of its
@@ -27,16 +27,20 @@ cleanup() {
     >/dev/null 2>&1 || true
 }
 restore_on_exit cleanup
-export CLUSTER_DEPLOY_LOCK_LEASE=3
+# 6 s: the controller renews every 1.5 s; with 3 s (a renewal a second), one renewal round that
+# took 2 s on a loaded 2-core CI machine let a contender take the node over.
+export CLUSTER_DEPLOY_LOCK_LEASE=6
 
 # 1. A change to every etcd member and every worker: the last worker waits for its batch
-#    while the members restart one at a time and the canary settles.
+#    while the members restart one at a time and the canary settles (the first two members
+#    settle 4 s each, the canary 5 s: the rollout outlasts two leases however fast the machine).
 cp "$(service_template etcd)" "$WORK/etcd.yaml.in"
 cp "$(service_template worker)" "$WORK/worker.conf.in"
 stamp="# changed by the lock-lease test $(date +%s%N)"
 echo "$stamp" >>"$WORK/etcd.yaml.in"
 echo "$stamp" >>"$WORK/worker.conf.in"
-changed=$(plan_variant changed --template "etcd=$WORK/etcd.yaml.in" --template "worker=$WORK/worker.conf.in")
+changed=$(plan_variant changed --template "etcd=$WORK/etcd.yaml.in" --template "worker=$WORK/worker.conf.in" \
+  --settle etcd=4 --settle worker=5)
 started=$SECONDS
 "$CLUSTER_DEPLOY" deploy --plan "$changed" >"$WORK/deploy.log" 2>&1 &
 deploy=$!
@@ -50,6 +54,8 @@ while kill -0 "$deploy" 2>/dev/null; do
     refused=$((refused + 1))
   elif kill -0 "$deploy" 2>/dev/null; then
     sed 's/^/    | /' "$WORK/contender.log"
+    echo "  the deploy's output so far:"
+    sed 's/^/    | /' "$WORK/deploy.log"
     fail "$((SECONDS - started)) s into the deploy, another run took $last (exit $rc) while the deploy still held it"
   fi
   sleep 1
@@ -59,7 +65,7 @@ wait "$deploy" || rc=$?
 took=$((SECONDS - started))
 sed 's/^/    | /' "$WORK/deploy.log"
 ((rc == 0)) || fail "the deploy exited $rc"
-# Two leases at least (a rollout of 3 members and 3 workers took 7-12 s here): the node that
+# Two leases at least (the settle windows alone are 13 s): the node that
 # waits for the last batch outlived its first lease only because the controller renewed it.
 ((took >= 2 * CLUSTER_DEPLOY_LOCK_LEASE)) || fail "the deploy took only ${took}s: no node waited beyond its lease"
 ((refused >= 3)) || fail "only $refused of $attempts runs asked for $last while the deploy held it"
