@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# workers-scale.sh <local-cluster tool>: workers (a group without member hooks) scale out and in
-# with one edit of workers.txt and one deploy each, as the deploy target does it (local-cluster
-# up with the new inventory, then the deploy): 3 -> 10 -> 3 workers under 3 etcd servers.
-# 3 -> 10: the new workers start and register (their HEALTH), every worker's shard count is
-# 10, the servers are not restarted. 10 -> 3: the three left have a shard count of 3, the
-# deploy names each worker that left the inventory and still runs it, and putting those in a
-# group that runs no service retires them (units gone, data kept).
-# On 13 nodes of its own (booted here, taken down at the end), with the example's plan as a
+# workers-scale.sh <local-cluster tool> [<workers>]: workers (a group without member hooks) scale
+# out and in with one edit of workers.txt and one deploy each, as the deploy target does it
+# (local-cluster up with the new inventory, then the deploy): 3 -> <workers> (4-10, default 10)
+# -> 3 workers under 3 etcd servers.
+# 3 -> N: the new workers start and register (their HEALTH), every worker's shard count is N,
+# the servers are not restarted. N -> 3: the three left have a shard count of 3, the deploy
+# names each worker that left the inventory and still runs it, and putting those in a group
+# that runs no service retires them (units gone, data kept).
+# On 3 + N nodes of its own (booted here, taken down at the end), with the example's plan as a
 # cluster of its own ("scale"), so the example cluster is not touched.
 source "$(dirname "$0")/lib.sh"
 require_env
 tool=$1
+most=${2:-10}
+((most >= 4 && most <= 10)) || fail "workers: 4 to 10, not $most"
 if [[ ! -x $tool || "$(plan_attr 'r.find("ssh").get("config")')" != */local-cluster/ssh_config ]]; then
   echo "$TEST_NAME: skipped: it boots nodes of its own, which only the local cluster can"
   exit 77
@@ -18,7 +21,7 @@ fi
 
 lc=$WORK/lc
 # Addresses in the local cluster's subnet (that of the example's nodes): servers .51-.53,
-# workers .61-.70.
+# workers .61-.60+N.
 subnet=$(awk '$1 !~ /^#/ && NF >= 3 { sub(/\.[0-9]+$/, "", $2); print $2; exit }' "$CLUSTER_DEPLOY_NODES")
 servers() { for i in 1 2 3; do echo "ss$i:$subnet.$((50 + i)) image=bookworm"; done; }
 workers() { for ((i = 1; i <= $1; i++)); do echo "sw$i:$subnet.$((60 + i)) shard=$((i - 1)) image=bookworm"; done; }
@@ -31,7 +34,7 @@ inventory() {
   servers >"$WORK/inv-$name/servers.txt"
   workers "$count" >"$WORK/inv-$name/workers.txt"
   if (($# > 0)); then
-    for node in "$@"; do workers 10 | grep "^$node:"; done >"$WORK/inv-$name/spare.txt"
+    for node in "$@"; do workers "$most" | grep "^$node:"; done >"$WORK/inv-$name/spare.txt"
   fi
   # One plan folder, as one build tree has: its member records stay.
   python3 "$HELPER_DIR/plan_variant.py" "$CLUSTER_DEPLOY_PLAN" "$WORK/plan" --cluster scale \
@@ -45,10 +48,10 @@ up() {
 }
 mkdir -p "$WORK/inv-all"
 servers >"$WORK/inv-all/servers.txt"
-workers 10 >"$WORK/inv-all/workers.txt"
+workers "$most" >"$WORK/inv-all/workers.txt"
 cleanup() {
   "$tool" down --inventory "$WORK/inv-all" --out "$lc" --helper "$CLUSTER_DEPLOY" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  drop_work
 }
 trap cleanup EXIT
 export CLUSTER_DEPLOY_SSH_CONFIG=$lc/ssh_config # on_node: these nodes
@@ -66,20 +69,22 @@ up three
 run_helper 0 "$WORK/three.log" deploy --plan "$plan"
 shards_are 3 sw1 sw2 sw3
 
-plan=$(inventory ten 10)
-up ten
+plan=$(inventory out "$most")
+up out
 start=$SECONDS
-run_helper 0 "$WORK/ten.log" deploy --plan "$plan"
+run_helper 0 "$WORK/out.log" deploy --plan "$plan"
 out_seconds=$((SECONDS - start))
-for i in 4 5 6 7 8 9 10; do
-  [[ $(summary_action "$WORK/ten.log" "sw$i" worker) == started ]] || fail "sw$i's worker was not started"
+mapfile -t new < <(seq 4 "$most")
+mapfile -t all < <(seq 1 "$most" | sed 's/^/sw/')
+for i in "${new[@]}"; do
+  [[ $(summary_action "$WORK/out.log" "sw$i" worker) == started ]] || fail "sw$i's worker was not started"
 done
 for i in 1 2 3; do
-  [[ $(summary_action "$WORK/ten.log" "ss$i" etcd) == unchanged ]] || fail "scaling the workers out restarted etcd on ss$i"
+  [[ $(summary_action "$WORK/out.log" "ss$i" etcd) == unchanged ]] || fail "scaling the workers out restarted etcd on ss$i"
 done
-shards_are 10 sw1 sw2 sw3 sw4 sw5 sw6 sw7 sw8 sw9 sw10
-run_helper 0 "$WORK/status-ten.log" status --plan "$plan"
-(($(grep -cE '^sw[0-9]+ +worker +active' "$WORK/status-ten.log") == 10)) || fail "status does not show 10 workers active"
+shards_are "$most" "${all[@]}"
+run_helper 0 "$WORK/status-out.log" status --plan "$plan"
+(($(grep -cE '^sw[0-9]+ +worker +active' "$WORK/status-out.log") == most)) || fail "status does not show $most workers active"
 
 plan=$(inventory three-again 3)
 up three-again
@@ -87,12 +92,12 @@ start=$SECONDS
 run_helper 0 "$WORK/in.log" deploy --plan "$plan"
 in_seconds=$((SECONDS - start))
 shards_are 3 sw1 sw2 sw3
-for i in 4 5 6 7 8 9 10; do
+for i in "${new[@]}"; do
   grep -q "warning: sw$i .* left the inventory; what was deployed there still runs" "$WORK/in.log" ||
     fail "the deploy does not say sw$i left the inventory"
 done
 
-mapfile -t spare < <(for i in 4 5 6 7 8 9 10; do echo "sw$i"; done)
+mapfile -t spare < <(for i in "${new[@]}"; do echo "sw$i"; done)
 plan=$(inventory spare 3 "${spare[@]}")
 up spare
 run_helper 0 "$WORK/retire.log" deploy --plan "$plan"
@@ -101,5 +106,5 @@ for node in "${spare[@]}"; do
   on_node "$node" "! systemctl is-active -q scale-worker.service && sudo test -d /var/lib/scale/worker" ||
     fail "$node still runs its worker, or its data is gone"
 done
-say "ok: 3 -> 10 -> 3 workers (scale-out deploy ${out_seconds}s, scale-in ${in_seconds}s); the 7 left" \
+say "ok: 3 -> $most -> 3 workers (scale-out deploy ${out_seconds}s, scale-in ${in_seconds}s); the ${#new[@]} left" \
   "named, then retired from a group without services (data kept)"
