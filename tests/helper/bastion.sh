@@ -26,7 +26,7 @@ bridge=$(ip -o -4 addr show | awk -v p="$prefix.1/" 'index($4, p) == 1 { print $
 cleanup() {
   ip netns del "$ns" 2>/dev/null || true
   ip link del "$veth" 2>/dev/null || true
-  rm -rf "$WORK"
+  drop_work
 }
 trap cleanup EXIT
 ip netns add "$ns"

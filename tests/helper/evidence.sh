@@ -27,7 +27,7 @@ forget_our_evidence() {
   if [[ -d $newest ]]; then ln -sfn "${newest##*/}" "$evidence/$test/latest"; else rm -rf "${evidence:?}/$test"; fi
   "$CLUSTER_DEPLOY" heal --plan "$CLUSTER_DEPLOY_PLAN" >/dev/null || true
 }
-trap 'forget_our_evidence; rm -rf "$WORK"' EXIT
+trap 'forget_our_evidence; drop_work' EXIT
 
 # check_folder <dir> <what the summary's result says>: what every evidence folder must hold.
 check_folder() {
@@ -150,3 +150,15 @@ ctest --test-dir "$build" -R '^example\.raft-members$' -FA '.*' >"$WORK/pass.log
   fail "example.raft-members failed: $(tail -5 "$WORK/pass.log")"
 (($(find "$evidence" -mindepth 1 | wc -l) == count)) || fail "a passing test wrote evidence"
 say "ok: failed, timed-out and killed tests left their evidence; a passing one wrote nothing"
+
+# 6. A run of the window comes with its steps (runs/<run>.jsonl): a deploy of the plan (nothing
+# to change), then the evidence of the time since.
+since=$(date +%s)
+run_helper 0 "$WORK/deploy.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"
+"$CLUSTER_DEPLOY" collect --plan "$CLUSTER_DEPLOY_PLAN" --since "$since" --out "$WORK/window" >"$WORK/collect.log" 2>&1 ||
+  fail "collect failed: $(cat "$WORK/collect.log")"
+run=$(python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).readlines()[-1])["run"])' "$WORK/window/runs.jsonl") ||
+  fail "the evidence's runs.jsonl has no run: $(cat "$WORK/window/runs.jsonl")"
+grep -q '"step"' "$WORK/window/runs/$run.jsonl" 2>/dev/null ||
+  fail "the evidence holds no steps of run $run: $(ls "$WORK/window")"
+say "ok: the evidence of a window holds its runs' steps ($(wc -l <"$WORK/window/runs/$run.jsonl") of run $run)"

@@ -29,7 +29,7 @@ grep -q "bad --file '../etc/passwd'" "$WORK/bad-file.log" || fail "a file outsid
 on_node "$s2" "sudo nft add table inet someone_else && sudo nft add chain inet someone_else input '{ type filter hook input priority 0; policy accept; }' && sudo nft add rule inet someone_else input tcp dport 9 drop"
 # Whatever happens, the next test starts without a fault of ours (a failure here must not cascade).
 trap '"$CLUSTER_DEPLOY" heal --plan "$plan" >/dev/null 2>&1 || true
-  on_node "$s2" "sudo nft delete table inet someone_else" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+  on_node "$s2" "sudo nft delete table inet someone_else" >/dev/null 2>&1 || true; drop_work' EXIT
 
 # nothing_of_ours_left: on every node no rule, record, filler or pending (or failed) heal timer of ours, no
 # stopped process of our units. (A finished transient heal unit may stay loaded until systemd collects it.)

@@ -11,7 +11,7 @@ plan=$CLUSTER_DEPLOY_PLAN
 server=$(nodes_in_group servers | head -n 1)
 worker=$(nodes_in_group workers | head -n 1)
 address=$(awk -v n="$server" '$1 == n { print $2 }' "$CLUSTER_DEPLOY_NODES")
-trap '"$CLUSTER_DEPLOY" heal --plan "$plan" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap '"$CLUSTER_DEPLOY" heal --plan "$plan" >/dev/null 2>&1 || true; drop_work' EXIT
 
 # connects <n>: how many of <n> connections from the worker to the server's sshd got through.
 connects() {

@@ -8,7 +8,7 @@ require_env
 
 plan=$CLUSTER_DEPLOY_PLAN
 mapfile -t servers < <(nodes_in_group servers)
-trap '"$CLUSTER_DEPLOY" heal --plan "$plan" >/dev/null 2>&1 || true; stop_writer 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap '"$CLUSTER_DEPLOY" heal --plan "$plan" >/dev/null 2>&1 || true; stop_writer 2>/dev/null || true; drop_work' EXIT
 schedule=(fault schedule --service etcd --seed 4242 --for 60 --kinds "partition,kill,pause,loss" --interval 5-15
   --plan "$plan")
 

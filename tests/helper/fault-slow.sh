@@ -14,7 +14,7 @@ address_of() { awk -v n="$1" '$1 == n { print $2 }' "$CLUSTER_DEPLOY_NODES"; }
 server_address=$(address_of "$server")
 worker_address=$(address_of "$worker")
 port=47123
-trap '"$CLUSTER_DEPLOY" heal --plan "$plan" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap '"$CLUSTER_DEPLOY" heal --plan "$plan" >/dev/null 2>&1 || true; drop_work' EXIT
 
 # transfer_ms: milliseconds for 5 MB from the worker to the server over TCP, until the server
 # says it has them all. The server's side is perl (every Debian node has perl-base).

@@ -4,7 +4,24 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../examples/etcd-workers/tests/lib.sh"
 
 HELPER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cluster-deploy-test.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap 'drop_work' EXIT
+
+# drop_work: removes the work folder. The audit of the test's plan variants (each writes its
+# own, in its output folder under $WORK) joins the build tree's first, so that the evidence of
+# a failed test holds those runs and their steps too (cluster-deploy runs --run <id>).
+drop_work() {
+  local out runs
+  out=$(plan_attr 'r.get("output")' 2>/dev/null) || out=
+  if [[ -n $out && -d $out ]]; then
+    for runs in "$WORK"/*/render/runs.jsonl; do
+      [[ -f $runs ]] || continue
+      cat "$runs" >>"$out/runs.jsonl"
+      mkdir -p "$out/runs"
+      cp "${runs%.jsonl}"/*.jsonl "$out/runs/" 2>/dev/null || true
+    done
+  fi
+  rm -rf "$WORK"
+}
 
 # restore_on_exit [<command>...]: at exit, runs the command (a test's own undo, if any), deploys
 # the plan's release again and removes the work folder; a failed deploy fails the test.
@@ -16,7 +33,7 @@ restore_now() {
   local status=0
   ((${#RESTORE_FIRST[@]} == 0)) || "${RESTORE_FIRST[@]}"
   (run_helper 0 "$WORK/restore.log" deploy --plan "$CLUSTER_DEPLOY_PLAN") || status=1
-  rm -rf "$WORK"
+  drop_work
   ((status == 0)) || exit 1
 }
 

@@ -18,7 +18,7 @@ printf '#!/bin/sh\n# needs a 64 MiB buffer, more than MemoryMax\nexec dd if=/dev
 chmod +x "$WORK/hog"
 plan=$(plan_variant oom --cluster $cluster --only worker --program "worker=$WORK/hog" --health-exec worker=true \
   --limit worker=MemoryMax=16M --limit worker=MemorySwapMax=0)
-trap '"$CLUSTER_DEPLOY" clean --plan "$plan" --node "$node" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap '"$CLUSTER_DEPLOY" clean --plan "$plan" --node "$node" >/dev/null 2>&1 || true; drop_work' EXIT
 
 run_helper 1 "$WORK/deploy.log" deploy --plan "$plan" --node "$node" --health-timeout 10
 code=0

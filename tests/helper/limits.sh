@@ -11,7 +11,7 @@ printf '#!/bin/sh\nexec sleep 100000\n' >"$WORK/idle"
 chmod +x "$WORK/idle"
 plan=$(plan_variant limits --cluster $cluster --only worker --program "worker=$WORK/idle" --health-exec worker=true \
   --limit worker=MemoryMax=32M --limit worker=TasksMax=50 --limit worker=LimitNOFILE=1234:2345 --limit worker=LimitCORE=0)
-trap '"$CLUSTER_DEPLOY" clean --plan "$plan" --node "$node" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap '"$CLUSTER_DEPLOY" clean --plan "$plan" --node "$node" >/dev/null 2>&1 || true; drop_work' EXIT
 
 run_helper 0 "$WORK/deploy.log" deploy --plan "$plan" --node "$node" --health-timeout 30
 unit=/etc/systemd/system/$cluster-worker.service

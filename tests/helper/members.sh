@@ -36,7 +36,7 @@ inventory() {
 cleanup() {
   stop_writer 2>/dev/null || true
   "$tool" down --inventory "$WORK/all" --out "$lc" --helper "$CLUSTER_DEPLOY" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  drop_work
 }
 trap cleanup EXIT
 "$tool" up --inventory "$WORK/all" --out "$lc" --helper "$CLUSTER_DEPLOY" 2>&1 | tail -n 1 || fail "cannot boot m1-m6"

@@ -8,7 +8,7 @@ require_env
 worker=$(nodes_in_group workers | head -n 1)
 record=/run/cluster-deploy/$CLUSTER_DEPLOY_NAME/lock
 # The fake lock of "another run" must not outlive this test, whatever happens.
-trap 'on_node "$worker" "sudo rm -f $record" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap 'on_node "$worker" "sudo rm -f $record" >/dev/null 2>&1 || true; drop_work' EXIT
 fake_lock() {  # fake_lock <age in seconds>: another run (say, CI's) holds $worker
   on_node "$worker" "sudo sh -c $(shell_quote "mkdir -p ${record%/*} && printf 'run r000000000000042\nlease 600\nwho ci@runner pid 4242 deploy\nsince 2026-11-27T10:00:00Z\n' >$record && touch -d '-$1 seconds' $record")"
 }

@@ -9,7 +9,7 @@ node=$(nodes_in_group workers | head -n 1)
 for name in ownertest owneruser; do
   on_node "$node" "sudo rm -rf /opt/$name /var/lib/$name; sudo userdel $name 2>/dev/null; true"
 done
-trap 'for name in ownertest owneruser; do on_node "$node" "sudo rm -rf /opt/$name /var/lib/$name; sudo userdel $name 2>/dev/null; true"; done; rm -rf "$WORK"' EXIT
+trap 'for name in ownertest owneruser; do on_node "$node" "sudo rm -rf /opt/$name /var/lib/$name; sudo userdel $name 2>/dev/null; true"; done; drop_work' EXIT
 
 # Someone else's data where the cluster "ownertest" would keep its own.
 on_node "$node" "sudo mkdir -p /var/lib/ownertest && echo precious | sudo tee /var/lib/ownertest/db >/dev/null"

@@ -13,7 +13,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 preset_dir=$repo/build/real-cluster
 if [[ -e $preset_dir ]]; then
   say "skipped: $preset_dir exists, and ctest --preset real-cluster would run its tests; move it away to run this test"
-  rm -rf "$WORK"
+  drop_work
   exit 77
 fi
 inventory=$(plan_attr 'r.get("inventory")')

@@ -17,7 +17,7 @@ remote=$HELPER_DIR/../../tools/cluster-deploy/remote
 } >"$WORK/relay-adopt.sh"
 sha=$(printf 'what was passed on\n' | sha256sum | cut -d' ' -f1)
 cleanup() { on_node "$node" "sudo rm -rf /opt/$cluster" || true; }
-trap 'cleanup; rm -rf "$WORK"' EXIT
+trap 'cleanup; drop_work' EXIT
 
 on_node "$node" "sudo sh -c 'mkdir -p /opt/$cluster/relay/inbox /opt/$cluster/releases/.staging-r1 &&
   printf \"what was passed on\\n\" >/opt/$cluster/relay/inbox/$sha'"

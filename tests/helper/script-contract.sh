@@ -29,7 +29,7 @@ worker=$(nodes_in_group workers | head -n 1)
 scratch=$(scratch_on "$node")
 worker_scratch=$(scratch_on "$worker")
 trap 'on_node "$node" "rm -rf $scratch" || true; on_node "$worker" "rm -rf $worker_scratch" || true
-"$CLUSTER_DEPLOY" heal --plan "$CLUSTER_DEPLOY_PLAN" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+"$CLUSTER_DEPLOY" heal --plan "$CLUSTER_DEPLOY_PLAN" >/dev/null 2>&1 || true; drop_work' EXIT
 on_node "$node" "cd $scratch && sudo sh state.sh $c" >"$contract/state.out" || fail "state.sh failed on $node"
 on_node "$node" "cd $scratch && sudo sh unit-state.sh $c etcd -" >"$contract/unit-state.out" ||
   fail "unit-state.sh failed on $node"

@@ -66,7 +66,7 @@ bundled=$(plan_variant bundled --program "worker=$WORK/lib/$name" --bundle-libs 
 restore() {  # the worker back on the plan's release, and the work folder gone either way
   local status=0
   (run_helper 0 "$WORK/back.log" deploy --plan "$CLUSTER_DEPLOY_PLAN" --node "$worker") || status=1
-  rm -rf "$WORK"
+  drop_work
   ((status == 0)) || exit 1
 }
 trap restore EXIT

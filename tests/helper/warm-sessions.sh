@@ -13,7 +13,7 @@ agent_pattern="cluster-deploy agent --socket $XDG_RUNTIME_DIR/"
 idle=8
 worker=$(nodes_in_group workers | head -n 1)
 record=/run/cluster-deploy/$CLUSTER_DEPLOY_NAME/lock
-trap 'pkill -f "$agent_pattern" || true; rm -rf "$WORK"' EXIT
+trap 'pkill -f "$agent_pattern" || true; drop_work' EXIT
 node_count=$(all_nodes | wc -l)
 
 agent_pid() { pgrep -f "$agent_pattern" || true; }

@@ -166,6 +166,9 @@ Result<std::vector<std::filesystem::path>> run_collect(Cluster& cluster, const s
     evidence.history = read_history(options.history, skipped);
   }
   evidence.runs = read_runs(cluster.plan().output_dir / "runs.jsonl", options.since, options.until);
+  for (const auto& run : evidence.runs) { // a run that wrote no steps (it ended early) has none
+    evidence.run_steps.push_back(read_text(cluster.plan().output_dir / "runs" / (run.run + ".jsonl")));
+  }
   if (!options.test_output.empty()) {
     evidence.test_output = read_text(options.test_output);
   }

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <ctime>
 #include <fstream>
@@ -328,6 +329,27 @@ std::string evidence_summary(const Evidence& ev)
   return s.str();
 }
 
+namespace {
+
+/// runs/<run>.jsonl for each run of the window that left steps (a run id is letters and digits).
+bool write_run_steps(const Evidence& ev, const std::filesystem::path& dir)
+{
+  bool ok = true;
+  for (std::size_t i = 0; i < ev.runs.size() && i < ev.run_steps.size(); ++i) {
+    const std::string& id = ev.runs[i].run;
+    bool plain = !id.empty() && std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c); });
+    if (!plain || ev.run_steps[i].empty()) {
+      continue;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    ok = !ec && write_file(dir / (id + ".jsonl"), ev.run_steps[i]) && ok;
+  }
+  return ok;
+}
+
+} // namespace
+
 Result<std::vector<std::filesystem::path>> write_evidence(const Evidence& ev, const std::filesystem::path& dir)
 {
   namespace fs = std::filesystem;
@@ -352,6 +374,7 @@ Result<std::vector<std::filesystem::path>> write_evidence(const Evidence& ev, co
   }
   ok = write_file(dir / "faults.jsonl", faults) && ok;
   ok = write_file(dir / "runs.jsonl", runs) && ok;
+  ok = write_run_steps(ev, dir / "runs") && ok;
   if (!ev.history.empty()) {
     ok = write_file(dir / "history.jsonl", history) && ok;
   }

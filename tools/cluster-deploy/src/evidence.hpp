@@ -81,6 +81,7 @@ struct Evidence {
   std::vector<ServiceEvent> events;
   std::vector<ClientOperation> history;
   std::vector<RunRecord> runs;
+  std::vector<std::string> run_steps; ///< each run's steps (<output>/runs/<run>.jsonl), as `runs`
   std::string test_output; ///< the test's own output
 };
 
@@ -93,7 +94,8 @@ void find_faults_and_events(Evidence& evidence);
 /// Reads a JSON-lines history (bad lines are skipped and counted in `skipped`).
 std::vector<ClientOperation> read_history(const std::filesystem::path& file, int& skipped);
 
-/// Writes the folder: summary.txt, faults.jsonl, runs.jsonl, history.jsonl, test-output.txt and
+/// Writes the folder: summary.txt, faults.jsonl, runs.jsonl (and runs/<run>.jsonl, each run's
+/// steps), history.jsonl, test-output.txt and
 /// nodes/<node>/{journal.txt,status.txt,current,kernel.txt,cores.txt}; every file readable by
 /// this user alone. Returns the files that matter most, summary first. (timeline.html comes
 /// from timeline.hpp, written beside them by collect.)

@@ -216,6 +216,21 @@ TEST_CASE("evidence: the folder holds every file, readable by this user alone")
   CHECK(line == "2026-12-03T20:00:00.100Z systemd[1]: Started demo db (ClusterDeploy).");
 }
 
+TEST_CASE("evidence: each run of the window brings its steps; an id that is not a plain name is not a path")
+{
+  Evidence ev = two_nodes();
+  ev.runs = {{"r1", "deploy", 100, 110, 0, "{\"run\":\"r1\"}"}, {"../r2", "deploy", 100, 110, 0, ""}};
+  ev.run_steps = {"{\"node\":\"server1\",\"step\":\"taking the lock\"}\n", "stolen\n"};
+  auto dir = testing::scratch_dir("evidence-steps") / "out";
+  REQUIRE(write_evidence(ev, dir));
+  std::ifstream steps(dir / "runs" / "r1.jsonl");
+  std::string line;
+  std::getline(steps, line);
+  CHECK(line == "{\"node\":\"server1\",\"step\":\"taking the lock\"}");
+  CHECK_FALSE(std::filesystem::exists(dir / "r2.jsonl"));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir / "runs"), std::filesystem::directory_iterator()) == 1);
+}
+
 TEST_CASE("evidence: runs are read when they overlap the window, appended one a line")
 {
   auto file = testing::scratch_dir("runs") / "runs.jsonl";
