@@ -36,12 +36,12 @@ public:
     CD_TRY(reply, call({"exec", command, std::string(stdin_data), std::to_string(timeout.count())}));
     return parse_exec_frame(*reply);
   }
-  Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                    std::uint64_t from, Seconds timeout) override
+  Result<ExecResult> exec_with_input(const std::string& command, const std::vector<InputPart>& input,
+                                     Seconds timeout) override
   {
-    // The agent runs as this user and reads the file itself.
-    auto path = std::filesystem::absolute(local_file).string();
-    CD_TRY(reply, call({"exec_file", command, path, std::to_string(from), std::to_string(timeout.count())}));
+    Frame frame = {"exec_input", command, std::to_string(timeout.count())};
+    add_input_parts(frame, input);
+    CD_TRY(reply, call(frame));
     return parse_exec_frame(*reply);
   }
   Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override

@@ -144,6 +144,34 @@ Result<ExecResult> parse_exec_frame(const Frame& frame)
   return fail(frame.size() == 2 && frame[0] == "error" ? frame[1] : "the agent answered nonsense");
 }
 
+void add_input_parts(Frame& frame, const std::vector<InputPart>& input)
+{
+  for (const auto& part : input) {
+    if (part.file.empty()) {
+      frame.insert(frame.end(), {"b", std::string(part.bytes)});
+    } else {
+      frame.insert(frame.end(), {"f", std::filesystem::absolute(part.file).string(), std::to_string(part.from)});
+    }
+  }
+}
+
+std::optional<std::vector<InputPart>> input_parts(const Frame& frame, std::size_t first)
+{
+  std::vector<InputPart> parts;
+  for (std::size_t i = first; i < frame.size();) {
+    if (frame[i] == "b" && i + 1 < frame.size()) {
+      parts.emplace_back(std::string_view(frame[i + 1]));
+      i += 2;
+    } else if (frame[i] == "f" && i + 2 < frame.size() && !frame[i + 1].empty()) {
+      parts.emplace_back(std::filesystem::path(frame[i + 1]), std::strtoull(frame[i + 2].c_str(), nullptr, 10));
+      i += 3;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return parts;
+}
+
 Result<std::string> parse_value_frame(const Frame& frame)
 {
   if (frame.size() == 2 && frame[0] == "ok") {

@@ -6,6 +6,7 @@
 #include "transport.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,13 +23,19 @@ Result<Frame> read_frame(int fd);
 /// The frames of one client's conversation, both ways:
 ///   connect <ConnectOptions fields>   -> ok | error <why>       (first, once)
 ///   exec <command> <stdin> <timeout>  -> ok <status> <signal> <out> <err> | error <why>
-///   exec_file <command> <path> <from> <timeout>, tcp <port> <request> <timeout>
+///   exec_input <command> <timeout> (b <bytes> | f <path> <from>)...  -> as exec
+///   tcp <port> <request> <timeout>
 ///   stream <command> <timeout>        -> chunk <data> (answered more | stop)..., then ok <status>
 ///   release                           -> ok (the session is back in the pool)
 Frame connect_frame(const ConnectOptions& options);
 Result<ConnectOptions> parse_connect_frame(const Frame& frame);
 Frame exec_frame(const Result<ExecResult>& result);
 Result<ExecResult> parse_exec_frame(const Frame& frame);
+/// Appends `input` to an exec_input frame: "b" and the bytes, or "f", the file's absolute
+/// path and the byte it starts from (the agent runs as this user and reads the files itself).
+void add_input_parts(Frame& frame, const std::vector<InputPart>& input);
+/// The parts from `frame[first]` on (their bytes point into `frame`); none when malformed.
+std::optional<std::vector<InputPart>> input_parts(const Frame& frame, std::size_t first);
 /// The value of a one-value answer ("ok <value>"), or the failure an "error <why>" names.
 Result<std::string> parse_value_frame(const Frame& frame);
 /// A timeout field.

@@ -67,48 +67,24 @@ Result<std::vector<const ReleaseFile*>> prepare(NodeOps& ops, const NodeChange& 
   return uploads;
 }
 
-/// The files of `uploads` that go in one round trip (configs, scripts, units: small ones, where
-/// each alone would cost a round trip); none when fewer than two. Programs and libraries go the
-/// usual way (an upload cut off is resumed; fan-out may pass them on).
-std::vector<const ReleaseFile*> small_files(const std::vector<const ReleaseFile*>& uploads)
-{
-  constexpr std::uint64_t k_small = 64 * 1024, k_max_bytes = 1024 * 1024;
-  std::vector<const ReleaseFile*> small;
-  std::uint64_t bytes = 0;
-  for (const ReleaseFile* file : uploads) {
-    std::uint64_t size = local_size(*file);
-    if (!is_program(*file) && size <= k_small && bytes + size <= k_max_bytes) {
-      small.push_back(file);
-      bytes += size;
-    }
-  }
-  return small.size() < 2 ? std::vector<const ReleaseFile*>{} : small;
-}
-
-/// Sends `uploads` from the controller (the small files last, in one round trip) and seals the release.
+/// Sends `uploads` from the controller and seals the release, in one round trip (each file
+/// streamed from its local copy, NodeOps::send_and_seal); a file whose part left on the node by
+/// an interrupted upload was not its start goes again whole, then the seal.
 Result<void> send_and_seal(NodeOps& ops, const NodeChange& work, const std::vector<const ReleaseFile*>& uploads,
                            Output& output)
 {
-  auto small = small_files(uploads);
+  CD_TRY(again, ops.send_and_seal(work.release, uploads));
+  for (const ReleaseFile* file : *again) {
+    CD_TRY_VOID(ops.upload(work.release, *file));
+  }
   for (const ReleaseFile* file : uploads) {
-    if (std::find(small.begin(), small.end(), file) != small.end()) {
-      continue;
-    }
-    if (auto sent = ops.upload(work.release, *file); !sent) {
-      return sent;
-    }
     output.sent(local_size(*file));
-    crash_point("uploaded");
   }
-  if (!small.empty()) {
-    CD_TRY_VOID(ops.upload_in_one_trip(work.release, small));
-    for (const ReleaseFile* file : small) {
-      output.sent(local_size(*file));
-    }
-    crash_point("uploaded");
-  }
+  crash_point("uploaded");
   output.progress(ops.node(), "staged release " + work.release.id);
-  CD_TRY_VOID(ops.seal(work.release));
+  if (!again->empty()) {
+    CD_TRY_VOID(ops.seal(work.release));
+  }
   crash_point("sealed");
   return {};
 }

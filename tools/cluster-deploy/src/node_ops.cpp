@@ -231,7 +231,7 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
   CD_TRY_VOID(may_run(script));
   args.insert(args.begin(), m_layout.cluster);
   StepLog step(m_node, what);
-  auto result = unit.empty() ? exec_installed(installed_command(script, args), input, timeout)
+  auto result = unit.empty() ? exec_installed(installed_command(script, args), {InputPart{input}}, timeout)
                              : m_transport.exec(root_command(script, args, unit), input, timeout);
   if (!result) {
     step.result(result.error());
@@ -248,9 +248,31 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
   return result;
 }
 
-Result<ExecResult> NodeOps::exec_installed(const std::string& command, std::string_view input, Seconds timeout)
+namespace {
+
+/// Runs `command` with `input`: by exec() when every part is in memory, else exec_with_input().
+Result<ExecResult> exec_input(Transport& transport, const std::string& command, const std::vector<InputPart>& input,
+                              Seconds timeout)
 {
-  auto result = m_transport.exec(command, input, timeout);
+  if (std::any_of(input.begin(), input.end(), [](const InputPart& part) { return !part.file.empty(); })) {
+    return transport.exec_with_input(command, input, timeout);
+  }
+  if (input.size() <= 1) {
+    return transport.exec(command, input.empty() ? std::string_view() : input.front().bytes, timeout);
+  }
+  std::string bytes;
+  for (const auto& part : input) {
+    bytes += part.bytes;
+  }
+  return transport.exec(command, bytes, timeout);
+}
+
+} // namespace
+
+Result<ExecResult> NodeOps::exec_installed(const std::string& command, const std::vector<InputPart>& input,
+                                           Seconds timeout)
+{
+  auto result = exec_input(m_transport, command, input, timeout);
   if (!result || result->err.find(k_scripts_missing) == std::string::npos) {
     return result;
   }
@@ -262,7 +284,7 @@ Result<ExecResult> NodeOps::exec_installed(const std::string& command, std::stri
     step.result(why);
     return fail("installing the node scripts into " + installed_scripts_dir() + ": " + why);
   }
-  return m_transport.exec(command, input, timeout);
+  return exec_input(m_transport, command, input, timeout);
 }
 
 Result<ExecResult> NodeOps::run_as_service_user(const std::string& shell_command, Seconds timeout)
@@ -431,7 +453,8 @@ Result<std::vector<std::string>> NodeOps::stage_in_one_trip(const NodeRelease& r
   CD_TRY_VOID(add_upload_steps(steps, input, release, files));
   steps.push_back({remote::seal, {release.id}, release.manifest.size()});
   input += release.manifest;
-  CD_TRY(results, run_batch("staging release " + release.id + " in one round trip", steps, Seconds{120}, input));
+  CD_TRY(results,
+         run_batch("staging release " + release.id + " in one round trip", steps, Seconds{120}, {InputPart{input}}));
   auto failed = [&](std::size_t i, const std::string& what) -> Result<std::vector<std::string>> {
     std::string why = first_line((*results)[0].err.empty() ? (*results)[i].out : (*results)[0].err);
     return fail(m_node + ": " + what + " failed (exit " + std::to_string((*results)[i].exit_status) + "): " + why);
@@ -471,20 +494,70 @@ Result<void> NodeOps::add_upload_steps(std::vector<BatchStep>& steps, std::strin
   return {};
 }
 
-Result<void> NodeOps::upload_in_one_trip(const NodeRelease& release, const std::vector<const ReleaseFile*>& files)
+namespace {
+
+/// " (resumed at byte <from> of <bytes>)" for an upload that sends only the rest, else "".
+std::string resumed_at(std::uint64_t from, std::uint64_t bytes)
+{
+  return from > 0 ? " (resumed at byte " + std::to_string(from) + " of " + std::to_string(bytes) + ")" : "";
+}
+
+} // namespace
+
+std::uint64_t NodeOps::resume_from(const ReleaseFile& file, std::uint64_t bytes)
+{
+  std::uint64_t from = 0;
+  if (auto part = m_partial.find(file.sha256); part != m_partial.end()) {
+    from = part->second < bytes ? part->second : 0; // as long as the file but not it: damaged
+    m_partial.erase(part);
+  }
+  return from;
+}
+
+Result<std::vector<const ReleaseFile*>> NodeOps::send_and_seal(const NodeRelease& release,
+                                                               const std::vector<const ReleaseFile*>& files)
 {
   std::vector<BatchStep> steps;
-  std::string input;
-  CD_TRY_VOID(add_upload_steps(steps, input, release, files));
-  CD_TRY(results, run_batch("uploading " + std::to_string(files.size()) + " small files", steps, Seconds{120}, input));
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    if (!(*results)[i].succeeded()) {
-      std::string why = first_line((*results)[0].err.empty() ? (*results)[i].out : (*results)[0].err);
-      return fail(m_node + ": uploading " + files[i]->path + " failed (exit " +
-                  std::to_string((*results)[i].exit_status) + "): " + why);
+  std::vector<InputPart> input;
+  std::string what;
+  for (const ReleaseFile* file : files) {
+    std::error_code ec;
+    std::uint64_t bytes = std::filesystem::file_size(file->local, ec); // not local_size: here we say why
+    if (ec) {
+      return fail(m_node + ": uploading " + file->path + ": cannot read " + file->local.string() + ": " + ec.message());
+    }
+    std::uint64_t from = resume_from(*file, bytes);
+    steps.push_back({remote::upload, {release.id, file->path, file->sha256, std::to_string(bytes), std::to_string(from)},
+                     bytes - from});
+    input.push_back({file->local, from});
+    if (what.empty() || from > 0) { // the step names the first file, and any that is resumed
+      what += (what.empty() ? "upload " : ", ") + file->path + resumed_at(from, bytes);
     }
   }
-  return {};
+  steps.push_back({remote::seal, {release.id}, release.manifest.size()});
+  input.push_back({release.manifest});
+  what = files.empty() ? "checking release " + release.id
+                       : what + (files.size() > 1 ? " (" + std::to_string(files.size()) + " files)" : "") +
+                             " and check release " + release.id;
+  CD_TRY(results, run_batch(what, steps, Seconds{600}, input));
+  std::vector<const ReleaseFile*> again;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const ExecResult& step = (*results)[i];
+    bool resumed = steps[i].args[4] != "0";
+    if (resumed && (step.exit_status == 3 || step.exit_status == 5)) {
+      again.push_back(files[i]); // the part on the node was not the start of this file
+    } else if (!step.succeeded()) {
+      std::string why = first_line((*results)[0].err.empty() ? step.out : (*results)[0].err);
+      return fail(m_node + ": uploading " + files[i]->path + " failed (exit " + std::to_string(step.exit_status) +
+                  "): " + why);
+    }
+  }
+  if (again.empty() && !results->back().succeeded()) {
+    std::string why = first_line((*results)[0].err.empty() ? results->back().out : (*results)[0].err);
+    return fail(m_node + ": checking release " + release.id + " failed (exit " +
+                std::to_string(results->back().exit_status) + "): " + why);
+  }
+  return again;
 }
 
 Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file)
@@ -495,19 +568,12 @@ Result<void> NodeOps::upload(const NodeRelease& release, const ReleaseFile& file
   if (ec) {
     return fail(m_node + ": uploading " + file.path + ": cannot read " + file.local.string() + ": " + ec.message());
   }
-  std::uint64_t from = 0;
-  if (auto part = m_partial.find(file.sha256); part != m_partial.end()) {
-    from = part->second < bytes ? part->second : 0; // as long as the file but not it: damaged
-    m_partial.erase(part);
-  }
+  std::uint64_t from = resume_from(file, bytes);
   auto send = [&](std::uint64_t offset) {
     auto command = root_command(remote::upload, {m_layout.cluster, release.id, file.path, file.sha256,
                                                  std::to_string(bytes), std::to_string(offset)});
-    StepLog step(m_node, "upload " + file.path +
-                             (offset > 0 ? " (resumed at byte " + std::to_string(offset) + " of " +
-                                               std::to_string(bytes) + ")"
-                                         : ""));
-    return m_transport.exec_with_file(command, file.local, offset, Seconds{600});
+    StepLog step(m_node, "upload " + file.path + resumed_at(offset, bytes));
+    return m_transport.exec_with_input(command, {{file.local, offset}}, Seconds{600});
   };
   auto result = send(from);
   if (from > 0 && result && (result->exit_status == 3 || result->exit_status == 5)) {
@@ -596,7 +662,8 @@ Result<void> NodeOps::take(const NodeRelease& release, const std::vector<const R
     auto args = args_of(i, i + 1, bytes);
     args.insert(args.begin(), m_layout.cluster);
     StepLog step(m_node, "take " + files[i]->path + " from the controller");
-    auto result = m_transport.exec_with_file(root_command(remote::relay_take, args), files[i]->local, 0, timeout(bytes));
+    auto result =
+        m_transport.exec_with_input(root_command(remote::relay_take, args), {{files[i]->local, 0}}, timeout(bytes));
     if (!result) {
       return fail(m_node + ": taking " + files[i]->path + ": " + result.error());
     }
@@ -758,7 +825,7 @@ Result<void> NodeOps::preflight(const NodeRelease& release, const ChangeSet& cha
 {
   StepLog step(m_node, "preflight");
   auto result = exec_installed(installed_command(remote::preflight, {m_layout.cluster, std::to_string(changes.bytes_to_send)}),
-                                preflight_request(release, changes), Seconds{60});
+                                {InputPart{preflight_request(release, changes)}}, Seconds{60});
   if (!result) {
     return fail(m_node + ": checking the node: " + result.error());
   }
@@ -874,7 +941,7 @@ Result<std::vector<std::string>> NodeOps::heal_faults(const std::string& only)
 }
 
 Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, const std::vector<BatchStep>& steps,
-                                                   Seconds timeout, std::string_view input)
+                                                   Seconds timeout, const std::vector<InputPart>& input)
 {
   std::vector<std::string> lines;
   for (const auto& step : steps) {
@@ -882,8 +949,10 @@ Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, cons
     std::vector<std::string> words = {installed_scripts_dir() + "/" + step.script.name, m_layout.cluster};
     words.insert(words.end(), step.args.begin(), step.args.end());
     std::string line = "( cd_step " + shell_join(words) + " )";
-    if (step.input && *step.input > 0) { // exactly its bytes: dd asks for no more than the rest of them
-      line = "dd bs=" + std::to_string(*step.input) + " count=1 iflag=fullblock status=none | " + line;
+    if (step.input && *step.input > 0) {
+      // Exactly its bytes (GNU head reads no more than it passes on), all of them even when the
+      // step stops reading early (it drains the rest): the next step's bytes come next.
+      line = "head -c " + std::to_string(*step.input) + " | ( " + line + "; cd_rc=$?; cat >/dev/null; exit $cd_rc )";
     } else if (!input.empty()) {
       line += " </dev/null";
     }

@@ -170,9 +170,12 @@ public:
   /// the same content that an earlier run left unfinished is resumed: only the rest is sent
   /// (and the whole file if the node's part turns out to be damaged).
   Result<void> upload(const NodeRelease& release, const ReleaseFile& file);
-  /// upload() of each of `files` (small ones: each is read whole into memory) in one round
-  /// trip; a file is kept only if its hash is right.
-  Result<void> upload_in_one_trip(const NodeRelease& release, const std::vector<const ReleaseFile*>& files);
+  /// Sends `files` into staging and seals `release` (seal()) in one round trip: each file
+  /// streamed from its local copy after the other (one an earlier run left unfinished: only
+  /// the rest), the manifest last. Returns the files whose part on the node turned out not to
+  /// be their start: they must go again whole (upload()), then the seal.
+  Result<std::vector<const ReleaseFile*>> send_and_seal(const NodeRelease& release,
+                                                        const std::vector<const ReleaseFile*>& files);
   /// Fan-out (fan_out.hpp): lets other nodes pass files to this one, and this one to them,
   /// with the deploy's `key` (remote/relay-open.sh).
   Result<RelayOpened> open_relay(const KeyPair& key);
@@ -271,7 +274,7 @@ private:
   /// alone; returns each one's stdout and exit status (stderr: all of them, on the first).
   /// `input` is the steps' inputs one after the other; a step without one reads nothing.
   Result<std::vector<ExecResult>> run_batch(const std::string& what, const std::vector<BatchStep>& steps,
-                                            Seconds timeout, std::string_view input = {});
+                                            Seconds timeout, const std::vector<InputPart>& input = {});
   /// read_node()'s scripts, and what they answered (from results[first] on).
   static void add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services);
   /// The steps of read_with_lock() after `steps`; keep_read_ahead() keeps their answers
@@ -282,13 +285,16 @@ private:
   /// Adds an upload.sh step per file of `files`, its content appended to `input`.
   Result<void> add_upload_steps(std::vector<BatchStep>& steps, std::string& input,
                                 const NodeRelease& release, const std::vector<const ReleaseFile*>& files) const;
+  /// Where an upload of `file` (`bytes` long) starts: the length of the part an interrupted
+  /// upload of its content left (prepare_staging), once; else 0.
+  std::uint64_t resume_from(const ReleaseFile& file, std::uint64_t bytes);
   /// Fails when `script` would change the node and forbid_changes() was called.
   Result<void> may_run(const remote::Script& script) const;
   Result<NodeReading> parse_reading(const std::vector<ExecResult>& results, std::size_t first,
                                     const std::vector<std::string>& services);
   /// Runs `command` (installed_command, or a batch of them); when the node lacks this
   /// helper's scripts, installs them (one round trip) and runs it again.
-  Result<ExecResult> exec_installed(const std::string& command, std::string_view input, Seconds timeout);
+  Result<ExecResult> exec_installed(const std::string& command, const std::vector<InputPart>& input, Seconds timeout);
   /// Runs `script` (installed on the node, exec_installed) with the cluster as $1 and `args`
   /// after it. With a `unit`, as that transient unit, its text sent along (root_command).
   Result<ExecResult> run_script(const std::string& what, const remote::Script& script, std::vector<std::string> args,

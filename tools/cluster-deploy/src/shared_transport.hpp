@@ -19,11 +19,11 @@ public:
     std::lock_guard lock(m_mutex);
     return m_inner->exec(command, stdin_data, timeout);
   }
-  Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                    std::uint64_t from, Seconds timeout) override
+  Result<ExecResult> exec_with_input(const std::string& command, const std::vector<InputPart>& input,
+                                     Seconds timeout) override
   {
     std::lock_guard lock(m_mutex);
-    return m_inner->exec_with_file(command, local_file, from, timeout);
+    return m_inner->exec_with_input(command, input, timeout);
   }
   Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override
   {

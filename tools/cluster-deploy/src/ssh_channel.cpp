@@ -124,6 +124,48 @@ private:
   bool m_eof = false;
 };
 
+/// The parts of a command's input one after the other; each file is opened when its turn comes.
+class ChainInput : public Input {
+public:
+  explicit ChainInput(const std::vector<InputPart>& parts) : m_parts(parts) {}
+  Result<std::string_view> peek() override
+  {
+    while (true) {
+      if (!m_current) {
+        if (m_next == m_parts.size()) {
+          return std::string_view();
+        }
+        CD_TRY_VOID(open(m_parts[m_next++]));
+      }
+      CD_TRY(chunk, m_current->peek());
+      if (!chunk->empty()) {
+        return *chunk;
+      }
+      m_current.reset();
+    }
+  }
+  void consume(std::size_t n) override { m_current->consume(n); }
+
+private:
+  Result<void> open(const InputPart& part)
+  {
+    if (part.file.empty()) {
+      m_current = std::make_unique<MemoryInput>(part.bytes);
+      return {};
+    }
+    auto file = std::make_unique<FileInput>(part.file, part.from);
+    if (!file->is_open()) {
+      return fail("cannot open local file " + part.file.string());
+    }
+    m_current = std::move(file);
+    return {};
+  }
+
+  const std::vector<InputPart>& m_parts;
+  std::size_t m_next = 0;
+  std::unique_ptr<Input> m_current;
+};
+
 // --- the channel event loop -----------------------------------------------------
 
 enum class PumpEnd { finished, timed_out, stopped };
@@ -426,17 +468,15 @@ ExitState Channel::exit_state() const
 }
 
 Result<CommandEnd> exec_command(ssh_session session, const std::string& host, const std::string& command,
-                                const CommandInput& input, const OutputFn& output, Seconds timeout)
+                                const std::vector<InputPart>& input, const OutputFn& output, Seconds timeout)
 {
-  if (input.file.empty()) {
-    MemoryInput memory(input.data);
-    return run_command(session, host, command, &memory, output, timeout, Reap::yes);
+  for (const auto& part : input) { // before the command starts: a missing file is the caller's error
+    if (!part.file.empty() && !std::filesystem::is_regular_file(part.file)) {
+      return fail("cannot open local file " + part.file.string() + " to send to " + host);
+    }
   }
-  FileInput file(input.file, input.from);
-  if (!file.is_open()) {
-    return fail("cannot open local file " + input.file.string() + " to send to " + host);
-  }
-  return run_command(session, host, command, &file, output, timeout, Reap::yes);
+  ChainInput chain(input);
+  return run_command(session, host, command, &chain, output, timeout, Reap::yes);
 }
 
 Result<std::string> tcp_exchange(ssh_session session, const std::string& host, int port, std::string_view request,

@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace deploy::ssh_detail {
 
@@ -71,12 +72,6 @@ private:
 /// Receives output; `is_stderr` tells the stream. Return false to stop the command.
 using OutputFn = std::function<bool(std::string_view chunk, bool is_stderr)>;
 
-/// A command's standard input: `data`, or the contents of `file` when it is set.
-struct CommandInput {
-  std::string_view data;
-  std::filesystem::path file;
-  std::uint64_t from = 0; ///< of `file`: the bytes before it are not sent
-};
 
 /// The end of a command that ran to its end or was stopped by its OutputFn.
 struct CommandEnd {
@@ -84,15 +79,15 @@ struct CommandEnd {
   ExitState exit;
 };
 
-/// Runs `command` on a new channel of `session` (through the login shell), sends
-/// `input` followed by EOF and passes stdout and stderr to `output`. On the timeout
+/// Runs `command` on a new channel of `session` (through the login shell), sends the
+/// parts of `input` followed by EOF and passes stdout and stderr to `output`. On the timeout
 /// (see above) or a stop by `output`, the command is killed: with an exit-signal
 /// request, and, because sshd refuses those to root logins, by killing the process
 /// groups of the other sessions on this connection from a fresh channel (calls on a
 /// session never overlap, so those are only the abandoned commands). Fails naming
 /// `host` when the connection breaks or the command ends without an exit state.
 Result<CommandEnd> exec_command(ssh_session session, const std::string& host, const std::string& command,
-                                const CommandInput& input, const OutputFn& output, Seconds timeout);
+                                const std::vector<InputPart>& input, const OutputFn& output, Seconds timeout);
 
 /// Opens a TCP connection from the node to its own 127.0.0.1:`port`, writes `request`
 /// (no EOF after it: a half-close makes some HTTP servers cancel the request) and

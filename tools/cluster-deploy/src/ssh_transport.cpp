@@ -22,16 +22,17 @@ LibsshTransport::LibsshTransport(SessionPtr session, std::string host)
 
 Result<ExecResult> LibsshTransport::exec(const std::string& command, std::string_view stdin_data, Seconds timeout)
 {
-  return collect(command, CommandInput{stdin_data, {}}, timeout);
+  return collect(command, {InputPart{stdin_data}}, timeout);
 }
 
-Result<ExecResult> LibsshTransport::exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                                   std::uint64_t from, Seconds timeout)
+Result<ExecResult> LibsshTransport::exec_with_input(const std::string& command, const std::vector<InputPart>& input,
+                                                    Seconds timeout)
 {
-  return collect(command, CommandInput{{}, local_file, from}, timeout);
+  return collect(command, input, timeout);
 }
 
-Result<ExecResult> LibsshTransport::collect(const std::string& command, const CommandInput& input, Seconds timeout)
+Result<ExecResult> LibsshTransport::collect(const std::string& command, const std::vector<InputPart>& input,
+                                            Seconds timeout)
 {
   ExecResult result;
   const OutputFn output = [&](std::string_view chunk, bool is_stderr) {
@@ -57,7 +58,7 @@ Result<int> LibsshTransport::exec_streaming(const std::string& command, const Ch
     }
     return sink(chunk);
   };
-  auto end = exec_command(m_session.get(), m_host, command, CommandInput{}, output, timeout);
+  auto end = exec_command(m_session.get(), m_host, command, {}, output, timeout);
   if (!err.empty()) {
     spdlog::debug("{}: stderr of streaming command: {}", m_host, err);
   }

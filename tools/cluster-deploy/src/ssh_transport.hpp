@@ -13,13 +13,13 @@ public:
   LibsshTransport(ssh_detail::SessionPtr session, std::string host);
 
   Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) override;
-  Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                    std::uint64_t from, Seconds timeout) override;
+  Result<ExecResult> exec_with_input(const std::string& command, const std::vector<InputPart>& input,
+                                     Seconds timeout) override;
   Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override;
   Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) override;
 
 private:
-  Result<ExecResult> collect(const std::string& command, const ssh_detail::CommandInput& input, Seconds timeout);
+  Result<ExecResult> collect(const std::string& command, const std::vector<InputPart>& input, Seconds timeout);
 
   ssh_detail::SessionPtr m_session;
   std::string m_host;

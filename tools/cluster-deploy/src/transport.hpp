@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace deploy {
 
@@ -25,6 +26,16 @@ struct ExecResult {
   std::string err;
 
   bool succeeded() const { return exit_status == 0; }
+};
+
+/// One part of a command's standard input: `bytes`, or the contents of `file` from byte
+/// `from` on when `file` is set.
+struct InputPart {
+  InputPart(std::string_view bytes) : bytes(bytes) {} // NOLINT(google-explicit-constructor): bytes are one kind
+  InputPart(std::filesystem::path file, std::uint64_t from) : file(std::move(file)), from(from) {}
+  std::string_view bytes;
+  std::filesystem::path file;
+  std::uint64_t from = 0;
 };
 
 /// Called with each chunk of stdout of a streaming command; return false to stop.
@@ -43,11 +54,11 @@ public:
   /// takes none of it for `timeout`. A timed-out command is killed.
   virtual Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) = 0;
 
-  /// Like exec(), but streams the contents of `local_file` from byte `from` on as
-  /// standard input (used to upload: `cat > tmp`; `from` > 0 resumes an upload).
-  /// Data is pipelined through the channel window.
-  virtual Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                            std::uint64_t from, Seconds timeout) = 0;
+  /// Like exec(), but streams the parts of `input` one after the other as standard input,
+  /// each file read as it is sent (uploads: several files in one round trip; `from` > 0
+  /// resumes one). Data is pipelined through the channel window.
+  virtual Result<ExecResult> exec_with_input(const std::string& command, const std::vector<InputPart>& input,
+                                             Seconds timeout) = 0;
 
   /// Runs `command` and passes its stdout to `sink` as it arrives, until the
   /// command ends or `sink` returns false. Returns the exit status (-1 when the

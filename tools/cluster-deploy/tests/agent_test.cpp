@@ -26,10 +26,13 @@ public:
     }
     return ExecResult{command == "false" ? 1 : 0, "", "ran " + command + " with " + std::string(stdin_data), "e"};
   }
-  Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& file, std::uint64_t from,
-                                    Seconds) override
+  Result<ExecResult> exec_with_input(const std::string& command, const std::vector<InputPart>& input, Seconds) override
   {
-    return ExecResult{0, "", command + " < " + file.string() + " from " + std::to_string(from), ""};
+    std::string out = command;
+    for (const auto& part : input) {
+      out += part.file.empty() ? " < " + std::string(part.bytes) : " < " + part.file.string() + " from " + std::to_string(part.from);
+    }
+    return ExecResult{0, "", out, ""};
   }
   Result<int> exec_streaming(const std::string&, const ChunkSink& sink, Seconds) override
   {
@@ -111,7 +114,8 @@ TEST_CASE("the warm-session agent lends one session to runs one after another an
     CHECK(ran->err == "e");
     CHECK(ran->exit_status == 0);
     CHECK((*transport)->exec("false", "", Seconds{5})->exit_status == 1);
-    CHECK((*transport)->exec_with_file("cat > x", "/tmp/f", 7, Seconds{5})->out == "cat > x < /tmp/f from 7");
+    CHECK((*transport)->exec_with_input("cat > x", {{"/tmp/f", 7}, {"manifest"}}, Seconds{5})->out ==
+          "cat > x < /tmp/f from 7 < manifest");
     CHECK(*(*transport)->tcp_request(2379, "GET /health", Seconds{5}) == "port 2379: GET /health");
     std::string streamed;
     auto stopped = (*transport)->exec_streaming(

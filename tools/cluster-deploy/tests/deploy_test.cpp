@@ -150,16 +150,19 @@ TEST_CASE("a changed config restarts only the services that use it")
   CHECK(fakes.nodes["server1"].restarts.empty());
 }
 
-TEST_CASE("a changed config is prepared, sent and sealed in one round trip; a program the usual way")
+TEST_CASE("a changed config is prepared, sent and sealed in one round trip; a first deploy sends and seals in one")
 {
   Plan plan = testing::example_plan("deploy-config-one-trip");
   FakeCluster fakes;
   Output first(Color::never);
   REQUIRE(deploy_once(plan, fakes, first));
   auto& worker1 = fakes.nodes["worker1"];
-  // upload.sh among the commands: sent inside a batch (alone, a file goes by exec_with_file).
-  // The first deploy sends the program alone and the config and the unit in one batch.
-  CHECK(std::count(worker1.commands.begin(), worker1.commands.end(), "upload.sh") == 2);
+  // The first deploy sends the program, the config and the unit, then seals, in one batch.
+  auto first_upload = std::find(worker1.commands.begin(), worker1.commands.end(), "upload.sh");
+  REQUIRE(worker1.commands.end() - first_upload >= 4);
+  CHECK(std::vector<std::string>(first_upload, first_upload + 4) ==
+        std::vector<std::string>{"upload.sh", "upload.sh", "upload.sh", "seal.sh"});
+  CHECK(std::count(worker1.commands.begin(), worker1.commands.end(), "upload.sh") == 3);
   worker1.commands.clear();
   worker1.uploaded.clear();
   worker1.uploaded_bytes = 0;

@@ -238,10 +238,14 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     }
   } else if (script == "relay-close.sh") {
     m_node.relay_open = false;
-  } else if (script == "upload.sh") { // in a batch (NodeOps::stage_in_one_trip); alone, exec_with_file
+  } else if (script == "upload.sh") { // cluster release path sha bytes from (in a batch); alone, upload_file
+    std::uint64_t from = std::stoull(args.at(5));
     m_node.uploaded.push_back(args.at(2));
-    m_node.uploaded_from.push_back(0);
+    m_node.uploaded_from.push_back(from);
     m_node.uploaded_bytes += input.size();
+    if (from > 0 && m_node.partials_damaged) {
+      return ExecResult{3, "", "", args.at(2) + " arrived damaged (its sha256 differs)\n"};
+    }
     m_node.partials.erase(args.at(3));
   } else if (script == "seal.sh") {
     m_node.manifests[args.at(1)] = std::string(input);
@@ -333,17 +337,19 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
     ExecResult all{0, "", "", ""};
     std::string text = words[6];
     text.erase(0, text.find(k_batch_prologue) + k_batch_prologue.size()); // and the run id before it
-    std::size_t taken = 0; // of stdin_data: a step's input is "dd bs=<bytes> ... | <step>"
+    std::size_t taken = 0; // of stdin_data: a step's input is "head -c <bytes> | ( <step>; <drain> )"
     for (size_t start = 0, end; (end = text.find(k_batch_step_end, start)) != std::string::npos;
          start = end + k_batch_step_end.size()) {
-      auto step = split_quoted(text.substr(start, end - start));
+      std::string line = text.substr(start, end - start);
       std::string_view input;
-      if (step.at(0) == "dd") {
-        std::size_t bytes = std::stoul(step.at(1).substr(3));
+      if (line.starts_with("head -c ")) {
+        std::size_t bytes = std::stoul(line.substr(8));
         input = stdin_data.substr(std::min(taken, stdin_data.size()), bytes);
         taken += bytes;
-        step.erase(step.begin(), std::find(step.begin(), step.end(), "|") + 1);
+        line = line.substr(line.find("| ( ") + 4);
+        line = line.substr(0, line.rfind("; cd_rc=$?"));
       }
+      auto step = split_quoted(line);
       if (step.back() == "</dev/null") {
         step.pop_back();
       }
@@ -375,8 +381,28 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
   return handle(args, script, stdin_data);
 }
 
-Result<ExecResult> FakeTransport::exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                                 std::uint64_t from, Seconds)
+Result<ExecResult> FakeTransport::exec_with_input(const std::string& command, const std::vector<InputPart>& input,
+                                                  Seconds timeout)
+{
+  auto words = split_quoted(command);
+  if (!(words.size() == 8 && words[7] == "batch.sh") && input.size() == 1 && !input[0].file.empty()) {
+    return upload_file(command, input[0].file, input[0].from);
+  }
+  std::string data;
+  for (const auto& part : input) {
+    if (part.file.empty()) {
+      data += part.bytes;
+      continue;
+    }
+    std::ifstream in(part.file, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(part.from));
+    data.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return exec(command, data, timeout);
+}
+
+Result<ExecResult> FakeTransport::upload_file(const std::string& command, const std::filesystem::path& local_file,
+                                              std::uint64_t from)
 {
   ++m_node.round_trips;
   auto [script, args] = script_and_args(command);

@@ -83,13 +83,18 @@ public:
   explicit FakeTransport(FakeNode& node) : m_node(node) {}
 
   Result<ExecResult> exec(const std::string& command, std::string_view stdin_data, Seconds timeout) override;
-  Result<ExecResult> exec_with_file(const std::string& command, const std::filesystem::path& local_file,
-                                    std::uint64_t from, Seconds timeout) override;
+  /// A batch (NodeOps::run_batch) gets its parts read into memory, as exec() takes them; a
+  /// single file to one script is an upload (upload.sh, relay-take.sh).
+  Result<ExecResult> exec_with_input(const std::string& command, const std::vector<InputPart>& input,
+                                     Seconds timeout) override;
   Result<int> exec_streaming(const std::string& command, const ChunkSink& sink, Seconds timeout) override;
   Result<std::string> tcp_request(int port, std::string_view request, Seconds timeout) override;
 
 private:
   ExecResult handle(const std::vector<std::string>& args, const std::string& script, std::string_view input);
+  /// One file streamed to upload.sh or relay-take.sh in a round trip of its own.
+  Result<ExecResult> upload_file(const std::string& command, const std::filesystem::path& local_file,
+                                 std::uint64_t from);
   /// systemctl <verb> <unit> on the node (systemctl.sh, activate.sh --restart).
   void systemctl_call(const std::string& verb, const std::string& unit);
   FakeNode& m_node;

@@ -32,7 +32,7 @@ public:
                       state + "MainPID=" + std::to_string(pid) + "\nNRestarts=" + std::to_string(restarts) + "\n",
                       ""};
   }
-  Result<ExecResult> exec_with_file(const std::string&, const std::filesystem::path&, std::uint64_t, Seconds) override
+  Result<ExecResult> exec_with_input(const std::string&, const std::vector<InputPart>&, Seconds) override
   {
     return fail("not used");
   }
@@ -99,3 +99,4 @@ TEST_CASE("a process that is replaced while settling is watched anew, and one ne
     CHECK(node.probes == 1);
   }
 }
+

@@ -176,7 +176,7 @@ TEST_CASE("a command that does not read its stdin still finishes", "[loopback]")
   CHECK(result->exit_status == 0);
 }
 
-TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]")
+TEST_CASE("exec_with_input uploads a file byte-exact", "[loopback]")
 {
   auto transport = connect_loopback();
   const auto local = temp_dir() / "upload.bin";
@@ -185,8 +185,8 @@ TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]")
   }
   const auto remote = temp_dir() / "uploaded.bin";
   const auto start = steady_clock::now();
-  auto result = transport->exec_with_file(
-      "cat > " + quoted(remote.string()) + " && sha256sum " + quoted(remote.string()), local, 0, Seconds(60));
+  auto result = transport->exec_with_input(
+      "cat > " + quoted(remote.string()) + " && sha256sum " + quoted(remote.string()), {{local, 0}}, Seconds(60));
   const std::chrono::duration<double> elapsed = steady_clock::now() - start;
   REQUIRE(result.ok());
   CHECK(result->exit_status == 0);
@@ -195,22 +195,38 @@ TEST_CASE("exec_with_file uploads a file byte-exact", "[loopback]")
   WARN("uploaded " << mb << " MB in " << elapsed.count() << " s: " << mb / elapsed.count() << " MB/s");
 }
 
-TEST_CASE("exec_with_file from a byte on sends the rest of the file (a resumed upload)", "[loopback]")
+TEST_CASE("exec_with_input from a byte on sends the rest of the file (a resumed upload)", "[loopback]")
 {
   auto transport = connect_loopback();
   const auto local = temp_dir() / "resume.bin";
   {
     std::ofstream(local, std::ios::binary) << "0123456789";
   }
-  auto result = transport->exec_with_file("cat", local, 4, Seconds(10));
+  auto result = transport->exec_with_input("cat", {{local, 4}}, Seconds(10));
   REQUIRE(result.ok());
   CHECK(result->out == "456789");
 }
 
-TEST_CASE("exec_with_file fails for a local file that cannot be opened", "[loopback]")
+TEST_CASE("exec_with_input sends its parts one after the other: files and bytes, a large file whole", "[loopback]")
 {
   auto transport = connect_loopback();
-  auto result = transport->exec_with_file("cat > /dev/null", temp_dir() / "no-such-file", 0, Seconds(10));
+  const auto small = temp_dir() / "parts-small.bin";
+  const auto large = temp_dir() / "parts-large.bin";
+  {
+    std::ofstream(small, std::ios::binary) << "0123456789";
+    std::ofstream(large, std::ios::binary) << random_bytes(3 * 1024 * 1024 + 5);
+  }
+  // The node splits the stream as the batch of an upload does: each part by its length.
+  auto result = transport->exec_with_input("head -c 6 | od -An -c | tr -d ' \\n'; echo; head -c 3145733 | sha256sum; cat",
+                                           {{small, 4}, {large, 0}, {"manifest"}}, Seconds(30));
+  REQUIRE(result.ok());
+  CHECK(result->out == "456789\n" + local_sha256(large) + "  -\nmanifest");
+}
+
+TEST_CASE("exec_with_input fails for a local file that cannot be opened", "[loopback]")
+{
+  auto transport = connect_loopback();
+  auto result = transport->exec_with_input("cat > /dev/null", {{"x"}, {temp_dir() / "no-such-file", 0}}, Seconds(10));
   REQUIRE_FALSE(result.ok());
   CHECK_THAT(result.error(), Catch::Contains("no-such-file"));
 }
@@ -287,7 +303,7 @@ TEST_CASE("an upload that keeps going is not cut off by its timeout", "[loopback
   const std::string slow_reader = "i=0; while [ $i -lt 10 ]; do head -c 1048576 > /dev/null; sleep 0.3; "
                                   "i=$((i + 1)); done; cat > /dev/null; echo done";
   const auto start = steady_clock::now();
-  auto result = transport->exec_with_file(slow_reader, local, 0, Seconds(2));
+  auto result = transport->exec_with_input(slow_reader, {{local, 0}}, Seconds(2));
   const auto elapsed = steady_clock::now() - start;
   INFO((result.ok() ? std::string() : result.error()));
   REQUIRE(result.ok());
