@@ -144,15 +144,10 @@ void serve(int fd, Pool& pool, const SessionOpener& open)
       auto result = transport->exec(r[1], r[2], seconds_of(r[3]));
       sound = sound && result.ok();
       reply = exec_frame(result);
-    } else if (op == "exec_input" && r.size() >= 3) {
-      auto input = input_parts(r, 3);
-      if (!input) {
-        reply = {"error", "the agent does not know this request"};
-      } else {
-        auto result = transport->exec_with_input(r[1], *input, seconds_of(r[2]));
-        sound = sound && result.ok();
-        reply = exec_frame(result);
-      }
+    } else if (auto input = op == "exec_input" && r.size() >= 3 ? input_parts(r, 3) : std::nullopt; input) {
+      auto result = transport->exec_with_input(r[1], *input, seconds_of(r[2]));
+      sound = sound && result.ok();
+      reply = exec_frame(result);
     } else if (op == "tcp" && r.size() == 4) {
       auto result = transport->tcp_request(std::atoi(r[1].c_str()), r[2], seconds_of(r[3]));
       reply = result ? Frame{"ok", *result} : Frame{"error", result.error()};
