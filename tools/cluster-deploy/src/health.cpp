@@ -4,6 +4,7 @@
 #include "step_log.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 namespace deploy {
@@ -41,6 +42,27 @@ Result<void> probe_exec(NodeOps& ops, const Plan& plan, const Node& node, const 
     return fail("health command '" + *command + "' exited " + std::to_string(result->exit_status));
   }
   return {};
+}
+
+/// What one look saw: the unit's state and, for an exec probe, the probe's answer from the same
+/// round trip (none: the probe is asked on its own, probe_once).
+struct Look {
+  UnitState state;
+  std::optional<Result<void>> probed;
+};
+
+Result<Look> look(NodeOps& ops, const Plan& plan, const Node& node, const Service& service)
+{
+  if (service.health.kind != Health::Kind::exec) {
+    CD_TRY(state, ops.unit_state(service.name));
+    return Look{*state, std::nullopt};
+  }
+  CD_TRY(command, expand_command(service.health.command, plan, node, service, "service " + service.name + " HEALTH"));
+  CD_TRY(seen, ops.unit_state_and_probe(service.name, *command));
+  if (seen->second.succeeded()) {
+    return Look{seen->first, Result<void>{}};
+  }
+  return Look{seen->first, fail("health command '" + *command + "' exited " + std::to_string(seen->second.exit_status))};
 }
 
 /// The process a look saw running, and since when we watch it: the settle window runs
@@ -114,9 +136,10 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
   std::string last = "not checked";
   auto wait_until = [&](Clock::time_point until) { std::this_thread::sleep_until(std::min(until, deadline)); };
   while (Clock::now() < deadline) {
-    auto state = ops.unit_state(service.name);
+    auto seen = look(ops, plan, node, service);
+    const UnitState* state = seen ? &seen->state : nullptr;
     if (!state || !state->running()) {
-      last = state ? "unit is " + state->active + " (" + state->sub + ")" : state.error();
+      last = state ? "unit is " + state->active + " (" + state->sub + ")" : seen.error();
       watching = false;
     } else {
       if (watching && (state->main_pid != watched.main_pid || state->restarts != watched.restarts)) {
@@ -127,7 +150,7 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
         watched = Watched{state->main_pid, state->restarts, Clock::now()};
         watching = true;
       }
-      auto probed = probe_once(ops, plan, node, service);
+      auto probed = seen->probed ? *seen->probed : probe_once(ops, plan, node, service);
       if (probed) {
         auto settled_at = watched.since + options.settle;
         if (Clock::now() >= settled_at) {

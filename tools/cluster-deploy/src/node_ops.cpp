@@ -814,6 +814,18 @@ Result<UnitState> NodeOps::unit_state(const std::string& service)
   return parse_unit_state(result->out);
 }
 
+Result<std::pair<UnitState, ExecResult>> NodeOps::unit_state_and_probe(const std::string& service,
+                                                                       const std::string& probe)
+{
+  std::vector<BatchStep> steps = {{remote::unit_state, {service, "-"}}, {remote::as_service_user, {probe}}};
+  CD_TRY(results, run_batch("reading state of " + service + ", as the service user: " + probe, steps, Seconds{30}));
+  if (!(*results)[0].succeeded()) {
+    return fail(m_node + ": reading state of " + service + " failed (exit " +
+                std::to_string((*results)[0].exit_status) + "): " + first_line((*results)[0].err));
+  }
+  return std::pair{parse_unit_state((*results)[0].out), std::move((*results)[1])};
+}
+
 Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
 {
   CD_TRY(result,

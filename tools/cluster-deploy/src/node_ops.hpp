@@ -235,6 +235,9 @@ public:
   Result<ExecResult> run_as_service_user(const std::string& shell_command, Seconds timeout);
   /// The unit's state (without UnitState::failures: snapshot() reads those).
   Result<UnitState> unit_state(const std::string& service);
+  /// unit_state() and, in the same round trip, `probe` run as the services' user (a HEALTH
+  /// exec probe, 30 s at most): what it answered.
+  Result<std::pair<UnitState, ExecResult>> unit_state_and_probe(const std::string& service, const std::string& probe);
   Result<std::string> journal_tail(const std::string& service, int lines);
 
   /// Stops and removes units and releases; data only with `purge_data`.

@@ -1,4 +1,5 @@
 #include "health.hpp"
+#include "fake_transport.hpp"
 #include "test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -100,3 +101,21 @@ TEST_CASE("a process that is replaced while settling is watched anew, and one ne
   }
 }
 
+TEST_CASE("an exec probe rides with the look at the unit: one round trip a look")
+{
+  Plan plan = testing::example_plan("health-exec");
+  const Service& worker = *plan.find_service("worker");
+  testing::FakeNode fake;
+  fake.scripts_installed = true;
+  fake.active.insert(plan.cluster + "-worker.service");
+  int asked = 0;
+  fake.service_user_answer = [&](const std::string& command, std::string&) {
+    ++asked;
+    return command.starts_with("test -s ") && asked >= 2 ? 0 : 1; // registered at the second look
+  };
+  testing::FakeTransport transport(fake);
+  NodeOps ops(transport, "worker1", NodeLayout{plan.cluster});
+  REQUIRE(wait_healthy(ops, plan, *plan.inventory.find("worker1"), worker, HealthOptions{Seconds{10}, Seconds{0}}));
+  CHECK(asked == 2);
+  CHECK(fake.round_trips == 2); // each look: the unit's state and the probe together
+}
