@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 
 namespace deploy {
 namespace {
@@ -273,13 +274,15 @@ bool finish(Cluster& cluster, const std::string& command, std::optional<bool> ch
   return cluster.output().print_summary(command, cluster.plan().cluster, changed);
 }
 
-/// Sends what fan-out left in `uploads` and seals every node's release that must be staged.
+/// Sends what fan-out left in `uploads` and seals every node's release that must be staged (of
+/// the nodes `which` picks).
 void stage_every_node(Cluster& cluster, const ClusterChanges& work,
-                      const std::map<std::string, std::vector<const ReleaseFile*>>& uploads)
+                      const std::map<std::string, std::vector<const ReleaseFile*>>& uploads,
+                      const std::function<bool(const NodeSlot&)>& which)
 {
   cluster.for_each_alive([&](NodeSlot& slot) {
     const NodeChange& mine = work.at(slot.node->name);
-    if (mine.release.files.empty() || !must_stage(mine.changes) || mine.sealed) {
+    if (!which(slot) || mine.release.files.empty() || !must_stage(mine.changes) || mine.sealed) {
       return;
     }
     auto start = Clock::now();
@@ -380,8 +383,17 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   });
   if (!options.dry_run) {
     crash_point("prepared");
-    fan_out(cluster, work, uploads, options.fan_out);
-    stage_every_node(cluster, work, uploads);
+    // The nodes the fan-out does not involve stage while it runs; the others after it.
+    std::set<const NodeSlot*> staged;
+    fan_out(cluster, work, uploads, options.fan_out, [&](const std::vector<NodeSlot*>& involved) {
+      for (const auto& slot : cluster.slots()) {
+        if (std::find(involved.begin(), involved.end(), &slot) == involved.end()) {
+          staged.insert(&slot);
+        }
+      }
+      stage_every_node(cluster, work, uploads, [&](const NodeSlot& slot) { return staged.count(&slot) != 0; });
+    });
+    stage_every_node(cluster, work, uploads, [&](const NodeSlot& slot) { return staged.count(&slot) == 0; });
   }
   if (options.dry_run) {
     return finish_dry_run(cluster, work);

@@ -601,23 +601,6 @@ Relays open_relays(Cluster& cluster, const FanOutNodes& nodes, const std::vector
   return relays;
 }
 
-/// Everything else these nodes must get goes from the controller through the same supervisor: it
-/// overlaps passing on, and each node is in one transfer at a time.
-void add_files_from_here(std::vector<FanOutFile>& files, const FanOutNodes& nodes)
-{
-  std::size_t relayed_files = files.size();
-  for (std::size_t i = 0; i < nodes.slots.size(); ++i) {
-    for (const ReleaseFile* file : nodes.wanted[i]) {
-      bool passed_on = std::any_of(files.begin(), files.begin() + static_cast<long>(relayed_files), [&](const auto& f) {
-        return std::any_of(f.nodes.begin(), f.nodes.end(),
-                           [&](const auto& entry) { return entry.first == i && entry.second == file; });
-      });
-      if (!passed_on) {
-        files.push_back(FanOutFile{file->sha256, local_size(*file), {{i, file}}, false, {}});
-      }
-    }
-  }
-}
 
 /// What arrived by relay counts once the receiver's root has checked it (one round trip a
 /// node). Returns, per receiving node, the paths that did not arrive whole.
@@ -768,7 +751,8 @@ FanOutMoves moves_between(Cluster& cluster, const FanOutNodes& nodes, const Rela
 } // namespace
 
 void fan_out(Cluster& cluster, const ClusterChanges& work,
-             std::map<std::string, std::vector<const ReleaseFile*>>& uploads, FanOutMode mode)
+             std::map<std::string, std::vector<const ReleaseFile*>>& uploads, FanOutMode mode,
+             const std::function<void(const std::vector<NodeSlot*>& involved)>& meanwhile)
 {
   FanOutNodes nodes = nodes_with_uploads(cluster, uploads);
   auto files = choose_fan_out(nodes.candidates(), mode);
@@ -783,6 +767,7 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
   }
   // Every node of a file to pass on gets the deploy's key; taken away again when `close` goes.
   CloseRelays close{cluster, involved_in(files, nodes)};
+  std::jthread others([&] { meanwhile(close.nodes); }); // joined before the relays close
   output.phase("fan-out");
   Relays relays = open_relays(cluster, nodes, close.nodes, *key);
   for (auto& file : files) { // a node that could not open gets its files from the controller
@@ -793,7 +778,6 @@ void fan_out(Cluster& cluster, const ClusterChanges& work,
     return;
   }
   std::size_t relayed_files = files.size();
-  add_files_from_here(files, nodes);
 
   Relayed relayed;
   FanOutMoves moves = moves_between(cluster, nodes, relays, work, relayed);

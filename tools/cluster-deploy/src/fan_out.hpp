@@ -122,10 +122,13 @@ std::map<std::size_t, std::string> supervise_fan_out(const std::vector<FanOutFil
                                                      FanOutCounts& counts);
 
 /// When `mode` passes any of `uploads` (node name: what it must get) on between nodes,
-/// stages all of them, passed on or sent from the controller, and takes them out of `uploads` (what
+/// stages those files, passed on or sent from the controller, and takes them out of `uploads` (what
 /// did not arrive whole stays, to be sent again); a node that got them by no way is marked
-/// failed. Before it returns, the deploy's key is gone from every node it went to.
+/// failed. The other files stay in `uploads`, for the controller to send with the seal. While it
+/// runs, `meanwhile` gets the nodes it involves, on a thread of its own (the others can stage
+/// then). Before it returns, the deploy's key is gone from every node it went to.
 void fan_out(Cluster& cluster, const ClusterChanges& work,
-             std::map<std::string, std::vector<const ReleaseFile*>>& uploads, FanOutMode mode);
+             std::map<std::string, std::vector<const ReleaseFile*>>& uploads, FanOutMode mode,
+             const std::function<void(const std::vector<NodeSlot*>& involved)>& meanwhile);
 
 } // namespace deploy

@@ -405,6 +405,7 @@ Result<ExecResult> FakeTransport::upload_file(const std::string& command, const 
                                               std::uint64_t from)
 {
   ++m_node.round_trips;
+  ++m_node.file_trips;
   auto [script, args] = script_and_args(command);
   std::size_t path = script == "relay-take.sh" ? 4 : 2; // relay-take.sh: cluster release - - path sha bytes
   m_node.uploaded.push_back(args.at(path));

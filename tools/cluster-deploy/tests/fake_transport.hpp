@@ -49,6 +49,7 @@ struct FakeNode {
   int activate_fails = 0;                                 ///< activate.sh exits 1 after doing its work, this many times
   std::vector<std::string> in_units;                      ///< "<script> <unit>" per script run as a transient unit
   int round_trips = 0;                                    ///< execs (a batch of scripts is one)
+  int file_trips = 0;                                     ///< of those, one file sent alone (upload_file)
   bool scripts_installed = true;                          ///< false: the loader exits 199 until the installer runs
   std::vector<std::string> installs;                      ///< what the installer read on stdin, per install
   std::vector<std::string> service_user_commands;         ///< what as-service-user.sh ran (probes, QUORUM, LEADER)

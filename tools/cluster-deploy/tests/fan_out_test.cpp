@@ -240,9 +240,12 @@ TEST_CASE("deploy --fan-out on: the servers' program goes once from the controll
   CHECK(s1.passed_on.size() + s2.passed_on.size() == 1);
   CHECK(s1.taken.empty());
   CHECK(s2.taken.empty());
-  // Configs always come from the controller.
+  // Configs always come from the controller, with the seal: the first copy of bin/db is the
+  // only file that went alone.
   CHECK(has(s1.uploaded, "etc/db/db.conf"));
   CHECK(has(s2.uploaded, "etc/db/db.conf"));
+  CHECK(s1.file_trips + s2.file_trips == 1);
+  CHECK(fakes.nodes["worker1"].file_trips == 0);
   // The private key went on stdin, never in argv; it is gone again everywhere.
   CHECK(s1.relay_private_key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
   for (const auto& arg : s1.relay_open_args) {
