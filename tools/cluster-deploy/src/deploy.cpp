@@ -296,6 +296,23 @@ void stage_every_node(Cluster& cluster, const ClusterChanges& work,
   });
 }
 
+/// Fan-out, and every node staged: the nodes the fan-out does not involve while it runs, the
+/// others after it, with what it left them.
+void fan_out_and_stage(Cluster& cluster, const ClusterChanges& work,
+                       std::map<std::string, std::vector<const ReleaseFile*>>& uploads, FanOutMode mode)
+{
+  std::set<const NodeSlot*> meanwhile;
+  fan_out(cluster, work, uploads, mode, [&](const std::vector<NodeSlot*>& involved) {
+    for (const auto& slot : cluster.slots()) {
+      if (std::find(involved.begin(), involved.end(), &slot) == involved.end()) {
+        meanwhile.insert(&slot);
+      }
+    }
+    stage_every_node(cluster, work, uploads, [&](const NodeSlot& slot) { return meanwhile.count(&slot) != 0; });
+  });
+  stage_every_node(cluster, work, uploads, [&](const NodeSlot& slot) { return meanwhile.count(&slot) == 0; });
+}
+
 /// A dry run's end: with --json, every node's changes as JSON. True when every node could be read.
 bool finish_dry_run(Cluster& cluster, const ClusterChanges& work)
 {
@@ -383,17 +400,7 @@ bool run_deploy(Cluster& cluster, const std::vector<const Service*>& services,
   });
   if (!options.dry_run) {
     crash_point("prepared");
-    // The nodes the fan-out does not involve stage while it runs; the others after it.
-    std::set<const NodeSlot*> staged;
-    fan_out(cluster, work, uploads, options.fan_out, [&](const std::vector<NodeSlot*>& involved) {
-      for (const auto& slot : cluster.slots()) {
-        if (std::find(involved.begin(), involved.end(), &slot) == involved.end()) {
-          staged.insert(&slot);
-        }
-      }
-      stage_every_node(cluster, work, uploads, [&](const NodeSlot& slot) { return staged.count(&slot) != 0; });
-    });
-    stage_every_node(cluster, work, uploads, [&](const NodeSlot& slot) { return staged.count(&slot) == 0; });
+    fan_out_and_stage(cluster, work, uploads, options.fan_out);
   }
   if (options.dry_run) {
     return finish_dry_run(cluster, work);
