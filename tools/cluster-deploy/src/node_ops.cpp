@@ -59,16 +59,15 @@ const std::string k_loader =
 std::string installer_text()
 {
   const std::string dir = installed_scripts_dir();
-  const std::string end = "CLUSTER_DEPLOY_SCRIPT_END_" + scripts_id();
   std::string text = "set -eu\numask 022\nmkdir -p /run/cluster-deploy/scripts\n"
                      "for d in /run/cluster-deploy /run/cluster-deploy/scripts; do # root's, no one else may write\n"
                      "  case $(stat -c '%u %A' \"$d\") in '0 d'???\?-?\?-?) ;; *) echo \"$d is not root's alone\" >&2; exit 4 ;; esac\n"
                      "done\n"
                      "[ -d " + dir + " ] && exit 0\n"
                      "tmp=$(mktemp -d /run/cluster-deploy/scripts/.new.XXXXXX)\n";
-  for (const remote::Script* script : remote::all) {
-    text += std::string("cat >\"$tmp/") + script->name + "\" <<'" + end + "'\n" + script->text +
-            (std::string_view(script->text).ends_with("\n") ? "" : "\n") + end + "\n";
+  for (const remote::Script* script : remote::all) { // printf is sh's own: no process a script
+    std::string body = std::string(script->text) + (std::string_view(script->text).ends_with("\n") ? "" : "\n");
+    text += "printf '%s' " + shell_quote(body) + " >\"$tmp/" + script->name + "\"\n";
   }
   return text + "chmod 0755 \"$tmp\"\nmv -T \"$tmp\" " + dir + " 2>/dev/null || rm -rf \"$tmp\"\n";
 }

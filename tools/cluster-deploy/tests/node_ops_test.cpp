@@ -1,5 +1,6 @@
 #include "fake_transport.hpp"
 #include "node_ops.hpp"
+#include "quote.hpp"
 #include "test_support.hpp"
 
 #include <fstream>
@@ -42,9 +43,10 @@ TEST_CASE("a node without this helper's scripts gets them once, then every call 
   REQUIRE(ops.read_node({"db"}));                 // a batch: its steps find them too
   REQUIRE(node.installs.size() == 1);
   CHECK(node.round_trips == 5);
-  for (const remote::Script* script : remote::all) { // every script, each ended by the marker
-    CHECK(node.installs[0].find(std::string("cat >\"$tmp/") + script->name + "\" <<'CLUSTER_DEPLOY_SCRIPT_END_" +
-                                scripts_id() + "'\n" + script->text) != std::string::npos);
+  for (const remote::Script* script : remote::all) { // every script, written by sh's own printf
+    std::string body = std::string(script->text) + (std::string_view(script->text).ends_with("\n") ? "" : "\n");
+    CHECK(node.installs[0].find("printf '%s' " + shell_quote(body) + " >\"$tmp/" + script->name + "\"\n") !=
+          std::string::npos);
   }
   CHECK(node.installs[0].find("mv -T \"$tmp\" " + installed_scripts_dir()) != std::string::npos);
   CHECK(node.systemctl == std::vector<std::string>{"restart demo-db.service"}); // once, after the install
