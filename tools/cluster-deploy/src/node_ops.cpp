@@ -18,17 +18,6 @@
 namespace deploy {
 namespace {
 
-/// The whole of a local file; empty when it cannot be read.
-std::optional<std::string> read_whole(const std::filesystem::path& path)
-{
-  std::ifstream in(path, std::ios::binary);
-  std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (!in.is_open() || (!in.good() && !in.eof())) {
-    return std::nullopt;
-  }
-  return content;
-}
-
 std::string first_line(const std::string& text)
 {
   auto end = text.find('\n');
@@ -249,21 +238,14 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
 
 namespace {
 
-/// Runs `command` with `input`: by exec() when every part is in memory, else exec_with_input().
+/// Runs `command` with `input`: by exec() when it is bytes in memory or nothing, else exec_with_input().
 Result<ExecResult> exec_input(Transport& transport, const std::string& command, const std::vector<InputPart>& input,
                               Seconds timeout)
 {
-  if (std::any_of(input.begin(), input.end(), [](const InputPart& part) { return !part.file.empty(); })) {
+  if (input.size() > 1 || (input.size() == 1 && !input.front().file.empty())) {
     return transport.exec_with_input(command, input, timeout);
   }
-  if (input.size() <= 1) {
-    return transport.exec(command, input.empty() ? std::string_view() : input.front().bytes, timeout);
-  }
-  std::string bytes;
-  for (const auto& part : input) {
-    bytes += part.bytes;
-  }
-  return transport.exec(command, bytes, timeout);
+  return transport.exec(command, input.empty() ? std::string_view() : input.front().bytes, timeout);
 }
 
 } // namespace
@@ -448,12 +430,11 @@ Result<std::vector<std::string>> NodeOps::stage_in_one_trip(const NodeRelease& r
   for (const auto& reused : changes.reuse) {
     steps.front().args.insert(steps.front().args.end(), {reused.from, reused.to, reused.sha256});
   }
-  std::string input;
+  std::vector<InputPart> input;
   CD_TRY_VOID(add_upload_steps(steps, input, release, files));
   steps.push_back({remote::seal, {release.id}, release.manifest.size()});
-  input += release.manifest;
-  CD_TRY(results,
-         run_batch("staging release " + release.id + " in one round trip", steps, Seconds{120}, {InputPart{input}}));
+  input.emplace_back(release.manifest);
+  CD_TRY(results, run_batch("staging release " + release.id + " in one round trip", steps, Seconds{120}, input));
   auto failed = [&](std::size_t i, const std::string& what) -> Result<std::vector<std::string>> {
     std::string why = first_line((*results)[0].err.empty() ? (*results)[i].out : (*results)[0].err);
     return fail(m_node + ": " + what + " failed (exit " + std::to_string((*results)[i].exit_status) + "): " + why);
@@ -478,21 +459,6 @@ Result<std::vector<std::string>> NodeOps::stage_in_one_trip(const NodeRelease& r
   return resend; // not empty: the seal found them missing; they go as usual, then the seal
 }
 
-Result<void> NodeOps::add_upload_steps(std::vector<BatchStep>& steps, std::string& input,
-                                       const NodeRelease& release, const std::vector<const ReleaseFile*>& files) const
-{
-  for (const ReleaseFile* file : files) {
-    auto content = read_whole(file->local);
-    if (!content) {
-      return fail(m_node + ": uploading " + file->path + ": cannot read " + file->local.string());
-    }
-    steps.push_back({remote::upload, {release.id, file->path, file->sha256, std::to_string(content->size()), "0"},
-                     content->size()});
-    input += *content;
-  }
-  return {};
-}
-
 namespace {
 
 /// " (resumed at byte <from> of <bytes>)" for an upload that sends only the rest, else "".
@@ -513,12 +479,9 @@ std::uint64_t NodeOps::resume_from(const ReleaseFile& file, std::uint64_t bytes)
   return from;
 }
 
-Result<std::vector<const ReleaseFile*>> NodeOps::send_and_seal(const NodeRelease& release,
-                                                               const std::vector<const ReleaseFile*>& files)
+Result<void> NodeOps::add_upload_steps(std::vector<BatchStep>& steps, std::vector<InputPart>& input,
+                                       const NodeRelease& release, const std::vector<const ReleaseFile*>& files)
 {
-  std::vector<BatchStep> steps;
-  std::vector<InputPart> input;
-  std::string what;
   for (const ReleaseFile* file : files) {
     std::error_code ec;
     std::uint64_t bytes = std::filesystem::file_size(file->local, ec); // not local_size: here we say why
@@ -528,9 +491,22 @@ Result<std::vector<const ReleaseFile*>> NodeOps::send_and_seal(const NodeRelease
     std::uint64_t from = resume_from(*file, bytes);
     steps.push_back({remote::upload, {release.id, file->path, file->sha256, std::to_string(bytes), std::to_string(from)},
                      bytes - from});
-    input.push_back({file->local, from});
-    if (what.empty() || from > 0) { // the step names the first file, and any that is resumed
-      what += (what.empty() ? "upload " : ", ") + file->path + resumed_at(from, bytes);
+    input.emplace_back(file->local, from);
+  }
+  return {};
+}
+
+Result<std::vector<const ReleaseFile*>> NodeOps::send_and_seal(const NodeRelease& release,
+                                                               const std::vector<const ReleaseFile*>& files)
+{
+  std::vector<BatchStep> steps;
+  std::vector<InputPart> input;
+  CD_TRY_VOID(add_upload_steps(steps, input, release, files));
+  std::string what; // the step names the first file, and any that is resumed
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    std::uint64_t from = input[i].from;
+    if (what.empty() || from > 0) {
+      what += (what.empty() ? "upload " : ", ") + files[i]->path + resumed_at(from, from + *steps[i].input);
     }
   }
   steps.push_back({remote::seal, {release.id}, release.manifest.size()});
@@ -542,7 +518,7 @@ Result<std::vector<const ReleaseFile*>> NodeOps::send_and_seal(const NodeRelease
   std::vector<const ReleaseFile*> again;
   for (std::size_t i = 0; i < files.size(); ++i) {
     const ExecResult& step = (*results)[i];
-    bool resumed = steps[i].args[4] != "0";
+    bool resumed = input[i].from > 0;
     if (resumed && (step.exit_status == 3 || step.exit_status == 5)) {
       again.push_back(files[i]); // the part on the node was not the start of this file
     } else if (!step.succeeded()) {
@@ -607,20 +583,6 @@ Result<RelayOpened> NodeOps::open_relay(const KeyPair& key)
 
 namespace {
 
-constexpr std::uint64_t k_take_in_memory = 16 * 1024 * 1024; ///< what one take reads into memory at most
-
-/// Where the small files at the end of `files` begin: from there on they are k_take_in_memory
-/// at most together, and a take from the controller sends them in one round trip.
-std::size_t small_tail(const std::vector<const ReleaseFile*>& files)
-{
-  std::size_t small = files.size();
-  std::uint64_t bytes = 0;
-  while (small > 0 && bytes + local_size(*files[small - 1]) <= k_take_in_memory) {
-    bytes += local_size(*files[--small]);
-  }
-  return small;
-}
-
 /// "<path>" or "<path> and N more".
 std::string some_files(const std::vector<const ReleaseFile*>& files, std::size_t first, std::size_t end)
 {
@@ -653,36 +615,23 @@ Result<void> NodeOps::take(const NodeRelease& release, const std::vector<const R
                              args, from->known_hosts, timeout(bytes));
     return result ? Result<void>{} : fail(result.error());
   }
-  // A large file in a round trip of its own, streamed from its local file; then the small ones
-  // together, read into memory: the node takes them in the order of `files` either way.
-  std::size_t small = small_tail(files);
-  for (std::size_t i = 0; i < small; ++i) {
-    std::uint64_t bytes = 0;
-    auto args = args_of(i, i + 1, bytes);
-    args.insert(args.begin(), m_layout.cluster);
-    StepLog step(m_node, "take " + files[i]->path + " from the controller");
-    auto result =
-        m_transport.exec_with_input(root_command(remote::relay_take, args), {{files[i]->local, 0}}, timeout(bytes));
-    if (!result) {
-      return fail(m_node + ": taking " + files[i]->path + ": " + result.error());
-    }
-    if (!result->succeeded()) {
-      return fail(m_node + ": taking " + files[i]->path + " failed: " + first_line(result->err));
-    }
+  // From the controller: every file streamed from its local copy, one after the other, in one
+  // round trip; the node splits them by their lengths as it does a node's stream.
+  std::uint64_t bytes = 0;
+  auto args = args_of(0, files.size(), bytes);
+  args.insert(args.begin(), m_layout.cluster);
+  std::vector<InputPart> input;
+  for (const ReleaseFile* file : files) {
+    input.emplace_back(file->local, 0);
   }
-  if (small < files.size()) {
-    std::uint64_t bytes = 0;
-    auto args = args_of(small, files.size(), bytes);
-    std::string content;
-    for (std::size_t i = small; i < files.size(); ++i) {
-      auto data = read_whole(files[i]->local);
-      if (!data) {
-        return fail(m_node + ": taking " + files[i]->path + ": cannot read " + files[i]->local.string());
-      }
-      content += *data;
-    }
-    CD_TRY_VOID(run_script("take " + some_files(files, small, files.size()) + " from the controller", remote::relay_take,
-                           args, content, timeout(bytes)));
+  std::string what = some_files(files, 0, files.size());
+  StepLog step(m_node, "take " + what + " from the controller");
+  auto result = exec_installed(installed_command(remote::relay_take, args), input, timeout(bytes));
+  if (!result) {
+    return fail(m_node + ": taking " + what + ": " + result.error());
+  }
+  if (!result->succeeded()) {
+    return fail(m_node + ": taking " + what + " failed: " + first_line(result->err));
   }
   return {};
 }

@@ -180,8 +180,8 @@ public:
   /// with the deploy's `key` (remote/relay-open.sh).
   Result<RelayOpened> open_relay(const KeyPair& key);
   /// Takes `files` of `release` into staging as a stream, one after the other
-  /// (remote/relay-take.sh): from the controller when `from` is null (a large file in a round
-  /// trip of its own, the small ones at the end together), else from that node (named
+  /// (remote/relay-take.sh): from the controller when `from` is null (each streamed from its
+  /// local copy, all in one round trip), else from that node (named
   /// `from_name`), which is taking them itself, in this order, over one connection; nodes below
   /// this one read each while it arrives. Each is kept only if its hash is right.
   Result<void> take(const NodeRelease& release, const std::vector<const ReleaseFile*>& files, const RelayPeer* from,
@@ -285,9 +285,10 @@ private:
   /// could not be parsed (the answers are kept all the same).
   void add_steps_read_ahead(std::vector<BatchStep>& steps) const;
   Result<void> keep_read_ahead(std::vector<ExecResult>& results, std::size_t first);
-  /// Adds an upload.sh step per file of `files`, its content appended to `input`.
-  Result<void> add_upload_steps(std::vector<BatchStep>& steps, std::string& input,
-                                const NodeRelease& release, const std::vector<const ReleaseFile*>& files) const;
+  /// Adds an upload.sh step per file of `files` and its local copy to `input` (from where a part
+  /// an interrupted upload left ends, resume_from).
+  Result<void> add_upload_steps(std::vector<BatchStep>& steps, std::vector<InputPart>& input,
+                                const NodeRelease& release, const std::vector<const ReleaseFile*>& files);
   /// Where an upload of `file` (`bytes` long) starts: the length of the part an interrupted
   /// upload of its content left (prepare_staging), once; else 0.
   std::uint64_t resume_from(const ReleaseFile& file, std::uint64_t bytes);

@@ -78,46 +78,44 @@ TEST_CASE("state.sh's output is parsed")
   CHECK(parse_remote_state("current \n").current_id.empty());
 }
 
-TEST_CASE("a node's files and its seal go in one round trip, a large file among them")
-{
-  auto dir = testing::scratch_dir("send-and-seal");
-  std::ofstream(dir / "big") << std::string(17 * 1024 * 1024, 'b');
-  std::ofstream(dir / "a") << "aaaa";
-  std::ofstream(dir / "conf") << "x=1\n";
+/// Three files of a release, one larger than a pipe or a read buffer, on a fake node.
+struct ThreeFiles {
+  explicit ThreeFiles(const std::string& name) : dir(testing::scratch_dir(name))
+  {
+    std::ofstream(dir / "big") << std::string(17 * 1024 * 1024, 'b');
+    std::ofstream(dir / "a") << "aaaa";
+    std::ofstream(dir / "conf") << "x=1\n";
+    release.id = "0123456789ab";
+    release.manifest = "the manifest\n";
+  }
+  std::filesystem::path dir;
   std::vector<ReleaseFile> files = {{"bin/big", dir / "big", "bb", {"svc"}},
                                     {"lib/svc/a.so", dir / "a", "aa", {"svc"}},
                                     {"etc/svc/svc.conf", dir / "conf", "cc", {"svc"}}};
-  testing::FakeNode node;
-  testing::FakeTransport transport(node);
-  NodeOps ops(transport, "n1", NodeLayout{"demo"});
+  std::vector<const ReleaseFile*> all = {&files[0], &files[1], &files[2]};
   NodeRelease release;
-  release.id = "0123456789ab";
-  release.manifest = "the manifest\n";
-  auto again = ops.send_and_seal(release, {&files[0], &files[1], &files[2]});
+  testing::FakeNode node;
+  testing::FakeTransport transport{node};
+  NodeOps ops{transport, "n1", NodeLayout{"demo"}};
+};
+
+TEST_CASE("a node's files and its seal go in one round trip, a large file among them")
+{
+  ThreeFiles c("send-and-seal");
+  auto again = c.ops.send_and_seal(c.release, c.all);
   REQUIRE(again);
   CHECK(again->empty());
-  CHECK(node.round_trips == 1);
-  CHECK(node.uploaded == std::vector<std::string>{"bin/big", "lib/svc/a.so", "etc/svc/svc.conf"}); // in this order
-  CHECK(node.uploaded_bytes == 17 * 1024 * 1024 + 8); // each step read its own bytes
-  CHECK(node.manifests.at("0123456789ab") == "the manifest\n"); // after the files' bytes
+  CHECK(c.node.round_trips == 1);
+  CHECK(c.node.uploaded == std::vector<std::string>{"bin/big", "lib/svc/a.so", "etc/svc/svc.conf"}); // in this order
+  CHECK(c.node.uploaded_bytes == 17 * 1024 * 1024 + 8); // each step read its own bytes
+  CHECK(c.node.manifests.at("0123456789ab") == "the manifest\n"); // after the files' bytes
 }
 
-TEST_CASE("a take from the controller: a large file in a round trip of its own, the small ones after it together")
+TEST_CASE("a take from the controller: every file in one round trip, in order")
 {
-  auto dir = testing::scratch_dir("take-trips");
-  std::ofstream(dir / "big") << std::string(17 * 1024 * 1024, 'b'); // more than one take reads into memory
-  std::ofstream(dir / "a") << "aaaa";
-  std::ofstream(dir / "c") << "cccccc";
-  std::vector<ReleaseFile> files = {{"bin/big", dir / "big", "bb", {"svc"}},
-                                    {"lib/svc/a.so", dir / "a", "aa", {"svc"}},
-                                    {"lib/svc/c.so", dir / "c", "cc", {"svc"}}};
-  testing::FakeNode node;
-  testing::FakeTransport transport(node);
-  NodeOps ops(transport, "n1", NodeLayout{"demo"});
-  NodeRelease release;
-  release.id = "0123456789ab";
-  REQUIRE(ops.take(release, {&files[0], &files[1], &files[2]}, nullptr, ""));
-  CHECK(node.round_trips == 2);
-  CHECK(node.uploaded == std::vector<std::string>{"bin/big", "lib/svc/a.so", "lib/svc/c.so"}); // in this order
-  CHECK(node.uploaded_bytes == 17 * 1024 * 1024 + 10);
+  ThreeFiles c("take-trips");
+  REQUIRE(c.ops.take(c.release, c.all, nullptr, ""));
+  CHECK(c.node.round_trips == 1);
+  CHECK(c.node.uploaded == std::vector<std::string>{"bin/big", "lib/svc/a.so", "etc/svc/svc.conf"}); // in this order
+  CHECK(c.node.uploaded_bytes == 17 * 1024 * 1024 + 8);
 }
