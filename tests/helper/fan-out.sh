@@ -5,7 +5,8 @@
 # nodes in the middle of it does not stop the deploy: the streams below it break, and the file
 # is passed on whole or sent from the controller instead. After a deploy that succeeded and after
 # one that failed, the key is gone from every node. A program and a library that change together
-# go down one tree as one stream.
+# go down one tree as one stream, and the nodes no stream involves (the etcd servers, whose
+# environment changes in the same deploy) are staged while the streams run.
 source "$(dirname "$0")/lib.sh"
 require_env
 
@@ -103,7 +104,10 @@ say "ok: the fan-out key is gone from every node after a failed deploy"
 
 # 4. A program and a library it brings change together (the controller finds a changed
 # libstdc++.so.6 first, by LD_LIBRARY_PATH): both go to the same workers, so they are one stream
-# down one tree, and each worker takes both from its parent over one connection.
+# down one tree, and each worker takes both from its parent over one connection. etcd's
+# environment changes too: no stream involves the servers, so they are staged while the workers'
+# stream runs, and each says "staged release" before the fan-out's line (which comes when every
+# stream has ended).
 sha=$(big_program two 16)
 lib=$(ldd "$program" | awk '$1 == "libstdc++.so.6" { print $3 }')
 [[ -n $lib ]] || fail "the worker program does not link libstdc++.so.6: $(ldd "$program")"
@@ -111,7 +115,7 @@ mkdir -p "$WORK/libs"
 cp "$lib" "$WORK/libs/libstdc++.so.6"
 head -c $((1024 * 1024)) /dev/urandom >>"$WORK/libs/libstdc++.so.6" # an ELF file loads with trailing data
 lib_sha=$(sha256sum "$WORK/libs/libstdc++.so.6" | cut -d' ' -f1)
-two=$(plan_variant two --program "worker=$WORK/two/$name")
+two=$(plan_variant two --program "worker=$WORK/two/$name" --env "etcd=CD_TEST_FAN_OUT=two")
 LD_LIBRARY_PATH=$WORK/libs run_helper 0 "$WORK/two.log" deploy -v --plan "$two" --fan-out on
 grep -qE "^fan-out: 2 files \(.*\): 2 sent from the controller \(.*\), $(( 2 * (${#workers[@]} - 1) )) passed on between nodes, 0 fell back" \
   "$WORK/two.log" || fail "the program and its library were not both passed on (see the fan-out line above)"
@@ -123,4 +127,12 @@ for worker in "${workers[@]}"; do
   got=$(on_node "$worker" "sha256sum /opt/$c/current/lib/worker/libstdc++.so.6" | cut -d' ' -f1)
   [[ $got == "$lib_sha" ]] || fail "$worker: lib/worker/libstdc++.so.6 is $got, expected the changed one $lib_sha"
 done
-say "ok: a program and a changed library went down one tree as one stream, one take per worker"
+fan_line=$(grep -n "^fan-out: 2 files " "$WORK/two.log" | head -1 | cut -d: -f1)
+while read -r server; do
+  staged=$(grep -n "^$server: staged release " "$WORK/two.log" | head -1 | cut -d: -f1)
+  [[ -n $staged ]] || fail "$server: no staged release in the log (its etcd environment changed)"
+  ((staged < fan_line)) || fail "$server was staged after the workers' stream ended (line $staged, the fan-out's line $fan_line)"
+  on_node "$server" "sudo cat /proc/\$(systemctl show -p MainPID --value $c-etcd.service)/environ" | tr '\0' '\n' |
+    grep -qx "CD_TEST_FAN_OUT=two" || fail "$server: etcd does not run with its new environment"
+done < <(nodes_in_group servers)
+say "ok: a program and a changed library went down one tree as one stream, one take per worker; the servers were staged meanwhile"
