@@ -1,7 +1,8 @@
 #!/bin/sh
 # unit-state.sh <cluster> <service> failures|-   (run as root)
 #
-# Prints the unit's systemd state as Key=Value lines, "Uptime=<seconds>" when active and,
+# Prints the unit's systemd state as Key=Value lines, "Uptime=<seconds>" and
+# "UptimeMs=<milliseconds>" (since systemd last had it enter "active") when active and,
 # with "failures", one "Failure=<result>" per "Failed with result" journal entry
 # (SD_MESSAGE_UNIT_FAILURE_RESULT) since the unit file or the started record was
 # written, whichever is later: a restart (Restart=always) does not hide them.
@@ -24,9 +25,11 @@ while IFS='=' read -r key value; do
 done <<EOF
 $show
 EOF
-read -r now _ </proc/uptime
+read -r now _ </proc/uptime # seconds with two decimals
 if [ "$active" = active ] && [ -n "$entered" ] && [ "$entered" != 0 ]; then
-  echo "Uptime=$((${now%.*} - entered / 1000000))"
+  up_ms=$((${now%.*} * 1000 + 1${now#*.}0 - 1000 - entered / 1000)) # 1...: no octal from a leading 0
+  echo "Uptime=$((up_ms / 1000))"
+  echo "UptimeMs=$up_ms"
 fi
 [ "$3" = failures ] || exit 0
 since=""

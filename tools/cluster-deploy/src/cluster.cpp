@@ -5,6 +5,11 @@
 #include "step_log.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 namespace deploy {
 namespace {
@@ -178,6 +183,56 @@ void Cluster::for_each_of(const std::vector<NodeSlot*>& slots, const std::functi
   std::copy_if(slots.begin(), slots.end(), std::back_inserter(alive),
                [](const NodeSlot* slot) { return slot->alive(); });
   run_tracked(alive, m_parallel, task);
+}
+
+void Cluster::for_each_then(const std::vector<NodeSlot*>& slots, const std::function<void(NodeSlot&)>& first,
+                            const std::function<void(NodeSlot&)>& then)
+{
+  std::vector<NodeSlot*> alive;
+  std::copy_if(slots.begin(), slots.end(), std::back_inserter(alive),
+               [](const NodeSlot* slot) { return slot->alive(); });
+  m_output.track(alive.size());
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::deque<NodeSlot*> ready; // whose `first` has ended, in the order they ended
+  std::exception_ptr then_error;
+  std::jthread thens([&] {
+    try {
+      run_parallel(alive.size(), m_parallel, [&](size_t) {
+        NodeSlot* slot = nullptr;
+        {
+          std::unique_lock lock(mutex);
+          arrived.wait(lock, [&] { return !ready.empty(); }); // every `first` below hands one on
+          slot = ready.front();
+          ready.pop_front();
+        }
+        Done done{m_output, slot->node->name};
+        then(*slot);
+      });
+    } catch (...) {
+      then_error = std::current_exception();
+    }
+  });
+  run_parallel(alive.size(), m_parallel, [&](size_t i) {
+    struct HandOn { // also when `first` throws: the `then` waiting for it must not wait forever
+      std::mutex& mutex;
+      std::condition_variable& arrived;
+      std::deque<NodeSlot*>& ready;
+      NodeSlot* slot;
+      ~HandOn()
+      {
+        std::lock_guard lock(mutex);
+        ready.push_back(slot);
+        arrived.notify_one();
+      }
+    } hand_on{mutex, arrived, ready, alive[i]};
+    m_output.node_busy(alive[i]->node->name);
+    first(*alive[i]);
+  });
+  thens.join();
+  if (then_error) {
+    std::rethrow_exception(then_error);
+  }
 }
 
 void Cluster::for_each_in_group(const std::string& group, const std::function<void(NodeSlot&)>& task)

@@ -64,6 +64,11 @@ public:
   void for_each_alive(const std::function<void(NodeSlot&)>& task, int parallel = 0);
   /// Runs `task` on the alive slots among `slots`, in parallel (bounded).
   void for_each_of(const std::vector<NodeSlot*>& slots, const std::function<void(NodeSlot&)>& task);
+  /// Runs `first` on the alive slots among `slots` (bounded, as for_each_of) and `then` on each
+  /// as soon as its `first` has ended, on threads of their own (bounded alike): a node's `then`
+  /// never holds up another node's `first`.
+  void for_each_then(const std::vector<NodeSlot*>& slots, const std::function<void(NodeSlot&)>& first,
+                     const std::function<void(NodeSlot&)>& then);
   /// Runs `task` on the alive slots of `group`, in parallel (bounded).
   void for_each_in_group(const std::string& group, const std::function<void(NodeSlot&)>& task);
   NodeSlot* find(const std::string& node);

@@ -66,12 +66,24 @@ Result<Look> look(NodeOps& ops, const Plan& plan, const Node& node, const Servic
 }
 
 /// The process a look saw running, and since when we watch it: the settle window runs
-/// from the first look that saw this process, not from each attempt.
+/// from the first look that saw this process (or from its start, window_start), not from each attempt.
 struct Watched {
   long main_pid = 0;
   long restarts = 0;
   Clock::time_point since;
 };
+
+/// Where the settle window of the process a look has just seen running begins: at that look, or,
+/// when the run knows when it asked for the start, when systemd had the process enter "active",
+/// but not before that request.
+Clock::time_point window_start(const UnitState& state, const HealthOptions& options)
+{
+  auto seen = Clock::now();
+  if (!options.requested || state.uptime_ms < 0) {
+    return seen;
+  }
+  return std::max(*options.requested, seen - std::chrono::milliseconds(state.uptime_ms));
+}
 
 } // namespace
 
@@ -147,7 +159,7 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
         watching = false;
       }
       if (!watching) {
-        watched = Watched{state->main_pid, state->restarts, Clock::now()};
+        watched = Watched{state->main_pid, state->restarts, window_start(*state, options)};
         watching = true;
       }
       auto probed = seen->probed ? *seen->probed : probe_once(ops, plan, node, service);

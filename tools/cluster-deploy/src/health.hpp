@@ -6,7 +6,9 @@
 #include "node_ops.hpp"
 #include "plan.hpp"
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,8 +18,12 @@ namespace deploy {
 struct HealthOptions {
   Seconds timeout{120};
   /// How long the same process must be seen running, counted from the first look that
-  /// saw it; 0: no window (a service this run did not start).
+  /// saw it (see `requested`); 0: no window (a service this run did not start).
   Seconds settle{2};
+  /// When this run asked for the (re)start, if it did: then the window counts from when systemd
+  /// had the process enter "active" (the node's UptimeMs), but never from before this moment
+  /// (a process active since before it may be the old one, not yet stopped).
+  std::optional<std::chrono::steady_clock::time_point> requested{};
 };
 
 /// Runs the service's probe once; fails saying why.

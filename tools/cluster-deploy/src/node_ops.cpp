@@ -181,6 +181,8 @@ UnitState parse_unit_state(std::string_view text)
       state.loaded = value == "loaded";
     } else if (key == "Uptime") {
       state.uptime_seconds = std::stol(value.empty() ? "-1" : value);
+    } else if (key == "UptimeMs") {
+      state.uptime_ms = std::stol(value.empty() ? "-1" : value);
     }
   }
   return state;

@@ -89,6 +89,7 @@ struct UnitState {
   long main_pid = 0;
   long restarts = 0; ///< NRestarts
   long uptime_seconds = -1;
+  long uptime_ms = -1; ///< the same in milliseconds (-1: not active, or not said)
   bool loaded = false;
 
   bool running() const { return active == "active" && sub == "running"; }

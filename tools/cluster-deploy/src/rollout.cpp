@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -27,6 +28,8 @@ struct Rollout {
   const std::function<void(const Service&, NodeSlot&)>& on_healthy;
   std::map<std::string, std::set<std::string>> touched; ///< node -> services (re)started in this run
   std::map<std::string, std::set<std::string>> seen_running; ///< node -> services left running as they were
+  /// node -> service -> when this run asked for its (re)start there (under `mutex`)
+  std::map<std::string, std::map<std::string, Clock::time_point>> requested;
   std::set<std::string> settled; ///< services of which a (re)started instance has passed its settle window
   std::string stopped_by; ///< the service whose failures stopped the rollout (under `mutex`)
   std::string roll_back_why; ///< non-empty: every node switched in this run goes back, saying this
@@ -65,6 +68,15 @@ struct Rollout {
     }
     auto it = change->units_before.find(service.name);
     return it == change->units_before.end() ? nullptr : &it->second;
+  }
+  std::optional<Clock::time_point> requested_at(const NodeSlot& slot, const Service& service)
+  {
+    std::lock_guard lock(mutex);
+    auto node = requested.find(slot.node->name);
+    if (node == requested.end() || node->second.count(service.name) == 0) {
+      return std::nullopt;
+    }
+    return node->second.at(service.name);
   }
   bool restart_due(const Service& service, const NodeSlot& slot)
   {
@@ -172,7 +184,9 @@ void switch_back(Rollout& r, NodeSlot& slot, const std::string& why)
   std::string detail = why + "; back on release " + back.id;
   for (const auto& name : services) {
     const Service* service = plan.find_service(name);
-    auto healthy = wait_healthy(*slot.ops, plan, *slot.node, *service, settle_of(r, *service));
+    HealthOptions options = settle_of(r, *service);
+    options.requested = start; // activate() above restarted it
+    auto healthy = wait_healthy(*slot.ops, plan, *slot.node, *service, options);
     auto old = change->before.started.find(name);
     (void)slot.ops->record_started(name, old == change->before.started.end() ? "none" : old->second);
     r.cluster.output().progress(slot.node->name, name + ": rolled back to release " + back.id +
@@ -268,6 +282,7 @@ void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::
   }
   if (*action != "unchanged") {
     r.touched[slot.node->name].insert(service.name);
+    r.requested[slot.node->name][service.name] = start;
   }
 }
 
@@ -275,6 +290,7 @@ void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const s
 {
   auto start = Clock::now();
   HealthOptions options = settle_of(r, service);
+  options.requested = r.requested_at(slot, service);
   if (action == "unchanged") {
     options.settle = Seconds{0}; // not (re)started by this run: nothing to settle
   } else if (service.health.kind != Health::Kind::none) {
@@ -325,8 +341,10 @@ void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const s
 }
 
 /// Starts (or restarts) the service on `slots`: the group's bootstrap node first
-/// when it is among them, then the rest in parallel, then waits for their health.
-/// Returns the slots that failed.
+/// when it is among them, then the rest in parallel, each node's health checked as soon as
+/// it has started there (its settle window runs while the others start). A node where it was
+/// left running as it was is checked once every start is done: another node's restart may
+/// change what its probe says. Returns the slots that failed.
 std::vector<NodeSlot*> run_on(Rollout& r, const Service& service, const std::vector<NodeSlot*>& slots)
 {
   std::map<std::string, std::string> actions;
@@ -341,17 +359,30 @@ std::vector<NodeSlot*> run_on(Rollout& r, const Service& service, const std::vec
       wait_started(*first->ops, service.name);
     }
   }
-  r.cluster.for_each_of(slots, [&](NodeSlot& slot) {
-    if (!(bootstrap_first && &slot == first)) {
-      start_on(r, service, slot, actions);
-    }
-  });
+  std::vector<NodeSlot*> unchanged;
+  auto action_of = [&](const NodeSlot& slot) {
+    std::lock_guard lock(r.mutex); // start_on writes `actions` under it
+    auto it = actions.find(slot.node->name);
+    return it == actions.end() ? std::optional<std::string>{} : it->second;
+  };
+  r.cluster.for_each_then(
+      slots,
+      [&](NodeSlot& slot) {
+        if (!(bootstrap_first && &slot == first)) {
+          start_on(r, service, slot, actions);
+        }
+      },
+      [&](NodeSlot& slot) {
+        auto action = action_of(slot);
+        if (action && *action == "unchanged") {
+          std::lock_guard lock(r.mutex);
+          unchanged.push_back(&slot);
+        } else if (action) {
+          check_health_on(r, service, slot, *action);
+        }
+      });
   r.cluster.output().phase("health " + service.name);
-  r.cluster.for_each_of(slots, [&](NodeSlot& slot) {
-    if (actions.count(slot.node->name)) {
-      check_health_on(r, service, slot, actions.at(slot.node->name));
-    }
-  });
+  r.cluster.for_each_of(unchanged, [&](NodeSlot& slot) { check_health_on(r, service, slot, "unchanged"); });
   std::vector<NodeSlot*> failed;
   std::copy_if(slots.begin(), slots.end(), std::back_inserter(failed), [](NodeSlot* s) { return !s->alive(); });
   return failed;
@@ -654,7 +685,7 @@ void back_where_restarts_stopped(Rollout& r, const std::string& by)
 bool run_rollout(Cluster& cluster, const std::vector<const Service*>& services, ClusterChanges& changes,
                  const HealthOptions& health, const std::function<void(const Service&, NodeSlot&)>& on_healthy)
 {
-  Rollout r{cluster, changes, health, on_healthy, {}, {}, {}, {}, {}, {}};
+  Rollout r{cluster, changes, health, on_healthy, {}, {}, {}, {}, {}, {}, {}};
   std::map<std::string, int> healthy; // written between waves only
   std::set<std::string> skipped;      // a dependency was healthy on no node
   auto step = [&](const Service& service) {

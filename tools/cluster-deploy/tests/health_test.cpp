@@ -18,10 +18,13 @@ TEST_CASE("http health accepts 2xx only")
 namespace {
 
 /// A node whose unit is seen as the given looks, one per unit-state.sh (the last one
-/// repeats), and whose HTTP probe answers 200.
+/// repeats), active for `uptime_ms` when running (-1: not said), and whose HTTP probe answers 200.
 class LooksTransport final : public Transport {
 public:
-  explicit LooksTransport(std::vector<std::pair<long, long>> looks) : m_looks(std::move(looks)) {}
+  explicit LooksTransport(std::vector<std::pair<long, long>> looks, long uptime_ms = -1)
+      : m_looks(std::move(looks)), m_uptime_ms(uptime_ms)
+  {
+  }
   Result<ExecResult> exec(const std::string& command, std::string_view, Seconds) override
   {
     REQUIRE(command.find("unit-state.sh") != std::string::npos);
@@ -29,6 +32,9 @@ public:
     ++looks;
     std::string state = pid == 0 ? "ActiveState=activating\nSubState=auto-restart\n"
                                  : "ActiveState=active\nSubState=running\n";
+    if (pid != 0 && m_uptime_ms >= 0) {
+      state += "UptimeMs=" + std::to_string(m_uptime_ms) + "\n";
+    }
     return ExecResult{0, "",
                       state + "MainPID=" + std::to_string(pid) + "\nNRestarts=" + std::to_string(restarts) + "\n",
                       ""};
@@ -49,6 +55,7 @@ public:
 
 private:
   std::vector<std::pair<long, long>> m_looks; ///< MainPID (0: not running), NRestarts
+  long m_uptime_ms;
 };
 
 struct HealthCase {
@@ -67,6 +74,35 @@ TEST_CASE("the settle window runs from the first look that saw the process and i
   REQUIRE(wait_healthy(ops, c.plan, c.node, c.db, HealthOptions{Seconds{10}, Seconds{1}}));
   CHECK(node.looks == 2); // the first look, and one when the window has passed
   CHECK(node.probes == 2);
+}
+
+TEST_CASE("the settle window of a process this run started counts from its start as systemd says, not before the request")
+{
+  HealthCase c;
+  HealthOptions options{Seconds{10}, Seconds{1}};
+  SECTION("active for longer than the window since the request: one look")
+  {
+    LooksTransport node({{10, 0}}, 5000);
+    NodeOps ops(node, "server1", NodeLayout{"demo"});
+    options.requested = std::chrono::steady_clock::now() - Seconds{6};
+    REQUIRE(wait_healthy(ops, c.plan, c.node, c.db, options));
+    CHECK(node.looks == 1);
+  }
+  SECTION("active since before the request (maybe the old process, not stopped yet): watched from the request")
+  {
+    LooksTransport node({{10, 0}}, 5000);
+    NodeOps ops(node, "server1", NodeLayout{"demo"});
+    options.requested = std::chrono::steady_clock::now();
+    REQUIRE(wait_healthy(ops, c.plan, c.node, c.db, options));
+    CHECK(node.looks == 2);
+  }
+  SECTION("no request known (a service this run did not start): from the first look")
+  {
+    LooksTransport node({{10, 0}}, 5000);
+    NodeOps ops(node, "server1", NodeLayout{"demo"});
+    REQUIRE(wait_healthy(ops, c.plan, c.node, c.db, options));
+    CHECK(node.looks == 2);
+  }
 }
 
 TEST_CASE("a process that is replaced while settling is watched anew, and one never steady fails")

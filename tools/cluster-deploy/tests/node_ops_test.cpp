@@ -55,12 +55,13 @@ TEST_CASE("a node without this helper's scripts gets them once, then every call 
 TEST_CASE("unit-state.sh's output becomes a UnitState")
 {
   auto state =
-      parse_unit_state("LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=77\nNRestarts=3\nUptime=12\n");
+      parse_unit_state("LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=77\nNRestarts=3\nUptime=12\nUptimeMs=12345\n");
   CHECK(state.running());
   CHECK(state.loaded);
   CHECK(state.main_pid == 77);
   CHECK(state.restarts == 3);
   CHECK(state.uptime_seconds == 12);
+  CHECK(state.uptime_ms == 12345);
   CHECK_FALSE(parse_unit_state("ActiveState=activating\nSubState=auto-restart\n").running());
   auto oom = parse_unit_state("ActiveState=activating\nSubState=auto-restart\nResult=oom-kill\n"
                               "Failure=exit-code\nFailure=oom-kill\n");

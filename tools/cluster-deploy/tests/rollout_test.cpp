@@ -6,8 +6,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <map>
+#include <mutex>
 
 using namespace deploy;
 using deploy::testing::FakeNode;
@@ -281,6 +283,32 @@ TEST_CASE("the first batch settles, later batches of a probed service are gated 
     CHECK(looks("w2") == looks("w3"));
     CHECK(looks("w1") == looks("w2") + (probed ? 1 : 0));
   }
+}
+
+TEST_CASE("a node's health is checked as soon as it has started there, while the others still start")
+{
+  Plan plan = rollout_plan("rollout-health-at-once", "");
+  Fakes fakes;
+  std::mutex mutex;
+  std::condition_variable probed;
+  bool s1_probed = false, s3_waited_in_vain = false;
+  fakes.nodes["s1"].healthy_if = [&] {
+    std::lock_guard lock(mutex);
+    s1_probed = true;
+    probed.notify_all();
+    return true;
+  };
+  // s3's start of db goes on only once s1's db has been probed (or after 3 s in vain).
+  fakes.nodes["s3"].on_systemctl = [&](const std::string& call) {
+    if (call.find("demo-db.service") == std::string::npos || call.starts_with("stop")) {
+      return;
+    }
+    std::unique_lock lock(mutex);
+    s3_waited_in_vain = !probed.wait_for(lock, std::chrono::seconds(3), [&] { return s1_probed; });
+  };
+  Output output(Color::never);
+  REQUIRE(deploy_once(plan, fakes, output));
+  CHECK_FALSE(s3_waited_in_vain);
 }
 
 TEST_CASE("a service's SETTLE replaces the run's settle window")
