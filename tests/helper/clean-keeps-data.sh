@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # clean removes units, releases and the node scripts but keeps the services' data; a deploy after it
-# brings the cluster back with the data intact, and takes the lock without reading ahead (clean
-# took the nodes out of the build tree's deployed.txt).
+# brings the cluster back with the data intact (its units installed anew, enabled, none asking
+# for a reload), and takes the lock without reading ahead (clean took the nodes out of the build
+# tree's deployed.txt).
 source "$(dirname "$0")/lib.sh"
 require_env
 
@@ -17,6 +18,17 @@ while read -r node group; do
 done < <(all_nodes)
 
 run_helper 0 "$WORK/deploy.log" deploy --plan "$CLUSTER_DEPLOY_PLAN"
+# The deploy installed every unit anew, without a reload where systemd needs none: each unit
+# runs from its file, is enabled for the next boot, and asks for no reload (systemd 254 and
+# later count a new enable link as a change; `systemctl status` would warn).
+while read -r node group; do
+  for unit in $(on_node "$node" "cd /etc/systemd/system && ls $CLUSTER_DEPLOY_NAME-*.service"); do
+    [[ "$(on_node "$node" "systemctl show -p NeedDaemonReload --value $unit")" == no ]] ||
+      fail "$node: $unit asks for a daemon-reload after the deploy"
+    on_node "$node" "systemctl is-enabled -q $unit && systemctl is-active -q $unit" ||
+      fail "$node: $unit is not enabled and running after the deploy"
+  done
+done < <(all_nodes)
 # clean forgot what this build tree deployed: the deploy after it locks without reading first.
 run_helper 0 "$WORK/runs.log" runs --plan "$CLUSTER_DEPLOY_PLAN" --last 1
 run=$(awk '$2 == "deploy" && $5 == "exit" && $6 == 0 { print $3 }' "$WORK/runs.log")
