@@ -6,12 +6,13 @@
 # nodes). Measures the wall time of each deploy and the bytes this host (the controller) sent to
 # the nodes.
 #
-#   tools/bench/fan-out.sh BUILD_DIR [N] [RUNS] [--worker-mib M] [--write-doc]
+#   tools/bench/fan-out.sh BUILD_DIR [N] [RUNS] [--worker-mib M] [--modes "off auto on"] [--write-doc]
 #
-# N: nodes, 4-40 (default 32); RUNS: deploys per mode (default 3); the modes alternate, run by run,
+# N: nodes, 4-103 (default 32); RUNS: deploys per mode (default 3); the modes alternate, run by run,
 # so a change in the host's load hits both alike. --worker-mib M deploys a worker program of M MiB
 # (the example's with random bytes appended; an ELF file runs with trailing data), as large as the
-# programs the issue is about (a 50 MB binary). --write-doc also puts the method and the table
+# programs the issue is about (a 50 MB binary). --modes runs only these of the three (at 103 nodes
+# `off` sends every node's copy through the uplink: minutes of a run that shows nothing new). --write-doc also puts the method and the table
 # into docs/benchmarks.md as the section "## Fan-out" (replaced if there, else appended).
 # As root, with the local cluster down: it brings its own up and takes it down again, and always
 # removes its nftables table at exit. Installs the Debian package nftables when nft is missing.
@@ -37,13 +38,21 @@ readonly rate_bytes=12500000              # 100 Mbit/s
 # the helper's connect phase), direct and fan-out alike; the uplink measurement below accounts for it.
 readonly burst_bytes=0
 readonly uplink_test_bytes=50000000       # the scp that measures the simulated uplink: 50 MB
-readonly modes=(off auto on)
+modes=(off auto on)
 
 count=32 runs=3 doc=0 worker_mib=0
 positional=()
 while (($#)); do
   case $1 in
     --write-doc) doc=1 ;;
+    --modes)
+      read -r -a modes <<<"${2:-}"
+      for mode in "${modes[@]}"; do
+        [[ $mode =~ ^(off|auto|on)$ ]] || { echo "fan-out: --modes takes off, auto and on" >&2; exit 2; }
+      done
+      ((${#modes[@]} > 0)) || { echo "fan-out: --modes needs one mode or more" >&2; exit 2; }
+      shift
+      ;;
     --worker-mib)
       [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "fan-out: --worker-mib needs a size in MiB" >&2; exit 2; }
       worker_mib=$2
@@ -55,7 +64,7 @@ while (($#)); do
   esac
   shift
 done
-((${#positional[@]} >= 1 && ${#positional[@]} <= 3)) || { echo "usage: fan-out.sh BUILD_DIR [N] [RUNS] [--worker-mib M] [--write-doc]" >&2; exit 2; }
+((${#positional[@]} >= 1 && ${#positional[@]} <= 3)) || { echo "usage: fan-out.sh BUILD_DIR [N] [RUNS] [--worker-mib M] [--modes 'off auto on'] [--write-doc]" >&2; exit 2; }
 build=$(cd "${positional[0]}" && pwd)
 count=${positional[1]:-$count}
 runs=${positional[2]:-$runs}
@@ -66,7 +75,7 @@ plan=$build/cluster-deploy/plan.xml
 local_cluster=$repo/tools/local-cluster/local-cluster
 logs=$build/bench/fan-out-logs
 
-if [[ ! $count =~ ^[0-9]+$ ]] || ((count < 4 || count > 40)); then echo "fan-out: N must be 4-40" >&2; exit 2; fi
+if [[ ! $count =~ ^[0-9]+$ ]] || ((count < 4 || count > 103)); then echo "fan-out: N must be 4-103" >&2; exit 2; fi
 if [[ ! $runs =~ ^[1-9][0-9]*$ ]]; then echo "fan-out: RUNS must be 1 or more" >&2; exit 2; fi
 [[ -x $helper && -r $plan ]] || { echo "fan-out: build $build first (preset local-cluster)" >&2; exit 2; }
 ((EUID == 0)) || { echo "fan-out: run as root (the local cluster and nftables need it)" >&2; exit 2; }
@@ -135,6 +144,9 @@ reset_counters() {
 counter_bytes() {  # counter_bytes <name>
   timeout 30 nft list counter inet "$nft_table" "$1" | awk '$1 == "packets" { print $4 }'
 }
+
+# The whole machine's CPU ticks so far (user nice system irq softirq steal): the nodes share its cores.
+cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 
 seconds_since() {  # seconds_since <date +%s%N>: seconds with 3 decimals
   local ms=$((($(date +%s%N) - $1) / 1000000))
@@ -222,10 +234,11 @@ EOF
 
 # deploy_run <mode> <run>: a first deploy (after clean --purge-data) with the counters reset.
 deploy_run() {
-  local mode=$1 run=$2 logfile=$work/deploy-$1-$2.log start wall staged
+  local mode=$1 run=$2 logfile=$work/deploy-$1-$2.log start wall staged ticks cpu
   timeout --foreground 600 "$helper" clean --plan "$work/plan.xml" --purge-data >"$work/clean-$mode-$run.log" 2>&1 ||
     { echo "fan-out: clean before $mode run $run failed:" >&2; tail -n 20 "$work/clean-$mode-$run.log" >&2; exit 1; }
   reset_counters
+  ticks=$(cpu_ticks)
   start=$(date +%s%N)
   # Every output line gets the time it arrived (seconds since the epoch), as compare.sh does.
   if ! timeout --foreground 900 "$helper" deploy --plan "$work/plan.xml" --fan-out "$mode" -v 2>&1 |
@@ -235,6 +248,7 @@ deploy_run() {
     exit 1
   fi
   wall=$(seconds_since "$start")
+  cpu=$(awk -v from="$ticks" -v to="$(cpu_ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (to - from) / hz }')
   staged=$(grep -c ': staged release ' "$logfile" || true)
   ((staged == count)) || log "warning: $mode run $run: $staged 'staged release' lines for $count nodes (was it a first deploy?)"
   # The stage phase, from the progress lines: "<node>: release <id>: send N files ..." when a node's
@@ -246,8 +260,8 @@ deploy_run() {
       if (end) printf "%.3f ", end - t0 / 1e9; else printf "- "
       if (begin && end) printf "%.3f\n", end - begin; else print "-"
     }' "$logfile")
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$run" "$wall" "$staged_at" "$stage" \
-    "$(counter_bytes sent)" "$(counter_bytes dropped)" >>"$results"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$run" "$wall" "$staged_at" "$stage" \
+    "$(counter_bytes sent)" "$(counter_bytes dropped)" "$cpu" >>"$results"
   log "$mode run $run: ${wall} s, all staged at ${staged_at} s, $(tail -n 1 "$results" | awk -F'\t' '{ printf "%.1f MiB sent", $6 / 1048576 }')"
 }
 
@@ -263,7 +277,7 @@ samples = defaultdict(lambda: defaultdict(list))
 with open(results) as lines:
     for line in lines:
         mode, _run, *values = line.rstrip("\n").split("\t")
-        for name, value in zip(("wall", "staged_at", "stage", "sent", "dropped"), values):
+        for name, value in zip(("wall", "staged_at", "stage", "sent", "dropped", "cpu"), values):
             if value != "-":
                 samples[mode][name].append(float(value))
 
@@ -276,15 +290,16 @@ def seconds(value):
 
 mib = 1024 * 1024
 direct = median("off", "wall")
-print("| --fan-out | wall (s) | all staged at (s) | stage (s) | controller sent (MiB) "
+print("| --fan-out | wall (s) | whole machine (CPU-s) | all staged at (s) | stage (s) | controller sent (MiB) "
       "| ÷ one copy of each distinct file | ÷ every node's files | wall: direct ÷ this | stage: uplink floor ÷ this |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|---|")
 floor = distinct / rate
 for mode in modes:
     wall, sent, stage = median(mode, "wall"), median(mode, "sent"), median(mode, "stage")
     of_floor = "-" if not stage else f"{floor / stage * 100:.0f} %"
-    print(f"| {mode} | {seconds(wall)} | {seconds(median(mode, 'staged_at'))} | {seconds(stage)} "
-          f"| {sent / mib:.1f} | {sent / distinct:.2f}× | {sent / every_node:.2f}× | {direct / wall:.2f}× | {of_floor} |")
+    print(f"| {mode} | {seconds(wall)} | {seconds(median(mode, 'cpu'))} | {seconds(median(mode, 'staged_at'))} | {seconds(stage)} "
+          f"| {sent / mib:.1f} | {sent / distinct:.2f}× | {sent / every_node:.2f}× "
+          f"| {'-' if direct is None else f'{direct / wall:.2f}×'} | {of_floor} |")
 print()
 print(f"One copy of each distinct file: {distinct / mib:.1f} MiB; every node's files: {every_node / mib:.1f} MiB; "
       f"the uplink floor, one copy of each distinct file at {rate * 8 / 1e6:.0f} Mbit/s: {floor:.1f} s. "
@@ -328,7 +343,8 @@ once (the etcd and worker programs, and the rendered configs and units, a few KB
 *every node's files* is what direct uploads must send (each node's program, configs and unit).
 
 Columns: *wall* is the whole \`cluster-deploy deploy\` (render, connect, stage, start in rollout
-order, health); *all staged at* is when the last node's \`staged release\` line came, from the start;
+order, health); *whole machine* is the CPU-seconds of the whole machine meanwhile (\`/proc/stat\`:
+the nodes share its cores); *all staged at* is when the last node's \`staged release\` line came, from the start;
 *stage* is from the first node's \`release ...: send\` line to that; medians of the runs, ratios of medians.
 *Stage: uplink floor ÷ this* is how close staging came to the time one copy of each distinct file
 takes at 100 Mbit/s (the token bucket's first 12.5 MB at full speed can lift it above 100 %).
