@@ -47,7 +47,7 @@ struct Recorder {
   std::map<std::size_t, bool> outcome;     ///< node -> whether its take succeeded
   std::condition_variable finished;        ///< an outcome was booked, or a take began
   bool overlap = false;
-  bool parent_not_started = false; ///< a node took from one that had not begun to take
+  bool parent_not_started = false; ///< a node took from one that had not begun to take, or never ended
 
   explicit Recorder(std::size_t count) : in_use(count) {}
 
@@ -88,13 +88,13 @@ struct Recorder {
       return {};
     };
     m.take = [this](std::size_t to, std::optional<std::size_t> from, const std::vector<const ReleaseFile*>& files) -> Result<void> {
-      taken_together.push_back(files.size());
       enter(to);
       {
         // A node reads what its parent writes as it arrives: the parent's take must be under
         // way. Its thread may call take a moment after this one (the order between the two
         // calls is the scheduler's), so wait for it, bounded, as the node's read does.
         std::unique_lock lock(mutex);
+        taken_together.push_back(files.size());
         takes.emplace_back(from, to);
         started.insert(to);
         finished.notify_all();
@@ -106,9 +106,10 @@ struct Recorder {
       std::unique_lock lock(mutex);
       // What a node reads is what its parent takes: a parent's broken stream breaks its children's.
       bool ok = !unreachable.count(to) && !(from && failing_senders.count(*from));
-      if (from) {
-        finished.wait(lock, [&] { return outcome.count(*from) > 0; });
-        ok = ok && outcome[*from];
+      if (from) { // bounded: a parent whose take never ends fails the test, not hangs it
+        bool ended = finished.wait_for(lock, std::chrono::seconds(10), [&] { return outcome.count(*from) > 0; });
+        parent_not_started = parent_not_started || !ended;
+        ok = ok && ended && outcome[*from];
       }
       outcome[to] = ok;
       finished.notify_all();
