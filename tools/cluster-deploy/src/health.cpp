@@ -4,6 +4,7 @@
 #include "step_log.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <thread>
 
@@ -85,7 +86,23 @@ Clock::time_point window_start(const UnitState& state, const HealthOptions& opti
   return std::max(*options.requested, seen - std::chrono::milliseconds(state.uptime_ms));
 }
 
+/// How many waits for health run at once in this process.
+std::atomic<int> g_waiting{0};
+
+struct Waiting {
+  Waiting() { ++g_waiting; }
+  ~Waiting() { --g_waiting; }
+  Waiting(const Waiting&) = delete;
+  Waiting& operator=(const Waiting&) = delete;
+};
+
 } // namespace
+
+std::chrono::milliseconds longest_look_pause(int waiting)
+{
+  return std::clamp(std::chrono::milliseconds(20 * waiting), std::chrono::milliseconds(1000),
+                    std::chrono::milliseconds(3000));
+}
 
 bool http_status_ok(std::string_view response)
 {
@@ -138,9 +155,10 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
                           const HealthOptions& options)
 {
   // Looks come quickly at first (a service that just started is often ready within a
-  // fraction of a second) and then once a second; the whole wait is bounded by the timeout.
+  // fraction of a second) and then once a second, less often while many nodes are waited on
+  // (longest_look_pause); the whole wait is bounded by the timeout.
   constexpr std::chrono::milliseconds first_pause{200};
-  constexpr std::chrono::milliseconds longest_pause{1000};
+  Waiting waiting;
   auto deadline = Clock::now() + options.timeout;
   auto pause = first_pause;
   Watched watched;
@@ -174,7 +192,7 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
       last = probed.error();
     }
     wait_until(Clock::now() + pause);
-    pause = std::min(pause * 2, longest_pause);
+    pause = std::min(pause * 2, longest_look_pause(g_waiting.load()));
   }
   return fail(service.name + " not healthy after " + std::to_string(options.timeout.count()) + "s: " + last);
 }

@@ -41,6 +41,13 @@ std::string probe_ask(const std::string& service);
 Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, const Service& service,
                           const HealthOptions& options);
 
+/// The longest pause between two looks of a wait for health while `waiting` such waits run at
+/// once: a second up to 50 nodes, then 20 ms more a node, up to 3 s. Every look costs its node
+/// a sudo, a shell, systemctl and the probe: at 100 workers starting on a machine's 2 cores,
+/// looks once a second were 887 round trips of one first deploy, their CPU taken from the
+/// workers' own start (docs/benchmarks.md, 103 nodes).
+std::chrono::milliseconds longest_look_pause(int waiting);
+
 /// True if `response` starts with an HTTP status line whose code is 2xx.
 bool http_status_ok(std::string_view response);
 

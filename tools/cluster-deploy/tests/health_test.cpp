@@ -105,6 +105,15 @@ TEST_CASE("the settle window of a process this run started counts from its start
   }
 }
 
+TEST_CASE("looks come less often while many nodes are waited on at once")
+{
+  using std::chrono::milliseconds;
+  CHECK(longest_look_pause(1) == milliseconds(1000));
+  CHECK(longest_look_pause(50) == milliseconds(1000));
+  CHECK(longest_look_pause(100) == milliseconds(2000));
+  CHECK(longest_look_pause(1000) == milliseconds(3000));
+}
+
 TEST_CASE("a process that is replaced while settling is watched anew, and one never steady fails")
 {
   HealthCase c;
