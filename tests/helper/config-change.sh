@@ -33,6 +33,15 @@ while read -r node service pid restarts; do
   esac
 done <<<"$after"
 grep -qE 'worker[0-9]*: release [0-9a-f]+: send 1 files' "$WORK/changed.log" || fail "workers were not sent exactly one file"
+# A config change brings no program and no unit: the nodes are not asked in a preflight round trip.
+run_helper 0 "$WORK/runs.log" runs --plan "$changed" --last 1
+run=$(awk '$2 == "deploy" && $5 == "exit" && $6 == 0 { print $3 }' "$WORK/runs.log")
+[[ -n $run ]] || fail "runs does not show the config change's deploy"
+run_helper 0 "$WORK/steps.log" runs --plan "$changed" --run "$run"
+grep -qE "staging|seal" "$WORK/steps.log" || fail "the config change's steps show no staging: $(head -c 600 "$WORK/steps.log")"
+if grep -E "preflight" "$WORK/steps.log"; then
+  fail "the config change asked the nodes in a preflight round trip"
+fi
 
 worker=$(nodes_in_group workers | head -n 1)
 current=$(on_node "$worker" "readlink /opt/$CLUSTER_DEPLOY_NAME/current")

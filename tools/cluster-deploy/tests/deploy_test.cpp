@@ -170,6 +170,8 @@ TEST_CASE("a changed config is prepared, sent and sealed in one round trip; a fi
   Output second(Color::never);
   REQUIRE(deploy_once(plan, fakes, second));
   CHECK(worker1.uploaded == std::vector<std::string>{"etc/worker/worker.conf"});
+  CHECK(worker1.preflight_requests.size() == 1); // the first deploy's: a config change asks nothing
+  CHECK(std::find(worker1.commands.begin(), worker1.commands.end(), "preflight.sh") == worker1.commands.end());
   auto prepare = std::find(worker1.commands.begin(), worker1.commands.end(), "prepare.sh");
   REQUIRE(worker1.commands.end() - prepare >= 3);
   CHECK(std::vector<std::string>(prepare, prepare + 3) == std::vector<std::string>{"prepare.sh", "upload.sh", "seal.sh"});
