@@ -59,6 +59,17 @@ TEST_CASE("preflight's refusal of a glibc symbol version names it, and BUNDLE_LI
   CHECK_THAT(err, !Catch::Contains("GLIBC_2.2.5")); // the controller has it
 }
 
+TEST_CASE("preflight refuses a unit setting the node's systemd does not know, and only that one")
+{
+  // The controller's systemd checks our unit alone (--recursive-errors=no from 250 on).
+  std::string err = run_preflight("setting cdtest.service Unit Description=x\n"
+                                  "setting cdtest.service Service ExecStart=/bin/true\n"
+                                  "setting cdtest.service Service BogusKey=1\n");
+  CHECK_THAT(err, Catch::Contains("cdtest.service: Service setting BogusKey is unknown to this node's systemd"));
+  CHECK_THAT(err, !Catch::Contains("ExecStart"));
+  CHECK_THAT(err, !Catch::Contains("Description"));
+}
+
 TEST_CASE("BUNDLE_LIBS ALL: preflight asks for the architecture only, not the node's loader")
 {
   NodeRelease release;
