@@ -16,7 +16,19 @@ grep -qE '^worker[0-9]*: would deploy: release [0-9a-f]+: send 1 files .*restart
   fail "the dry run does not say it would send the worker config"
 grep -qE '^server[0-9]*: would deploy: unchanged' "$WORK/dry-run.log" || fail "the dry run does not say servers are unchanged"
 [[ "$(fingerprints)" == "$before" ]] || fail "the dry run changed something"
+# A file the change reuses but which was edited on the node since it was deployed is sent
+# again, not reused (the other workers' files are reused as their stat record says).
+edited=$(nodes_in_group workers | head -n 1)
+old_release=$(on_node "$edited" "readlink -f /opt/$CLUSTER_DEPLOY_NAME/current")
+unit_copy=$old_release/units/$CLUSTER_DEPLOY_NAME-worker.service
+on_node "$edited" "sudo cp -p $unit_copy /tmp/unit.saved && echo '# edited by hand' | sudo tee -a $unit_copy >/dev/null"
 run_helper 0 "$WORK/changed.log" deploy --plan "$changed"
+on_node "$edited" "sudo cp -p /tmp/unit.saved $unit_copy && sudo rm /tmp/unit.saved"
+grep -q "^$edited: units/$CLUSTER_DEPLOY_NAME-worker.service on the node is not what was deployed: sending it again$" \
+  "$WORK/changed.log" || fail "$edited: the unit's copy edited on the node was not sent again"
+if grep -E "^worker[0-9]*: .* on the node is not what was deployed" "$WORK/changed.log" | grep -v "^$edited: "; then
+  fail "a worker whose files were not edited was sent some again"
+fi
 after=$(fingerprints)
 while read -r node service pid restarts; do
   old_pid=$(awk -v n="$node" '$1 == n { print $3 }' <<<"$before")
