@@ -36,8 +36,8 @@ Result<void> check_quorum(Cluster& cluster, const Service& service, Seconds wait
 
 /// The MEMBERS queries ("MEMBERS <service>" -> its command, expanded for `node`) of the
 /// services of the plan whose group `node` is the first of: NodeOps::read_with_lock runs them
-/// with the lock, and ask_members takes that answer, so that a deploy's question to the group
-/// costs no round trip of its own.
+/// with the lock (NodeOps::snapshot with status's read), and ask_members takes that answer, so
+/// that a deploy's or status's question to the group costs no round trip of its own.
 std::map<std::string, std::string> members_asks(const Plan& plan, const Node& node);
 /// The name members_asks gives `service`'s MEMBERS query.
 std::string members_ask(const std::string& service);

@@ -260,7 +260,10 @@ public:
   /// The release `current` points to (empty: none), the files and units that differ from
   /// its manifest (drift), the active faults, and the units of `services` with their
   /// failures since deploy: what `status` shows, in one round trip.
-  Result<NodeSnapshot> snapshot(const std::vector<std::string>& services);
+  /// `asks` (as read_with_lock's: a group's MEMBERS query) run in the same round trip, as the
+  /// service user, each bounded to 3 s; answer_with_lock() gives what each did.
+  Result<NodeSnapshot> snapshot(const std::vector<std::string>& services,
+                                const std::map<std::string, std::string>& asks = {});
   /// The release a rollback goes to: `wanted`, or the newest one before `current`.
   Result<RollbackTarget> rollback_target(const std::string& wanted);
 

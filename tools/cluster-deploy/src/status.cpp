@@ -26,7 +26,7 @@ std::string uptime_text(long seconds)
 }
 
 /// Reads the state of `services` (those of the node's group) on one node.
-NodeStatus node_status(NodeSlot& slot, const std::vector<const Service*>& services)
+NodeStatus node_status(NodeSlot& slot, const Plan& plan, const std::vector<const Service*>& services)
 {
   NodeStatus status;
   status.name = slot.node->name;
@@ -38,7 +38,8 @@ NodeStatus node_status(NodeSlot& slot, const std::vector<const Service*>& servic
       names.push_back(service->name);
     }
   }
-  auto snapshot = slot.ops->snapshot(names); // one round trip per node
+  // One round trip per node; a group's MEMBERS question rides its first node's (ask_members).
+  auto snapshot = slot.ops->snapshot(names, members_asks(plan, *slot.node));
   if (!snapshot) {
     for (const auto& name : names) {
       ServiceStatus row;
@@ -157,7 +158,7 @@ std::vector<NodeStatus> collect_status(Cluster& cluster, const std::vector<const
   std::vector<NodeStatus> nodes;
   std::mutex mutex;
   cluster.for_each_alive([&](NodeSlot& slot) {
-    auto status = node_status(slot, services);
+    auto status = node_status(slot, cluster.plan(), services);
     std::lock_guard lock(mutex);
     nodes.push_back(std::move(status));
   });

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -203,7 +204,20 @@ TEST_CASE("members leave one at a time, the leader last, after handing leadershi
   {
     scenario.group.members.emplace_back("s6", "10.0.0.6");
     deploy::testing::FakeRun run(plan, scenario.fakes, deploy::testing::everything(plan).nodes, Format::json);
+    std::map<std::string, int> trips;
+    for (const auto& [name, node] : scenario.fakes.nodes) {
+      trips[name] = -node.round_trips;
+    }
     auto json = deploy::testing::capture_stdout([&] { run_status(run.cluster, deploy::testing::everything(plan).services); });
+    for (const auto& [name, node] : scenario.fakes.nodes) {
+      trips[name] += node.round_trips;
+    }
+    // The group's MEMBERS question rode its first node's status read: one round trip a node
+    // of the inventory (none to those it lost).
+    for (const auto& [name, count] : trips) {
+      INFO(name);
+      CHECK(count == (plan.inventory.find(name) ? 1 : 0));
+    }
     std::erase_if(json, [](char c) { return c == ' ' || c == '\n'; });
     CHECK_THAT(json, Catch::Contains(R"("members_outside":[{"service":"db","name":"s6","address":"10.0.0.6",)"
                                      R"("state":"leaving"},{"service":"db","name":"s1","address":"10.0.0.1",)"
