@@ -340,9 +340,7 @@ void NodeOps::add_steps_read_ahead(std::vector<BatchStep>& steps) const
   if (m_read_with_lock) {
     add_reading_steps(steps, *m_read_with_lock);
   }
-  for (const auto& [name, command] : m_asks_with_lock) {
-    steps.push_back({remote::as_service_user, {command, "3"}}); // a slow one is asked again later
-  }
+  add_ask_steps(steps, m_asks_with_lock);
 }
 
 Result<void> NodeOps::keep_read_ahead(std::vector<ExecResult>& results, std::size_t first)
@@ -359,10 +357,23 @@ Result<void> NodeOps::keep_read_ahead(std::vector<ExecResult>& results, std::siz
     first += 1 + m_read_with_lock->size();
   }
   m_answers_with_lock.clear();
-  for (const auto& [name, command] : m_asks_with_lock) {
+  keep_answers(results, first, m_asks_with_lock);
+  return read;
+}
+
+void NodeOps::add_ask_steps(std::vector<BatchStep>& steps, const std::map<std::string, std::string>& asks)
+{
+  for (const auto& [name, command] : asks) {
+    steps.push_back({remote::as_service_user, {command, "3"}});
+  }
+}
+
+void NodeOps::keep_answers(std::vector<ExecResult>& results, std::size_t first,
+                           const std::map<std::string, std::string>& asks)
+{
+  for (const auto& [name, command] : asks) {
     m_answers_with_lock[name] = std::move(results.at(first++));
   }
-  return read;
 }
 
 Result<void> NodeOps::may_run(const remote::Script& script) const
@@ -957,14 +968,9 @@ Result<NodeSnapshot> NodeOps::snapshot(const std::vector<std::string>& services,
   for (const auto& service : services) {
     steps.push_back({remote::unit_state, {service, "failures"}});
   }
-  for (const auto& [name, command] : asks) {
-    steps.push_back({remote::as_service_user, {command, "3"}}); // a slow one is asked again later
-  }
+  add_ask_steps(steps, asks);
   CD_TRY(results, run_batch("reading status", steps, Seconds{60}));
-  std::size_t answer = 3 + services.size();
-  for (const auto& [name, command] : asks) {
-    m_answers_with_lock[name] = std::move((*results).at(answer++));
-  }
+  keep_answers(*results, 3 + services.size(), asks);
   auto failed = [&](const ExecResult& step, const std::string& what) {
     return fail(m_node + ": " + what + " failed (exit " + std::to_string(step.exit_status) + ")");
   };

@@ -284,6 +284,11 @@ private:
                                             Seconds timeout, const std::vector<InputPart>& input = {});
   /// read_node()'s scripts, and what they answered (from results[first] on).
   static void add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services);
+  /// Each of `asks` as a step run as the service user, bounded to 3 s (a slow one is asked again later).
+  static void add_ask_steps(std::vector<BatchStep>& steps, const std::map<std::string, std::string>& asks);
+  /// Books what each of `asks` did (from results[first] on) for answer_with_lock().
+  void keep_answers(std::vector<ExecResult>& results, std::size_t first,
+                    const std::map<std::string, std::string>& asks);
   /// The steps of read_with_lock() after `steps`; keep_read_ahead() keeps their answers
   /// (from results[first] on) for read_node() and answer_with_lock(); fails when the reading
   /// could not be parsed (the answers are kept all the same).
