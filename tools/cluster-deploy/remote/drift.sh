@@ -15,7 +15,9 @@ cd "$root/current" || exit 0
 if [ -f .stat ] && file_stats | cmp -s - .stat; then
   exit 0
 fi
-sha256sum --quiet -c MANIFEST 2>/dev/null | sed 's/: .*//'
+while read -r sum path; do
+  [ "$(sha256_of "$path")" = "$sum" ] || echo "$path"
+done <MANIFEST
 for f in units/*.service; do
   [ -f "$f" ] || continue
   cmp -s "$f" "$unit_dir/${f#units/}" || echo "$unit_dir/${f#units/}"

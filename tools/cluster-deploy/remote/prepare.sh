@@ -39,7 +39,7 @@ $known
   *"
 $3  $1
 "*) same=yes ;;
-  *) same=no; [ -f "$from" ] && [ "$(sha256sum <"$from" | cut -d' ' -f1)" = "$3" ] && same=yes ;;
+  *) same=no; [ -f "$from" ] && [ "$(sha256_of "$from")" = "$3" ] && same=yes ;;
   esac
   if [ $same = yes ]; then
     case $2 in

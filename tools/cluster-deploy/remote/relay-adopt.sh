@@ -23,7 +23,7 @@ while [ $# -ge 2 ]; do
   rm -f "$file.part"
   (umask 077 && cp "$got" "$file.part")
   rm -f "$got"
-  if [ "$(sha256sum <"$file.part" | cut -d' ' -f1)" = "$2" ]; then
+  if [ "$(sha256_of "$file.part")" = "$2" ]; then
     mv -f "$file.part" "$file"
   else
     rm -f "$file.part"

@@ -97,7 +97,7 @@ check() { # check <path> <sha256> <bytes>
     return
   fi
   size=$(stat -c %s "$part")
-  if [ "$size" != "$3" ] || [ "$(sha256sum <"$part" | cut -d' ' -f1)" != "$2" ]; then
+  if [ "$size" != "$3" ] || [ "$(sha256_of "$part")" != "$2" ]; then
     rm -f "$part"
     failed="$1: $size of $3 bytes arrived$([ "$from" = - ] || echo " from $from")$([ "$size" != "$3" ] || echo ", damaged")"
     return

@@ -30,8 +30,8 @@ if [ "$size" -lt "$bytes" ]; then
   echo "$3: $size of $bytes bytes arrived; the next deploy sends the rest" >&2
   exit 6
 fi
-sum=$(sha256sum <"$part")
-if [ "$size" != "$bytes" ] || [ "${sum%% *}" != "$4" ]; then
+sum=$(sha256_of "$part")
+if [ "$size" != "$bytes" ] || [ "$sum" != "$4" ]; then
   rm -f "$part"
   echo "$3 arrived damaged (its sha256 differs)" >&2
   exit 3

@@ -328,12 +328,16 @@ public:
       }
       auto [it, added] = by_nodes.emplace(nodes, streams_.size());
       if (added) {
-        streams_.push_back(Stream{nodes, {}, std::vector<State>(nodes.size(), State::waiting)});
-        for (std::size_t m = 0; m < nodes.size(); ++m) {
-          work_[nodes[m]].emplace_back(it->second, m);
-        }
+        streams_.push_back(Stream{nodes, {}, {}});
       }
       streams_[it->second].files.emplace_back(f, std::move(members));
+    }
+    fold_small_streams();
+    for (std::size_t s = 0; s < streams_.size(); ++s) {
+      streams_[s].state.assign(streams_[s].nodes.size(), State::waiting);
+      for (std::size_t m = 0; m < streams_[s].nodes.size(); ++m) {
+        work_[streams_[s].nodes[m]].emplace_back(s, m);
+      }
     }
   }
 
@@ -368,6 +372,80 @@ private:
     std::vector<std::pair<std::size_t, std::vector<std::size_t>>> files; ///< a file, and its members' positions in it
     std::vector<State> state; ///< per member
   };
+
+  std::uint64_t bytes_of(const Stream& stream) const
+  {
+    std::uint64_t bytes = 0;
+    for (const auto& [f, members] : stream.files) {
+      bytes += files_[f].bytes;
+    }
+    return bytes;
+  }
+
+  /// A small stream (under k_stream_min_bytes) rides at the end of the larger streams whose
+  /// nodes all take it too: those nodes get its files over the connection they have for the
+  /// larger one, not in a round of takes of its own after it (the libraries a cluster's
+  /// programs share: 4 s of an 18 s stage at 32 nodes, docs/benchmarks.md "Fan-out"). The
+  /// controller sends its files once per stream they ride; the nodes no larger stream takes
+  /// keep it as a stream among themselves.
+  void fold_small_streams()
+  {
+    std::vector<bool> large;
+    for (const Stream& stream : streams_) {
+      large.push_back(bytes_of(stream) >= k_stream_min_bytes);
+    }
+    for (std::size_t t = 0; t < streams_.size(); ++t) {
+      if (large[t]) {
+        continue;
+      }
+      Stream& small = streams_[t];
+      std::map<std::size_t, std::size_t> left; // node -> its member index in `small`, while no larger stream carries it
+      for (std::size_t m = 0; m < small.nodes.size(); ++m) {
+        left.emplace(small.nodes[m], m);
+      }
+      for (std::size_t u = 0; u < streams_.size(); ++u) {
+        Stream& carrier = streams_[u];
+        if (!large[u] || !std::all_of(carrier.nodes.begin(), carrier.nodes.end(), [&](std::size_t n) { return left.count(n) > 0; })) {
+          continue;
+        }
+        for (const auto& [f, members] : small.files) {
+          std::vector<std::size_t> riding;
+          for (std::size_t node : carrier.nodes) {
+            riding.push_back(members[left.at(node)]);
+          }
+          carrier.files.emplace_back(f, std::move(riding));
+        }
+        for (std::size_t node : carrier.nodes) {
+          left.erase(node);
+        }
+      }
+      keep_only(small, left);
+    }
+    std::erase_if(streams_, [](const Stream& stream) { return stream.nodes.empty(); });
+  }
+
+  /// `stream` keeps the members `left` names (node -> member index), in their order.
+  static void keep_only(Stream& stream, const std::map<std::size_t, std::size_t>& left)
+  {
+    std::vector<std::size_t> kept;
+    for (std::size_t m = 0; m < stream.nodes.size(); ++m) {
+      if (left.count(stream.nodes[m]) > 0) {
+        kept.push_back(m);
+      }
+    }
+    std::vector<std::size_t> nodes;
+    for (std::size_t m : kept) {
+      nodes.push_back(stream.nodes[m]);
+    }
+    stream.nodes = std::move(nodes);
+    for (auto& [f, members] : stream.files) {
+      std::vector<std::size_t> positions;
+      for (std::size_t m : kept) {
+        positions.push_back(members[m]);
+      }
+      members = std::move(positions);
+    }
+  }
 
   /// Member `m` of stream `s` (node `node`) takes it from its parent, or from the controller.
   void take(std::size_t node, std::size_t s, std::size_t m)

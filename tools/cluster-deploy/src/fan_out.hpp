@@ -102,7 +102,8 @@ struct FanOutCounts {
 /// Streams each file of `files` that passes on down a tree (stream_parent) of its nodes that
 /// can read another's copy (`can_pass_on`: they have an ssh client): the files that go to the
 /// same nodes share a tree and go down it as one stream (FanOutMoves::take), largest first;
-/// a node starts taking a stream once its parent has begun to.
+/// the files of a small set (under k_stream_min_bytes) ride at the end of the larger streams
+/// its nodes take; a node starts taking a stream once its parent has begun to.
 /// A node whose stream broke, and the part of the tree below it, does not get the file here.
 /// Returns, per file, the positions in FanOutFile::nodes that got it.
 std::vector<std::vector<std::size_t>> stream_fan_out(const std::vector<FanOutFile>& files,

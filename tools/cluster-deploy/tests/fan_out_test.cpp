@@ -497,3 +497,43 @@ TEST_CASE("fan-out streams: a program and the library that goes to the same node
   Files alone("alone", k_fan_out_min_nodes, k_fan_out_min_bytes - 1000); // the program without its library
   CHECK(choose_fan_out(alone.uploads, FanOutMode::automatic).empty());
 }
+
+TEST_CASE("fan-out streams: a small set whose nodes take larger streams rides at their end - no take of its own")
+{
+  // Nodes 0-2 take program A, 3-7 program B (each a large stream), 0-8 a library both share.
+  auto dir = testing::scratch_dir("fan-out-ride");
+  std::ofstream(dir / "a") << std::string(k_stream_min_bytes, 'a');
+  std::ofstream(dir / "b") << std::string(k_stream_min_bytes, 'b');
+  std::ofstream(dir / "lib") << std::string(1000, 'l');
+  const std::size_t count = 9;
+  std::vector<ReleaseFile> a(count, ReleaseFile{"bin/a", dir / "a", "aa", {"a"}});
+  std::vector<ReleaseFile> b(count, ReleaseFile{"bin/b", dir / "b", "bb", {"b"}});
+  std::vector<ReleaseFile> lib(count, ReleaseFile{"lib/x/libc.so.6", dir / "lib", "cc", {"x"}});
+  std::vector<std::vector<const ReleaseFile*>> uploads(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i < 3) {
+      uploads[i].push_back(&a[i]);
+    } else if (i < 8) {
+      uploads[i].push_back(&b[i]);
+    } // node 8 takes the library alone
+    uploads[i].push_back(&lib[i]);
+  }
+  auto chosen = choose_fan_out(uploads, FanOutMode::on);
+  REQUIRE(chosen.size() == 3);
+  Recorder recorder(count);
+  FanOutCounts counts;
+  auto got = stream_fan_out(chosen, std::vector<bool>(count, true), recorder.moves(), counts);
+  for (const auto& positions : got) {
+    CHECK(positions.size() == std::set<std::size_t>(positions.begin(), positions.end()).size());
+  }
+  auto library = std::find_if(chosen.begin(), chosen.end(), [](const FanOutFile& f) { return f.sha256 == "cc"; });
+  REQUIRE(library != chosen.end());
+  CHECK(got[static_cast<std::size_t>(library - chosen.begin())].size() == count);
+  CHECK(recorder.takes.size() == count); // one take a node: the library rode with A and B; node 8 took it alone
+  // In the scheduler's order: 8 takes of a program and the library, node 8's of the library alone.
+  CHECK(std::count(recorder.taken_together.begin(), recorder.taken_together.end(), 2) == 8);
+  CHECK(std::count(recorder.taken_together.begin(), recorder.taken_together.end(), 1) == 1);
+  CHECK(counts.sent == 5); // A, B, and the library once per stream it went down (A's, B's, node 8's)
+  CHECK(counts.bytes_sent == 2 * k_stream_min_bytes + 3 * 1000);
+  CHECK_FALSE(recorder.parent_not_started);
+}
