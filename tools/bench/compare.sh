@@ -4,7 +4,9 @@
 # cluster-deploy, by a parallel-ssh script (pssh-deploy.sh) and by an Ansible playbook
 # (ansible/deploy.yml), next to the floors: `ssh true` to every node at once, scp of the same
 # files to every node at once, and the restarts the rollout policy asks for, each until healthy,
-# timed on the nodes (restart-until-healthy.sh).
+# timed on the nodes (restart-until-healthy.sh). `ssh true` is timed twice: before anything runs
+# (the first deploy's and the config change's floors) and right after cluster-deploy's first
+# deploy, with every service up (the unchanged deploy's and status's: the state they run in).
 # cluster-deploy runs each scenario three times: as it comes, with --warm (SSH sessions kept open
 # between runs by an agent of this script's own, as in an IDE's edit-deploy-test loop), and with a
 # policy-free variant of the plan (every service in one batch, no canary, no settle window, no
@@ -295,6 +297,8 @@ one_run() {
   clean_home
 
   timed cluster-deploy first "$run" "$helper" deploy --plan "$cd/plan.xml"
+  # The floor of the unchanged deploy and status, in the state they run in: every service up.
+  timed floor ssh-true-running "$run" ssh_true
   timed cluster-deploy unchanged "$run" "$helper" deploy --plan "$cd/plan.xml"
   grep -q ' nothing changed on any node$' "$work/$count-cluster-deploy-unchanged-$run.log" ||
     { echo "compare: the unchanged deploy changed something" >&2; exit 1; }
