@@ -98,7 +98,19 @@ for node in "${gone[@]}"; do
   on_node "$node" "sudo test -d /var/lib/members/etcd/member" || fail "$node's data folder is gone"
 done
 
+# Status asks each node once: its state and, on the group's first node, the member list ride
+# one round trip. Each round trip is one sudo on the node, which its journal counts (nothing
+# else runs sudo on these nodes meanwhile: the writer uses curl).
+since=$(on_node "${stay[0]}" 'date +%s')
+sleep 1
 run_helper 0 "$WORK/status.log" status --plan "$plan"
+sleep 1
+until=$(on_node "${stay[0]}" 'date +%s')
+for node in "${stay[@]}"; do
+  asked=$(on_node "$node" "sudo journalctl -q -t sudo --since @$since --until @$until -o cat | grep -c 'COMMAND='") ||
+    true
+  [[ $asked == 1 ]] || fail "status ran $asked commands through sudo on $node (one round trip a node expected)"
+done
 for node in "${gone[@]}"; do
   grep -q "^members: $node (.*) left etcd's group: removed (its data stays there, in /var/lib/members/etcd)" \
     "$WORK/status.log" || fail "status does not show $node as removed"
