@@ -170,7 +170,7 @@ configure("${b}" -DPLAN_LOCAL_CLUSTER=ON -DCLUSTER_DEPLOY_HOST_KEY_POLICY=strict
 regex_escape(b_re "${b}")
 file(READ "${plan}" actual)
 if(NOT actual MATCHES "<ssh config=\"${b_re}/local-cluster/ssh_config\" known-hosts=\"\" host-key-policy=\"strict\" parallel=\"8\" fan-out=\"off\"/>")
-  fail("local cluster plan.xml: <ssh> element")
+  fail("local cluster plan.xml: <ssh> element (FAN_OUT not given: off, a LOCAL_CLUSTER inventory's default)")
   message(STATUS "actual:\n${actual}")
 endif()
 if(NOT actual MATCHES "<plan [^>]* faults=\"corrupt\">")
