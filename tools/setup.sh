@@ -13,6 +13,7 @@ readonly packages=(
   openssh-client openssh-server iproute2 systemd-container debootstrap shellcheck
   e2fsprogs      # mkfs.ext4: each local-cluster node's own disk (the disk-full fault)
   procps         # pgrep/pkill: tests look for the warm-session agent and the fan-out relay
+  openssl        # a unit test runs the nodes' sha256_of (remote/prelude.sh) with openssl and without
   chromium       # helper.evidence opens a failed test's timeline.html headless
 )
 
