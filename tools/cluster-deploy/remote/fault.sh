@@ -58,7 +58,7 @@ if ! flock -w 60 9; then
 fi
 # heal.sh comes on stdin: install it only whole (every timer of this cluster runs it).
 cat >"$dir/.heal.sh.$id"
-if [ "$(sha256sum <"$dir/.heal.sh.$id" | cut -d' ' -f1)" != "$heal_sha" ]; then
+if [ "$(sha256_of "$dir/.heal.sh.$id")" != "$heal_sha" ]; then
   rm -f "$dir/.heal.sh.$id"
   echo "heal.sh arrived incomplete: no fault applied" >&2
   exit 3
@@ -236,13 +236,13 @@ corrupt)
     offset=$((number / 8 % size)) bit=$((number % 8))
     byte=$(od -An -tu1 -j "$offset" -N1 -- "$file" | tr -d ' ')
     flip_byte "$file" "$offset" $((byte ^ (1 << bit)))
-    echo "unflip $file $offset $byte $(sha256sum <"$file" | cut -d' ' -f1)" >>"$record"
+    echo "unflip $file $offset $byte $(sha256_of "$file")" >>"$record"
   else
     cut=$((size / 2))
     [ "$cut" -le 16777216 ] || cut=16777216
     tail -c "$cut" -- "$file" >"$record.tail"
     truncate -s $((size - cut)) -- "$file"
-    echo "untruncate $file $((size - cut)) $record.tail $(sha256sum <"$file" | cut -d' ' -f1)" >>"$record"
+    echo "untruncate $file $((size - cut)) $record.tail $(sha256_of "$file")" >>"$record"
   fi
   ;;
 pause)

@@ -50,7 +50,7 @@ for record in "$dir"/faults/*; do
       ;;
     unflip | untruncate)
       # Only while the file is as the fault left it: what the service wrote since stays.
-      if [ "$(sha256sum <"$value" 2>/dev/null | cut -d' ' -f1)" != "$3" ]; then
+      if [ "$(sha256_of "$value")" != "$3" ]; then
         say_in_journal "fault $id: $value changed since it was corrupted: left as it is"
       elif [ "$key" = unflip ]; then
         flip_byte "$value" "$1" "$2"
