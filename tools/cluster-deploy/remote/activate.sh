@@ -67,10 +67,15 @@ if [ -z "$reload" ] && [ -n "$enable" ] && systemctl show -p NeedDaemonReload --
   systemctl daemon-reload
 fi
 cd "$root/releases"
-# shellcheck disable=SC2010,SC2012 # release ids are hex digits: ls is safe here and sorts by time
 # A release is renamed out of the way before it is removed: an interrupted prune never
 # leaves a partial releases/<id> that a later deploy would trust and switch to.
-ls -1t | grep -vx -e "$release" -e "${old:-.}" | tail -n +4 | while read -r r; do
+# Only when there is one to prune (more than the three, the new and the previous one): three
+# processes fewer in most switches.
+set -- *
+keep=5
+[ -n "$old" ] && [ "$old" != "$release" ] || keep=4
+# shellcheck disable=SC2010,SC2012 # release ids are hex digits: ls is safe here and sorts by time
+[ $# -le $keep ] || ls -1t | grep -vx -e "$release" -e "${old:-.}" | tail -n +4 | while read -r r; do
   mv -T -- "$r" ".prune-$r" && rm -rf -- ".prune-$r"
 done
 # How the release's files and units look now that they are in place: drift.sh reads no file

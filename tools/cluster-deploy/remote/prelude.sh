@@ -88,8 +88,13 @@ is_our_unit() { [ -f "$1" ] && grep -qx "$unit_mark" "$1"; }
 
 # An account or folder of the cluster's name without our mark is someone else's:
 # refused (exit 4) before anything is changed. $1 says what is refused: "to deploy", "to clean".
+# One getent and the shell's own read: this runs in every switch of every node.
 refuse_unless_ours() {
-  if getent passwd "$cluster" >/dev/null && [ "$(getent passwd "$cluster" | cut -d: -f5)" != "$mark" ]; then
+  account=$(getent passwd "$cluster") || account=""
+  IFS=: read -r _ _ _ _ comment _ <<EOF
+$account
+EOF
+  if [ -n "$account" ] && [ "$comment" != "$mark" ]; then
     echo "user $cluster exists and was not created by cluster-deploy: refusing $1" >&2
     exit 4
   fi
@@ -101,13 +106,14 @@ refuse_unless_ours() {
   done
 }
 
-# Creates the service user and our folders, each with our mark (after refuse_unless_ours).
+# Creates the service user and our folders, each with our mark (after refuse_unless_ours,
+# whose $account says whether the user exists).
 make_ours() {
-  getent passwd "$cluster" >/dev/null ||
+  [ -n "${account:-}" ] || getent passwd "$cluster" >/dev/null ||
     useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
       --comment "$mark" "$cluster"
   for d in "$root" "$data"; do
-    mkdir -p "$d"
+    [ -d "$d" ] || mkdir -p "$d"
     [ -f "$d/.cluster-deploy" ] || printf '%s\n' "$mark" >"$d/.cluster-deploy"
   done
 }

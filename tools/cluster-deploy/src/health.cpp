@@ -52,18 +52,20 @@ struct Look {
   std::optional<Result<void>> probed;
 };
 
-Result<Look> look(NodeOps& ops, const Plan& plan, const Node& node, const Service& service)
+/// `record`: an exec probe's look records the service as started if it finds it healthy.
+Result<Look> look(NodeOps& ops, const Plan& plan, const Node& node, const Service& service,
+                  const std::optional<NodeOps::RecordIf>& record)
 {
   if (service.health.kind != Health::Kind::exec) {
     CD_TRY(state, ops.unit_state(service.name));
     return Look{*state, std::nullopt};
   }
   CD_TRY(command, expand_command(service.health.command, plan, node, service, "service " + service.name + " HEALTH"));
-  CD_TRY(seen, ops.unit_state_and_probe(service.name, *command));
-  if (seen->second.succeeded()) {
-    return Look{seen->first, Result<void>{}};
+  CD_TRY(seen, ops.unit_state_and_probe(service.name, *command, record));
+  if (seen->probe.succeeded()) {
+    return Look{seen->state, Result<void>{}};
   }
-  return Look{seen->first, fail("health command '" + *command + "' exited " + std::to_string(seen->second.exit_status))};
+  return Look{seen->state, fail("health command '" + *command + "' exited " + std::to_string(seen->probe.exit_status))};
 }
 
 /// The process a look saw running, and since when we watch it: the settle window runs
@@ -166,7 +168,15 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
   std::string last = "not checked";
   auto wait_until = [&](Clock::time_point until) { std::this_thread::sleep_until(std::min(until, deadline)); };
   while (Clock::now() < deadline) {
-    auto seen = look(ops, plan, node, service);
+    // A look that would end the wait if it passes records the start in its round trip: with no
+    // window, or once the watched process has run through it (then only as that process).
+    std::optional<NodeOps::RecordIf> record;
+    if (!options.record.empty() && options.settle.count() == 0) {
+      record = NodeOps::RecordIf{options.record, 0};
+    } else if (!options.record.empty() && watching && Clock::now() >= watched.since + options.settle) {
+      record = NodeOps::RecordIf{options.record, watched.main_pid};
+    }
+    auto seen = look(ops, plan, node, service, record);
     const UnitState* state = seen ? &seen->state : nullptr;
     if (!state || !state->running()) {
       last = state ? "unit is " + state->active + " (" + state->sub + ")" : seen.error();

@@ -24,6 +24,9 @@ struct HealthOptions {
   /// had the process enter "active" (the node's UptimeMs), but never from before this moment
   /// (a process active since before it may be the old one, not yet stopped).
   std::optional<std::chrono::steady_clock::time_point> requested{};
+  /// Not empty: the look that finds an exec-probed service healthy also records it as started
+  /// from this digest, in the same round trip (NodeOps::record_started then has nothing to do).
+  std::string record{};
 };
 
 /// Runs the service's probe once; fails saying why.

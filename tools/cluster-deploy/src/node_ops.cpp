@@ -759,8 +759,15 @@ Result<void> NodeOps::unlock()
 
 Result<void> NodeOps::record_started(const std::string& service, const std::string& digest)
 {
+  if (auto it = m_recorded.find(service); it != m_recorded.end() && it->second == digest) {
+    return {};
+  }
   auto result = run_script("recording " + service, remote::record_started, {service, digest});
-  return result ? Result<void>{} : fail(result.error());
+  if (!result) {
+    return fail(result.error());
+  }
+  m_recorded[service] = digest;
+  return {};
 }
 
 Result<void> NodeOps::systemctl(const std::string& verb, const std::string& service)
@@ -775,16 +782,27 @@ Result<UnitState> NodeOps::unit_state(const std::string& service)
   return parse_unit_state(result->out);
 }
 
-Result<std::pair<UnitState, ExecResult>> NodeOps::unit_state_and_probe(const std::string& service,
-                                                                       const std::string& probe)
+Result<NodeOps::Look> NodeOps::unit_state_and_probe(const std::string& service, const std::string& probe,
+                                                   const std::optional<RecordIf>& record)
 {
   std::vector<BatchStep> steps = {{remote::unit_state, {service, "-"}}, {remote::as_service_user, {probe}}};
-  CD_TRY(results, run_batch("reading state of " + service + ", as the service user: " + probe, steps, Seconds{30}));
+  std::string what = "reading state of " + service + ", as the service user: " + probe;
+  if (record) {
+    steps.push_back({remote::record_started, {service, record->digest,
+                                              record->main_pid > 0 ? std::to_string(record->main_pid) : "running"}});
+    what += ", recording it if healthy";
+  }
+  CD_TRY(results, run_batch(what, steps, Seconds{30}));
   if (!(*results)[0].succeeded()) {
     return fail(m_node + ": reading state of " + service + " failed (exit " +
                 std::to_string((*results)[0].exit_status) + "): " + first_line((*results)[0].err));
   }
-  return std::pair{parse_unit_state((*results)[0].out), std::move((*results)[1])};
+  Look look{parse_unit_state((*results)[0].out), std::move((*results)[1])};
+  if (record && (*results)[2].succeeded()) {
+    look.recorded = true;
+    m_recorded[service] = record->digest;
+  }
+  return look;
 }
 
 Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)

@@ -228,7 +228,8 @@ public:
   /// <time>): <why>"), or empty.
   const std::string& taken_over() const { return m_taken_over; }
 
-  /// Notes that `service` runs healthy from files with this digest (see ChangeSet::restart).
+  /// Notes that `service` runs healthy from files with this digest (see ChangeSet::restart):
+  /// no round trip when a health look of this run recorded just that (unit_state_and_probe).
   Result<void> record_started(const std::string& service, const std::string& digest);
   /// start, restart (both without waiting) or stop.
   Result<void> systemctl(const std::string& verb, const std::string& service);
@@ -237,8 +238,21 @@ public:
   /// The unit's state (without UnitState::failures: snapshot() reads those).
   Result<UnitState> unit_state(const std::string& service);
   /// unit_state() and, in the same round trip, `probe` run as the services' user (a HEALTH
-  /// exec probe, 30 s at most): what it answered.
-  Result<std::pair<UnitState, ExecResult>> unit_state_and_probe(const std::string& service, const std::string& probe);
+  /// exec probe, 30 s at most): what it answered. With `record`, the same round trip also
+  /// records the service as started (record_started()) if the probe passed and the unit runs,
+  /// as `record->main_pid` unless that is 0: a look that finds the service healthy needs no
+  /// round trip of its own to record it. `recorded` says whether it did.
+  struct RecordIf {
+    std::string digest;
+    long main_pid = 0;
+  };
+  struct Look {
+    UnitState state;
+    ExecResult probe;
+    bool recorded = false;
+  };
+  Result<Look> unit_state_and_probe(const std::string& service, const std::string& probe,
+                                    const std::optional<RecordIf>& record = std::nullopt);
   Result<std::string> journal_tail(const std::string& service, int lines);
 
   /// Stops and removes units and releases; data only with `purge_data`.
@@ -324,6 +338,7 @@ private:
   std::string m_taken_over;                                  ///< taken_over()
   bool m_changes_forbidden = false;                          ///< forbid_changes()
   std::map<std::string, std::uint64_t> m_partial;            ///< sha256 -> bytes an interrupted upload left
+  std::map<std::string, std::string> m_recorded;             ///< service -> digest this run recorded last
 };
 
 /// Parses `systemctl show` key=value output.

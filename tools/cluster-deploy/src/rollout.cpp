@@ -286,6 +286,18 @@ void start_on(Rollout& r, const Service& service, NodeSlot& slot, std::map<std::
   }
 }
 
+/// The digest on_healthy records for a service this run restarted on the node (the look that
+/// finds it healthy records it on the way), or empty.
+std::string digest_to_record(Rollout& r, const Service& service, const NodeSlot& slot)
+{
+  const NodeChange* change = r.change_of(slot);
+  if (!change || change->changes.restart.count(service.name) == 0) {
+    return "";
+  }
+  auto digest = change->release.service_digests.find(service.name);
+  return digest == change->release.service_digests.end() ? "" : digest->second;
+}
+
 void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const std::string& action)
 {
   auto start = Clock::now();
@@ -293,12 +305,13 @@ void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const s
   options.requested = r.requested_at(slot, service);
   if (action == "unchanged") {
     options.settle = Seconds{0}; // not (re)started by this run: nothing to settle
-  } else if (service.health.kind != Health::Kind::none) {
+  } else {
+    options.record = digest_to_record(r, service, slot);
     // The first batch (the canary) proved that this run's release stays up for the window;
     // later batches are gated by their probe. Without a probe, "active" alone proves too
     // little, so every batch settles.
     std::lock_guard lock(r.mutex);
-    if (r.settled.count(service.name) != 0) {
+    if (service.health.kind != Health::Kind::none && r.settled.count(service.name) != 0) {
       options.settle = Seconds{0};
     }
   }

@@ -86,6 +86,24 @@ TEST_CASE("a node switches and restarts its service in one step, as a transient 
   CHECK(fakes.nodes["server1"].systemctl == std::vector<std::string>{"restart demo-db.service"});
 }
 
+TEST_CASE("the look that finds a restarted service healthy records its start in the same round trip")
+{
+  for (int settle : {0, 1}) { // without a settle window the first look can end the wait, with one the look after it
+    INFO("settle " << settle);
+    Plan plan = testing::example_plan("deploy-record-with-look");
+    FakeCluster fakes;
+    Output output(Color::never);
+    REQUIRE(testing::deploy_everything(plan, fakes, output, Seconds{settle}));
+    const FakeNode& worker = fakes.nodes["worker1"];
+    CHECK(worker.started.count("worker") == 1);
+    CHECK(std::count(worker.commands.begin(), worker.commands.end(), "record-started.sh") == 1);
+    CHECK(std::count(worker.batches.begin(), worker.batches.end(),
+                     "unit-state.sh as-service-user.sh record-started.sh") == 1);
+    // The db's probe is a forwarded connection, not a command: its start is recorded on its own.
+    CHECK(fakes.nodes["server1"].started.count("db") == 1);
+  }
+}
+
 TEST_CASE("a second deploy with nothing changed sends nothing and restarts nothing")
 {
   Plan plan = testing::example_plan("deploy-twice");

@@ -195,7 +195,11 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     for (const auto& [sha, bytes] : m_node.partials) {
       ok.out += "partial " + sha + " " + std::to_string(bytes) + "\n";
     }
-  } else if (script == "record-started.sh") {
+  } else if (script == "record-started.sh") { // cluster service digest [pid|running]: see the script
+    bool runs = m_node.active.count(unit_of(args)) != 0 && (args.size() < 4 || args[3] == "running" || args[3] == "42");
+    if (args.size() > 3 && (m_step_before != 0 || !runs)) {
+      return ExecResult{3, "", "", ""};
+    }
     m_node.started[args.at(1)] = args.at(2);
   } else if (script == "preflight.sh") {
     m_node.preflight_requests.emplace_back(input);
@@ -338,6 +342,7 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
     std::string text = words[6];
     text.erase(0, text.find(k_batch_prologue) + k_batch_prologue.size()); // and the run id before it
     std::size_t taken = 0; // of stdin_data: a step's input is "head -c <bytes> | ( <step>; <drain> )"
+    std::string batch;
     for (size_t start = 0, end; (end = text.find(k_batch_step_end, start)) != std::string::npos;
          start = end + k_batch_step_end.size()) {
       std::string line = text.substr(start, end - start);
@@ -358,12 +363,15 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
       }
       std::string script = std::filesystem::path(step.at(2)).filename().string();
       m_node.commands.push_back(script);
+      batch += (batch.empty() ? "" : " ") + script;
       auto result = m_node.scripts_installed
                         ? handle(std::vector<std::string>(step.begin() + 3, step.end() - 1), script, input)
                         : ExecResult{199, "", "", "cluster-deploy: node scripts missing\n"};
+      m_step_before = result.exit_status;
       all.out += result.out + "\n" + std::string(k_batch_marker) + " " + std::to_string(result.exit_status) + "\n";
       all.err += result.err;
     }
+    m_node.batches.push_back(batch);
     return all;
   }
   if (words.size() == 6 && words[3] == "as-root.sh" && words[5] == "-s") { // NodeOps: installing the scripts

@@ -49,6 +49,7 @@ struct FakeNode {
   int activate_fails = 0;                                 ///< activate.sh exits 1 after doing its work, this many times
   std::vector<std::string> in_units;                      ///< "<script> <unit>" per script run as a transient unit
   int round_trips = 0;                                    ///< execs (a batch of scripts is one)
+  std::vector<std::string> batches;                       ///< each batch's scripts (run_batch), joined by spaces
   int file_trips = 0;                                     ///< of those, one file sent alone (upload_file)
   bool scripts_installed = true;                          ///< false: the loader exits 199 until the installer runs
   std::vector<std::string> installs;                      ///< what the installer read on stdin, per install
@@ -99,6 +100,7 @@ private:
   /// systemctl <verb> <unit> on the node (systemctl.sh, activate.sh --restart).
   void systemctl_call(const std::string& verb, const std::string& unit);
   FakeNode& m_node;
+  int m_step_before = 0; ///< in a batch, the exit status of the step before ($cd_status)
 };
 
 } // namespace deploy::testing
