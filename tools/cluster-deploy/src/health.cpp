@@ -52,16 +52,17 @@ struct Look {
   std::optional<Result<void>> probed;
 };
 
-/// `record`: an exec probe's look records the service as started if it finds it healthy.
+/// `record`: an exec probe's look records the service as started if it finds it healthy;
+/// `await`: the node runs an exec probe until it passes, that long at most, before it looks.
 Result<Look> look(NodeOps& ops, const Plan& plan, const Node& node, const Service& service,
-                  const std::optional<NodeOps::RecordIf>& record)
+                  const std::optional<NodeOps::RecordIf>& record, std::chrono::milliseconds await)
 {
   if (service.health.kind != Health::Kind::exec) {
     CD_TRY(state, ops.unit_state(service.name));
     return Look{*state, std::nullopt};
   }
   CD_TRY(command, expand_command(service.health.command, plan, node, service, "service " + service.name + " HEALTH"));
-  CD_TRY(seen, ops.unit_state_and_probe(service.name, *command, record));
+  CD_TRY(seen, ops.unit_state_and_probe(service.name, *command, record, await));
   if (seen->probe.succeeded()) {
     return Look{seen->state, Result<void>{}};
   }
@@ -158,8 +159,10 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
 {
   // Looks come quickly at first (a service that just started is often ready within a
   // fraction of a second) and then once a second, less often while many nodes are waited on
-  // (longest_look_pause); the whole wait is bounded by the timeout.
+  // (longest_look_pause); the whole wait is bounded by the timeout. An exec probe waits on the
+  // node instead, for as long as the pause: the look comes back as soon as the probe passes.
   constexpr std::chrono::milliseconds first_pause{200};
+  const bool awaits = service.health.kind == Health::Kind::exec;
   Waiting waiting;
   auto deadline = Clock::now() + options.timeout;
   auto pause = first_pause;
@@ -176,7 +179,9 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
     } else if (!options.record.empty() && watching && Clock::now() >= watched.since + options.settle) {
       record = NodeOps::RecordIf{options.record, watched.main_pid};
     }
-    auto seen = look(ops, plan, node, service, record);
+    auto looked_at = Clock::now();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - looked_at);
+    auto seen = look(ops, plan, node, service, record, awaits ? std::min(pause, left) : std::chrono::milliseconds{0});
     const UnitState* state = seen ? &seen->state : nullptr;
     if (!state || !state->running()) {
       last = state ? "unit is " + state->active + " (" + state->sub + ")" : seen.error();
@@ -201,7 +206,7 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
       }
       last = probed.error();
     }
-    wait_until(Clock::now() + pause);
+    wait_until((awaits ? looked_at : Clock::now()) + pause); // after an await that took the pause, none
     pause = std::min(pause * 2, longest_look_pause(g_waiting.load()));
   }
   return fail(service.name + " not healthy after " + std::to_string(options.timeout.count()) + "s: " + last);

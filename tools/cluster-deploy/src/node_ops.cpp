@@ -783,22 +783,31 @@ Result<UnitState> NodeOps::unit_state(const std::string& service)
 }
 
 Result<NodeOps::Look> NodeOps::unit_state_and_probe(const std::string& service, const std::string& probe,
-                                                   const std::optional<RecordIf>& record)
+                                                   const std::optional<RecordIf>& record,
+                                                   std::chrono::milliseconds await)
 {
-  std::vector<BatchStep> steps = {{remote::unit_state, {service, "-"}}, {remote::as_service_user, {probe}}};
+  std::vector<BatchStep> steps;
   std::string what = "reading state of " + service + ", as the service user: " + probe;
+  if (await.count() > 0) { // its answer is the probe's below, run again right after the state
+    steps.push_back({remote::as_service_user, {probe, "-", std::to_string(await.count())}});
+    what = "awaiting " + std::to_string(await.count()) + " ms, then " + what;
+  }
+  const std::size_t first = steps.size();
+  steps.push_back({remote::unit_state, {service, "-"}});
+  steps.push_back({remote::as_service_user, {probe}});
   if (record) {
     steps.push_back({remote::record_started, {service, record->digest,
                                               record->main_pid > 0 ? std::to_string(record->main_pid) : "running"}});
     what += ", recording it if healthy";
   }
-  CD_TRY(results, run_batch(what, steps, Seconds{30}));
-  if (!(*results)[0].succeeded()) {
-    return fail(m_node + ": reading state of " + service + " failed (exit " +
-                std::to_string((*results)[0].exit_status) + "): " + first_line((*results)[0].err));
+  CD_TRY(results, run_batch(what, steps, Seconds{30} + std::chrono::duration_cast<Seconds>(await)));
+  const ExecResult& state = (*results)[first];
+  if (!state.succeeded()) {
+    return fail(m_node + ": reading state of " + service + " failed (exit " + std::to_string(state.exit_status) +
+                "): " + first_line(state.err.empty() ? results->front().err : state.err));
   }
-  Look look{parse_unit_state((*results)[0].out), std::move((*results)[1])};
-  if (record && (*results)[2].succeeded()) {
+  Look look{parse_unit_state(state.out), std::move((*results)[first + 1])};
+  if (record && (*results)[first + 2].succeeded()) {
     look.recorded = true;
     m_recorded[service] = record->digest;
   }

@@ -241,7 +241,8 @@ public:
   /// exec probe, 30 s at most): what it answered. With `record`, the same round trip also
   /// records the service as started (record_started()) if the probe passed and the unit runs,
   /// as `record->main_pid` unless that is 0: a look that finds the service healthy needs no
-  /// round trip of its own to record it. `recorded` says whether it did.
+  /// round trip of its own to record it. `recorded` says whether it did. With `await`, the
+  /// node first runs the probe until it passes, for that long at most (every 0.2 s).
   struct RecordIf {
     std::string digest;
     long main_pid = 0;
@@ -252,7 +253,8 @@ public:
     bool recorded = false;
   };
   Result<Look> unit_state_and_probe(const std::string& service, const std::string& probe,
-                                    const std::optional<RecordIf>& record = std::nullopt);
+                                    const std::optional<RecordIf>& record = std::nullopt,
+                                    std::chrono::milliseconds await = std::chrono::milliseconds{0});
   Result<std::string> journal_tail(const std::string& service, int lines);
 
   /// Stops and removes units and releases; data only with `purge_data`.

@@ -98,7 +98,7 @@ TEST_CASE("the look that finds a restarted service healthy records its start in 
     CHECK(worker.started.count("worker") == 1);
     CHECK(std::count(worker.commands.begin(), worker.commands.end(), "record-started.sh") == 1);
     CHECK(std::count(worker.batches.begin(), worker.batches.end(),
-                     "unit-state.sh as-service-user.sh record-started.sh") == 1);
+                     "as-service-user.sh unit-state.sh as-service-user.sh record-started.sh") == 1);
     // The db's probe is a forwarded connection, not a command: its start is recorded on its own.
     CHECK(fakes.nodes["server1"].started.count("db") == 1);
   }

@@ -151,6 +151,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
   }
   if (script == "as-service-user.sh") { // HEALTH exec probes, QUORUM checks, LEADER queries
     m_node.service_user_commands.push_back(args.at(1));
+    if (args.size() > 3) { // runs until it passes: here once, the test's answer says when it does
+      m_node.awaits.push_back(args[3]);
+    }
     if (m_node.service_user_answer) {
       ok.exit_status = m_node.service_user_answer(args.at(1), ok.out);
       return ok;

@@ -54,6 +54,7 @@ struct FakeNode {
   bool scripts_installed = true;                          ///< false: the loader exits 199 until the installer runs
   std::vector<std::string> installs;                      ///< what the installer read on stdin, per install
   std::vector<std::string> service_user_commands;         ///< what as-service-user.sh ran (probes, QUORUM, LEADER)
+  std::vector<std::string> awaits;                        ///< as-service-user.sh's <milliseconds>, per run with one
   std::vector<std::string> systemctl;                     ///< "restart example-etcd.service", ...
   std::vector<std::string> faults;                        ///< "partition 10.0.0.2", "pause demo-db.service", ...
   int fault_exit = 0;                                     ///< what fault.sh exits with

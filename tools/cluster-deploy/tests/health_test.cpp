@@ -146,7 +146,7 @@ TEST_CASE("a process that is replaced while settling is watched anew, and one ne
   }
 }
 
-TEST_CASE("an exec probe rides with the look at the unit: one round trip a look")
+TEST_CASE("an exec probe waits on the node and rides with the look at the unit: one round trip a look")
 {
   Plan plan = testing::example_plan("health-exec");
   const Service& worker = *plan.find_service("worker");
@@ -156,11 +156,13 @@ TEST_CASE("an exec probe rides with the look at the unit: one round trip a look"
   int asked = 0;
   fake.service_user_answer = [&](const std::string& command, std::string&) {
     ++asked;
-    return command.starts_with("test -s ") && asked >= 2 ? 0 : 1; // registered at the second look
+    return command.starts_with("test -s ") && asked >= 3 ? 0 : 1; // registered during the second look's wait
   };
   testing::FakeTransport transport(fake);
   NodeOps ops(transport, "worker1", NodeLayout{plan.cluster});
   REQUIRE(wait_healthy(ops, plan, *plan.inventory.find("worker1"), worker, HealthOptions{Seconds{10}, Seconds{0}}));
-  CHECK(asked == 2);
-  CHECK(fake.round_trips == 2); // each look: the unit's state and the probe together
+  CHECK(asked == 4); // each look: the wait on the node, then the probe again after the unit's state
+  CHECK(fake.round_trips == 2);
+  // The node waits as long as the controller would have paused: 0.2 s, then twice that.
+  CHECK(fake.awaits == std::vector<std::string>{"200", "400"});
 }
