@@ -51,7 +51,7 @@ Result<std::pair<std::string, std::string>> ask_group(
       continue;
     }
     CD_TRY(command, expand_command(hook, cluster.plan(), *slot.node, service, "service " + service.name + " " + what));
-    auto answered = slot.ops->answer_with_lock(what + " " + service.name); // asked with the lock
+    auto answered = slot.ops->answer_read_ahead(what + " " + service.name); // asked with the lock
     auto result = answered && answered->succeeded() ? Result<ExecResult>(*answered)
                                                     : slot.ops->run_as_service_user(*command, Seconds{15});
     auto taken = !result               ? Result<void>(fail(result.error()))

@@ -299,14 +299,14 @@ void NodeOps::read_with_lock(std::vector<std::string> services, std::map<std::st
   m_asks_with_lock = std::move(asks);
 }
 
-std::optional<ExecResult> NodeOps::answer_with_lock(const std::string& name)
+std::optional<ExecResult> NodeOps::answer_read_ahead(const std::string& name)
 {
-  auto it = m_answers_with_lock.find(name);
-  if (it == m_answers_with_lock.end()) {
+  auto it = m_answers_read_ahead.find(name);
+  if (it == m_answers_read_ahead.end()) {
     return std::nullopt;
   }
   ExecResult answer = std::move(it->second);
-  m_answers_with_lock.erase(it);
+  m_answers_read_ahead.erase(it);
   return answer;
 }
 
@@ -331,8 +331,8 @@ bool NodeOps::asks_passed() const
 
 const ExecResult* NodeOps::answer_ahead(const std::string& name) const
 {
-  auto it = m_answers_with_lock.find(name);
-  return it == m_answers_with_lock.end() ? nullptr : &it->second;
+  auto it = m_answers_read_ahead.find(name);
+  return it == m_answers_read_ahead.end() ? nullptr : &it->second;
 }
 
 void NodeOps::add_steps_read_ahead(std::vector<BatchStep>& steps) const
@@ -356,7 +356,7 @@ Result<void> NodeOps::keep_read_ahead(std::vector<ExecResult>& results, std::siz
     }
     first += 1 + m_read_with_lock->size();
   }
-  m_answers_with_lock.clear();
+  m_answers_read_ahead.clear();
   keep_answers(results, first, m_asks_with_lock);
   return read;
 }
@@ -372,7 +372,7 @@ void NodeOps::keep_answers(std::vector<ExecResult>& results, std::size_t first,
                            const std::map<std::string, std::string>& asks)
 {
   for (const auto& [name, command] : asks) {
-    m_answers_with_lock[name] = std::move(results.at(first++));
+    m_answers_read_ahead[name] = std::move(results.at(first++));
   }
 }
 

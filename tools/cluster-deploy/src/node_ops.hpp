@@ -145,15 +145,15 @@ public:
   /// the next read_node() of those services answers from that reading. `asks` (a name such as
   /// "HEALTH worker" -> a command of the plan, expanded: a probe, a group's MEMBERS query) run
   /// in that round trip too, as the service user, each bounded to 3 s (a slower one is asked
-  /// again later, as a failing one): answer_with_lock() gives what each did.
+  /// again later, as a failing one): answer_read_ahead() gives what each did.
   void read_with_lock(std::vector<std::string> services, std::map<std::string, std::string> asks = {});
-  /// What the command asked as `name` did in the round trip that took the lock, once: asked
-  /// again, or for a name not asked, nothing. The caller uses it only while it still describes
+  /// What the command asked as `name` did in the round trip that read the node ahead (the
+  /// lock's, read_ahead()'s or snapshot()'s), once: asked again, or for a name not asked, nothing. The caller uses it only while it still describes
   /// the node (before the run changes what it asked about).
-  std::optional<ExecResult> answer_with_lock(const std::string& name);
+  std::optional<ExecResult> answer_read_ahead(const std::string& name);
   /// Reads the node and asks what the next lock() would (read_with_lock()), without taking
   /// the lock: a deploy that finds nothing to change anywhere takes none (read_first.hpp).
-  /// read_node() and answer_with_lock() then answer from it; a lock() after it reads again.
+  /// read_node() and answer_read_ahead() then answer from it; a lock() after it reads again.
   Result<void> read_ahead();
   /// What read_ahead() read (null: nothing, or read_node() took it), and whether every
   /// command it asked exited 0. Neither uses anything up.
@@ -277,7 +277,7 @@ public:
   /// its manifest (drift), the active faults, and the units of `services` with their
   /// failures since deploy: what `status` shows, in one round trip.
   /// `asks` (as read_with_lock's: a group's MEMBERS query) run in the same round trip, as the
-  /// service user, each bounded to 3 s; answer_with_lock() gives what each did.
+  /// service user, each bounded to 3 s; answer_read_ahead() gives what each did.
   Result<NodeSnapshot> snapshot(const std::vector<std::string>& services,
                                 const std::map<std::string, std::string>& asks = {});
   /// The release a rollback goes to: `wanted`, or the newest one before `current`.
@@ -302,11 +302,11 @@ private:
   static void add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services);
   /// Each of `asks` as a step run as the service user, bounded to 3 s (a slow one is asked again later).
   static void add_ask_steps(std::vector<BatchStep>& steps, const std::map<std::string, std::string>& asks);
-  /// Books what each of `asks` did (from results[first] on) for answer_with_lock().
+  /// Books what each of `asks` did (from results[first] on) for answer_read_ahead().
   void keep_answers(std::vector<ExecResult>& results, std::size_t first,
                     const std::map<std::string, std::string>& asks);
   /// The steps of read_with_lock() after `steps`; keep_read_ahead() keeps their answers
-  /// (from results[first] on) for read_node() and answer_with_lock(); fails when the reading
+  /// (from results[first] on) for read_node() and answer_read_ahead(); fails when the reading
   /// could not be parsed (the answers are kept all the same).
   void add_steps_read_ahead(std::vector<BatchStep>& steps) const;
   Result<void> keep_read_ahead(std::vector<ExecResult>& results, std::size_t first);
@@ -336,7 +336,7 @@ private:
   std::optional<std::vector<std::string>> m_read_with_lock; ///< read_with_lock()
   std::optional<NodeReading> m_reading;                      ///< what lock() read for read_node()
   std::map<std::string, std::string> m_asks_with_lock;       ///< read_with_lock()
-  std::map<std::string, ExecResult> m_answers_with_lock;     ///< answer_with_lock()
+  std::map<std::string, ExecResult> m_answers_read_ahead;    ///< answer_read_ahead()
   std::string m_taken_over;                                  ///< taken_over()
   bool m_changes_forbidden = false;                          ///< forbid_changes()
   std::map<std::string, std::uint64_t> m_partial;            ///< sha256 -> bytes an interrupted upload left

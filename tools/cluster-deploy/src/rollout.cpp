@@ -327,7 +327,7 @@ void check_health_on(Rollout& r, const Service& service, NodeSlot& slot, const s
     passed = seen_running &&
              std::all_of(r.touched.begin(), r.touched.end(), [](const auto& node) { return node.second.empty(); });
     if (passed) {
-      auto answer = slot.ops->answer_with_lock(probe_ask(service.name));
+      auto answer = slot.ops->answer_read_ahead(probe_ask(service.name));
       passed = answer && answer->succeeded();
     }
   }
