@@ -808,7 +808,6 @@ Result<NodeOps::Look> NodeOps::unit_state_and_probe(const std::string& service, 
   }
   Look look{parse_unit_state(state.out), std::move((*results)[first + 1])};
   if (record && (*results)[first + 2].succeeded()) {
-    look.recorded = true;
     m_recorded[service] = record->digest;
   }
   return look;

@@ -148,8 +148,9 @@ public:
   /// again later, as a failing one): answer_read_ahead() gives what each did.
   void read_with_lock(std::vector<std::string> services, std::map<std::string, std::string> asks = {});
   /// What the command asked as `name` did in the round trip that read the node ahead (the
-  /// lock's, read_ahead()'s or snapshot()'s), once: asked again, or for a name not asked, nothing. The caller uses it only while it still describes
-  /// the node (before the run changes what it asked about).
+  /// lock's, read_ahead()'s or snapshot()'s), once: asked again, or for a name not asked,
+  /// nothing. The caller uses it only while it still describes the node (before the run
+  /// changes what it asked about).
   std::optional<ExecResult> answer_read_ahead(const std::string& name);
   /// Reads the node and asks what the next lock() would (read_with_lock()), without taking
   /// the lock: a deploy that finds nothing to change anywhere takes none (read_first.hpp).
@@ -241,8 +242,8 @@ public:
   /// exec probe, 30 s at most): what it answered. With `record`, the same round trip also
   /// records the service as started (record_started()) if the probe passed and the unit runs,
   /// as `record->main_pid` unless that is 0: a look that finds the service healthy needs no
-  /// round trip of its own to record it. `recorded` says whether it did. With `await`, the
-  /// node first runs the probe until it passes, for that long at most (every 0.2 s).
+  /// round trip of its own to record it (record_started() then skips it). With `await`, the
+  /// node first runs the probe until it passes, for that long at most (remote/as-service-user.sh).
   struct RecordIf {
     std::string digest;
     long main_pid = 0;
@@ -250,7 +251,6 @@ public:
   struct Look {
     UnitState state;
     ExecResult probe;
-    bool recorded = false;
   };
   Result<Look> unit_state_and_probe(const std::string& service, const std::string& probe,
                                     const std::optional<RecordIf>& record = std::nullopt,
