@@ -90,25 +90,24 @@ std::string installed_scripts_dir()
   return "/run/cluster-deploy/scripts/" + scripts_id();
 }
 
-std::string installed_command(const remote::Script& script, const std::vector<std::string>& args)
+std::string installed_command(const remote::Script& script, const std::vector<std::string>& args,
+                              const std::string& unit)
 {
   std::vector<std::string> words = {"sh", "-c", remote::as_root.text, remote::as_root.name, "env",
                                     "CLUSTER_DEPLOY_RUN=" + run_id(), "sh", "-c", k_loader,
-                                    installed_scripts_dir() + "/" + script.name};
+                                    installed_scripts_dir() + "/" + (unit.empty() ? script.name : remote::detach.name)};
+  if (!unit.empty()) {
+    words.insert(words.end(), {unit, script.name});
+  }
   words.insert(words.end(), args.begin(), args.end());
   return shell_join(words);
 }
 
-std::string root_command(const remote::Script& script, const std::vector<std::string>& args, const std::string& unit)
+std::string root_command(const remote::Script& script, const std::vector<std::string>& args)
 {
   // The run id lets the script renew this run's lock on the node (remote/prelude.sh).
-  std::vector<std::string> words = {"sh", "-c", remote::as_root.text, remote::as_root.name};
-  if (unit.empty()) {
-    words.insert(words.end(), {"env", "CLUSTER_DEPLOY_RUN=" + run_id(), "sh", "-c", script.text, script.name});
-  } else {
-    words.insert(words.end(), {"sh", "-c", remote::detach.text, remote::detach.name, unit, script.name, script.text,
-                               run_id()});
-  }
+  std::vector<std::string> words = {"sh", "-c",  remote::as_root.text, remote::as_root.name, "env",
+                                    "CLUSTER_DEPLOY_RUN=" + run_id(), "sh", "-c", script.text, script.name};
   words.insert(words.end(), args.begin(), args.end());
   return shell_join(words);
 }
@@ -221,8 +220,7 @@ Result<ExecResult> NodeOps::run_script(const std::string& what, const remote::Sc
   CD_TRY_VOID(may_run(script));
   args.insert(args.begin(), m_layout.cluster);
   StepLog step(m_node, what);
-  auto result = unit.empty() ? exec_installed(installed_command(script, args), {InputPart{input}}, timeout)
-                             : m_transport.exec(root_command(script, args, unit), input, timeout);
+  auto result = exec_installed(installed_command(script, args, unit), {InputPart{input}}, timeout);
   if (!result) {
     step.result(result.error());
     return fail(m_node + ": " + what + ": " + result.error());

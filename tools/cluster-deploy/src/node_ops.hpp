@@ -16,10 +16,9 @@
 namespace deploy {
 
 /// The command line that runs `script` as root with `args` as $1, $2, ... and its
-/// file name as $0 (what the shell names in its errors); with a `unit`, as that transient
-/// systemd unit (remote/detach.sh), which finishes even when the connection is lost.
-std::string root_command(const remote::Script& script, const std::vector<std::string>& args,
-                         const std::string& unit = {});
+/// file name as $0 (what the shell names in its errors), its text sent along: for what must
+/// not install anything on a node (evidence, logs) and for resumed uploads.
+std::string root_command(const remote::Script& script, const std::vector<std::string>& args);
 
 /// The node scripts are installed on a node once (root's, in /run: gone at reboot, installed
 /// again on demand) into a folder named by their content: scripts_id(), a hash of every one.
@@ -27,8 +26,11 @@ std::string root_command(const remote::Script& script, const std::vector<std::st
 std::string scripts_id();
 std::string installed_scripts_dir();
 /// The command line that runs the installed `script` as root, as root_command would run it;
-/// runs nothing and says so on stderr when the node lacks this helper's scripts.
-std::string installed_command(const remote::Script& script, const std::vector<std::string>& args);
+/// runs nothing and says so on stderr when the node lacks this helper's scripts. With a
+/// `unit`, as that transient systemd unit (remote/detach.sh), which finishes even when the
+/// connection is lost.
+std::string installed_command(const remote::Script& script, const std::vector<std::string>& args,
+                              const std::string& unit = {});
 
 /// Parses remote/state.sh output: lines "current ID", "release ID",
 /// "file SHA  PATH", "unit SHA NAME", "started SERVICE DIGEST", "lock RUN".
@@ -325,7 +327,7 @@ private:
   /// helper's scripts, installs them (one round trip) and runs it again.
   Result<ExecResult> exec_installed(const std::string& command, const std::vector<InputPart>& input, Seconds timeout);
   /// Runs `script` (installed on the node, exec_installed) with the cluster as $1 and `args`
-  /// after it. With a `unit`, as that transient unit, its text sent along (root_command).
+  /// after it. With a `unit`, as that transient unit (detach.sh, installed beside it).
   Result<ExecResult> run_script(const std::string& what, const remote::Script& script, std::vector<std::string> args,
                                 std::string_view input = {}, Seconds timeout = Seconds{120},
                                 const std::string& unit = {});

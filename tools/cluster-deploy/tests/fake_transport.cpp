@@ -12,25 +12,29 @@
 namespace deploy::testing {
 namespace {
 
-/// The script's name ($0: "state.sh", ...) and its arguments from a root_command() line, whose
-/// words are: sh -c <as-root.sh> as-root.sh, then either env CLUSTER_DEPLOY_RUN=<id> sh -c <script>
-/// <name> or sh -c <detach.sh> detach.sh <unit> <name> <script> <id>, then <args>...
+/// The script's name ($0: "state.sh", ...) and its arguments from an installed_command() or
+/// root_command() line, whose words are: sh -c <as-root.sh> as-root.sh env CLUSTER_DEPLOY_RUN=<id>
+/// sh -c <loader or script> <path or name>, then <args>...; for a switch the installed path is
+/// detach.sh's and its first two args are the unit and the script's name.
 std::pair<std::string, std::vector<std::string>> script_and_args(const std::string& command)
 {
   auto words = split_quoted(command);
   if (words.size() < 10 || words[3] != "as-root.sh" || !words[9].ends_with(".sh")) {
     return {command, {}};
   }
-  auto args = words.begin() + (words[7] == "detach.sh" ? 12 : 10);
   // installed_command() names the installed script by its path; root_command() by its name.
-  return {std::filesystem::path(words[9]).filename().string(), std::vector<std::string>(args, words.end())};
+  auto name = std::filesystem::path(words[9]).filename().string();
+  if (name == "detach.sh" && words.size() >= 12) {
+    return {words[11], std::vector<std::string>(words.begin() + 12, words.end())};
+  }
+  return {name, std::vector<std::string>(words.begin() + 10, words.end())};
 }
 
-/// The transient unit a root_command() line runs its script as (detach.sh), or "".
+/// The transient unit an installed_command() line runs its script as (detach.sh), or "".
 std::string unit_of_command(const std::string& command)
 {
   auto words = split_quoted(command);
-  return words.size() > 8 && words[7] == "detach.sh" ? words[8] : "";
+  return words.size() > 11 && std::filesystem::path(words[9]).filename() == "detach.sh" ? words[10] : "";
 }
 
 std::string unit_of(const std::vector<std::string>& args)
@@ -384,10 +388,11 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
   }
   auto [script, args] = script_and_args(command);
   m_node.commands.push_back(script);
+  if (!m_node.scripts_installed && words.size() > 9 && words[8].starts_with("[ -O")) {
+    return ExecResult{199, "", "", "cluster-deploy: node scripts missing\n"}; // the loader finds none
+  }
   if (auto unit = unit_of_command(command); !unit.empty()) {
     m_node.in_units.push_back(script + " " + unit);
-  } else if (!m_node.scripts_installed && words.size() > 9 && words[8].starts_with("[ -O")) {
-    return ExecResult{199, "", "", "cluster-deploy: node scripts missing\n"}; // the loader finds none
   }
   return handle(args, script, stdin_data);
 }

@@ -32,6 +32,33 @@ TEST_CASE("installed_command names the installed script and passes arguments as 
   CHECK(installed_command(remote::state, {"c"}).find(remote::state.text) == std::string::npos); // no text sent
 }
 
+TEST_CASE("a switch names the installed detach.sh and the script it runs as a transient unit")
+{
+  auto words = testing::split_quoted(installed_command(remote::activate, {"c", "r1"}, "cluster-deploy-switch-c"));
+  REQUIRE(words.size() == 14);
+  CHECK(words[9] == installed_scripts_dir() + "/detach.sh"); // it runs activate.sh from beside it
+  CHECK(words[10] == "cluster-deploy-switch-c");
+  CHECK(words[11] == "activate.sh");
+  CHECK(words[12] == "c");
+  CHECK(words[13] == "r1");
+  auto command = installed_command(remote::activate, {"c", "r1"}, "cluster-deploy-switch-c");
+  CHECK(command.find(remote::activate.text) == std::string::npos); // arguments, not programs
+  CHECK(command.find(remote::detach.text) == std::string::npos);
+}
+
+TEST_CASE("a switch on a node without this helper's scripts installs them, then runs as a unit")
+{
+  testing::FakeNode node;
+  node.scripts_installed = false;
+  testing::FakeTransport transport(node);
+  NodeOps ops(transport, "n1", NodeLayout{"demo"});
+  NodeRelease release;
+  release.id = "r1";
+  REQUIRE(ops.activate(release, ChangeSet{}, "deploy", {}));
+  CHECK(node.installs.size() == 1);
+  CHECK(node.in_units == std::vector<std::string>{"activate.sh cluster-deploy-switch-demo"}); // once, installed
+}
+
 TEST_CASE("a node without this helper's scripts gets them once, then every call names them")
 {
   testing::FakeNode node;
