@@ -378,6 +378,10 @@ void note_deployed(const Plan& plan, const ClusterChanges& work)
 
 void read_with_lock(Cluster& cluster, const std::map<std::string, NodeRelease>& releases)
 {
+  // A node this build tree has no note of is most likely new to the cluster (a first deploy):
+  // its preflight rides with the lock too. A noted one gets a change at most: asking about the
+  // whole release there would cost more than the round trip it saves.
+  const auto noted = noted_nodes(cluster.plan());
   for (auto& slot : cluster.slots()) {
     auto release = releases.find(slot.node->name);
     if (slot.ops && release != releases.end()) {
@@ -385,6 +389,9 @@ void read_with_lock(Cluster& cluster, const std::map<std::string, NodeRelease>& 
       auto asks = exec_probes(cluster.plan(), *slot.node, services);
       asks.merge(members_asks(cluster.plan(), *slot.node));
       slot.ops->read_with_lock(services, std::move(asks));
+      if (!noted.contains(slot.node->name) && !release->second.files.empty()) {
+        slot.ops->preflight_with_lock(release->second);
+      }
     }
   }
 }

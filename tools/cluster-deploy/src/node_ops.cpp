@@ -729,7 +729,17 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
   }
   std::vector<BatchStep> steps = {{remote::lock, args}};
   add_steps_read_ahead(steps);
-  CD_TRY(results, run_batch("taking the lock", steps, Seconds{30}));
+  std::vector<InputPart> input;
+  if (m_preflight_with_lock) {
+    const PreflightAhead& ahead = *m_preflight_with_lock;
+    steps.push_back({remote::preflight, {std::to_string(ahead.bytes), ahead.release_id}, ahead.request.size()});
+    input.emplace_back(ahead.request);
+  }
+  CD_TRY(results, run_batch("taking the lock", steps, Seconds{30}, input));
+  if (m_preflight_with_lock) {
+    const ExecResult& asked = results->back(); // "current": it checked nothing
+    m_preflight_with_lock->passed = asked.succeeded() && asked.out.find("current") == std::string::npos;
+  }
   const ExecResult& result = results->front();
   if (result.exit_status == 5 && result.out.starts_with("locked ")) {
     return std::optional<LockHolder>(parse_lock_holder(result.out));
@@ -818,8 +828,18 @@ Result<std::string> NodeOps::journal_tail(const std::string& service, int lines)
   return result->out;
 }
 
+void NodeOps::preflight_with_lock(const NodeRelease& release)
+{
+  ChangeSet whole = compute_changes(release, RemoteState{});
+  m_preflight_with_lock = PreflightAhead{release.id, preflight_request(release, whole), whole.bytes_to_send};
+}
+
 Result<void> NodeOps::preflight(const NodeRelease& release, const ChangeSet& changes)
 {
+  if (const auto& ahead = m_preflight_with_lock;
+      ahead && ahead->passed && ahead->release_id == release.id && changes.bytes_to_send <= ahead->bytes) {
+    return {}; // asked with the lock, for more than this change needs
+  }
   StepLog step(m_node, "preflight");
   auto result = exec_installed(installed_command(remote::preflight, {m_layout.cluster, std::to_string(changes.bytes_to_send)}),
                                 {InputPart{preflight_request(release, changes)}}, Seconds{60});

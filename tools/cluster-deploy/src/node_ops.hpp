@@ -149,6 +149,13 @@ public:
   /// in that round trip too, as the service user, each bounded to 3 s (a slower one is asked
   /// again later, as a failing one): answer_read_ahead() gives what each did.
   void read_with_lock(std::vector<std::string> services, std::map<std::string, std::string> asks = {});
+  /// Makes the next lock() also ask preflight.sh, in its round trip, whether the node could
+  /// take `release` whole (every file sent, every unit installed: what a first deploy asks).
+  /// A node that passed needs no preflight() round trip for that release: any change of it
+  /// asks less (fewer bytes, programs and units). One that failed, or runs the release
+  /// already (the script says "current" and checks nothing), is asked by preflight() as
+  /// before. For a node the controller has no note of (deploy.cpp, read_first.hpp).
+  void preflight_with_lock(const NodeRelease& release);
   /// What the command asked as `name` did in the round trip that read the node ahead (the
   /// lock's, read_ahead()'s or snapshot()'s), once: asked again, or for a name not asked,
   /// nothing. The caller uses it only while it still describes the node (before the run
@@ -339,6 +346,13 @@ private:
   std::optional<NodeReading> m_reading;                      ///< what lock() read for read_node()
   std::map<std::string, std::string> m_asks_with_lock;       ///< read_with_lock()
   std::map<std::string, ExecResult> m_answers_read_ahead;    ///< answer_read_ahead()
+  struct PreflightAhead {
+    std::string release_id;
+    std::string request; ///< preflight.sh's stdin
+    std::uint64_t bytes = 0;
+    bool passed = false;
+  };
+  std::optional<PreflightAhead> m_preflight_with_lock; ///< preflight_with_lock()
   std::string m_taken_over;                                  ///< taken_over()
   bool m_changes_forbidden = false;                          ///< forbid_changes()
   std::map<std::string, std::uint64_t> m_partial;            ///< sha256 -> bytes an interrupted upload left

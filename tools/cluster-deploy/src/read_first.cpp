@@ -109,6 +109,15 @@ void write_deployed(const Plan& plan, const std::map<std::string, std::string>& 
 
 } // namespace
 
+std::set<std::string> noted_nodes(const Plan& plan)
+{
+  std::set<std::string> nodes;
+  for (const auto& [node, id] : read_deployed(plan)) {
+    nodes.insert(node);
+  }
+  return nodes;
+}
+
 void record_deployed(const Plan& plan, const std::map<std::string, std::string>& releases)
 {
   auto deployed = read_deployed(plan);

@@ -10,6 +10,7 @@
 #include "release.hpp"
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ void record_deployed(const Plan& plan, const std::map<std::string, std::string>&
 /// another release (clean, rollback): the next deploy to them then locks before it reads, as
 /// it must change something.
 void forget_deployed(Cluster& cluster);
+
+/// The nodes deployed.txt has a note of, at any release: a node it lacks has never been
+/// deployed from this build tree, or was cleaned or rolled back since (forget_deployed()).
+std::set<std::string> noted_nodes(const Plan& plan);
 
 /// True when deployed.txt has each node of `releases` at that release.
 bool deployed_before(const Plan& plan, const std::map<std::string, NodeRelease>& releases);

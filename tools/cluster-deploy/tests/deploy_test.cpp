@@ -1,6 +1,8 @@
 #include "deploy.hpp"
 #include "fake_cluster.hpp"
+#include "changes.hpp"
 #include "hash.hpp"
+#include "preflight.hpp"
 #include "release.hpp"
 #include "test_support.hpp"
 
@@ -249,6 +251,53 @@ TEST_CASE("a node that fails preflight stops the deploy before any node is chang
   Output again(Color::never);
   REQUIRE(deploy_once(plan, fakes, again));
   CHECK(fakes.nodes["server1"].preflight_requests.size() == 2);
+}
+
+TEST_CASE("a node this build tree has no note of is asked its preflight in the lock's round trip")
+{
+  Plan plan = testing::example_plan("deploy-preflight-with-lock");
+  std::filesystem::remove(plan.output_dir / "deployed.txt");
+  FakeCluster fakes;
+  Output output(Color::never);
+  REQUIRE(testing::deploy_everything_locked(plan, fakes, output, Seconds{1}));
+  auto releases = render_releases(plan, testing::everything(plan).nodes);
+  for (auto& [name, node] : fakes.nodes) {
+    INFO(name);
+    REQUIRE(node.preflight_requests.size() == 1); // asked once, for the whole release
+    CHECK(node.batches.front().ends_with(" preflight.sh")); // in the lock's batch
+    CHECK(std::count(node.commands.begin(), node.commands.end(), "preflight.sh") == 1);
+    ChangeSet whole = compute_changes(releases.at(name), RemoteState{});
+    CHECK(node.preflight_requests[0] == preflight_request(releases.at(name), whole));
+  }
+  // Not noted but at the release (deployed.txt lost): the step checks nothing.
+  std::filesystem::remove(plan.output_dir / "deployed.txt");
+  fakes.nodes["worker1"].batches.clear();
+  Output unchanged(Color::never);
+  REQUIRE(testing::deploy_everything_locked(plan, fakes, unchanged, Seconds{1}));
+  CHECK(fakes.nodes["worker1"].batches.front().ends_with(" preflight.sh"));
+  CHECK(fakes.nodes["worker1"].preflight_requests.size() == 1); // it said "current"
+  // Noted now: a deploy that changes a program asks its preflight on its own, for what it sends.
+  fakes.nodes["worker1"].preflight_requests.clear();
+  fakes.nodes["worker1"].batches.clear();
+  plan.inventory.nodes[2].vars["shard"] = "7";
+  Output second(Color::never);
+  REQUIRE(testing::deploy_everything_locked(plan, fakes, second, Seconds{1}));
+  CHECK(fakes.nodes["worker1"].batches.front().find("preflight.sh") == std::string::npos);
+}
+
+TEST_CASE("a node that fails the preflight asked with the lock is asked again for what it gets")
+{
+  Plan plan = testing::example_plan("deploy-preflight-with-lock-fails");
+  std::filesystem::remove(plan.output_dir / "deployed.txt");
+  FakeCluster fakes;
+  fakes.nodes["worker1"].preflight_problem = "/opt has 10 KiB free; the release needs 9000 KiB more";
+  Output output(Color::never);
+  CHECK_THROWS_AS(testing::deploy_everything_locked(plan, fakes, output, Seconds{1}), Error);
+  auto& worker1 = fakes.nodes["worker1"];
+  CHECK(worker1.preflight_requests.size() == 2); // with the lock, then on its own: its own words
+  CHECK(worker1.uploaded.empty());
+  CHECK(fakes.nodes["server1"].preflight_requests.size() == 1);
+  CHECK(fakes.nodes["server1"].uploaded.empty());
 }
 
 TEST_CASE("an upload an interrupted run left unfinished is resumed: only the rest is sent")
