@@ -21,7 +21,7 @@ make_ours
 # seal.sh opens a release (0755) right after moving it into place; a seal cut off between the
 # two left it root's alone, which no service could run from.
 chmod 0755 "$root/releases/$release"
-mode="" enable="" reload="" restart=""
+mode="" enable="" reload="" restart="" fresh=" "
 for u in "$@"; do
   case $u in --install | --remove | --enable | --restart)
     mode=$u
@@ -31,8 +31,14 @@ for u in "$@"; do
   case $mode in
   --install)
     # A unit systemd has never loaded is read from its file when first started (systemd 246
-    # and later): installing it needs no reload. One it has loaded does.
-    [ "$(systemctl show -p LoadState --value "$u")" = not-found ] || reload=yes
+    # and later): installing it needs no reload. One it has loaded does. A unit whose file is
+    # new here (a first deploy; clean.sh reloads after it removes one) is fresh: neither loaded
+    # from a file nor enabled, so the two systemctl calls that would ask are not made.
+    if [ ! -e "$unit_dir/$u" ]; then
+      fresh="$fresh$u "
+    elif [ "$(systemctl show -p LoadState --value "$u")" != not-found ]; then
+      reload=yes
+    fi
     install -m 0644 "$root/releases/$release/units/$u" "$unit_dir/.$u.tmp"
     mv -f "$unit_dir/.$u.tmp" "$unit_dir/$u"
     ;;
@@ -41,7 +47,12 @@ for u in "$@"; do
     rm -f "$unit_dir/$u"
     reload=yes
     ;;
-  --enable) systemctl is-enabled -q "$u" 2>/dev/null || enable="$enable $u" ;;
+  --enable)
+    case $fresh in
+    *" $u "*) enable="$enable $u" ;;
+    *) systemctl is-enabled -q "$u" 2>/dev/null || enable="$enable $u" ;;
+    esac
+    ;;
   --restart) restart="$restart $(unit_name "$u")" ;;
   esac
 done
