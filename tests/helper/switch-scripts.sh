@@ -5,7 +5,8 @@
 # - activate.sh keeps the new release, the one it left and the three newest others, and removes
 #   the rest; switching to the release already current, the newest three others stay.
 # - record-started.sh as the last step of a health look records a start only after a passing
-#   probe (the batch's $cd_status 0) while the unit runs, as the main process given if one is.
+#   probe (the batch's $cd_status 0) while the unit runs, as the main process given if one is,
+#   and, when given, only for a unit active at least and at most so many milliseconds.
 source "$(dirname "$0")/lib.sh"
 require_env
 remote=$HELPER_DIR/../../tools/cluster-deploy/remote
@@ -39,13 +40,17 @@ left=$(switch_to r7)
 # --- record-started.sh after a look's probe: its unit is a transient one of this test's
 on_node "$node" "sudo systemd-run --quiet --unit=$c-svc.service sleep 300" || fail "could not start $c-svc on $node"
 pid=$(on_node "$node" "systemctl show -p MainPID --value $c-svc.service")
-record() {  # record <probe's status> <main pid|running> <digest>: "<exit status> <what is recorded>"
-  on_node "$node" "sudo sh -c 'cd $scratch; cd_status=$1 sh record-started.sh $c svc $3 $2; echo \$? \$(cat /opt/$c/started/svc 2>/dev/null)'"
+record() {  # record <probe's status> <main pid|running> <digest> [<least ms> <most ms>]: "<exit status> <what is recorded>"
+  on_node "$node" "sudo sh -c 'cd $scratch; cd_status=$1 sh record-started.sh $c svc $3 $2 ${4:-} ${5:-}; echo \$? \$(cat /opt/$c/started/svc 2>/dev/null)'"
 }
 [[ $(record 1 running d1) == "3" ]] || fail "a start was recorded after a failing probe"
 [[ $(record 0 1 d1) == "3" ]] || fail "a start was recorded while another process ran"
 [[ $(record 0 running d1) == "0 d1" ]] || fail "no start recorded for a running unit after a passing probe"
 [[ $(record 0 "$pid" d2) == "0 d2" ]] || fail "no start recorded for the process given ($pid)"
+# A look after the window since the start was asked for: as old as the window, not older than the ask.
+[[ $(record 0 running d3 600000 700000) == "3 d2" ]] || fail "a start was recorded before its window passed"
+[[ $(record 0 running d3 0 1) == "3 d2" ]] || fail "a start was recorded for a process older than the ask"
+[[ $(record 0 running d3 0 600000) == "0 d3" ]] || fail "no start recorded for a unit active through its window"
 on_node "$node" "sudo systemctl stop $c-svc.service"
-[[ $(record 0 running d3) == "3 d2" ]] || fail "a start was recorded for a unit that does not run"
+[[ $(record 0 running d4) == "3 d3" ]] || fail "a start was recorded for a unit that does not run"
 say "switch scripts: the prune keeps the new, the previous and three more; a look records only a healthy start"

@@ -49,6 +49,18 @@ say_in_journal() { logger -t "cluster-deploy-$cluster" -- "$*" 2>/dev/null || tr
 
 unit_name() { printf '%s-%s.service\n' "$cluster" "$1"; }
 
+# Sets ms to the milliseconds of $1, seconds with two decimals as in /proc/uptime (the
+# node's monotonic clock), with the shell's own arithmetic.
+set_ms() { ms=$((${1%.*} * 1000 + 1${1#*.}0 - 1000)); } # 1...: no octal from a leading 0
+
+# Sets up_ms to the milliseconds since the monotonic time $1 (microseconds, as systemd's
+# ActiveEnterTimestampMonotonic).
+set_up_ms() {
+  read -r now _ </proc/uptime
+  set_ms "$now"
+  up_ms=$((ms - $1 / 1000))
+}
+
 # A service's data folder (DynamicUser= services keep theirs under /var/lib/private).
 data_folder() {
   if [ -d "$private_data/$1" ] && [ ! -L "$private_data/$1" ]; then

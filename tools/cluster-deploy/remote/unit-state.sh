@@ -25,9 +25,8 @@ while IFS='=' read -r key value; do
 done <<EOF
 $show
 EOF
-read -r now _ </proc/uptime # seconds with two decimals
 if [ "$active" = active ] && [ -n "$entered" ] && [ "$entered" != 0 ]; then
-  up_ms=$((${now%.*} * 1000 + 1${now#*.}0 - 1000 - entered / 1000)) # 1...: no octal from a leading 0
+  set_up_ms "$entered"
   echo "Uptime=$((up_ms / 1000))"
   echo "UptimeMs=$up_ms"
 fi

@@ -89,6 +89,33 @@ Clock::time_point window_start(const UnitState& state, const HealthOptions& opti
   return std::max(*options.requested, seen - std::chrono::milliseconds(state.uptime_ms));
 }
 
+/// What a look that would end the wait if it passes records in its round trip: the start,
+/// with no window; once the watched process has run through it, as that process; and once the
+/// window since the request has passed, if the node finds the unit active that long but not
+/// longer than since the request (a process the looks have yet to see, or one whose window ends
+/// while the look is under way: only the node knows its uptime then).
+std::optional<NodeOps::RecordIf> record_with_look(const HealthOptions& options, const Watched* watched)
+{
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  const auto now = Clock::now();
+  if (options.record.empty()) {
+    return std::nullopt;
+  }
+  if (options.settle.count() == 0) {
+    return NodeOps::RecordIf{options.record, 0};
+  }
+  if (watched && now >= watched->since + options.settle) {
+    return NodeOps::RecordIf{options.record, watched->main_pid};
+  }
+  if (options.requested && now >= *options.requested + options.settle) {
+    return NodeOps::RecordIf{options.record, watched ? watched->main_pid : 0,
+                             duration_cast<milliseconds>(options.settle),
+                             duration_cast<milliseconds>(now - *options.requested)};
+  }
+  return std::nullopt;
+}
+
 /// How many waits for health run at once in this process.
 std::atomic<int> g_waiting{0};
 
@@ -171,14 +198,7 @@ Result<void> wait_healthy(NodeOps& ops, const Plan& plan, const Node& node, cons
   std::string last = "not checked";
   auto wait_until = [&](Clock::time_point until) { std::this_thread::sleep_until(std::min(until, deadline)); };
   while (Clock::now() < deadline) {
-    // A look that would end the wait if it passes records the start in its round trip: with no
-    // window, or once the watched process has run through it (then only as that process).
-    std::optional<NodeOps::RecordIf> record;
-    if (!options.record.empty() && options.settle.count() == 0) {
-      record = NodeOps::RecordIf{options.record, 0};
-    } else if (!options.record.empty() && watching && Clock::now() >= watched.since + options.settle) {
-      record = NodeOps::RecordIf{options.record, watched.main_pid};
-    }
+    auto record = record_with_look(options, watching ? &watched : nullptr);
     auto looked_at = Clock::now();
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - looked_at);
     auto seen = look(ops, plan, node, service, record, awaits ? std::min(pause, left) : std::chrono::milliseconds{0});

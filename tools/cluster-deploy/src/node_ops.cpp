@@ -804,8 +804,13 @@ Result<NodeOps::Look> NodeOps::unit_state_and_probe(const std::string& service, 
   steps.push_back({remote::unit_state, {service, "-"}});
   steps.push_back({remote::as_service_user, {probe}});
   if (record) {
-    steps.push_back({remote::record_started, {service, record->digest,
-                                              record->main_pid > 0 ? std::to_string(record->main_pid) : "running"}});
+    std::vector<std::string> args = {service, record->digest,
+                                     record->main_pid > 0 ? std::to_string(record->main_pid) : "running"};
+    if (record->active_for.count() > 0) {
+      args.push_back(std::to_string(record->active_for.count()));
+      args.push_back(std::to_string(record->since_asked.count()));
+    }
+    steps.push_back({remote::record_started, std::move(args)});
     what += ", recording it if healthy";
   }
   CD_TRY(results, run_batch(what, steps, Seconds{30} + std::chrono::duration_cast<Seconds>(await)));

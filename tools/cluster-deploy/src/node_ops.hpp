@@ -62,12 +62,14 @@ struct RollbackTarget {
 /// This command run's id ("r" + 15-digit milliseconds), written with every release switch.
 std::string run_id();
 
-/// A batch of scripts (NodeOps::run_batch) is one shell text: the run id, k_batch_prologue,
+/// A batch of scripts (NodeOps::run_batch) is one shell text: the run id, k_batch_prologue
+/// (which also notes when the batch began, $cd_began),
 /// then each step's line "( cd_step <installed script> <cluster> <args>... )" followed by
 /// k_batch_step_end, which prints "<k_batch_marker> <exit status>" on a line of its own. A
 /// step is a subshell of the batch's sh that sources the installed script: no process starts
 /// but what the script itself starts. Only the first step renews the run's lock lease.
 inline constexpr std::string_view k_batch_prologue =
+    "read -r cd_began _ </proc/uptime\n" // when the batch began, by the node's clock (record-started.sh)
     "cd_step() { [ -O \"$1\" ] || { echo 'cluster-deploy: node scripts missing' >&2; exit 199; }; "
     "cd_script=$1; shift; . \"$cd_script\"; }\n";
 inline constexpr std::string_view k_batch_marker = "@@cluster-deploy-step";
@@ -256,6 +258,9 @@ public:
   struct RecordIf {
     std::string digest;
     long main_pid = 0;
+    /// When > 0: only when the unit has been active at least this long and at most `since_asked`.
+    std::chrono::milliseconds active_for{0};
+    std::chrono::milliseconds since_asked{0};
   };
   struct Look {
     UnitState state;

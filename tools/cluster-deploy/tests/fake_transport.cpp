@@ -202,8 +202,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
     for (const auto& [sha, bytes] : m_node.partials) {
       ok.out += "partial " + sha + " " + std::to_string(bytes) + "\n";
     }
-  } else if (script == "record-started.sh") { // cluster service digest [pid|running]: see the script
-    bool runs = m_node.active.count(unit_of(args)) != 0 && (args.size() < 4 || args[3] == "running" || args[3] == "42");
+  } else if (script == "record-started.sh") { // cluster service digest [pid|running [least most]]: see the script
+    bool runs = m_node.active.count(unit_of(args)) != 0 && (args.size() < 4 || args[3] == "running" || args[3] == "42") &&
+                (args.size() < 6 || (m_node.active_ms >= std::stol(args[4]) && m_node.active_ms <= std::stol(args[5])));
     if (args.size() > 3 && (m_step_before != 0 || !runs)) {
       return ExecResult{3, "", "", ""};
     }
@@ -304,6 +305,9 @@ ExecResult FakeTransport::handle(const std::vector<std::string>& args, const std
              (up ? "active\nSubState=running\nMainPID=42\n" : "inactive\nSubState=dead\nMainPID=0\n") +
              "Result=" + (m_node.results.count(unit) ? m_node.results.at(unit) : "success") + "\n" +
              "NRestarts=" + std::to_string(m_node.restarts.count(unit) ? m_node.restarts.at(unit) : 0) + "\n";
+    if (up && m_node.active_ms >= 0) {
+      ok.out += "UptimeMs=" + std::to_string(m_node.active_ms) + "\n";
+    }
     if (args.size() > 2 && args.at(2) == "failures" && m_node.failures.count(unit)) {
       for (const auto& failure : m_node.failures.at(unit)) {
         ok.out += "Failure=" + failure + "\n";

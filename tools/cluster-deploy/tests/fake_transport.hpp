@@ -55,6 +55,7 @@ struct FakeNode {
   std::vector<std::string> installs;                      ///< what the installer read on stdin, per install
   std::vector<std::string> service_user_commands;         ///< what as-service-user.sh ran (probes, QUORUM, LEADER)
   std::vector<std::string> awaits;                        ///< as-service-user.sh's <milliseconds>, per run with one
+  long active_ms = -1;                                    ///< >= 0: how long an active unit has been (UptimeMs)
   std::vector<std::string> systemctl;                     ///< "restart example-etcd.service", ...
   std::vector<std::string> faults;                        ///< "partition 10.0.0.2", "pause demo-db.service", ...
   int fault_exit = 0;                                     ///< what fault.sh exits with

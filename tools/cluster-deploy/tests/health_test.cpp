@@ -166,3 +166,27 @@ TEST_CASE("an exec probe waits on the node and rides with the look at the unit: 
   // The node waits as long as the controller would have paused: 0.2 s, then twice that.
   CHECK(fake.awaits == std::vector<std::string>{"200", "400"});
 }
+
+TEST_CASE("a look after the window since the start was asked for records it if the node says it is that old, not older")
+{
+  Plan plan = testing::example_plan("health-record-after-window");
+  const Service& worker = *plan.find_service("worker");
+  // Active 1.5 s, asked for 3 s ago: the process this run started, through its 1 s window.
+  // Active 4 s: an older process than the one asked for (its restart still queued): not recorded.
+  for (long active_ms : {1500L, 4000L}) {
+    INFO("active " << active_ms << " ms");
+    testing::FakeNode fake;
+    fake.scripts_installed = true;
+    fake.active.insert(plan.cluster + "-worker.service");
+    fake.active_ms = active_ms;
+    testing::FakeTransport transport(fake);
+    NodeOps ops(transport, "worker1", NodeLayout{plan.cluster});
+    HealthOptions options{Seconds{10}, Seconds{1}};
+    options.requested = std::chrono::steady_clock::now() - std::chrono::seconds(3);
+    options.record = "d1";
+    REQUIRE(wait_healthy(ops, plan, *plan.inventory.find("worker1"), worker, options));
+    REQUIRE_FALSE(fake.batches.empty());
+    CHECK(fake.batches.front().ends_with(" record-started.sh")); // asked in the first look
+    CHECK(fake.started.count("worker") == (active_ms < 3000 ? 1U : 0U));
+  }
+}
