@@ -4,8 +4,9 @@
   compare_table.py RESULTS.tsv [--runs R] [--ansible-runs R] [--minutes M] [--load LOAD]
 
 RESULTS.tsv: one measurement a line: nodes, tool, scenario, run, seconds and, for timed commands,
-the whole machine's CPU-seconds meanwhile (tab-separated). Every cell is the median of the runs;
-the ratios are of medians.
+the whole machine's CPU-seconds meanwhile (tab-separated); "failed" for seconds when another tool's
+scenario failed in that run (compare.sh goes on). Every cell is the median of the runs that did not
+fail; the ratios are of medians; the failed runs are listed under the tables.
 
 Fair floors count what the plan's policy itself requires, from the floors measured in the same
 run: the transfer (ssh true, or scp of every node's files) plus, per dependent step, one restart
@@ -57,11 +58,14 @@ def main():
     parser.add_argument("--load", help="the host's load averages when the run started")
     args = parser.parse_args()
 
-    samples, cpu = defaultdict(list), defaultdict(list)
+    samples, cpu, failed = defaultdict(list), defaultdict(list), defaultdict(list)
     with open(args.results) as results:
         for line in results:
             fields = line.rstrip("\n").split("\t")
             key = (int(fields[0]), fields[1], fields[2])
+            if fields[4] == "failed":
+                failed[key].append(fields[3])
+                continue
             samples[key].append(float(fields[4]))
             if len(fields) > 5 and fields[5]:
                 cpu[key].append(float(fields[5]))
@@ -76,7 +80,7 @@ def main():
         """'wall s (CPU-s)', or '-' when the tool did not run."""
         wall = get(nodes, tool, scenario)
         if wall is None:
-            return "-"
+            return "failed" if (nodes, tool, scenario) in failed else "-"
         used = cpu_median.get((nodes, tool, scenario))
         return f"{wall:.1f}" + (f" ({used:.0f})" if used is not None else "")
 
@@ -149,6 +153,10 @@ def main():
         parts = ", ".join(f"{part} {value:.1f} s" for part, value in floors(nodes).items() if value is not None)
         lines.append(f"{nodes} nodes: {parts}")
     print("Floors (medians): " + "; ".join(lines) + ".")
+    if failed:
+        print("Failed, left out of the medians: " + "; ".join(
+            f"{tool} {TITLES.get(scenario, scenario)} at {nodes} nodes (run {', '.join(runs)})"
+            for (nodes, tool, scenario), runs in sorted(failed.items())) + ".")
     runs = sorted({len(v) for k, v in samples.items() if k[1] != "ansible"})
     ansible_runs = sorted({len(v) for k, v in samples.items() if k[1] == "ansible"})
     print(f"Runs per cell: {'/'.join(map(str, runs))} (Ansible: {'/'.join(map(str, ansible_runs)) or '0'})."
