@@ -40,8 +40,10 @@ left=$(switch_to r7)
 # --- record-started.sh after a look's probe: its unit is a transient one of this test's
 on_node "$node" "sudo systemd-run --quiet --unit=$c-svc.service sleep 300" || fail "could not start $c-svc on $node"
 pid=$(on_node "$node" "systemctl show -p MainPID --value $c-svc.service")
-record() {  # record <probe's status> <main pid|running> <digest> [<least ms> <most ms>]: "<exit status> <what is recorded>"
-  on_node "$node" "sudo sh -c 'cd $scratch; cd_status=$1 sh record-started.sh $c svc $3 $2 ${4:-} ${5:-}; echo \$? \$(cat /opt/$c/started/svc 2>/dev/null)'"
+# record <probe's status> <main pid|running> <digest> [<least ms> <most ms>]: "<exit status> <what is recorded>"
+# ($began: the look batch's start by the node's clock, $cd_began, when set)
+record() {
+  on_node "$node" "sudo sh -c 'cd $scratch; cd_status=$1 ${began:+cd_began=$began} sh record-started.sh $c svc $3 $2 ${4:-} ${5:-}; echo \$? \$(cat /opt/$c/started/svc 2>/dev/null)'"
 }
 [[ $(record 1 running d1) == "3" ]] || fail "a start was recorded after a failing probe"
 [[ $(record 0 1 d1) == "3" ]] || fail "a start was recorded while another process ran"
@@ -50,7 +52,9 @@ record() {  # record <probe's status> <main pid|running> <digest> [<least ms> <m
 # A look after the window since the start was asked for: as old as the window, not older than the ask.
 [[ $(record 0 running d3 600000 700000) == "3 d2" ]] || fail "a start was recorded before its window passed"
 [[ $(record 0 running d3 0 1) == "3 d2" ]] || fail "a start was recorded for a process older than the ask"
-[[ $(record 0 running d3 0 600000) == "0 d3" ]] || fail "no start recorded for a unit active through its window"
+# The look's own time counts too: a batch that began at boot (0.00) allows any process since.
+[[ $(began=0.00 record 0 running d3 0 1) == "0 d3" ]] || fail "the look batch's own time was not counted (\$cd_began)"
+[[ $(record 0 running d4 0 600000) == "0 d4" ]] || fail "no start recorded for a unit active through its window"
 on_node "$node" "sudo systemctl stop $c-svc.service"
-[[ $(record 0 running d4) == "3 d3" ]] || fail "a start was recorded for a unit that does not run"
+[[ $(record 0 running d5) == "3 d4" ]] || fail "a start was recorded for a unit that does not run"
 say "switch scripts: the prune keeps the new, the previous and three more; a look records only a healthy start"

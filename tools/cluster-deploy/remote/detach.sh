@@ -14,7 +14,7 @@
 set -u
 unit=$1 name=$2
 shift 2
-case $0 in */*) script=${0%/*}/$name ;; *) script=./$name ;; esac
+case $0 in */*) script=${0%/*}/$name ;; *) script=$PWD/$name ;; esac # the unit starts in /
 if [ ! -f "$script" ]; then
   echo "detach.sh: no $script installed" >&2
   exit 2

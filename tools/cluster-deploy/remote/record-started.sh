@@ -28,13 +28,13 @@ EOF
   [ "$active $sub" = "active running" ] && { [ "$4" = running ] || [ "$4" = "$pid" ]; } || exit 3
   if [ -n "${6:-}" ]; then
     [ -n "$entered" ] && [ "$entered" != 0 ] || exit 3
-    most=$6
+    read -r now _ </proc/uptime
+    set_ms "$now"
+    now_ms=$ms up_ms=$((ms - entered / 1000)) most=$6
     if [ -n "${cd_began:-}" ]; then
       set_ms "$cd_began"
-      began=$ms
+      most=$((most + now_ms - ms))
     fi
-    set_up_ms "$entered"
-    [ -z "${began:-}" ] || most=$((most + ms - began))
     [ "$up_ms" -ge "$5" ] && [ "$up_ms" -le "$most" ] || exit 3
   fi
 fi

@@ -106,7 +106,7 @@ std::string installed_command(const remote::Script& script, const std::vector<st
 std::string root_command(const remote::Script& script, const std::vector<std::string>& args)
 {
   // The run id lets the script renew this run's lock on the node (remote/prelude.sh).
-  std::vector<std::string> words = {"sh", "-c",  remote::as_root.text, remote::as_root.name, "env",
+  std::vector<std::string> words = {"sh", "-c", remote::as_root.text, remote::as_root.name, "env",
                                     "CLUSTER_DEPLOY_RUN=" + run_id(), "sh", "-c", script.text, script.name};
   words.insert(words.end(), args.begin(), args.end());
   return shell_join(words);
