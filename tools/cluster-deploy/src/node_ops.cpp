@@ -45,7 +45,7 @@ const std::string k_loader =
 
 /// The installer (run as root, read from stdin by sh -s): every script into the folder of
 /// their id, through a temporary folder, so that a node has all of them or none.
-std::string installer_text()
+std::string build_installer_text()
 {
   const std::string dir = installed_scripts_dir();
   std::string text = "set -eu\numask 022\nmkdir -p /run/cluster-deploy/scripts\n"
@@ -61,10 +61,19 @@ std::string installer_text()
   return text + "chmod 0755 \"$tmp\"\nmv -T \"$tmp\" " + dir + " 2>/dev/null || rm -rf \"$tmp\"\n";
 }
 
-/// The one exec of a batch: as root, one sh, each step in a subshell of it (k_batch_prologue).
-std::string batch_command(const std::vector<std::string>& steps)
+/// build_installer_text(), made once: a batch's input refers to it (run_batch).
+const std::string& installer_text()
 {
-  std::string text = "CLUSTER_DEPLOY_RUN=" + run_id() + "; export CLUSTER_DEPLOY_RUN\n" + std::string(k_batch_prologue);
+  static const std::string text = build_installer_text();
+  return text;
+}
+
+/// The one exec of a batch: as root, one sh, each step in a subshell of it (k_batch_prologue),
+/// after `before` (no step: it prints no marker).
+std::string batch_command(const std::vector<std::string>& steps, const std::string& before)
+{
+  std::string text = "CLUSTER_DEPLOY_RUN=" + run_id() + "; export CLUSTER_DEPLOY_RUN\n" + std::string(k_batch_prologue) +
+                     before;
   for (const auto& step : steps) {
     text += step + std::string(k_batch_step_end);
   }
@@ -735,7 +744,7 @@ Result<std::optional<LockHolder>> NodeOps::lock(const std::string& who, const st
     steps.push_back({remote::preflight, {std::to_string(ahead.bytes), ahead.release_id}, ahead.request.size()});
     input.emplace_back(ahead.request);
   }
-  CD_TRY(results, run_batch("taking the lock", steps, Seconds{30}, input));
+  CD_TRY(results, run_batch("taking the lock", steps, Seconds{30}, input, m_preflight_with_lock.has_value()));
   if (m_preflight_with_lock) {
     const ExecResult& asked = results->back(); // "current": it checked nothing
     m_preflight_with_lock->passed = asked.succeeded() && asked.out.find("current") == std::string::npos;
@@ -963,9 +972,16 @@ Result<std::vector<std::string>> NodeOps::heal_faults(const std::string& only)
 }
 
 Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, const std::vector<BatchStep>& steps,
-                                                   Seconds timeout, const std::vector<InputPart>& input)
+                                                   Seconds timeout, const std::vector<InputPart>& input,
+                                                   bool install_first)
 {
   std::vector<std::string> lines;
+  std::vector<InputPart> parts = input;
+  std::string before;
+  if (install_first) { // all its bytes read, whatever sh -s does with them
+    parts.insert(parts.begin(), InputPart{installer_text()});
+    before = "head -c " + std::to_string(installer_text().size()) + " | { sh -s >/dev/null 2>&1; cat >/dev/null; }\n";
+  }
   for (const auto& step : steps) {
     CD_TRY_VOID(may_run(step.script));
     std::vector<std::string> words = {installed_scripts_dir() + "/" + step.script.name, m_layout.cluster};
@@ -975,14 +991,14 @@ Result<std::vector<ExecResult>> NodeOps::run_batch(const std::string& what, cons
       // Exactly its bytes (GNU head reads no more than it passes on), all of them even when the
       // step stops reading early (it drains the rest): the next step's bytes come next.
       line = "head -c " + std::to_string(*step.input) + " | ( " + line + "; cd_rc=$?; cat >/dev/null; exit $cd_rc )";
-    } else if (!input.empty()) {
+    } else if (!parts.empty()) {
       line += " </dev/null";
     }
     lines.push_back(line);
   }
   StepLog log(m_node, what);
   CD_TRY(result, [&]() -> Result<ExecResult> {
-    auto exec = exec_installed(batch_command(lines), input, timeout);
+    auto exec = exec_installed(batch_command(lines, before), parts, timeout);
     if (!exec) {
       log.result(exec.error());
     }

@@ -156,7 +156,8 @@ public:
   /// A node that passed needs no preflight() round trip for that release: any change of it
   /// asks less (fewer bytes, programs and units). One that failed, or runs the release
   /// already (the script says "current" and checks nothing), is asked by preflight() as
-  /// before. For a node the controller has no note of (deploy.cpp, read_first.hpp).
+  /// before. For a node the controller has no note of (deploy.cpp, read_first.hpp), which
+  /// likely lacks this helper's node scripts too: they ride first (run_batch's install_first).
   void preflight_with_lock(const NodeRelease& release);
   /// What the command asked as `name` did in the round trip that read the node ahead (the
   /// lock's, read_ahead()'s or snapshot()'s), once: asked again, or for a name not asked,
@@ -310,8 +311,14 @@ private:
   /// Runs `steps` one after the other in one round trip, each as run_script would run it
   /// alone; returns each one's stdout and exit status (stderr: all of them, on the first).
   /// `input` is the steps' inputs one after the other; a step without one reads nothing.
+  /// With `install_first`, the batch begins by installing this helper's node scripts where
+  /// they are missing (the installer goes first on stdin, before `input`): a node new to
+  /// them takes one round trip where exec_installed() would take three. Quietly: a node that
+  /// could not install them fails the steps with "node scripts missing", as before, and
+  /// exec_installed() installs on its own and says why not.
   Result<std::vector<ExecResult>> run_batch(const std::string& what, const std::vector<BatchStep>& steps,
-                                            Seconds timeout, const std::vector<InputPart>& input = {});
+                                            Seconds timeout, const std::vector<InputPart>& input = {},
+                                            bool install_first = false);
   /// read_node()'s scripts, and what they answered (from results[first] on).
   static void add_reading_steps(std::vector<BatchStep>& steps, const std::vector<std::string>& services);
   /// Each of `asks` as a step run as the service user, bounded to 3 s (a slow one is asked again later).

@@ -2,6 +2,7 @@
 #include "fake_cluster.hpp"
 #include "changes.hpp"
 #include "hash.hpp"
+#include "node_ops.hpp"
 #include "preflight.hpp"
 #include "release.hpp"
 #include "test_support.hpp"
@@ -283,6 +284,36 @@ TEST_CASE("a node this build tree has no note of is asked its preflight in the l
   Output second(Color::never);
   REQUIRE(testing::deploy_everything_locked(plan, fakes, second, Seconds{1}));
   CHECK(fakes.nodes["worker1"].batches.front().find("preflight.sh") == std::string::npos);
+}
+
+TEST_CASE("a node this build tree has no note of gets the node scripts in the lock's round trip")
+{
+  Plan plan = testing::example_plan("deploy-install-with-lock");
+  std::filesystem::remove(plan.output_dir / "deployed.txt");
+  FakeCluster fakes;
+  for (const auto& node : plan.inventory.nodes) {
+    fakes.nodes[node.name].scripts_installed = false; // a fresh node, or one cleaned
+  }
+  Output output(Color::never);
+  REQUIRE(testing::deploy_everything_locked(plan, fakes, output, Seconds{1}));
+  for (auto& [name, node] : fakes.nodes) {
+    INFO(name);
+    REQUIRE(node.installs.size() == 1);
+    CHECK(node.installs[0].find("mv -T \"$tmp\" " + installed_scripts_dir()) != std::string::npos);
+    CHECK(node.batches.front().starts_with("lock.sh")); // that batch ran: no "scripts missing" first
+    CHECK(std::count(node.commands.begin(), node.commands.end(), "lock.sh") == 1);
+  }
+  // Noted now, its scripts gone (the node rebooted: they live in /run): installed on demand.
+  auto& worker1 = fakes.nodes["worker1"];
+  worker1.scripts_installed = false;
+  worker1.installs.clear();
+  worker1.batches.clear();
+  plan.inventory.nodes[2].vars["shard"] = "7";
+  Output second(Color::never);
+  REQUIRE(testing::deploy_everything_locked(plan, fakes, second, Seconds{1}));
+  CHECK(worker1.installs.size() == 1);
+  CHECK(worker1.batches.size() >= 2);
+  CHECK(worker1.batches[0] == worker1.batches[1]); // its first batch found none: installed, then again
 }
 
 TEST_CASE("a node that fails the preflight asked with the lock is asked again for what it gets")

@@ -357,6 +357,13 @@ Result<ExecResult> FakeTransport::exec(const std::string& command, std::string_v
     std::string text = words[6];
     text.erase(0, text.find(k_batch_prologue) + k_batch_prologue.size()); // and the run id before it
     std::size_t taken = 0; // of stdin_data: a step's input is "head -c <bytes> | ( <step>; <drain> )"
+    if (text.starts_with("head -c ") && text.find(" | { sh -s") < text.find('\n')) { // the installer first
+      std::size_t bytes = std::stoul(text.substr(8));
+      m_node.installs.push_back(std::string(stdin_data.substr(0, bytes)));
+      m_node.scripts_installed = true;
+      taken = bytes;
+      text.erase(0, text.find('\n') + 1);
+    }
     std::string batch;
     for (size_t start = 0, end; (end = text.find(k_batch_step_end, start)) != std::string::npos;
          start = end + k_batch_step_end.size()) {
