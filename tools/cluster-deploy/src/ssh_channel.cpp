@@ -6,6 +6,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -272,8 +276,8 @@ private:
       m_input_done = true; // the command ended without reading all of its stdin
       return false;
     }
-    const uint32_t window = ssh_channel_window_size(m_channel.get());
-    if (window == 0) {
+    const uint32_t room = m_pacing.room(ssh_channel_window_size(m_channel.get()), Clock::now());
+    if (room == 0) {
       return false;
     }
     auto chunk = m_spec.input->peek();
@@ -283,7 +287,7 @@ private:
     if (chunk->empty()) {
       return finish_input();
     }
-    const auto n = static_cast<uint32_t>(std::min<std::size_t>(chunk->size(), window));
+    const auto n = static_cast<uint32_t>(std::min<std::size_t>(chunk->size(), room));
     const int rc = ssh_channel_write(m_channel.get(), chunk->data(), n);
     if (rc < 0 && channel_gone()) {
       m_input_done = true; // closed by the server while we were writing
@@ -347,6 +351,7 @@ private:
   bool m_input_done;
   bool m_stopped = false;
   std::optional<Clock::time_point> m_deadline;
+  SendPacing m_pacing{in_flight_limit(connection_rtt(m_channel.session())), std::chrono::milliseconds(k_max_wait_ms)};
   std::array<char, k_chunk_size> m_buffer{};
 };
 
@@ -429,6 +434,48 @@ void ChannelDeleter::operator()(ssh_channel channel) const
     ssh_channel_close(channel);
   }
   ssh_channel_free(channel);
+}
+
+std::uint32_t SendPacing::room(std::uint32_t window, Clock::time_point now)
+{
+  m_window_max = std::max(m_window_max, window);
+  const std::uint32_t in_flight = m_window_max - window;
+  if (m_whole_window || window == 0) {
+    return window;
+  }
+  if (in_flight < m_limit) {
+    m_held_since.reset();
+    return std::min(window, m_limit - in_flight);
+  }
+  if (!m_held_since) {
+    m_held_since = now;
+  } else if (now - *m_held_since >= m_patience) {
+    m_whole_window = true;
+    return window;
+  }
+  return 0;
+}
+
+std::uint32_t in_flight_limit(std::optional<std::chrono::microseconds> rtt)
+{
+  constexpr std::uint64_t k_least = 256 * 1024;
+  constexpr std::uint64_t k_bytes_per_second = 100'000'000;
+  if (!rtt) {
+    return UINT32_MAX;
+  }
+  const auto micros = static_cast<std::uint64_t>(std::max<std::int64_t>(rtt->count(), 0));
+  return static_cast<std::uint32_t>(std::clamp<std::uint64_t>(micros * k_bytes_per_second / 1'000'000, k_least, UINT32_MAX));
+}
+
+std::optional<std::chrono::microseconds> connection_rtt(ssh_session session)
+{
+  tcp_info info{};
+  socklen_t size = sizeof(info);
+  const socket_t fd = ssh_get_fd(session);
+  if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
+    return std::nullopt; // not a TCP socket: a ProxyCommand's pipe
+  }
+  return std::chrono::microseconds{info.tcpi_rtt};
 }
 
 Channel::Channel(ssh_session session) : m_session(session), m_channel(ssh_channel_new(session))

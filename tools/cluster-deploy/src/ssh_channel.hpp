@@ -22,9 +22,12 @@
 
 #include <libssh/callbacks.h>
 
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +81,36 @@ struct CommandEnd {
   bool stopped = false; ///< the OutputFn returned false; `exit` is unknown
   ExitState exit;
 };
+
+/// How much of a channel's remote window an upload uses. A node's sshd keeps what arrived
+/// and its command has not read yet in a buffer that grows by copying itself (OpenSSH's
+/// sshbuf: recallocarray) up to the whole window, 2 MiB: on a busy node that cost its sshd
+/// about 0.9 s of CPU per upload, where one kept to 256 KiB in flight cost 0.05 s
+/// (docs/benchmarks.md). OpenSSH adjusts the window each time its command has read 96 KiB;
+/// a server that waits for more (nothing adjusted for `patience` while held back) gets the
+/// whole window from then on.
+class SendPacing {
+public:
+  using Clock = std::chrono::steady_clock;
+  SendPacing(std::uint32_t limit, Clock::duration patience) : m_limit(limit), m_patience(patience) {}
+  /// How many bytes to send now, with `window` left of the remote window.
+  std::uint32_t room(std::uint32_t window, Clock::time_point now);
+
+private:
+  std::uint32_t m_limit;
+  Clock::duration m_patience;
+  std::uint32_t m_window_max = 0;
+  bool m_whole_window = false;
+  std::optional<Clock::time_point> m_held_since;
+};
+
+/// The bytes in flight a connection with round-trip time `rtt` needs for 100 MB/s, and at
+/// least 256 KiB: a LAN or the local cluster gets 256 KiB, 20 ms and more the whole window,
+/// as does a connection whose round trip is unknown (a ProxyCommand's pipe).
+std::uint32_t in_flight_limit(std::optional<std::chrono::microseconds> rtt);
+
+/// The kernel's smoothed round-trip time of the session's TCP connection, if it is one.
+std::optional<std::chrono::microseconds> connection_rtt(ssh_session session);
 
 /// Runs `command` on a new channel of `session` (through the login shell), sends the
 /// parts of `input` followed by EOF and passes stdout and stderr to `output`. On the timeout
