@@ -38,6 +38,12 @@ if grep -E "reading the node, its lock not taken" "$WORK/steps.log"; then
   fail "the deploy after clean read the nodes ahead of the lock, as if nothing had changed"
 fi
 grep -qE "taking the lock" "$WORK/steps.log" || fail "the deploy after clean took no lock"
+# clean removed the node scripts: they came with the lock's batch, not in a round trip of their own.
+! grep -q "installing the node scripts" "$WORK/steps.log" ||
+  fail "the deploy after clean installed the node scripts apart from the lock's batch"
+while read -r node _; do
+  on_node "$node" "test -d /run/cluster-deploy/scripts" || fail "$node: no node scripts after the deploy"
+done < <(all_nodes)
 [[ "$(etcd_get "$server" "$key")" == kept ]] || fail "the key written before clean is gone"
 etcd_delete "$server" "$key"
 

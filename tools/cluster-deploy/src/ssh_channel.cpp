@@ -297,6 +297,7 @@ private:
       return fail(m_host + ": cannot write to the remote command: " + libssh_error(m_channel.session()));
     }
     m_spec.input->consume(static_cast<std::size_t>(rc));
+    m_pacing.sent(static_cast<std::uint32_t>(rc));
     return true;
   }
 
@@ -438,6 +439,8 @@ void ChannelDeleter::operator()(ssh_channel channel) const
 
 std::uint32_t SendPacing::room(std::uint32_t window, Clock::time_point now)
 {
+  m_adjusted = m_adjusted || (m_last_window && window > *m_last_window);
+  m_last_window = window;
   m_window_max = std::max(m_window_max, window);
   const std::uint32_t in_flight = m_window_max - window;
   if (m_whole_window || window == 0) {
@@ -449,11 +452,18 @@ std::uint32_t SendPacing::room(std::uint32_t window, Clock::time_point now)
   }
   if (!m_held_since) {
     m_held_since = now;
-  } else if (now - *m_held_since >= m_patience) {
-    m_whole_window = true;
+  } else if (!m_adjusted && now - *m_held_since >= m_patience) {
+    m_whole_window = true; // it never adjusted below our limit: it waits for more
     return window;
   }
   return 0;
+}
+
+void SendPacing::sent(std::uint32_t bytes)
+{
+  if (m_last_window) {
+    *m_last_window -= std::min(bytes, *m_last_window);
+  }
 }
 
 std::uint32_t in_flight_limit(std::optional<std::chrono::microseconds> rtt)

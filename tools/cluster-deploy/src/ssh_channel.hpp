@@ -87,19 +87,23 @@ struct CommandEnd {
 /// sshbuf: recallocarray) up to the whole window, 2 MiB: on a busy node that cost its sshd
 /// about 0.9 s of CPU per upload, where one kept to 256 KiB in flight cost 0.05 s
 /// (docs/benchmarks.md). OpenSSH adjusts the window each time its command has read 96 KiB;
-/// a server that waits for more (nothing adjusted for `patience` while held back) gets the
-/// whole window from then on.
+/// a server that waits for more (held back for `patience` and never adjusted yet) gets the
+/// whole window from then on. One that has adjusted is only waited for: its command is slow.
 class SendPacing {
 public:
   using Clock = std::chrono::steady_clock;
   SendPacing(std::uint32_t limit, Clock::duration patience) : m_limit(limit), m_patience(patience) {}
   /// How many bytes to send now, with `window` left of the remote window.
   std::uint32_t room(std::uint32_t window, Clock::time_point now);
+  /// `bytes` of that room went out: a window larger next time is the server's adjust.
+  void sent(std::uint32_t bytes);
 
 private:
   std::uint32_t m_limit;
   Clock::duration m_patience;
   std::uint32_t m_window_max = 0;
+  std::optional<std::uint32_t> m_last_window;
+  bool m_adjusted = false; ///< the window grew again at least once
   bool m_whole_window = false;
   std::optional<Clock::time_point> m_held_since;
 };
